@@ -1,0 +1,1 @@
+"""Differential tests: the same backend-neutral model code on nnref and nnjax."""

@@ -1,0 +1,32 @@
+"""nnref: the NumPy reference backend of the Linen Module system.
+
+Eager, slow on purpose and written to be read; it never imports JAX. The same
+model code runs here and on ``nnjax``: write it against ``nn.numpy`` and
+``nn.random`` and a model and a key give the same variables in both.
+
+>>> import nnref as nn
+>>> class MLP(nn.Module):
+...   @nn.compact
+...   def __call__(self, x):
+...     return nn.Dense(3)(nn.relu(nn.Dense(8)(x)))
+>>> variables = MLP().init(nn.random.PRNGKey(0), nn.numpy.ones((2, 4)))
+>>> sorted(variables['params'])
+['Dense_0', 'Dense_1']
+"""
+
+from shared_spec import errors
+from shared_spec.collection_filters import DenyList
+from shared_spec.frozen_dict import FrozenDict
+
+from nnref import activations as activation
+from nnref import core, initializers, numpy, random, traverse_util, tree_util
+from nnref.activations import *  # noqa: F401,F403  (the seed exports every activation at top level)
+from nnref.init_apply import apply, init, init_with_output
+from nnref.interception import InterceptorContext, intercept_methods
+from nnref.layers.linear import Dense
+from nnref.module import Module, compact, nowrap
+from nnref.scope import Scope
+from nnref.shape_dtype import ShapeDtypeStruct
+from nnref.variables import Variable
+
+BACKEND = "nnref"

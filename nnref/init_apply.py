@@ -1,0 +1,227 @@
+"""``init`` and ``apply``: running a function of a bound module as a pure function.
+
+``apply(fn, module)(variables, *args, rngs=...)`` copies the variable dict,
+binds a clone of ``module`` to a fresh root scope over that copy, calls
+``fn(bound_module, *args)`` and returns the output (and the mutable
+collections). ``init`` is ``apply`` on ``{}`` with a 'params' key and every
+collection but 'intermediates' mutable. The caller's dict is never written,
+so a call that raises leaves it as it was.
+
+>>> import nnref as nn
+>>> model = nn.Dense(2)
+>>> def double_then_dense(m, x):
+...   return m(2 * x)
+>>> x = nn.numpy.ones((1, 3))
+>>> variables = nn.init(double_then_dense, model)(nn.random.PRNGKey(0), x)
+>>> y = nn.apply(double_then_dense, model)(variables, x)
+>>> y.shape
+(1, 2)
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any, Callable
+
+import numpy as np
+
+from shared_spec import errors
+from shared_spec.collection_filters import DenyList, in_filter
+
+from nnref.rng_streams import is_prng_key
+from nnref.scope import Scope, copy_tree
+
+# The capture_intermediates filter of each apply in progress, innermost last.
+_capture_stack: list = []
+
+
+def should_capture(module, method_name: str) -> bool:
+    if not _capture_stack:
+        return False
+    capture = _capture_stack[-1]
+    return bool(capture and capture(module, method_name))
+
+
+def _capture_filter(capture_intermediates) -> Callable | None:
+    if capture_intermediates is True:
+        return lambda _module, method_name: method_name == "__call__"
+    if capture_intermediates is False or capture_intermediates is None:
+        return None
+    if callable(capture_intermediates):
+        return capture_intermediates
+    raise TypeError(
+        "capture_intermediates must be a bool or a function (module, method_name) -> bool, "
+        f"got {capture_intermediates!r}."
+    )
+
+
+def validated_variables(variables) -> dict:
+    """A private, plain-dict copy of the caller's variables, after checking their shape."""
+    if not isinstance(variables, Mapping):
+        raise errors.ApplyScopeInvalidVariablesTypeError(got_type=type(variables).__name__)
+    params = variables.get("params")
+    if isinstance(params, Mapping) and "params" in params:
+        raise errors.ApplyScopeInvalidVariablesStructureError(variables)
+    for col, tree in variables.items():
+        if not isinstance(tree, Mapping):
+            raise errors.ApplyScopeInvalidVariablesTypeError(got_type=f"{type(tree).__name__} in collection '{col}'")
+    return {col: copy_tree(tree) for col, tree in variables.items()}
+
+
+def validated_rngs(rngs) -> dict:
+    """``None`` -> no streams; one key -> the 'params' stream; a dict -> checked per stream."""
+    if rngs is None:
+        return {}
+    if is_prng_key(rngs):
+        return {"params": rngs}
+    if not isinstance(rngs, Mapping):
+        raise errors.InvalidRngError(
+            f"rngs must be one PRNG key or a dict mapping stream names to keys, got {type(rngs).__name__}. "
+            "Pass e.g. rngs={'params': nn.random.PRNGKey(0), 'dropout': nn.random.PRNGKey(1)}."
+        )
+    for stream, key in rngs.items():
+        if not is_prng_key(key):
+            raise errors.InvalidRngError(
+                f"rngs['{stream}'] is not a PRNG key (expected a uint32[2] array or a typed key from "
+                f"nn.random.key), got {type(key).__name__} with shape {getattr(key, 'shape', None)}."
+            )
+    return dict(rngs)
+
+
+def root_scope(variables, rngs, mutable, flags=None) -> Scope:
+    in_filter(mutable, "params")  # reject a malformed filter before anything runs
+    return Scope.create_root(validated_variables(variables), validated_rngs(rngs), mutable, flags)
+
+
+def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, args, kwargs):
+    capture = _capture_filter(capture_intermediates)
+    scope = root_scope(variables, rngs, mutable, flags)
+    bound = module.clone(parent=scope, _deep_clone=True)
+    _capture_stack.append(capture)
+    try:
+        y = fn(bound, *args, **kwargs)
+    finally:
+        _capture_stack.pop()
+        scope.invalidate()  # a module leaked out of this call can no longer touch its variables
+    mutated = {col: copy_tree(tree) for col, tree in scope.root.variables.items() if in_filter(mutable, col)}
+    return y, mutated
+
+
+def apply(fn: Callable, module, mutable=False, capture_intermediates=False) -> Callable:
+    """``fn(bound_module, *args)`` as a function of ``(variables, *args, rngs=None, **kwargs)``.
+
+    Returns the output, or ``(output, mutated_collections)`` when ``mutable``
+    is not False.
+    """
+
+    def apply_fn(variables, *args, rngs=None, **kwargs):
+        y, mutated = _run(fn, module, variables, rngs, mutable, capture_intermediates, {}, args, kwargs)
+        return y if mutable is False else (y, mutated)
+
+    return apply_fn
+
+
+def _init_rngs(rngs) -> dict:
+    if is_prng_key(rngs):
+        return {"params": rngs}
+    if isinstance(rngs, Mapping):
+        return rngs
+    raise errors.InvalidRngError(
+        f"init needs one PRNG key or a dict of keys per stream, got {type(rngs).__name__}. "
+        "Pass e.g. nn.random.PRNGKey(0), or {'params': key, 'dropout': key2}."
+    )
+
+
+def init_with_output(fn: Callable, module, mutable=DenyList("intermediates"), capture_intermediates=False) -> Callable:
+    """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> (output, variables)``."""
+
+    def init_fn(rngs, *args, **kwargs):
+        return _run(fn, module, {}, _init_rngs(rngs), mutable, capture_intermediates, {"initializing": True}, args, kwargs)
+
+    return init_fn
+
+
+def init(fn: Callable, module, mutable=DenyList("intermediates"), capture_intermediates=False) -> Callable:
+    """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> variables``."""
+    with_output = init_with_output(fn, module, mutable, capture_intermediates)
+
+    def init_fn(rngs, *args, **kwargs):
+        return with_output(rngs, *args, **kwargs)[1]
+
+    return init_fn
+
+
+def resolve_method(module, method) -> Callable:
+    """The function ``apply`` calls with the bound module first."""
+    if method is None:
+        method = "__call__"
+    if isinstance(method, str):
+        name = method
+        if not callable(getattr(type(module), name, None)) and name not in module._field_names:
+            raise errors.ApplyModuleInvalidMethodError(name)
+        if callable(getattr(type(module), name, None)):
+            return getattr(type(module), name)
+        return lambda bound, *args, **kwargs: getattr(bound, name)(*args, **kwargs)
+    if inspect.ismethod(method):
+        return method.__func__
+    if callable(method) and _takes_a_positional_argument(method):
+        return method
+    raise errors.ApplyModuleInvalidMethodError(method)
+
+
+def _takes_a_positional_argument(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True  # builtins without a signature: let the call decide
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in kinds for p in params)
+
+
+# -- lazy init ---------------------------------------------------------------------------
+
+
+def _is_abstract(x) -> bool:
+    return hasattr(x, "shape") and hasattr(x, "dtype") and not isinstance(x, (np.ndarray, np.generic))
+
+
+def _materialize(tree, fill: str):
+    from nnref.tree_util import tree_map
+
+    def leaf(x):
+        if not _is_abstract(x):
+            return x
+        dtype = np.dtype(x.dtype)
+        if fill == "zeros":
+            return np.zeros(x.shape, dtype)
+        pattern = np.arange(1, int(np.prod(x.shape, dtype=np.int64)) + 1) % 7 + 1
+        return pattern.reshape(x.shape).astype(dtype)
+
+    return tree_map(leaf, tree)
+
+
+def _same_tree(a, b) -> bool:
+    from nnref.tree_util import tree_flatten
+
+    leaves_a, tree_a = tree_flatten(a)
+    leaves_b, tree_b = tree_flatten(b)
+    if tree_a != tree_b:
+        return False
+    return all(np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True) for x, y in zip(leaves_a, leaves_b))
+
+
+def lazy_init(fn, module, mutable, rngs, args, kwargs) -> dict:
+    """``init`` where ``ShapeDtypeStruct`` arguments stand for arrays.
+
+    An eager reference cannot trace, so it initializes twice with two
+    different fillings of the abstract arguments; the variables must not
+    depend on them (``LazyInitError`` otherwise).
+    """
+    run = init(fn, module, mutable)
+    first = run(rngs, *_materialize(args, "zeros"), **_materialize(kwargs, "zeros"))
+    second = run(rngs, *_materialize(args, "pattern"), **_materialize(kwargs, "pattern"))
+    if not _same_tree(first, second):
+        abstract = [x for x in list(args) + list(kwargs.values()) if _is_abstract(x)]
+        raise errors.LazyInitError(abstract[0] if len(abstract) == 1 else abstract)
+    return first

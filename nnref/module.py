@@ -1,0 +1,517 @@
+"""``Module``: dataclass modules with the seed system's lifecycle.
+
+A module instance is a frozen description (its dataclass fields) plus, once
+bound, a :class:`~nnref.scope.Scope`. Binding happens in ``init``/``apply``/
+``bind`` (which clone the root module onto a new scope) and, for submodules,
+when they are attached to a bound parent:
+
+* inside a ``@compact`` method, at construction: an unnamed submodule is named
+  ``{ClassName}_{i}``, ``i`` counting per class per parent per call;
+* inside ``setup``, when assigned to an attribute: ``self.out = Dense(1)`` is
+  named ``out``, a list ``layers_0``, ``layers_1``, a dict ``{attr}_{key}``;
+* modules passed as fields from outside are adopted under the field's name.
+
+``setup`` runs lazily, once per bound instance: before the first wrapped
+method call or the first access to an attribute it defines.
+
+>>> import nnref as nn
+>>> class MLP(nn.Module):
+...   features: tuple = (4, 2)
+...   @nn.compact
+...   def __call__(self, x):
+...     for f in self.features[:-1]:
+...       x = nn.relu(nn.Dense(f)(x))
+...     return nn.Dense(self.features[-1])(x)
+>>> x = nn.numpy.ones((1, 3))
+>>> variables = MLP().init(nn.random.PRNGKey(0), x)
+>>> nn.tree_util.tree_map(lambda a: a.shape, variables)
+{'params': {'Dense_0': {'bias': (4,), 'kernel': (3, 4)}, 'Dense_1': {'bias': (2,), 'kernel': (4, 2)}}}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import itertools
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from shared_spec import errors
+from shared_spec.collection_filters import DenyList
+
+from nnref import init_apply as _apply
+from nnref.interception import run_intercepted
+from nnref.module_tree import freeze_attr, map_modules
+from nnref.scope import Scope
+from nnref.variables import Variable
+
+
+class _Unspecified:
+    def __repr__(self) -> str:
+        return "<unspecified parent>"
+
+
+_unspecified_parent = _Unspecified()
+_module_ids = itertools.count()
+
+# The module whose method is running now (None at top level): a new module's
+# default parent.
+_module_stack: list = [None]
+
+
+def compact(fun: Callable) -> Callable:
+    """Marks the one method of a class that may define submodules and variables inline."""
+    fun.compact = True
+    return fun
+
+
+def nowrap(fun: Callable) -> Callable:
+    """Marks a method as a plain helper: no binding, setup, naming or interception around it."""
+    fun.nowrap = True
+    return fun
+
+
+def _append(xs: tuple, x) -> tuple:
+    return xs + (x,)
+
+
+def _empty_tuple() -> tuple:
+    return ()
+
+
+def is_module(x) -> bool:
+    return isinstance(x, Module)
+
+
+class _ModuleState:
+    """Per-instance lifecycle bookkeeping (not a dataclass field)."""
+
+    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children")
+
+    def __init__(self):
+        self.in_compact_method = False
+        self.in_setup = False
+        self.setup_called = False
+        self.is_initialized = False
+        self.autoname_cursor: dict[str, int] = {}
+        self.children: dict[str, Any] = {}  # name -> submodule, or collection of a variable
+
+    def end_of_call(self) -> None:
+        self.in_compact_method = False
+        self.in_setup = False
+        self.autoname_cursor = {}
+
+
+# -- class creation --------------------------------------------------------------
+
+_DUNDER_WRAPPED = ("__call__",)
+
+
+def _add_parent_and_name_fields(cls) -> None:
+    own = cls.__dict__.get("__annotations__", {})
+    reserved = [name for name in ("parent", "name") if name in own]
+    if reserved:
+        raise errors.ReservedModuleAttributeError(dict(own))
+    if "__annotations__" not in cls.__dict__:
+        cls.__annotations__ = {}
+    inherited = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
+    if "parent" not in inherited:
+        cls.__annotations__["parent"] = Any
+        cls.parent = dataclasses.field(default=_unspecified_parent, kw_only=True, repr=False)
+    if "name" not in inherited:
+        cls.__annotations__["name"] = Optional[str]
+        cls.name = dataclasses.field(default=None, kw_only=True)
+
+
+def _verify_single_compact(cls) -> None:
+    compact_methods = sorted(name for name in dir(cls) if getattr(getattr(cls, name, None), "compact", False))
+    if len(compact_methods) > 1:
+        raise errors.MultipleMethodsCompactError(module_cls=cls.__name__, methods=compact_methods)
+
+
+def _wrap_methods(cls) -> None:
+    for name, value in list(cls.__dict__.items()):
+        if name.startswith("__") and name not in _DUNDER_WRAPPED:
+            continue
+        if not inspect.isfunction(value) or getattr(value, "nowrap", False):
+            continue
+        if getattr(value, "method_handler_wrapped", False):
+            continue
+        setattr(cls, name, _wrap_method(value))
+
+
+def _wrap_method(fun: Callable) -> Callable:
+    @functools.wraps(fun)
+    def wrapped(self, *args, **kwargs):
+        return self._call_wrapped_method(fun, args, kwargs)
+
+    wrapped.method_handler_wrapped = True
+    return wrapped
+
+
+class Module:
+    """Base class of all modules; subclasses are dataclasses (see the module docstring)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _add_parent_and_name_fields(cls)
+        dataclasses.dataclass(cls, eq=True, unsafe_hash="__hash__" not in cls.__dict__, repr=False)
+        _verify_single_compact(cls)
+        _wrap_methods(cls)
+        cls._field_names = frozenset(f.name for f in dataclasses.fields(cls))
+
+    # -- construction and attachment ---------------------------------------------
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_id", next(_module_ids))
+        object.__setattr__(self, "_state", _ModuleState())
+        object.__setattr__(self, "scope", None)
+        if self.parent is _unspecified_parent:
+            object.__setattr__(self, "parent", _module_stack[-1])
+        parent = self.parent
+        if isinstance(parent, Module):
+            if parent._state.in_setup and self.name is None:
+                return  # named when assigned to an attribute of the parent (__setattr__)
+            if not parent._initialization_allowed:
+                raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
+            if self.name is None:
+                prefix = type(self).__name__
+                cursor = parent._state.autoname_cursor.get(prefix, 0)
+                object.__setattr__(self, "name", f"{prefix}_{cursor}")
+                parent._state.autoname_cursor[prefix] = cursor + 1
+            if parent.scope is not None:
+                if parent.scope.name_reserved(self.name):
+                    raise errors.NameInUseError("submodule", self.name, parent._describe())
+                parent._state.children[self.name] = self
+                object.__setattr__(self, "scope", parent.scope.push(self.name))
+        elif isinstance(parent, Scope):
+            object.__setattr__(self, "scope", parent)
+        elif parent is not None:
+            raise TypeError(f"parent must be None, a Module or a Scope, got {type(parent).__name__}")
+        if self.scope is not None:
+            for field in dataclasses.fields(self):
+                if field.name not in ("parent", "name") and field.init:
+                    self._register_submodules(field.name, getattr(self, field.name))
+        self._state.is_initialized = True
+
+    def _register_submodules(self, attr: str, value: Any) -> None:
+        """Attach the modules inside ``value`` as children named after ``attr``, then store it frozen."""
+        adopted = self.scope.root.adopted  # outside module id -> its clone in this call
+        queue = []
+
+        def adopt(suffix: str, sub: "Module") -> "Module":
+            if sub.parent is None:  # built outside any module: clone it, once per call
+                if sub._id not in adopted:
+                    adopted[sub._id] = sub.clone(name=None)
+                sub = adopted[sub._id]
+            if sub.name is None:
+                object.__setattr__(sub, "parent", self)
+                object.__setattr__(sub, "name", f"{attr}{suffix}")
+                queue.append(sub)
+            return sub
+
+        object.__setattr__(self, attr, freeze_attr(map_modules(adopt, value, is_module)))
+        for sub in queue:
+            sub.__post_init__()
+
+    @property
+    def _initialization_allowed(self) -> bool:
+        state = self._state
+        return not state.is_initialized or state.in_setup or state.in_compact_method
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        state = self.__dict__.get("_state")
+        if state is None or (not state.is_initialized and not state.in_setup):
+            object.__setattr__(self, name, value)  # dataclass __init__ / __post_init__
+            return
+        if not state.in_setup:
+            raise errors.SetAttributeFrozenModuleError(type(self).__name__, name, value)
+        if name in self._field_names:
+            raise errors.SetAttributeInModuleSetupError(module_cls=type(self).__name__, attr_name=name)
+        self._register_submodules(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup failed.
+        if name.startswith("__") or name in ("_state", "scope", "_id"):
+            raise AttributeError(name)
+        state = self.__dict__.get("_state")
+        if state is not None and self.__dict__.get("scope") is not None and not state.setup_called and not state.in_setup:
+            self._try_setup()  # the attribute may be one that setup defines
+            if name in self.__dict__:
+                return self.__dict__[name]
+        descriptor = inspect.getattr_static(type(self), name, None)
+        if descriptor is not None and hasattr(descriptor, "__get__"):
+            raise errors.DescriptorAttributeError(module_cls=type(self).__name__, attr_name=name)
+        hint = ""
+        if self.__dict__.get("scope") is None and type(self).setup is not Module.setup:
+            hint = " Attributes assigned in setup() exist only on a bound module (inside init/apply or after bind)."
+        raise AttributeError(f'"{type(self).__name__}" object has no attribute "{name}".{hint}')
+
+    def __repr__(self) -> str:
+        fields = [f for f in dataclasses.fields(self) if f.repr and f.name != "parent"]
+        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in fields if not (f.name == "name" and self.name is None)]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _check_post_init(self) -> None:
+        if "_state" not in self.__dict__:
+            raise errors.IncorrectPostInitOverrideError(module_cls=type(self).__name__)
+
+    def _try_setup(self) -> None:
+        state = self._state
+        if self.scope is None or state.in_setup or state.setup_called:
+            return
+        state.in_setup = True
+        try:
+            self.setup()
+        finally:
+            state.in_setup = False
+        state.setup_called = True
+
+    def setup(self) -> None:
+        """Define submodules and variables here; runs lazily once the module is bound."""
+
+    def _call_wrapped_method(self, fun: Callable, args: tuple, kwargs: dict) -> Any:
+        self._check_post_init()
+        state = self._state
+        method_name = fun.__name__
+        is_setup = method_name == "setup"
+        is_compact = getattr(fun, "compact", False)
+        if is_setup:
+            if self.scope is None:
+                raise errors.CallSetupUnboundModuleError(module_cls=type(self).__name__)
+            recurrent = state.in_setup
+            state.in_setup = True
+        else:
+            self._try_setup()
+            recurrent = False
+        if is_compact:
+            if self.scope is None:
+                raise errors.CallCompactUnboundModuleError(module_cls=type(self).__name__, method=method_name)
+            recurrent = state.in_compact_method
+            state.in_compact_method = True
+        _module_stack.append(self)
+        try:
+            y = run_intercepted(functools.partial(fun, self), self, method_name, args, kwargs)
+            if not is_setup and self.scope is not None and _apply.should_capture(self, method_name):
+                self.sow("intermediates", method_name, y)
+            return y
+        finally:
+            _module_stack.pop()
+            if is_compact and not recurrent:
+                self.scope.rewind()
+            if (is_compact or is_setup) and not recurrent:
+                state.end_of_call()
+
+    # -- identity ----------------------------------------------------------------------
+
+    @property
+    def path(self) -> tuple:
+        """Names from the root module to this one; ``()`` for the root."""
+        self._require_scope("path")
+        return self.scope.path
+
+    def _path_text_or_none(self) -> str | None:
+        return self.scope.path_text if self.scope is not None else None
+
+    def _describe(self) -> str:
+        where = self._path_text_or_none()
+        return type(self).__name__ if where is None else f"{type(self).__name__} at {where}"
+
+    def _require_scope(self, what: str) -> None:
+        self._check_post_init()
+        if self.scope is None:
+            raise errors.CallCompactUnboundModuleError(module_cls=type(self).__name__, method=what)
+
+    def clone(self, *, parent=None, _deep_clone=False, _reset_names=False, **updates) -> "Module":
+        """A copy with the same fields, ``updates`` applied, attached to ``parent`` (default: none)."""
+        attrs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        attrs.update(parent=parent, **updates)
+        if _deep_clone is not False:
+            cache = {} if _deep_clone is True else _deep_clone
+
+            def clone_sub(_suffix: str, sub: "Module") -> "Module":
+                if sub._id not in cache:
+                    extra = {"name": None} if _reset_names else {}
+                    cache[sub._id] = sub.clone(_deep_clone=cache, _reset_names=_reset_names, **extra)
+                return cache[sub._id]
+
+            for key, value in attrs.items():
+                if key != "parent":
+                    attrs[key] = map_modules(clone_sub, value, is_module)
+        return type(self)(**attrs)
+
+    def copy(self, *, parent=_unspecified_parent, name: str | None = None, **updates) -> "Module":
+        """A copy with updated fields; by default a child of the module whose method is running."""
+        return self.clone(parent=parent, name=name, _deep_clone=True, **updates)
+
+    # -- variables ------------------------------------------------------------------
+
+    def _require_declaration_allowed(self, kind: str, name: str) -> None:
+        self._require_scope(kind)
+        if not self._initialization_allowed:
+            raise errors.AssignSubModuleError(f"{kind} '{name}'", parent_path=self.scope.path_text)
+
+    def param(self, name: str, init_fn: Callable, *init_args, unbox: bool = True, **init_kwargs) -> Any:
+        """Declares (at init) or reads (at apply) the parameter ``name`` of collection 'params'.
+
+        ``init_fn(key, *init_args, **init_kwargs)`` gets a key from the
+        'params' stream; it only runs when the parameter does not exist yet.
+        """
+        self._require_declaration_allowed("param", name)
+        if self.scope.name_reserved(name, "params"):
+            raise errors.NameInUseError("param", name, self._describe())
+        value = self.scope.param(name, init_fn, *init_args, **init_kwargs)
+        self._state.children[name] = "params"
+        return value
+
+    def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
+        """Declares a variable of collection ``col``; read and write it through ``.value``.
+
+        ``init_fn(*init_args, **init_kwargs)`` (no key is passed) runs only if
+        the variable does not exist and ``col`` is mutable.
+        """
+        self._require_declaration_allowed("variable", name)
+        if self.scope.name_reserved(name, col):
+            raise errors.NameInUseError("variable", name, self._describe())
+        variable = self.scope.variable(col, name, init_fn, *init_args, **init_kwargs)
+        self._state.children[name] = col
+        return variable
+
+    def has_variable(self, col: str, name: str) -> bool:
+        self._require_scope("has_variable")
+        return self.scope.has_variable(col, name)
+
+    def get_variable(self, col: str, name: str, default: Any = None) -> Any:
+        self._require_scope("get_variable")
+        return self.scope.get_variable(col, name, default)
+
+    def put_variable(self, col: str, name: str, value: Any) -> None:
+        self._require_scope("put_variable")
+        self.scope.put_variable(col, name, value)
+
+    @property
+    def variables(self) -> dict:
+        """This module's variables in every collection (a copy of the structure)."""
+        self._require_scope("variables")
+        return self.scope.variables()
+
+    def is_mutable_collection(self, col: str) -> bool:
+        self._require_scope("is_mutable_collection")
+        return self.scope.is_mutable_collection(col)
+
+    def is_initializing(self) -> bool:
+        """True inside ``init`` / ``init_with_output`` / ``nn.init``."""
+        self._require_scope("is_initializing")
+        return bool(self.scope.get_flag("initializing", False))
+
+    def sow(self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple) -> bool:
+        """Stores ``value`` in ``col`` if it is mutable (default: appended to a tuple); returns whether it did.
+
+        >>> import nnref as nn
+        >>> class Foo(nn.Module):
+        ...   def __call__(self, x):
+        ...     self.sow('intermediates', 'h', 2 * x)
+        ...     return x
+        >>> Foo().apply({}, 1, mutable=['intermediates'])
+        (1, {'intermediates': {'h': (2,)}})
+        """
+        self._require_scope("sow")
+        if not self.scope.is_mutable_collection(col):
+            return False
+        if self.scope.has_variable(col, name):
+            xs = self.scope.get_variable(col, name)
+        else:
+            self.scope.reserve(name, col)
+            self._state.children[name] = col
+            xs = init_fn()
+        self.scope.put_variable(col, name, reduce_fn(xs, value))
+        return True
+
+    def perturb(self, name: str, value: Any, collection: str = "perturbations") -> Any:
+        """Adds a zero variable to ``value`` so that its gradient can be read (a no-op without it)."""
+        from nnref.tree_util import tree_map
+
+        self._require_scope("perturb")
+        if self.scope.is_mutable_collection(collection) and not self.scope.has_variable(collection, name):
+            self.scope.reserve(name, collection)
+            self._state.children[name] = collection
+            self.scope.put_variable(collection, name, tree_map(np.zeros_like, value))
+        if collection in self.scope.root.variables:
+            if not self.scope.has_variable(collection, name):
+                raise errors.ScopeVariableNotFoundError(name, collection, self.scope.path_text)
+            value = tree_map(np.add, value, self.scope.get_variable(collection, name))
+        return value
+
+    # -- randomness -----------------------------------------------------------------
+
+    def make_rng(self, name: str = "params"):
+        """A fresh key from stream ``name`` (falling back to 'params' when ``name`` was not given)."""
+        self._require_scope("make_rng")
+        return self.scope.make_rng(name)
+
+    def has_rng(self, name: str) -> bool:
+        self._require_scope("has_rng")
+        return self.scope.has_rng(name)
+
+    # -- entry points -----------------------------------------------------------------
+
+    def init_with_output(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs):
+        """Runs ``method`` with all collections (but 'intermediates') mutable: ``(output, variables)``."""
+        _check_instance(self)
+        fn = _apply.resolve_method(self, method)
+        return _apply.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(rngs, *args, **kwargs)
+
+    def init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs) -> dict:
+        """The variables that running ``method`` (default ``__call__``) creates.
+
+        ``rngs`` is one key (the 'params' stream) or a dict of keys per stream.
+        """
+        _check_instance(self)
+        _, variables = self.init_with_output(rngs, *args, method=method, mutable=mutable, capture_intermediates=capture_intermediates, **kwargs)
+        return variables
+
+    def lazy_init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), **kwargs) -> dict:
+        """``init`` from shapes: ``ShapeDtypeStruct`` arguments stand for arrays.
+
+        The variables must not depend on the values of those arguments
+        (``LazyInitError`` otherwise).
+        """
+        _check_instance(self)
+        fn = _apply.resolve_method(self, method)
+        return _apply.lazy_init(fn, self, mutable, rngs, args, kwargs)
+
+    def apply(self, variables, *args, rngs=None, method=None, mutable=False, capture_intermediates=False, **kwargs):
+        """Runs ``method`` (default ``__call__``) with ``variables``.
+
+        Returns the output, or ``(output, mutated_collections)`` when
+        ``mutable`` is not False. ``method`` may be a function, a method name
+        or any callable taking the module first.
+        """
+        _check_instance(self)
+        fn = _apply.resolve_method(self, method)
+        return _apply.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(variables, *args, rngs=rngs, **kwargs)
+
+    def bind(self, variables, *args, rngs=None, mutable=False) -> "Module":
+        """An interactive copy of this module bound to ``variables`` (and ``rngs``)."""
+        _check_instance(self)
+        scope = _apply.root_scope(variables, rngs, mutable)
+        return self.clone(parent=scope, _deep_clone=True)
+
+    def unbind(self) -> tuple:
+        """``(unbound copy, its variables)`` of a bound module."""
+        self._check_post_init()
+        if self.scope is None:
+            raise errors.CallUnbindOnUnboundModuleError(module_cls=type(self).__name__)
+        self._try_setup()
+        module = self.clone(_deep_clone=True, _reset_names=True, name=None)
+        return module, self.variables
+
+
+def _check_instance(module) -> None:
+    if not isinstance(module, Module):
+        raise errors.InvalidInstanceModuleError(module_cls=getattr(module, "__name__", None))
+    module._check_post_init()
