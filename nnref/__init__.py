@@ -14,7 +14,7 @@ model code runs here and on ``nnjax``: write it against ``nn.numpy`` and
 ['Dense_0', 'Dense_1']
 """
 
-from shared_spec import errors
+from nnref import errors
 from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict
 

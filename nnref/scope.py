@@ -22,6 +22,8 @@ from __future__ import annotations
 import copy as _copy
 from typing import Any, Callable
 
+import numpy as np
+
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
 
@@ -146,13 +148,13 @@ class Scope:
         node = self._node(col, create=False)
         if node is None or name not in node:
             return default
-        return node[name]
+        return private_copy(node[name])
 
     def put_variable(self, col: str, name: str, value: Any) -> None:
         self._check_valid()
         if not self.is_mutable_collection(col):
             raise errors.ModifyScopeVariableError(col, name, self.path_text)
-        self._node(col, create=True)[name] = value
+        self._node(col, create=True)[name] = private_copy(value)
 
     def variables(self) -> dict:
         """Every collection's subtree at this path (a copy of the structure)."""
@@ -161,7 +163,7 @@ class Scope:
         for col in self.root.variables:
             node = self._node(col, create=False)
             if node:
-                out[col] = copy_tree(node)
+                out[col] = private_copy(node)
         return out
 
     # -- declaring variables -------------------------------------------------
@@ -245,6 +247,23 @@ def tree_leaves(tree) -> list:
     if isinstance(tree, (list, tuple)):
         return [leaf for item in tree for leaf in tree_leaves(item)]
     return [tree]
+
+
+def private_copy(tree):
+    """A copy that shares no mutable array with ``tree``.
+
+    JAX arrays are immutable, so ``v.value += 1`` makes a new array there; a
+    NumPy ``+=`` writes in place. Values enter and leave a scope as copies so
+    that in-place updates in model code never reach stored variables or the
+    caller's arrays.
+    """
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    if isinstance(tree, dict) or (hasattr(tree, "items") and hasattr(tree, "keys")):
+        return {key: private_copy(value) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):
+        return type(tree)(private_copy(item) for item in tree)
+    return tree
 
 
 def copy_tree(tree):

@@ -173,3 +173,38 @@ def test_existing_param_is_read_not_reinitialized():
     kernel = np.full((3, 2), 5.0, np.float32)
     variables = {"params": {"kernel": kernel, "bias": np.zeros(2, np.float32)}}
     np.testing.assert_array_equal(nn.Dense(2).apply(variables, X), X @ kernel)
+
+
+def test_in_place_updates_in_model_code_never_reach_stored_or_caller_arrays():
+    # JAX arrays are immutable; NumPy's += is in place. Neither the caller's
+    # arrays nor the initial values may change behind the caller's back.
+    class Counter(nn.Module):
+        @nn.compact
+        def __call__(self):
+            first = not self.has_variable("counter", "count")
+            count = self.variable("counter", "count", lambda: np.zeros((), np.int32))
+            if not first:
+                count.value += 1
+            return count.value
+
+    variables = Counter().init(KEY)
+    assert variables["counter"]["count"] == 0
+    for expected in (1, 1):
+        _, state = Counter().apply(variables, mutable=["counter"])
+        assert state["counter"]["count"] == expected
+    assert variables["counter"]["count"] == 0
+    with pytest.raises(errors.ModifyScopeVariableError):
+        Counter().apply(variables)
+    assert variables["counter"]["count"] == 0
+
+    class Bias(nn.Module):
+        @nn.compact
+        def __call__(self):
+            b = self.param("b", nn.initializers.zeros_init(), (2,))
+            b += 1.0
+            return b
+
+    params = Bias().init(KEY)
+    np.testing.assert_array_equal(params["params"]["b"], np.zeros(2, np.float32))
+    Bias().apply(params)
+    np.testing.assert_array_equal(params["params"]["b"], np.zeros(2, np.float32))
