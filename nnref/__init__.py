@@ -18,9 +18,9 @@ from nnref import errors
 from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict
 
-from nnref import activations as activation
+from nnref import activation
 from nnref import core, initializers, numpy, random, traverse_util, tree_util
-from nnref.activations import *  # noqa: F401,F403  (the seed exports every activation at top level)
+from nnref.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
 from nnref.init_apply import apply, init, init_with_output
 from nnref.interception import InterceptorContext, intercept_methods
 from nnref.layers.linear import Dense

@@ -115,7 +115,7 @@ def test_nnref_imports_with_jax_unimportable():
         "            raise ImportError('jax is blocked in this test')\n"
         "sys.meta_path.insert(0, Block())\n"
         "import nnref as nn\n"
-        "import nnref.random, nnref.numpy, nnref.initializers, nnref.activations\n"
+        "import nnref.random, nnref.numpy, nnref.initializers, nnref.activation\n"
         "v = nn.Dense(2).init(nn.random.PRNGKey(0), nn.numpy.ones((1, 3)))\n"
         "assert v['params']['kernel'].shape == (3, 2)\n"
         "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules)\n"

@@ -1,0 +1,52 @@
+# Developer entry points. GNU make; recipes are indented with tabs.
+#
+#   make test               install (once) and run tests, conformance and docs
+#   make conformance-deep   conformance/ with 2000 Hypothesis examples per test
+#   make demo               run examples/demo.py
+#   make bench              install the seed system (flax) and run the benchmarks
+#   make clean              remove caches, build outputs and install stamps
+#   make distclean          clean, and remove the virtual environment too
+
+PYTHON ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+
+.PHONY: all install test conformance-deep demo bench clean distclean
+
+all: test
+
+install: $(VENV)/.installed
+
+# The stamp is older than pyproject.toml whenever the dependencies change,
+# so the environment is refreshed exactly then.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --upgrade pip
+	$(VPY) -m pip install -e '.[test]'
+	touch $@
+
+test: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref shared_spec --doctest-modules -q
+
+conformance-deep: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=deep $(VPY) -m pytest conformance -q
+
+demo: $(VENV)/.installed
+	$(VPY) examples/demo.py
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(VPY) -m pip install -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(VPY) -m benchmarks
+
+# Keeps the venv (the JAX wheels are large); dropping the stamps makes the
+# next target reinstall the project into it.
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .hypothesis
+	rm -f $(VENV)/.installed $(VENV)/.bench-installed
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,59 @@
+"""Collection filters: bool, name, containers of names, DenyList."""
+
+import dataclasses
+
+import pytest
+
+from shared_spec.collection_filters import DenyList, in_filter
+from shared_spec.errors import InvalidFilterError
+
+COLS = ['params', 'batch_stats', 'intermediates', 'cache']
+
+
+@pytest.mark.parametrize('col', COLS)
+def test_bools_select_all_or_nothing(col):
+    assert in_filter(True, col) is True
+    assert in_filter(False, col) is False
+
+
+@pytest.mark.parametrize('col', COLS)
+def test_string_selects_exactly_that_collection(col):
+    assert in_filter('params', col) == (col == 'params')
+    # a name is not a substring match
+    assert not in_filter('param', col)
+
+
+@pytest.mark.parametrize('container', [list, tuple, set, frozenset])
+def test_containers_select_their_members(container):
+    f = container(['params', 'cache'])
+    assert [c for c in COLS if in_filter(f, c)] == ['params', 'cache']
+    assert not any(in_filter(container(), c) for c in COLS)
+
+
+def test_denylist_is_the_complement_and_nests():
+    default = DenyList(deny='intermediates')
+    assert [c for c in COLS if in_filter(default, c)] == \
+        ['params', 'batch_stats', 'cache']
+    assert not any(in_filter(DenyList(True), c) for c in COLS)
+    assert all(in_filter(DenyList(False), c) for c in COLS)
+    twice = DenyList(DenyList(['cache']))
+    assert [c for c in COLS if in_filter(twice, c)] == ['cache']
+    assert not in_filter(DenyList(['params', 'cache']), 'params')
+
+
+def test_denylist_is_a_frozen_dataclass_with_field_deny():
+    d = DenyList(deny='intermediates')
+    assert [f.name for f in dataclasses.fields(d)] == ['deny']
+    assert repr(d) == "DenyList(deny='intermediates')"
+    assert d == DenyList('intermediates') and hash(d) == hash(DenyList('intermediates'))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.deny = 'params'
+
+
+@pytest.mark.parametrize('bad', [1, None, 2.5, {'params': True}, ['params', 3],
+                                 lambda c: True, DenyList(7)])
+def test_invalid_filters_raise(bad):
+    with pytest.raises(InvalidFilterError) as info:
+        in_filter(bad, 'params')
+    inner = bad.deny if isinstance(bad, DenyList) else bad
+    assert info.value.filter_like is inner
