@@ -7,39 +7,17 @@ root key, as the seed system does (see ``notes/linen-compat.md``)::
 
     fold_in(root_key, H(('Dense_0', 1)))     # first key drawn by child Dense_0
 
-H is SHA-1 over the parts in order (a ``str`` as UTF-8, an ``int`` as
-big-endian bytes without leading zeros), read as the first four bytes of the
-digest, big-endian.
+H is ``shared_spec.rng_rules.suffix_hash``, the rule both backends share.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from nnref import random as nrandom
-
-
-def suffix_hash(parts: tuple) -> int:
-    """The 32-bit hash H of a stream suffix.
-
-    >>> suffix_hash((1,)) == suffix_hash((1,))
-    True
-    >>> suffix_hash(('Dense_0', 1)) != suffix_hash(('Dense_1', 1))
-    True
-    """
-    digest = hashlib.sha1()
-    for part in parts:
-        if isinstance(part, str):
-            digest.update(part.encode("utf-8"))
-        elif isinstance(part, (int, np.integer)):
-            part = int(part)
-            digest.update(part.to_bytes((part.bit_length() + 7) // 8, "big"))
-        else:
-            raise TypeError(f"RNG suffix parts are str or int, got {type(part).__name__}")
-    return int.from_bytes(digest.digest()[:4], "big")
+from shared_spec.rng_rules import suffix_hash
 
 
 @dataclass(frozen=True)
