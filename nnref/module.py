@@ -43,7 +43,7 @@ from shared_spec.collection_filters import DenyList
 
 from nnref import init_apply as _apply
 from nnref.interception import run_intercepted
-from nnref.module_tree import freeze_attr, map_modules
+from shared_spec.attribute_names import freeze_attr, map_modules
 from nnref.scope import Scope
 from nnref.variables import Variable
 

@@ -1,4 +1,4 @@
-"""Finding modules inside attribute values, and the names they get from them.
+"""The naming rule for submodules held in attributes, which both backends follow.
 
 ``self.layers = [Dense(4), Dense(2)]`` in ``setup`` names the submodules
 ``layers_0`` and ``layers_1``; a dict gives ``{attr}_{key}``; nesting joins the
@@ -19,6 +19,9 @@ def _is_mapping(x) -> bool:
 
 def map_modules(fn: Callable[[str, Any], Any], value: Any, is_module: Callable[[Any], bool], suffix: str = "") -> Any:
     """Rebuild ``value`` with ``fn(name_suffix, module)`` applied to each module in it.
+
+    >>> map_modules(lambda suffix, m: 'layers' + suffix, {'a': ['M', 'M'], 'b': 'M'}, lambda x: x == 'M')
+    {'a': ['layers_a_0', 'layers_a_1'], 'b': 'layers_b'}
 
     Containers are walked in sorted key order (the order in which the seed
     system attaches them); ``name_suffix`` is ``''`` for a bare module and
