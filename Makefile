@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref shared_spec --doctest-modules -q
+	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q
 
 conformance-deep: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=deep $(VPY) -m pytest conformance -q

@@ -135,6 +135,8 @@ def _wrap_methods(cls) -> None:
     for name, value in list(cls.__dict__.items()):
         if name.startswith("__") and name not in _DUNDER_WRAPPED:
             continue
+        if name != "setup" and name in Module.__dict__:
+            continue  # an override of the Module API itself (init, apply, param, ...)
         if not inspect.isfunction(value) or getattr(value, "nowrap", False):
             continue
         if getattr(value, "method_handler_wrapped", False):

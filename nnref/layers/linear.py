@@ -36,6 +36,8 @@ class Dense(Module):
       kernel_init: initializer of the ``(in_features, features)`` kernel
         (default ``lecun_normal()``).
       bias_init: initializer of the ``(features,)`` bias (default zeros).
+      dot_general: an optional ``dot_general(x, kernel, dimension_numbers,
+        precision=...)`` replacing the default contraction over the last axis.
     """
 
     features: int
@@ -45,6 +47,7 @@ class Dense(Module):
     precision: Any = None
     kernel_init: Callable = default_kernel_init
     bias_init: Callable = initializers.zeros_init()
+    dot_general: Callable | None = None
 
     @compact
     def __call__(self, inputs):
@@ -52,7 +55,10 @@ class Dense(Module):
         kernel = self.param("kernel", self.kernel_init, (inputs.shape[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = np.tensordot(inputs, kernel, axes=((inputs.ndim - 1,), (0,)))
+        if self.dot_general is None:
+            y = np.tensordot(inputs, kernel, axes=((inputs.ndim - 1,), (0,)))
+        else:
+            y = self.dot_general(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
         if bias is not None:
             y = y + np.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
         return y

@@ -49,7 +49,7 @@ import numpy as np
 import pytest
 
 import nnref
-from linen_intro_cells import CELLS, SEED
+from tests.nnref.linen_intro_cells import CELLS, SEED
 from shared_spec.tolerances import assert_close
 
 SEED_PATH = Path(__file__).resolve().parents[2].parent / 'shared' / 'seeds' / SEED

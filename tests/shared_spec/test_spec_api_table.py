@@ -8,7 +8,7 @@ from shared_spec import api_table, errors
 from shared_spec.api_table import (API_TABLE, BACKENDS, KINDS, NAMESPACES,
                                    backend_module_name, entries, provided_by)
 
-from spec_seed_text import api_reference_text, seed_error_signatures
+from tests.shared_spec.spec_seed_text import api_reference_text, seed_error_signatures
 
 STATUS = re.compile(r'(yes|planned:(\d+)|no:\S.*)')
 

@@ -8,7 +8,7 @@ import pytest
 from shared_spec import errors
 from shared_spec.errors import CATALOGUE, NNError, format_path
 
-from spec_seed_text import seed_error_signatures
+from tests.shared_spec.spec_seed_text import seed_error_signatures
 
 # The constructor signatures the project settled on (seed arguments first,
 # keyword-only context after), written out independently of the code.

@@ -1,0 +1,36 @@
+"""nnjax: the production backend of the Linen Module system, on JAX/XLA.
+
+Model code written against ``nn`` runs here and on ``nnref`` alike; here
+``nn.random`` is ``jax.random``, ``nn.numpy`` is ``jax.numpy`` and
+``nn.tree_util`` is ``jax.tree_util``, and ``init``/``apply`` compose with
+``jax.jit``, ``jax.grad`` and ``jax.vmap``.
+
+>>> import jax
+>>> import nnjax as nn
+>>> class MLP(nn.Module):
+...   @nn.compact
+...   def __call__(self, x):
+...     return nn.Dense(3)(nn.relu(nn.Dense(8)(x)))
+>>> x = nn.numpy.ones((2, 4))
+>>> variables = jax.jit(MLP().init)(nn.random.PRNGKey(0), x)
+>>> sorted(variables['params'])
+['Dense_0', 'Dense_1']
+"""
+
+import jax
+from jax import numpy, random, tree_util  # noqa: F401  (the backend-neutral namespaces)
+
+from shared_spec.collection_filters import DenyList  # noqa: F401
+from shared_spec.frozen_dict import FrozenDict  # noqa: F401
+
+from nnjax import activation, config, core, errors, initializers, serialization, struct, traverse_util  # noqa: F401
+from nnjax.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
+from nnjax.init_apply import apply, init, init_with_output  # noqa: F401
+from nnjax.interception import InterceptorContext, intercept_methods  # noqa: F401
+from nnjax.layers.linear import Dense  # noqa: F401
+from nnjax.module import Module, compact, nowrap  # noqa: F401
+from nnjax.scope import Scope  # noqa: F401
+from nnjax.variables import Variable  # noqa: F401
+
+ShapeDtypeStruct = jax.ShapeDtypeStruct
+BACKEND = "nnjax"

@@ -1,0 +1,45 @@
+"""``Variable``: a named slot in one collection of one scope, read and written through ``.value``.
+
+>>> import nnjax as nn
+>>> class Counter(nn.Module):
+...   @nn.compact
+...   def __call__(self):
+...     count = self.variable('counter', 'count', lambda: 0)
+...     count.value += 1
+...     return count.value
+>>> Counter().apply({'counter': {'count': 41}}, mutable=['counter'])
+(42, {'counter': {'count': 42}})
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Variable:
+    """A reference to variable ``name`` of collection ``collection`` in ``scope``.
+
+    Writing ``.value`` is allowed only when the collection is mutable in the
+    current call (``ModifyScopeVariableError`` otherwise).
+    """
+
+    __slots__ = ("scope", "collection", "name")
+
+    def __init__(self, scope, collection: str, name: str):
+        self.scope = scope
+        self.collection = collection
+        self.name = name
+
+    @property
+    def value(self) -> Any:
+        return self.scope.get_variable(self.collection, self.name)
+
+    @value.setter
+    def value(self, new_value: Any) -> None:
+        self.scope.put_variable(self.collection, self.name, new_value)
+
+    def is_mutable(self) -> bool:
+        return self.scope.is_mutable_collection(self.collection)
+
+    def __repr__(self) -> str:
+        return f"Variable({self.scope.path_text}, collection={self.collection!r}, name={self.name!r})"
