@@ -23,12 +23,13 @@ from jax import numpy, random, tree_util  # noqa: F401  (the backend-neutral nam
 from shared_spec.collection_filters import DenyList  # noqa: F401
 from shared_spec.frozen_dict import FrozenDict  # noqa: F401
 
-from nnjax import activation, config, core, errors, initializers, serialization, struct, traverse_util  # noqa: F401
+from nnjax import activation, config, core, errors, initializers, named_call, serialization, struct, traverse_util  # noqa: F401
 from nnjax.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
 from nnjax.init_apply import apply, init, init_with_output  # noqa: F401
 from nnjax.interception import InterceptorContext, intercept_methods  # noqa: F401
 from nnjax.layers.linear import Dense  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401
+from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: F401
 from nnjax.scope import Scope  # noqa: F401
 from nnjax.variables import Variable  # noqa: F401
 

@@ -44,7 +44,7 @@ from shared_spec.attribute_names import freeze_attr, map_modules
 from shared_spec.collection_filters import DenyList
 
 from nnjax import init_apply as _entry
-from nnjax import interception
+from nnjax import interception, named_call
 from nnjax.scope import Scope
 from nnjax.variables import Variable
 
@@ -314,6 +314,9 @@ class Module:
         try:
             if interception.active:
                 y = interception.run(functools.partial(fun, self), self, name, args, kwargs)
+            elif named_call.enabled and scope is not None:
+                with jax.named_scope(f"{scope.name or type(self).__name__}.{name}"):
+                    y = fun(self, *args, **kwargs)
             else:
                 y = fun(self, *args, **kwargs)
             if _entry.capture_stack and scope is not None and _entry.should_capture(self, name):

@@ -65,11 +65,11 @@ def _p(nnref, nnjax):
     return MappingProxyType({'nnref': nnref, 'nnjax': nnjax})
 
 
-CORE = _p(YES, 'planned:3')            # issue 2 on nnref, issue 3 on nnjax
+CORE = _p(YES, YES)                    # issue 2 on nnref, issue 3 on nnjax
 LAYER = _p('planned:4', 'planned:4')
 TRANSFORM = _p('planned:5', 'planned:5')
 SHARDING_DEVICE = _p(NO_DEVICES, 'planned:5')
-NNJAX_CORE_ONLY = _p(NO_JAX_ONLY, 'planned:3')
+NNJAX_CORE_ONLY = _p(NO_JAX_ONLY, YES)
 TRAINING = _p(NO_OPTAX, 'planned:6')
 
 
@@ -116,7 +116,7 @@ API_TABLE = tuple(
     # initializers/activation, plus our array and PRNG namespaces, which
     # make model code backend-neutral (nn.numpy, nn.random).
     + _rows('', 'module', CORE, 'initializers activation random numpy')
-    + _rows('', 'function', _p(NO_PROFILING, 'planned:3'),
+    + _rows('', 'function', _p(NO_PROFILING, YES),
             'enable_named_call disable_named_call override_named_call')
     # --- layers ---
     + _rows('', 'class', CORE, 'Dense PReLU')
@@ -164,11 +164,11 @@ API_TABLE = tuple(
     + _rows('traverse_util', 'function', CORE, 'flatten_dict unflatten_dict')
     + _rows('traverse_util', 'constant', CORE, 'empty_node')
     + _rows('traverse_util', 'function', NNJAX_CORE_ONLY, 'path_aware_map')
-    + _rows('traverse_util', 'class', _p(NO_LEGACY_TRAVERSAL, 'planned:3'), '''
+    + _rows('traverse_util', 'class', _p(NO_LEGACY_TRAVERSAL, YES), '''
         Traversal TraverseId TraverseMerge TraverseCompose TraverseFilter
         TraverseAttr TraverseItem TraverseEach TraverseTree ModelParamTraversal
     ''')
-    + _rows('traverse_util', 'constant', _p(NO_LEGACY_TRAVERSAL, 'planned:3'),
+    + _rows('traverse_util', 'constant', _p(NO_LEGACY_TRAVERSAL, YES),
             't_identity')
     # --- flax.struct / flax.serialization / flax.config (nnjax core) ---
     + _rows('struct', 'decorator', NNJAX_CORE_ONLY, 'dataclass')
