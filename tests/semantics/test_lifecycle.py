@@ -1,21 +1,21 @@
-"""Module lifecycle on nnref: naming, setup, binding, cloning, sharing."""
+"""Module lifecycle on both backends: naming, setup, binding, cloning, sharing."""
 
 import numpy as np
 import pytest
 
-import nnref as nn
 from shared_spec import errors
 
 
-def shapes(tree):
+def shapes(nn, tree):
     return nn.tree_util.tree_map(np.shape, tree)
 
 
 X = np.ones((2, 3), np.float32)
-KEY = nn.random.PRNGKey(0)
 
 
-def test_compact_autonames_count_per_class_per_parent():
+def test_compact_autonames_count_per_class_per_parent(nn):
+    key = nn.random.PRNGKey(0)
+
     class Block(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -29,12 +29,14 @@ def test_compact_autonames_count_per_class_per_parent():
             x = Block()(x)
             return nn.Dense(2, name="head")(x)
 
-    params = Net().init(KEY, X)["params"]
+    params = Net().init(key, X)["params"]
     assert set(params) == {"Dense_0", "Block_0", "Block_1", "head"}
     assert set(params["Block_1"]) == {"Dense_0", "Dense_1"}
 
 
-def test_setup_names_lists_tuples_dicts_and_nesting():
+def test_setup_names_lists_tuples_dicts_and_nesting(nn):
+    key = nn.random.PRNGKey(0)
+
     class Net(nn.Module):
         def setup(self):
             self.single = nn.Dense(2)
@@ -44,11 +46,12 @@ def test_setup_names_lists_tuples_dicts_and_nesting():
         def __call__(self, x):
             return self.single(x) + self.seq[1](self.seq[0](x)) + self.table["a"](x) + self.table["b"][0](x)
 
-    params = Net().init(KEY, X)["params"]
+    params = Net().init(key, X)["params"]
     assert set(params) == {"single", "seq_0", "seq_1", "table_a", "table_b_0"}
 
 
-def test_setup_runs_lazily_once_per_bound_instance():
+def test_setup_runs_lazily_once_per_bound_instance(nn):
+    key = nn.random.PRNGKey(0)
     calls = []
 
     class Net(nn.Module):
@@ -62,7 +65,7 @@ def test_setup_runs_lazily_once_per_bound_instance():
         def twice(self, x):
             return self(x) + self(x)
 
-    variables = Net().init(KEY, X)
+    variables = Net().init(key, X)
     assert calls == ["setup"]
     Net().apply(variables, X, method="twice")
     assert calls == ["setup", "setup"]
@@ -73,19 +76,23 @@ def test_setup_runs_lazily_once_per_bound_instance():
     assert calls == ["setup"] * 3
 
 
-def test_shared_submodule_has_one_set_of_params():
+def test_shared_submodule_has_one_set_of_params(nn):
+    key = nn.random.PRNGKey(0)
+
     class Net(nn.Module):
         @nn.compact
         def __call__(self, x):
             dense = nn.Dense(3, name="shared")
             return dense(dense(x))
 
-    params = Net().init(KEY, X)["params"]
+    params = Net().init(key, X)["params"]
     assert list(params) == ["shared"]
     assert params["shared"]["kernel"].shape == (3, 3)
 
 
-def test_same_module_assigned_to_two_attributes_is_shared():
+def test_same_module_assigned_to_two_attributes_is_shared(nn):
+    key = nn.random.PRNGKey(0)
+
     class Net(nn.Module):
         def setup(self):
             dense = nn.Dense(3)
@@ -95,10 +102,12 @@ def test_same_module_assigned_to_two_attributes_is_shared():
         def __call__(self, x):
             return self.b(self.a(x))
 
-    assert list(Net().init(KEY, np.ones((1, 3), np.float32))["params"]) == ["a"]
+    assert list(Net().init(key, np.ones((1, 3), np.float32))["params"]) == ["a"]
 
 
-def test_modules_passed_as_fields_are_adopted_under_the_field_name():
+def test_modules_passed_as_fields_are_adopted_under_the_field_name(nn):
+    key = nn.random.PRNGKey(0)
+
     class Wrapper(nn.Module):
         inner: nn.Module
         layers: tuple
@@ -109,12 +118,13 @@ def test_modules_passed_as_fields_are_adopted_under_the_field_name():
             return self.inner(x)
 
     model = Wrapper(inner=nn.Dense(1), layers=[nn.Dense(4), nn.Dense(3)])
-    params = model.init(KEY, X)["params"]
+    params = model.init(key, X)["params"]
     assert set(params) == {"inner", "layers_0", "layers_1"}
     assert isinstance(model.layers, list)  # the caller's instance is untouched
 
 
-def test_explicit_names_and_path():
+def test_explicit_names_and_path(nn):
+    key = nn.random.PRNGKey(0)
     paths = []
 
     class Leaf(nn.Module):
@@ -129,11 +139,13 @@ def test_explicit_names_and_path():
             paths.append(self.path)
             return Leaf(name="leaf")(Leaf()(x))
 
-    Root().init(KEY, X)
+    Root().init(key, X)
     assert paths == [(), ("Leaf_0",), ("leaf",)]
 
 
-def test_compact_module_called_twice_reuses_submodules():
+def test_compact_module_called_twice_reuses_submodules(nn):
+    key = nn.random.PRNGKey(0)
+
     class Net(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -146,11 +158,13 @@ def test_compact_module_called_twice_reuses_submodules():
         def __call__(self, x):
             return self.net(x) + self.net(x)
 
-    params = Twice().init(KEY, np.ones((1, 3), np.float32))["params"]
+    params = Twice().init(key, np.ones((1, 3), np.float32))["params"]
     assert list(params["net"]) == ["Dense_0"]
 
 
-def test_bind_and_unbind():
+def test_bind_and_unbind(nn):
+    key = nn.random.PRNGKey(0)
+
     class AutoEncoder(nn.Module):
         def setup(self):
             self.encoder = nn.Dense(3)
@@ -160,17 +174,17 @@ def test_bind_and_unbind():
             return self.decoder(self.encoder(x))
 
     x = np.ones((4, 5), np.float32)
-    variables = AutoEncoder().init(KEY, x)
+    variables = AutoEncoder().init(key, x)
     model = AutoEncoder().bind(variables)
     z = model.encoder(x)
     np.testing.assert_array_equal(model.decoder(z), AutoEncoder().apply(variables, x))
     encoder, encoder_vars = model.encoder.unbind()
     assert encoder.scope is None and encoder.name is None
     np.testing.assert_array_equal(encoder.apply(encoder_vars, x), z)
-    assert shapes(encoder_vars) == {"params": {"bias": (3,), "kernel": (5, 3)}}
+    assert shapes(nn, encoder_vars) == {"params": {"bias": (3,), "kernel": (5, 3)}}
 
 
-def test_bind_with_mutable_does_not_write_caller_variables():
+def test_bind_with_mutable_does_not_write_caller_variables(nn):
     class Counter(nn.Module):
         @nn.compact
         def __call__(self):
@@ -184,7 +198,8 @@ def test_bind_with_mutable_does_not_write_caller_variables():
     assert variables == {"counter": {"n": 10}}
 
 
-def test_clone_and_copy():
+def test_clone_and_copy(nn):
+    key = nn.random.PRNGKey(0)
     dense = nn.Dense(3, use_bias=False)
     clone = dense.clone(features=5)
     assert (clone.features, clone.use_bias, clone.parent) == (5, False, None)
@@ -197,11 +212,11 @@ def test_clone_and_copy():
             wider = base.copy(features=4, name="wider")
             return base(x), wider(x)
 
-    params = Net().init(KEY, X)["params"]
-    assert shapes(params) == {"base": {"bias": (2,), "kernel": (3, 2)}, "wider": {"bias": (4,), "kernel": (3, 4)}}
+    params = Net().init(key, X)["params"]
+    assert shapes(nn, params) == {"base": {"bias": (2,), "kernel": (3, 2)}, "wider": {"bias": (4,), "kernel": (3, 4)}}
 
 
-def test_modules_are_frozen_dataclasses_that_compare_by_fields():
+def test_modules_are_frozen_dataclasses_that_compare_by_fields(nn):
     assert nn.Dense(3) == nn.Dense(3)
     assert nn.Dense(3) != nn.Dense(4)
     assert hash(nn.Dense(3)) == hash(nn.Dense(3))
@@ -209,7 +224,9 @@ def test_modules_are_frozen_dataclasses_that_compare_by_fields():
         nn.Dense(3).features = 4
 
 
-def test_nowrap_methods_are_plain_helpers():
+def test_nowrap_methods_are_plain_helpers(nn):
+    key = nn.random.PRNGKey(0)
+
     class Net(nn.Module):
         features: int = 3
 
@@ -221,11 +238,11 @@ def test_nowrap_methods_are_plain_helpers():
         def __call__(self, x):
             return self.make_layer()(x)
 
-    assert list(Net().init(KEY, X)["params"]) == ["Dense_0"]
+    assert list(Net().init(key, X)["params"]) == ["Dense_0"]
     assert Net().make_layer().features == 3  # callable on an unbound module
 
 
-def test_unbound_plain_methods_run_without_variables():
+def test_unbound_plain_methods_run_without_variables(nn):
     class Scale(nn.Module):
         factor: float = 2.0
 
@@ -235,7 +252,7 @@ def test_unbound_plain_methods_run_without_variables():
     assert Scale()(3.0) == 6.0
 
 
-def test_setup_attribute_access_on_unbound_module_explains():
+def test_setup_attribute_access_on_unbound_module_explains(nn):
     class Net(nn.Module):
         def setup(self):
             self.dense = nn.Dense(2)
@@ -244,7 +261,9 @@ def test_setup_attribute_access_on_unbound_module_explains():
         Net().dense
 
 
-def test_subclass_inherits_fields_and_compact():
+def test_subclass_inherits_fields_and_compact(nn):
+    key = nn.random.PRNGKey(0)
+
     class Base(nn.Module):
         features: int = 2
 
@@ -257,10 +276,10 @@ def test_subclass_inherits_fields_and_compact():
 
     model = Child(4, 2.0)
     assert (model.features, model.scale) == (4, 2.0)
-    assert shapes(model.init(KEY, X)["params"]) == {"Dense_0": {"bias": (4,), "kernel": (3, 4)}}
+    assert shapes(nn, model.init(key, X)["params"]) == {"Dense_0": {"bias": (4,), "kernel": (3, 4)}}
 
 
-def test_parent_and_name_are_keyword_only():
+def test_parent_and_name_are_keyword_only(nn):
     import inspect
 
     params = inspect.signature(nn.Dense).parameters
