@@ -25,6 +25,8 @@ JAX's dispatch, not arithmetic. The figures:
 
 from __future__ import annotations
 
+import sys
+
 from benchmarks.timing import best_times, block
 
 DEPTH = 100
@@ -122,6 +124,7 @@ def run(backends: dict, repeat: int = 20, min_seconds: float = 1.0, calls: int =
             divisors[name] = divisor
             if baseline is not None:
                 fns[(name, "baseline")] = baseline
+        print(f"  timing: {figure}", file=sys.stderr, flush=True)
         best = best_times(fns, repeat=repeat, min_seconds=min_seconds)
         for name in divisors:
             seconds = best[name] - best.get((name, "baseline"), 0.0)

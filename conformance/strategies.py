@@ -184,11 +184,16 @@ def dense_specs(max_features=4):
 @st.composite
 def _nodes(draw, depth, max_children, max_features):
     if depth <= 1:
-        kid = dense_specs(max_features)
+        kids = st.lists(dense_specs(max_features), min_size=1,
+                        max_size=max_children).map(tuple)
     else:
-        kid = st.one_of(dense_specs(max_features),
-                        _nodes(depth - 1, max_children, max_features))
-    kids = st.lists(kid, min_size=1, max_size=max_children).map(tuple)
+        # One child is a node of depth - 1, so the tree has exactly the
+        # drawn depth; the others are Dense layers or shallower nodes.
+        deep = _nodes(depth - 1, max_children, max_features)
+        other = st.one_of(dense_specs(max_features), deep)
+        kids = st.tuples(deep, st.lists(other, max_size=max_children - 1),
+                         st.integers(0, max_children - 1)).map(
+            lambda t: tuple(t[1][:t[2]]) + (t[0],) + tuple(t[1][t[2]:]))
     return _node(kids, draw(st.sampled_from(('compact', 'setup'))), draw)
 
 
@@ -278,3 +283,42 @@ def scenarios(draw, max_depth=3, max_children=3, max_features=4,
         capture_filter=draw(st.sampled_from(CAPTURE_FILTERS)),
         init_method=draw(st.booleans()),
     )
+
+
+# ----------------------------------------------------------------- tree edits
+
+def replace_node(arch: Node, index: int, fn) -> Node:
+    """``arch`` with its ``index``-th node (in :meth:`Node.walk` order) replaced by ``fn(node)``."""
+    counter = [0]
+
+    def go(node):
+        i = counter[0]
+        counter[0] += 1
+        kids = tuple(go(c) if isinstance(c, Node) else c for c in node.children)
+        node = replace(node, children=kids)
+        return fn(node) if i == index else node
+
+    return go(arch)
+
+
+def node_count(arch: Node) -> int:
+    return sum(1 for _ in arch.walk())
+
+
+def with_duplicate_names(node: Node, name='dup') -> Node:
+    """``node`` as a compact node whose first two children share ``name``."""
+    kids = node.children
+    if len(kids) < 2:
+        kids = kids + (DenseSpec(2),)
+    kids = (replace(kids[0], name=name), replace(kids[1], name=name)) + tuple(kids[2:])
+    acts = node.activations + ('identity',) * (len(kids) - len(node.activations))
+    return replace(node, style='compact', container='attrs', children=kids,
+                   activations=acts)
+
+
+@st.composite
+def edited_architectures(draw, edit, max_depth=2, max_children=3, max_features=3):
+    """A random architecture with ``edit`` applied to one of its nodes (drawn)."""
+    arch = draw(architectures(max_depth, max_children, max_features))
+    index = draw(st.integers(0, node_count(arch) - 1))
+    return replace_node(arch, index, edit)

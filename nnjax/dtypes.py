@@ -7,6 +7,7 @@ dtype('float32')
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
 
@@ -27,4 +28,9 @@ def canonicalize_dtype(*args, dtype=None, inexact: bool = True):
 def promote_dtype(*args, dtype=None, inexact: bool = True) -> list:
     """``args`` cast to their common computation dtype (``None`` stays ``None``)."""
     dtype = canonicalize_dtype(*args, dtype=dtype, inexact=inexact)
-    return [None if x is None else jnp.asarray(x, dtype) for x in args]
+    return [x if x is None or _already(x, dtype) else jnp.asarray(x, dtype) for x in args]
+
+
+def _already(x, dtype) -> bool:
+    """``x`` is a JAX array (or tracer) of exactly ``dtype``, strongly typed: ``asarray`` would return it as is."""
+    return isinstance(x, jax.Array) and x.dtype == dtype and not x.weak_type

@@ -290,7 +290,10 @@ class Module:
         state.in_setup = True
         _module_stack.append(self)
         try:
-            return fun(self)
+            y = fun(self)
+            if _entry.capture_stack and _entry.should_capture(self, "setup"):
+                self.sow("intermediates", "setup", y)
+            return y
         finally:
             _module_stack.pop()
             if not recurrent:

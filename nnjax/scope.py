@@ -71,7 +71,16 @@ class RngStream:
         return RngStream(self.root_key, self.suffix + (name,))
 
     def key(self, counter: int):
-        return jax.random.fold_in(self.root_key, suffix_hash(self.suffix + (counter,)))
+        return _fold_in(self.root_key, self.data(counter))
+
+    def data(self, counter: int):
+        """What ``key(counter)`` folds into the root key."""
+        return np.uint32(suffix_hash(self.suffix + (counter,)))
+
+
+# One compiled call instead of the ~6 eager dispatches of ``jax.random.fold_in``
+# (wrap, convert, fold, unwrap); the same bits, for raw and typed keys alike.
+_fold_in = jax.jit(jax.random.fold_in)
 
 
 def _new_rng_node() -> dict:
@@ -217,7 +226,12 @@ class Scope:
             if self.is_collection_empty("params"):
                 raise errors.ScopeCollectionNotFound("params", name, self.path_text)
             raise errors.ScopeParamNotFoundError(name, self.path_text)
-        value = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
+        fused = _fused_init(init_fn, init_args, init_kwargs)
+        if fused is None:
+            value = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
+        else:
+            rng, counter = self._next_rng("params")
+            value = fused(rng.root_key, rng.data(counter))
         self.put_variable("params", name, value)
         return value
 
@@ -237,6 +251,11 @@ class Scope:
         return stream in self.rngs
 
     def make_rng(self, stream: str = "params"):
+        rng, counter = self._next_rng(stream)
+        return rng.key(counter)
+
+    def _next_rng(self, stream: str):
+        """The stream ``make_rng(stream)`` draws from and its counter, advanced."""
         self._check_valid()
         if stream not in self.rngs:
             if "params" not in self.rngs:
@@ -248,7 +267,7 @@ class Scope:
             stream = "params"
         counts = self._rng_node["counts"]
         count = counts[stream] = counts.get(stream, 0) + 1
-        return self.rngs[stream].key(count)
+        return self.rngs[stream], count
 
     def get_flag(self, name: str, default: Any = None) -> Any:
         return self.frame.flags.get(name, default)
@@ -329,3 +348,49 @@ def check_param_shape(name: str, where: str, value, init_fn, init_args: tuple, i
     for value_shape, init_shape in zip(got, expected):
         if value_shape != init_shape:
             raise errors.ScopeParamShapeError(name, where, value_shape, init_shape)
+
+
+# -- fused parameter initialization ---------------------------------------------------
+
+# Initializers known to be pure functions of (key, shape, dtype, ...): JAX's own.
+_PURE_INIT_MODULES = frozenset({"jax._src.nn.initializers", "jax.nn.initializers"})
+
+
+def _fn_identity(fn):
+    """A hashable stand-in for ``fn`` that is equal for equal closures (e.g. ``normal(0.02)`` made twice)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return fn
+    cells = tuple((type(v), v) for v in (c.cell_contents for c in fn.__closure__ or ()))
+    return (code, cells, fn.__defaults__, tuple(sorted((fn.__kwdefaults__ or {}).items())))
+
+
+_fused_inits: dict = {}  # (initializer identity, args, kwargs) -> jitted (root_key, data) -> value
+
+
+def _fused_init_cached(identity, init_fn, init_args: tuple, init_kwargs: tuple):
+    cache_key = (identity, init_args, init_kwargs)
+    fused = _fused_inits.get(cache_key)
+    if fused is None:
+        if len(_fused_inits) >= 1024:
+            _fused_inits.clear()
+        kwargs = dict(init_kwargs)
+        fused = _fused_inits[cache_key] = jax.jit(
+            lambda root_key, data: init_fn(jax.random.fold_in(root_key, data), *init_args, **kwargs))
+    return fused
+
+
+def _fused_init(init_fn, init_args: tuple, init_kwargs: dict):
+    """``(root_key, data) -> init_fn(fold_in(root_key, data), *init_args)`` as one compiled call, or None.
+
+    Only for JAX's own initializers (pure, so running them under ``jit`` is
+    unobservable) with hashable arguments: one dispatch per parameter instead
+    of a dozen eager ones, and under an outer ``jit`` one cached inner jaxpr
+    instead of re-tracing the initializer.
+    """
+    if getattr(init_fn, "__module__", None) not in _PURE_INIT_MODULES:
+        return None
+    try:
+        return _fused_init_cached(_fn_identity(init_fn), init_fn, init_args, tuple(sorted(init_kwargs.items())))
+    except TypeError:  # unhashable arguments
+        return None

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from shared_spec import errors
-from shared_spec.collection_filters import DenyList, in_filter
+from shared_spec.collection_filters import DenyList, in_filter, union_filters
 
 from nnref.rng_streams import is_prng_key
 from nnref.scope import Scope, copy_tree
@@ -96,6 +96,8 @@ def root_scope(variables, rngs, mutable, flags=None) -> Scope:
 
 def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, args, kwargs):
     capture = _capture_filter(capture_intermediates)
+    if capture is not None:
+        mutable = union_filters(mutable, "intermediates")  # capturing means storing the captures
     scope = root_scope(variables, rngs, mutable, flags)
     bound = module.clone(parent=scope, _deep_clone=True)
     _capture_stack.append(capture)
@@ -117,7 +119,7 @@ def apply(fn: Callable, module, mutable=False, capture_intermediates=False) -> C
 
     def apply_fn(variables, *args, rngs=None, **kwargs):
         y, mutated = _run(fn, module, variables, rngs, mutable, capture_intermediates, {}, args, kwargs)
-        return y if mutable is False else (y, mutated)
+        return y if mutable is False and not capture_intermediates else (y, mutated)
 
     return apply_fn
 

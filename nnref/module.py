@@ -298,7 +298,7 @@ class Module:
         _module_stack.append(self)
         try:
             y = run_intercepted(functools.partial(fun, self), self, method_name, args, kwargs)
-            if not is_setup and self.scope is not None and _apply.should_capture(self, method_name):
+            if self.scope is not None and _apply.should_capture(self, method_name):
                 self.sow("intermediates", method_name, y)
             return y
         finally:

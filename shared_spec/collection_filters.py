@@ -23,7 +23,7 @@ import dataclasses
 
 from shared_spec.errors import InvalidFilterError
 
-__all__ = ['DenyList', 'in_filter']
+__all__ = ['DenyList', 'in_filter', 'union_filters']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,3 +61,56 @@ def in_filter(filter_like, col):
             raise InvalidFilterError(filter_like)
         return col in filter_like
     raise InvalidFilterError(filter_like)
+
+
+def _names(filter_like):
+    """A str/list/tuple/set filter as a frozenset of names (other filters: InvalidFilterError)."""
+    if isinstance(filter_like, str):
+        return frozenset([filter_like])
+    if isinstance(filter_like, (list, tuple, set, frozenset)) and all(isinstance(n, str) for n in filter_like):
+        return frozenset(filter_like)
+    raise InvalidFilterError(filter_like)
+
+
+def union_filters(a, b):
+    """A filter selecting what ``a`` or ``b`` selects.
+
+    ``apply(..., capture_intermediates=True)`` uses it to make
+    'intermediates' mutable whatever ``mutable`` says.
+
+    >>> union_filters(False, 'intermediates')
+    'intermediates'
+    >>> sorted(union_filters(['params', 'cache'], 'intermediates'))
+    ['cache', 'intermediates', 'params']
+    >>> union_filters(DenyList(deny=['intermediates', 'cache']), 'intermediates')
+    DenyList(deny=frozenset({'cache'}))
+    """
+    if a is True or b is True:
+        return True
+    if a is False:
+        return b
+    if b is False:
+        return a
+    if isinstance(b, DenyList):
+        a, b = b, a
+    if isinstance(a, DenyList):
+        if isinstance(b, DenyList):  # everything but what both deny
+            return DenyList(deny=_intersection(a.deny, b.deny))
+        if isinstance(a.deny, DenyList):  # DenyList(DenyList(f)) is f
+            return union_filters(a.deny.deny, b)
+        if isinstance(a.deny, bool):
+            return True if a.deny is False else b
+        return DenyList(deny=_names(a.deny) - _names(b))
+    return _names(a) | _names(b)
+
+
+def _intersection(a, b):
+    if a is True:
+        return b
+    if b is True:
+        return a
+    if a is False or b is False:
+        return False
+    if isinstance(a, DenyList) or isinstance(b, DenyList):
+        raise InvalidFilterError(DenyList(deny=a) if isinstance(a, DenyList) else DenyList(deny=b))
+    return _names(a) & _names(b)

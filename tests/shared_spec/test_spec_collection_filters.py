@@ -57,3 +57,17 @@ def test_invalid_filters_raise(bad):
         in_filter(bad, 'params')
     inner = bad.deny if isinstance(bad, DenyList) else bad
     assert info.value.filter_like is inner
+
+
+from hypothesis import given, strategies as st
+
+from shared_spec.collection_filters import union_filters
+
+_NAMES = st.sampled_from(['params', 'intermediates', 'cache', 'batch_stats'])
+_SIMPLE = st.one_of(st.booleans(), _NAMES, st.lists(_NAMES, max_size=3), st.frozensets(_NAMES, max_size=3))
+_FILTERS = st.one_of(_SIMPLE, st.builds(DenyList, _SIMPLE))
+
+
+@given(_FILTERS, _FILTERS, _NAMES)
+def test_union_selects_what_either_selects(a, b, col):
+    assert in_filter(union_filters(a, b), col) == (in_filter(a, col) or in_filter(b, col))
