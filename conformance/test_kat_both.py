@@ -1,6 +1,6 @@
 """Every known-answer runner gives the same results on nnref and nnjax, and the known answer.
 
-The runners in :mod:`conformance.kat_models` are backend-neutral model code;
+The runners of :mod:`conformance.kat_registry` are backend-neutral model code;
 each is run on both backends. The two results are compared with each other
 (same tree structure, container kinds and dtypes; values per the tolerance
 table: initializer draws as 'prng_normal', computed values as 'matmul'), and
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance.compare import Outcome, assert_same_outcome, skeleton, to_numpy
-from conformance.kat_models import RUNNERS
+from conformance.kat_registry import ALL_RUNNERS as RUNNERS, NEEDS_TRANSFORMS
 from shared_spec import kat
 from shared_spec.tolerances import assert_close, assert_trees_close
 
@@ -63,3 +63,9 @@ def test_kat_runner_agrees_across_backends_and_with_kat(name):
 def test_every_kat_runner_has_a_case():
     missing = sorted(set(RUNNERS) - set(kat.case_names()))
     assert not missing, f"runners without a known-answer case: {missing}"
+
+
+def test_every_kat_case_but_the_transform_cases_has_a_runner():
+    model_cases = {name for name in kat.case_names()
+                   if name != "prng" and not name.startswith("init_")}
+    assert model_cases - NEEDS_TRANSFORMS == set(RUNNERS)

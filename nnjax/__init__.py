@@ -28,6 +28,41 @@ from nnjax.activation import *  # noqa: F401,F403  (the seed exports every activ
 from nnjax.init_apply import apply, init, init_with_output  # noqa: F401
 from nnjax.interception import InterceptorContext, intercept_methods  # noqa: F401
 from nnjax.layers.linear import Dense  # noqa: F401
+from nnjax.layers.attention import (  # noqa: F401
+    MultiHeadAttention,
+    MultiHeadDotProductAttention,
+    SelfAttention,
+    combine_masks,
+    dot_product_attention,
+    dot_product_attention_weights,
+    make_attention_mask,
+    make_causal_mask,
+)
+from nnjax.layers.combinators import Sequential  # noqa: F401
+from nnjax.layers.conv import Conv, ConvLocal, ConvTranspose  # noqa: F401
+from nnjax.layers.embedding import Embed  # noqa: F401
+from nnjax.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
+from nnjax.layers.normalization import (  # noqa: F401
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    LayerNorm,
+    RMSNorm,
+    SpectralNorm,
+    WeightNorm,
+)
+from nnjax.layers.pooling import avg_pool, max_pool, min_pool, pool  # noqa: F401
+from nnjax.layers.recurrent import (  # noqa: F401
+    ConvLSTMCell,
+    GRUCell,
+    LSTMCell,
+    MGUCell,
+    OptimizedLSTMCell,
+    RNNCellBase,
+    SimpleCell,
+)
+from nnjax.layers.stochastic import Dropout  # noqa: F401
+from nnjax.merge_param import merge_param  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401
 from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: F401
 from nnjax.scope import Scope  # noqa: F401

@@ -24,6 +24,41 @@ from nnref.activation import *  # noqa: F401,F403  (the seed exports every activ
 from nnref.init_apply import apply, init, init_with_output
 from nnref.interception import InterceptorContext, intercept_methods
 from nnref.layers.linear import Dense
+from nnref.layers.attention import (  # noqa: F401
+    MultiHeadAttention,
+    MultiHeadDotProductAttention,
+    SelfAttention,
+    combine_masks,
+    dot_product_attention,
+    dot_product_attention_weights,
+    make_attention_mask,
+    make_causal_mask,
+)
+from nnref.layers.combinators import Sequential  # noqa: F401
+from nnref.layers.conv import Conv, ConvLocal, ConvTranspose  # noqa: F401
+from nnref.layers.embedding import Embed  # noqa: F401
+from nnref.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
+from nnref.layers.normalization import (  # noqa: F401
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    LayerNorm,
+    RMSNorm,
+    SpectralNorm,
+    WeightNorm,
+)
+from nnref.layers.pooling import avg_pool, max_pool, min_pool, pool  # noqa: F401
+from nnref.layers.recurrent import (  # noqa: F401
+    ConvLSTMCell,
+    GRUCell,
+    LSTMCell,
+    MGUCell,
+    OptimizedLSTMCell,
+    RNNCellBase,
+    SimpleCell,
+)
+from nnref.layers.stochastic import Dropout  # noqa: F401
+from nnref.merge_param import merge_param  # noqa: F401
 from nnref.module import Module, compact, nowrap
 from nnref.scope import Scope
 from nnref.shape_dtype import ShapeDtypeStruct

@@ -1,0 +1,393 @@
+"""Convolution layers: ``Conv``, ``ConvLocal`` (unshared weights) and ``ConvTranspose``.
+
+Inputs are channels-last, ``(*batch, *spatial, features)``, with any number
+of batch axes: they are flattened into one for the convolution and restored
+afterwards, and an input with no batch axis gets one for the duration. The
+arithmetic is XLA's (``lax.conv_general_dilated``, ``lax.conv_transpose``,
+``lax.conv_general_dilated_local``).
+
+>>> import jax, jax.numpy as jnp
+>>> from nnjax.layers.conv import Conv
+>>> layer = Conv(features=4, kernel_size=(3, 3))
+>>> x = jnp.ones((1, 5, 5, 2))
+>>> variables = layer.init(jax.random.PRNGKey(0), x)
+>>> jax.tree_util.tree_map(jnp.shape, variables)
+{'params': {'bias': (4,), 'kernel': (3, 3, 2, 4)}}
+>>> layer.apply(variables, x).shape
+(1, 5, 5, 4)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from nnjax import initializers
+from nnjax.dtypes import promote_dtype
+from nnjax.module import Module, compact
+
+default_kernel_init = initializers.lecun_normal()
+
+#: Padding names each layer understands besides explicit pairs.
+_CONV_PADDINGS = ("SAME", "SAME_LOWER", "VALID", "CIRCULAR", "CAUSAL")
+_TRANSPOSE_PADDINGS = ("SAME", "VALID", "CIRCULAR")
+
+
+def canonicalize_padding(padding, rank: int):
+    """A padding name as is, or ``rank`` explicit ``(low, high)`` pairs.
+
+    A single int pads every spatial axis by that much on both sides; in a
+    sequence of length ``rank`` an int pads its axis on both sides and a pair
+    gives both sides.
+
+    >>> canonicalize_padding(1, 2), canonicalize_padding([(0, 1), 2], 2)
+    ([(1, 1), (1, 1)], [(0, 1), (2, 2)])
+    """
+    if isinstance(padding, str):
+        return padding
+    if isinstance(padding, (int, np.integer)):
+        return [(int(padding), int(padding))] * rank
+    if isinstance(padding, Sequence) and len(padding) == rank:
+        pairs = []
+        for p in padding:
+            if isinstance(p, (int, np.integer)):
+                pairs.append((int(p), int(p)))
+            elif isinstance(p, (tuple, list)) and len(p) == 2:
+                pairs.append((int(p[0]), int(p[1])))
+            else:
+                break
+        if len(pairs) == rank:
+            return pairs
+    raise ValueError(
+        f"Invalid padding {padding!r}: use a padding name, an int, or a sequence of {rank} entries "
+        "(one per spatial axis), each an int or a (low, high) pair.")
+
+
+def _kernel_size(layer: Module) -> tuple:
+    size = layer.kernel_size
+    return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(k) for k in size)
+
+
+def _per_axis(value, rank: int, layer: Module, field: str) -> tuple:
+    """An int (or ``None`` = 1) broadcast to every spatial axis, or one entry per axis."""
+    if value is None:
+        value = 1
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * rank
+    value = tuple(int(v) for v in value)
+    if len(value) != rank:
+        raise ValueError(f"{type(layer).__name__}.{field}={value} must be an int or have one entry per spatial axis "
+                         f"({rank}, as kernel_size has).")
+    return value
+
+
+def _flatten_batch(layer: Module, inputs, rank: int):
+    """``inputs`` with all batch axes merged into one (added if absent), and the original batch shape."""
+    batch_ndim = inputs.ndim - (rank + 1)
+    if batch_ndim < 0:
+        raise ValueError(
+            f"{type(layer).__name__}: inputs of shape {inputs.shape} need at least {rank + 1} dimensions "
+            f"(the {rank} spatial axes of kernel_size and a feature axis); pass channels-last inputs "
+            "(*batch, *spatial, features).")
+    batch_shape = inputs.shape[:batch_ndim]
+    if batch_ndim == 1:
+        return inputs, batch_shape
+    return jnp.reshape(inputs, (math.prod(batch_shape),) + inputs.shape[batch_ndim:]), batch_shape
+
+
+def _restore_batch(y, batch_shape: tuple):
+    """Inverse of :func:`_flatten_batch` on the output."""
+    return y if len(batch_shape) == 1 else jnp.reshape(y, batch_shape + y.shape[1:])
+
+
+def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
+    # lax.conv_general_dilated reads its own names (SAME, VALID, ...) in any case; the layers' names are exact.
+    if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
+        raise ValueError(f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
+                         "or explicit (low, high) pairs.")
+
+
+def _check_mask(layer: Module, kernel_shape: tuple) -> None:
+    if layer.mask is not None and tuple(np.shape(layer.mask)) != tuple(kernel_shape):
+        raise ValueError(f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
+                         f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel).")
+
+
+def _channels_last_numbers(ndim: int) -> lax.ConvDimensionNumbers:
+    """Dimension numbers of ``(N, *spatial, C)`` inputs and ``(*spatial, I, O)`` kernels."""
+    lhs = (0, ndim - 1) + tuple(range(1, ndim - 1))
+    rhs = (ndim - 1, ndim - 2) + tuple(range(ndim - 2))
+    return lax.ConvDimensionNumbers(lhs, rhs, lhs)
+
+
+# The local and transposed convolutions are several primitives each (patches then a batched dot; flip,
+# swap then convolve): compiled as one program, an eager call costs one compile per shape instead of one
+# per primitive. Under an outer jit they inline as usual.
+_conv_local = jax.jit(lax.conv_general_dilated_local, static_argnums=(2, 3, 4, 5, 6, 7, 8))
+_conv_transpose = jax.jit(lax.conv_transpose, static_argnums=(2, 3, 4, 5, 6, 7))  # flip, swap, convolve
+
+
+def _hashable(value):
+    """Padding pairs or a precision pair as nested tuples, so that they can be static arguments of jit."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+class _ConvBase(Module):
+    """What ``Conv`` and ``ConvLocal`` share: fields, padding modes, batch handling."""
+
+    features: int
+    kernel_size: int | Sequence[int]
+    strides: None | int | Sequence[int] = 1
+    padding: Any = "SAME"
+    input_dilation: None | int | Sequence[int] = 1
+    kernel_dilation: None | int | Sequence[int] = 1
+    feature_group_count: int = 1
+    use_bias: bool = True
+    mask: Any = None
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    precision: Any = None
+    kernel_init: Callable = default_kernel_init
+    bias_init: Callable = initializers.zeros_init()
+    conv_general_dilated: Callable = lax.conv_general_dilated
+
+    shared_weights = True  # ConvLocal: one kernel per output position
+
+    @compact
+    def __call__(self, inputs):
+        """Convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
+        inputs = jnp.asarray(inputs)
+        kernel_size = _kernel_size(self)
+        rank = len(kernel_size)
+        inputs, batch_shape = _flatten_batch(self, inputs, rank)
+        strides = _per_axis(self.strides, rank, self, "strides")
+        input_dilation = _per_axis(self.input_dilation, rank, self, "input_dilation")
+        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
+
+        padding = canonicalize_padding(self.padding, rank)
+        _check_padding_name(self, padding, _CONV_PADDINGS, any_case=("SAME", "SAME_LOWER", "VALID"))
+        if isinstance(padding, str) and any(d != 1 for d in input_dilation):
+            # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
+            raise ValueError(f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
+                             f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis.")
+        if padding == "CIRCULAR":
+            # Wrap around by half the dilated kernel on each side (the extra one high), then convolve VALID.
+            spans = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation)]
+            pads = [(0, 0)] + [((s - 1) // 2, s // 2) for s in spans] + [(0, 0)]
+            inputs, padding = jnp.pad(inputs, pads, mode="wrap"), "VALID"
+        elif padding == "CAUSAL":
+            if rank != 1:
+                raise ValueError(f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
+                                 f"(kernel_size has {rank} axes); pad explicitly for more.")
+            left = kernel_dilation[0] * (kernel_size[0] - 1)
+            inputs, padding = jnp.pad(inputs, [(0, 0), (left, 0), (0, 0)]), "VALID"
+
+        in_features = inputs.shape[-1]
+        groups = self.feature_group_count
+        dimension_numbers = _channels_last_numbers(inputs.ndim)
+        if self.shared_weights:
+            if in_features % groups or self.features % groups:
+                raise ValueError(
+                    f"{type(self).__name__}.feature_group_count={groups} must divide both the input features "
+                    f"({in_features}) and features ({self.features}).")
+            kernel_shape = kernel_size + (in_features // groups, self.features)
+        else:
+            if groups != 1:
+                raise ValueError(f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
+                                 "convolutions have no feature groups; use feature_group_count=1.")
+            # The unshared kernel has one slice per output position: ask the shared convolution for its shape.
+            out_shape = jax.eval_shape(
+                lambda lhs, rhs: self.conv_general_dilated(
+                    lhs, rhs, strides, padding, lhs_dilation=input_dilation, rhs_dilation=kernel_dilation,
+                    dimension_numbers=dimension_numbers),
+                inputs, jax.ShapeDtypeStruct(kernel_size + (in_features, self.features), inputs.dtype)).shape
+            kernel_shape = out_shape[1:-1] + (math.prod(kernel_size) * in_features, self.features)
+
+        _check_mask(self, kernel_shape)
+        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+        if self.mask is not None:
+            kernel = kernel * self.mask
+        bias = None
+        if self.use_bias:
+            bias_shape = (self.features,) if self.shared_weights else out_shape[1:]
+            bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
+
+        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        if self.shared_weights:
+            y = self.conv_general_dilated(inputs, kernel, strides, padding, lhs_dilation=input_dilation,
+                                          rhs_dilation=kernel_dilation, dimension_numbers=dimension_numbers,
+                                          feature_group_count=groups, precision=self.precision)
+        else:
+            y = _conv_local(inputs, kernel, strides, _hashable(padding), kernel_size, input_dilation,
+                            kernel_dilation, dimension_numbers, _hashable(self.precision))
+        if bias is not None:
+            y = y + jnp.reshape(bias, (1,) * (y.ndim - bias.ndim) + bias.shape)
+        return _restore_batch(y, batch_shape)
+
+
+class Conv(_ConvBase):
+    """A convolution with one kernel shared by every position (``lax.conv_general_dilated``).
+
+    Attributes:
+      features: number of convolution filters (output features).
+      kernel_size: the window shape; an int for 1D, else one int per spatial axis.
+      strides: an int or one per spatial axis (default 1).
+      padding: ``'SAME'`` (default), ``'VALID'``, ``'CIRCULAR'`` (periodic
+        boundary), ``'CAUSAL'`` (1D: left padding, same-sized output), an int
+        (both sides of every axis), or per axis an int or a ``(low, high)`` pair.
+      input_dilation: an int or one per spatial axis: zeros put between input
+        elements (a transposed convolution with that stride). Default 1.
+      kernel_dilation: an int or one per spatial axis: spacing of the kernel
+        taps ("atrous" convolution). Default 1.
+      feature_group_count: split the input and output features into this many
+        groups, each convolved separately (default 1).
+      use_bias: whether to add a bias (default True).
+      mask: optional array of the kernel's shape multiplied into the kernel.
+      dtype: the computation dtype (default: promoted from input and params).
+      param_dtype: the dtype of the parameters (default float32).
+      precision: numerical precision of the convolution (``jax.lax.Precision``).
+      kernel_init: initializer of the ``kernel_size + (in_features //
+        feature_group_count, features)`` kernel (default ``lecun_normal()``).
+      bias_init: initializer of the ``(features,)`` bias (default zeros).
+      conv_general_dilated: the convolution function (default
+        ``jax.lax.conv_general_dilated``).
+
+    >>> import jax, jax.numpy as jnp
+    >>> from nnjax.layers.conv import Conv
+    >>> layer = Conv(features=3, kernel_size=2, strides=2, padding='VALID')
+    >>> x = jnp.ones((4, 8, 5))               # (batch, length, features)
+    >>> variables = layer.init(jax.random.PRNGKey(1), x)
+    >>> variables['params']['kernel'].shape, layer.apply(variables, x).shape
+    ((2, 5, 3), (4, 4, 3))
+    >>> layer.apply(variables, x[0]).shape    # no batch axis
+    (4, 3)
+    """
+
+
+class ConvLocal(_ConvBase):
+    """A locally connected layer: a convolution whose kernel differs at every output position.
+
+    Fields as :class:`Conv` (``feature_group_count`` must be 1). The kernel has
+    shape ``out_spatial + (prod(kernel_size) * in_features, features)``, its
+    second-to-last axis ordered feature-major (entry ``c * prod(kernel_size) +
+    tap``, as ``lax.conv_general_dilated_patches`` orders patches); the bias
+    has one entry per output element, ``out_spatial + (features,)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from nnjax.layers.conv import ConvLocal
+    >>> layer = ConvLocal(features=4, kernel_size=(3,), padding='VALID')
+    >>> x = jnp.ones((1, 8, 3))
+    >>> variables = layer.init(jax.random.PRNGKey(0), x)
+    >>> jax.tree_util.tree_map(jnp.shape, variables)
+    {'params': {'bias': (6, 4), 'kernel': (6, 9, 4)}}
+    >>> layer.apply(variables, x).shape
+    (1, 6, 4)
+    """
+
+    shared_weights = False
+
+
+class ConvTranspose(Module):
+    """A transposed convolution (``lax.conv_transpose``).
+
+    Attributes:
+      features: number of convolution filters (output features).
+      kernel_size: the window shape; an int for 1D, else one int per spatial axis.
+      strides: an int or one per spatial axis: the upsampling factor (default 1).
+      padding: ``'SAME'`` (default: output ``input * strides``), ``'VALID'``,
+        ``'CIRCULAR'`` (periodic: the output wraps around to
+        ``input * strides``), an int, or per axis an int or a ``(low, high)``
+        pair, padding the stride-dilated input.
+      kernel_dilation: ``None`` (1), an int or one per spatial axis.
+      use_bias: whether to add a bias (default True).
+      mask: optional array of the kernel's shape multiplied into the kernel.
+      dtype: the computation dtype (default: promoted from input and params).
+      param_dtype: the dtype of the parameters (default float32).
+      precision: numerical precision of the convolution (``jax.lax.Precision``).
+      kernel_init: initializer of the kernel, shape ``kernel_size +
+        (in_features, features)`` (``kernel_size + (features, in_features)``
+        with ``transpose_kernel``); default ``lecun_normal()``.
+      bias_init: initializer of the ``(features,)`` bias (default zeros).
+      transpose_kernel: flip the kernel's spatial axes and swap its feature
+        axes, making this the gradient of a :class:`Conv` with the same kernel.
+
+    >>> import jax, jax.numpy as jnp
+    >>> from nnjax.layers.conv import ConvTranspose
+    >>> layer = ConvTranspose(features=3, kernel_size=(2, 2), strides=(2, 2))
+    >>> x = jnp.ones((1, 4, 4, 2))
+    >>> variables = layer.init(jax.random.PRNGKey(3), x)
+    >>> variables['params']['kernel'].shape, layer.apply(variables, x).shape
+    ((2, 2, 2, 3), (1, 8, 8, 3))
+    """
+
+    features: int
+    kernel_size: int | Sequence[int]
+    strides: None | int | Sequence[int] = None
+    padding: Any = "SAME"
+    kernel_dilation: None | int | Sequence[int] = None
+    use_bias: bool = True
+    mask: Any = None
+    dtype: Any = None
+    param_dtype: Any = jnp.float32
+    precision: Any = None
+    kernel_init: Callable = default_kernel_init
+    bias_init: Callable = initializers.zeros_init()
+    transpose_kernel: bool = False
+
+    @compact
+    def __call__(self, inputs):
+        """Transposed-convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
+        inputs = jnp.asarray(inputs)
+        kernel_size = _kernel_size(self)
+        rank = len(kernel_size)
+        inputs, batch_shape = _flatten_batch(self, inputs, rank)
+        strides = _per_axis(self.strides, rank, self, "strides")
+        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
+
+        in_features = inputs.shape[-1]
+        io = (self.features, in_features) if self.transpose_kernel else (in_features, self.features)
+        kernel_shape = kernel_size + io
+        _check_mask(self, kernel_shape)
+        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
+        if self.mask is not None:
+            kernel = kernel * self.mask
+
+        padding = canonicalize_padding(self.padding, rank)
+        _check_padding_name(self, padding, _TRANSPOSE_PADDINGS)
+        circular = padding == "CIRCULAR"
+        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+
+        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        y = _conv_transpose(inputs, kernel, strides, "VALID" if circular else _hashable(padding), kernel_dilation,
+                            _channels_last_numbers(inputs.ndim), self.transpose_kernel, _hashable(self.precision))
+        if circular:
+            y = _wrap_periodically(y, [n * s for n, s in zip(inputs.shape[1:-1], strides)], self.transpose_kernel)
+        if bias is not None:
+            y = y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
+        return _restore_batch(y, batch_shape)
+
+
+def _wrap_periodically(y, periods: Sequence[int], transpose_kernel: bool):
+    """Fold a VALID transposed convolution onto periodic outputs of ``periods`` elements per axis.
+
+    Each axis is padded up to a whole number of periods, placed so that the
+    input's start falls on a period boundary (otherwise the result would come
+    out circularly shifted), then the periods are summed. An odd pad puts its
+    extra element low, or high with ``transpose_kernel`` (mirroring ``Conv``'s
+    CIRCULAR padding, so that the same kernel gives the true transpose).
+    """
+    pads = [(0, 0)]
+    for size, period in zip(y.shape[1:-1], periods):
+        extra = -(size - period) % (2 * period)
+        pads.append((extra // 2, extra - extra // 2) if transpose_kernel else (extra - extra // 2, extra // 2))
+    y = jnp.pad(y, pads + [(0, 0)])
+    for axis, period in enumerate(periods, start=1):
+        y = jnp.reshape(y, y.shape[:axis] + (-1, period) + y.shape[axis + 1:]).sum(axis=axis)
+    return y

@@ -1,0 +1,1 @@
+"""Layer tests, each run on both backends."""
