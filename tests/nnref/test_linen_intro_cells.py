@@ -64,7 +64,10 @@ NOT_RUNNABLE = {
         'IPython shell cell (`!pip install` of jax and flax), tagged '
         'skip-execution in the seed: nothing to run on any backend',
     'BBrbcEdCnQ4o Another Mutability and RNGs Example: Block':
-        f'needs nn.Dropout and nn.BatchNorm: {LAYERS_ISSUE}',
+        'written for the seed\'s older FrozenDict-returning init: '
+        '`_, init_params = init_variables.pop(\'params\')` expects a (rest, value) '
+        'pair, but init now returns a plain dict (notes/linen-compat.md), whose pop '
+        'returns the value alone; the cell fails the same way on the seed system',
     'UEUTO8bf0Kf2 JIT: MLP with nn.jit':
         f'needs nn.jit: {TRANSFORMS_ISSUE}',
     'sogMxDQpyMZE Remat: RematMLP':
