@@ -1,9 +1,8 @@
 """The Linen introduction notebook (seed ``000_931db3ab41729921.txt``) run on nnref.
 
 Issue 2 asks that the cells of this seed that use only nnref's features run
-on nnref after changing only their imports. The cells are kept verbatim in
-``linen_intro_cells.py`` (checked against the seed below when the seed is
-present). Each runnable cell is executed with its import lines rewritten by
+on nnref after changing only their imports. The cells are read verbatim from
+the seed (``linen_intro_cells.py`` names them). Each runnable cell is executed with its import lines rewritten by
 the fixed table ``IMPORT_REWRITES`` and nothing else changed; all cells share
 one namespace and run in seed order, as in a notebook. A cell's last bare
 expression is evaluated and kept as its displayed value, as Jupyter would show
@@ -49,10 +48,12 @@ import numpy as np
 import pytest
 
 import nnref
-from tests.nnref.linen_intro_cells import CELLS, SEED
+from tests.nnref.linen_intro_cells import SEED_PATH, TITLES, load_cells, seed_code_cells
 from shared_spec.tolerances import assert_close
 
-SEED_PATH = Path(__file__).resolve().parents[2].parent / 'shared' / 'seeds' / SEED
+if not SEED_PATH.is_file():
+    pytest.skip(f'seed not found at {SEED_PATH}', allow_module_level=True)
+CELLS = load_cells()
 
 # --- which cells run -----------------------------------------------------------
 
@@ -335,12 +336,9 @@ def test_every_cell_is_either_checked_or_not_runnable():
 
 
 def test_cells_are_the_seed_cells_verbatim():
-    if not SEED_PATH.is_file():
-        pytest.skip(f'seed not found at {SEED_PATH}')
-    seed_cells = _seed_code_cells(SEED_PATH.read_text(encoding='utf-8'))
-    assert [cid for cid, _ in seed_cells] == [title.split(' ', 1)[0] for title, _ in CELLS]
-    for (cid, seed_source), (title, source) in zip(seed_cells, CELLS):
-        assert source == seed_source, title
+    seed_cells = seed_code_cells(SEED_PATH.read_text(encoding='utf-8'))
+    assert [cid for cid, _ in seed_cells] == [title.split(' ', 1)[0] for title in TITLES]
+    assert [source for _, source in seed_cells] == [source for _, source in CELLS]
 
 
 def test_rewrite_changes_only_import_lines():
@@ -363,26 +361,3 @@ def test_cell(title, notebook):
     CHECKS[title](run, notebook)
 
 
-def _seed_code_cells(text):
-    """[(cell id, source)] of the MyST ``{code-cell}`` blocks of the seed, in order."""
-    cells = []
-    lines = text.split('\n')
-    i = 0
-    while i < len(lines):
-        if lines[i].strip() != '```{code-cell}':
-            i += 1
-            continue
-        i += 1
-        options = {}
-        while lines[i].startswith(':'):
-            key, _, value = lines[i][1:].partition(':')
-            options[key.strip()] = value.strip()
-            i += 1
-        if lines[i] == '':
-            i += 1
-        start = i
-        while lines[i] != '```':
-            i += 1
-        cells.append((options['id'], '\n'.join(lines[start:i])))
-        i += 1
-    return cells
