@@ -20,14 +20,16 @@ from __future__ import annotations
 from typing import Any
 
 
-def merge_param(name: str, a: Any, b: Any) -> Any:
+def merge_param(name: str, a: Any, b: Any, *, layer: str | None = None) -> Any:
     """The one of ``a`` (the field) and ``b`` (the call argument) that is not ``None``.
 
-    Raises ``ValueError`` when both or neither are set.
+    Raises ``ValueError`` when both or neither are set; the message starts
+    with ``layer`` when given, so that it names the layer at fault.
     """
+    where = f"{layer}: " if layer else ""
     fix = f" Fix: set it once, e.g. Layer({name}=...) or layer(x, {name}=...)."
     if a is None and b is None:
-        raise ValueError(f'Parameter "{name}" must be passed to the constructor or at call time.{fix}')
+        raise ValueError(f'{where}Parameter "{name}" must be passed to the constructor or at call time.{fix}')
     if a is not None and b is not None:
-        raise ValueError(f'Parameter "{name}" was passed to the constructor and at call time. Should be passed just once.{fix}')
+        raise ValueError(f'{where}Parameter "{name}" was passed to the constructor and at call time. Should be passed just once.{fix}')
     return b if a is None else a

@@ -24,7 +24,8 @@ from jax import lax
 
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
-from nnjax.layers.linear_general import DenseGeneral, default_kernel_init, merge_layer_param
+from nnjax.layers.linear_general import DenseGeneral, default_kernel_init
+from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact, nowrap
 
 
@@ -308,7 +309,7 @@ class MultiHeadDotProductAttention(Module):
 
         if self.dropout_rate > 0.0:
             # `deterministic` is only needed when there is dropout to switch off.
-            m_deterministic = merge_layer_param(name, "deterministic", self.deterministic, deterministic)
+            m_deterministic = merge_param("deterministic", self.deterministic, deterministic, layer=name)
             if not m_deterministic and dropout_rng is None:
                 dropout_rng = self.make_rng("dropout")
         else:

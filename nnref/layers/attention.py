@@ -26,7 +26,8 @@ from nnref import random as _random
 from nnref.activation import softmax
 from nnref.dtypes import promote_dtype, result_type
 from nnref.layers import _contract
-from nnref.layers.linear_general import DenseGeneral, default_kernel_init, merge_layer_param
+from nnref.layers.linear_general import DenseGeneral, default_kernel_init
+from nnref.merge_param import merge_param
 from nnref.module import Module, compact, nowrap
 
 _FLOAT32 = np.dtype(np.float32)
@@ -327,7 +328,7 @@ class MultiHeadDotProductAttention(Module):
 
         if self.dropout_rate > 0.0:
             # `deterministic` is only needed when there is dropout to switch off.
-            m_deterministic = merge_layer_param(name, "deterministic", self.deterministic, deterministic)
+            m_deterministic = merge_param("deterministic", self.deterministic, deterministic, layer=name)
             if not m_deterministic and dropout_rng is None:
                 dropout_rng = self.make_rng("dropout")
         else:

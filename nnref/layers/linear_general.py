@@ -22,18 +22,10 @@ import numpy as np
 from nnref import initializers
 from nnref.dtypes import promote_dtype
 from nnref.layers import _contract
-from nnref.merge_param import merge_param as _merge_param
+from nnref.merge_param import merge_param
 from nnref.module import Module, compact
 
 default_kernel_init = initializers.lecun_normal()
-
-
-def merge_layer_param(layer: str, name: str, field_value, call_value):
-    """The one of a field and a call argument that is set (the seed's ``merge_param``), naming ``layer`` on error."""
-    try:
-        return _merge_param(name, field_value, call_value)
-    except ValueError as e:
-        raise ValueError(f"{layer}: {e}") from None
 
 
 def _as_tuple(x) -> tuple:
@@ -210,7 +202,7 @@ class Einsum(Module):
     @compact
     def __call__(self, inputs, einsum_str: str | None = None):
         inputs = np.asarray(inputs)
-        einsum_str = merge_layer_param("Einsum", "einsum_str", self.einsum_str, einsum_str).replace(" ", "")
+        einsum_str = merge_param("einsum_str", self.einsum_str, einsum_str, layer="Einsum").replace(" ", "")
         if "->" not in einsum_str:
             raise ValueError(f"Einsum: `einsum_str` {einsum_str!r} must be explicit and include '->'.")
         if einsum_str.count(",") != 1:
