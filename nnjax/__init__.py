@@ -66,6 +66,22 @@ from nnjax.merge_param import merge_param  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401
 from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: F401
 from nnjax.scope import Scope  # noqa: F401
+from nnjax.transforms import (  # noqa: F401
+    broadcast,
+    checkpoint,
+    cond,
+    custom_vjp,
+    jit,
+    jvp,
+    map_variables,
+    remat,
+    remat_scan,
+    scan,
+    switch,
+    vjp,
+    vmap,
+    while_loop,
+)
 from nnjax.variables import Variable  # noqa: F401
 
 ShapeDtypeStruct = jax.ShapeDtypeStruct

@@ -23,7 +23,7 @@ import dataclasses
 
 from shared_spec.errors import InvalidFilterError
 
-__all__ = ['DenyList', 'in_filter', 'union_filters']
+__all__ = ['DenyList', 'in_filter', 'union_filters', 'intersect_filters', 'subtract_filters']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,3 +114,62 @@ def _intersection(a, b):
     if isinstance(a, DenyList) or isinstance(b, DenyList):
         raise InvalidFilterError(DenyList(deny=a) if isinstance(a, DenyList) else DenyList(deny=b))
     return _names(a) & _names(b)
+
+
+# -- set algebra for the lifted transforms -------------------------------------------
+#
+# A filter selects either a finite set of names ("allow" form) or everything
+# but a finite set ("deny" form); True is deny-nothing, False allow-nothing.
+# Intersections and differences of such sets stay in that form.
+
+
+def _normal_form(filter_like):
+    """``(allow, names)``: the names a filter selects (allow) or rejects (deny)."""
+    if isinstance(filter_like, bool):
+        return (not filter_like, frozenset())
+    if isinstance(filter_like, DenyList):
+        allow, names = _normal_form(filter_like.deny)
+        return (not allow, names)
+    return (True, _names(filter_like))
+
+
+def _from_normal_form(allow, names):
+    if allow:
+        return tuple(sorted(names)) if names else False
+    return DenyList(deny=tuple(sorted(names))) if names else True
+
+
+def intersect_filters(a, b):
+    """A filter selecting what both ``a`` and ``b`` select.
+
+    A lifted transform's inner scope may write only the collections the
+    caller made mutable *and* the transform passes back out.
+
+    >>> intersect_filters(True, 'params')
+    ('params',)
+    >>> intersect_filters(DenyList(deny='intermediates'), ['params', 'intermediates'])
+    ('params',)
+    >>> intersect_filters(DenyList(deny='a'), DenyList(deny='b'))
+    DenyList(deny=('a', 'b'))
+    """
+    allow_a, names_a = _normal_form(a)
+    allow_b, names_b = _normal_form(b)
+    if allow_a and allow_b:
+        return _from_normal_form(True, names_a & names_b)
+    if allow_a:
+        return _from_normal_form(True, names_a - names_b)
+    if allow_b:
+        return _from_normal_form(True, names_b - names_a)
+    return _from_normal_form(False, names_a | names_b)
+
+
+def subtract_filters(a, b):
+    """A filter selecting what ``a`` selects and ``b`` does not.
+
+    >>> subtract_filters(True, 'params')
+    DenyList(deny=('params',))
+    >>> subtract_filters(['params', 'cache'], DenyList(deny='cache'))
+    ('cache',)
+    """
+    allow_b, names_b = _normal_form(b)
+    return intersect_filters(a, _from_normal_form(not allow_b, names_b))

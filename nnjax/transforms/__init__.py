@@ -1,0 +1,14 @@
+"""Lifted transforms: JAX transforms applied to Module classes, methods and functions of modules.
+
+Each file holds one transform: its scope-level core (built on
+:mod:`nnjax.lift`) and its public Module-level form (built with
+:mod:`nnjax.transforms.lifting`).
+"""
+
+from nnjax.transforms.autodiff import custom_vjp, jvp, vjp  # noqa: F401
+from nnjax.transforms.control_flow import cond, switch, while_loop  # noqa: F401
+from nnjax.transforms.jit import jit  # noqa: F401
+from nnjax.transforms.map_variables import map_variables  # noqa: F401
+from nnjax.transforms.remat import checkpoint, remat, remat_scan  # noqa: F401
+from nnjax.transforms.scan import broadcast, scan  # noqa: F401
+from nnjax.transforms.vmap import vmap  # noqa: F401

@@ -1,0 +1,236 @@
+"""``nn.scan``: a module applied step by step along an axis, as one ``lax.scan``.
+
+Each collection is one of three kinds inside the loop:
+
+* **broadcast** (``variable_broadcast``): the same variables at every step,
+  read-only in the loop. They may be *created* in the body (e.g. an LSTM
+  cell's parameters at init) if they do not depend on the loop's values: a
+  first pass over one step computes them (following the jaxpr's data flow
+  to check that independence), then the loop runs with them fixed;
+* **carry** (``variable_carry``): threaded through the steps like the carry;
+* **scanned** (``variable_axes``): one slice per step, stacked along an axis.
+
+``split_rngs`` gives every step its own keys for a stream (split) or the
+same ones. Arguments after the carry are scanned along ``in_axes`` (or
+passed whole with ``nn.broadcast``); outputs are stacked along ``out_axes``.
+
+>>> import jax, jax.numpy as jnp
+>>> import nnjax as nn
+>>> class Block(nn.Module):
+...   @nn.compact
+...   def __call__(self, x, _):
+...     return x + nn.relu(nn.Dense(2)(x)), None
+>>> Stack = nn.scan(Block, variable_axes={'params': 0}, split_rngs={'params': True}, length=4)
+>>> variables = Stack().init(jax.random.PRNGKey(0), jnp.ones((1, 2)), None)
+>>> variables['params']['Dense_0']['kernel'].shape  # one layer per step
+(4, 2, 2)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from nnjax import meta
+from nnjax.init_apply import _outputs_depending_on
+from nnjax.lift import Lift
+from nnjax.transforms.lifting import lift_transform
+
+
+class _Broadcast:
+    """The ``in_axes``/``out_axes`` marker for a value that is not scanned."""
+
+    def __repr__(self) -> str:
+        return "nn.broadcast"
+
+    def __reduce__(self):
+        return "broadcast"
+
+
+#: Marks an argument (``in_axes``) or output (``out_axes``) of ``nn.scan`` as passed whole to every step.
+broadcast = _Broadcast()
+
+
+def _is_axis_leaf(x) -> bool:
+    return x is None or x is broadcast or isinstance(x, int)
+
+
+def _per_arg(axes, args: tuple) -> tuple:
+    return tuple(axes) if isinstance(axes, (list, tuple)) else (axes,) * len(args)
+
+
+def _map_axes(fn, axes, tree):
+    """``fn(axis, subtree)`` for each leaf of the prefix tree ``axes``."""
+    return jax.tree_util.tree_map(fn, axes, tree, is_leaf=_is_axis_leaf)
+
+
+def _to_front(axis, subtree):
+    if axis is broadcast:
+        return None
+    return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, axis, 0), subtree)
+
+
+def _from_front(axis, subtree):
+    return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, axis), subtree)
+
+
+def _scan_length(axes, args) -> set:
+    lengths = set()
+
+    def visit(axis, subtree):
+        if axis is not broadcast:
+            for leaf in jax.tree_util.tree_leaves(subtree):
+                lengths.add(jnp.shape(leaf)[axis])
+
+    _map_axes(visit, axes, args)
+    return lengths
+
+
+def _evaluate_independent(closed, out_tree):
+    """Values of a traced function's outputs that depend on none of its inputs.
+
+    Raises if some output depends on an input (a broadcast variable computed
+    from the loop's values cannot be hoisted out of the loop).
+    """
+    jaxpr = closed.jaxpr
+    if _outputs_depending_on(jaxpr, first_unknown_input=0):
+        raise ValueError(
+            "nn.scan: a broadcast variable (variable_broadcast) or broadcast output has a data dependency on "
+            "the loop (the carry or the scanned inputs). Broadcast variables are created once for all steps; "
+            "make them independent of the loop's values, or scan them with variable_axes instead.")
+    needed = {v for v in jaxpr.outvars if not hasattr(v, "val")}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars):
+            kept.append(eqn)
+            needed.update(v for v in eqn.invars if not hasattr(v, "val"))
+    pruned = jaxpr.replace(eqns=list(reversed(kept)))
+    dummies = [jnp.zeros(v.aval.shape, v.aval.dtype) for v in jaxpr.invars]
+    return jax.tree_util.tree_unflatten(out_tree, jax.core.eval_jaxpr(pruned, closed.consts, *dummies))
+
+
+def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
+              split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
+              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False):
+    """Scope-level scan: ``lifted(scopes, carry, *xs)`` -> ``(carry, ys)`` with ``fn(inner_scopes, carry, *x)``."""
+    axes_filters = tuple(variable_axes.keys())
+    variable_scan_axes = tuple(variable_axes.values())
+    filters = (variable_broadcast, variable_carry) + axes_filters
+    rng_filters = tuple(split_rngs.keys())
+    rng_splits = tuple(bool(s) for s in split_rngs.values())
+
+    def lifted(scopes, init, *args):
+        lift = Lift(scopes, filters, filters, rng_filters)
+        arg_axes = _per_arg(in_axes, args)
+        lengths = _scan_length(arg_axes, args)
+        if length is not None:
+            n = length
+        elif len(lengths) == 1:
+            (n,) = lengths
+        elif lengths:
+            raise ValueError(f"nn.scan: inconsistent lengths {sorted(lengths)} of the scanned axes of the inputs.")
+        else:
+            raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
+
+        broadcast_vars, carry_vars = lift.variable_groups[:2]
+        scan_vars = tuple(
+            _to_front(axis, meta.remove_axis(group, axis, metadata_params))
+            for group, axis in zip(lift.variable_groups[2:], variable_scan_axes))
+        rng_steps = tuple(
+            tuple({s: jax.random.split(k, n) for s, k in streams.items()} for streams in group) if split else None
+            for group, split in zip(lift.rng_groups, rng_splits))
+        xs = tuple(_to_front(axis, arg) for axis, arg in zip(arg_axes, args))
+
+        def step(broadcast_in, carry, sliced):
+            carry_vars, c = carry
+            scan_slices, rng_slices, x_slices = sliced
+            step_args = tuple(arg if axis is broadcast else x
+                              for axis, arg, x in zip(arg_axes, args, x_slices))
+            rngs = tuple(s if split else full for s, full, split in zip(rng_slices, lift.rng_groups, rng_splits))
+            groups = (broadcast_in, carry_vars) + tuple(scan_slices)
+            if data_transform is not None:
+                groups, rngs = data_transform(groups, rngs)
+            inner = lift.scopes(groups, rngs)
+            c, y = fn(inner, c, *step_args)
+            out = lift.repack(inner)
+            broadcast_out = tuple(
+                {**group_in, **group_out} for group_in, group_out in zip(broadcast_in, out[0]))
+            return broadcast_out, (out[1], c), (y, out[2:])
+
+        sliced = (scan_vars, rng_steps, xs)
+
+        # pass 1: the broadcast variables (and broadcast outputs), hoisted out of the loop
+        def broadcast_pass(carry, one_step):
+            broadcast_out, _, (y, _) = step(broadcast_vars, carry, one_step)
+            y_broadcast = _map_axes(lambda axis, v: v if axis is broadcast else None, out_axes, y)
+            return broadcast_out, y_broadcast
+
+        one_step = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), sliced)
+        closed, out_shape = jax.make_jaxpr(broadcast_pass, return_shape=True)((carry_vars, init), one_step)
+        broadcast_consts, y_consts = _evaluate_independent(
+            closed, jax.tree_util.tree_structure(out_shape))
+
+        # pass 2: the loop
+        def body(carry, one_step):
+            _, carry, (y, scan_out) = step(broadcast_consts, carry, one_step)
+            y = _map_axes(lambda axis, v: None if axis is broadcast else v, out_axes, y)
+            return carry, (y, scan_out)
+
+        (carry_vars, c), (ys, scan_out) = lax.scan(
+            body, (carry_vars, init), sliced, length=n, reverse=reverse, unroll=unroll)
+        ys = _map_axes(lambda axis, stacked: stacked if axis is broadcast else _from_front(axis, stacked), out_axes, ys)
+        ys = _merge_broadcast(out_axes, ys, y_consts)
+        scan_out = tuple(meta.add_axis(_from_front(axis, group), axis, metadata_params)
+                         for group, axis in zip(scan_out, variable_scan_axes))
+        lift.publish((broadcast_consts, carry_vars) + scan_out)
+        return c, ys
+
+    return lifted
+
+
+def _merge_broadcast(out_axes, ys, y_consts):
+    """Stacked outputs with the broadcast ones (computed once, in pass 1) put back."""
+    return _map_axes(lambda axis, stacked, const: const if axis is broadcast else stacked, out_axes, ys, y_consts) \
+        if _has_broadcast(out_axes) else ys
+
+
+def _has_broadcast(axes) -> bool:
+    return any(a is broadcast for a in jax.tree_util.tree_leaves(axes, is_leaf=_is_axis_leaf))
+
+
+def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
+         split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
+         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False):
+    """A lifted ``jax.lax.scan`` of a Module class or of a function ``body(module, carry, *xs)``.
+
+    The scanned method has the signature ``(carry, *xs) -> (carry, ys)``.
+    ``variable_axes``: collection filter -> axis along which its variables
+    are stacked (one slice per step); ``variable_broadcast``: collections
+    shared by all steps (read-only in the loop); ``variable_carry``:
+    collections threaded through the steps; ``split_rngs``: stream filter ->
+    whether each step gets its own keys; ``in_axes``/``out_axes``: the
+    scanned axis of each ``x`` / ``y`` (``nn.broadcast``: passed whole);
+    ``length``, ``reverse``, ``unroll`` as in ``lax.scan``;
+    ``metadata_params`` is passed to boxed variables' ``add_axis``.
+
+    An LSTM over the time axis of ``(batch, time, features)`` inputs:
+
+    >>> import jax, jax.numpy as jnp
+    >>> import nnjax as nn
+    >>> LSTM = nn.scan(nn.LSTMCell, variable_broadcast='params', split_rngs={'params': False},
+    ...                in_axes=1, out_axes=1)
+    >>> xs = jnp.ones((2, 5, 3))
+    >>> carry = nn.LSTMCell(4).initialize_carry(jax.random.PRNGKey(0), xs[:, 0].shape)
+    >>> variables = LSTM(4).init(jax.random.PRNGKey(1), carry, xs)
+    >>> (c, h), ys = LSTM(4).apply(variables, carry, xs)
+    >>> ys.shape
+    (2, 5, 4)
+    """
+    return lift_transform("scan", scan_core, target, methods=methods, variable_axes=variable_axes,
+                          variable_broadcast=variable_broadcast, variable_carry=variable_carry,
+                          split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,
+                          reverse=reverse, unroll=unroll, data_transform=data_transform,
+                          metadata_params=metadata_params)
