@@ -2,7 +2,12 @@
 
 Containers are dicts and ``FrozenDict`` (keys in sorted order), lists,
 tuples and namedtuples; ``None`` is an empty container; everything else is
-a leaf.
+a leaf. Two hooks let other classes take part, as JAX's pytree registry does
+for ``nnjax``: a class with ``_tree_children()`` (returning its children and
+hashable static data) and a classmethod ``_tree_rebuild(static, children)``
+is a container (e.g. the metadata boxes of ``nnref.meta``); a class with
+``_tree_leaf = True`` is a leaf even if it subclasses ``tuple`` (e.g.
+``nnref.meta.PartitionSpec``, a leaf like JAX's).
 
 >>> tree_leaves({'b': [1, 2], 'a': (3, None)})
 [3, 1, 2]
@@ -20,8 +25,8 @@ from shared_spec.frozen_dict import FrozenDict
 class TreeDef(NamedTuple):
     """The shape of a tree without its leaves: hashable and comparable."""
 
-    kind: str  # 'leaf' | 'none' | 'dict' | 'frozendict' | 'list' | 'tuple' | 'namedtuple'
-    meta: Any  # sorted keys of a mapping, or the namedtuple class
+    kind: str  # 'leaf' | 'none' | 'dict' | 'frozendict' | 'list' | 'tuple' | 'namedtuple' | 'custom'
+    meta: Any  # sorted keys of a mapping, the namedtuple class, or (class, static data)
     children: tuple
 
     @property
@@ -43,6 +48,12 @@ def _children(tree) -> tuple[str, Any, list] | None:
     if isinstance(tree, dict):
         keys = tuple(sorted(tree.keys()))
         return "dict", keys, [tree[k] for k in keys]
+    cls = type(tree)
+    if getattr(cls, "_tree_leaf", False):
+        return None
+    if hasattr(cls, "_tree_children"):
+        children, static = tree._tree_children()
+        return "custom", (cls, static), list(children)
     if isinstance(tree, tuple) and hasattr(tree, "_fields"):
         return "namedtuple", type(tree), list(tree)
     if isinstance(tree, tuple):
@@ -82,6 +93,9 @@ def tree_unflatten(treedef: TreeDef, leaves) -> Any:
             return FrozenDict(dict(zip(node.meta, children)))
         if node.kind == "namedtuple":
             return node.meta(*children)
+        if node.kind == "custom":
+            cls, static = node.meta
+            return cls._tree_rebuild(static, children)
         return tuple(children) if node.kind == "tuple" else children
 
     return build(treedef)

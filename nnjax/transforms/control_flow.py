@@ -24,7 +24,7 @@ must keep their shapes), so run the body once first at init.
 >>> variables = CondExample().init(jax.random.PRNGKey(0), x, True)
 >>> _, state = CondExample().apply(variables, x, False, mutable=['state'])
 >>> int(state['state']['true_count']), int(state['state']['false_count'])
-(1, 2)
+(1, 1)
 """
 
 from __future__ import annotations
