@@ -61,6 +61,22 @@ from nnref.layers.stochastic import Dropout  # noqa: F401
 from nnref.merge_param import merge_param  # noqa: F401
 from nnref.module import Module, compact, nowrap
 from nnref.scope import Scope
+from nnref.transforms import (  # noqa: F401
+    broadcast,
+    checkpoint,
+    cond,
+    custom_vjp,
+    jit,
+    jvp,
+    map_variables,
+    remat,
+    remat_scan,
+    scan,
+    switch,
+    vjp,
+    vmap,
+    while_loop,
+)
 from nnref.shape_dtype import ShapeDtypeStruct
 from nnref.variables import Variable
 

@@ -1,0 +1,58 @@
+"""Slicing and stacking along mapped axes, for the loop forms of vmap and scan.
+
+``axes`` arguments are *prefix trees* of the value they describe, as in
+``jax.vmap``: an int (the mapped axis of every leaf below), ``None`` (not
+mapped), or a tuple/list/dict matching the value's structure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nnref.tree_util import tree_leaves, tree_map
+
+
+def map_prefix(fn, axes, tree, *rest):
+    """``fn(axis, subtree, *rest_subtrees)`` for every leaf of the prefix tree ``axes``."""
+    if isinstance(axes, (tuple, list)) and not hasattr(axes, "_fields"):
+        if not isinstance(tree, (tuple, list)) or len(tree) != len(axes):
+            raise ValueError(f"axes {axes!r} do not match the structure of the value they describe")
+        return type(tree)(map_prefix(fn, a, t, *(r[i] for r in rest)) for i, (a, t) in enumerate(zip(axes, tree)))
+    if isinstance(axes, dict):
+        return {k: map_prefix(fn, axes[k], tree[k], *(r[k] for r in rest)) for k in tree}
+    return fn(axes, tree, *rest)
+
+
+def per_arg(axes, args: tuple) -> tuple:
+    return tuple(axes) if isinstance(axes, (list, tuple)) else (axes,) * len(args)
+
+
+def take(tree, axis: int, i: int):
+    """Index ``i`` along ``axis`` of every leaf."""
+    return tree_map(lambda x: np.take(np.asarray(x), i, axis=axis), tree)
+
+
+def stack(trees: list, axis: int):
+    """The leaves of ``trees`` stacked along a new ``axis``."""
+    return tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=axis), *trees)
+
+
+def axis_sizes(axes, tree, skip=(None,)) -> set:
+    sizes = set()
+
+    def visit(axis, subtree):
+        if any(axis is s for s in skip):
+            return subtree
+        for leaf in tree_leaves(subtree):
+            shape = np.shape(leaf)
+            if shape:
+                sizes.add(shape[axis])
+        return subtree
+
+    map_prefix(visit, axes, tree)
+    return sizes
+
+
+def take_keys(group: tuple, i: int) -> tuple:
+    """Row ``i`` of split keys, per scope and stream."""
+    return tuple({s: keys[i] for s, keys in streams.items()} for streams in group)

@@ -1,0 +1,329 @@
+"""From scope-level lifted transforms to Module classes, methods and functions (nnref).
+
+Every transform in this package has a *core*: ``core(fn, **options)``
+returns ``lifted(scopes, *args, **kwargs)``, which runs ``fn(inner_scopes,
+*args, **kwargs)`` under a JAX transform (see :mod:`nnref.lift`). This
+module turns such a core into the three forms the seed system offers:
+
+* a transformed **class** (``nn.vmap(nn.Dense, ...)``): a subclass named
+  ``{Transform}{Class}`` (``VmapDense``) whose methods run a clone of the
+  instance, of the original class, bound to the lifted scope;
+* a transformed **method or function** (``@nn.remat`` on ``__call__``, or
+  ``nn.scan(body_fn, ...)`` where ``body_fn(module, ...)``), whose first
+  argument is the module to lift;
+* a **direct** call (``nn.cond(pred, f, g, module, x)``).
+
+Besides the module itself, bound modules passed as arguments or held in
+fields, and :class:`~nnref.variables.Variable` arguments, are lifted too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from typing import Any, Callable
+
+
+from shared_spec import errors
+from shared_spec.attribute_names import map_modules
+
+from nnref import module as _module
+from nnref.module import Module
+from nnref.tree_util import tree_leaves
+from nnref.variables import Variable
+
+
+# -- collecting and re-binding scopes ----------------------------------------------------
+
+
+class _ModuleArg:
+    """Stands for a bound module passed as an argument while it crosses the transform."""
+
+    def __init__(self, cls, attrs: dict, name):
+        self.cls, self.attrs, self.name = cls, attrs, name
+
+
+class _VariableArg:
+    def __init__(self, collection: str, name: str):
+        self.collection, self.name = collection, name
+
+
+def _is_module(x) -> bool:
+    return isinstance(x, Module)
+
+
+def _field_names(m) -> tuple:
+    return tuple(f.name for f in dataclasses.fields(m) if f.init and f.name not in ("parent", "name"))
+
+
+def _container(value) -> bool:
+    return isinstance(value, (list, tuple, dict)) or hasattr(value, "items")
+
+
+def _bound_module(x) -> bool:
+    return isinstance(x, Module) and x.scope is not None
+
+
+def _map_args(fn, tree):
+    """``fn`` applied to every module/variable inside nested lists, tuples and dicts."""
+    if isinstance(tree, (Module, Variable)):
+        return fn(tree)
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+        return type(tree)(*(_map_args(fn, x) for x in tree))
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_map_args(fn, x) for x in tree)
+    if isinstance(tree, dict):
+        return {k: _map_args(fn, v) for k, v in tree.items()}
+    return tree
+
+
+def module_scopes(module: Module, args: tuple, kwargs: dict):
+    """The scopes to lift for calling ``module`` with ``args``: ``(scopes, args, kwargs)``.
+
+    Bound modules and variables in the arguments are replaced by placeholders
+    (JAX cannot carry them); their scopes come first, then those of bound
+    modules held in fields, then the module's own.
+    """
+    scopes = []
+
+    def take_arg(x):
+        if isinstance(x, Variable):
+            scopes.append(x.scope)
+            return _VariableArg(x.collection, x.name)
+        if _bound_module(x):
+            scopes.append(x.scope)
+            return _ModuleArg(type(x), {f: x.__dict__[f] for f in _field_names(x)}, x.name)
+        return x
+
+    args, kwargs = _map_args(take_arg, (args, kwargs))
+    seen = set()
+
+    def take_fields(m: Module):
+        if id(m) in seen:
+            return
+        seen.add(id(m))
+        for field in _field_names(m):
+            value = m.__dict__[field]
+            if isinstance(value, Module) or _container(value):
+                map_modules(lambda _s, sub: take_fields(sub) if _bound_module(sub) and sub.parent is not m else sub,
+                            value, _is_module)
+        scopes.append(m.scope)
+
+    if module.scope is None:
+        raise errors.CallCompactUnboundModuleError(module_cls=type(module).__name__, method="a lifted transform")
+    take_fields(module)
+    return scopes, args, kwargs
+
+
+def bind_scopes(module: Module, args: tuple, kwargs: dict, scopes: list, cls=None):
+    """``module`` (as ``cls``), its field modules and the argument placeholders bound to ``scopes``."""
+    scopes = list(scopes)
+    position = [0]
+
+    def next_scope():
+        scope = scopes[position[0]]
+        position[0] += 1
+        return scope
+
+    def put_arg(x):
+        if isinstance(x, _VariableArg):
+            return Variable(next_scope(), x.collection, x.name)
+        if isinstance(x, _ModuleArg):
+            return x.cls(parent=next_scope(), name=x.name, **x.attrs)
+        return x
+
+    def map_placeholders(tree):
+        if isinstance(tree, (_VariableArg, _ModuleArg)):
+            return put_arg(tree)
+        if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+            return type(tree)(*(map_placeholders(x) for x in tree))
+        if isinstance(tree, (list, tuple)):
+            return type(tree)(map_placeholders(x) for x in tree)
+        if isinstance(tree, dict):
+            return {k: map_placeholders(v) for k, v in tree.items()}
+        return tree
+
+    args, kwargs = map_placeholders((args, kwargs))
+    rebound: dict = {}
+
+    def rebind(m: Module, as_cls=None) -> Module:
+        if id(m) in rebound:
+            return rebound[id(m)]
+        attrs = {}
+        for field in _field_names(m):
+            value = m.__dict__[field]
+            if isinstance(value, Module) or _container(value):
+                value = map_modules(lambda _s, sub: _rebind_field(m, sub), value, _is_module)
+            attrs[field] = value
+        new = (as_cls or type(m))(parent=next_scope(), name=m.name, **attrs)
+        rebound[id(m)] = new
+        return new
+
+    def _rebind_field(owner: Module, sub: Module) -> Module:
+        if not _bound_module(sub):
+            return sub
+        if sub.parent is owner:  # adopted child: lifted with the owner, adopted again inside
+            return sub.clone(parent=None)
+        return rebind(sub)
+
+    return rebind(module, cls), args, kwargs
+
+
+# -- module state across the boundary ----------------------------------------------------
+
+
+def _export_state(outer: Module, inner: Module) -> None:
+    src, dst = outer._state, inner._state
+    dst.in_compact_method = src.in_compact_method
+    dst.autoname_cursor = dict(src.autoname_cursor)
+
+
+def _reimport_state(outer: Module, inner: Module) -> None:
+    src, dst = inner._state, outer._state
+    dst.in_compact_method = src.in_compact_method
+    dst.in_setup = src.in_setup
+    dst.autoname_cursor = dict(src.autoname_cursor)
+
+
+def _check_return(value, method_name) -> None:
+    leaves = tree_leaves(value, is_leaf=lambda x: isinstance(x, (Module, Variable)))
+    if any(isinstance(x, (Module, Variable)) for x in leaves):
+        raise errors.TransformedMethodReturnValueError(method_name)
+
+
+def _run_inner(outer: Module, fn: Callable, method_name: str, scopes, args, kwargs, cls=None):
+    inner, args, kwargs = bind_scopes(outer, args, kwargs, scopes, cls)
+    _export_state(outer, inner)
+    y = fn(inner, *args, **kwargs)
+    _reimport_state(outer, inner)
+    _check_return(y, method_name)
+    return y
+
+
+class _Identity:
+    """A key equal only to itself (for a module whose fields cannot be hashed)."""
+
+
+def _module_key(module: Module):
+    """A hashable key equal for modules of one class with equal fields (compiled code may be reused)."""
+    items = tuple((f, module.__dict__[f]) for f in _field_names(module)) + (("name", module.name),)
+    try:
+        hash(items)
+    except TypeError:
+        return _Identity()
+    return items
+
+
+# -- the three forms ---------------------------------------------------------------------
+
+
+def _method_options(methods, options: dict) -> dict:
+    if methods is None:
+        return {"__call__": options}
+    if isinstance(methods, (list, tuple)):
+        return {name: options for name in methods}
+    if isinstance(methods, dict):
+        return {name: dict(per_method) for name, per_method in methods.items()}
+    raise ValueError(f"methods must be None, a list/tuple of method names or a dict of per-method options; got {methods!r}")
+
+
+def transform_class(name: str, core: Callable, cls, methods=None, **options):
+    """A subclass of ``cls`` whose ``methods`` run under the lifted transform ``core``."""
+    partial = None
+    if isinstance(cls, functools.partial):
+        partial, cls = cls, cls.func
+
+    def make(method_name: str, method_options: dict):
+        fn = getattr(cls, method_name)
+
+        @functools.wraps(fn)
+        def transformed(self, *args, **kwargs):
+            def body(scopes, *args, **kwargs):
+                return _run_inner(self, fn, method_name, scopes, args, kwargs, cls=cls)
+
+            body.cache_key = (fn, cls, _module_key(self))
+
+            lifted = core(body, **method_options)
+            scopes, args, kwargs = module_scopes(self, args, kwargs)
+            return lifted(scopes, *args, **kwargs)
+
+        transformed.method_handler_wrapped = True
+        return transformed
+
+    methods_dict = {m: make(m, o) for m, o in _method_options(methods, options).items()}
+    new_cls = type(name.capitalize() + cls.__name__, (cls,), methods_dict)
+    new_cls.__module__ = cls.__module__
+    if partial is not None:
+        return functools.partial(new_cls, *partial.args, **partial.keywords)
+    return new_cls
+
+
+def transform_method(core: Callable, fn: Callable, **options) -> Callable:
+    """``fn(module, *args)`` (a method or a function) running under the lifted transform ``core``."""
+    prewrapped = fn if getattr(fn, "method_handler_wrapped", False) else _module._wrap_method(fn)
+    name = getattr(fn, "__name__", "<lifted function>")
+
+    @functools.wraps(fn)
+    def transformed(self, *args, **kwargs):
+        if not isinstance(self, Module):
+            raise errors.TransformTargetError(fn)
+
+        def body(scopes, *args, **kwargs):
+            return _run_inner(self, prewrapped, name, scopes, args, kwargs)
+
+        body.cache_key = (prewrapped, type(self), _module_key(self))
+
+        lifted = core(body, **options)
+        scopes, args, kwargs = module_scopes(self, args, kwargs)
+        return lifted(scopes, *args, **kwargs)
+
+    transformed.method_handler_wrapped = True
+    if getattr(fn, "compact", False):
+        transformed.compact = True
+    return transformed
+
+
+def transform_direct(core: Callable, fns: tuple, module: Module, *args, **options):
+    """Calls ``core(*bodies, **options)`` once, where body ``i`` runs ``fns[i](module, ...)`` on lifted scopes."""
+    if not isinstance(module, Module):
+        raise errors.TransformTargetError(module)
+    bodies = []
+    for fn in fns:
+        if _is_module_class(fn) or not callable(fn):
+            raise errors.TransformTargetError(fn)
+        fn = getattr(fn, "__func__", fn)  # a bound method self.f is called as f(module, ...)
+        prewrapped = fn if getattr(fn, "method_handler_wrapped", False) else _module._wrap_method(fn)
+        name = getattr(fn, "__name__", "<lifted function>")
+
+        def body(scopes, *call_args, _fn=prewrapped, _name=name, **call_kwargs):
+            return _run_inner(module, _fn, _name, scopes, call_args, call_kwargs)
+
+        bodies.append(body)
+    lifted = core(*bodies, **options)
+    scopes, args, kwargs = module_scopes(module, args, {})
+    return lifted(scopes, *args)
+
+
+def _is_module_class(target) -> bool:
+    if isinstance(target, functools.partial):
+        target = target.func
+    return inspect.isclass(target) and issubclass(target, Module)
+
+
+def lift_transform(name: str, core: Callable, target, methods=None, **options):
+    """``target`` (a Module class or a function of a module) under the lifted transform ``core``."""
+    if _is_module_class(target):
+        return transform_class(name, core, target, methods=methods, **options)
+    if callable(target) and not isinstance(target, Module):
+        return transform_method(core, target, **options)
+    raise errors.TransformTargetError(target)
+
+
+def single_scope(scopes):
+    """The one scope of a lifted module (transforms whose options follow one scope's structure)."""
+    if len(scopes) != 1:
+        raise NotImplementedError(
+            "This lifted transform supports one module only; modules passed as arguments or held in "
+            "fields cannot be lifted with it.")
+    return scopes
