@@ -89,6 +89,44 @@ def _batch_dims(cell, input_shape):
 
 # -- the cells ---------------------------------------------------------------------
 
+
+class _LegacyOnClass:
+    """``initialize_carry`` that also answers the seed system's older call on the *class*.
+
+    On an instance it is the method, ``cell.initialize_carry(rng, input_shape)``.
+    Older tutorials (and the seed's own scan examples) call it on the class as
+    ``LSTMCell.initialize_carry(rng, batch_dims, size, init_fn=zeros)``; that
+    form builds ``batch_dims + (size,)``-shaped states, one split key per state.
+
+    >>> from nnjax.layers.recurrent import LSTMCell
+    >>> c, h = LSTMCell.initialize_carry(None, (2,), 3)
+    >>> c.shape, h.shape
+    ((2, 3), (2, 3))
+    """
+
+    def __init__(self, method, n_states: int):
+        self.method = method
+        self.n_states = n_states
+        functools.update_wrapper(self, method)
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return functools.partial(_legacy_initialize_carry, self.n_states)
+        return self.method.__get__(obj, cls)
+
+
+def _legacy_initialize_carry(n_states: int, rng, batch_dims, size: int, init_fn=initializers.zeros_init()):
+    shape = tuple(batch_dims) + (size,)
+    if n_states == 1:
+        return init_fn(rng, shape)
+    keys = jax.random.split(rng) if rng is not None else [None] * n_states
+    return tuple(init_fn(key, shape) for key in keys)
+
+
+def _also_on_class(n_states: int):
+    return lambda method: _LegacyOnClass(method, n_states)
+
+
 class RNNCellBase(Module):
     """Base class of recurrent cells.
 
@@ -163,6 +201,7 @@ class _LSTMFields(_VectorCell):
     param_dtype: Any = jnp.float32
     carry_init: Callable = initializers.zeros_init()
 
+    @_also_on_class(2)
     @nowrap
     def initialize_carry(self, rng, input_shape):
         """``(c, h)``, each ``(*batch, features)`` from ``carry_init`` (one split key each)."""
@@ -378,6 +417,7 @@ class GRUCell(_VectorCell):
         new_h = (1.0 - z) * n + z * h
         return new_h, new_h
 
+    @_also_on_class(1)
     @nowrap
     def initialize_carry(self, rng, input_shape):
         """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
@@ -460,6 +500,7 @@ class MGUCell(_VectorCell):
         new_h = (1.0 - f) * n + f * h
         return new_h, new_h
 
+    @_also_on_class(1)
     @nowrap
     def initialize_carry(self, rng, input_shape):
         """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
@@ -521,6 +562,7 @@ class SimpleCell(_VectorCell):
         new_h = self.activation_fn(pre)
         return new_h, new_h
 
+    @_also_on_class(1)
     @nowrap
     def initialize_carry(self, rng, input_shape):
         """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
