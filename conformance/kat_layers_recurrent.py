@@ -5,7 +5,7 @@ builds what the case text describes with backend ``nn`` and returns a
 :class:`~conformance.kat_models.KatRun`. The cells are reached through
 :func:`layers`, which imports the backend's own ``layers.recurrent`` module.
 
-``scan_lstm`` is not here: it needs the lifted ``scan`` transform. Its
+``scan_lstm`` is in :mod:`conformance.kat_transforms` (it needs ``nn.scan``); its
 per-step LSTM arithmetic is checked by ``tests/layers/test_kat_recurrent.py``.
 """
 

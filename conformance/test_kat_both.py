@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conformance.compare import Outcome, assert_same_outcome, skeleton, to_numpy
-from conformance.kat_registry import ALL_RUNNERS as RUNNERS, NEEDS_TRANSFORMS
+from conformance.kat_registry import ALL_RUNNERS as RUNNERS
 from shared_spec import kat
 from shared_spec.tolerances import assert_close, assert_trees_close
 
@@ -65,7 +65,7 @@ def test_every_kat_runner_has_a_case():
     assert not missing, f"runners without a known-answer case: {missing}"
 
 
-def test_every_kat_case_but_the_transform_cases_has_a_runner():
+def test_every_model_kat_case_has_a_runner():
     model_cases = {name for name in kat.case_names()
                    if name != "prng" and not name.startswith("init_")}
-    assert model_cases - NEEDS_TRANSFORMS == set(RUNNERS)
+    assert model_cases == set(RUNNERS)
