@@ -8,6 +8,8 @@ variables a case passes to ``apply`` are returned by ``fn`` through
 
 from __future__ import annotations
 
+import importlib
+
 
 def _dense_vars(nn, features=3, in_features=4):
     x = nn.numpy.ones((2, in_features))
@@ -256,6 +258,39 @@ def assign_field_in_setup(nn):
     Foo().init(nn.random.PRNGKey(0), nn.numpy.ones((1,)))
 
 
+def transform_an_instance(nn):
+    nn.vmap(nn.Dense(3), variable_axes={"params": 0}, split_rngs={"params": True})
+
+
+def transformed_method_returns_variable(nn):
+    class Leaky(nn.Module):
+        @nn.remat
+        @nn.compact
+        def __call__(self, x):
+            return self.variable("state", "seen", lambda: x)
+
+    Leaky().init(nn.random.PRNGKey(0), nn.numpy.ones((2,)))
+
+
+def vmap_partitioned_without_axis_name(nn):
+    meta = importlib.import_module(f"{nn.__name__}.meta")
+    kernel_init = meta.with_partitioning(nn.initializers.lecun_normal(), (None, "model"))
+    BatchDense = nn.vmap(nn.Dense, variable_axes={"params": 0}, split_rngs={"params": True})
+    BatchDense(3, kernel_init=kernel_init).init(nn.random.PRNGKey(0), nn.numpy.ones((2, 1, 4)))
+
+
+def jax_transform_around_bound_module(nn):
+    """Only the JAX backend has raw JAX transforms to misuse (see ``JAX_ONLY_MISUSES``)."""
+    import jax
+
+    class Foo(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return jax.vmap(lambda row: nn.Dense(2)(row))(x)  # creates params inside jax.vmap
+
+    Foo().init(nn.random.PRNGKey(0), nn.numpy.ones((3, 4)))
+
+
 MISUSES = [
     ("ApplyModuleInvalidMethodError", "method= names no method", apply_invalid_method),
     ("ApplyModuleInvalidMethodError", "method= is not callable", apply_method_not_callable),
@@ -287,4 +322,13 @@ MISUSES = [
     ("ScopeVariableNotFoundError", "variable missing from a present collection", variable_missing_in_existing_collection),
     ("SetAttributeFrozenModuleError", "assigning self.x in a compact method", assign_attribute_in_compact),
     ("SetAttributeInModuleSetupError", "assigning a field in setup", assign_field_in_setup),
+    ("TransformTargetError", "nn.vmap of a module instance", transform_an_instance),
+    ("TransformedMethodReturnValueError", "a remat'd method returns a Variable", transformed_method_returns_variable),
+    ("PartitioningUnspecifiedError", "vmap adds an axis to Partitioned params without a name",
+     vmap_partitioned_without_axis_name),
+]
+
+# Misuses that exist only with JAX (nnref has no raw JAX transforms to apply).
+JAX_ONLY_MISUSES = [
+    ("JaxTransformError", "params created inside a raw jax.vmap", jax_transform_around_bound_module),
 ]

@@ -44,7 +44,7 @@ from shared_spec.attribute_names import freeze_attr, map_modules
 from shared_spec.collection_filters import DenyList
 
 from nnjax import init_apply as _entry
-from nnjax import interception, named_call
+from nnjax import interception, meta, named_call
 from nnjax.scope import Scope
 from nnjax.variables import Variable
 
@@ -400,6 +400,8 @@ class Module:
             raise errors.NameInUseError("param", name, self._describe())
         value = scope.param(name, init_fn, init_args, init_kwargs)
         self._state.children[name] = "params"
+        if unbox and not isinstance(value, jax.Array):
+            value = meta.unbox(value)  # AxisMetadata boxes (nn.Partitioned, ...) hand out their value
         return value
 
     def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
@@ -413,7 +415,7 @@ class Module:
             raise errors.NameInUseError("variable", name, self._describe())
         scope.variable(col, name, init_fn, init_args, init_kwargs)
         self._state.children[name] = col
-        return Variable(scope, col, name)
+        return Variable(scope, col, name, unbox=unbox)
 
     def has_variable(self, col: str, name: str) -> bool:
         return self._require_scope("has_variable").has_variable(col, name)

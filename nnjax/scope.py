@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 import jax
 import numpy as np
+from jax.extend.core import get_opaque_trace_state
 
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
@@ -40,10 +41,13 @@ def path_text(path: tuple) -> str:
 class Frame:
     """What every scope of one call shares."""
 
-    __slots__ = ("variables", "mutable", "flags", "valid", "adopted", "_mutable_cache")
+    __slots__ = ("variables", "mutable", "flags", "valid", "adopted", "_mutable_cache", "trace")
 
     def __init__(self, variables: dict, mutable, flags: dict | None = None):
         self.variables = variables
+        # the JAX trace the call runs in: writing from inside another one (a raw
+        # jax.jit/vmap/grad around a bound module) would leak tracers into the variables
+        self.trace = _trace_state()
         self.mutable = mutable
         self.flags = flags or {}
         self.valid = True
@@ -81,6 +85,10 @@ class RngStream:
 # One compiled call instead of the ~6 eager dispatches of ``jax.random.fold_in``
 # (wrap, convert, fold, unwrap); the same bits, for raw and typed keys alike.
 _fold_in = jax.jit(jax.random.fold_in)
+
+
+def _trace_state():
+    return get_opaque_trace_state(convention="flax")
 
 
 def _new_rng_node() -> dict:
@@ -200,6 +208,8 @@ class Scope:
         self._check_valid()
         if not self.frame.is_mutable(col):
             raise errors.ModifyScopeVariableError(col, name, self.path_text)
+        if _trace_state() != self.frame.trace:
+            raise errors.JaxTransformError()
         self._node_for_write(col)[name] = value
 
     def variables(self) -> dict:

@@ -42,6 +42,7 @@ from shared_spec import errors
 from shared_spec.collection_filters import DenyList
 
 from nnref import init_apply as _apply
+from nnref import meta
 from nnref.interception import run_intercepted
 from shared_spec.attribute_names import freeze_attr, map_modules
 from nnref.scope import Scope
@@ -368,7 +369,7 @@ class Module:
             raise errors.NameInUseError("param", name, self._describe())
         value = self.scope.param(name, init_fn, *init_args, **init_kwargs)
         self._state.children[name] = "params"
-        return value
+        return meta.unbox(value) if unbox else value  # AxisMetadata boxes hand out their value
 
     def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
         """Declares a variable of collection ``col``; read and write it through ``.value``.
@@ -381,6 +382,7 @@ class Module:
             raise errors.NameInUseError("variable", name, self._describe())
         variable = self.scope.variable(col, name, init_fn, *init_args, **init_kwargs)
         self._state.children[name] = col
+        variable.unbox = unbox
         return variable
 
     def has_variable(self, col: str, name: str) -> bool:

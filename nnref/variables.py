@@ -20,23 +20,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from nnref import meta
+
 
 class Variable:
     """A reference to variable ``name`` of collection ``collection`` in ``scope``."""
 
-    __slots__ = ("scope", "collection", "name")
+    __slots__ = ("scope", "collection", "name", "unbox")
 
-    def __init__(self, scope, collection: str, name: str):
+    def __init__(self, scope, collection: str, name: str, unbox: bool = True):
         self.scope = scope
         self.collection = collection
         self.name = name
+        self.unbox = unbox  # read through AxisMetadata boxes (nn.Partitioned, ...) and keep them on write
 
     @property
     def value(self) -> Any:
-        return self.scope.get_variable(self.collection, self.name)
+        value = self.scope.get_variable(self.collection, self.name)
+        return meta.unbox(value) if self.unbox else value
 
     @value.setter
     def value(self, new_value: Any) -> None:
+        if self.unbox:
+            current = self.scope.get_variable(self.collection, self.name)
+            if meta.is_axis_metadata(current):
+                new_value = current.replace_boxed(new_value)
         self.scope.put_variable(self.collection, self.name, new_value)
 
     def is_mutable(self) -> bool:
