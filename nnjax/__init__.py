@@ -65,6 +65,19 @@ from nnjax.layers.stochastic import Dropout  # noqa: F401
 from nnjax.merge_param import merge_param  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401
 from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: F401
+from nnjax import meta, spmd  # noqa: F401
+from nnjax.meta import PARTITION_NAME, AxisMetadata, Partitioned, get_partition_spec, get_sharding, unbox, with_partitioning  # noqa: F401
+from nnjax.spmd import (  # noqa: F401
+    LogicallyPartitioned,
+    get_logical_axis_rules,
+    logical_axis_rules,
+    logical_to_mesh,
+    logical_to_mesh_axes,
+    logical_to_mesh_sharding,
+    set_logical_axis_rules,
+    with_logical_constraint,
+    with_logical_partitioning,
+)
 from nnjax.scope import Scope  # noqa: F401
 from nnjax.transforms import (  # noqa: F401
     broadcast,

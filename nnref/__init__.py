@@ -60,6 +60,18 @@ from nnref.layers.recurrent import (  # noqa: F401
 from nnref.layers.stochastic import Dropout  # noqa: F401
 from nnref.merge_param import merge_param  # noqa: F401
 from nnref.module import Module, compact, nowrap
+from nnref import meta, spmd  # noqa: F401
+from nnref.meta import PARTITION_NAME, AxisMetadata, Partitioned, get_partition_spec, unbox, with_partitioning  # noqa: F401
+from nnref.spmd import (  # noqa: F401
+    LogicallyPartitioned,
+    get_logical_axis_rules,
+    logical_axis_rules,
+    logical_to_mesh,
+    logical_to_mesh_axes,
+    set_logical_axis_rules,
+    with_logical_constraint,
+    with_logical_partitioning,
+)
 from nnref.scope import Scope
 from nnref.transforms import (  # noqa: F401
     broadcast,

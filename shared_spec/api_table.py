@@ -67,8 +67,8 @@ def _p(nnref, nnjax):
 
 CORE = _p(YES, YES)                    # issue 2 on nnref, issue 3 on nnjax
 LAYER = _p(YES, YES)                   # issue 4, both backends
-TRANSFORM = _p('planned:5', 'planned:5')
-SHARDING_DEVICE = _p(NO_DEVICES, 'planned:5')
+TRANSFORM = _p(YES, YES)               # issue 5, both backends
+SHARDING_DEVICE = _p(NO_DEVICES, YES)
 NNJAX_CORE_ONLY = _p(NO_JAX_ONLY, YES)
 TRAINING = _p(NO_OPTAX, 'planned:6')
 
@@ -127,7 +127,7 @@ API_TABLE = tuple(
         Sequential SelfAttention MultiHeadDotProductAttention Dropout
         LSTMCell OptimizedLSTMCell GRUCell RNNCellBase
     ''')
-    # The recurrent wrappers need nn.scan: they come with the lifted transforms.
+    # The recurrent wrappers are built on nn.scan.
     + _rows('', 'class', TRANSFORM, 'RNN Bidirectional')
     # Not in the May 2024 reference but in the seed system, and named by the
     # layers issue (RMSNorm also by the known-answer case 'rmsnorm').
@@ -156,9 +156,10 @@ API_TABLE = tuple(
         logical_axis_rules set_logical_axis_rules get_logical_axis_rules
         logical_to_mesh_axes logical_to_mesh
     ''')
-    + _rows('', 'function', SHARDING_DEVICE, '''
-        get_sharding logical_to_mesh_sharding with_logical_constraint
-    ''')
+    + _rows('', 'function', _p(YES, YES), 'with_logical_constraint')  # nnref: the identity, rules still checked
+    + _rows('', 'function', SHARDING_DEVICE, 'get_sharding logical_to_mesh_sharding')
+    + _rows('', 'function', TRANSFORM, 'checkpoint unbox')
+    + _rows('', 'class', TRANSFORM, 'AxisMetadata')
     # --- flax.linen.activation / flax.linen.initializers ---
     + _rows('activation', 'class', CORE, 'PReLU')
     + _rows('activation', 'function', CORE, _ACTIVATION_FUNCTIONS)

@@ -1,0 +1,340 @@
+"""Logical axis names: shard by what a dimension means, map to the mesh later.
+
+Model code names array dimensions by meaning (``'batch'``, ``'embed'``,
+``'hidden'``, ``'layer'``); a list of *rules* -- ``(logical_name,
+mesh_axes)`` pairs, in order of precedence -- decides which device-mesh axis
+each one is sharded over. Changing the partitioning layout then means
+changing the rules, not the model.
+
+* :func:`with_logical_partitioning` wraps an initializer so the parameter is
+  a :class:`LogicallyPartitioned` box holding the logical names;
+  ``get_partition_spec`` of such a tree gives logical specs, and
+  :func:`logical_to_mesh` / :func:`logical_to_mesh_sharding` map them.
+* :func:`with_logical_constraint` is ``with_sharding_constraint`` in logical
+  names; with no rules or no mesh it returns its input.
+* Rules come from the ``rules=`` argument or else from the thread's current
+  rules: :func:`logical_axis_rules` (a context manager),
+  :func:`set_logical_axis_rules`, :func:`get_logical_axis_rules`.
+
+>>> from nnjax import spmd
+>>> rules = (('batch', 'data'), ('hidden', 'model'))
+>>> spmd.logical_to_mesh_axes(('batch', 'embed', 'hidden'), rules)
+P('data', None, 'model')
+>>> with spmd.logical_axis_rules(rules):
+...     spmd.logical_to_mesh_axes(('hidden', 'batch'))
+P('model', 'data')
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import enum
+import functools
+import threading
+from typing import Any, Callable
+
+import jax
+
+from nnjax import meta
+from nnjax import struct
+
+__all__ = [
+    'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
+    'set_logical_axis_rules', 'get_logical_axis_rules', 'logical_to_mesh_axes',
+    'logical_to_mesh', 'logical_to_mesh_sharding', 'with_logical_constraint',
+    'RulesFallback',
+]
+
+
+# --- the current rules, per thread -------------------------------------------
+
+class _RulesState(threading.local):
+    rules: Any = ()
+
+
+_state = _RulesState()
+
+
+def set_logical_axis_rules(rules) -> None:
+    """Sets this thread's logical-to-mesh rules (until set again).
+
+    >>> from nnjax import spmd
+    >>> old = spmd.get_logical_axis_rules()
+    >>> spmd.set_logical_axis_rules((('batch', 'data'),))
+    >>> spmd.get_logical_axis_rules()
+    (('batch', 'data'),)
+    >>> spmd.set_logical_axis_rules(old)
+    """
+    _state.rules = rules
+
+
+def get_logical_axis_rules():
+    """This thread's logical-to-mesh rules; ``()`` if none were set.
+
+    >>> from nnjax import spmd
+    >>> spmd.get_logical_axis_rules()
+    ()
+    """
+    return _state.rules
+
+
+@contextlib.contextmanager
+def logical_axis_rules(rules):
+    """Context manager: ``rules`` are the current rules inside the block.
+
+    The previous rules come back on exit, also when the block raises.
+
+    >>> from nnjax import spmd
+    >>> with spmd.logical_axis_rules((('embed', 'model'),)):
+    ...     spmd.get_logical_axis_rules()
+    (('embed', 'model'),)
+    >>> spmd.get_logical_axis_rules()
+    ()
+    """
+    previous = _state.rules
+    _state.rules = rules
+    try:
+        yield
+    finally:
+        _state.rules = previous
+
+
+# --- rule resolution -----------------------------------------------------------
+
+class _Unassigned:
+    """Marks a logical name that no rule has placed yet."""
+
+    def __repr__(self):
+        return 'UNASSIGNED'
+
+
+_UNASSIGNED = _Unassigned()
+
+
+def _mesh_axes_of(assignment) -> set:
+    """The mesh axis names an assignment uses (a name, a tuple of them, ...)."""
+    if isinstance(assignment, str):
+        return {assignment}
+    if isinstance(assignment, (tuple, list)):
+        used = set()
+        for part in assignment:
+            used |= _mesh_axes_of(part)
+        return used
+    return set()  # None, UNCONSTRAINED, the unassigned marker
+
+
+def _resolve(array_dim_names, rules):
+    """Per dimension: its mesh axes, or ``_UNASSIGNED`` if no rule applied."""
+    if array_dim_names is None:
+        return None
+    if isinstance(array_dim_names, str) or not hasattr(array_dim_names, '__iter__'):
+        raise TypeError(
+            'logical_to_mesh_axes: array_dim_names must be a sequence with one '
+            f'logical name (or None) per dimension, got {array_dim_names!r}. '
+            f'Fix: write ({array_dim_names!r},) for one dimension, or wrap '
+            'logical specs in PartitionSpec when mapping a tree.')
+    names = list(array_dim_names)
+    if rules is None:
+        rules = get_logical_axis_rules()
+    counts = collections.Counter(n for n in names if isinstance(n, str))
+    repeated = tuple(n for n, c in counts.items() if c > 1)
+    if repeated:
+        raise ValueError(
+            f'Unsupported: Dimensions {repeated} occur more than once in array '
+            f'names {tuple(names)}; a logical name can shard only one '
+            'dimension. Fix: give each dimension its own logical name.')
+    if not isinstance(rules, (tuple, list)):
+        raise ValueError(
+            f'Unknown axis rule specification type {type(rules).__name__}: '
+            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.')
+    result = [_UNASSIGNED if isinstance(n, str) else n for n in names]
+    for logical, mesh_axes in rules:
+        if logical not in names:
+            continue
+        pos = names.index(logical)
+        taken = set()
+        for entry in result:
+            taken |= _mesh_axes_of(entry)
+        if result[pos] is _UNASSIGNED and not (_mesh_axes_of(mesh_axes) & taken):
+            result[pos] = mesh_axes
+    return result
+
+
+def logical_to_mesh_axes(array_dim_names, rules=None):
+    """The mesh ``PartitionSpec`` for an array with these logical dimension names.
+
+    Rules are ``(logical_name, mesh_axes)`` pairs in order of precedence: a
+    rule places its logical dimension (if present and not yet placed) on its
+    mesh axes (if none of them is used by another dimension yet). Names no
+    rule places, and ``None`` entries, are unsharded. A logical name may
+    appear only once (``ValueError``); ``None`` names give ``None``.
+    ``rules=None`` uses the current rules (:func:`logical_axis_rules`).
+
+    >>> from nnjax import spmd
+    >>> rules = (('batch', 'X'), ('features', 'X'), ('heads', 'Y'), ('batch', 'Z'))
+    >>> spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
+    P('X', None, 'Y', None)
+    """
+    result = _resolve(array_dim_names, rules)
+    if result is None:
+        return None
+    return jax.sharding.PartitionSpec(*[None if r is _UNASSIGNED else r for r in result])
+
+
+def _is_spec(x) -> bool:
+    return isinstance(x, jax.sharding.PartitionSpec)
+
+
+def logical_to_mesh(tree, rules=None):
+    """:func:`logical_to_mesh_axes` applied to every ``PartitionSpec`` of ``tree``.
+
+    >>> from jax.sharding import PartitionSpec
+    >>> from nnjax import spmd
+    >>> spmd.logical_to_mesh({'w': PartitionSpec('layer', 'embed', 'hidden')},
+    ...                      (('batch', 'data'), ('hidden', 'model')))
+    {'w': P(None, None, 'model')}
+    """
+    return jax.tree_util.tree_map(lambda spec: logical_to_mesh_axes(spec, rules),
+                                  tree, is_leaf=_is_spec)
+
+
+def logical_to_mesh_sharding(tree, mesh: jax.sharding.Mesh, rules=None):
+    """Like :func:`logical_to_mesh`, giving ``NamedSharding`` on ``mesh``.
+
+    >>> import jax, numpy as np
+    >>> from jax.sharding import PartitionSpec
+    >>> from nnjax import spmd
+    >>> mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ('model',))
+    >>> spmd.logical_to_mesh_sharding({'w': PartitionSpec('embed', 'hidden')}, mesh,
+    ...                               (('hidden', 'model'),))['w'].spec
+    P(None, 'model')
+    """
+    if mesh is None:
+        raise ValueError('logical_to_mesh_sharding(tree, mesh) needs a '
+                         'jax.sharding.Mesh; got None. Fix: pass the mesh, or '
+                         'use logical_to_mesh(tree, rules) for specs.')
+    return jax.tree_util.tree_map(lambda spec: jax.sharding.NamedSharding(mesh, spec),
+                                  logical_to_mesh(tree, rules), is_leaf=_is_spec)
+
+
+class RulesFallback(enum.Enum):
+    """What :func:`with_logical_constraint` does for a name no rule places."""
+
+    AXIS_IS_UNSHARDED = 'axis_is_unsharded'  # that dimension is unsharded
+    RAISE_ERROR = 'raise_error'              # ValueError
+    NO_CONSTRAINT = 'no_constraint'          # the array gets no constraint
+
+
+def _is_logical_spec(x) -> bool:
+    if x is None or isinstance(x, jax.sharding.PartitionSpec):
+        return True
+    return isinstance(x, tuple) and all(
+        e is None or isinstance(e, str) or e is jax.sharding.PartitionSpec.UNCONSTRAINED
+        for e in x)
+
+
+def _constrain_one(spec, x, *, rules, mesh, fallback):
+    result = _resolve(spec, rules)
+    if result is None:
+        return x
+    if any(r is _UNASSIGNED for r in result):
+        if fallback == RulesFallback.RAISE_ERROR:
+            raise ValueError(
+                f'with_logical_constraint: axis names {tuple(spec)} did not '
+                f'match a rule (rules: {rules}). Fix: add a rule for each '
+                'logical name, or use another fallback.')
+        if fallback == RulesFallback.NO_CONSTRAINT:
+            return x
+    if mesh is None and not meta.global_mesh_defined():
+        return x
+    pspec = jax.sharding.PartitionSpec(*[None if r is _UNASSIGNED else r for r in result])
+    target = pspec if mesh is None else jax.sharding.NamedSharding(mesh, pspec)
+    return jax.lax.with_sharding_constraint(x, target)
+
+
+def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
+                            fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED):
+    """``jax.lax.with_sharding_constraint`` with logical axis names.
+
+    ``logical_axis_resources`` is a logical spec (a tuple of names or a
+    ``PartitionSpec``) for the array ``x``, or a tree of them matching a tree
+    ``x``. The names are mapped with ``rules`` (default: the current rules).
+    Returns ``x`` unchanged when there are no rules, when the spec is
+    ``None``, or when neither ``mesh`` nor an active mesh (``jax.set_mesh``)
+    is known -- so model code may call it anywhere. Rule errors (a repeated
+    name; with ``RulesFallback.RAISE_ERROR``, an unmatched one) are raised
+    either way.
+
+    >>> import jax.numpy as jnp
+    >>> from nnjax import spmd
+    >>> x = jnp.ones((8, 4))
+    >>> spmd.with_logical_constraint(x, ('batch', 'embed'), rules=(('batch', 'data'),)) is x
+    True
+    """
+    if rules is None:
+        rules = get_logical_axis_rules()
+    if not rules or logical_axis_resources is None:
+        return x
+    constrain = functools.partial(_constrain_one, rules=rules, mesh=mesh, fallback=fallback)
+    return jax.tree_util.tree_map(constrain, logical_axis_resources, x, is_leaf=_is_logical_spec)
+
+
+# --- the logical box -------------------------------------------------------------
+
+class LogicallyPartitioned(meta.Partitioned):
+    """A :class:`~nnjax.meta.Partitioned` box whose names are logical.
+
+    ``get_partition_spec()`` gives the logical names (map a tree of them
+    with :func:`logical_to_mesh`); :meth:`unbox` applies
+    :func:`with_logical_constraint` with ``rules`` (or the current rules)
+    when a mesh is known. Usually made by :func:`with_logical_partitioning`.
+
+    >>> import numpy as np
+    >>> from nnjax import spmd
+    >>> box = spmd.LogicallyPartitioned(np.ones((2, 3)), ('embed', 'hidden'))
+    >>> box.get_partition_spec()
+    P('embed', 'hidden')
+    >>> spmd.logical_to_mesh(box.get_partition_spec(), (('hidden', 'model'),))
+    P(None, 'model')
+    """
+
+    rules: Any = struct.field(pytree_node=False, default=None)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.rules is not None and not isinstance(self.rules, tuple):
+            object.__setattr__(self, 'rules', tuple(tuple(r) for r in self.rules))
+
+    def unbox(self, apply_constraint: bool = True) -> Any:
+        """The value, under the logical sharding constraint if a mesh is known.
+
+        >>> import numpy as np
+        >>> from nnjax import spmd
+        >>> spmd.LogicallyPartitioned(np.arange(2), ('batch',)).unbox()
+        array([0, 1])
+        """
+        if apply_constraint and (self.mesh is not None or meta.global_mesh_defined()):
+            return with_logical_constraint(self.value, self.get_partition_spec(),
+                                           rules=self.rules, mesh=self.mesh)
+        return self.value
+
+
+def with_logical_partitioning(fn: Callable[..., Any], names, mesh=None,
+                              rules=None) -> Callable[..., LogicallyPartitioned]:
+    """Wraps ``fn`` (typically an initializer) to return a :class:`LogicallyPartitioned`.
+
+    >>> import jax
+    >>> from nnjax import initializers, spmd
+    >>> init = spmd.with_logical_partitioning(initializers.ones_init(), ('embed', 'hidden'))
+    >>> box = init(jax.random.PRNGKey(0), (2, 3))
+    >>> type(box).__name__, box.names, box.rules
+    ('LogicallyPartitioned', ('embed', 'hidden'), None)
+    """
+    names = meta._check_names(names, 'with_logical_partitioning')
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return LogicallyPartitioned(fn(*args, **kwargs), names, mesh=mesh, rules=rules)
+
+    return wrapper

@@ -1,0 +1,268 @@
+"""Logical axis names and the rules that map them to mesh axes (no devices here).
+
+Model code names array dimensions by meaning (``'batch'``, ``'embed'``,
+``'hidden'``); *rules* -- ``(logical_name, mesh_axes)`` pairs in order of
+precedence -- say which mesh axis each is sharded over. nnref computes the
+same specs as ``nnjax`` but has no mesh, so nothing is ever sharded:
+:func:`with_logical_constraint` checks its arguments as nnjax does and
+returns the array unchanged, so model code that calls it runs here too.
+
+>>> from nnref import spmd
+>>> rules = (('batch', 'data'), ('hidden', 'model'))
+>>> spmd.logical_to_mesh_axes(('batch', 'embed', 'hidden'), rules)
+PartitionSpec('data', None, 'model')
+>>> with spmd.logical_axis_rules(rules):
+...     spmd.logical_to_mesh_axes(('hidden', 'batch'))
+PartitionSpec('model', 'data')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from nnref import tree_util
+from nnref.meta import Partitioned, PartitionSpec, _check_names, _flatten_up_to
+
+__all__ = [
+    'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
+    'set_logical_axis_rules', 'get_logical_axis_rules', 'logical_to_mesh_axes',
+    'logical_to_mesh', 'with_logical_constraint', 'RulesFallback',
+]
+
+
+# --- the current rules, per thread ---------------------------------------------
+
+_current = threading.local()
+
+
+def set_logical_axis_rules(rules) -> None:
+    """Sets this thread's logical-to-mesh rules (until set again).
+
+    >>> from nnref import spmd
+    >>> old = spmd.get_logical_axis_rules()
+    >>> spmd.set_logical_axis_rules((('batch', 'data'),))
+    >>> spmd.get_logical_axis_rules()
+    (('batch', 'data'),)
+    >>> spmd.set_logical_axis_rules(old)
+    """
+    _current.rules = rules
+
+
+def get_logical_axis_rules():
+    """This thread's logical-to-mesh rules; ``()`` if none were set.
+
+    >>> from nnref import spmd
+    >>> spmd.get_logical_axis_rules()
+    ()
+    """
+    return getattr(_current, 'rules', ())
+
+
+@contextlib.contextmanager
+def logical_axis_rules(rules):
+    """Context manager: ``rules`` are the current rules inside the block.
+
+    The previous rules come back on exit, also when the block raises.
+
+    >>> from nnref import spmd
+    >>> with spmd.logical_axis_rules((('embed', 'model'),)):
+    ...     spmd.get_logical_axis_rules()
+    (('embed', 'model'),)
+    >>> spmd.get_logical_axis_rules()
+    ()
+    """
+    saved = get_logical_axis_rules()
+    set_logical_axis_rules(rules)
+    try:
+        yield
+    finally:
+        set_logical_axis_rules(saved)
+
+
+# --- rule resolution -----------------------------------------------------------
+
+_NOT_PLACED = object()  # a logical name that no rule has placed (yet)
+
+
+def _axes_used(assignment) -> frozenset:
+    """Mesh axis names in one dimension's assignment."""
+    if isinstance(assignment, str):
+        return frozenset([assignment])
+    if isinstance(assignment, (tuple, list)):
+        return frozenset().union(*[_axes_used(a) for a in assignment])
+    return frozenset()
+
+
+def _place(array_dim_names, rules):
+    """Apply the rules in order; dimensions no rule placed stay ``_NOT_PLACED``."""
+    if array_dim_names is None:
+        return None
+    if isinstance(array_dim_names, str) or not hasattr(array_dim_names, '__iter__'):
+        raise TypeError(
+            'logical_to_mesh_axes: array_dim_names must be a sequence with one '
+            f'logical name (or None) per dimension, got {array_dim_names!r}. '
+            f'Fix: write ({array_dim_names!r},) for one dimension, or wrap '
+            'logical specs in PartitionSpec when mapping a tree.')
+    names = tuple(array_dim_names)
+    if rules is None:
+        rules = get_logical_axis_rules()
+    repeated = []
+    for i, name in enumerate(names):
+        if isinstance(name, str) and name in names[:i] and name not in repeated:
+            repeated.append(name)
+    if repeated:
+        raise ValueError(
+            f'Unsupported: Dimensions {tuple(repeated)} occur more than once in array '
+            f'names {names}; a logical name can shard only one '
+            'dimension. Fix: give each dimension its own logical name.')
+    if not isinstance(rules, (tuple, list)):
+        raise ValueError(
+            f'Unknown axis rule specification type {type(rules).__name__}: '
+            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.')
+    placed = [_NOT_PLACED if isinstance(name, str) else name for name in names]
+    for logical, mesh_axes in rules:
+        if logical not in names:
+            continue
+        dim = names.index(logical)
+        if placed[dim] is not _NOT_PLACED:
+            continue  # an earlier rule already decided this dimension
+        in_use = frozenset().union(*[_axes_used(p) for p in placed])
+        if _axes_used(mesh_axes).isdisjoint(in_use):
+            placed[dim] = mesh_axes
+    return placed
+
+
+def logical_to_mesh_axes(array_dim_names, rules=None):
+    """The mesh :class:`~nnref.meta.PartitionSpec` for an array with these logical names.
+
+    Rules are ``(logical_name, mesh_axes)`` pairs in order of precedence: a
+    rule places its logical dimension (if present and not yet placed) on its
+    mesh axes (if none of them is used by another dimension yet). Names no
+    rule places, and ``None`` entries, are unsharded. A logical name may
+    appear only once (``ValueError``); ``None`` names give ``None``.
+    ``rules=None`` uses the current rules (:func:`logical_axis_rules`).
+
+    >>> from nnref import spmd
+    >>> rules = (('batch', 'X'), ('features', 'X'), ('heads', 'Y'), ('batch', 'Z'))
+    >>> spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
+    PartitionSpec('X', None, 'Y', None)
+    """
+    placed = _place(array_dim_names, rules)
+    if placed is None:
+        return None
+    return PartitionSpec(*[None if p is _NOT_PLACED else p for p in placed])
+
+
+def logical_to_mesh(tree, rules=None):
+    """:func:`logical_to_mesh_axes` applied to every ``PartitionSpec`` of ``tree``.
+
+    >>> from nnref import spmd
+    >>> from nnref.meta import PartitionSpec
+    >>> spmd.logical_to_mesh({'w': PartitionSpec('layer', 'embed', 'hidden')},
+    ...                      (('batch', 'data'), ('hidden', 'model')))
+    {'w': PartitionSpec(None, None, 'model')}
+    """
+    return tree_util.tree_map(lambda spec: logical_to_mesh_axes(spec, rules), tree,
+                              is_leaf=lambda x: isinstance(x, PartitionSpec))
+
+
+class RulesFallback(enum.Enum):
+    """What :func:`with_logical_constraint` does for a name no rule places."""
+
+    AXIS_IS_UNSHARDED = 'axis_is_unsharded'
+    RAISE_ERROR = 'raise_error'
+    NO_CONSTRAINT = 'no_constraint'
+
+
+def _is_logical_spec(x) -> bool:
+    if x is None or isinstance(x, PartitionSpec):
+        return True
+    return isinstance(x, tuple) and all(
+        e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x)
+
+
+def _check_one(spec, x, *, rules, fallback):
+    placed = _place(spec, rules)
+    if (placed is not None and fallback == RulesFallback.RAISE_ERROR
+            and any(p is _NOT_PLACED for p in placed)):
+        raise ValueError(
+            f'with_logical_constraint: axis names {tuple(spec)} did not '
+            f'match a rule (rules: {rules}). Fix: add a rule for each '
+            'logical name, or use another fallback.')
+    return x
+
+
+def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
+                            fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED):
+    """``x`` itself: nnref has no devices to shard over.
+
+    The names are still resolved against ``rules`` (default: the current
+    rules), so a repeated logical name, or with ``RulesFallback.RAISE_ERROR``
+    an unmatched one, raises ``ValueError`` as it does in ``nnjax``.
+
+    >>> import numpy as np
+    >>> from nnref import spmd
+    >>> x = np.ones((8, 4))
+    >>> spmd.with_logical_constraint(x, ('batch', 'embed'), rules=(('batch', 'data'),)) is x
+    True
+    """
+    if rules is None:
+        rules = get_logical_axis_rules()
+    if not rules or logical_axis_resources is None:
+        return x
+    check = functools.partial(_check_one, rules=rules, fallback=fallback)
+    # Walk specs and arrays together (the arrays only up to the specs' leaves).
+    specs, treedef = tree_util.tree_flatten(logical_axis_resources, is_leaf=_is_logical_spec)
+    for spec, sub in zip(specs, _flatten_up_to(treedef, x)):
+        check(spec, sub)
+    return x
+
+
+# --- the logical box -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LogicallyPartitioned(Partitioned):
+    """A :class:`~nnref.meta.Partitioned` box whose names are logical.
+
+    ``get_partition_spec()`` gives the logical names; map a tree of them with
+    :func:`logical_to_mesh`. ``rules`` is kept for parity with ``nnjax``.
+
+    >>> import numpy as np
+    >>> from nnref import spmd
+    >>> box = spmd.LogicallyPartitioned(np.ones((2, 3)), ('embed', 'hidden'))
+    >>> box.get_partition_spec()
+    PartitionSpec('embed', 'hidden')
+    >>> spmd.logical_to_mesh(box.get_partition_spec(), (('hidden', 'model'),))
+    PartitionSpec(None, 'model')
+    """
+
+    rules: Any = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.rules is not None and not isinstance(self.rules, tuple):
+            object.__setattr__(self, 'rules', tuple(tuple(r) for r in self.rules))
+
+
+def with_logical_partitioning(fn: Callable[..., Any], names, mesh=None,
+                              rules=None) -> Callable[..., LogicallyPartitioned]:
+    """Wraps ``fn`` (typically an initializer) to return a :class:`LogicallyPartitioned`.
+
+    >>> from nnref import initializers, random, spmd
+    >>> init = spmd.with_logical_partitioning(initializers.ones_init(), ('embed', 'hidden'))
+    >>> box = init(random.PRNGKey(0), (2, 3))
+    >>> type(box).__name__, box.names, box.rules
+    ('LogicallyPartitioned', ('embed', 'hidden'), None)
+    """
+    names = _check_names(names, 'with_logical_partitioning')
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return LogicallyPartitioned(fn(*args, **kwargs), names, mesh=mesh, rules=rules)
+
+    return wrapper
