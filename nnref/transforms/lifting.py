@@ -173,10 +173,22 @@ def bind_scopes(module: Module, args: tuple, kwargs: dict, scopes: list, cls=Non
 # -- module state across the boundary ----------------------------------------------------
 
 
-def _export_state(outer: Module, inner: Module) -> None:
-    src, dst = outer._state, inner._state
-    dst.in_compact_method = src.in_compact_method
-    dst.autoname_cursor = dict(src.autoname_cursor)
+def _snapshot_state(outer: Module) -> tuple:
+    """What crosses into the transform, taken once per transformed call, before any body runs.
+
+    A body may run more than once (``cond``/``switch`` trace every branch,
+    nnref loops over ``while_loop`` iterations): each run starts from this
+    snapshot, as one trace does, so auto-names (``Dense_0``) are the same in
+    every run instead of counting on from the previous run's reimported cursor.
+    """
+    return outer._state.in_compact_method, dict(outer._state.autoname_cursor)
+
+
+def _export_state(start: tuple, inner: Module) -> None:
+    in_compact_method, autoname_cursor = start
+    dst = inner._state
+    dst.in_compact_method = in_compact_method
+    dst.autoname_cursor = dict(autoname_cursor)
 
 
 def _reimport_state(outer: Module, inner: Module) -> None:
@@ -192,9 +204,9 @@ def _check_return(value, method_name) -> None:
         raise errors.TransformedMethodReturnValueError(method_name)
 
 
-def _run_inner(outer: Module, fn: Callable, method_name: str, scopes, args, kwargs, cls=None):
+def _run_inner(outer: Module, fn: Callable, method_name: str, scopes, args, kwargs, cls=None, start=None):
     inner, args, kwargs = bind_scopes(outer, args, kwargs, scopes, cls)
-    _export_state(outer, inner)
+    _export_state(_snapshot_state(outer) if start is None else start, inner)
     y = fn(inner, *args, **kwargs)
     _reimport_state(outer, inner)
     _check_return(y, method_name)
@@ -239,8 +251,10 @@ def transform_class(name: str, core: Callable, cls, methods=None, **options):
 
         @functools.wraps(fn)
         def transformed(self, *args, **kwargs):
+            start = _snapshot_state(self)
+
             def body(scopes, *args, **kwargs):
-                return _run_inner(self, fn, method_name, scopes, args, kwargs, cls=cls)
+                return _run_inner(self, fn, method_name, scopes, args, kwargs, cls=cls, start=start)
 
             body.cache_key = (fn, cls, _module_key(self))
 
@@ -269,8 +283,10 @@ def transform_method(core: Callable, fn: Callable, **options) -> Callable:
         if not isinstance(self, Module):
             raise errors.TransformTargetError(fn)
 
+        start = _snapshot_state(self)
+
         def body(scopes, *args, **kwargs):
-            return _run_inner(self, prewrapped, name, scopes, args, kwargs)
+            return _run_inner(self, prewrapped, name, scopes, args, kwargs, start=start)
 
         body.cache_key = (prewrapped, type(self), _module_key(self))
 
@@ -289,6 +305,7 @@ def transform_direct(core: Callable, fns: tuple, module: Module, *args, **option
     if not isinstance(module, Module):
         raise errors.TransformTargetError(module)
     bodies = []
+    start = _snapshot_state(module)
     for fn in fns:
         if _is_module_class(fn) or not callable(fn):
             raise errors.TransformTargetError(fn)
@@ -297,7 +314,7 @@ def transform_direct(core: Callable, fns: tuple, module: Module, *args, **option
         name = getattr(fn, "__name__", "<lifted function>")
 
         def body(scopes, *call_args, _fn=prewrapped, _name=name, **call_kwargs):
-            return _run_inner(module, _fn, _name, scopes, call_args, call_kwargs)
+            return _run_inner(module, _fn, _name, scopes, call_args, call_kwargs, start=start)
 
         bodies.append(body)
     lifted = core(*bodies, **options)

@@ -45,6 +45,9 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
         arg_axes = per_arg(in_axes, args)
         sizes = axis_sizes(var_axes, lift.variable_groups) | axis_sizes(arg_axes, args)
         if axis_size is not None:
+            if sizes - {axis_size}:  # jax.vmap's check: every mapped axis has axis_size entries
+                raise ValueError(f"nn.vmap: axis_size={axis_size} but the mapped axes of the inputs and "
+                                 f"variables have sizes {sorted(sizes)}; they must all be equal.")
             n = axis_size
         elif len(sizes) == 1:
             (n,) = sizes

@@ -53,15 +53,15 @@ def test_issue_2_core_names_are_yes_on_nnref():
                 ('activation', 'gelu'), ('core', 'freeze'),
                 ('traverse_util', 'flatten_dict'), ('errors', 'NameInUseError')]:
         assert key in yes, key
-    # the lifted transforms (issue 5) are not there yet
-    assert ('', 'scan') not in yes and ('', 'RNN') not in yes
+    # the lifted transforms and the recurrent wrappers built on them (issue 5)
+    assert ('', 'scan') in yes and ('', 'RNN') in yes
 
 
-def test_device_only_sharding_is_no_on_nnref_but_planned_on_nnjax():
-    for name in ('get_sharding', 'logical_to_mesh_sharding', 'with_logical_constraint'):
+def test_device_only_sharding_is_no_on_nnref_and_yes_on_nnjax():
+    for name in ('get_sharding', 'logical_to_mesh_sharding'):
         row = api_table.lookup('', name)
         assert row.providers['nnref'].startswith('no:')
-        assert row.providers['nnjax'] == 'planned:5'
+        assert row.providers['nnjax'] == 'yes'
 
 
 def test_entries_provided_by_and_module_names():
