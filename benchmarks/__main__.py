@@ -1,8 +1,9 @@
 """Runs every benchmark on every available backend and prints ratios against the seed system.
 
-    python -m benchmarks                    # what `make bench` runs
-    python -m benchmarks --json out.json    # also write the results
-    python -m benchmarks --quick            # fewer repetitions (a smoke run)
+    python -m benchmarks                        # what `make bench` runs
+    python -m benchmarks --json out.json        # also write the results
+    python -m benchmarks --quick                # fewer repetitions (a smoke run)
+    python -m benchmarks --only remat_memory    # one benchmark (repeatable)
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import json
 import os
 import platform
 
-from benchmarks import backends, module_overhead
+from benchmarks import backends, module_overhead, remat_memory
 
-BENCHMARKS = [module_overhead]
+BENCHMARKS = [module_overhead, remat_memory]
 
 
 def _version(dist: str) -> str | None:
@@ -80,6 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=20, help="at least this many timed runs per figure (best is kept)")
     parser.add_argument("--min-seconds", type=float, default=1.0, help="and more runs until this much time per figure")
     parser.add_argument("--quick", action="store_true", help="3 runs per figure: a smoke test, not for numbers")
+    known = [bench.__name__.rsplit(".", 1)[-1] for bench in BENCHMARKS]
+    parser.add_argument("--only", action="append", choices=known, metavar="NAME",
+                        help=f"run only this benchmark (repeatable; one of: {', '.join(known)})")
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat, args.min_seconds = 3, 0.0
@@ -93,11 +97,18 @@ def main(argv=None) -> int:
         print("(the seed system is not installed: ratios need `pip install -e '.[bench]'`, or `make bench`)")
     results = {"machine": info, "repeat": args.repeat, "min_seconds": args.min_seconds, "benchmarks": {}}
     for bench in BENCHMARKS:
-        rows = bench.run(found, repeat=args.repeat, min_seconds=args.min_seconds)
         short = bench.__name__.rsplit(".", 1)[-1]
+        if args.only and short not in args.only:
+            continue
+        rows = bench.run(found, repeat=args.repeat, min_seconds=args.min_seconds)
         results["benchmarks"][short] = rows
-        print(f"\n{short}  (best of >= {args.repeat} runs; ratios < 1 mean faster than the seed system)")
-        for line in table(rows, names):
+        if hasattr(bench, "table"):  # a benchmark of other figures than times prints its own table
+            print(f"\n{short}  ({bench.CAPTION})")
+            lines = bench.table(rows)
+        else:
+            print(f"\n{short}  (best of >= {args.repeat} runs; ratios < 1 mean faster than the seed system)")
+            lines = table(rows, names)
+        for line in lines:
             print(line)
     if args.json:
         with open(args.json, "w") as f:
