@@ -50,9 +50,14 @@ def _hashable_filter(f):
 
 
 def _fingerprint(lift: Lift, fn) -> tuple:
-    """What the trace depends on besides the arrays: who is called, where, with which mutability."""
+    """What the trace depends on besides the arrays: who is called, where, with which mutability.
+
+    The ``make_rng`` counters are part of it (as in the seed system): the keys
+    drawn inside are folded from them at trace time, so a later call with
+    other counter values (the same module called again) must trace anew.
+    """
     return (getattr(fn, "cache_key", fn), tuple((s.path, _hashable_filter(s.frame.mutable), tuple(sorted(s.frame.flags.items())),
-                       tuple(sorted(s.rngs))) for s in lift.outer))
+                       tuple(sorted(s.rngs)), tuple(sorted(rng_counts(s).items()))) for s in lift.outer))
 
 
 def _fork_rngs(scopes) -> None:
@@ -153,8 +158,9 @@ def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] =
 
     ``variables``/``rngs``: the collections and streams lifted (default all);
     ``static_argnums``/``static_argnames``/``donate_argnums``/``device``/
-    ``backend`` as in ``jax.jit`` (argument 0 is the first argument after
-    the module); ``methods``: the methods of a Module class to compile.
+    ``backend`` as in ``jax.jit``, with the module counted as argument 0 (as
+    in the seed system and ``nn.remat``), so the first argument after it is
+    1; ``methods``: the methods of a Module class to compile.
 
     >>> import jax, jax.numpy as jnp
     >>> import nnjax as nn
@@ -167,6 +173,11 @@ def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] =
     >>> Scaled().apply(variables, jnp.ones((1, 2))).shape
     (1, 3)
     """
+    # the seed system's numbering: the module is argument 0 (and is never static or donated)
+    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+    static_argnums = tuple(i - 1 for i in static_argnums if i > 0)
+    donate_argnums = tuple(i - 1 for i in donate_argnums if i > 0)
     return lift_transform("jit", jit_core, target, methods=methods, variables=variables, rngs=rngs,
                           static_argnums=static_argnums, static_argnames=static_argnames,
                           donate_argnums=donate_argnums, device=device, backend=backend)

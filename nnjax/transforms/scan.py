@@ -33,9 +33,9 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax._src.interpreters import partial_eval as pe
 
 from nnjax import meta
-from nnjax.init_apply import _outputs_depending_on
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import lift_transform
 
@@ -62,9 +62,9 @@ def _per_arg(axes, args: tuple) -> tuple:
     return tuple(axes) if isinstance(axes, (list, tuple)) else (axes,) * len(args)
 
 
-def _map_axes(fn, axes, tree):
-    """``fn(axis, subtree)`` for each leaf of the prefix tree ``axes``."""
-    return jax.tree_util.tree_map(fn, axes, tree, is_leaf=_is_axis_leaf)
+def _map_axes(fn, axes, *trees):
+    """``fn(axis, *subtrees)`` for each leaf of the prefix tree ``axes``."""
+    return jax.tree_util.tree_map(fn, axes, *trees, is_leaf=_is_axis_leaf)
 
 
 def _to_front(axis, subtree):
@@ -96,7 +96,10 @@ def _evaluate_independent(closed, out_tree):
     from the loop's values cannot be hoisted out of the loop).
     """
     jaxpr = closed.jaxpr
-    if _outputs_depending_on(jaxpr, first_unknown_input=0):
+    # JAX's partial evaluation (as the seed system does) follows data flow into
+    # remat, jit, cond, ... bodies; every input (carry, scanned slices) is unknown.
+    _, _, out_unknowns, _ = pe.partial_eval_jaxpr_nounits(closed, [True] * len(jaxpr.invars), instantiate=False)
+    if any(out_unknowns):
         raise ValueError(
             "nn.scan: a broadcast variable (variable_broadcast) or broadcast output has a data dependency on "
             "the loop (the carry or the scanned inputs). Broadcast variables are created once for all steps; "

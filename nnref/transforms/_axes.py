@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnref.tree_util import tree_leaves, tree_map
+from nnref.tree_util import tree_flatten, tree_leaves, tree_map
 
 
 def map_prefix(fn, axes, tree, *rest):
@@ -56,3 +56,19 @@ def axis_sizes(axes, tree, skip=(None,)) -> set:
 def take_keys(group: tuple, i: int) -> tuple:
     """Row ``i`` of split keys, per scope and stream."""
     return tuple({s: keys[i] for s, keys in streams.items()} for streams in group)
+
+
+def check_carry(before, after, what: str) -> None:
+    """The loop rule of ``lax.scan``/``lax.while_loop``: a carry keeps its structure and shapes.
+
+    ``what`` names the carry in the message. This includes the carried
+    collections: variables cannot be created in the loop, and an immutable
+    carried collection cannot be written (it would vanish from the carry).
+    """
+    leaves_in, tree_in = tree_flatten(before)
+    leaves_out, tree_out = tree_flatten(after)
+    if tree_in != tree_out or [np.shape(x) for x in leaves_in] != [np.shape(x) for x in leaves_out]:
+        raise TypeError(
+            f"{what} must keep their structure and shapes from one iteration to the next. Variables of a "
+            "carried collection cannot be created inside the loop (create them before it, e.g. with a first "
+            "call outside the loop), and the collection must be mutable in the call.")

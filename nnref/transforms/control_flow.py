@@ -6,7 +6,8 @@ run *every* branch (in order, each on fresh lifted scopes, sharing the
 updates of the selected one. ``while_loop`` gives iteration ``i`` the keys
 ``fold_in(key, i)`` of split streams (``fold_in(key, -i)`` in the
 condition) and starts every evaluation of the condition, and of the body,
-from the same counters.
+from the same counters; a loop that never iterates still runs the body once
+(results dropped), as ``lax`` traces it.
 
 >>> import numpy as np
 >>> import nnref as nn
@@ -26,6 +27,7 @@ import numpy as np
 
 from nnref import random as nrandom
 from nnref.lift import Lift
+from nnref.transforms._axes import check_carry
 from nnref.transforms.lifting import transform_direct
 
 
@@ -45,22 +47,32 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
                 else group
                 for group, split in zip(lift.rng_groups, rng_splits))
 
+        def run_body(carry_vars, carry, i: int):
+            inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(i))
+            new_carry = loop_body(inner, carry)
+            (new_vars,) = lift.repack(inner)
+            check_carry((carry_vars, carry), (new_vars, new_carry),
+                        "nn.while_loop: the carry and the carry_variables collections")
+            return new_vars, new_carry
+
         start = lift.counts()
-        after_cond = after_body = None
+        after_body = None
         carry, i = init, 0
         while True:
             lift.set_counts(start)
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(-i), mutable_filter=False)
             go = bool(cond_body(inner, carry))
-            after_cond = lift.counts()
             if not go:
                 break
-            inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(i))
-            carry = loop_body(inner, carry)
-            (carry_vars,) = lift.repack(inner)
+            carry_vars, carry = run_body(carry_vars, carry, i)
             after_body = lift.counts()
             i += 1
-        lift.set_counts(after_body or after_cond)
+        if after_body is None:
+            # lax traces the body even when it never runs: its make_rng draws
+            # still count and its carry is still checked; its results are dropped.
+            run_body(carry_vars, carry, 0)
+            after_body = lift.counts()
+        lift.set_counts(after_body)
         lift.publish((carry_vars,))
         return carry
 

@@ -33,7 +33,7 @@ from typing import Callable, Mapping
 from nnref import meta
 from nnref import random as nrandom
 from nnref.lift import Lift
-from nnref.transforms._axes import axis_sizes, map_prefix, per_arg, stack, take, take_keys
+from nnref.transforms._axes import axis_sizes, check_carry, map_prefix, per_arg, stack, take, take_keys
 from nnref.transforms.lifting import lift_transform
 
 
@@ -62,6 +62,9 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         arg_axes = per_arg(in_axes, args)
         lengths = axis_sizes(arg_axes, args, skip=(broadcast,))
         if length is not None:
+            if lengths - {length}:  # lax.scan's check
+                raise ValueError(f"nn.scan: length={length} disagrees with the lengths {sorted(lengths)} of the "
+                                 "scanned axes of the inputs.")
             n = length
         elif len(lengths) == 1:
             (n,) = lengths
@@ -98,7 +101,9 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         ys, scanned = [None] * n, [None] * n
         for i in (reversed(range(n)) if reverse else range(n)):
             lift.set_counts(counts)
+            before = (carry_vars, c)
             _, carry_vars, c, ys[i], scanned[i] = step(i, broadcast_vars, carry_vars, c)
+            check_carry(before, (carry_vars, c), "nn.scan: the carry and the variable_carry collections")
         ys = _stack_outputs(out_axes, ys, y_first)
         scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
                          for g, a in enumerate(scan_axes))
