@@ -61,6 +61,7 @@ from nnjax.layers.recurrent import (  # noqa: F401
     RNNCellBase,
     SimpleCell,
 )
+from nnjax.layers.rnn import RNN, Bidirectional  # noqa: F401
 from nnjax.layers.stochastic import Dropout  # noqa: F401
 from nnjax.merge_param import merge_param  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401

@@ -57,6 +57,7 @@ from nnref.layers.recurrent import (  # noqa: F401
     RNNCellBase,
     SimpleCell,
 )
+from nnref.layers.rnn import RNN, Bidirectional  # noqa: F401
 from nnref.layers.stochastic import Dropout  # noqa: F401
 from nnref.merge_param import merge_param  # noqa: F401
 from nnref.module import Module, compact, nowrap
