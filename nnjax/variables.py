@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
+
 from nnjax import meta
 
 
@@ -36,7 +38,9 @@ class Variable:
     @property
     def value(self) -> Any:
         value = self.scope.get_variable(self.collection, self.name)
-        return meta.unbox(value) if self.unbox else value
+        if self.unbox and not isinstance(value, jax.Array):  # arrays, the common case, hold no box
+            value = meta.unbox(value)
+        return value
 
     @value.setter
     def value(self, new_value: Any) -> None:

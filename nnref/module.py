@@ -369,7 +369,9 @@ class Module:
             raise errors.NameInUseError("param", name, self._describe())
         value = self.scope.param(name, init_fn, *init_args, **init_kwargs)
         self._state.children[name] = "params"
-        return meta.unbox(value) if unbox else value  # AxisMetadata boxes hand out their value
+        if unbox and not isinstance(value, np.ndarray):
+            value = meta.unbox(value)  # AxisMetadata boxes hand out their value
+        return value
 
     def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
         """Declares a variable of collection ``col``; read and write it through ``.value``.

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from nnref import meta
 
 
@@ -37,7 +39,9 @@ class Variable:
     @property
     def value(self) -> Any:
         value = self.scope.get_variable(self.collection, self.name)
-        return meta.unbox(value) if self.unbox else value
+        if self.unbox and not isinstance(value, np.ndarray):  # arrays, the common case, hold no box
+            value = meta.unbox(value)
+        return value
 
     @value.setter
     def value(self, new_value: Any) -> None:

@@ -67,6 +67,8 @@ def jax_standin():
 IMPORT_REWRITES = {
     'nnref': [
         (r'from flax import linen as nn', 'import nnref as nn'),
+        (r'from seed import linen as nn', 'import nnref as nn'),  # placeholders for the seed's import
+        (r'import seed_linen as nn', 'import nnref as nn'),
         (r'import flax\.linen as nn', 'import nnref as nn'),
         (r'from flax\.core import (.+)', r'from nnref.core import \1'),
         (r'import jax\.numpy as jnp', 'import nnref.numpy as jnp'),
@@ -76,6 +78,8 @@ IMPORT_REWRITES = {
     ],
     'nnjax': [
         (r'from flax import linen as nn', 'import nnjax as nn'),
+        (r'from seed import linen as nn', 'import nnjax as nn'),  # placeholders for the seed's import
+        (r'import seed_linen as nn', 'import nnjax as nn'),
         (r'import flax\.linen as nn', 'import nnjax as nn'),
         (r'from flax\.core import (.+)', r'from nnjax.core import \1'),
     ],
