@@ -96,7 +96,8 @@ _CATALOGUE_ERRORS = '''
     AlreadyExistsError ApplyModuleInvalidMethodError
     ApplyScopeInvalidVariablesStructureError ApplyScopeInvalidVariablesTypeError
     AssignSubModuleError CallCompactUnboundModuleError CallSetupUnboundModuleError
-    CallUnbindOnUnboundModuleError DescriptorAttributeError
+    CallUnbindOnUnboundModuleError CheckpointMismatchError CorruptCheckpointError
+    DescriptorAttributeError
     IncorrectPostInitOverrideError InvalidCheckpointError InvalidFilterError
     InvalidInstanceModuleError InvalidRngError InvalidScopeError JaxTransformError
     LazyInitError ModifyScopeVariableError MultipleMethodsCompactError

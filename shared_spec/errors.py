@@ -12,6 +12,13 @@ The seed's multiprocess-array checkpoint errors (``MPACheckpointingRequired``,
 ``MPARestoreTypeNotMatch``) are left out: they belong to the deprecated
 GlobalDeviceArray checkpoint path, which neither backend implements.
 
+Two classes go beyond the seed, both raised when a checkpoint is restored
+(:data:`EXTENSIONS`): ``CheckpointMismatchError`` (the file's tree, a shape or
+a dtype differs from the target's) and ``CorruptCheckpointError`` (the file is
+truncated or is not a checkpoint). The seed reports both as a bare
+``ValueError`` or a msgpack exception; ours subclass ``ValueError`` too, so
+handlers written for the seed still catch them.
+
 >>> err = ModifyScopeVariableError('batch_stats', 'mean', ('encoder', 'BatchNorm_0'))
 >>> isinstance(err, NNError), err.col, format_path(err.scope_path)
 (True, 'batch_stats', '/encoder/BatchNorm_0')
@@ -27,7 +34,8 @@ __all__ = [
     'ApplyScopeInvalidVariablesStructureError',
     'ApplyScopeInvalidVariablesTypeError', 'AssignSubModuleError',
     'CallCompactUnboundModuleError', 'CallSetupUnboundModuleError',
-    'CallUnbindOnUnboundModuleError', 'DescriptorAttributeError',
+    'CallUnbindOnUnboundModuleError', 'CheckpointMismatchError',
+    'CorruptCheckpointError', 'DescriptorAttributeError', 'EXTENSIONS',
     'IncorrectPostInitOverrideError', 'InvalidCheckpointError',
     'InvalidFilterError', 'InvalidInstanceModuleError', 'InvalidRngError',
     'InvalidScopeError', 'JaxTransformError', 'LazyInitError',
@@ -211,6 +219,46 @@ class CallUnbindOnUnboundModuleError(NNError):
                    'bound to any variables. Fix: unbind only a module returned by '
                    'bind(): bound = model.bind(variables); model, variables = '
                    'bound.unbind().')
+
+
+class CheckpointMismatchError(NNError, ValueError):
+    """A restored checkpoint does not fit its target: a key, shape or dtype differs.
+
+    >>> print(CheckpointMismatchError('/tmp/ckpt/checkpoint_3', '/params/Dense_0/kernel',
+    ...                               'shape', (3, 4), (4, 4)))  # doctest: +NORMALIZE_WHITESPACE
+    Checkpoint '/tmp/ckpt/checkpoint_3' does not match the target at '/params/Dense_0/kernel':
+    the target has shape (3, 4), the file has (4, 4). Fix: restore into a target built by
+    the same model and optimizer that saved it, or pass target=None to get the raw state dict.
+    """
+
+    def __init__(self, path, key_path, what, expected, found):
+        self.path = path
+        self.key_path = key_path
+        self.what = what
+        self.expected = expected
+        self.found = found
+        self._init((path, key_path, what, expected, found), {},
+                   f'Checkpoint {str(path)!r} does not match the target at '
+                   f'{key_path!r}: the target has {what} {_short_repr(expected)}, '
+                   f'the file has {_short_repr(found)}. Fix: restore into a target '
+                   'built by the same model and optimizer that saved it, or pass '
+                   'target=None to get the raw state dict.')
+
+
+class CorruptCheckpointError(NNError, ValueError):
+    """A checkpoint file is truncated, or is not a checkpoint at all.
+
+    >>> print(CorruptCheckpointError('/tmp/ckpt/checkpoint_3', 'the data ends early'))  # doctest: +NORMALIZE_WHITESPACE
+    Checkpoint file '/tmp/ckpt/checkpoint_3' cannot be read: the data ends early. Fix:
+    restore an earlier step (step=...), or delete the damaged file.
+    """
+
+    def __init__(self, path, reason):
+        self.path = path
+        self.reason = reason
+        self._init((path, reason), {},
+                   f'Checkpoint file {str(path)!r} cannot be read: {reason}. Fix: '
+                   'restore an earlier step (step=...), or delete the damaged file.')
 
 
 class DescriptorAttributeError(NNError):
@@ -530,6 +578,8 @@ CATALOGUE = tuple(CatalogueEntry(cls, area) for cls, area in (
     (CallCompactUnboundModuleError, 'module'),
     (CallSetupUnboundModuleError, 'module'),
     (CallUnbindOnUnboundModuleError, 'module'),
+    (CheckpointMismatchError, 'checkpoint'),
+    (CorruptCheckpointError, 'checkpoint'),
     (DescriptorAttributeError, 'module'),
     (IncorrectPostInitOverrideError, 'module'),
     (InvalidCheckpointError, 'checkpoint'),
@@ -553,3 +603,6 @@ CATALOGUE = tuple(CatalogueEntry(cls, area) for cls, area in (
     (TransformTargetError, 'transform'),
     (TransformedMethodReturnValueError, 'transform'),
 ))
+
+#: Catalogue classes the seed system does not have (see the module docstring).
+EXTENSIONS = (CheckpointMismatchError, CorruptCheckpointError)
