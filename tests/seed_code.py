@@ -10,6 +10,10 @@ unmapped.
   nnref as nn`` / ``import nnjax as nn``;
 * ``from flax.core import X, Y``: ``from nnref.core import X, Y`` /
   ``from nnjax.core import X, Y``;
+* on nnjax only: ``from flax import serialization`` (or ``struct``,
+  ``traverse_util``, ``jax_utils``) imports nnjax's module of that name, and
+  ``from flax.training import X`` imports ``nnjax.training``'s; ``import
+  optax`` and ``from functools import partial`` are unchanged;
 * on nnref only: ``import jax.numpy as jnp`` becomes ``import nnref.numpy as
   jnp``, ``from jax import random`` becomes ``from nnref import random``, and
   any other ``import jax`` / ``from jax import X, ...`` imports the ``jax``
@@ -82,12 +86,16 @@ IMPORT_REWRITES = {
         (r'import seed_linen as nn', 'import nnjax as nn'),
         (r'import flax\.linen as nn', 'import nnjax as nn'),
         (r'from flax\.core import (.+)', r'from nnjax.core import \1'),
+        (r'from flax import (serialization|struct|traverse_util|jax_utils)',
+         r'from nnjax import \1'),
+        (r'from flax\.training import (.+)', r'from nnjax.training import \1'),
     ],
 }
 IMPORTS_KEPT = {
     'nnref': [r'import functools', r'import numpy as np', r'from typing import .+'],
-    'nnjax': [r'import functools', r'import numpy as np', r'from typing import .+',
-              r'import jax', r'import jax\.numpy as jnp', r'from jax import .+'],
+    'nnjax': [r'import functools', r'from functools import partial', r'import numpy as np',
+              r'from typing import .+', r'import jax', r'import jax\.numpy as jnp',
+              r'from jax import .+', r'import optax'],
 }
 
 
