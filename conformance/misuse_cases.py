@@ -9,6 +9,8 @@ variables a case passes to ``apply`` are returned by ``fn`` through
 from __future__ import annotations
 
 import importlib
+import os
+import tempfile
 
 
 def _dense_vars(nn, features=3, in_features=4):
@@ -291,6 +293,49 @@ def jax_transform_around_bound_module(nn):
     Foo().init(nn.random.PRNGKey(0), nn.numpy.ones((3, 4)))
 
 
+# --- checkpoints (nnjax.training only: nnref has no training stack) ----------------
+
+def _checkpoints(nn):
+    return importlib.import_module(f"{nn.__name__}.training.checkpoints")
+
+
+def _dense_variables(nn, features=3):
+    return nn.Dense(features).init(nn.random.PRNGKey(0), nn.numpy.ones((1, 4)))
+
+
+def checkpoint_dir_is_a_file(nn):
+    with tempfile.TemporaryDirectory() as tmp:
+        not_a_dir = os.path.join(tmp, "model.msgpack")
+        with open(not_a_dir, "wb") as f:
+            f.write(b"someone else's file")
+        _checkpoints(nn).save_checkpoint(not_a_dir, _dense_variables(nn), step=1)
+
+
+def checkpoint_saved_at_an_earlier_step(nn):
+    checkpoints = _checkpoints(nn)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoints.save_checkpoint(tmp, _dense_variables(nn), step=5)
+        checkpoints.save_checkpoint(tmp, _dense_variables(nn), step=3)
+
+
+def checkpoint_restored_into_another_model(nn):
+    checkpoints = _checkpoints(nn)
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoints.save_checkpoint(tmp, _dense_variables(nn, features=3), step=1)
+        checkpoints.restore_checkpoint(tmp, target=_dense_variables(nn, features=5))
+
+
+def checkpoint_file_truncated(nn):
+    checkpoints = _checkpoints(nn)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = checkpoints.save_checkpoint(tmp, _dense_variables(nn), step=1)
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[: len(data) // 2])
+        checkpoints.restore_checkpoint(tmp, target=_dense_variables(nn))
+
+
 MISUSES = [
     ("ApplyModuleInvalidMethodError", "method= names no method", apply_invalid_method),
     ("ApplyModuleInvalidMethodError", "method= is not callable", apply_method_not_callable),
@@ -331,4 +376,8 @@ MISUSES = [
 # Misuses that exist only with JAX (nnref has no raw JAX transforms to apply).
 JAX_ONLY_MISUSES = [
     ("JaxTransformError", "params created inside a raw jax.vmap", jax_transform_around_bound_module),
+    ("AlreadyExistsError", "save_checkpoint into a path that is a file", checkpoint_dir_is_a_file),
+    ("InvalidCheckpointError", "save_checkpoint behind a later step", checkpoint_saved_at_an_earlier_step),
+    ("CheckpointMismatchError", "restore into a model of another shape", checkpoint_restored_into_another_model),
+    ("CorruptCheckpointError", "restore a truncated checkpoint file", checkpoint_file_truncated),
 ]

@@ -9,8 +9,6 @@ import nnref as nn
 from conformance.misuse_cases import JAX_ONLY_MISUSES, MISUSES
 from shared_spec import errors
 
-# Areas whose features arrive with later issues (checkpoints: issue 6); their errors are covered there.
-LATER_AREAS = {"checkpoint": "checkpoints (issue 6)"}
 
 
 @pytest.mark.parametrize("error_name, description, misuse", MISUSES, ids=[m[1] for m in MISUSES])
@@ -23,8 +21,6 @@ def test_misuse_raises_catalogue_error(error_name, description, misuse):
 
 @pytest.mark.parametrize("entry", errors.CATALOGUE, ids=[e.error.__name__ for e in errors.CATALOGUE])
 def test_every_catalogue_error_has_a_misuse(entry):
-    if entry.area in LATER_AREAS:
-        pytest.skip(f"{entry.error.__name__} belongs to {LATER_AREAS[entry.area]}")
     covered = {name for name, _, _ in MISUSES + JAX_ONLY_MISUSES}  # the JAX-only ones run in tests/nnjax
     assert entry.error.__name__ in covered
 

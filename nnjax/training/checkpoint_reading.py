@@ -1,0 +1,117 @@
+"""Reading a checkpoint file back: decoding it, and checking it against a target.
+
+Decoding failures become ``CorruptCheckpointError`` with a reason a person
+can act on (empty, truncated, not msgpack, trailing bytes); a state dict
+that does not fit the restore target gives the first difference, in sorted
+key order, for ``CheckpointMismatchError``.
+
+>>> import numpy as np
+>>> first_mismatch({'w': np.zeros((2, 3), np.float32)}, {'w': np.zeros((3, 2), np.float32)})
+('/w', 'shape', (2, 3), (3, 2))
+>>> first_mismatch({'step': 0}, {'step': 7}) is None
+True
+"""
+
+import numbers
+
+import numpy as np
+
+from nnjax import serialization
+from shared_spec.errors import CorruptCheckpointError
+
+def _dtype_name(dtype):
+    return getattr(dtype, 'name', str(dtype))
+
+
+def _describe(value):
+    """A short description of a state-dict node, for mismatch errors."""
+    if isinstance(value, dict):
+        return f'a dict with keys {sorted(map(str, value))}'
+    if hasattr(value, 'shape') and hasattr(value, 'dtype'):
+        return f'a {_dtype_name(value.dtype)} array of shape {tuple(value.shape)}'
+    return f'a leaf of type {type(value).__name__}'
+
+
+def _is_array(x):
+    return hasattr(x, 'shape') and hasattr(x, 'dtype')
+
+
+def _is_scalar(x):
+    return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, str)
+
+
+def first_mismatch(expected, found, path=''):
+    """The first difference, in sorted key order, as ``(key_path, what, expected, found)``.
+
+    ``expected`` is the target's state dict, ``found`` the file's. None if
+    they fit: the same keys at every dict node, and at each leaf the same
+    shape (and dtype, when both sides are arrays). A ``None`` in the target
+    accepts whatever the file holds there; a Python scalar accepts any
+    scalar or 0-d array.
+    """
+    where = path or '/'
+    if expected is None:
+        return None
+    if isinstance(expected, dict):
+        expected_keys = sorted(map(str, expected))
+        if not isinstance(found, dict):
+            return where, 'keys', expected_keys, _describe(found)
+        found_by_name = {str(k): k for k in found}
+        found_keys = sorted(found_by_name)
+        if found_keys != expected_keys:
+            return where, 'keys', expected_keys, found_keys
+        expected_by_name = {str(k): k for k in expected}
+        for key in expected_keys:
+            mismatch = first_mismatch(expected[expected_by_name[key]],
+                                       found[found_by_name[key]],
+                                       f'{path}/{key}')
+            if mismatch is not None:
+                return mismatch
+        return None
+    if isinstance(found, dict):
+        return where, 'keys', _describe(expected), sorted(map(str, found))
+    if _is_array(expected):
+        if not (_is_array(found) or _is_scalar(found)):
+            return where, 'shape', tuple(expected.shape), _describe(found)
+        if tuple(expected.shape) != tuple(np.shape(found)):
+            return where, 'shape', tuple(expected.shape), tuple(np.shape(found))
+        if _is_array(found) and expected.dtype != found.dtype:
+            return (where, 'dtype', _dtype_name(expected.dtype),
+                    _dtype_name(found.dtype))
+        return None
+    if _is_scalar(expected):
+        if _is_array(found) and tuple(found.shape) != ():
+            return where, 'shape', (), tuple(found.shape)
+        if not (_is_array(found) or _is_scalar(found)):
+            return where, 'shape', (), _describe(found)
+    return None
+
+
+def _corruption_reason(error):
+    import msgpack  # noqa: PLC0415 - only needed on this error path
+    text = str(error)
+    if isinstance(error, msgpack.exceptions.ExtraData):
+        return ('bytes follow the end of the msgpack data, so it is not one '
+                'msgpack document (not a checkpoint, or damaged)')
+    if isinstance(error, msgpack.exceptions.FormatError):
+        return 'it is not msgpack data (invalid type byte)'
+    if 'incomplete input' in text or 'exceeds max' in text:
+        return ('the msgpack data ends early: the file is truncated (an '
+                'interrupted copy or write?)')
+    return f'decoding failed with {type(error).__name__}: {text}'
+
+
+def read_state(path, expect_dict):
+    """The state dict stored in file ``path``, or CorruptCheckpointError."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if not data:
+        raise CorruptCheckpointError(path, 'the file is empty (0 bytes)')
+    try:
+        state = serialization.msgpack_restore(data)
+    except Exception as e:  # noqa: BLE001 - any decoding failure means corrupt
+        raise CorruptCheckpointError(path, _corruption_reason(e)) from e
+    if expect_dict and not isinstance(state, dict):
+        raise CorruptCheckpointError(
+            path, f'it decodes to {_describe(state)}, not to a state dict')
+    return state
