@@ -80,6 +80,7 @@ from nnjax.spmd import (  # noqa: F401
     with_logical_partitioning,
 )
 from nnjax.scope import Scope  # noqa: F401
+from nnjax.summary import tabulate  # noqa: F401
 from nnjax.transforms import (  # noqa: F401
     broadcast,
     checkpoint,

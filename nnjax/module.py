@@ -34,6 +34,7 @@ import dataclasses
 import functools
 import inspect
 import itertools
+from types import MappingProxyType
 from typing import Any, Callable, Optional
 
 import jax
@@ -547,6 +548,30 @@ class Module:
             raise errors.CallUnbindOnUnboundModuleError(module_cls=type(self).__name__)
         self._try_setup()
         return self.clone(_deep_clone=True, _reset_names=True, name=None), self.variables
+
+    def tabulate(self, rngs, *args, depth: Optional[int] = None, show_repeated: bool = False,
+                 mutable=DenyList("intermediates"), console_kwargs=None, table_kwargs=MappingProxyType({}),
+                 column_kwargs=MappingProxyType({}), compute_flops: bool = False, compute_vjp_flops: bool = False,
+                 **kwargs) -> str:
+        """A table summarizing this module: one row per method call of ``init``, its shapes and variables.
+
+        Takes ``init``'s arguments (``rngs``, the forward ``args``/``kwargs``,
+        ``method=``) and runs it under ``jax.eval_shape``; see
+        :func:`nnjax.summary.tabulate` for the other options.
+
+        >>> import jax, jax.numpy as jnp
+        >>> import nnjax as nn
+        >>> text = nn.Dense(2).tabulate(jax.random.PRNGKey(0), jnp.ones((1, 3)),
+        ...                             console_kwargs={'force_terminal': False})
+        >>> 'Total Parameters: 8 (32 B)' in text
+        True
+        """
+        from nnjax.summary import tabulate
+
+        tabulate_fn = tabulate(self, rngs, depth=depth, show_repeated=show_repeated, mutable=mutable,
+                               console_kwargs=console_kwargs, table_kwargs=table_kwargs, column_kwargs=column_kwargs,
+                               compute_flops=compute_flops, compute_vjp_flops=compute_vjp_flops)
+        return tabulate_fn(*args, **kwargs)
 
 
 def _check_instance(module) -> None:

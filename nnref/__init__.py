@@ -74,6 +74,7 @@ from nnref.spmd import (  # noqa: F401
     with_logical_partitioning,
 )
 from nnref.scope import Scope
+from nnref.summary import tabulate
 from nnref.transforms import (  # noqa: F401
     broadcast,
     checkpoint,

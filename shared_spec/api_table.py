@@ -70,7 +70,7 @@ LAYER = _p(YES, YES)                   # issue 4, both backends
 TRANSFORM = _p(YES, YES)               # issue 5, both backends
 SHARDING_DEVICE = _p(NO_DEVICES, YES)
 NNJAX_CORE_ONLY = _p(NO_JAX_ONLY, YES)
-TRAINING = _p(NO_OPTAX, 'planned:6')
+TRAINING = _p(NO_OPTAX, YES)            # issue 6, nnjax
 
 
 def _rows(namespace, kind, providers, names):
@@ -142,7 +142,7 @@ API_TABLE = tuple(
         make_attention_mask make_causal_mask combine_masks merge_param
     ''')
     # --- inspection ---
-    + _rows('', 'function', _p('planned:6', 'planned:6'), 'tabulate')
+    + _rows('', 'function', _p(YES, YES), 'tabulate')
     # --- lifted transforms (issue 5, both backends) ---
     + _rows('', 'function', TRANSFORM, '''
         vmap scan jit remat remat_scan map_variables jvp vjp custom_vjp
@@ -204,8 +204,8 @@ API_TABLE = tuple(
         create_stepped_learning_rate_schedule
         create_cosine_learning_rate_schedule
     ''')
-    # --- flax.jax_utils (issue 6, nnjax) ---
-    + _rows('jax_utils', 'function', _p(NO_JAX_ONLY, 'planned:6'), '''
+    # --- flax.jax_utils (nnjax) ---
+    + _rows('jax_utils', 'function', _p(NO_JAX_ONLY, YES), '''
         partial_eval_by_shape replicate unreplicate prefetch_to_device pmean
         pad_shard_unpad
     ''')

@@ -29,6 +29,7 @@ from typing import Callable, Iterable
 
 import jax
 
+from nnjax import interception
 from nnjax.lift import Lift, rng_counts, set_rng_counts
 from nnjax.scope import RngStream
 from nnjax.transforms.lifting import lift_transform
@@ -55,9 +56,12 @@ def _fingerprint(lift: Lift, fn) -> tuple:
     The ``make_rng`` counters are part of it (as in the seed system): the keys
     drawn inside are folded from them at trace time, so a later call with
     other counter values (the same module called again) must trace anew.
+    So are the active method interceptors: they run at trace time, and a
+    cache hit would hide the calls inside from them (``tabulate`` rows).
     """
+    interceptors = tuple(interception._stack) if interception.active else ()
     return (getattr(fn, "cache_key", fn), tuple((s.path, _hashable_filter(s.frame.mutable), tuple(sorted(s.frame.flags.items())),
-                       tuple(sorted(s.rngs)), tuple(sorted(rng_counts(s).items()))) for s in lift.outer))
+                       tuple(sorted(s.rngs)), tuple(sorted(rng_counts(s).items()))) for s in lift.outer), interceptors)
 
 
 def _fork_rngs(scopes) -> None:
