@@ -2,7 +2,7 @@
 #
 #   make test               install (once) and run tests, conformance and docs
 #   make conformance-deep   conformance/ with 2000 Hypothesis examples per test
-#   make demo               run examples/demo.py
+#   make demo               train the digits CNN (examples/train_digits.py); reruns resume
 #   make bench              install the seed system (flax) and run the benchmarks
 #   make clean              remove caches, build outputs and install stamps
 #   make distclean          clean, and remove the virtual environment too
@@ -31,8 +31,13 @@ test: $(VENV)/.installed
 conformance-deep: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=deep $(VPY) -m pytest conformance -q
 
-demo: $(VENV)/.installed
-	$(VPY) examples/demo.py
+# The demo needs the examples extra (scikit-learn's bundled digits, matplotlib).
+$(VENV)/.examples-installed: $(VENV)/.installed pyproject.toml
+	$(VPY) -m pip install -e '.[examples]'
+	touch $@
+
+demo: $(VENV)/.examples-installed
+	$(VPY) examples/train_digits.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(VPY) -m pip install -e '.[bench]'
@@ -45,7 +50,7 @@ bench: $(VENV)/.bench-installed
 # next target reinstall the project into it.
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .hypothesis
-	rm -f $(VENV)/.installed $(VENV)/.bench-installed
+	rm -f $(VENV)/.installed $(VENV)/.bench-installed $(VENV)/.examples-installed
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -1,0 +1,1 @@
+"""The digits CNN example: data, model, training steps and the final report."""
