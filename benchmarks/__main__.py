@@ -14,9 +14,9 @@ import json
 import os
 import platform
 
-from benchmarks import backends, module_overhead, remat_memory
+from benchmarks import backends, module_overhead, remat_memory, train_step
 
-BENCHMARKS = [module_overhead, remat_memory]
+BENCHMARKS = [module_overhead, remat_memory, train_step]
 
 
 def _version(dist: str) -> str | None:
