@@ -10,12 +10,21 @@ flags live only here, and JAX's own options are set with
 ``jax.config.update`` as usual. ``update`` does not write the environment
 variable back.
 
+Every flag also answers to the seed's spelling, ``flax_<name>``, so seed code
+such as ``flax.config.update('flax_use_orbax_checkpointing', True)`` runs
+unchanged; the two names are one flag.
+
 Flags:
 
 * ``nnjax_return_frozendict`` (default ``False``, env
   ``NNJAX_RETURN_FROZENDICT``): whether ``init`` and ``apply`` hand back the
   variables as a ``FrozenDict`` instead of a plain ``dict`` (the seed system
   returns plain dicts by default).
+* ``nnjax_use_orbax_checkpointing`` (default ``False``, env
+  ``NNJAX_USE_ORBAX_CHECKPOINTING``): whether
+  ``nnjax.training.checkpoints.save_checkpoint*`` write Orbax checkpoint
+  directories instead of single msgpack files. Restoring reads either
+  format whatever the flag says.
 
 >>> config.nnjax_return_frozendict
 False
@@ -23,6 +32,9 @@ False
 ...     config.nnjax_return_frozendict
 True
 >>> update('nnjax_return_frozendict', False)
+>>> with config.override('flax_use_orbax_checkpointing', True):
+...     config.nnjax_use_orbax_checkpointing
+True
 """
 
 import contextlib
@@ -36,6 +48,15 @@ _FALSE_WORDS = ('n', 'no', 'f', 'false', 'off', '0')
 
 #: Flag names start with this; their environment variables with its upper case.
 PREFIX = 'nnjax_'
+#: The seed's prefix, accepted as another spelling of every flag.
+SEED_PREFIX = 'flax_'
+
+
+def _canonical(name):
+    """The library's name of flag ``name``, which may be in the seed's spelling."""
+    if isinstance(name, str) and name.startswith(SEED_PREFIX):
+        return PREFIX + name[len(SEED_PREFIX):]
+    return name
 
 
 def static_bool_env(varname, default):
@@ -95,16 +116,18 @@ class Config:
         self._help[name] = help_text
 
     def _check_name(self, name):
-        if name not in self._values:
+        """The canonical name of flag ``name``; AttributeError if unknown."""
+        canonical = _canonical(name)
+        if canonical not in self._values:
             raise AttributeError(
                 f'Unknown config flag {name!r}; known flags: '
-                f'{sorted(self._values)}.')
+                f'{sorted(self._values)} (each also as flax_<name>).')
+        return canonical
 
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
-        self._check_name(name)
-        return self._values[name]
+        return self._values[self._check_name(name)]
 
     def __setattr__(self, name, value):
         raise AttributeError(
@@ -118,13 +141,13 @@ class Config:
         return f'Config({flags})'
 
     def update(self, name, value):
-        """Set flag ``name`` (its full ``'nnjax_...'`` name) to the bool ``value``."""
-        self._check_name(name)
+        """Set flag ``name`` (``'nnjax_...'`` or ``'flax_...'``) to the bool ``value``."""
+        canonical = self._check_name(name)
         if not isinstance(value, bool):
             raise TypeError(
                 f'Config flag {name!r} takes a bool, got {value!r} of type '
                 f'{type(value).__name__}.')
-        self._values[name] = value
+        self._values[canonical] = value
 
     def help(self, name):
         """The description given when flag ``name`` was defined.
@@ -132,18 +155,18 @@ class Config:
         >>> config.help('nnjax_return_frozendict').startswith('Whether')
         True
         """
-        self._check_name(name)
-        return self._help[name]
+        return self._help[self._check_name(name)]
 
     @contextlib.contextmanager
     def override(self, name, value):
         """Set a flag for the duration of a ``with`` block, then restore it."""
-        previous = getattr(self, name)
-        self.update(name, value)
+        canonical = self._check_name(name)
+        previous = self._values[canonical]
+        self.update(canonical, value)
         try:
             yield
         finally:
-            self._values[name] = previous
+            self._values[canonical] = previous
 
 
 #: The one flag table of the library.
@@ -159,8 +182,7 @@ class FlagHolder:
     """
 
     def __init__(self, name):
-        config._check_name(name)
-        self.name = name
+        self.name = config._check_name(name)
 
     @property
     def value(self):
@@ -201,7 +223,7 @@ def update(name, value):
 
 def __getattr__(name):
     # nnjax.config.<flag> reads the flag, like the seed's flax.config.<flag>.
-    if name.startswith(PREFIX):
+    if name.startswith((PREFIX, SEED_PREFIX)):
         return getattr(config, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
@@ -210,3 +232,9 @@ return_frozendict = define_bool_state(
     'return_frozendict', False,
     'Whether init and apply return the variables as a FrozenDict instead of '
     'a plain dict (the seed system returns plain dicts).')
+
+use_orbax_checkpointing = define_bool_state(
+    'use_orbax_checkpointing', False,
+    'Whether nnjax.training.checkpoints.save_checkpoint and '
+    'save_checkpoint_multiprocess write Orbax checkpoint directories instead '
+    'of single msgpack files (restoring reads either).')

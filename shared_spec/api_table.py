@@ -31,6 +31,7 @@ KINDS = ('class', 'function', 'decorator', 'module', 'exception', 'constant')
 NAMESPACES = (
     '', 'initializers', 'activation', 'core', 'struct', 'serialization',
     'traverse_util', 'training.train_state', 'training.checkpoints',
+    'training.orbax_utils',
     'training.common_utils', 'training.early_stopping', 'training.lr_schedule',
     'jax_utils', 'errors', 'config', 'traceback_util',
 )
@@ -196,6 +197,9 @@ API_TABLE = tuple(
         save_checkpoint save_checkpoint_multiprocess latest_checkpoint
         restore_checkpoint convert_pre_linen
     ''')
+    # Orbax arguments from a target, as the seed's checkpointing guides use them (issue 13).
+    + _rows('training.orbax_utils', 'function', TRAINING,
+            'save_args_from_target restore_args_from_target')
     + _rows('training.common_utils', 'function', TRAINING,
             'shard shard_prng_key stack_forest get_metrics onehot')
     + _rows('training.early_stopping', 'class', TRAINING, 'EarlyStopping')

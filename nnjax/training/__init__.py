@@ -2,8 +2,11 @@
 
 * :mod:`~nnjax.training.train_state`: ``TrainState``, parameters, Optax
   optimizer state and step in one jit-able, checkpointable pytree.
-* :mod:`~nnjax.training.checkpoints`: crash-safe msgpack checkpoint files in
-  the seed system's format.
+* :mod:`~nnjax.training.checkpoints`: crash-safe checkpoints, as msgpack
+  files in the seed system's format or as Orbax directories (sharded,
+  multi-process, asynchronous).
+* :mod:`~nnjax.training.orbax_utils`: Orbax save/restore arguments from a
+  target tree.
 * :mod:`~nnjax.training.lr_schedule`: the seed's epoch-based learning-rate
   schedules.
 * :mod:`~nnjax.training.early_stopping`: ``EarlyStopping``.
@@ -19,4 +22,4 @@
 ['opt_state', 'params', 'step']
 """
 
-from nnjax.training import checkpoints, common_utils, early_stopping, lr_schedule, train_state  # noqa: F401
+from nnjax.training import checkpoints, common_utils, early_stopping, lr_schedule, orbax_utils, train_state  # noqa: F401

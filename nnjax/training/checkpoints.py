@@ -1,39 +1,59 @@
-"""``nnjax.training.checkpoints``: save and restore training state as msgpack files.
+"""``nnjax.training.checkpoints``: save and restore training state, from one host or many.
 
-A checkpoint is one file, ``{ckpt_dir}/{prefix}{step}`` (e.g.
-``ckpt/checkpoint_1000``), holding ``nnjax.serialization.to_bytes(target)``:
-the target's state dict in the seed system's msgpack layout. Files written
-here load in the seed system's legacy (non-Orbax) checkpoint API and the
-other way round. ``step`` can be any int or float (a step count, or a metric
-such as an accuracy); files are ordered by the number in their name, so
+Two formats, one API:
+
+* **msgpack files** (the default): ``{ckpt_dir}/{prefix}{step}`` (e.g.
+  ``ckpt/checkpoint_1000``) is one file holding
+  ``nnjax.serialization.to_bytes(target)``, the target's state dict in the
+  seed system's msgpack layout. Files written here load in the seed
+  system's legacy checkpoint API and the other way round.
+* **Orbax directories**: ``{ckpt_dir}/{prefix}{step}`` is a directory
+  written by ``orbax-checkpoint`` (see :mod:`~nnjax.training.checkpoint_orbax`),
+  used when a save gets ``orbax_checkpointer=...`` or the flag
+  ``nnjax_use_orbax_checkpointing`` (seed spelling
+  ``flax_use_orbax_checkpointing``) is on, and always when
+  :func:`save_checkpoint_multiprocess` meets arrays sharded across
+  processes: then every process writes only its own shards. An
+  ``orbax.checkpoint.AsyncCheckpointer`` writes in the background while
+  training goes on.
+
+:func:`restore_checkpoint` reads both. Leaves of the target that are
+``jax.Array``s (or ``jax.ShapeDtypeStruct``s with a ``sharding``) come back
+as ``jax.Array``s with exactly that sharding, whatever mesh or number of
+processes wrote the checkpoint; NumPy leaves come back as NumPy, and
+``target=None`` gives the raw state dict of host arrays.
+
+``step`` can be any int or float (a step count, or a metric such as an
+accuracy); checkpoints are ordered by the number in their name, so
 ``checkpoint_1e5`` comes after ``checkpoint_9`` and ``checkpoint_-1.0``
 before ``checkpoint_0.01``.
 
-**Crash safety.** :func:`save_checkpoint` serializes first, then writes the
-bytes to a hidden temporary file in the same directory,
+**Crash safety.** A msgpack save serializes first, then writes the bytes to
+a hidden temporary file in the same directory,
 ``.{prefix}{step}.tmp-{random hex}``, flushes it and forces it to disk
 (``os.fsync``), renames it over ``{prefix}{step}`` with ``os.replace``
 (atomic on POSIX and Windows) and forces the directory entry to disk too.
-Only after that are older checkpoints removed. A process killed at any
-point therefore leaves either the old set of checkpoints or the new one,
-never a partial ``{prefix}{step}``; at worst a stale temporary file remains. Temporary names start with ``'.'`` and are not
-``{prefix}{number}``, so :func:`latest_checkpoint` (and the seed's own
-``prefix*`` glob) never pick them up, and the next successful save with the
-same prefix deletes them.
+An Orbax save writes into a temporary directory that Orbax renames into
+place once all processes are done. Older checkpoints are removed only after
+the new one is in place (for an asynchronous Orbax save: at the start of
+the next save, after waiting for this one). A process killed at any point
+therefore leaves the latest complete checkpoint restorable; at worst a
+stale temporary remains. Temporary names are not ``{prefix}{number}``, so
+:func:`latest_checkpoint` (and the seed's own ``prefix*`` glob) never pick
+them up, and the next successful msgpack save with the same prefix deletes
+its leftovers.
 
 **Errors** come from the shared catalogue (``nnjax.errors``):
 ``InvalidCheckpointError`` (a checkpoint at this or a later step exists),
 ``AlreadyExistsError`` (``ckpt_dir`` is a regular file),
 ``CorruptCheckpointError`` (a file is empty, truncated or not a checkpoint)
-and ``CheckpointMismatchError`` (the file's tree, a shape or a dtype differs
-from the target's). Failed saves and restores leave the files on disk and
-the caller's target as they were.
+and ``CheckpointMismatchError`` (the checkpoint's tree, a shape or a dtype
+differs from the target's). Failed saves and restores leave the files on
+disk and the caller's target as they were.
 
-**Not supported**: the Orbax backend (``orbax_checkpointers``,
-``orbax_transforms``) and GlobalDeviceArray managers (``gda_manager``). The
-arguments exist so seed code keeps its call signatures; passing anything
-other than ``None`` raises ``ValueError``. Asynchronous saving is supported
-with this module's small :class:`AsyncManager` (a background thread).
+**Not supported**: GlobalDeviceArray managers (``gda_manager``), which the
+seed deprecated for Orbax: passing anything other than ``None`` raises
+``ValueError``.
 
 >>> import tempfile
 >>> import numpy as np
@@ -61,6 +81,8 @@ import jax
 import numpy as np
 
 from nnjax import serialization
+from nnjax.config import config
+from nnjax.training import checkpoint_orbax
 from nnjax.training.checkpoint_reading import first_mismatch, read_state
 from nnjax.training.pre_linen import convert_pre_linen
 from shared_spec.errors import (AlreadyExistsError, CheckpointMismatchError,
@@ -76,6 +98,7 @@ logger = logging.getLogger(__name__)
 # float (1, -1.0, 0.01, 1e-05, 1e+20), plus forms such as 1e5 and .5.
 _NUMBER = r'[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?'
 _TMP_TAG = '.tmp-'
+_ORBAX_TMP_TAG = '.orbax-checkpoint-tmp-'
 
 
 # --- names on disk -----------------------------------------------------------
@@ -106,7 +129,15 @@ def _list_checkpoints(ckpt_dir, prefix):
 
 
 def _is_temp_name(name, prefix):
-    """Whether ``name`` is a temporary file of a save with this prefix."""
+    """Whether ``name`` is a temporary of a save with this prefix.
+
+    Ours are ``.{prefix}{step}.tmp-{hex}`` files; Orbax's are
+    ``{prefix}{step}.orbax-checkpoint-tmp-{number}`` directories.
+    """
+    if name.startswith(prefix) and _ORBAX_TMP_TAG in name:
+        final, _, token = name.rpartition(_ORBAX_TMP_TAG)
+        return (_step_in_name(final, prefix) is not None
+                and token.isdigit())
     if not name.startswith('.' + prefix) or _TMP_TAG not in name:
         return False
     final, _, token = name[1:].rpartition(_TMP_TAG)
@@ -144,13 +175,38 @@ def _check_not_a_file(ckpt_dir):
         raise AlreadyExistsError(ckpt_dir)
 
 
-def _refuse(name, value, what):
-    if value is not None:
+def _refuse_gda(gda_manager):
+    if gda_manager is not None:
         raise ValueError(
-            f'{name} is not supported by nnjax.training.checkpoints: it has no '
-            f'{what} backend; it writes and reads single msgpack files only. '
-            f'Leave {name}=None (the argument exists for signature '
-            'compatibility with the seed system).')
+            'gda_manager is not supported by nnjax.training.checkpoints: '
+            'GlobalDeviceArray checkpoints are deprecated in the seed system '
+            'in favour of Orbax. Leave gda_manager=None; arrays sharded over '
+            'several processes are written by Orbax, each process writing its '
+            'own shards (pass orbax_checkpointer= to choose the checkpointer).')
+
+
+def _checkpointer(orbax_checkpointer, orbax_checkpointers):
+    """The Orbax checkpointer given under either of the seed's two names."""
+    if orbax_checkpointer is not None and orbax_checkpointers is not None:
+        raise TypeError('Pass orbax_checkpointer or its older spelling '
+                        'orbax_checkpointers, not both.')
+    checkpointer = orbax_checkpointer if orbax_checkpointer is not None \
+        else orbax_checkpointers
+    if checkpointer is not None and not (
+            callable(getattr(checkpointer, 'save', None))
+            and callable(getattr(checkpointer, 'restore', None))):
+        raise TypeError(
+            'orbax_checkpointer must be an orbax.checkpoint checkpointer, e.g. '
+            'orbax.checkpoint.PyTreeCheckpointer() or orbax.checkpoint.'
+            'AsyncCheckpointer(orbax.checkpoint.PyTreeCheckpointHandler()); got '
+            f'{type(checkpointer).__name__}.')
+    return checkpointer
+
+
+def _spans_processes(state):
+    """Whether some array of ``state`` has shards on other processes."""
+    return any(isinstance(x, jax.Array) and not x.is_fully_addressable
+               for x in jax.tree_util.tree_leaves(state))
 
 
 # --- durable writes ----------------------------------------------------------
@@ -218,9 +274,9 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
             _remove(os.path.join(ckpt_dir, n))
     for n in os.listdir(ckpt_dir):
         if _is_temp_name(n, prefix):
-            logger.info('Removing stale temporary file %s', n)
+            logger.info('Removing stale temporary %s', n)
             try:
-                os.remove(os.path.join(ckpt_dir, n))
+                _remove(os.path.join(ckpt_dir, n))
             except OSError:
                 pass
 
@@ -271,10 +327,20 @@ class AsyncManager:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix='nnjax-checkpoint')
         self._future = None
+        self._orbax = None  # created by the first Orbax save through us
+
+    def orbax_checkpointer(self):
+        """The Orbax ``AsyncCheckpointer`` this manager's Orbax saves go through."""
+        if self._orbax is None:
+            import orbax.checkpoint as ocp  # noqa: PLC0415
+            self._orbax = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
+        return self._orbax
 
     def wait_previous_save(self):
         """Block until the last save is written; re-raise its error if it failed."""
         future, self._future = self._future, None
+        if self._orbax is not None:
+            self._orbax.wait_until_finished()
         if future is not None:
             future.result()
 
@@ -286,10 +352,7 @@ class AsyncManager:
 
 # --- saving -----------------------------------------------------------------
 
-def _save(ckpt_dir, state, step, prefix, keep, overwrite, keep_every_n_steps,
-          async_manager):
-    """The shared body of the two save functions; ``state`` is the target."""
-    ckpt_dir = os.fspath(ckpt_dir)
+def _check_keep(keep, keep_every_n_steps):
     if not isinstance(keep, numbers.Integral) or isinstance(keep, bool) \
             or keep < 1:
         raise ValueError(f'keep must be an int >= 1 (the number of '
@@ -297,6 +360,18 @@ def _save(ckpt_dir, state, step, prefix, keep, overwrite, keep_every_n_steps,
     if keep_every_n_steps is not None and not keep_every_n_steps > 0:
         raise ValueError('keep_every_n_steps must be None or > 0, got '
                          f'{keep_every_n_steps!r}.')
+
+
+def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
+          async_manager, checkpointer, use_orbax, primary):
+    """The shared body of the two save functions.
+
+    ``use_orbax`` picks the format; ``primary`` says whether this process
+    removes old checkpoints (every process of a msgpack ``save_checkpoint``,
+    process 0 of anything written by several processes together).
+    """
+    ckpt_dir = os.fspath(ckpt_dir)
+    _check_keep(keep, keep_every_n_steps)
     step = _normalize_step(step)
     name = f'{prefix}{step}'
     if os.sep in name or (os.altsep and os.altsep in name):
@@ -305,14 +380,37 @@ def _save(ckpt_dir, state, step, prefix, keep, overwrite, keep_every_n_steps,
     path = os.path.join(ckpt_dir, name)
     if async_manager is not None:
         async_manager.wait_previous_save()
+        if use_orbax and checkpointer is None:
+            checkpointer = async_manager.orbax_checkpointer()
+    # A previous asynchronous Orbax save is committed once this returns,
+    # so the listing below sees it.
+    checkpoint_orbax.wait(checkpointer)
     _check_not_a_file(ckpt_dir)
+    if use_orbax and primary and checkpoint_orbax.is_async(checkpointer):
+        # The clean-up an asynchronous save could not do when it was launched.
+        _clean_up(ckpt_dir, None, math.inf, prefix, keep, False,
+                  keep_every_n_steps)
     if not overwrite:
         later = [n for s, n in _list_checkpoints(ckpt_dir, prefix) if s >= step]
         if later:
             raise InvalidCheckpointError(path, step)
+    if use_orbax:
+        state = serialization.to_state_dict(target)
+        if overwrite and primary and checkpoint_orbax.is_async(checkpointer):
+            # Checkpoints after this step belong to the run being
+            # overwritten; earlier ones stay until this save is committed.
+            for s, n in _list_checkpoints(ckpt_dir, prefix):
+                if s > step:
+                    _remove(os.path.join(ckpt_dir, n))
+        checkpoint_orbax.save(path, state, checkpointer, overwrite)
+        if primary and not checkpoint_orbax.is_async(checkpointer):
+            _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
+                      keep_every_n_steps)
+        logger.info('Saved Orbax checkpoint at %s', path)
+        return path
     # Serialize before touching the disk: a target that cannot be written
     # leaves the directory as it was.
-    data = serialization.to_bytes(state)
+    data = serialization.to_bytes(target)
 
     def commit():
         _commit(ckpt_dir, name, step, data, prefix, keep, overwrite,
@@ -328,20 +426,22 @@ def _save(ckpt_dir, state, step, prefix, keep, overwrite, keep_every_n_steps,
 
 def save_checkpoint(ckpt_dir, target, step, prefix='checkpoint_', keep=1,
                     overwrite=False, keep_every_n_steps=None,
-                    async_manager=None, orbax_checkpointers=None):
+                    async_manager=None, orbax_checkpointer=None, *,
+                    orbax_checkpointers=None):
     """Save ``target`` as ``{ckpt_dir}/{prefix}{step}``; keep the newest ``keep``.
 
     Each process writes on its own (single-host use); for several processes
-    sharing a directory use :func:`save_checkpoint_multiprocess`. The write
-    is crash-safe (see the module docstring).
+    sharing a directory, or arrays sharded across processes, use
+    :func:`save_checkpoint_multiprocess`. The write is crash-safe (see the
+    module docstring).
 
     Args:
-      ckpt_dir: directory for the checkpoint files (str or path-like);
-        created if missing.
-      target: anything ``nnjax.serialization.to_bytes`` takes: a dict of
+      ckpt_dir: directory for the checkpoints (str or path-like); created if
+        missing.
+      target: anything ``nnjax.serialization.to_state_dict`` takes: a dict of
         arrays, a ``TrainState``, a ``struct`` dataclass, ...
       step: int or float (a training step or a metric), used in the name.
-      prefix: file name prefix.
+      prefix: name prefix.
       keep: how many of the newest checkpoints to keep (>= 1); older ones are
         deleted after the new one is in place.
       overwrite: if a checkpoint at ``step`` or a later step exists, replace
@@ -351,11 +451,22 @@ def save_checkpoint(ckpt_dir, target, step, prefix='checkpoint_', keep=1,
         at least this many steps after the last one kept; step 0 is never
         kept this way (as in the seed system), so with checkpoints at every
         step from 0, steps 1, 1+n, 1+2n, ... remain.
-      async_manager: an :class:`AsyncManager`: write in the background.
-      orbax_checkpointers: unsupported; must be ``None``.
+      async_manager: an :class:`AsyncManager`: write in the background (an
+        Orbax save through it uses the manager's ``AsyncCheckpointer``).
+      orbax_checkpointer: an ``orbax.checkpoint`` checkpointer with a
+        ``PyTreeCheckpointHandler`` (``PyTreeCheckpointer()``,
+        ``Checkpointer(PyTreeCheckpointHandler())`` or
+        ``AsyncCheckpointer(PyTreeCheckpointHandler())``): write an Orbax
+        directory through it. Without it, the flag
+        ``nnjax_use_orbax_checkpointing`` chooses the format. An
+        ``AsyncCheckpointer`` returns at once; its
+        ``wait_until_finished()`` waits for the write, and checkpoints
+        beyond ``keep`` are removed at the start of the next save.
+      orbax_checkpointers: the API reference's spelling of
+        ``orbax_checkpointer``.
 
     Returns:
-      The path of the checkpoint file.
+      The path of the checkpoint.
 
     Raises:
       InvalidCheckpointError: a checkpoint at this or a later step exists and
@@ -369,53 +480,53 @@ def save_checkpoint(ckpt_dir, target, step, prefix='checkpoint_', keep=1,
     ...     sorted(os.listdir(d))
     ['checkpoint_2', 'checkpoint_3']
     """
-    _refuse('orbax_checkpointers', orbax_checkpointers, 'Orbax')
+    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
+    if _spans_processes(target):
+        raise ValueError(
+            f'save_checkpoint({os.fspath(ckpt_dir)!r}, step={step!r}): the '
+            'target holds arrays sharded across processes, which no single '
+            'process can write. Call save_checkpoint_multiprocess on every '
+            'process instead: each writes its own shards.')
+    use_orbax = checkpointer is not None or config.nnjax_use_orbax_checkpointing
+    primary = not use_orbax or jax.process_index() == 0
     return _save(ckpt_dir, target, step, prefix, keep, overwrite,
-                 keep_every_n_steps, async_manager)
-
-
-def _gather_to_host(state_dict):
-    """Replace arrays spread over several processes by their full value."""
-    from jax.experimental import multihost_utils
-
-    def gather(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            return multihost_utils.process_allgather(x, tiled=True)
-        return x
-
-    return jax.tree_util.tree_map(gather, state_dict)
+                 keep_every_n_steps, async_manager, checkpointer, use_orbax,
+                 primary)
 
 
 def save_checkpoint_multiprocess(ckpt_dir, target, step, prefix='checkpoint_',
                                  keep=1, overwrite=False,
                                  keep_every_n_steps=None, async_manager=None,
-                                 gda_manager=None, orbax_checkpointers=None):
+                                 gda_manager=None, orbax_checkpointer=None, *,
+                                 orbax_checkpointers=None):
     """Save from several JAX processes into one shared directory.
 
-    Every process must call it, with the same arguments. Arrays that are not
-    fully addressable by one process (sharded across hosts) are first
-    gathered with ``jax.experimental.multihost_utils.process_allgather``, a
-    collective all processes take part in; then process 0 alone writes the
-    file (as :func:`save_checkpoint` does, crash-safe) and removes old
-    checkpoints, while the others wait at a barrier
-    (``multihost_utils.sync_global_devices``) until it is done. Errors of the
-    write (e.g. ``InvalidCheckpointError``) are raised on process 0 only.
-    With one process this is :func:`save_checkpoint`.
+    Every process must call it, with the same arguments.
 
-    The whole target is gathered into process 0's host memory, so this suits
-    states that fit there. ``async_manager`` works, but then the barrier
-    only covers the synchronous part: other processes go on before the file
-    is committed. ``gda_manager`` and ``orbax_checkpointers`` (Orbax /
-    tensorstore backends) are not supported and must be ``None``.
+    * Through Orbax (``orbax_checkpointer`` given, the flag
+      ``nnjax_use_orbax_checkpointing`` on, or arrays in ``target`` sharded
+      across processes): all processes write the checkpoint directory
+      together, each only the shards it holds; nothing is gathered to one
+      host. Process 0 removes old checkpoints.
+    * Otherwise (a target every process holds whole): process 0 alone writes
+      the msgpack file, as :func:`save_checkpoint` does, crash-safe, while
+      the others wait at a barrier (``multihost_utils.sync_global_devices``)
+      until it is done. Errors of the write (e.g.
+      ``InvalidCheckpointError``) are raised on process 0 only.
+      ``async_manager`` works, but then the barrier only covers the
+      synchronous part.
+
+    With one process this is :func:`save_checkpoint`.
 
     Args:
       ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
-      async_manager: as for :func:`save_checkpoint`.
-      gda_manager: unsupported; must be ``None``.
-      orbax_checkpointers: unsupported; must be ``None``.
+      async_manager, orbax_checkpointer, orbax_checkpointers: as for
+        :func:`save_checkpoint`.
+      gda_manager: unsupported (the seed deprecated it for Orbax); must be
+        ``None``.
 
     Returns:
-      The path of the checkpoint file (on every process).
+      The path of the checkpoint (on every process).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as d:
@@ -423,18 +534,21 @@ def save_checkpoint_multiprocess(ckpt_dir, target, step, prefix='checkpoint_',
     ...     os.path.basename(path)
     'checkpoint_7'
     """
-    _refuse('gda_manager', gda_manager, 'GlobalDeviceArray (tensorstore)')
-    _refuse('orbax_checkpointers', orbax_checkpointers, 'Orbax')
-    state = _gather_to_host(serialization.to_state_dict(target))
-    if jax.process_count() == 1:
-        return _save(ckpt_dir, state, step, prefix, keep, overwrite,
-                     keep_every_n_steps, async_manager)
+    _refuse_gda(gda_manager)
+    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
+    use_orbax = (checkpointer is not None or config.nnjax_use_orbax_checkpointing
+                 or _spans_processes(target))
+    primary = jax.process_index() == 0
+    if use_orbax or jax.process_count() == 1:
+        return _save(ckpt_dir, target, step, prefix, keep, overwrite,
+                     keep_every_n_steps, async_manager, checkpointer,
+                     use_orbax, primary)
     from jax.experimental import multihost_utils
     barrier = f'nnjax_save_checkpoint_{prefix}{step}'
-    if jax.process_index() == 0:
+    if primary:
         try:
-            return _save(ckpt_dir, state, step, prefix, keep, overwrite,
-                         keep_every_n_steps, async_manager)
+            return _save(ckpt_dir, target, step, prefix, keep, overwrite,
+                         keep_every_n_steps, async_manager, None, False, True)
         finally:
             multihost_utils.sync_global_devices(barrier)
     multihost_utils.sync_global_devices(barrier)
@@ -463,51 +577,120 @@ def latest_checkpoint(ckpt_dir, prefix='checkpoint_'):
     return os.path.join(os.fspath(ckpt_dir), checkpoints[-1][1])
 
 
+def _place(expected, state):
+    """Put the arrays of ``state`` where the target's array leaves live.
+
+    ``expected`` is the target's state dict. Where it holds a ``jax.Array``
+    (or a ``ShapeDtypeStruct`` with a sharding), the host array read from the
+    file becomes a ``jax.Array`` with that sharding: each process builds only
+    the shards its devices hold, so this works across processes too.
+    """
+    if isinstance(expected, dict) and isinstance(state, dict):
+        by_name = {str(k): k for k in expected}
+        return {k: _place(expected[by_name[str(k)]], v) if str(k) in by_name
+                else v for k, v in state.items()}
+    sharding = getattr(expected, 'sharding', None)
+    if isinstance(expected, (jax.Array, jax.ShapeDtypeStruct)) \
+            and sharding is not None:
+        host = np.asarray(state)
+        return jax.make_array_from_callback(host.shape, sharding,
+                                            lambda index: host[index])
+    return state
+
+
+def _resolve_path(ckpt_dir, step, prefix):
+    """The checkpoint to read, or None where the seed returns the target as is."""
+    if step is not None:
+        name = f'{prefix}{_normalize_step(step)}'
+        ckpt_path = os.path.join(ckpt_dir, name)
+        if os.path.exists(ckpt_path):
+            return ckpt_path
+        # A float step may have been saved under its int spelling or the
+        # other way round; match by value.
+        wanted = float(_normalize_step(step))
+        same = [n for s, n in _list_checkpoints(ckpt_dir, prefix) if s == wanted]
+        if not same:
+            available = [n for _, n in _list_checkpoints(ckpt_dir, prefix)]
+            raise ValueError(
+                f'Matching checkpoint not found: {ckpt_path}. Checkpoints in '
+                f'{ckpt_dir!r} with prefix {prefix!r}: {available or "none"}. '
+                'Pass one of their steps, or step=None for the latest.')
+        return os.path.join(ckpt_dir, same[-1])
+    if not os.path.exists(ckpt_dir):
+        logger.info('No checkpoint directory at %s', ckpt_dir)
+        return None
+    if os.path.isdir(ckpt_dir) and not checkpoint_orbax.is_orbax_checkpoint(ckpt_dir):
+        ckpt_path = latest_checkpoint(ckpt_dir, prefix)
+        if ckpt_path is None:
+            logger.info('No checkpoint with prefix %r in %s', prefix, ckpt_dir)
+        return ckpt_path
+    return ckpt_dir  # the path of one checkpoint, file or Orbax directory
+
+
 def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
                        parallel=True, gda_manager=None,
                        allow_partial_mpa_restoration=False,
-                       orbax_checkpointers=None, orbax_transforms=None):
+                       orbax_checkpointer=None, orbax_transforms=None, *,
+                       orbax_checkpointers=None):
     """Restore the latest (or a given) checkpoint into ``target``.
 
-    Picks the highest-numbered ``{prefix}{number}`` file in ``ckpt_dir``
-    (``ckpt_1, ckpt_2, ckpt_3 -> ckpt_3``; ``ckpt_0.01, ckpt_0.1, ckpt_0.001
-    -> ckpt_0.1``; ``ckpt_-1.0, ckpt_1.0, ckpt_1e5 -> ckpt_1e5``), or the one
-    for ``step``. ``ckpt_dir`` may also name a checkpoint file.
+    Picks the highest-numbered ``{prefix}{number}`` checkpoint in
+    ``ckpt_dir`` (``ckpt_1, ckpt_2, ckpt_3 -> ckpt_3``; ``ckpt_0.01,
+    ckpt_0.1, ckpt_0.001 -> ckpt_0.1``; ``ckpt_-1.0, ckpt_1.0, ckpt_1e5 ->
+    ckpt_1e5``), or the one for ``step``. ``ckpt_dir`` may also name one
+    checkpoint. msgpack files and Orbax directories are both read, whatever
+    the flag ``nnjax_use_orbax_checkpointing`` says.
 
-    Before anything is built, the file's state dict is compared with
+    Before anything is built, the checkpoint's tree is compared with
     ``nnjax.serialization.to_state_dict(target)``: the keys at every level,
     and at each leaf the shape, and the dtype where both sides are arrays,
-    must agree (a ``None`` leaf in the target takes whatever the file holds;
-    a Python scalar in the target, such as an ``int`` step, takes any scalar
-    or 0-d array). The first difference, in sorted key order, raises
-    ``CheckpointMismatchError``. Arrays come back as read-only NumPy arrays.
+    must agree (a ``None`` leaf in the target takes whatever the checkpoint
+    holds; a Python scalar in the target, such as an ``int`` step, takes any
+    scalar or 0-d array). The first difference, in sorted key order, raises
+    ``CheckpointMismatchError``; with ``orbax_transforms`` Orbax's
+    transformations reconcile the trees instead.
+
+    Leaves of ``target`` that are ``jax.Array``s, or ``jax.ShapeDtypeStruct``s
+    with a ``sharding`` (an abstract target from ``jax.eval_shape``), come
+    back as ``jax.Array``s with exactly the target's sharding, on any mesh
+    and in any number of processes: a checkpoint written from a 2x4 mesh
+    restores onto a 1x8 or a 4-device mesh. Other arrays come back as NumPy
+    arrays (read-only from msgpack files).
 
     Args:
-      ckpt_dir: directory of checkpoints, or the path of one checkpoint file.
-      target: the object to rebuild (its structure is used, not its values),
-        or None to get the raw state dict.
+      ckpt_dir: directory of checkpoints, or the path of one checkpoint.
+      target: the object to rebuild (its structure, shardings and dtypes are
+        used, not its values), or None to get the raw state dict of host
+        NumPy arrays.
       step: the step to load, or None for the latest. With a step,
         ``ckpt_dir`` must be a directory holding ``{prefix}{step}``.
-      prefix: file name prefix.
-      parallel: accepted for compatibility; the file is read in one go.
-      gda_manager: unsupported; must be ``None``.
+      prefix: name prefix.
+      parallel: accepted for compatibility; a msgpack file is read in one go.
+      gda_manager: unsupported (the seed deprecated it for Orbax); must be
+        ``None``.
       allow_partial_mpa_restoration: accepted for compatibility; there are
-        no multiprocess-array placeholders in this format, so it changes
+        no multiprocess-array placeholders in either format, so it changes
         nothing.
-      orbax_checkpointers: unsupported; must be ``None``.
-      orbax_transforms: unsupported; must be ``None``.
+      orbax_checkpointer: the Orbax checkpointer to read an Orbax checkpoint
+        with (default: a ``PyTreeCheckpointer``); an ``AsyncCheckpointer``'s
+        save in flight is waited for first.
+      orbax_transforms: Orbax restore transformations (e.g. ``{}`` to fill
+        what the checkpoint lacks from ``target``), for Orbax checkpoints.
+      orbax_checkpointers: the API reference's spelling of
+        ``orbax_checkpointer``.
 
     Returns:
-      ``target`` updated from the file (a new object; ``target`` itself is
-      not changed), or the state dict if ``target`` is None. If ``step`` is
-      None and there is no checkpoint (or ``ckpt_dir`` does not exist),
+      ``target`` updated from the checkpoint (a new object; ``target`` itself
+      is not changed), or the state dict if ``target`` is None. If ``step``
+      is None and there is no checkpoint (or ``ckpt_dir`` does not exist),
       ``target`` is returned unchanged.
 
     Raises:
-      ValueError: ``step`` was given and ``{prefix}{step}`` does not exist.
-      CorruptCheckpointError: the file is empty, truncated or not a
+      ValueError: ``step`` was given and ``{prefix}{step}`` does not exist;
+        or ``orbax_transforms`` was given for a msgpack checkpoint.
+      CorruptCheckpointError: the checkpoint is empty, truncated or not a
         checkpoint.
-      CheckpointMismatchError: the file does not fit ``target``.
+      CheckpointMismatchError: the checkpoint does not fit ``target``.
 
     >>> import tempfile
     >>> import numpy as np
@@ -519,45 +702,29 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     ...         print(e.key_path, e.what, e.expected, e.found)
     /w shape (3,) (2, 2)
     """
-    _refuse('gda_manager', gda_manager, 'GlobalDeviceArray (tensorstore)')
-    _refuse('orbax_checkpointers', orbax_checkpointers, 'Orbax')
-    _refuse('orbax_transforms', orbax_transforms, 'Orbax')
+    _refuse_gda(gda_manager)
+    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
     del parallel, allow_partial_mpa_restoration  # see the docstring
+    # A save still in flight may be the very checkpoint asked for.
+    checkpoint_orbax.wait(checkpointer)
     ckpt_dir = os.fspath(ckpt_dir)
-    if step is not None:
-        name = f'{prefix}{_normalize_step(step)}'
-        ckpt_path = os.path.join(ckpt_dir, name)
-        if not os.path.exists(ckpt_path):
-            # A float step may have been saved under its int spelling or
-            # the other way round; match by value.
-            wanted = float(_normalize_step(step))
-            same = [n for s, n in _list_checkpoints(ckpt_dir, prefix)
-                    if s == wanted]
-            if not same:
-                available = [n for _, n in _list_checkpoints(ckpt_dir, prefix)]
-                raise ValueError(
-                    f'Matching checkpoint not found: {ckpt_path}. Checkpoints '
-                    f'in {ckpt_dir!r} with prefix {prefix!r}: '
-                    f'{available or "none"}. Pass one of their steps, or '
-                    'step=None for the latest.')
-            ckpt_path = os.path.join(ckpt_dir, same[-1])
-    else:
-        if not os.path.exists(ckpt_dir):
-            logger.info('No checkpoint directory at %s', ckpt_dir)
-            return target
-        if os.path.isdir(ckpt_dir):
-            ckpt_path = latest_checkpoint(ckpt_dir, prefix)
-            if ckpt_path is None:
-                logger.info('No checkpoint with prefix %r in %s', prefix,
-                            ckpt_dir)
-                return target
-        else:
-            ckpt_path = ckpt_dir
+    ckpt_path = _resolve_path(ckpt_dir, step, prefix)
+    if ckpt_path is None:
+        return target
     if os.path.isdir(ckpt_path):
+        if not checkpoint_orbax.is_orbax_checkpoint(ckpt_path):
+            raise CorruptCheckpointError(
+                ckpt_path, 'it is a directory without the files Orbax writes '
+                '(_CHECKPOINT_METADATA, _METADATA): not a checkpoint, or an '
+                'incomplete copy')
+        logger.info('Restoring Orbax checkpoint from %s', ckpt_path)
+        return checkpoint_orbax.restore(ckpt_path, target, checkpointer,
+                                        orbax_transforms)
+    if orbax_transforms is not None:
         raise ValueError(
-            f'Checkpoint {ckpt_path!r} is a directory, as the Orbax backend '
-            'writes them; nnjax reads only single-file msgpack checkpoints. '
-            'Restore it with Orbax, or re-save it with save_checkpoint.')
+            f'orbax_transforms applies to Orbax checkpoints; {ckpt_path!r} is a '
+            'msgpack file. Restore with target=None, change the state dict, '
+            'and rebuild with nnjax.serialization.from_state_dict.')
     logger.info('Restoring checkpoint from %s', ckpt_path)
     expected = None if target is None else serialization.to_state_dict(target)
     state = read_state(ckpt_path, expect_dict=target is None
@@ -567,4 +734,4 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     mismatch = first_mismatch(expected, state)
     if mismatch is not None:
         raise CheckpointMismatchError(ckpt_path, *mismatch)
-    return serialization.from_state_dict(target, state)
+    return serialization.from_state_dict(target, _place(expected, state))

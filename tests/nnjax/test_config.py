@@ -109,3 +109,20 @@ def test_flags_do_not_touch_jax_config():
     define_bool_state(name, False, 'h')
     assert not hasattr(jax.config, 'nnjax_' + name)
     assert not hasattr(jax.config, 'nnjax_return_frozendict')
+
+
+def test_seed_spelling_names_the_same_flag():
+    assert config.flax_use_orbax_checkpointing is config.nnjax_use_orbax_checkpointing is False
+    try:
+        nnjax.config.update('flax_use_orbax_checkpointing', True)
+        assert config.nnjax_use_orbax_checkpointing is True
+        assert nnjax.config.flax_use_orbax_checkpointing is True
+        assert nnjax.config.use_orbax_checkpointing.value is True
+    finally:
+        update('nnjax_use_orbax_checkpointing', False)
+    with config.override('flax_return_frozendict', True):
+        assert config.nnjax_return_frozendict is True
+    assert config.nnjax_return_frozendict is False
+    assert config.help('flax_use_orbax_checkpointing') == config.help('nnjax_use_orbax_checkpointing')
+    with pytest.raises(AttributeError, match='flax_no_such_flag'):
+        update('flax_no_such_flag', True)

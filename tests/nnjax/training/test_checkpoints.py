@@ -197,21 +197,26 @@ def test_unserializable_target_leaves_the_directory_as_it_was(tmp_path):
     assert _names(tmp_path) == ['checkpoint_1']
 
 
-def test_unsupported_backends_raise_value_error(tmp_path):
-    with pytest.raises(ValueError, match='no Orbax backend'):
+def test_refused_arguments_leave_the_directory_alone(tmp_path):
+    with pytest.raises(TypeError, match='orbax_checkpointer'):
         checkpoints.save_checkpoint(tmp_path, {}, 1, orbax_checkpointers=object())
+    with pytest.raises(TypeError, match='not both'):
+        checkpoints.save_checkpoint(tmp_path, {}, 1, orbax_checkpointer=object(),
+                                    orbax_checkpointers=object())
     with pytest.raises(ValueError, match='gda_manager'):
         checkpoints.save_checkpoint_multiprocess(tmp_path, {}, 1, gda_manager=object())
-    with pytest.raises(ValueError, match='orbax_transforms'):
-        checkpoints.restore_checkpoint(tmp_path, None, orbax_transforms={})
     with pytest.raises(ValueError, match='gda_manager'):
         checkpoints.restore_checkpoint(tmp_path, None, gda_manager=object())
     assert _names(tmp_path) == []
+    checkpoints.save_checkpoint(tmp_path, {'w': 1.0}, 1)
+    with pytest.raises(ValueError, match='orbax_transforms applies to Orbax'):
+        checkpoints.restore_checkpoint(tmp_path, None, orbax_transforms={})
+    assert _names(tmp_path) == ['checkpoint_1']
 
 
-def test_orbax_style_directory_is_reported(tmp_path):
+def test_directory_that_orbax_did_not_write_is_reported(tmp_path):
     (tmp_path / 'checkpoint_3').mkdir()
-    with pytest.raises(ValueError, match='is a directory'):
+    with pytest.raises(errors.CorruptCheckpointError, match='directory without the files Orbax'):
         checkpoints.restore_checkpoint(tmp_path, None)
 
 
