@@ -1,8 +1,11 @@
 # Developer entry points. GNU make; recipes are indented with tabs.
 #
 #   make test               install (once) and run tests, conformance and docs
+#   make test-slow          the slow cases (marked `slow`: long multi-process runs)
 #   make conformance-deep   conformance/ with 2000 Hypothesis examples per test
 #   make demo               train the digits CNN (examples/train_digits.py); reruns resume
+#   make demo-lm            train a small transformer LM on a simulated 2x4 device mesh
+#                           with sharded checkpoints (examples/train_lm.py); reruns resume
 #   make bench              install the seed system (flax) and run the benchmarks
 #   make clean              remove caches, build outputs and install stamps
 #   make distclean          clean, and remove the virtual environment too
@@ -11,7 +14,7 @@ PYTHON ?= python3
 VENV ?= .venv
 VPY := $(VENV)/bin/python
 
-.PHONY: all install test conformance-deep demo bench clean distclean
+.PHONY: all install test test-slow conformance-deep demo demo-lm bench clean distclean
 
 all: test
 
@@ -28,6 +31,9 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q
 
+test-slow: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance -m slow -q
+
 conformance-deep: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=deep $(VPY) -m pytest conformance -q
 
@@ -38,6 +44,9 @@ $(VENV)/.examples-installed: $(VENV)/.installed pyproject.toml
 
 demo: $(VENV)/.examples-installed
 	$(VPY) examples/train_digits.py
+
+demo-lm: $(VENV)/.examples-installed
+	$(VPY) examples/train_lm.py
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 	$(VPY) -m pip install -e '.[bench]'
