@@ -82,7 +82,23 @@ def _metadata_tree(path):
             path, f'Orbax cannot read its metadata ({type(e).__name__}: {e})'
         ) from e
     md = getattr(md, 'item_metadata', md)  # a StepMetadata in newer Orbax
-    return getattr(md, 'tree', md)
+    tree = getattr(md, 'tree', md)
+    if not isinstance(tree, dict):
+        raise CorruptCheckpointError(
+            path, 'its tree metadata (_METADATA) is missing or unreadable: an '
+            'incomplete copy, or not a checkpoint written from a state dict')
+    return tree
+
+
+def _read(checkpointer, path, **kwargs):
+    """``checkpointer.restore``, with unreadable data reported as corruption."""
+    try:
+        return checkpointer.restore(path, **kwargs)
+    except (ValueError, OSError) as e:
+        if kwargs.get('transforms') is not None:
+            raise  # the caller's transforms may be at fault; say nothing more
+        raise CorruptCheckpointError(
+            path, f'Orbax could not read its data ({type(e).__name__}: {e})') from e
 
 
 def _is_metadata_leaf(x):
@@ -133,7 +149,7 @@ def restore(path, target, checkpointer, transforms):
     metadata = _metadata_tree(path)
     path = os.path.abspath(path)
     if target is None:
-        return checkpointer.restore(path, restore_args=_host_restore_args(metadata))
+        return _read(checkpointer, path, restore_args=_host_restore_args(metadata))
     expected = serialization.to_state_dict(target)
     if transforms is None:
         mismatch = first_mismatch(expected, _as_found(metadata))
@@ -142,5 +158,5 @@ def restore(path, target, checkpointer, transforms):
     kwargs = {'item': expected, 'restore_args': restore_args_from_target(expected)}
     if transforms is not None:
         kwargs['transforms'] = transforms
-    restored = checkpointer.restore(path, **kwargs)
+    restored = _read(checkpointer, path, **kwargs)
     return serialization.from_state_dict(target, restored)

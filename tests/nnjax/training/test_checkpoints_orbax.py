@@ -111,6 +111,22 @@ def test_mismatched_target_names_the_leaf_and_leaves_files(tmp_path, orbax_flag)
     assert _names(tmp_path / 'checkpoint_1') == before
 
 
+def test_damaged_orbax_checkpoint_is_reported_as_corrupt(tmp_path, orbax_flag):
+    checkpoints.save_checkpoint(tmp_path, {'w': np.arange(10000.0)}, 1)
+    ckpt = tmp_path / 'checkpoint_1'
+    data = [p for p in ckpt.rglob('*') if p.is_file() and p.parent.name == 'd']
+    biggest = max(data, key=lambda p: p.stat().st_size)
+    with open(biggest, 'r+b') as f:
+        f.truncate(100)
+    with pytest.raises(errors.CorruptCheckpointError, match='could not read its data'):
+        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros(10000)})
+    with pytest.raises(errors.CorruptCheckpointError, match='could not read its data'):
+        checkpoints.restore_checkpoint(tmp_path, None)
+    (ckpt / '_METADATA').unlink()
+    with pytest.raises(errors.CorruptCheckpointError, match='metadata'):
+        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros(10000)})
+
+
 def test_orbax_transforms_fill_what_the_checkpoint_lacks(tmp_path, orbax_flag):
     class CustomTrainState(train_state.TrainState):
         batch_stats: object = None
