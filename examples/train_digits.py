@@ -78,7 +78,7 @@ def main(argv=None, dataset=None) -> int:
     fresh = run_state(create_state(model, jax.random.PRNGKey(args.seed), train.images[:1],
                                    args.learning_rate), args.epochs)
     try:
-        run = checkpoints.restore_checkpoint(ckpt_dir, target=fresh)
+        run = checkpoints.restore_checkpoint(ckpt_dir, target=fresh, strict=True)
     except CheckpointMismatchError as err:  # e.g. another --epochs: the curves differ in length
         raise SystemExit(f'{ckpt_dir} holds a run that does not fit this configuration '
                          f'({err.key_path}: {err.what} {err.found}, expected {err.expected}). '

@@ -68,10 +68,12 @@ def _registry_key(x):
 
 
 class _RestorePath(threading.local):
-    """The branch names from_state_dict has walked down, per thread."""
+    """The branch names from_state_dict has walked down, per thread, and
+    whether leaf shapes are checked on this thread."""
 
     def __init__(self):
         self.names = []
+        self.check_shapes = True
 
 
 _restore_path = _RestorePath()
@@ -84,6 +86,27 @@ def _entered(name):
         yield
     finally:
         _restore_path.names.pop()
+
+
+@contextlib.contextmanager
+def leaf_shapes_unchecked():
+    """Within the block, :func:`from_state_dict` takes a leaf of any shape.
+
+    For restores that follow the seed system, which takes the state's
+    shapes (``nnjax.training.checkpoints.restore_checkpoint`` without
+    ``strict``).
+
+    >>> import numpy as np
+    >>> with leaf_shapes_unchecked():
+    ...     from_state_dict({'w': np.zeros(2)}, {'w': np.ones(3)})
+    {'w': array([1., 1., 1.])}
+    """
+    previous = _restore_path.check_shapes
+    _restore_path.check_shapes = False
+    try:
+        yield
+    finally:
+        _restore_path.check_shapes = previous
 
 
 def current_path():
@@ -174,7 +197,8 @@ def from_state_dict(target, state, name='.'):
     handlers = _STATE_DICT_REGISTRY.get(_registry_key(target))
     with _entered(name):
         if handlers is None:
-            _check_leaf_shape(target, state)
+            if _restore_path.check_shapes:
+                _check_leaf_shape(target, state)
             return state
         return handlers[1](target, state)
 

@@ -13,7 +13,11 @@ unmapped.
 * on nnjax only: ``from flax import serialization`` (or ``struct``,
   ``traverse_util``, ``jax_utils``) imports nnjax's module of that name, and
   ``from flax.training import X`` imports ``nnjax.training``'s; ``import
-  optax`` and ``from functools import partial`` are unchanged;
+  flax`` is ``import nnjax as flax`` and ``from flax import struct,
+  serialization`` (a list of those modules) imports nnjax's; ``import
+  optax``, ``from functools import partial``, ``import os``, ``import
+  shutil``, ``import orbax.checkpoint`` and ``from jax.sharding import ...``
+  are unchanged;
 * on nnref only: ``import jax.numpy as jnp`` becomes ``import nnref.numpy as
   jnp``, ``from jax import random`` becomes ``from nnref import random``, and
   any other ``import jax`` / ``from jax import X, ...`` imports the ``jax``
@@ -89,13 +93,18 @@ IMPORT_REWRITES = {
         (r'from flax import (serialization|struct|traverse_util|jax_utils)',
          r'from nnjax import \1'),
         (r'from flax\.training import (.+)', r'from nnjax.training import \1'),
+        # the seed's checkpointing guides (003)
+        (r'import flax', 'import nnjax as flax'),
+        (r'from flax import ((?:serialization|struct|traverse_util|jax_utils)'
+         r'(?:, (?:serialization|struct|traverse_util|jax_utils))+)', r'from nnjax import \1'),
     ],
 }
 IMPORTS_KEPT = {
     'nnref': [r'import functools', r'import numpy as np', r'from typing import .+'],
     'nnjax': [r'import functools', r'from functools import partial', r'import numpy as np',
               r'from typing import .+', r'import jax', r'import jax\.numpy as jnp',
-              r'from jax import .+', r'import optax'],
+              r'from jax import .+', r'import optax',
+              r'import os', r'import shutil', r'import orbax\.checkpoint', r'from jax\.sharding import .+'],
 }
 
 

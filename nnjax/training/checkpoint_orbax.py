@@ -29,6 +29,7 @@ see whole. This module is that path; the public functions live in
 (True, {'step': 1, 'w': array([0., 1., 2.])})
 """
 
+import dataclasses
 import os
 
 import jax
@@ -36,7 +37,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from nnjax import serialization
-from nnjax.training.checkpoint_reading import first_mismatch
+from nnjax.training.checkpoint_reading import first_mismatch, log_reshaped, rebuild
 from nnjax.training.orbax_utils import restore_args_from_target, save_args_from_target
 from shared_spec.errors import CheckpointMismatchError, CorruptCheckpointError
 
@@ -136,13 +137,27 @@ def _host_restore_args(metadata):
         metadata, is_leaf=_is_metadata_leaf)
 
 
-def restore(path, target, checkpointer, transforms):
+def _as_saved(args, found):
+    """Restore arguments that read an array at its saved shape and dtype."""
+    def leaf(arg, saved):
+        if isinstance(arg, ocp.ArrayRestoreArgs) and isinstance(saved, jax.ShapeDtypeStruct):
+            return dataclasses.replace(arg, global_shape=saved.shape, shape=None,
+                                       dtype=saved.dtype)
+        if type(arg) is ocp.RestoreArgs and isinstance(saved, jax.ShapeDtypeStruct):
+            return dataclasses.replace(arg, dtype=saved.dtype)
+        return arg
+    return jax.tree_util.tree_map(leaf, args, found, is_leaf=_is_metadata_leaf)
+
+
+def restore(path, target, checkpointer, transforms, strict=False):
     """Restore checkpoint directory ``path`` into ``target`` (or a raw state dict).
 
     Leaves of ``target`` that are ``jax.Array``s (or ``ShapeDtypeStruct``s
-    with a sharding) come back with the target's sharding; with
-    ``transforms`` (Orbax's restore transformations) the tree check is left
-    to Orbax, whose transforms exist to reconcile different trees.
+    with a sharding) come back with the target's sharding. The tree must
+    match; shapes and dtypes are the saved ones unless ``strict``, which
+    requires them to match the target's. With ``transforms`` (Orbax's
+    restore transformations) the tree check is left to Orbax, whose
+    transforms exist to reconcile different trees.
     """
     checkpointer = checkpointer or ocp.PyTreeCheckpointer()
     wait(checkpointer)
@@ -151,12 +166,17 @@ def restore(path, target, checkpointer, transforms):
     if target is None:
         return _read(checkpointer, path, restore_args=_host_restore_args(metadata))
     expected = serialization.to_state_dict(target)
+    args = restore_args_from_target(expected)
     if transforms is None:
-        mismatch = first_mismatch(expected, _as_found(metadata))
+        found = _as_found(metadata)
+        mismatch = first_mismatch(expected, found, strict=strict)
         if mismatch is not None:
             raise CheckpointMismatchError(path, *mismatch)
-    kwargs = {'item': expected, 'restore_args': restore_args_from_target(expected)}
+        if not strict:
+            log_reshaped(path, expected, found)
+            args = _as_saved(args, found)
+    kwargs = {'item': expected, 'restore_args': args}
     if transforms is not None:
         kwargs['transforms'] = transforms
     restored = _read(checkpointer, path, **kwargs)
-    return serialization.from_state_dict(target, restored)
+    return rebuild(target, restored, strict)

@@ -12,6 +12,7 @@ key order, for ``CheckpointMismatchError``.
 True
 """
 
+import logging
 import numbers
 
 import numpy as np
@@ -40,14 +41,14 @@ def _is_scalar(x):
     return isinstance(x, (numbers.Number, np.generic)) and not isinstance(x, str)
 
 
-def first_mismatch(expected, found, path=''):
+def first_mismatch(expected, found, path='', strict=True):
     """The first difference, in sorted key order, as ``(key_path, what, expected, found)``.
 
     ``expected`` is the target's state dict, ``found`` the file's. None if
-    they fit: the same keys at every dict node, and at each leaf the same
-    shape (and dtype, when both sides are arrays). A ``None`` in the target
-    accepts whatever the file holds there; a Python scalar accepts any
-    scalar or 0-d array.
+    they fit: the same keys at every dict node, and, with ``strict``, at
+    each leaf the same shape (and dtype, when both sides are arrays). A
+    ``None`` in the target accepts whatever the file holds there; a Python
+    scalar accepts any scalar or 0-d array.
     """
     where = path or '/'
     if expected is None:
@@ -64,12 +65,14 @@ def first_mismatch(expected, found, path=''):
         for key in expected_keys:
             mismatch = first_mismatch(expected[expected_by_name[key]],
                                        found[found_by_name[key]],
-                                       f'{path}/{key}')
+                                       f'{path}/{key}', strict)
             if mismatch is not None:
                 return mismatch
         return None
     if isinstance(found, dict):
         return where, 'keys', _describe(expected), sorted(map(str, found))
+    if not strict:
+        return None
     if _is_array(expected):
         if not (_is_array(found) or _is_scalar(found)):
             return where, 'shape', tuple(expected.shape), _describe(found)
@@ -87,6 +90,30 @@ def first_mismatch(expected, found, path=''):
     return None
 
 
+logger = logging.getLogger('nnjax.training.checkpoints')
+
+
+def log_reshaped(path, expected, found):
+    """Log the leaves whose shape in the checkpoint differs from the target's.
+
+    A non-strict restore takes the checkpoint's shapes, as the seed system
+    does; the log names the first leaf where that happened.
+    """
+    mismatch = first_mismatch(expected, found, strict=True)
+    if mismatch is not None and mismatch[1] == 'shape':
+        logger.warning('Restoring %s: %s has shape %s in the checkpoint and %s in '
+                       'the target; the checkpoint\'s shape is kept (strict=True '
+                       'refuses this).', path, mismatch[0], mismatch[3], mismatch[2])
+
+
+def rebuild(target, state, strict):
+    """``from_state_dict(target, state)``, at the state's shapes unless ``strict``."""
+    if strict:
+        return serialization.from_state_dict(target, state)
+    with serialization.leaf_shapes_unchecked():
+        return serialization.from_state_dict(target, state)
+
+
 def _corruption_reason(error):
     import msgpack  # noqa: PLC0415 - only needed on this error path
     text = str(error)
@@ -102,7 +129,12 @@ def _corruption_reason(error):
 
 
 def read_state(path, expect_dict):
-    """The state dict stored in file ``path``, or CorruptCheckpointError."""
+    """The state dict stored in file ``path``, or CorruptCheckpointError.
+
+    ``expect_dict``: the restore target is a tree, so the file must hold one.
+    Otherwise the file may also hold a single leaf (a checkpoint of one
+    array), but never a msgpack list, which no state dict contains.
+    """
     with open(path, 'rb') as f:
         data = f.read()
     if not data:
@@ -111,7 +143,7 @@ def read_state(path, expect_dict):
         state = serialization.msgpack_restore(data)
     except Exception as e:  # noqa: BLE001 - any decoding failure means corrupt
         raise CorruptCheckpointError(path, _corruption_reason(e)) from e
-    if expect_dict and not isinstance(state, dict):
+    if (expect_dict and not isinstance(state, dict)) or isinstance(state, (list, tuple)):
         raise CorruptCheckpointError(
             path, f'it decodes to {_describe(state)}, not to a state dict')
     return state

@@ -83,7 +83,7 @@ import numpy as np
 from nnjax import serialization
 from nnjax.config import config
 from nnjax.training import checkpoint_orbax
-from nnjax.training.checkpoint_reading import first_mismatch, read_state
+from nnjax.training.checkpoint_reading import first_mismatch, log_reshaped, read_state, rebuild
 from nnjax.training.pre_linen import convert_pre_linen
 from shared_spec.errors import (AlreadyExistsError, CheckpointMismatchError,
                                 CorruptCheckpointError, InvalidCheckpointError)
@@ -631,7 +631,7 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
                        parallel=True, gda_manager=None,
                        allow_partial_mpa_restoration=False,
                        orbax_checkpointer=None, orbax_transforms=None, *,
-                       orbax_checkpointers=None):
+                       orbax_checkpointers=None, strict=False):
     """Restore the latest (or a given) checkpoint into ``target``.
 
     Picks the highest-numbered ``{prefix}{number}`` checkpoint in
@@ -642,20 +642,25 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     the flag ``nnjax_use_orbax_checkpointing`` says.
 
     Before anything is built, the checkpoint's tree is compared with
-    ``nnjax.serialization.to_state_dict(target)``: the keys at every level,
-    and at each leaf the shape, and the dtype where both sides are arrays,
+    ``nnjax.serialization.to_state_dict(target)``: the keys at every level
     must agree (a ``None`` leaf in the target takes whatever the checkpoint
-    holds; a Python scalar in the target, such as an ``int`` step, takes any
-    scalar or 0-d array). The first difference, in sorted key order, raises
+    holds there). The first difference, in sorted key order, raises
     ``CheckpointMismatchError``; with ``orbax_transforms`` Orbax's
-    transformations reconcile the trees instead.
+    transformations reconcile the trees instead. The values, shapes and
+    dtypes are the checkpoint's, as in the seed system, whose guides restore
+    with a smaller reference array ("the reference doesn't need to be as
+    large as your checkpoint"); a leaf whose shape differs is logged. With
+    ``strict=True`` each leaf's shape, and dtype where both sides are
+    arrays, must match the target's too (a Python scalar, such as an
+    ``int`` step, takes any scalar or 0-d array): use it when a checkpoint
+    from another configuration must not be resumed.
 
     Leaves of ``target`` that are ``jax.Array``s, or ``jax.ShapeDtypeStruct``s
     with a ``sharding`` (an abstract target from ``jax.eval_shape``), come
-    back as ``jax.Array``s with exactly the target's sharding, on any mesh
-    and in any number of processes: a checkpoint written from a 2x4 mesh
-    restores onto a 1x8 or a 4-device mesh. Other arrays come back as NumPy
-    arrays (read-only from msgpack files).
+    back as ``jax.Array``s with the target's sharding, on any mesh and in
+    any number of processes: a checkpoint written from a 2x4 mesh restores
+    onto a 1x8 or a 4-device mesh. Other arrays come back as NumPy arrays
+    (read-only from msgpack files).
 
     Args:
       ckpt_dir: directory of checkpoints, or the path of one checkpoint.
@@ -678,6 +683,8 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
         what the checkpoint lacks from ``target``), for Orbax checkpoints.
       orbax_checkpointers: the API reference's spelling of
         ``orbax_checkpointer``.
+      strict: also require every leaf's shape and dtype to match the
+        target's (an nnjax extension; the seed system has no such check).
 
     Returns:
       ``target`` updated from the checkpoint (a new object; ``target`` itself
@@ -695,11 +702,13 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     >>> import tempfile
     >>> import numpy as np
     >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = save_checkpoint(d, {'w': np.zeros((2, 2), np.float32)}, step=1)
+    ...     _ = save_checkpoint(d, {'w': np.ones((2, 2), np.float32)}, step=1)
+    ...     print(restore_checkpoint(d, {'w': np.zeros(3, np.float32)})['w'].shape)
     ...     try:
-    ...         restore_checkpoint(d, {'w': np.zeros(3, np.float32)})
+    ...         restore_checkpoint(d, {'w': np.zeros(3, np.float32)}, strict=True)
     ...     except CheckpointMismatchError as e:
     ...         print(e.key_path, e.what, e.expected, e.found)
+    (2, 2)
     /w shape (3,) (2, 2)
     """
     _refuse_gda(gda_manager)
@@ -719,7 +728,7 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
                 'incomplete copy')
         logger.info('Restoring Orbax checkpoint from %s', ckpt_path)
         return checkpoint_orbax.restore(ckpt_path, target, checkpointer,
-                                        orbax_transforms)
+                                        orbax_transforms, strict)
     if orbax_transforms is not None:
         raise ValueError(
             f'orbax_transforms applies to Orbax checkpoints; {ckpt_path!r} is a '
@@ -727,11 +736,11 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
             'and rebuild with nnjax.serialization.from_state_dict.')
     logger.info('Restoring checkpoint from %s', ckpt_path)
     expected = None if target is None else serialization.to_state_dict(target)
-    state = read_state(ckpt_path, expect_dict=target is None
-                        or isinstance(expected, dict))
+    state = read_state(ckpt_path, expect_dict=isinstance(expected, dict))
     if target is None:
         return state
-    mismatch = first_mismatch(expected, state)
+    mismatch = first_mismatch(expected, state, strict=strict)
     if mismatch is not None:
         raise CheckpointMismatchError(ckpt_path, *mismatch)
-    return serialization.from_state_dict(target, _place(expected, state))
+    log_reshaped(ckpt_path, expected, state)
+    return rebuild(target, _place(expected, state), strict)

@@ -385,6 +385,9 @@ def _mismatch_cases():
     }
 
 
+_LEAF_CASES = ('shape', 'dtype')  # refused only with strict=True
+
+
 @pytest.mark.parametrize('kind', sorted(_mismatch_cases()))
 def test_mismatched_targets_raise_checkpoint_mismatch_error(tmp_path, kind):
     target, key_path, what, expected, found = _mismatch_cases()[kind]
@@ -392,7 +395,7 @@ def test_mismatched_targets_raise_checkpoint_mismatch_error(tmp_path, kind):
     on_disk = open(path, 'rb').read()
     target_bytes = serialization.msgpack_serialize(serialization.to_state_dict(target))
     with pytest.raises(errors.CheckpointMismatchError) as info:
-        checkpoints.restore_checkpoint(tmp_path, target)
+        checkpoints.restore_checkpoint(tmp_path, target, strict=kind in _LEAF_CASES)
     err = info.value
     assert (err.path, err.key_path, err.what) == (path, key_path, what)
     assert (err.expected, err.found) == (expected, found)
@@ -406,8 +409,25 @@ def test_the_first_mismatch_in_sorted_key_order_is_reported(tmp_path):
     checkpoints.save_checkpoint(tmp_path, {'b': np.zeros(2), 'a': {'y': np.zeros(2), 'x': 1}}, 1)
     target = {'b': np.zeros(3), 'a': {'y': np.zeros(2, np.float32), 'x': 1}}
     with pytest.raises(errors.CheckpointMismatchError) as info:
-        checkpoints.restore_checkpoint(tmp_path, target)
+        checkpoints.restore_checkpoint(tmp_path, target, strict=True)
     assert (info.value.key_path, info.value.what) == ('/a/y', 'dtype')
+
+
+def test_without_strict_the_checkpoint_gives_shapes_and_dtypes(tmp_path, caplog):
+    # The seed's guides restore with a smaller reference: the saved values come back.
+    saved = [12, {'foo': 'str', 'bar': np.array((2, 3))}, [1, 4, 10]]
+    checkpoints.save_checkpoint(tmp_path, saved, 0)
+    restored = checkpoints.restore_checkpoint(tmp_path, [0, {'foo': '', 'bar': np.array(0)}, [0, 0, 0]])
+    assert restored[0] == 12 and restored[1]['foo'] == 'str' and restored[2] == [1, 4, 10]
+    np.testing.assert_array_equal(restored[1]['bar'], [2, 3])
+    assert "/1/bar has shape (2,) in the checkpoint and () in the target" in caplog.text
+    dtype_case = _mismatch_cases()['dtype'][0]
+    checkpoints.save_checkpoint(tmp_path, _state(), 1)
+    assert checkpoints.restore_checkpoint(tmp_path, dtype_case)['opt'][1]['mu'].dtype == np.float64
+    # A file holding one array (no tree) restores too.
+    checkpoints.save_checkpoint(tmp_path / 'one', np.arange(10), 0)
+    np.testing.assert_array_equal(checkpoints.restore_checkpoint(tmp_path / 'one', None),
+                                  np.arange(10))
 
 
 def test_scalars_none_and_zero_d_arrays_are_lenient(tmp_path):
@@ -421,7 +441,7 @@ def test_scalars_none_and_zero_d_arrays_are_lenient(tmp_path):
     assert restored['config'] == {'depth': 3}
     with pytest.raises(errors.CheckpointMismatchError) as info:
         checkpoints.restore_checkpoint(tmp_path, {'step': np.zeros(2, np.int32), 'count': 0,
-                                                  'config': None})
+                                                  'config': None}, strict=True)
     assert (info.value.key_path, info.value.what, info.value.found) == ('/step', 'shape', ())
 
 
