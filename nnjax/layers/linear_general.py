@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import jax.numpy as jnp
 from jax import lax
 
-from nnjax import initializers
+from nnjax import initializers, meta
 from nnjax.dtypes import promote_dtype
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
@@ -42,6 +42,19 @@ def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
                 f"rank {ndim}; use axes in [-{ndim}, {ndim}).")
     return tuple(sorted(ax % ndim for ax in axes))
 
+
+
+def _reshaped(value, shape):
+    """An initializer's draw reshaped; a metadata box (``with_partitioning``) stays around it.
+
+    The box's axis names describe the final shape, so the value is taken out
+    without a sharding constraint, reshaped, and boxed again.
+    """
+    if meta.is_axis_metadata(value):
+        inner = (value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned)
+                 else value.unbox())
+        return value.replace_boxed(jnp.reshape(inner, shape))
+    return jnp.reshape(value, shape)
 
 class DenseGeneral(Module):
     """A linear transformation over any set of input axes, to any output shape.
@@ -106,10 +119,10 @@ class DenseGeneral(Module):
         def kernel_init(key, kshape, dtype=jnp.float32):
             # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
             flat = (math.prod(kshape[:n_batch + n_axis]), math.prod(kshape[n_batch + n_axis:]))
-            return jnp.reshape(self.kernel_init(key, flat, dtype), kshape)
+            return _reshaped(self.kernel_init(key, flat, dtype), kshape)
 
         def bias_init(key, bshape, dtype=jnp.float32):
-            return jnp.reshape(self.bias_init(key, (math.prod(bshape),), dtype), bshape)
+            return _reshaped(self.bias_init(key, (math.prod(bshape),), dtype), bshape)
 
         batch_shape = tuple(shape[ax] for ax in batch_dims)
         kernel_shape = batch_shape + tuple(shape[ax] for ax in axis) + features

@@ -386,7 +386,8 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
     # so the listing below sees it.
     checkpoint_orbax.wait(checkpointer)
     _check_not_a_file(ckpt_dir)
-    if use_orbax and primary and checkpoint_orbax.is_async(checkpointer):
+    if use_orbax and primary and checkpoint_orbax.is_async(checkpointer) \
+            and os.path.isdir(ckpt_dir):
         # The clean-up an asynchronous save could not do when it was launched.
         _clean_up(ckpt_dir, None, math.inf, prefix, keep, False,
                   keep_every_n_steps)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nnref import initializers
+from nnref import initializers, meta
 from nnref.dtypes import promote_dtype
 from nnref.layers import _contract
 from nnref.merge_param import merge_param
@@ -45,6 +45,19 @@ def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
 def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
+
+
+def _reshaped(value, shape):
+    """An initializer's draw reshaped; a metadata box (``with_partitioning``) stays around it.
+
+    The box's axis names describe the final shape, so the value is taken out
+    without a sharding constraint, reshaped, and boxed again.
+    """
+    if meta.is_axis_metadata(value):
+        inner = (value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned)
+                 else value.unbox())
+        return value.replace_boxed(np.reshape(inner, shape))
+    return np.reshape(value, shape)
 
 class DenseGeneral(Module):
     """A linear transformation over any set of input axes, to any output shape.
@@ -111,10 +124,10 @@ class DenseGeneral(Module):
         def kernel_init(key, shape, dtype=np.float32):
             # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
             flat = (_size(shape[:n_batch + n_axis]), _size(shape[n_batch + n_axis:]))
-            return np.reshape(self.kernel_init(key, flat, dtype), shape)
+            return _reshaped(self.kernel_init(key, flat, dtype), shape)
 
         def bias_init(key, shape, dtype=np.float32):
-            return np.reshape(self.bias_init(key, (_size(shape),), dtype), shape)
+            return _reshaped(self.bias_init(key, (_size(shape),), dtype), shape)
 
         batch_shape = tuple(inputs.shape[ax] for ax in batch_dims)
         kernel_shape = batch_shape + tuple(inputs.shape[ax] for ax in axis) + features

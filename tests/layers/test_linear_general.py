@@ -199,3 +199,20 @@ def test_einsum_misuse(nn, field, call, match):
     layer = lg(nn).Einsum((5, 3), field)
     with pytest.raises(ValueError, match=match):
         layer.init(nn.random.PRNGKey(0), nn.numpy.ones((2, 5)), call)
+
+
+def test_dense_general_keeps_partitioning_boxes_of_its_initializers(nn):
+    # The kernel is drawn as a matrix and reshaped; the box (with the names of
+    # the final shape) must survive, as attention projections rely on it.
+    names = ('embed', 'heads', 'kv')
+    layer = nn.DenseGeneral((4, 8), kernel_init=nn.with_logical_partitioning(
+        nn.initializers.lecun_normal(), names),
+        bias_init=nn.with_partitioning(nn.initializers.zeros_init(), ('heads', 'kv')))
+    variables = layer.init(nn.random.PRNGKey(0), _x((2, 16)))
+    kernel, bias = variables['params']['kernel'], variables['params']['bias']
+    assert isinstance(kernel, nn.LogicallyPartitioned) and kernel.names == names
+    assert kernel.value.shape == (16, 4, 8)
+    assert isinstance(bias, nn.Partitioned) and bias.value.shape == (4, 8)
+    plain = nn.DenseGeneral((4, 8)).init(nn.random.PRNGKey(0), _x((2, 16)))
+    np.testing.assert_array_equal(np.asarray(kernel.value), np.asarray(plain['params']['kernel']))
+    assert layer.apply(variables, _x((2, 16))).shape == (2, 4, 8)

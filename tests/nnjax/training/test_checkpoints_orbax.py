@@ -212,6 +212,7 @@ def test_training_steps_run_while_an_async_save_is_written(tmp_path, monkeypatch
 
 def test_async_orbax_keeps_the_newest_committed_until_the_next_is(tmp_path):
     saver = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
+    tmp_path = tmp_path / 'not_yet_created'
     for step in range(3):
         checkpoints.save_checkpoint(tmp_path, {'v': np.full(2, step)}, step, keep=1,
                                     orbax_checkpointer=saver)
