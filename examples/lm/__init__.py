@@ -1,0 +1,1 @@
+"""The scale example's pieces: data, model, sharded training, checkpoints, processes, report."""
