@@ -14,9 +14,9 @@ import json
 import os
 import platform
 
-from benchmarks import backends, module_overhead, remat_memory, train_step
+from benchmarks import backends, checkpoint_io, module_overhead, remat_memory, scale_memory, train_step
 
-BENCHMARKS = [module_overhead, remat_memory, train_step]
+BENCHMARKS = [module_overhead, remat_memory, train_step, scale_memory, checkpoint_io]
 
 
 def _version(dist: str) -> str | None:
