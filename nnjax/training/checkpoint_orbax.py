@@ -91,13 +91,18 @@ def _metadata_tree(path):
     return tree
 
 
+# How tensorstore says that stored bytes are missing or damaged (it raises
+# ValueError for that, as for many other things).
+_DATA_ERRORS = ('OUT_OF_RANGE', 'DATA_LOSS', 'NOT_FOUND', 'Error reading', 'Error opening')
+
+
 def _read(checkpointer, path, **kwargs):
     """``checkpointer.restore``, with unreadable data reported as corruption."""
     try:
         return checkpointer.restore(path, **kwargs)
     except (ValueError, OSError) as e:
-        if kwargs.get('transforms') is not None:
-            raise  # the caller's transforms may be at fault; say nothing more
+        if isinstance(e, ValueError) and not any(m in str(e) for m in _DATA_ERRORS):
+            raise  # e.g. a sharding that cannot split the saved shape
         raise CorruptCheckpointError(
             path, f'Orbax could not read its data ({type(e).__name__}: {e})') from e
 
