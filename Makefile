@@ -1,7 +1,7 @@
 # Developer entry points. GNU make; recipes are indented with tabs.
 #
 #   make test               install (once) and run tests, conformance and docs
-#   make test-slow          the slow cases (marked `slow`: long multi-process runs)
+#   make test-slow          the slow cases (marked `slow`: the demo-size LM in 1 and 2 processes)
 #   make conformance-deep   conformance/ with 2000 Hypothesis examples per test
 #   make demo               train the digits CNN (examples/train_digits.py); reruns resume
 #   make demo-lm            train a small transformer LM on a simulated 2x4 device mesh

@@ -146,3 +146,19 @@ def test_docstring_examples(name):
     module = importlib.import_module(f'examples.lm.{name}')
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.slow
+def test_demo_configuration_trains_alike_in_one_and_two_processes(tmp_path):
+    # The demo's own model size (make demo-lm), 60 steps, in 1 process x 8
+    # devices and in 2 processes x 4: the same losses but for the summation
+    # order of cross-process all-reduces.
+    demo = ['--d-model', '128', '--layers', '2', '--seq-len', '64', '--batch-size', '64',
+            '--steps', '60', '--checkpoint-every', '30', '--eval-batches', '0', '--generate', '0']
+    one, two = tmp_path / 'one', tmp_path / 'two'
+    first, _ = _finish(_start(one, *demo), one)
+    second, _ = _finish(_start(two, *demo, '--processes', '2'), two)
+    assert len(first['losses']) == len(second['losses']) == 60
+    assert first['losses'][-1] < first['losses'][0] - 2
+    assert_close(np.float32(second['losses']), np.float32(first['losses']), family='reduction')
+    assert os.path.basename(second['latest_checkpoint']) == 'checkpoint_60'

@@ -13,7 +13,7 @@ MESSAGE_NAMES = {
     "JaxTransformError": "nn.vmap",
     "AlreadyExistsError": "model.msgpack",
     "InvalidCheckpointError": "overwrite=True",
-    "CheckpointMismatchError": "/params/bias",
+    "CheckpointMismatchError": "at '/params'",  # and lists the keys, 'bias' among them
     "CorruptCheckpointError": "checkpoint_1",
 }
 
