@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 _interceptor_stack: list[Callable] = []
+_trace_only_depth = 0
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,27 @@ def intercept_methods(interceptor: Callable):
         yield
     finally:
         _interceptor_stack.pop()
+
+
+@contextlib.contextmanager
+def trace_only_pass():
+    """Marks calls that mirror a pass JAX only traces, never runs (e.g. ``nn.scan``'s broadcast pass).
+
+    The production backend traces such a pass to learn shapes and create
+    variables; this backend has to run it. Interceptors that pair calls with
+    the production backend's executed calls (``nnjax.debug``) skip these.
+    """
+    global _trace_only_depth
+    _trace_only_depth += 1
+    try:
+        yield
+    finally:
+        _trace_only_depth -= 1
+
+
+def in_trace_only_pass() -> bool:
+    """True inside :func:`trace_only_pass`."""
+    return _trace_only_depth > 0
 
 
 def run_intercepted(method: Callable, module, method_name: str, args: tuple, kwargs: dict) -> Any:

@@ -259,6 +259,8 @@ def transform_class(name: str, core: Callable, cls, methods=None, **options):
     methods_dict = {m: make(m, o) for m, o in _method_options(methods, options).items()}
     new_cls = type(name.capitalize() + cls.__name__, (cls,), methods_dict)
     new_cls.__module__ = cls.__module__
+    # How to make this class again with another backend's transform (nnjax.debug).
+    new_cls._lift_recipe = (name, cls, methods, options)
     if partial is not None:
         return functools.partial(new_cls, *partial.args, **partial.keywords)
     return new_cls

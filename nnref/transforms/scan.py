@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 
 from nnref import meta
 from nnref import random as nrandom
+from nnref.interception import trace_only_pass
 from nnref.lift import Lift
 from nnref.transforms._axes import axis_sizes, check_carry, map_prefix, per_arg, stack, take, take_keys
 from nnref.transforms.lifting import lift_transform
@@ -94,7 +95,8 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
         # 1. the broadcast pass (its make_rng draws count, as the production backend's first trace does)
         first = n - 1 if reverse else 0
-        broadcast_vars, _, _, y_first, _ = step(first, broadcast_vars, carry_vars, init)
+        with trace_only_pass():
+            broadcast_vars, _, _, y_first, _ = step(first, broadcast_vars, carry_vars, init)
         # 2. the loop, every step from the same counters
         counts = lift.counts()
         c = init
