@@ -30,8 +30,8 @@ _TINY = np.finfo(np.float64).tiny
 
 
 def _diff(actual, desired) -> np.ndarray:
-    a = np.asarray(actual).astype(np.float64)
-    d = np.asarray(desired).astype(np.float64)
+    a = np.atleast_1d(np.asarray(actual).astype(np.float64))
+    d = np.atleast_1d(np.asarray(desired).astype(np.float64))
     if a.shape != d.shape:
         return np.full((1,), np.inf)
     same = (a == d) | (np.isnan(a) & np.isnan(d))

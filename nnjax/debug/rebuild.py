@@ -257,9 +257,9 @@ class Rebuilder:
 
     def _function(self, fn: types.FunctionType):
         if _is_library(fn):
-            initializer = self._initializer(fn)
-            if initializer is not None:
-                return initializer
+            made = self._factory_closure(fn)
+            if made is not None:
+                return made
             return _unsupported(fn)
         closure = None
         if fn.__closure__:
@@ -272,12 +272,24 @@ class Rebuilder:
         twin.__module__ = fn.__module__
         return twin
 
-    def _initializer(self, fn):
-        """JAX initializer closures (``normal.<locals>.init``) -> the same nnref factory, same options."""
-        factory_name = fn.__qualname__.split('.<locals>')[0]
-        if '.<locals>' not in fn.__qualname__ or 'initializers' not in fn.__module__:
+    def _factory_closure(self, fn):
+        """A closure made by a library factory (``normal(0.02)``, ``with_partitioning(init, names)``)
+        -> the nnref factory of the same name called with the same options, or ``None``.
+
+        The code object names the factory (``variance_scaling.<locals>.init``,
+        also under ``functools.wraps``) and its globals the defining module.
+        """
+        qualname = getattr(fn.__code__, 'co_qualname', fn.__qualname__)
+        if '.<locals>.' not in qualname:
             return None
-        factory = getattr(nnref.initializers, factory_name, None)
+        home = fn.__globals__.get('__name__', '')
+        if home == 'jax._src.nn.initializers':
+            target = nnref.initializers
+        elif home.startswith('nnjax.'):
+            target = namespaces.counterpart(sys.modules[home], self.widen)
+        else:
+            return None
+        factory = getattr(target, qualname.split('.<locals>')[0], None)
         if factory is None:
             return None
         options = inspect.getclosurevars(fn).nonlocals
