@@ -20,6 +20,7 @@ from shared_spec.frozen_dict import FrozenDict
 
 from nnref import activation
 from nnref import core, initializers, numpy, random, traverse_util, tree_util
+from nnref import lax  # jax.lax's common subset, for model code rebuilt on nnref
 from nnref.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
 from nnref.init_apply import apply, init, init_with_output
 from nnref.interception import InterceptorContext, intercept_methods

@@ -40,6 +40,16 @@ __all__ = [
     'softmax', 'softplus', 'standardize', 'swish', 'tanh', 'PReLU',
 ]
 
+#: Functions of ``jax.nn`` that the seed's ``flax.linen`` does not re-export.
+#: They live here, for model code written against ``jax.nn``, but stay out of
+#: ``__all__`` so that ``nnref``'s top level keeps exactly the seed's names.
+JAX_NN_ONLY = (
+    'identity', 'log1mexp', 'logmeanexp', 'mish', 'sparse_plus', 'sparse_sigmoid', 'squareplus',
+)
+#: Every ``jax.nn`` function this module implements (``jax.nn.dot_product_attention``
+#: is :func:`nnref.jax_nn_attention.dot_product_attention`).
+JAX_NN_FUNCTIONS = tuple(name for name in __all__ if name != 'PReLU') + JAX_NN_ONLY
+
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -474,6 +484,95 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
     classes = np.arange(num_classes).reshape(class_shape)
     hot = np.expand_dims(x, axis) == classes
     return hot.astype(_FLOAT32 if dtype is None else dtype)
+
+
+# ---------------------------------------------------------------------------
+# jax.nn's own functions (JAX_NN_ONLY): not in the seed's flax.linen
+# ---------------------------------------------------------------------------
+
+def identity(x):
+    """``x`` itself, as an array (integer and bool dtypes are kept).
+
+    >>> identity(np.array([-1.0, 2.0], np.float32))
+    array([-1.,  2.], dtype=float32)
+    """
+    return np.asarray(_as_array(x))
+
+
+def mish(x):
+    """``x * tanh(softplus(x))``.
+
+    >>> mish(np.array([0.0, 1.0], np.float32))
+    array([0.       , 0.8650984], dtype=float32)
+    """
+    xc, dtype = _float_in(x)
+    return _out(xc * np.tanh(np.logaddexp(xc, _const(0, xc.dtype))), dtype)
+
+
+def log1mexp(x):
+    """``log(1 - exp(-x))`` for ``x > 0``, accurate at both ends.
+
+    Near 0, ``1 - exp(-x)`` is ``-expm1(-x)``; for ``x`` above ``log 2`` the
+    logarithm is ``log1p(-exp(-x))``. ``x = 0`` gives ``-inf``, ``x < 0`` NaN.
+
+    >>> log1mexp(np.array([1e-8, 50.0]))
+    array([-1.84206807e+01, -1.92874985e-22])
+    """
+    xc, dtype = _float_in(x)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        small = np.log(-np.expm1(-xc))
+        large = np.log1p(-np.exp(-xc))
+    return _out(np.where(xc < _const(math.log(2.0), xc.dtype), small, large), dtype)
+
+
+def logmeanexp(x, axis=None, where=None, keepdims=False):
+    """``log(mean(exp(x)))`` over ``axis`` (the ``where`` elements only), without overflow.
+
+    >>> logmeanexp(np.array([1000.0, 1000.0], np.float32))
+    array(1000., dtype=float32)
+    """
+    xc, dtype = _float_in(x)
+    lse = logsumexp(xc, axis=axis, where=where, keepdims=keepdims)
+    selected = np.ones(xc.shape, bool) if where is None else np.broadcast_to(_mask(where), xc.shape)
+    count = np.sum(selected, axis=axis, keepdims=keepdims).astype(lse.dtype)
+    with np.errstate(divide='ignore', invalid='ignore'):  # no elements: log(0/0) is NaN, as in JAX
+        return _out(lse - np.log(count), dtype)
+
+
+def sparse_plus(x):
+    """0 up to -1, ``(x + 1)**2 / 4`` on (-1, 1), ``x`` from 1: a softplus that is exactly 0 or linear.
+
+    >>> sparse_plus(np.array([-2.0, 0.0, 2.0], np.float32))
+    array([0.  , 0.25, 2.  ], dtype=float32)
+    """
+    xc, dtype = _float_in(x)
+    one = _const(1, xc.dtype)
+    quadratic = (xc + one) ** 2 / _const(4, xc.dtype)
+    return _out(np.where(xc <= -one, _const(0, xc.dtype), np.where(xc >= one, xc, quadratic)), dtype)
+
+
+def sparse_sigmoid(x):
+    """``clip((x + 1) / 2, 0, 1)``: the derivative of :func:`sparse_plus`.
+
+    >>> sparse_sigmoid(np.array([-2.0, 0.0, 0.5], np.float32))
+    array([0.  , 0.5 , 0.75], dtype=float32)
+    """
+    xc, dtype = _float_in(x)
+    half = _const(0.5, xc.dtype)
+    return _out(half * np.clip(xc + _const(1, xc.dtype), _const(0, xc.dtype), _const(2, xc.dtype)), dtype)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x**2 + b)) / 2``: a smooth ReLU with only algebraic operations.
+
+    >>> squareplus(np.array([0.0, 3.0], np.float32), b=16)
+    array([2., 4.], dtype=float32)
+    """
+    xc, dtype = _float_in(x)
+    bc = _param(b, xc.dtype)
+    if bc.dtype.kind in 'biu':
+        bc = bc.astype(xc.dtype)
+    return _out((xc + np.sqrt(np.square(xc) + bc)) / _const(2, xc.dtype), dtype, b)
 
 
 # ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib
 import types
+import typing
 
 import numpy as np
 
@@ -101,15 +102,19 @@ def namespaces(widen: bool) -> dict:
     if widen:
         numpy = _Namespace('jax.numpy (nnref, float64)', nnref.numpy, 'jax.numpy',
                            **{name: np.float64 for name in _NARROW_FLOATS})
-    nn = _Namespace('jax.nn (nnref)', nnref.activation, 'jax.nn', initializers=nnref.initializers)
+    initializers = _Namespace('jax.nn.initializers (nnref)', nnref.initializers, 'jax.nn.initializers',
+                              Initializer=typing.Callable)
+    attention = importlib.import_module('nnref.jax_nn_attention')
+    nn = _Namespace('jax.nn (nnref)', nnref.activation, 'jax.nn', initializers=initializers,
+                    dot_product_attention=attention.dot_product_attention)
     jax = _Namespace('jax (nnref)', None, 'jax', numpy=numpy, nn=nn, lax=lax, random=nnref.random,
                      tree_util=nnref.tree_util, Array=np.ndarray, jit=_pass_through,
                      checkpoint=_pass_through, remat=_pass_through, named_call=_pass_through,
                      vmap=_vmap)
     return {
-        'jax': jax, 'jax.numpy': numpy, 'jax.nn': nn, 'jax.nn.initializers': nnref.initializers,
+        'jax': jax, 'jax.numpy': numpy, 'jax.nn': nn, 'jax.nn.initializers': initializers,
         'jax.lax': lax, 'jax.random': nnref.random, 'jax.tree_util': nnref.tree_util,
-        'nnjax': nnref, 'nnjax.initializers': nnref.initializers, 'nnjax.activation': nnref.activation,
+        'nnjax': nnref, 'nnjax.initializers': initializers, 'nnjax.activation': nnref.activation,
     }
 
 
