@@ -7,10 +7,13 @@ shape as the leaf), the directional derivative ``<grad, v>`` from
     (L(p + h v) - L(p - h v)) / 2h
 
 evaluated on nnref in float64 from the same variables, with ``h = eps64 **
-(1/3) * max(1, |p|)`` (the step that balances truncation and rounding
+(1/3) * max(1, rms(p))`` (the step that balances truncation and rounding
 error). An independent forward pass in float64 makes the finite
 differences accurate to ~1e-10, so the comparison measures nnjax's
-gradient, within the ``derivative`` row of ``shared_spec.tolerances``.
+gradient, within the ``derivative`` row of ``shared_spec.tolerances``:
+``|<grad, v> - fd| <= atol * |grad| + rtol * |fd|``, where ``|grad|`` is
+the norm of the whole gradient (so the verdict does not depend on the
+loss's scale). A NaN or Inf gradient always fails.
 
 >>> import jax, jax.numpy as jnp
 >>> import nnjax as nn
@@ -104,7 +107,7 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
                            mutable=mutable, **kwargs)
         return loss(out[0] if mutable else out)
 
-    grads = jax.grad(jax_loss)(variables['params'])
+    grads = jax.jit(jax.grad(jax_loss))(variables['params'])
     twin = Twin(module, variables, args, kwargs, rngs=rngs, method=method, mutable=mutable)
     ref_loss_fn = twin.rebuilder.value(loss)
 
@@ -114,6 +117,10 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
 
     ref_params = twin.variables['params']
     rng = np.random.default_rng(seed)
+    # The whole gradient's size sets the absolute tolerance, in the loss's units: the verdict does not
+    # depend on how the loss is scaled, and a leaf whose true gradient is zero does not fail.
+    finite = [np.nan_to_num(np.asarray(g, np.float64), nan=0.0, posinf=0.0, neginf=0.0) for _, g in _leaves(grads)]
+    scale = float(np.sqrt(sum(np.sum(g ** 2) for g in finite)))
     rows = []
     for path, grad in _leaves(grads):
         value = _get(ref_params, path)
@@ -131,9 +138,11 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
             numeric = (plus - minus) / (2 * h)
             analytic = float(np.sum(g * v))
             err = abs(analytic - numeric)
+            err = err if np.isfinite(err) else np.inf  # a NaN or Inf gradient never agrees
             worst_abs = max(worst_abs, err)
             worst_rel = max(worst_rel, err / max(abs(analytic), abs(numeric), np.finfo(np.float64).tiny))
-            worst_ratio = max(worst_ratio, err / (atol + rtol * abs(numeric)))
+            bound = atol * scale + rtol * abs(numeric)
+            worst_ratio = max(worst_ratio, err / bound if bound else (0.0 if err == 0 else np.inf))
         rows.append(GradRow('/' + '/'.join(path), tuple(value.shape), str(np.asarray(grad).dtype),
                             worst_abs, worst_rel, worst_ratio))
     return GradCheckReport(tuple(rows), directions)

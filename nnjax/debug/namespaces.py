@@ -94,6 +94,23 @@ def _vmap(fun, in_axes=0, out_axes=0, axis_size=None, **_ignored):
     return mapped
 
 
+class _CustomDerivative:
+    """``jax.custom_vjp``/``custom_jvp`` on nnref: the reference runs forward only, so the rules go unused."""
+
+    def __init__(self, fun, nondiff_argnums=(), **_ignored):
+        self.fun = fun
+        functools.update_wrapper(self, fun)
+
+    def defvjp(self, fwd, bwd, symbolic_zeros=False):
+        return None
+
+    def defjvp(self, jvp, symbolic_zeros=False):
+        return jvp
+
+    def __call__(self, *args, **kwargs):
+        return self.fun(*args, **kwargs)
+
+
 @functools.lru_cache(maxsize=2)
 def namespaces(widen: bool) -> dict:
     """Name of a JAX or nnjax module -> the nnref object standing for it."""
@@ -110,7 +127,7 @@ def namespaces(widen: bool) -> dict:
     jax = _Namespace('jax (nnref)', None, 'jax', numpy=numpy, nn=nn, lax=lax, random=nnref.random,
                      tree_util=nnref.tree_util, Array=np.ndarray, jit=_pass_through,
                      checkpoint=_pass_through, remat=_pass_through, named_call=_pass_through,
-                     vmap=_vmap)
+                     vmap=_vmap, custom_vjp=_CustomDerivative, custom_jvp=_CustomDerivative)
     return {
         'jax': jax, 'jax.numpy': numpy, 'jax.nn': nn, 'jax.nn.initializers': initializers,
         'jax.lax': lax, 'jax.random': nnref.random, 'jax.tree_util': nnref.tree_util,
@@ -132,9 +149,12 @@ def counterpart(module: types.ModuleType, widen: bool):
     return None
 
 
-@functools.lru_cache(maxsize=2)
 def reverse_index(widen: bool) -> dict:
-    """``id(obj) -> (obj, stand-in)`` for the public functions, classes and dtypes of JAX/nnjax modules."""
+    """``id(obj) -> (obj, stand-in)`` for the public functions, classes and dtypes of JAX/nnjax modules.
+
+    Built anew for each rebuild (a few milliseconds): a cached index would
+    keep whatever object a name held when it was first built.
+    """
     import jax  # noqa: F401  (the modules below are its submodules)
 
     index = {}

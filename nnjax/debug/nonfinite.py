@@ -41,7 +41,7 @@ from nnjax.debug.recording import JaxRecorder
 class NonFiniteLeaf:
     """One output array of the offending call."""
 
-    name: str  # where it sits in the call's result, e.g. "[0]"
+    name: str  # where it sits in the call's result: "[0]", "['logits']", or "" for the result itself
     shape: tuple
     nan: int
     inf: int
@@ -72,7 +72,7 @@ class NonFiniteReport:
         if self.inputs_nonfinite:
             return f'The inputs of {where} ({self.kind}) already hold NaN or Inf: the model was given them.'
         lines = [f'{where} ({self.kind}) returns NaN/Inf from finite inputs:']
-        lines += [f'  output {leaf.name} {leaf.shape}: {leaf.nan} NaN, {leaf.inf} Inf' for leaf in self.leaves]
+        lines += [f'  output{leaf.name} {leaf.shape}: {leaf.nan} NaN, {leaf.inf} Inf' for leaf in self.leaves]
         if self.handed_to:
             lines.append(f'  made by its own code: {self.handed_to} already received NaN/Inf inputs')
         return '\n'.join(lines)

@@ -107,6 +107,7 @@ class Rebuilder:
         self._memo: dict[int, tuple] = {}
         self._globals: dict[int, _Globals] = {}
         self.builtins = dict(builtins.__dict__, __import__=self._import)
+        self._index = namespaces.reverse_index(widen)
 
     # -- entry points ----------------------------------------------------------
 
@@ -131,7 +132,7 @@ class Rebuilder:
         if isinstance(obj, types.ModuleType):
             stand_in = namespaces.counterpart(obj, self.widen)
             return obj if stand_in is None else stand_in
-        indexed = namespaces.reverse_index(self.widen).get(id(obj))
+        indexed = self._index.get(id(obj))
         if indexed is not None:
             return indexed[1]
         if isinstance(obj, JaxModule):
@@ -159,6 +160,8 @@ class Rebuilder:
             return type(obj)(*(self.value(x) for x in obj))
         if isinstance(obj, dict):
             return type(obj)({k: self.value(v) for k, v in obj.items()})
+        if isinstance(obj, (jax.custom_vjp, jax.custom_jvp)):
+            return self.value(obj.fun)  # the reference runs forward only: the rule has no part in it
         if isinstance(obj, types.FunctionType):
             return self._function(obj)
         if isinstance(obj, types.MethodType):

@@ -46,7 +46,7 @@ class Call:
     input_count: int = 0  # array leaves nnref computed for the call before forcing
     forced_inputs: list | None = None  # nnref's own inputs, when nnjax's replaced them
     parent: tuple | None = None  # key of the call this one ran inside (nnref)
-    output_names: tuple = ()  # where each output array sits in the result, e.g. "[0]" or "['logits']"
+    output_names: tuple = ()  # where each output array sits in the result: "[0]", "['logits']", "" (the result)
 
     @property
     def key(self) -> Key:
@@ -105,7 +105,7 @@ class JaxRecorder:
         module = context.module
         if module.scope is None or not _recorded(context.method_name):
             return out
-        names = tuple(jax.tree_util.keystr(p) or 'output'
+        names = tuple(jax.tree_util.keystr(p)
                       for p, x in jax.tree_util.tree_flatten_with_path(out)[0] if is_numeric_array(x))
         meta = (path_text(module.scope.path), context.method_name, type(module).__name__, names)
         jax.debug.callback(functools.partial(self._record, meta), array_leaves((args, kwargs)),
