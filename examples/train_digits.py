@@ -9,7 +9,9 @@ scikit-learn's bundled 8x8 digits (nothing is downloaded). It
   the latest checkpoint (``--fresh`` starts over);
 * writes the curves to ``<workdir>/curves.png``;
 * evaluates the trained variables with nnref, the NumPy reference backend, and
-  prints the largest difference from nnjax's logits;
+  prints the largest difference from nnjax's logits, then runs
+  ``nnjax.debug.compare`` on the same images (every submodule call against
+  float64 nnref) and prints its verdict and how long it took;
 * exits non-zero if the test accuracy is below ``--min-accuracy``.
 
 Run: ``make demo``, or ``.venv/bin/python examples/train_digits.py --help``.
@@ -35,7 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import nnjax as nn  # noqa: E402
 from examples.digits import data  # noqa: E402
 from examples.digits.model import make_cnn  # noqa: E402
-from examples.digits.report import nnref_logits, plot_curves  # noqa: E402
+from examples.digits.report import debug_compare, nnref_logits, plot_curves  # noqa: E402
 from examples.digits.training import create_state, eval_step, run_state, train_step  # noqa: E402
 from nnjax.errors import CheckpointMismatchError  # noqa: E402
 from nnjax.training import checkpoints  # noqa: E402
@@ -128,6 +130,11 @@ def main(argv=None, dataset=None) -> int:
     console.print(f'nnref on {len(batch)} test images: largest |logit difference| from nnjax '
                   f'{diff:.2e} (conformance bound {bound:.1e}: '
                   f'{"within" if diff <= bound else "OUTSIDE"}); same class for {agree}/{len(batch)}')
+    report, seconds = debug_compare(model, state, batch)
+    verdict = (f'first divergence at {report.first_divergence}' if report.diverged
+               else 'no submodule diverges')
+    console.print(f'nnjax.debug.compare on the same images, every submodule call against float64 nnref: '
+                  f'{verdict} ({len(report.rows)} calls, {seconds:.2f} s)')
     console.print(f'test accuracy {100 * accuracy:.2f}% after {epochs_done} epochs; '
                   f'wall time {time.perf_counter() - started:.1f} s')
     if accuracy < args.min_accuracy:

@@ -39,3 +39,15 @@ def nnref_logits(state, images: np.ndarray) -> np.ndarray:
     to_numpy = lambda tree: nnref.tree_util.tree_map(np.asarray, tree)  # noqa: E731
     variables = {'params': to_numpy(state.params), 'batch_stats': to_numpy(state.batch_stats)}
     return np.asarray(make_cnn(nnref).apply(variables, images, train=False))
+
+
+def debug_compare(model, state, images: np.ndarray):
+    """``nnjax.debug.compare`` of the trained model on ``images`` (eval mode), and how long it took."""
+    import time
+
+    from nnjax import debug
+
+    variables = {'params': state.params, 'batch_stats': state.batch_stats}
+    started = time.perf_counter()
+    report = debug.compare(model, variables, images, train=False)
+    return report, time.perf_counter() - started

@@ -37,6 +37,7 @@ def test_trains_checkpoints_each_epoch_resumes_and_refuses_a_mismatched_run(tmp_
     assert 'CNN Summary' in first and 'Total Parameters' in first  # the model table
     assert first.count('epoch  1  train loss') == 1 and first.count('epoch  2  train loss') == 1
     assert 'largest |logit difference| from nnjax' in first and 'within' in first
+    assert 'nnjax.debug.compare on the same images' in first and 'no submodule diverges' in first
     ckpt_dir = tmp_path / 'checkpoints'
     assert checkpoints.latest_checkpoint(ckpt_dir).endswith('checkpoint_2')
     saved = checkpoints.restore_checkpoint(ckpt_dir, target=None)
