@@ -17,7 +17,9 @@ and for ``orthogonal``, whose QR runs in LAPACK on both sides).
 True
 """
 
+import functools
 import math
+import weakref
 
 import numpy as np
 
@@ -30,7 +32,7 @@ __all__ = [
     "glorot_normal", "xavier_uniform", "xavier_normal", "lecun_uniform",
     "lecun_normal", "he_uniform", "he_normal", "kaiming_uniform",
     "kaiming_normal", "orthogonal", "delta_orthogonal",
-]
+]  # the names of jax.nn.initializers; declare_output_shapes and output_shapes_fn are nnref's own
 
 # Standard deviation of a standard normal truncated to (-2, 2); dividing by
 # it makes the truncated draws have the intended variance.
@@ -43,6 +45,72 @@ def _dtype(dtype):
     return np.dtype(np.float32 if dtype is None else dtype)
 
 
+# -- what an initializer returns, known without running it ---------------------------
+#
+# ``apply`` checks every existing parameter against the shape its initializer
+# would give now (nnref.scope). The seed system traces the initializer
+# abstractly for that; NumPy cannot trace, and running it would draw random
+# numbers only to throw them away. So each initializer built here declares
+# the shapes of its output as a function of its arguments (without the key).
+# A registry rather than an attribute: ``functools.wraps`` copies attributes,
+# and a user's wrapper that changes the shape must not inherit the declaration.
+
+_OUTPUT_SHAPES = weakref.WeakKeyDictionary()  # initializer -> fn(*args, **kwargs) -> [leaf shape, ...]
+
+
+def declare_output_shapes(init, shapes_fn):
+    """Records that ``init(key, *args, **kwargs)`` returns leaves of shapes ``shapes_fn(*args, **kwargs)``.
+
+    ``shapes_fn`` gives the shapes of the output's leaves, in
+    ``nnref.tree_util.tree_leaves`` order, looking through metadata boxes.
+    Returns ``init``.
+
+    >>> import numpy as np
+    >>> def eye_init(key, n):
+    ...     return np.eye(n)
+    >>> eye_init = declare_output_shapes(eye_init, lambda n: [(n, n)])
+    >>> output_shapes_fn(eye_init)(3)
+    [(3, 3)]
+    """
+    _OUTPUT_SHAPES[init] = shapes_fn
+    return init
+
+
+def output_shapes_fn(init):
+    """The declared ``shapes_fn`` of ``init`` (see :func:`declare_output_shapes`), or ``None``.
+
+    A ``functools.partial`` of a declared initializer that binds only
+    keywords is declared too (its key stays the first argument).
+
+    >>> output_shapes_fn(lecun_normal())((3, 4), np.float32)
+    [(3, 4)]
+    >>> output_shapes_fn(lambda key, shape: np.zeros(shape)) is None
+    True
+    """
+    if isinstance(init, functools.partial) and not init.args:
+        inner = output_shapes_fn(init.func)
+        if inner is None:
+            return None
+        bound = init.keywords
+        return lambda *args, **kwargs: inner(*args, **{**bound, **kwargs})
+    try:
+        return _OUTPUT_SHAPES.get(init)
+    except TypeError:  # an object that cannot be weakly referenced: never declared
+        return None
+
+
+def _shape_argument(shape, dtype=None):
+    """The shapes function of every initializer here: one array of exactly ``shape``."""
+    if isinstance(shape, (int, np.integer)):
+        return [(int(shape),)]
+    return [tuple(int(d) for d in shape)]
+
+
+def _returns_shape_argument(init):
+    return declare_output_shapes(init, _shape_argument)
+
+
+@_returns_shape_argument
 def zeros(key, shape, dtype=np.float32):
     """An array of zeros; ``key`` is ignored.
 
@@ -53,6 +121,7 @@ def zeros(key, shape, dtype=np.float32):
     return np.zeros(shape, _dtype(dtype))
 
 
+@_returns_shape_argument
 def ones(key, shape, dtype=np.float32):
     """An array of ones; ``key`` is ignored.
 
@@ -89,6 +158,7 @@ def constant(value, dtype=np.float32):
     array([[-7., -7., -7.],
            [-7., -7., -7.]], dtype=float32)
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         return np.full(shape, value, dtype=_dtype(dtype))
     return init
@@ -102,6 +172,7 @@ def uniform(scale=1e-2, dtype=np.float32):
     array([[4.8870955, 6.7979717, 6.162715 ],
            [5.610161 , 4.506446 , 5.858659 ]], dtype=float32)
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         return _random.uniform(key, shape, dtype) * np.array(scale, dtype)
@@ -116,6 +187,7 @@ def normal(stddev=1e-2, dtype=np.float32):
     array([[-0.1415,  2.3357,  1.4785],
            [ 0.7677, -0.6202,  1.0846]], dtype=float32)
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         return _random.normal(key, shape, dtype) * np.array(stddev, dtype)
@@ -131,6 +203,7 @@ def truncated_normal(stddev=1e-2, dtype=np.float32, lower=-2.0, upper=2.0):
     >>> bool(np.all(np.abs(w) < 2.0))
     True
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         draws = _random.truncated_normal(key, lower, upper, shape, dtype)
@@ -196,6 +269,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
     >>> bool(np.abs(w).max() <= (3 * 2.0 / 50) ** 0.5)
     True
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
         dtype = _dtype(dtype)
@@ -338,6 +412,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     >>> np.allclose(w @ w.T, np.eye(2), atol=1e-6)
     True
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
         dtype = _dtype(dtype)
@@ -365,6 +440,7 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     >>> bool(np.all(w[0] == 0) and np.all(w[2] == 0))
     True
     """
+    @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
         dtype = _dtype(dtype)

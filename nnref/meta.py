@@ -32,6 +32,7 @@ import functools
 from typing import Any, Callable
 
 from nnref import tree_util
+from nnref.initializers import declare_output_shapes, output_shapes_fn
 from shared_spec import errors
 
 __all__ = [
@@ -403,7 +404,23 @@ def with_partitioning(fn: Callable[..., Any], names, mesh=None) -> Callable[...,
     def wrapper(*args, **kwargs):
         return Partitioned(fn(*args, **kwargs), names, mesh=mesh)
 
-    return wrapper
+    return _declare_boxed_output(wrapper, fn)
+
+
+def _declare_boxed_output(wrapper: Callable, fn: Callable) -> Callable:
+    """Declares that ``wrapper`` boxes ``fn``'s output, when ``fn`` declares its output's shapes.
+
+    A box is a container whose only child is the value, so the leaf shapes
+    are ``fn``'s; ``apply`` then checks a boxed parameter's shape without
+    running its initializer (see :func:`nnref.initializers.declare_output_shapes`).
+
+    >>> from nnref import initializers, meta
+    >>> init = meta.with_partitioning(initializers.lecun_normal(), (None, 'model'))
+    >>> initializers.output_shapes_fn(init)((3, 4))
+    [(3, 4)]
+    """
+    shapes_fn = output_shapes_fn(fn)
+    return wrapper if shapes_fn is None else declare_output_shapes(wrapper, shapes_fn)
 
 
 def _leaf_spec(x: Any):

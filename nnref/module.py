@@ -41,6 +41,7 @@ import numpy as np
 
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList
+from shared_spec.frozen_dict import FrozenDict
 
 from nnref import init_apply as _apply
 from nnref import meta
@@ -165,6 +166,9 @@ class Module:
         _verify_single_compact(cls)
         _wrap_methods(cls)
         cls._field_names = frozenset(f.name for f in dataclasses.fields(cls))
+        # The fields a bound instance attaches submodules from (see __post_init__).
+        cls._attribute_fields = tuple(f.name for f in dataclasses.fields(cls)
+                                      if f.init and f.name not in ("parent", "name"))
 
     # -- construction and attachment ---------------------------------------------
 
@@ -195,9 +199,12 @@ class Module:
         elif parent is not None:
             raise TypeError(f"parent must be None, a Module or a Scope, got {type(parent).__name__}")
         if self.scope is not None:
-            for field in dataclasses.fields(self):
-                if field.name not in ("parent", "name") and field.init:
-                    self._register_submodules(field.name, getattr(self, field.name))
+            for attr in self._attribute_fields:
+                value = getattr(self, attr)
+                # Only a module or a container can hold a submodule or need freezing;
+                # skipping the rest (numbers, functions, dtypes) saves a walk per field.
+                if isinstance(value, (Module, dict, FrozenDict, list, tuple)):
+                    self._register_submodules(attr, value)
         self._state.is_initialized = True
 
     def _register_submodules(self, attr: str, value: Any) -> None:

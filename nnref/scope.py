@@ -20,6 +20,7 @@ The rules enforced here are the seed system's:
 from __future__ import annotations
 
 import copy as _copy
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -27,6 +28,8 @@ import numpy as np
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
 
+from nnref import tree_util
+from nnref.initializers import output_shapes_fn
 from nnref.rng_streams import RngStream
 from nnref.variables import Variable
 
@@ -169,11 +172,21 @@ class Scope:
     # -- declaring variables -------------------------------------------------
 
     def param(self, name: str, init_fn: Callable, *init_args, **init_kwargs) -> Any:
+        """The parameter ``name``, made by ``init_fn(key, *init_args, **init_kwargs)`` if it does not exist.
+
+        An existing parameter is checked against the shape its initializer
+        would give now. While 'params' is immutable (a plain ``apply``) it is
+        handed out as a read-only :class:`ImmutableArray` view, not copied:
+        copying every parameter on every call costs as much as the forward
+        pass itself, and the view protects the caller's arrays just as well.
+        """
         self.reserve(name, "params")
-        if self.has_variable("params", name):
-            value = self.get_variable("params", name)
+        self._check_valid()
+        node = self._node("params", create=False)
+        if node is not None and name in node:
+            value = node[name]
             _check_param_shape(self, name, value, init_fn, init_args, init_kwargs)
-            return value
+            return private_copy(value) if self.is_mutable_collection("params") else read_only(value)
         if not self.is_mutable_collection("params"):
             if self.is_collection_empty("params"):
                 raise errors.ScopeCollectionNotFound("params", name, self.path_text)
@@ -223,30 +236,111 @@ def _check_param_shape(scope: Scope, name, value, init_fn, init_args, init_kwarg
     """An existing parameter must have the shape its initializer would give now.
 
     A mismatch means the module was applied to inputs of another shape than
-    at init. The seed system checks this abstractly; an eager reference
-    simply runs the initializer once with a fixed key.
+    at init. Shapes are compared leaf by leaf, through metadata boxes, as the
+    seed system does. The seed learns the expected shapes by tracing the
+    initializer abstractly; here they come without drawing a random number:
+    nnref's initializers (and the boxes of ``with_partitioning``) declare
+    them from their arguments, and any other initializer is run once per
+    distinct arguments and the shapes of its output remembered.
     """
-    from nnref import random as nrandom
-
-    expected = init_fn(nrandom.PRNGKey(0), *init_args, **init_kwargs)
-    expected_shapes = [_shape(leaf) for leaf in tree_leaves(expected)]
-    value_shapes = [_shape(leaf) for leaf in tree_leaves(value)]
-    for got, want in zip(value_shapes, expected_shapes):
+    shapes_fn = output_shapes_fn(init_fn)
+    if shapes_fn is not None:
+        expected = shapes_fn(*init_args, **init_kwargs)
+    else:
+        expected = _shapes_of_a_run(init_fn, init_args, init_kwargs)
+    for got, want in zip(_leaf_shapes(value), expected):
         if got != want:
             raise errors.ScopeParamShapeError(name, scope.path_text, got, want)
 
 
-def _shape(x) -> tuple:
-    return tuple(getattr(x, "shape", ()))
+def _leaf_shapes(tree) -> list:
+    if isinstance(tree, np.ndarray):  # the common case, without walking a tree
+        return [tree.shape]
+    return [tuple(getattr(leaf, "shape", ())) for leaf in tree_util.tree_leaves(tree)]
 
 
-def tree_leaves(tree) -> list:
-    """Leaves of nested dicts/lists/tuples, in key-sorted order for dicts."""
-    if isinstance(tree, dict) or hasattr(tree, "items") and hasattr(tree, "keys"):
-        return [leaf for key in sorted(tree.keys()) for leaf in tree_leaves(tree[key])]
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in tree_leaves(item)]
-    return [tree]
+# init_fn -> {(init_args, init_kwargs): leaf shapes} for initializers that do not
+# declare their shapes. The output shape is taken to depend only on the
+# arguments (nnjax caches its abstract evaluations on the same assumption).
+# Weak in init_fn: a closure made on every call (holding a bound module and
+# its variables) is not kept alive by this cache.
+_SHAPES_OF_A_RUN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _shapes_of_a_run(init_fn, init_args: tuple, init_kwargs: dict) -> list:
+    from nnref import random as nrandom
+
+    def run() -> list:
+        return _leaf_shapes(init_fn(nrandom.PRNGKey(0), *init_args, **init_kwargs))
+
+    try:
+        per_fn = _SHAPES_OF_A_RUN.setdefault(init_fn, {})
+        arguments = (init_args, tuple(sorted(init_kwargs.items())))
+        shapes = per_fn.get(arguments)
+    except TypeError:  # unhashable arguments (arrays), or an init_fn that cannot be weakly referenced
+        return run()
+    if shapes is None:
+        shapes = per_fn[arguments] = run()
+    return shapes
+
+
+class ImmutableArray(np.ndarray):
+    """A read-only view of a stored array that behaves like an immutable JAX array.
+
+    No data is copied and nothing can be written through it: ``w += 1``
+    makes a new array (the in-place operator declines, so Python falls back
+    to ``w = w + 1``, which is what the same line means in JAX) and
+    ``w[0] = 1`` raises. What NumPy computes from it is a plain ``ndarray``.
+
+    >>> w = read_only(np.zeros(2))
+    >>> v = w
+    >>> v += 1
+    >>> w, type(v).__name__
+    (ImmutableArray([0., 0.]), 'ndarray')
+    """
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        # On plain views; an explicit out=w still meets the read-only flag and raises.
+        return getattr(ufunc, method)(*_plain(inputs), **_plain(kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        # ndarray's own dispatch runs the NumPy function itself, here on plain views.
+        return super().__array_function__(func, types, _plain(args), _plain(kwargs))
+
+
+def _declines(self, other):
+    return NotImplemented
+
+
+# Every in-place operator declines, so Python computes `w = w <op> other` instead: a new array.
+for _op in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow", "lshift", "rshift", "and", "xor", "or"):
+    setattr(ImmutableArray, f"__i{_op}__", _declines)
+
+
+def _plain(x):
+    """``x`` with every ImmutableArray in it (inside lists, tuples, dicts) viewed as a plain ndarray."""
+    if isinstance(x, ImmutableArray):
+        return x.view(np.ndarray)
+    if isinstance(x, tuple) and hasattr(x, "_fields"):  # a namedtuple
+        return type(x)(*[_plain(item) for item in x])
+    if isinstance(x, (list, tuple)):
+        return type(x)(_plain(item) for item in x)
+    if isinstance(x, dict):
+        return {key: _plain(value) for key, value in x.items()}
+    return x
+
+
+def read_only(tree):
+    """``tree`` with every NumPy array replaced by an :class:`ImmutableArray` view of it (no data copied).
+
+    >>> read_only({'w': np.ones(2)})['w'].flags.writeable
+    False
+    """
+    if isinstance(tree, np.ndarray):
+        view = tree.view(ImmutableArray)
+        view.flags.writeable = False
+        return view
+    return tree_util.tree_map(lambda leaf: read_only(leaf) if isinstance(leaf, np.ndarray) else leaf, tree)
 
 
 def private_copy(tree):
@@ -258,7 +352,9 @@ def private_copy(tree):
     caller's arrays.
     """
     if isinstance(tree, np.ndarray):
-        return tree.copy()
+        return np.array(tree)  # a plain writable ndarray, also from an ImmutableArray view
+    if hasattr(type(tree), "_tree_children"):  # a metadata box (nn.Partitioned, ...): copy what it holds
+        return tree_util.tree_map(private_copy, tree)
     if isinstance(tree, dict) or (hasattr(tree, "items") and hasattr(tree, "keys")):
         return {key: private_copy(value) for key, value in tree.items()}
     if isinstance(tree, (list, tuple)) and not hasattr(tree, "_fields"):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from nnref import tree_util
-from nnref.meta import Partitioned, PartitionSpec, _check_names, _flatten_up_to
+from nnref.meta import Partitioned, PartitionSpec, _check_names, _flatten_up_to, _declare_boxed_output
 
 __all__ = [
     'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
@@ -265,4 +265,4 @@ def with_logical_partitioning(fn: Callable[..., Any], names, mesh=None,
     def wrapper(*args, **kwargs):
         return LogicallyPartitioned(fn(*args, **kwargs), names, mesh=mesh, rules=rules)
 
-    return wrapper
+    return _declare_boxed_output(wrapper, fn)  # its shape is fn's: apply checks it without running fn
