@@ -14,9 +14,10 @@ import json
 import os
 import platform
 
-from benchmarks import backends, checkpoint_io, module_overhead, remat_memory, scale_memory, train_step
+from benchmarks import (backends, checkpoint_io, debug_compare, module_overhead, nnref_apply, remat_memory,
+                        scale_memory, train_step)
 
-BENCHMARKS = [module_overhead, remat_memory, train_step, scale_memory, checkpoint_io]
+BENCHMARKS = [module_overhead, remat_memory, train_step, scale_memory, checkpoint_io, nnref_apply, debug_compare]
 
 
 def _version(dist: str) -> str | None:

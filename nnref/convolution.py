@@ -114,8 +114,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding, lhs_d
     out_dtype = result_type(lhs, rhs)
     lhs_spec, rhs_spec, out_spec = conv_dimension_numbers(lhs.ndim, dimension_numbers)
     rank = lhs.ndim - 2
-    x = _channels_last(lhs, lhs_spec).astype(accumulation_dtype(out_dtype))
-    w = _kernel_last(rhs, rhs_spec).astype(x.dtype)
+    x = _channels_last(lhs, lhs_spec).astype(accumulation_dtype(out_dtype), copy=False)
+    w = _kernel_last(rhs, rhs_spec).astype(x.dtype, copy=False)
     window, (group_in, features) = w.shape[:-2], w.shape[-2:]
     groups = int(feature_group_count)
     if x.shape[-1] != group_in * groups or features % groups:
@@ -131,8 +131,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding, lhs_d
     cols = cols.reshape(cols.shape[:-1] + (groups, group_in))
     taps = w.reshape((math.prod(window), group_in, groups, features // groups))
     per_group = [np.tensordot(cols[..., g, :], taps[:, :, g, :], axes=([-2, -1], [0, 1])) for g in range(groups)]
-    y = np.concatenate(per_group, axis=-1)
-    return _from_channels_last(y, out_spec).astype(out_dtype)
+    y = per_group[0] if groups == 1 else np.concatenate(per_group, axis=-1)
+    return _from_channels_last(y, out_spec).astype(out_dtype, copy=False)
 
 
 def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple:
@@ -190,8 +190,8 @@ def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding,
     out_dtype = result_type(lhs, rhs)
     lhs_spec, rhs_spec, out_spec = conv_dimension_numbers(lhs.ndim, dimension_numbers)
     rank = lhs.ndim - 2
-    x = _channels_last(lhs, lhs_spec).astype(accumulation_dtype(out_dtype))
-    w = _kernel_last(rhs, rhs_spec).astype(x.dtype)  # (*out_spatial, C * taps, O)
+    x = _channels_last(lhs, lhs_spec).astype(accumulation_dtype(out_dtype), copy=False)
+    w = _kernel_last(rhs, rhs_spec).astype(x.dtype, copy=False)  # (*out_spatial, C * taps, O)
     strides = _ints(window_strides, rank)
     rhs_dilation = _ints(rhs_dilation, rank)
     x = _padded_input(x, tuple(filter_shape), strides, padding, _ints(lhs_dilation, rank), rhs_dilation)
@@ -202,4 +202,4 @@ def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding,
             f"conv_general_dilated_local: the kernel has shape {w.shape} (channels-last) but the input gives "
             f"{cols.shape[1:-1]} output positions with {cols.shape[-1]} patch entries each.")
     y = np.einsum("n...k,...ko->n...o", cols, w)
-    return _from_channels_last(y, out_spec).astype(out_dtype)
+    return _from_channels_last(y, out_spec).astype(out_dtype, copy=False)
