@@ -19,8 +19,14 @@ Two layers, as in the seed system:
   or more.
   Files written here load in the seed system and the other way round.
 
-Restoring never unpickles: only the three extension types above are decoded,
-and dtypes that hold Python objects are refused.
+Restoring never unpickles: only the three extension types above are decoded
+and only numeric and bool dtypes are accepted. Bytes that are not what
+:func:`msgpack_serialize` writes (another extension type, an array record
+whose byte size does not fit its shape and dtype, a negative shape, an
+unknown dtype, or msgpack's own ``ExtraData``/``StackError``/``FormatError``/
+``OutOfData``) raise ``ValueError`` saying what is wrong;
+``nnjax.training.checkpoints`` reports them as ``CorruptCheckpointError``
+naming the file.
 
 >>> import numpy as np
 >>> params = {'Dense_0': {'kernel': np.ones((2, 3), np.float32), 'bias': np.zeros(3)}}
@@ -33,6 +39,7 @@ and dtypes that hold Python objects are refused.
 
 import contextlib
 import enum
+import math
 import threading
 from collections.abc import Mapping
 
@@ -90,7 +97,7 @@ def _entered(name):
 
 @contextlib.contextmanager
 def leaf_shapes_unchecked():
-    """Within the block, :func:`from_state_dict` takes a leaf of any shape.
+    """Within the block, :func:`from_state_dict` takes a leaf of any shape and dtype.
 
     For restores that follow the seed system, which takes the state's
     shapes (``nnjax.training.checkpoints.restore_checkpoint`` without
@@ -179,8 +186,9 @@ def from_state_dict(target, state, name='.'):
 
     ``target`` fixes the structure (only its containers and leaf shapes are
     used, not its leaf values). A key or field of the target missing from
-    ``state``, a list of another length, an unknown dataclass field or a leaf
-    of another shape raises ``ValueError`` naming the path, e.g.
+    ``state``, a list of another length, an unknown dataclass field, a leaf
+    of another shape or dtype, or a dict where the target has an array
+    raises ``ValueError`` naming the path, e.g.
     ``'/params/Dense_0/kernel'``. As in the seed, extra keys of a state *dict*
     are ignored, so a target may pick a part of a larger state.
 
@@ -197,16 +205,31 @@ def from_state_dict(target, state, name='.'):
     handlers = _STATE_DICT_REGISTRY.get(_registry_key(target))
     with _entered(name):
         if handlers is None:
-            if _restore_path.check_shapes:
-                _check_leaf_shape(target, state)
+            _check_leaf(target, state, _restore_path.check_shapes)
             return state
         return handlers[1](target, state)
 
 
-def _check_leaf_shape(target, state):
+def _check_leaf(target, state, check_shape_and_dtype):
+    """Refuse a state leaf that cannot stand for the target's array leaf.
+
+    A dict where the target has an array is always refused; with
+    ``check_shape_and_dtype``, so is an array of another shape or dtype.
+    """
     target_shape = getattr(target, 'shape', None)
+    target_dtype = getattr(target, 'dtype', None)
+    if target_shape is None or target_dtype is None:
+        return
+    if isinstance(state, Mapping):
+        raise ValueError(
+            f"from_state_dict: at '{current_path()}' the target is an array "
+            f'of shape {tuple(target_shape)}, but the state holds a dict with '
+            f'keys {sorted(map(str, state))}. Check that the state was saved '
+            'from an object of the same structure.')
+    if not check_shape_and_dtype:
+        return
     state_shape = getattr(state, 'shape', None)
-    if target_shape is None or state_shape is None:
+    if state_shape is None:
         return
     if tuple(target_shape) != tuple(state_shape):
         raise ValueError(
@@ -214,6 +237,18 @@ def _check_leaf_shape(target, state):
             f'target has shape {tuple(target_shape)}, the state has shape '
             f'{tuple(state_shape)}. Restore into a target built for the saved '
             'model (same shapes), or reshape the state first.')
+    state_dtype = getattr(state, 'dtype', None)
+    if state_dtype is not None and state_dtype != target_dtype:
+        raise ValueError(
+            f"from_state_dict: dtype mismatch at '{current_path()}': the "
+            f'target has dtype {_dtype_label(target_dtype)}, the state has '
+            f'dtype {_dtype_label(state_dtype)}. Restore into a target built '
+            'with the saved dtypes, or cast the state first (e.g. '
+            'jax.tree.map(lambda x: x.astype(...), state)).')
+
+
+def _dtype_label(dtype):
+    return getattr(dtype, 'name', str(dtype))
 
 
 def _expect_mapping(state, what):
@@ -340,26 +375,69 @@ def _ndarray_to_bytes(arr):
                          use_bin_type=True)
 
 
+class _CorruptData(ValueError):
+    """Bytes that are not what :func:`msgpack_serialize` writes.
+
+    ``reason`` says what is wrong, without the function name, so that
+    checkpoint restores can put it into ``CorruptCheckpointError``.
+    """
+
+    def __init__(self, reason):
+        self.reason = reason
+        super().__init__(f'msgpack_restore: the data is corrupt: {reason}.')
+
+
 def _dtype_from_name(name):
     if isinstance(name, bytes):
-        name = name.decode('ascii')
+        try:
+            name = name.decode('ascii')
+        except UnicodeDecodeError:
+            name = None
+    if not isinstance(name, str):
+        raise _CorruptData(f'an array record has dtype name {_short(name)}, '
+                           'not a string')
     # jnp.dtype also knows the ml_dtypes names (bfloat16, float8_*, int4)
     # that plain np.dtype does not.
-    dtype = jnp.dtype(name)
+    try:
+        dtype = jnp.dtype(name)
+    except Exception:  # noqa: BLE001 - numpy raises TypeError or others
+        raise _CorruptData(f'an array record has unknown dtype {name!r}') from None
     if dtype.hasobject:
-        raise ValueError(
-            f'Refusing to restore an array of dtype {name!r}: object arrays '
-            'could carry arbitrary Python objects.')
+        raise _CorruptData(
+            f'refusing to restore an array of dtype {name!r}: object arrays '
+            'could carry arbitrary Python objects')
+    if not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
+        raise _CorruptData(
+            f'an array record has dtype {name!r}; only numeric and bool '
+            'arrays are written')
     return dtype
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
 def _ndarray_from_bytes(data):
     record = msgpack.unpackb(data, raw=True)
     if not (isinstance(record, (list, tuple)) and len(record) == 3):
-        raise ValueError('Corrupt array record in msgpack data: expected '
-                         '(shape, dtype name, bytes).')
+        raise _CorruptData('an array record is not (shape, dtype name, bytes)')
     shape, dtype_name, buffer = record
+    if not (isinstance(shape, (list, tuple)) and all(
+            isinstance(d, int) and not isinstance(d, bool) for d in shape)):
+        raise _CorruptData(f'an array record has shape {_short(shape)}, not a '
+                           'list of ints')
+    if any(d < 0 for d in shape):
+        raise _CorruptData(f'an array record has negative shape {tuple(shape)}')
     dtype = _dtype_from_name(dtype_name)
+    if not isinstance(buffer, bytes):
+        raise _CorruptData('an array record holds no byte string')
+    # Python ints: a huge declared shape cannot overflow here.
+    expected = math.prod(shape) * dtype.itemsize
+    if expected != len(buffer):
+        raise _CorruptData(
+            f'an array record declares shape {tuple(shape)} and dtype '
+            f'{dtype.name} ({expected} bytes) but holds {len(buffer)} bytes')
     return np.frombuffer(buffer, dtype=dtype).reshape(shape, order='C')
 
 
@@ -386,11 +464,21 @@ def _ext_unpack(code, data):
     if code == _ExtType.NDARRAY:
         return _ndarray_from_bytes(data)
     if code == _ExtType.NATIVE_COMPLEX:
-        real, imag = msgpack.unpackb(data)
-        return complex(real, imag)
+        parts = msgpack.unpackb(data)
+        if not (isinstance(parts, (list, tuple)) and len(parts) == 2 and all(
+                isinstance(p, (int, float)) and not isinstance(p, bool)
+                for p in parts)):
+            raise _CorruptData('a complex record is not (real, imag)')
+        return complex(*parts)
     if code == _ExtType.NPSCALAR:
-        return _ndarray_from_bytes(data)[()]
-    return msgpack.ExtType(code, data)
+        array = _ndarray_from_bytes(data)
+        if array.ndim:
+            raise _CorruptData(f'a NumPy scalar record has shape {array.shape}, '
+                               'not ()')
+        return array[()]
+    raise _CorruptData(
+        f'msgpack extension type {code} is unknown (checkpoints use types '
+        '1: array, 2: complex, 3: NumPy scalar)')
 
 
 def _chunk(arr):
@@ -408,7 +496,19 @@ def _unchunk(data):
         shape = tuple(data['shape'][str(i)] for i in range(len(data['shape'])))
         chunks = [data['chunks'][str(i)] for i in range(len(data['chunks']))]
     except (KeyError, TypeError) as e:
-        raise ValueError(f'Corrupt chunked array in msgpack data: {e!r}.') from None
+        raise _CorruptData(f'a chunked array lacks {e}') from None
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+               for d in shape):
+        raise _CorruptData(f'a chunked array has shape {_short(shape)}, not '
+                           'a list of non-negative ints')
+    if not chunks or not all(isinstance(c, np.ndarray) and c.ndim == 1
+                             and c.dtype == chunks[0].dtype for c in chunks):
+        raise _CorruptData('the chunks of a chunked array are not flat arrays '
+                           'of one dtype')
+    size = sum(c.size for c in chunks)
+    if size != math.prod(shape):
+        raise _CorruptData(f'a chunked array declares shape {shape} but its '
+                           f'chunks hold {size} elements')
     return np.concatenate(chunks).reshape(shape)
 
 
@@ -474,9 +574,38 @@ def msgpack_restore(encoded_pytree):
     >>> msgpack_restore(msgpack_serialize({'x': np.arange(3), 'z': 1 + 2j}))
     {'x': array([0, 1, 2]), 'z': (1+2j)}
     """
-    tree = msgpack.unpackb(encoded_pytree, ext_hook=_ext_unpack, raw=False,
-                           strict_map_key=False)
-    return _restore_chunks(tree)
+    if not isinstance(encoded_pytree, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            'msgpack_restore takes bytes (e.g. from to_bytes or a file opened '
+            f"with 'rb'), got {type(encoded_pytree).__name__}.")
+    try:
+        tree = msgpack.unpackb(encoded_pytree, ext_hook=_ext_unpack, raw=False,
+                               strict_map_key=False)
+        return _restore_chunks(tree)
+    except _CorruptData:
+        raise
+    except (ValueError, TypeError, OverflowError, RecursionError,
+            msgpack.exceptions.UnpackException) as e:
+        raise _CorruptData(_decode_failure(e)) from e
+
+
+def _decode_failure(error):
+    """What a msgpack decoding error means, in words."""
+    text = str(error)
+    if isinstance(error, msgpack.exceptions.ExtraData):
+        return ('bytes follow the end of the msgpack data, so it is not one '
+                'msgpack document (not msgpack_serialize output, or damaged)')
+    if isinstance(error, (msgpack.exceptions.StackError, RecursionError)):
+        return 'it nests deeper than msgpack allows (not a checkpoint)'
+    if isinstance(error, msgpack.exceptions.FormatError):
+        return 'it is not msgpack data (invalid type byte)'
+    if isinstance(error, msgpack.exceptions.OutOfData) \
+            or 'incomplete input' in text or 'exceeds max' in text:
+        return ('the msgpack data ends early: it is truncated (an '
+                'interrupted copy or write?)')
+    if isinstance(error, TypeError) and 'unhashable' in text:
+        return f'a map has a key that cannot be a dict key ({text})'
+    return f'decoding failed with {type(error).__name__}: {text}'
 
 
 def to_bytes(target):

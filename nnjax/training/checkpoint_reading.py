@@ -14,6 +14,8 @@ True
 
 import logging
 import numbers
+import os
+import stat
 
 import numpy as np
 
@@ -115,17 +117,52 @@ def rebuild(target, state, strict):
 
 
 def _corruption_reason(error):
-    import msgpack  # noqa: PLC0415 - only needed on this error path
-    text = str(error)
-    if isinstance(error, msgpack.exceptions.ExtraData):
-        return ('bytes follow the end of the msgpack data, so it is not one '
-                'msgpack document (not a checkpoint, or damaged)')
-    if isinstance(error, msgpack.exceptions.FormatError):
-        return 'it is not msgpack data (invalid type byte)'
-    if 'incomplete input' in text or 'exceeds max' in text:
-        return ('the msgpack data ends early: the file is truncated (an '
-                'interrupted copy or write?)')
-    return f'decoding failed with {type(error).__name__}: {text}'
+    reason = getattr(error, 'reason', None)  # serialization's decoding errors
+    if reason is not None:
+        return reason
+    return f'decoding failed with {type(error).__name__}: {error}'
+
+
+_FILE_KINDS = [(stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO (named pipe)'),
+               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
+               (stat.S_ISSOCK, 'a socket')]
+
+
+def _not_regular(mode):
+    kind = next((what for test, what in _FILE_KINDS if test(mode)), 'not a regular file')
+    return f'it is {kind}, not a regular file, so it was not read'
+
+
+def read_bytes(path):
+    """The bytes of regular file ``path``; anything else raises CorruptCheckpointError.
+
+    The file is opened without blocking (a FIFO with no writer would hang a
+    plain ``open``), checked with ``fstat`` on the open descriptor (so a
+    symlink swapped meanwhile cannot slip through) and read up to its size
+    at that moment, never more: a device such as ``/dev/zero`` behind a
+    symlink is refused before any read.
+    """
+    flags = os.O_RDONLY | getattr(os, 'O_NONBLOCK', 0) | getattr(os, 'O_BINARY', 0)
+    try:
+        fd = os.open(path, flags)
+    except IsADirectoryError:
+        raise CorruptCheckpointError(path, _not_regular(stat.S_IFDIR)) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CorruptCheckpointError(path, _not_regular(info.st_mode))
+        size = info.st_size
+        chunks = []
+        remaining = size
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 26))
+            if not chunk:
+                break  # the file shrank meanwhile: decoding will say it is truncated
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    finally:
+        os.close(fd)
+    return b''.join(chunks)
 
 
 def read_state(path, expect_dict):
@@ -135,8 +172,7 @@ def read_state(path, expect_dict):
     Otherwise the file may also hold a single leaf (a checkpoint of one
     array), but never a msgpack list, which no state dict contains.
     """
-    with open(path, 'rb') as f:
-        data = f.read()
+    data = read_bytes(path)
     if not data:
         raise CorruptCheckpointError(path, 'the file is empty (0 bytes)')
     try:

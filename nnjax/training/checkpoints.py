@@ -30,7 +30,7 @@ before ``checkpoint_0.01``.
 
 **Crash safety.** A msgpack save serializes first, then writes the bytes to
 a hidden temporary file in the same directory,
-``.{prefix}{step}.tmp-{random hex}``, flushes it and forces it to disk
+``.{prefix}{step}.tmp-{host}-{pid}-{random hex}``, flushes it and forces it to disk
 (``os.fsync``), renames it over ``{prefix}{step}`` with ``os.replace``
 (atomic on POSIX and Windows) and forces the directory entry to disk too.
 An Orbax save writes into a temporary directory that Orbax renames into
@@ -42,6 +42,16 @@ stale temporary remains. Temporary names are not ``{prefix}{number}``, so
 :func:`latest_checkpoint` (and the seed's own ``prefix*`` glob) never pick
 them up, and the next successful msgpack save with the same prefix deletes
 its leftovers.
+
+**Concurrent saves.** Several processes (or threads) may save into one
+directory at once: each writes its own temporary file (the name holds a hash
+of the host name, the pid and a random token), and a save's clean-up removes
+only temporaries whose writer is gone (a dead pid on this host, or no change
+for :data:`STALE_TEMP_SECONDS`), never one a live save may still rename. A
+checkpoint or temporary another save removed first is not an error. Which
+checkpoints remain follows each save's ``keep``/``overwrite`` as it ran; a
+save without ``overwrite`` still refuses a step at or below one already on
+disk (``InvalidCheckpointError``), whoever wrote it.
 
 **Errors** come from the shared catalogue (``nnjax.errors``):
 ``InvalidCheckpointError`` (a checkpoint at this or a later step exists),
@@ -76,6 +86,9 @@ import os
 import re
 import secrets
 import shutil
+import socket
+import time
+import zlib
 
 import jax
 import numpy as np
@@ -131,7 +144,8 @@ def _list_checkpoints(ckpt_dir, prefix):
 def _is_temp_name(name, prefix):
     """Whether ``name`` is a temporary of a save with this prefix.
 
-    Ours are ``.{prefix}{step}.tmp-{hex}`` files; Orbax's are
+    Ours are ``.{prefix}{step}.tmp-{host}-{pid}-{hex}`` files (older
+    versions wrote ``.{prefix}{step}.tmp-{hex}``); Orbax's are
     ``{prefix}{step}.orbax-checkpoint-tmp-{number}`` directories.
     """
     if name.startswith(prefix) and _ORBAX_TMP_TAG in name:
@@ -142,7 +156,61 @@ def _is_temp_name(name, prefix):
         return False
     final, _, token = name[1:].rpartition(_TMP_TAG)
     return (_step_in_name(final, prefix) is not None
-            and re.fullmatch(r'[0-9a-f]+', token) is not None)
+            and _TMP_TOKEN.fullmatch(token) is not None)
+
+
+# ``{host}-{pid}-{random}`` of a temporary written by this version, or the
+# bare ``{random}`` of older ones.
+_TMP_TOKEN = re.compile(r'(?:([0-9a-f]{8})-(\d+)-)?[0-9a-f]+')
+
+#: A temporary file of a live save is never removed by another save; one
+#: whose writer is gone (its pid is dead on this host) is, and so is one not
+#: modified for this many seconds (a writer on another host, or a pid reused).
+STALE_TEMP_SECONDS = 3600
+
+
+def _host_tag():
+    return f'{zlib.crc32(socket.gethostname().encode()):08x}'
+
+
+def _temp_name(name):
+    """A temporary name no other process or thread can pick: host, pid, random."""
+    return f'.{name}{_TMP_TAG}{_host_tag()}-{os.getpid()}-{secrets.token_hex(8)}'
+
+
+def _pid_alive(pid):
+    if os.name != 'posix':
+        return True  # no cheap, safe probe (os.kill(pid, 0) would signal)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # e.g. EPERM: it exists, owned by someone else
+    return True
+
+
+def _is_stale_temp(ckpt_dir, name):
+    """Whether temporary ``name`` may be removed: its writer cannot be saving it.
+
+    Orbax directories and our older, owner-less names count as stale (as
+    before); ours are stale once their writer's pid is dead on this host or
+    after :data:`STALE_TEMP_SECONDS` without a change.
+    """
+    if not name.startswith('.'):
+        return True  # Orbax's temporary directory
+    token = name.rpartition(_TMP_TAG)[2]
+    match = _TMP_TOKEN.fullmatch(token)
+    if match is None or match.group(1) is None:
+        return True
+    host, pid = match.group(1), int(match.group(2))
+    if host == _host_tag() and pid != os.getpid() and not _pid_alive(pid):
+        return True
+    try:
+        age = time.time() - os.stat(os.path.join(ckpt_dir, name)).st_mtime
+    except FileNotFoundError:
+        return False  # already gone
+    return age > STALE_TEMP_SECONDS
 
 
 def _normalize_step(step):
@@ -242,11 +310,20 @@ def _write_durably(path, data):
         raise
 
 
+def _ignore_missing(function, path, exc_info):
+    if not issubclass(exc_info[0], FileNotFoundError):
+        raise exc_info[1]
+
+
 def _remove(path):
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path)
-    else:
-        os.remove(path)
+    """Remove a file or directory; one already gone (another save removed it) is fine."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, onerror=_ignore_missing)
+        else:
+            os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
@@ -273,7 +350,7 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
             logger.info('Removing checkpoint %s (keep=%d)', n, keep)
             _remove(os.path.join(ckpt_dir, n))
     for n in os.listdir(ckpt_dir):
-        if _is_temp_name(n, prefix):
+        if _is_temp_name(n, prefix) and _is_stale_temp(ckpt_dir, n):
             logger.info('Removing stale temporary %s', n)
             try:
                 _remove(os.path.join(ckpt_dir, n))
@@ -284,17 +361,23 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
 def _commit(ckpt_dir, name, step, data, prefix, keep, overwrite,
             keep_every_n_steps):
     os.makedirs(ckpt_dir, exist_ok=True)
-    tmp_path = os.path.join(ckpt_dir,
-                            f'.{name}{_TMP_TAG}{secrets.token_hex(8)}')
-    _write_durably(tmp_path, data)
-    try:
-        os.replace(tmp_path, os.path.join(ckpt_dir, name))
-    except BaseException:
+    for attempt in range(3):
+        tmp_path = os.path.join(ckpt_dir, _temp_name(name))
+        _write_durably(tmp_path, data)
         try:
-            os.remove(tmp_path)
-        except OSError:
-            pass
-        raise
+            os.replace(tmp_path, os.path.join(ckpt_dir, name))
+            break
+        except FileNotFoundError:
+            # Our temporary vanished before the rename (a clean-up by an
+            # older version, or by hand): write it again.
+            if attempt == 2:
+                raise
+        except BaseException:
+            try:
+                os.remove(tmp_path)
+            except OSError:
+                pass
+            raise
     _fsync_dir(ckpt_dir)
     _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
               keep_every_n_steps)

@@ -24,6 +24,8 @@ weights, ...) goes into a subclass with more fields::
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 import optax
 
 from nnjax import struct
@@ -95,7 +97,7 @@ class TrainState(struct.PyTreeNode):
         return cls(step=0, apply_fn=apply_fn, params=params, tx=tx,
                    opt_state=opt_state, **kwargs)
 
-    def apply_gradients(self, *, grads, **kwargs):
+    def apply_gradients(self, *, grads, check_finite=False, **kwargs):
         """One optimizer step: a new state with updated params and ``step + 1``.
 
         Runs ``updates, opt_state = tx.update(grads, opt_state, params)``
@@ -103,8 +105,26 @@ class TrainState(struct.PyTreeNode):
         replace further fields (e.g. ``batch_stats=...``) in the same step.
         ``self`` is not changed.
 
+        ``grads`` must have the pytree structure of ``params`` and, leaf by
+        leaf, the same shape (nothing is broadcast) and the same kind of
+        dtype: a complex gradient for a real parameter (its imaginary part
+        would be dropped) or a float gradient for an integer one is refused
+        with ``ValueError`` naming the first such leaf, e.g.
+        ``'Dense_0/kernel'``. Floating-point widths may differ (float32
+        gradients for bfloat16 parameters are cast, as optax does). These
+        checks read only shapes and dtypes, so under ``jax.jit`` they run
+        once, at trace time.
+
         Args:
           grads: gradients with the same pytree structure as ``params``.
+          check_finite: also check that every gradient is finite (no NaN or
+            inf), naming the first leaf that is not. Costs one reduction per
+            leaf each step, hence opt-in. With concrete gradients (outside
+            ``jit``) it raises ``ValueError``. Under ``jit`` the values are
+            not known when the Python code runs, so the check runs on the host
+            through ``jax.debug.callback``: the step then fails when it
+            executes, and JAX reports the same message inside a
+            ``jax.errors.JaxRuntimeError``.
           **kwargs: other fields to ``.replace()``.
 
         >>> import jax.numpy as jnp, optax
@@ -113,17 +133,112 @@ class TrainState(struct.PyTreeNode):
         >>> new = state.apply_gradients(grads=jnp.array(2.0))
         >>> new.step, float(new.params), float(state.params)
         (1, 0.5, 1.0)
+        >>> state.apply_gradients(grads={'w': jnp.ones(2)})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: TrainState.apply_gradients: grads must have the same pytree structure as params...
         """
-        grads_tree = jax.tree_util.tree_structure(grads)
-        params_tree = jax.tree_util.tree_structure(self.params)
+        params_leaves, params_tree = jax.tree_util.tree_flatten(self.params)
+        grads_leaves, grads_tree = jax.tree_util.tree_flatten(grads)
         if grads_tree != params_tree:
             raise ValueError(
                 'TrainState.apply_gradients: grads must have the same pytree '
                 f'structure as params.\n  params: {params_tree}\n  grads:  '
                 f'{grads_tree}\nTake the gradient with respect to '
                 'state.params (e.g. jax.grad(loss)(state.params, ...)).')
+        _check_leaves(self.params, params_leaves, grads_leaves)
+        if check_finite:
+            _check_finite(self.params, grads_leaves)
         updates, new_opt_state = self.tx.update(grads, self.opt_state,
                                                 self.params)
         new_params = optax.apply_updates(self.params, updates)
         return self.replace(step=self.step + 1, params=new_params,
                             opt_state=new_opt_state, **kwargs)
+
+
+# --- gradient checks ----------------------------------------------------------
+
+def _leaf_path(params, index):
+    """The ``'a/b/c'`` path of leaf ``index`` of ``params`` (only on errors)."""
+    path, _ = jax.tree_util.tree_flatten_with_path(params)[0][index]
+    parts = []
+    for key in path:
+        for attr in ('key', 'idx', 'name'):
+            if hasattr(key, attr):
+                parts.append(str(getattr(key, attr)))
+                break
+        else:
+            parts.append(str(key))
+    return '/'.join(parts) or '<root>'
+
+
+def _shape(x):
+    shape = getattr(x, 'shape', None)
+    return tuple(shape) if shape is not None else np.shape(x)
+
+
+def _dtype(x):
+    dtype = getattr(x, 'dtype', None)
+    return dtype if dtype is not None else np.result_type(type(x))
+
+
+def _kind(dtype):
+    if dtype == jax.dtypes.float0:
+        return 'float0'
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        return 'complex'
+    if jnp.issubdtype(dtype, jnp.floating):
+        return 'floating'
+    if jnp.issubdtype(dtype, jnp.integer) or dtype == np.bool_:
+        return 'integer'
+    return str(dtype)
+
+
+def _check_leaves(params, params_leaves, grads_leaves):
+    for i, (p, g) in enumerate(zip(params_leaves, grads_leaves)):
+        p_shape, g_shape = _shape(p), _shape(g)
+        if p_shape != g_shape:
+            raise ValueError(
+                f"TrainState.apply_gradients: the gradient of '"
+                f"{_leaf_path(params, i)}' has shape {g_shape}, but the "
+                f'parameter has shape {p_shape}; gradients are not broadcast. '
+                'Take the gradient with respect to state.params.')
+        p_dtype, g_dtype = _dtype(p), _dtype(g)
+        if p_dtype == g_dtype:
+            continue
+        p_kind, g_kind = _kind(p_dtype), _kind(g_dtype)
+        if p_kind == g_kind or (g_kind == 'float0' and p_kind == 'integer'):
+            continue
+        hint = (' (its imaginary part would be dropped)'
+                if g_kind == 'complex' else '')
+        raise ValueError(
+            f"TrainState.apply_gradients: the gradient of '"
+            f"{_leaf_path(params, i)}' has dtype {g_dtype}{hint}, but the "
+            f'parameter has dtype {p_dtype}. Gradients must have the '
+            "parameter's kind of dtype; take the gradient with respect to "
+            'state.params, or cast it (e.g. jnp.real(g)) on purpose.')
+
+
+def _check_finite(params, grads_leaves):
+    if not grads_leaves:
+        return
+    finite = [jnp.all(jnp.isfinite(g)) for g in grads_leaves]
+    concrete = not any(isinstance(f, jax.core.Tracer) for f in finite)
+    paths = None if concrete else [_leaf_path(params, i)
+                                   for i in range(len(grads_leaves))]
+
+    def report(flags, names):
+        bad = [i for i, ok in enumerate(flags) if not ok]
+        if bad:
+            name = names[bad[0]] if names is not None else _leaf_path(params, bad[0])
+            raise ValueError(
+                f"TrainState.apply_gradients(check_finite=True): the gradient "
+                f"of '{name}' is not finite (NaN or inf); {len(bad)} of "
+                f'{len(flags)} gradient leaves are. Look for a diverging '
+                'loss, a log/sqrt/division of zero, or lower the learning rate.')
+
+    if concrete:
+        report([bool(f) for f in finite], None)
+    else:
+        jax.debug.callback(lambda flags: report(list(np.asarray(flags)), paths),
+                           jnp.stack(finite))
