@@ -259,7 +259,7 @@ MISUSES = {
     'nothing mapped and no axis_size': (dict(x_axis=None, z_axis=None, aux_out=None, y_out=0), ValueError, True),
     'axis_size disagrees with the inputs': (dict(axis_size=-1), ValueError, True),  # -1: n + 1
     'keyword arguments': (dict(form='class', z_keyword=True), TypeError, True),
-    'in_axes beyond the rank': (dict(x_axis=3), IndexError, True),
+    'in_axes beyond the rank': (dict(x_axis=3), ValueError, True),
     'collection not lifted is written': (dict(state='counter', state_axis='absent'),
                                          errors.ScopeCollectionNotFound, True),
     'out_axes None on a mapped output': (dict(z_axis=0, aux_out=None), ValueError, False),

@@ -33,7 +33,10 @@ import functools
 from typing import Callable, Mapping, Sequence
 
 import jax
+import jax.numpy as jnp
 from jax import lax
+
+from shared_spec import errors
 
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import transform_direct
@@ -57,7 +60,9 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
         def cond(state):
             i, carry_vars, carry = state
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(-i), mutable_filter=False)
-            return cond_body(inner, carry)
+            go = cond_body(inner, carry)
+            check_loop_condition(go, scopes[-1].path)
+            return go
 
         def body(state):
             i, carry_vars, carry = state
@@ -73,6 +78,49 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
     return lifted
 
 
+def check_loop_condition(go, path) -> None:
+    """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
+    if jnp.shape(go) != () or jnp.result_type(go) != jnp.bool_:
+        raise TypeError(f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
+                        f"scalar; got {type(go).__name__} of shape {tuple(jnp.shape(go))} and dtype "
+                        f"{jnp.result_type(go)}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n).")
+
+
+def check_predicate(transform: str, argument: str, value, path) -> None:
+    if jnp.shape(value) != ():
+        raise TypeError(f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
+                        f"a scalar; got shape {tuple(jnp.shape(value))}.")
+
+
+def _checked_select(select, transform: str, path, bodies, *operands):
+    """``select(*bodies_traced, *operands)`` with a clear error when the branches' outputs differ."""
+    shapes = []
+
+    def recording(body):
+        def run(*args):
+            out = body(*args)
+            shapes.append(jax.tree_util.tree_map(lambda x: (jnp.shape(x), jnp.result_type(x)), out))
+            return out
+        return run
+
+    try:
+        return select([recording(b) for b in bodies], *operands)
+    except TypeError as error:
+        if len(shapes) < 2 or all(s == shapes[0] for s in shapes):
+            raise
+        raise TypeError(
+            f"nn.{transform} at module {errors.format_path(path)}: the branches return different output "
+            f"structures, shapes or dtypes (outputs, then updated variables): "
+            + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
+            + ". Every branch is traced, so each must return the same shapes and dtypes and create or update "
+            "the same variables.") from None
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=False, broadcast_variables=True,
                split_rngs: Mapping = {}):
     """``lax.while_loop`` with ``cond_fn(mdl, carry)`` and ``body_fn(mdl, carry) -> carry``.
@@ -83,7 +131,8 @@ def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=
     keys (iteration ``i`` folds ``i`` into the stream's key).
     """
     return transform_direct(while_loop_core, (cond_fn, body_fn), mdl, init, carry_variables=carry_variables,
-                            broadcast_variables=broadcast_variables, split_rngs=split_rngs)
+                            broadcast_variables=broadcast_variables, split_rngs=split_rngs,
+                            transform_name="while_loop")
 
 
 def _branch(lift: Lift, body: Callable, *operands):
@@ -95,7 +144,9 @@ def _branch(lift: Lift, body: Callable, *operands):
 def switch_core(*bodies: Callable, index=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        y, out_groups = lax.switch(index, [functools.partial(_branch, lift, b) for b in bodies], *operands)
+        check_predicate("switch", "index", index, scopes[-1].path)
+        y, out_groups = _checked_select(lambda fns, *ops: lax.switch(index, fns, *ops), "switch", scopes[-1].path,
+                                        [functools.partial(_branch, lift, b) for b in bodies], *operands)
         lift.publish(out_groups)
         return y
 
@@ -105,14 +156,16 @@ def switch_core(*bodies: Callable, index=None, variables=True, rngs=True):
 def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variables=True, rngs=True):
     """``true_fun(mdl, *operands)`` if ``pred`` else ``false_fun(mdl, *operands)``, as ``lax.cond``."""
     return transform_direct(_cond_core, (true_fun, false_fun), mdl, *operands, pred=pred,
-                            variables=variables, rngs=rngs)
+                            variables=variables, rngs=rngs, transform_name="cond")
 
 
 def _cond_core(true_body: Callable, false_body: Callable, pred=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        y, out_groups = lax.cond(pred, functools.partial(_branch, lift, true_body),
-                                 functools.partial(_branch, lift, false_body), *operands)
+        check_predicate("cond", "pred", pred, scopes[-1].path)
+        y, out_groups = _checked_select(lambda fns, *ops: lax.cond(pred, *fns, *ops), "cond", scopes[-1].path,
+                                        [functools.partial(_branch, lift, true_body),
+                                         functools.partial(_branch, lift, false_body)], *operands)
         lift.publish(out_groups)
         return y
 
@@ -122,4 +175,4 @@ def _cond_core(true_body: Callable, false_body: Callable, pred=None, variables=T
 def switch(index, branches: Sequence[Callable], mdl, *operands, variables=True, rngs=True):
     """``branches[index](mdl, *operands)``, as ``lax.switch`` (index clamped to the valid range)."""
     return transform_direct(switch_core, tuple(branches), mdl, *operands, index=index, variables=variables,
-                            rngs=rngs)
+                            rngs=rngs, transform_name="switch")

@@ -32,7 +32,7 @@ import jax
 from nnjax import interception
 from nnjax.lift import Lift, rng_counts, set_rng_counts
 from nnjax.scope import RngStream
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.lifting import _argnums, check_argnums_in_range, lift_transform
 
 
 class _Context(threading.local):
@@ -79,6 +79,9 @@ def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_
     compiled = _compiled(static_argnums, static_argnames, donate_argnums, device, backend)
 
     def lifted(scopes, *args, **kwargs):
+        if static_argnums or donate_argnums:
+            check_argnums_in_range("jit", "static_argnums", static_argnums, len(args), scopes[-1].path)
+            check_argnums_in_range("jit", "donate_argnums", donate_argnums, len(args), scopes[-1].path)
         saved = [dict(s.rngs) for s in scopes]
         _fork_rngs(_unique(scopes))
         try:
@@ -178,8 +181,8 @@ def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] =
     (1, 3)
     """
     # the seed system's numbering: the module is argument 0 (and is never static or donated)
-    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
+    static_argnums = _argnums("jit", "static_argnums", static_argnums)
+    donate_argnums = _argnums("jit", "donate_argnums", donate_argnums)
     static_argnums = tuple(i - 1 for i in static_argnums if i > 0)
     donate_argnums = tuple(i - 1 for i in donate_argnums if i > 0)
     return lift_transform("jit", jit_core, target, methods=methods, variables=variables, rngs=rngs,

@@ -28,7 +28,7 @@ from typing import Callable, Sequence
 import jax
 
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.lifting import _argnums, check_argnums_in_range, lift_transform
 from nnjax.transforms.scan import scan_core
 
 
@@ -42,6 +42,8 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     def lifted(scopes, *args, **kwargs):
+        if static_argnums:
+            check_argnums_in_range("checkpoint", "static_argnums", static_argnums, len(args), scopes[-1].path)
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
 
         def rematted(variable_groups, rng_groups, *args):
@@ -79,8 +81,7 @@ def checkpoint(target, variables=True, rngs=True, concrete: bool = False, preven
     >>> Block().init(jax.random.PRNGKey(0), jnp.ones((1, 2)))['params']['Dense_0']['kernel'].shape
     (2, 3)
     """
-    static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    static_argnums = tuple(i - 1 for i in static_argnums)
+    static_argnums = tuple(i - 1 for i in _argnums("checkpoint", "static_argnums", static_argnums))
     return lift_transform("checkpoint", remat_core, target, methods=methods, variables=variables, rngs=rngs,
                           concrete=concrete, prevent_cse=prevent_cse, static_argnums=static_argnums, policy=policy)
 

@@ -35,9 +35,11 @@ import jax.numpy as jnp
 from jax import lax
 from jax._src.interpreters import partial_eval as pe
 
+from shared_spec import errors
+
 from nnjax import meta
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.lifting import lift_transform, validate_options
 
 
 class _Broadcast:
@@ -77,15 +79,28 @@ def _from_front(axis, subtree):
     return jax.tree_util.tree_map(lambda x: jnp.moveaxis(x, 0, axis), subtree)
 
 
-def _scan_length(axes, args) -> set:
+def _scan_length(axes, args, path) -> set:
     lengths = set()
 
     def visit(axis, subtree):
         if axis is not broadcast:
             for leaf in jax.tree_util.tree_leaves(subtree):
-                lengths.add(jnp.shape(leaf)[axis])
+                shape = jnp.shape(leaf)
+                if axis is None or not -len(shape) <= axis < len(shape):
+                    raise ValueError(
+                        f"nn.scan(in_axes=...) at module {errors.format_path(path)}: axis {axis!r} does not fit "
+                        f"an input of shape {tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) "
+                        "or nn.broadcast (passed whole to every step).")
+                lengths.add(shape[axis])
 
-    _map_axes(visit, axes, args)
+    try:
+        _map_axes(visit, axes, args)
+    except ValueError as error:
+        if "nn.scan(" in str(error):
+            raise
+        raise ValueError(f"nn.scan(in_axes={axes!r}) at module {errors.format_path(path)}: the axes do not match "
+                         f"the structure of the inputs after the carry ({error}); expected one entry per input "
+                         "(or a single int for all).") from None
     return lengths
 
 
@@ -127,8 +142,13 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
     def lifted(scopes, init, *args):
         lift = Lift(scopes, filters, filters, rng_filters)
+        path = scopes[-1].path
         arg_axes = _per_arg(in_axes, args)
-        lengths = _scan_length(arg_axes, args)
+        if len(arg_axes) != len(args):
+            raise ValueError(f"nn.scan(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
+                             f"axes for {len(args)} input(s) after the carry; expected one entry per input (or a "
+                             "single int/nn.broadcast for all).")
+        lengths = _scan_length(arg_axes, args, path)
         if length is not None:
             n = length
         elif len(lengths) == 1:
@@ -137,11 +157,20 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             raise ValueError(f"nn.scan: inconsistent lengths {sorted(lengths)} of the scanned axes of the inputs.")
         else:
             raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
+        if n == 0:
+            raise ValueError(f"nn.scan at module {errors.format_path(path)}: the scanned axis has size 0 (length 0), so "
+                             "there is no step to run (and scanned variables would be created empty); expected "
+                             "at least one step.")
 
         broadcast_vars, carry_vars = lift.variable_groups[:2]
-        scan_vars = tuple(
-            _to_front(axis, meta.remove_axis(group, axis, metadata_params))
-            for group, axis in zip(lift.variable_groups[2:], variable_scan_axes))
+        try:
+            scan_vars = tuple(
+                _to_front(axis, meta.remove_axis(group, axis, metadata_params))
+                for group, axis in zip(lift.variable_groups[2:], variable_scan_axes))
+        except ValueError as error:
+            raise ValueError(f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {errors.format_path(path)}: "
+                             f"an axis does not fit the variables it describes ({error}); expected an axis in "
+                             "[-ndim, ndim) of each variable of the collection.") from None
         rng_steps = tuple(
             tuple({s: jax.random.split(k, n) for s, k in streams.items()} for streams in group) if split else None
             for group, split in zip(lift.rng_groups, rng_splits))
@@ -184,10 +213,17 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
         (carry_vars, c), (ys, scan_out) = lax.scan(
             body, (carry_vars, init), sliced, length=n, reverse=reverse, unroll=unroll)
-        ys = _map_axes(lambda axis, stacked: stacked if axis is broadcast else _from_front(axis, stacked), out_axes, ys)
-        ys = _merge_broadcast(out_axes, ys, y_consts)
-        scan_out = tuple(meta.add_axis(_from_front(axis, group), axis, metadata_params)
-                         for group, axis in zip(scan_out, variable_scan_axes))
+        try:
+            ys = _map_axes(lambda axis, stacked: stacked if axis is broadcast else _from_front(axis, stacked),
+                           out_axes, ys)
+            ys = _merge_broadcast(out_axes, ys, y_consts)
+            scan_out = tuple(meta.add_axis(_from_front(axis, group), axis, metadata_params)
+                             for group, axis in zip(scan_out, variable_scan_axes))
+        except ValueError as error:
+            raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                             f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
+                             f"describes ({error}); expected axes in [-ndim-1, ndim] of each stacked output "
+                             "(one per output, or a single int/nn.broadcast for all).") from None
         lift.publish((broadcast_consts, carry_vars) + scan_out)
         return c, ys
 
@@ -232,6 +268,8 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
     >>> ys.shape
     (2, 5, 4)
     """
+    validate_options("scan", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
+                                  out_axes=out_axes, length=length), axis_markers=(broadcast,))
     return lift_transform("scan", scan_core, target, methods=methods, variable_axes=variable_axes,
                           variable_broadcast=variable_broadcast, variable_carry=variable_carry,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,

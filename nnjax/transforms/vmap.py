@@ -22,24 +22,39 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 import jax
+import jax.numpy as jnp
+
+from shared_spec import errors
 
 from nnjax import meta
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.lifting import lift_transform, validate_options
 
 
-def _axis_sizes(axes, tree) -> set:
-    """Sizes of the mapped axes of ``tree`` under the prefix tree ``axes``."""
+def _axis_sizes(axes, tree, argument: str, path) -> set:
+    """Sizes of the mapped axes of ``tree`` under the prefix tree ``axes`` (``argument`` names ``axes`` in errors)."""
     sizes = set()
 
     def visit(axis, subtree):
         if axis is None:
             return
         for leaf in jax.tree_util.tree_leaves(subtree):
-            if hasattr(leaf, "shape") and leaf.shape:
-                sizes.add(leaf.shape[axis])
+            shape = jnp.shape(leaf)
+            if not -len(shape) <= axis < len(shape):
+                raise ValueError(
+                    f"nn.vmap({argument}=...) at module {errors.format_path(path)}: axis {axis} is out of range "
+                    f"for a value of shape {tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) "
+                    "or None (not mapped).")
+            sizes.add(shape[axis])
 
-    jax.tree_util.tree_map(visit, axes, tree, is_leaf=lambda x: x is None)
+    try:
+        jax.tree_util.tree_map(visit, axes, tree, is_leaf=lambda x: x is None)
+    except ValueError as error:
+        if "nn.vmap(" in str(error):
+            raise
+        raise ValueError(f"nn.vmap({argument}={axes!r}) at module {errors.format_path(path)}: the axes do not "
+                         f"match the structure of the values they describe ({error}); expected one entry per "
+                         "argument (or a single int for all).") from None
     return sizes
 
 
@@ -61,8 +76,14 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
                 f"nn.vmap passes positional arguments only (got keyword arguments {sorted(kwargs)}); "
                 "pass them positionally and give their axes in in_axes.")
         lift = Lift(scopes, variable_filters, variable_filters, rng_filters)
+        path = scopes[-1].path
         arg_axes = tuple(in_axes) if isinstance(in_axes, (list, tuple)) else (in_axes,) * len(args)
-        sizes = _axis_sizes(variable_in_axes, lift.variable_groups) | _axis_sizes(arg_axes, args)
+        if len(arg_axes) != len(args):
+            raise ValueError(f"nn.vmap(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
+                             f"axes for {len(args)} argument(s); expected one entry per argument after the module "
+                             "(or a single int/None for all).")
+        sizes = (_axis_sizes(variable_in_axes, lift.variable_groups, "variable_axes", path)
+                 | _axis_sizes(arg_axes, args, "in_axes", path))
         if axis_size is not None:
             n = axis_size
         elif len(sizes) == 1:
@@ -73,6 +94,10 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
         else:
             raise ValueError("nn.vmap: no input or variable is mapped, so the axis size is unknown; "
                              "pass axis_size=.")
+        if n == 0:
+            raise ValueError(f"nn.vmap at module {errors.format_path(path)}: the mapped axis has size 0, so there "
+                             "is nothing to map (and variables would be created empty); expected a mapped axis "
+                             "of size at least 1.")
         rng_groups = tuple(_split_keys(group, n) if split else group
                            for group, split in zip(lift.rng_groups, rng_splits))
         rng_axes = tuple(0 if split else None for split in rng_splits)
@@ -85,10 +110,18 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
             y = fn(inner, *args)
             return y, lift.repack(inner)
 
-        y, out_groups = jax.vmap(
-            mapped, in_axes=(variable_in_axes, rng_axes, in_axes), out_axes=(out_axes, variable_in_axes),
-            axis_name=axis_name, axis_size=axis_size, spmd_axis_name=spmd_axis_name,
-        )(variable_groups, rng_groups, args)
+        try:
+            y, out_groups = jax.vmap(
+                mapped, in_axes=(variable_in_axes, rng_axes, in_axes), out_axes=(out_axes, variable_in_axes),
+                axis_name=axis_name, axis_size=axis_size, spmd_axis_name=spmd_axis_name,
+            )(variable_groups, rng_groups, args)
+        except ValueError as error:
+            if "out of bounds" not in str(error) and "out_axes" not in str(error):
+                raise
+            raise ValueError(f"nn.vmap(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                             f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
+                             f"describes ({error}); expected axes in [-ndim-1, ndim] of each output (one per "
+                             "output, or a single int/None for all).") from None
         out_groups = tuple(
             group if axis is None else meta.add_axis(group, axis, metadata_params)
             for group, axis in zip(out_groups, variable_in_axes))
@@ -119,6 +152,8 @@ def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=
     >>> variables['params']['kernel'].shape
     (5, 3)
     """
+    validate_options("vmap", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
+                                  out_axes=out_axes, axis_size=axis_size))
     return lift_transform("vmap", vmap_core, target, methods=methods, variable_axes=variable_axes,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size,
                           axis_name=axis_name, spmd_axis_name=spmd_axis_name, metadata_params=metadata_params)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from shared_spec import errors
+
 from nnref.tree_util import tree_flatten, tree_leaves, tree_map
 
 
@@ -37,7 +39,8 @@ def stack(trees: list, axis: int):
     return tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=axis), *trees)
 
 
-def axis_sizes(axes, tree, skip=(None,)) -> set:
+def axis_sizes(axes, tree, skip=(None,), what: str = "nn.vmap(in_axes=...)", path=()) -> set:
+    """Sizes of the mapped axes of ``tree``; ``what`` names the transform and argument in errors."""
     sizes = set()
 
     def visit(axis, subtree):
@@ -45,12 +48,39 @@ def axis_sizes(axes, tree, skip=(None,)) -> set:
             return subtree
         for leaf in tree_leaves(subtree):
             shape = np.shape(leaf)
-            if shape:
-                sizes.add(shape[axis])
+            if not isinstance(axis, int) or not -len(shape) <= axis < len(shape):
+                raise ValueError(
+                    f"{what} at module {errors.format_path(path)}: axis {axis!r} does not fit a value of shape "
+                    f"{tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) or "
+                    f"{' or '.join(repr(s) for s in skip)} (not mapped).")
+            sizes.add(shape[axis])
         return subtree
 
-    map_prefix(visit, axes, tree)
+    try:
+        map_prefix(visit, axes, tree)
+    except (KeyError, IndexError, TypeError, ValueError) as error:
+        if isinstance(error, ValueError) and " at module " in str(error):
+            raise
+        raise ValueError(f"{what} at module {errors.format_path(path)}: the axes {axes!r} do not match the "
+                         f"structure of the values they describe ({error!r}); expected one entry per argument "
+                         "(or a single int for all).") from None
     return sizes
+
+
+def check_length(transform: str, argument: str, axes, args: tuple, path) -> None:
+    """A tuple/list of per-argument axes has one entry per argument."""
+    if isinstance(axes, (list, tuple)) and len(axes) != len(args):
+        raise ValueError(f"nn.{transform}({argument}={axes!r}) at module {errors.format_path(path)}: {len(axes)} "
+                         f"axes for {len(args)} argument(s); expected one entry per argument after the module "
+                         "(or a single value for all).")
+
+
+def check_not_empty(transform: str, n: int, path) -> None:
+    """Both backends refuse a mapped/scanned axis of size 0 (nothing to run; variables would be empty)."""
+    if n == 0:
+        raise ValueError(f"nn.{transform} at module {errors.format_path(path)}: the mapped/scanned axis has size 0, "
+                         "so there is nothing to run (and mapped variables would be created empty); expected "
+                         "size at least 1.")
 
 
 def take_keys(group: tuple, i: int) -> tuple:

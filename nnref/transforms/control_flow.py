@@ -25,10 +25,13 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from shared_spec import errors
+
 from nnref import random as nrandom
 from nnref.lift import Lift
 from nnref.transforms._axes import check_carry
 from nnref.transforms.lifting import transform_direct
+from nnref.tree_util import tree_flatten, tree_map
 
 
 def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=False, broadcast_variables=True,
@@ -61,8 +64,9 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
         while True:
             lift.set_counts(start)
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(-i), mutable_filter=False)
-            go = bool(cond_body(inner, carry))
-            if not go:
+            go = cond_body(inner, carry)
+            check_loop_condition(go, scopes[-1].path)
+            if not bool(go):
                 break
             carry_vars, carry = run_body(carry_vars, carry, i)
             after_body = lift.counts()
@@ -79,14 +83,39 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
     return lifted
 
 
+def check_loop_condition(go, path) -> None:
+    """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
+    if np.shape(go) != () or np.asarray(go).dtype != np.bool_:
+        raise TypeError(f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
+                        f"scalar; got {type(go).__name__} of shape {tuple(np.shape(go))} and dtype "
+                        f"{np.asarray(go).dtype}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n).")
+
+
+def check_predicate(transform: str, argument: str, value, path) -> None:
+    if np.shape(value) != ():
+        raise TypeError(f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
+                        f"a scalar; got shape {tuple(np.shape(value))}.")
+
+
+def _signature(result):
+    leaves, treedef = tree_flatten(result)
+    return treedef, [np.shape(x) for x in leaves]
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=False, broadcast_variables=True,
                split_rngs: Mapping = {}):
     """A while loop with ``cond_fn(mdl, carry)`` and ``body_fn(mdl, carry) -> carry`` (see the module docstring)."""
     return transform_direct(while_loop_core, (cond_fn, body_fn), mdl, init, carry_variables=carry_variables,
-                            broadcast_variables=broadcast_variables, split_rngs=split_rngs)
+                            broadcast_variables=broadcast_variables, split_rngs=split_rngs,
+                            transform_name="while_loop")
 
 
-def _select_core(*bodies: Callable, index=None, variables=True, rngs=True):
+def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, transform="cond"):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
         results = []
@@ -94,6 +123,15 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True):
             inner = lift.scopes(lift.variable_groups, lift.rng_groups)
             y = body(inner, *operands)
             results.append((y, lift.repack(inner)))
+        signatures = [_signature(r) for r in results]
+        if any(s != signatures[0] for s in signatures[1:]):
+            shapes = [tree_map(np.shape, r) for r in results]
+            raise TypeError(
+                f"nn.{transform} at module {errors.format_path(scopes[-1].path)}: the branches return different "
+                "output structures, shapes or dtypes (outputs, then updated variables): "
+                + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
+                + ". Every branch is traced, so each must return the same shapes and dtypes and create or "
+                "update the same variables.")
         y, out_groups = results[index]
         lift.publish(out_groups)
         return y
@@ -103,12 +141,15 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True):
 
 def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variables=True, rngs=True):
     """``true_fun(mdl, *operands)`` if ``pred`` else ``false_fun(mdl, *operands)``."""
+    check_predicate("cond", "pred", pred, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
     return transform_direct(_select_core, (true_fun, false_fun), mdl, *operands,
-                            index=0 if bool(np.asarray(pred)) else 1, variables=variables, rngs=rngs)
+                            index=0 if bool(np.asarray(pred)) else 1, variables=variables, rngs=rngs,
+                            transform="cond", transform_name="cond")
 
 
 def switch(index, branches: Sequence[Callable], mdl, *operands, variables=True, rngs=True):
     """``branches[index](mdl, *operands)``, ``index`` clamped to the valid range like ``lax.switch``."""
+    check_predicate("switch", "index", index, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
     chosen = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
     return transform_direct(_select_core, tuple(branches), mdl, *operands, index=chosen, variables=variables,
-                            rngs=rngs)
+                            rngs=rngs, transform="switch", transform_name="switch")

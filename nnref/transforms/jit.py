@@ -24,7 +24,7 @@ from typing import Callable, Iterable
 
 from nnref.lift import Lift
 from nnref.rng_streams import RngStream
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms.lifting import _argnums, check_argnums_in_range, lift_transform
 
 
 def _lifted_call(fn, scopes, variables, rngs, args, kwargs):
@@ -38,6 +38,9 @@ def _lifted_call(fn, scopes, variables, rngs, args, kwargs):
 def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_argnames=(), donate_argnums=(),
              device=None, backend=None):
     def lifted(scopes, *args, **kwargs):
+        if static_argnums or donate_argnums:
+            check_argnums_in_range("jit", "static_argnums", static_argnums, len(args), scopes[-1].path)
+            check_argnums_in_range("jit", "donate_argnums", donate_argnums, len(args), scopes[-1].path)
         saved = [dict(s.rngs) for s in scopes]
         seen = set()
         for scope in scopes:  # fork: each stream re-seeded from one make_rng of it
@@ -60,6 +63,9 @@ def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_
 def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] = (), static_argnames=(),
         donate_argnums: int | Iterable[int] = (), device=None, backend: str | None = None, methods=None):
     """A lifted jit (a semantic identity here; see the module docstring)."""
+    # the seed system's numbering: the module is argument 0 (and is never static or donated)
+    static_argnums = tuple(i - 1 for i in _argnums("jit", "static_argnums", static_argnums) if i > 0)
+    donate_argnums = tuple(i - 1 for i in _argnums("jit", "donate_argnums", donate_argnums) if i > 0)
     return lift_transform("jit", jit_core, target, methods=methods, variables=variables, rngs=rngs,
                           static_argnums=static_argnums, static_argnames=static_argnames,
                           donate_argnums=donate_argnums, device=device, backend=backend)
@@ -73,6 +79,8 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
             "control flow with static_argnums instead.")
 
     def lifted(scopes, *args, **kwargs):
+        if static_argnums:
+            check_argnums_in_range("checkpoint", "static_argnums", static_argnums, len(args), scopes[-1].path)
         return _lifted_call(fn, scopes, variables, rngs, args, kwargs)
 
     return lifted
@@ -81,6 +89,7 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
 def checkpoint(target, variables=True, rngs=True, concrete: bool = False, prevent_cse: bool = True,
                static_argnums: int | tuple = (), policy: Callable | None = None, methods=None):
     """A lifted checkpoint (alias ``remat``; a semantic identity here)."""
+    static_argnums = tuple(i - 1 for i in _argnums("checkpoint", "static_argnums", static_argnums))
     return lift_transform("checkpoint", remat_core, target, methods=methods, variables=variables, rngs=rngs,
                           concrete=concrete, prevent_cse=prevent_cse, static_argnums=static_argnums, policy=policy)
 

@@ -30,12 +30,17 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+import numpy as np
+
+from shared_spec.errors import format_path as path_text
+
 from nnref import meta
 from nnref import random as nrandom
 from nnref.interception import trace_only_pass
 from nnref.lift import Lift
-from nnref.transforms._axes import axis_sizes, check_carry, map_prefix, per_arg, stack, take, take_keys
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms._axes import (axis_sizes, check_carry, check_length, check_not_empty, map_prefix, per_arg,
+                                    stack, take, take_keys)
+from nnref.transforms.lifting import lift_transform, validate_options
 
 
 class _Broadcast:
@@ -60,8 +65,10 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
     def lifted(scopes, init, *args):
         lift = Lift(scopes, filters, filters, rng_filters)
+        path = scopes[-1].path
+        check_length("scan", "in_axes", in_axes, args, path)
         arg_axes = per_arg(in_axes, args)
-        lengths = axis_sizes(arg_axes, args, skip=(broadcast,))
+        lengths = axis_sizes(arg_axes, args, skip=(broadcast,), what="nn.scan(in_axes=...)", path=path)
         if length is not None:
             if lengths - {length}:  # lax.scan's check
                 raise ValueError(f"nn.scan: length={length} disagrees with the lengths {sorted(lengths)} of the "
@@ -73,6 +80,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             raise ValueError(f"nn.scan: inconsistent lengths {sorted(lengths)} of the scanned axes of the inputs.")
         else:
             raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
+        check_not_empty("scan", n, path)
         broadcast_vars, carry_vars = lift.variable_groups[:2]
         scan_vars = tuple(meta.remove_axis(g, a, metadata_params)
                           for g, a in zip(lift.variable_groups[2:], scan_axes))
@@ -83,7 +91,12 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         def step(i, broadcast_in, carry_vars, c):
             rngs = tuple(take_keys(keys, i) if split else group
                          for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits))
-            groups = (broadcast_in, carry_vars) + tuple(take(g, a, i) for g, a in zip(scan_vars, scan_axes))
+            try:
+                groups = (broadcast_in, carry_vars) + tuple(take(g, a, i) for g, a in zip(scan_vars, scan_axes))
+            except np.exceptions.AxisError as error:
+                raise ValueError(f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {path_text(path)}: an "
+                                 f"axis does not fit the variables it describes ({error}); expected an axis in "
+                                 "[-ndim, ndim) of each variable of the collection.") from None
             if data_transform is not None:
                 groups, rngs = data_transform(groups, rngs)
             step_args = map_prefix(lambda a, x: x if a is broadcast else take(x, a, i), arg_axes, args)
@@ -106,9 +119,15 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             before = (carry_vars, c)
             _, carry_vars, c, ys[i], scanned[i] = step(i, broadcast_vars, carry_vars, c)
             check_carry(before, (carry_vars, c), "nn.scan: the carry and the variable_carry collections")
-        ys = _stack_outputs(out_axes, ys, y_first)
-        scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
-                         for g, a in enumerate(scan_axes))
+        try:
+            ys = _stack_outputs(out_axes, ys, y_first)
+            scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
+                             for g, a in enumerate(scan_axes))
+        except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
+            raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                             f"{path_text(path)}: an output or variable axis does not fit the value it describes "
+                             f"({error}); expected axes in [-ndim-1, ndim] of each stacked output (one per "
+                             "output, or a single int/nn.broadcast for all).") from None
         lift.publish((broadcast_vars, carry_vars) + scan_out)
         return c, ys
 
@@ -135,6 +154,8 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
     Same arguments and semantics as the production backend's ``nn.scan``
     (``unroll`` changes nothing in a Python loop).
     """
+    validate_options("scan", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
+                                  out_axes=out_axes, length=length), axis_markers=(broadcast,))
     return lift_transform("scan", scan_core, target, methods=methods, variable_axes=variable_axes,
                           variable_broadcast=variable_broadcast, variable_carry=variable_carry,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,

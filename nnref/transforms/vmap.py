@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+from shared_spec.errors import format_path as path_text
+
 from nnref import meta
 from nnref import random as nrandom
 from nnref.lift import Lift
-from nnref.transforms._axes import axis_sizes, map_prefix, per_arg, stack, take, take_keys
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms._axes import (axis_sizes, check_length, check_not_empty, map_prefix, per_arg, stack, take,
+                                    take_keys)
+from nnref.transforms.lifting import lift_transform, validate_options
 
 
 def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0,
@@ -42,8 +45,11 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
                 f"nn.vmap passes positional arguments only (got keyword arguments {sorted(kwargs)}); "
                 "pass them positionally and give their axes in in_axes.")
         lift = Lift(scopes, filters, filters, rng_filters)
+        path = scopes[-1].path
+        check_length("vmap", "in_axes", in_axes, args, path)
         arg_axes = per_arg(in_axes, args)
-        sizes = axis_sizes(var_axes, lift.variable_groups) | axis_sizes(arg_axes, args)
+        sizes = (axis_sizes(var_axes, lift.variable_groups, what="nn.vmap(variable_axes=...)", path=path)
+                 | axis_sizes(arg_axes, args, what="nn.vmap(in_axes=...)", path=path))
         if axis_size is not None:
             if sizes - {axis_size}:  # jax.vmap's check: every mapped axis has axis_size entries
                 raise ValueError(f"nn.vmap: axis_size={axis_size} but the mapped axes of the inputs and "
@@ -57,6 +63,7 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
         else:
             raise ValueError("nn.vmap: no input or variable is mapped, so the axis size is unknown; "
                              "pass axis_size=.")
+        check_not_empty("vmap", n, path)
         split_keys = tuple(
             tuple({s: nrandom.split(k, n) for s, k in streams.items()} for streams in group) if split else None
             for group, split in zip(lift.rng_groups, rng_splits))
@@ -73,10 +80,17 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
             inner = lift.scopes(groups_i, rngs_i)
             ys.append(fn(inner, *args_i))
             outs.append(lift.repack(inner))
-        y = _stack_outputs(out_axes, ys)
-        out_groups = tuple(
-            outs[0][g] if axis is None else meta.add_axis(stack([o[g] for o in outs], axis), axis, metadata_params)
-            for g, axis in enumerate(var_axes))
+        try:
+            y = _stack_outputs(out_axes, ys)
+            out_groups = tuple(
+                outs[0][g] if axis is None else meta.add_axis(stack([o[g] for o in outs], axis), axis,
+                                                              metadata_params)
+                for g, axis in enumerate(var_axes))
+        except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
+            raise ValueError(f"nn.vmap(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                             f"{path_text(path)}: an output or variable axis does not fit the value it describes "
+                             f"({error}); expected axes in [-ndim-1, ndim] of each output (one per output, or a "
+                             "single int/None for all).") from None
         lift.publish(out_groups)
         return y
 
@@ -101,6 +115,8 @@ def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=
     Same arguments and semantics as the production backend's ``nn.vmap``;
     ``axis_name`` is accepted but nnref has no collectives over it.
     """
+    validate_options("vmap", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
+                                  out_axes=out_axes, axis_size=axis_size))
     return lift_transform("vmap", vmap_core, target, methods=methods, variable_axes=variable_axes,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size,
                           axis_name=axis_name, spmd_axis_name=spmd_axis_name, metadata_params=metadata_params)
