@@ -27,6 +27,7 @@ from nnjax.dtypes import promote_dtype
 from nnjax.layers.linear_general import DenseGeneral, default_kernel_init
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact, nowrap
+from shared_spec import layer_args
 
 
 def _check_qkv(fn: str, query, key, value=None) -> None:
@@ -280,11 +281,14 @@ class MultiHeadDotProductAttention(Module):
             if inputs_v is None:
                 inputs_v = inputs_k
 
+        layer_args.positive_int(self.num_heads, field="num_heads", layer=self)
+        layer_args.optional_positive_int(self.out_features, field="out_features", layer=self)
+        layer_args.optional_positive_int(self.qkv_features, field="qkv_features", layer=self)
         features = self.out_features or jnp.shape(inputs_q)[-1]
         qkv_features = self.qkv_features or jnp.shape(inputs_q)[-1]
         if qkv_features % self.num_heads != 0:
             raise ValueError(
-                f"{name}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
+                f"{layer_args.where(self)}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
                 f"({self.num_heads}); change one of them.")
         head_dim = qkv_features // self.num_heads
 

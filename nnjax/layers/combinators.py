@@ -18,6 +18,7 @@ from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, Sequence
 
 from nnjax.module import Module, compact
+from shared_spec import layer_args
 
 
 class Sequential(Module):
@@ -64,6 +65,7 @@ class Sequential(Module):
         """Runs the chain on ``args``/``kwargs`` (see the class docstring for how outputs feed inputs)."""
         if not self.layers:
             raise ValueError(f"Sequential: empty 'layers' in module {self.name!r}. Fix: give it at least one layer.")
+        layer_args.callable_members(self.layers, field="layers", layer=self)
         outputs = self.layers[0](*args, **kwargs)
         for layer in self.layers[1:]:
             if isinstance(outputs, tuple):

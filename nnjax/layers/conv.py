@@ -30,6 +30,7 @@ from jax import lax
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
 from nnjax.module import Module, compact
+from shared_spec import layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -69,21 +70,12 @@ def canonicalize_padding(padding, rank: int):
 
 
 def _kernel_size(layer: Module) -> tuple:
-    size = layer.kernel_size
-    return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(k) for k in size)
+    return layer_args.kernel_dims(layer.kernel_size, field="kernel_size", layer=layer)
 
 
 def _per_axis(value, rank: int, layer: Module, field: str) -> tuple:
-    """An int (or ``None`` = 1) broadcast to every spatial axis, or one entry per axis."""
-    if value is None:
-        value = 1
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * rank
-    value = tuple(int(v) for v in value)
-    if len(value) != rank:
-        raise ValueError(f"{type(layer).__name__}.{field}={value} must be an int or have one entry per spatial axis "
-                         f"({rank}, as kernel_size has).")
-    return value
+    """An int (or ``None`` = 1) broadcast to every spatial axis, or one positive int per axis."""
+    return layer_args.window_dims(value, rank, field=field, layer=layer)
 
 
 def _flatten_batch(layer: Module, inputs, rank: int):
@@ -110,6 +102,19 @@ def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
     if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
         raise ValueError(f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
                          "or explicit (low, high) pairs.")
+
+
+def _check_output_not_empty(layer: Module, spatial: tuple, kernel_size: tuple, strides: tuple, padding,
+                            input_dilation: tuple, kernel_dilation: tuple) -> None:
+    """Refuses explicit or VALID padding that leaves an output axis empty (O(rank), shapes only)."""
+    if isinstance(padding, str):
+        if padding.upper() != "VALID":
+            return
+        pads, field, value = ((0, 0),) * len(spatial), "kernel_size", layer.kernel_size
+    else:
+        pads, field, value = padding, "padding", layer.padding
+    out = layer_args.padded_output_dims(spatial, kernel_size, strides, pads, input_dilation, kernel_dilation)
+    layer_args.non_empty_output(out, field=field, value=value, layer=layer, in_shape=spatial)
 
 
 def _check_mask(layer: Module, kernel_shape: tuple) -> None:
@@ -163,9 +168,10 @@ class _ConvBase(Module):
     @compact
     def __call__(self, inputs):
         """Convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        inputs = jnp.asarray(inputs)
+        layer_args.positive_int(self.features, field="features", layer=self)
         kernel_size = _kernel_size(self)
         rank = len(kernel_size)
+        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
         inputs, batch_shape = _flatten_batch(self, inputs, rank)
         strides = _per_axis(self.strides, rank, self, "strides")
         input_dilation = _per_axis(self.input_dilation, rank, self, "input_dilation")
@@ -177,6 +183,8 @@ class _ConvBase(Module):
             # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
             raise ValueError(f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
                              f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis.")
+        _check_output_not_empty(self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation,
+                                kernel_dilation)
         if padding == "CIRCULAR":
             # Wrap around by half the dilated kernel on each side (the extra one high), then convolve VALID.
             spans = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation)]
@@ -344,9 +352,10 @@ class ConvTranspose(Module):
     @compact
     def __call__(self, inputs):
         """Transposed-convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        inputs = jnp.asarray(inputs)
+        layer_args.positive_int(self.features, field="features", layer=self)
         kernel_size = _kernel_size(self)
         rank = len(kernel_size)
+        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
         inputs, batch_shape = _flatten_batch(self, inputs, rank)
         strides = _per_axis(self.strides, rank, self, "strides")
         kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")

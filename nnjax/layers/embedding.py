@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
 from nnjax.module import Module
+from shared_spec import layer_args
 
 # Rows are the embeddings: out_axis=0 makes fan_in the feature count.
 default_embed_init = initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
@@ -60,14 +61,16 @@ class Embed(Module):
     embedding_init: Callable = default_embed_init
 
     def setup(self):
+        layer_args.positive_int(self.num_embeddings, field="num_embeddings", layer=self)
+        layer_args.positive_int(self.features, field="features", layer=self)
         self.embedding = self.param("embedding", self.embedding_init, (self.num_embeddings, self.features), self.param_dtype)
 
     def __call__(self, inputs):
         """Looks up each id of ``inputs``; the output shape is ``inputs.shape + (features,)``."""
-        inputs = jnp.asarray(inputs)
+        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self))
         if not jnp.issubdtype(inputs.dtype, jnp.integer):
             raise ValueError(
-                f"Embed: inputs must be integer ids, got dtype {inputs.dtype}. "
+                f"{layer_args.where(self)}: inputs must be integer ids, got dtype {inputs.dtype}. "
                 "Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them."
             )
         (embedding,) = promote_dtype(self.embedding, dtype=self.dtype, inexact=False)

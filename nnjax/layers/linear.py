@@ -21,6 +21,7 @@ from jax import lax
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
 from nnjax.module import Module, compact
+from shared_spec import layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -51,6 +52,8 @@ class Dense(Module):
 
     @compact
     def __call__(self, inputs):
+        layer_args.positive_int(self.features, field="features", layer=self)
+        inputs = layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=1)
         kernel = self.param("kernel", self.kernel_init, (jnp.shape(inputs)[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)

@@ -25,6 +25,7 @@ from nnjax import initializers, meta
 from nnjax.dtypes import promote_dtype
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
+from shared_spec import layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -100,7 +101,8 @@ class DenseGeneral(Module):
 
     @compact
     def __call__(self, inputs):
-        features = _as_tuple(self.features)
+        inputs = layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self)
+        features = layer_args.kernel_dims(self.features, field="features", layer=self, per="output axis")
         batch_dims = _as_tuple(self.batch_dims)
         if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
             raise ValueError(

@@ -34,6 +34,7 @@ from nnjax.dtypes import canonicalize_dtype
 from nnjax.layers._map_variables import call_on_mapped_variables
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
+from shared_spec import layer_args
 
 
 # -- shared numerics --------------------------------------------------------------
@@ -185,9 +186,14 @@ class BatchNorm(Module):
 
     @compact
     def __call__(self, x, use_running_average: Optional[bool] = None, *, mask=None):
+        x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         use_running_average = merge_param("use_running_average", self.use_running_average, use_running_average)
+        layer_args.in_unit_interval(self.momentum, field="momentum", layer=self)
         feature_axes = _canonicalize_axes(x.ndim, self.axis)
         reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)
+        if not use_running_average:
+            layer_args.non_empty_batch(x.shape, reduction_axes, arg="x", layer=self)
         feature_shape = tuple(x.shape[ax] for ax in feature_axes)
         stats_dtype = jnp.float32 if self.force_float32_reductions else x.dtype
         ra_mean = self.variable("batch_stats", "mean", lambda s: jnp.zeros(s, stats_dtype), feature_shape)
@@ -252,6 +258,8 @@ class LayerNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         mean, var = _compute_stats(x, self.reduction_axes, self.dtype, self.axis_name, self.axis_index_groups,
                                    use_fast_variance=self.use_fast_variance, mask=mask,
                                    force_float32_reductions=self.force_float32_reductions)
@@ -295,6 +303,8 @@ class RMSNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         mean, var = _compute_stats(x, self.reduction_axes, self.dtype, self.axis_name, self.axis_index_groups,
                                    use_mean=False, use_fast_variance=self.use_fast_variance, mask=mask,
                                    force_float32_reductions=self.force_float32_reductions)
@@ -370,6 +380,8 @@ class GroupNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         if self.reduction_axes is None:
             reduction_axes = list(range(1, x.ndim - 1)) + [-1]
         else:
@@ -434,6 +446,8 @@ class InstanceNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         feature_axes = _canonicalize_axes(x.ndim, self.feature_axes)
         if 0 in feature_axes:
             raise ValueError(

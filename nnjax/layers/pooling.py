@@ -23,28 +23,47 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from shared_spec import layer_args
 
-def _window_args(inputs, window_shape: Sequence[int], strides, padding):
+
+def _checked(fn: str, inputs, window_shape, strides, padding):
+    """``inputs`` as an array, ``window_shape`` and ``strides`` as tuples of positive ints; refuses empty outputs.
+
+    Reads shapes only (O(rank)); ``fn`` names the public function in messages.
+    """
+    window_shape = layer_args.kernel_dims(window_shape, field="window_shape", layer=fn, per="window axis")
+    rank = len(window_shape)
+    inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=fn, min_ndim=rank + 1))
+    strides = layer_args.window_dims(strides or None, rank, field="strides", layer=fn)
+    spatial = inputs.shape[inputs.ndim - rank - 1:-1]
+    if isinstance(padding, str):
+        pads = ((0, 0),) * rank if padding.upper() == "VALID" else None
+    else:
+        try:
+            pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+        except (TypeError, ValueError):
+            raise ValueError(f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
+                             f"pair of ints per window axis ({rank}).") from None
+        if len(pads) != rank:
+            raise ValueError(f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
+                             f"pair of ints per window axis ({rank}).")
+    if pads is not None:
+        out = layer_args.padded_output_dims(spatial, window_shape, strides, pads)
+        layer_args.non_empty_output(out, field="window_shape", value=window_shape, layer=fn, in_shape=spatial)
+    return inputs, window_shape, strides
+
+
+def _window_args(inputs, window_shape: Sequence[int], strides, padding, fn: str = "pool"):
     """Window, strides and padding over every axis of ``inputs`` (one batch axis added if absent)."""
-    window_shape = tuple(int(k) for k in window_shape)
+    inputs, window_shape, strides = _checked(fn, inputs, window_shape, strides, padding)
     rank = len(window_shape)
     batch_ndim = inputs.ndim - (rank + 1)
-    if batch_ndim < 0:
-        raise ValueError(f"pool: inputs of shape {inputs.shape} need at least {rank + 1} dimensions (the "
-                         f"{rank} axes of window_shape and a feature axis); pass (*batch, *window_axes, features).")
-    strides = tuple(int(s) for s in strides) if strides else (1,) * rank
-    if len(strides) != rank:
-        raise ValueError(f"pool: strides {strides} must have one entry per window axis ({rank}).")
     squeeze = batch_ndim == 0
     if squeeze:
         inputs, batch_ndim = inputs[None], 1
     edge = (1,) * batch_ndim
     if not isinstance(padding, str):
-        padding = tuple(tuple(int(v) for v in p) for p in padding)
-        if len(padding) != rank or any(len(p) != 2 for p in padding):
-            raise ValueError(f"pool: padding {padding} must be 'SAME', 'VALID' or one (low, high) pair per window "
-                             f"axis ({rank}).")
-        padding = ((0, 0),) * batch_ndim + padding + ((0, 0),)
+        padding = ((0, 0),) * batch_ndim + tuple((int(lo), int(hi)) for lo, hi in padding) + ((0, 0),)
     return inputs, edge + window_shape + (1,), edge + strides + (1,), padding, squeeze
 
 
@@ -67,7 +86,11 @@ def pool(inputs, init, reduce_fn: Callable, window_shape: Sequence[int], strides
     Array([[5.],
            [5.]], dtype=float32)
     """
-    x, dims, steps, padding, squeeze = _window_args(jnp.asarray(inputs), window_shape, strides, padding)
+    return _pool("pool", inputs, init, reduce_fn, window_shape, strides, padding)
+
+
+def _pool(fn: str, inputs, init, reduce_fn: Callable, window_shape, strides, padding):
+    x, dims, steps, padding, squeeze = _window_args(inputs, window_shape, strides, padding, fn)
     y = lax.reduce_window(x, init, reduce_fn, dims, steps, padding)
     return y[0] if squeeze else y
 
@@ -89,7 +112,7 @@ def avg_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID",
     >>> avg_pool(jnp.float32([[1], [3]]), (2,), padding=((0, 1),), count_include_pad=False)[:, 0]
     Array([2., 3.], dtype=float32)
     """
-    inputs = jnp.asarray(inputs)
+    inputs, window_shape, strides = _checked("avg_pool", inputs, window_shape, strides, padding)
     y = pool(inputs, 0.0, lax.add, window_shape, strides, padding)
     if count_include_pad:
         return y / int(np.prod(window_shape))
@@ -107,7 +130,7 @@ def max_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID")
     >>> max_pool(jnp.float32([[1], [5], [2]]), (2,), padding='SAME')[:, 0]
     Array([5., 5., 2.], dtype=float32)
     """
-    return pool(inputs, -jnp.inf, lax.max, window_shape, strides, padding)
+    return _pool("max_pool", inputs, -jnp.inf, lax.max, window_shape, strides, padding)
 
 
 def min_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID"):
@@ -117,4 +140,4 @@ def min_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID")
     >>> min_pool(jnp.float32([[1], [5], [2]]), (2,), padding='SAME')[:, 0]
     Array([1., 2., 2.], dtype=float32)
     """
-    return pool(inputs, jnp.inf, lax.min, window_shape, strides, padding)
+    return _pool("min_pool", inputs, jnp.inf, lax.min, window_shape, strides, padding)

@@ -37,6 +37,7 @@ from nnjax.dtypes import promote_dtype
 from nnjax.layers.conv import Conv
 from nnjax.layers.linear import Dense, default_kernel_init
 from nnjax.module import Module, compact, nowrap
+from shared_spec import layer_args
 
 __all__ = ["RNNCellBase", "LSTMCell", "OptimizedLSTMCell", "GRUCell", "MGUCell",
            "SimpleCell", "ConvLSTMCell", "DenseParams"]
@@ -65,6 +66,7 @@ def _single(cell, carry):
 
 def _hidden_size(cell, h):
     """The number of hidden units, checked against ``cell.features``."""
+    layer_args.positive_int(cell.features, field="features", layer=cell)
     shape = jnp.shape(h)
     size = shape[-1] if shape else None
     if size != cell.features:
@@ -185,7 +187,7 @@ class _VectorCell(RNNCellBase):
     @nowrap
     def _state_shape(self, input_shape):
         _, batch = _batch_dims(self, input_shape)
-        return batch + (self.features,)
+        return batch + (layer_args.positive_int(self.features, field="features", layer=self),)
 
 
 class _LSTMFields(_VectorCell):

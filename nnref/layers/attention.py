@@ -29,6 +29,7 @@ from nnref.layers import _contract
 from nnref.layers.linear_general import DenseGeneral, default_kernel_init
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact, nowrap
+from shared_spec import layer_args
 
 _FLOAT32 = np.dtype(np.float32)
 
@@ -299,11 +300,14 @@ class MultiHeadDotProductAttention(Module):
                 inputs_v = inputs_k
         inputs_k, inputs_v = np.asarray(inputs_k), np.asarray(inputs_v)
 
+        layer_args.positive_int(self.num_heads, field="num_heads", layer=self)
+        layer_args.optional_positive_int(self.out_features, field="out_features", layer=self)
+        layer_args.optional_positive_int(self.qkv_features, field="qkv_features", layer=self)
         features = self.out_features or inputs_q.shape[-1]
         qkv_features = self.qkv_features or inputs_q.shape[-1]
         if qkv_features % self.num_heads != 0:
             raise ValueError(
-                f"{name}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
+                f"{layer_args.where(self)}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
                 f"({self.num_heads}); change one of them.")
         head_dim = qkv_features // self.num_heads
 

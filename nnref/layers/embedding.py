@@ -18,8 +18,10 @@ from typing import Any, Callable
 import numpy as np
 
 from nnref import initializers
+from nnref import numpy as _rnp
 from nnref.dtypes import canonicalize_dtype, promote_dtype
 from nnref.module import Module
+from shared_spec import layer_args
 
 # Rows are the embeddings: out_axis=0 makes fan_in the feature count, so each
 # vector has unit variance per entry divided by `features`.
@@ -84,14 +86,16 @@ class Embed(Module):
     embedding_init: Callable = default_embed_init
 
     def setup(self):
+        layer_args.positive_int(self.num_embeddings, field="num_embeddings", layer=self)
+        layer_args.positive_int(self.features, field="features", layer=self)
         self.embedding = self.param("embedding", self.embedding_init, (self.num_embeddings, self.features), self.param_dtype)
 
     def __call__(self, inputs):
         """Looks up each id of ``inputs``; the output shape is ``inputs.shape + (features,)``."""
-        inputs = np.asarray(inputs)
+        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
         if not np.issubdtype(inputs.dtype, np.integer):
             raise ValueError(
-                f"Embed: inputs must be integer ids, got dtype {inputs.dtype}. "
+                f"{layer_args.where(self)}: inputs must be integer ids, got dtype {inputs.dtype}. "
                 "Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them."
             )
         (embedding,) = promote_dtype(self.embedding, dtype=self.dtype, inexact=False)

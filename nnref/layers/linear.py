@@ -17,8 +17,10 @@ from typing import Any, Callable
 import numpy as np
 
 from nnref import initializers
+from nnref import numpy as _rnp
 from nnref.dtypes import promote_dtype
 from nnref.module import Module, compact
+from shared_spec import layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -51,6 +53,8 @@ class Dense(Module):
 
     @compact
     def __call__(self, inputs):
+        layer_args.positive_int(self.features, field="features", layer=self)
+        inputs = layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self, min_ndim=1)
         inputs = np.asarray(inputs)
         kernel = self.param("kernel", self.kernel_init, (inputs.shape[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None

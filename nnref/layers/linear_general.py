@@ -20,10 +20,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nnref import initializers, meta
+from nnref import numpy as _rnp
 from nnref.dtypes import promote_dtype
 from nnref.layers import _contract
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact
+from shared_spec import layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -105,8 +107,8 @@ class DenseGeneral(Module):
 
     @compact
     def __call__(self, inputs):
-        inputs = np.asarray(inputs)
-        features = _as_tuple(self.features)
+        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
+        features = layer_args.kernel_dims(self.features, field="features", layer=self, per="output axis")
         batch_dims = _as_tuple(self.batch_dims)
         if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
             raise ValueError(

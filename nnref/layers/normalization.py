@@ -33,10 +33,12 @@ import numpy as np
 
 from nnref import initializers
 from nnref import random as nrandom
+from nnref import numpy as _rnp
 from nnref.dtypes import canonicalize_dtype, result_type
 from nnref.layers._map_variables import call_on_mapped_variables
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact
+from shared_spec import layer_args
 
 _F32 = np.dtype(np.float32)
 
@@ -220,10 +222,15 @@ class BatchNorm(Module):
 
     @compact
     def __call__(self, x, use_running_average: Optional[bool] = None, *, mask=None):
+        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         use_running_average = merge_param("use_running_average", self.use_running_average, use_running_average)
+        layer_args.in_unit_interval(self.momentum, field="momentum", layer=self)
         x = np.asarray(x)
         feature_axes = _canonicalize_axes(x.ndim, self.axis)
         reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)
+        if not use_running_average:
+            layer_args.non_empty_batch(x.shape, reduction_axes, arg="x", layer=self)
         feature_shape = tuple(x.shape[ax] for ax in feature_axes)
         stats_dtype = _F32 if self.force_float32_reductions else x.dtype
         ra_mean = self.variable("batch_stats", "mean", lambda s: np.zeros(s, stats_dtype), feature_shape)
@@ -292,6 +299,8 @@ class LayerNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("LayerNorm", self.axis_name)
         mean, var = _compute_stats(x, self.reduction_axes, self.dtype, use_fast_variance=self.use_fast_variance,
                                    mask=mask, force_float32_reductions=self.force_float32_reductions)
@@ -335,6 +344,8 @@ class RMSNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("RMSNorm", self.axis_name)
         mean, var = _compute_stats(x, self.reduction_axes, self.dtype, use_mean=False,
                                    use_fast_variance=self.use_fast_variance, mask=mask,
@@ -411,6 +422,8 @@ class GroupNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("GroupNorm", self.axis_name)
         x = np.asarray(x)
         if self.reduction_axes is None:
@@ -478,6 +491,8 @@ class InstanceNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
+        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
+        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("InstanceNorm", self.axis_name)
         x = np.asarray(x)
         feature_axes = _canonicalize_axes(x.ndim, self.feature_axes)

@@ -37,6 +37,7 @@ from nnref.dtypes import promote_dtype
 from nnref.layers.conv import Conv
 from nnref.layers.linear import Dense, default_kernel_init
 from nnref.module import Module, compact, nowrap
+from shared_spec import layer_args
 
 __all__ = ["RNNCellBase", "LSTMCell", "OptimizedLSTMCell", "GRUCell", "MGUCell",
            "SimpleCell", "ConvLSTMCell", "DenseParams"]
@@ -75,6 +76,7 @@ def _single(cell, carry):
 
 def _hidden_size(cell, h):
     """The number of hidden units, checked against ``cell.features``."""
+    layer_args.positive_int(cell.features, field="features", layer=cell)
     size = h.shape[-1] if h.ndim else None
     if size != cell.features:
         raise ValueError(
@@ -195,7 +197,7 @@ class _VectorCell(RNNCellBase):
     @nowrap
     def _state_shape(self, input_shape):
         _, batch = _batch_dims(self, input_shape)
-        return batch + (self.features,)
+        return batch + (layer_args.positive_int(self.features, field="features", layer=self),)
 
 
 class _LSTMFields(_VectorCell):
