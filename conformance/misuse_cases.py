@@ -382,3 +382,15 @@ JAX_ONLY_MISUSES = [
     ("CheckpointMismatchError", "restore into a model with other parameters", checkpoint_restored_into_another_model),
     ("CorruptCheckpointError", "restore a truncated checkpoint file", checkpoint_file_truncated),
 ]
+
+# Hostile input (issue 16): wrong values at every public entry point, one module per class of
+# input, run on both backends by conformance/test_hostile_inputs.py (same class, a message that
+# names the offending argument, module path, variable or file).
+HOSTILE_AREAS = ("hostile_layer_fields", "hostile_call_inputs", "hostile_variables", "hostile_modules_and_keys",
+                 "hostile_transforms", "hostile_files")
+
+
+def hostile_cases(kind: str = "CASES") -> list:
+    """Every hostile-input case of ``kind`` (``'CASES'`` or ``'JAX_ONLY_CASES'``), area by area."""
+    return [case for area in HOSTILE_AREAS
+            for case in getattr(importlib.import_module(f"conformance.{area}"), kind, ())]

@@ -16,12 +16,17 @@ import pkgutil
 import pytest
 
 import conformance
+from conformance.misuse_cases import HOSTILE_AREAS
 from shared_spec import errors as catalogue
 
 nnref = pytest.importorskip("nnref")
 nnjax = pytest.importorskip("nnjax")
 
 AREAS = sorted(m.name for m in pkgutil.iter_modules(conformance.__path__) if m.name.startswith("hostile_"))
+
+
+def test_every_area_is_listed_in_the_misuse_catalogue():
+    assert sorted(HOSTILE_AREAS) == AREAS
 
 
 def _cases(kind):

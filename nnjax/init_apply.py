@@ -31,7 +31,7 @@ import numpy as np
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
 
-from nnjax.scope import Scope
+from nnjax.scope import NON_NUMERIC_KINDS, Scope
 
 # The capture_intermediates filter of each apply in progress, innermost last.
 capture_stack: list = []
@@ -82,8 +82,55 @@ def validated_variables(variables) -> dict:
     for col, tree in variables.items():
         if not isinstance(tree, Mapping):
             raise errors.ApplyScopeInvalidVariablesTypeError(got_type=f"{type(tree).__name__} in collection '{col}'")
-        out[col] = _copy_collections(tree)
+        try:
+            out[col] = _copy_checked(tree, col == "params")
+        except _BadLeaf:
+            raise _bad_leaf_error(col, tree) from None
     return out
+
+
+class _BadLeaf(Exception):
+    """Raised inside the copy; the error that names the leaf is built by a second, slower walk."""
+
+
+def _bad_leaf(leaf, is_params: bool) -> bool:
+    """Text, bytes or object NumPy arrays anywhere; ``None`` or a Python string as a parameter."""
+    if isinstance(leaf, np.ndarray):
+        return leaf.dtype.kind in NON_NUMERIC_KINDS
+    return is_params and (leaf is None or isinstance(leaf, (str, bytes)))
+
+
+def _copy_checked(tree, is_params: bool):
+    """``_copy_collections`` that also checks each leaf (in the walk apply makes anyway: no extra pass)."""
+    if isinstance(tree, Mapping):
+        return {key: _copy_checked(value, is_params) for key, value in tree.items()}
+    if isinstance(tree, np.ndarray):
+        if tree.dtype.kind in NON_NUMERIC_KINDS:
+            raise _BadLeaf
+    elif is_params and (tree is None or isinstance(tree, (str, bytes))):
+        raise _BadLeaf
+    return tree
+
+
+def _bad_leaf_error(col: str, tree) -> TypeError:
+    def find(node, path):
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                found = find(value, path + (str(key),))
+                if found is not None:
+                    return found
+        elif _bad_leaf(node, col == "params"):
+            return path, node
+        return None
+
+    path, leaf = find(tree, ())
+    where = "/" + "/".join(path[:-1])
+    if isinstance(leaf, np.ndarray):
+        what = f"has dtype {leaf.dtype} (shape {leaf.shape}); variables must hold numbers (bool, int, float or complex)"
+    else:
+        what = f"is {leaf!r} ({type(leaf).__name__}); a parameter must be an array of numbers"
+    return TypeError(f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
+                     "Fix: apply() the variables that init() returned (or that a checkpoint restored).")
 
 
 def validated_rngs(rngs) -> dict:
@@ -94,16 +141,27 @@ def validated_rngs(rngs) -> dict:
         return {"params": rngs}
     if not isinstance(rngs, Mapping):
         raise errors.InvalidRngError(
-            f"rngs must be one PRNG key or a dict mapping stream names to keys, got {type(rngs).__name__}. "
-            "Pass e.g. rngs={'params': jax.random.PRNGKey(0), 'dropout': jax.random.PRNGKey(1)}."
+            f"rngs must be one PRNG key or a dict mapping stream names to keys, got {describe_key(rngs)}; "
+            f"{KEY_FORMS}. Pass e.g. rngs={{'params': jax.random.PRNGKey(0), 'dropout': jax.random.PRNGKey(1)}}."
         )
     for stream, key in rngs.items():
         if not is_prng_key(key):
-            raise errors.InvalidRngError(
-                f"rngs['{stream}'] is not a PRNG key (expected a uint32[2] array or a typed key from "
-                f"jax.random.key), got {type(key).__name__} with shape {getattr(key, 'shape', None)}."
-            )
+            raise errors.InvalidRngError(f"rngs['{stream}'] is not a PRNG key: got {describe_key(key)}; {KEY_FORMS}.")
     return dict(rngs)
+
+
+# What a key must look like, in every message about a bad key (nnref says the same of nn.random).
+KEY_FORMS = ("a key is jax.random.key(0) (a typed key of shape ()) or jax.random.PRNGKey(0) "
+             "(a uint32 array of shape (2,)), one per stream")
+
+
+def describe_key(x) -> str:
+    """What was given where a key belongs: its dtype and shape, or its type and value."""
+    dtype, shape = getattr(x, "dtype", None), getattr(x, "shape", None)
+    if dtype is not None and shape is not None:
+        return f"{type(x).__name__} of dtype {dtype} and shape {tuple(shape)}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
 
 def root_scope(variables, rngs, mutable, flags=None) -> Scope:
@@ -148,7 +206,7 @@ def _init_rngs(rngs) -> dict:
     if isinstance(rngs, Mapping):
         return rngs
     raise errors.InvalidRngError(
-        f"init needs one PRNG key or a dict of keys per stream, got {type(rngs).__name__}. "
+        f"init needs one PRNG key or a dict of keys per stream, got {describe_key(rngs)}; {KEY_FORMS}. "
         "Pass e.g. jax.random.PRNGKey(0), or {'params': key, 'dropout': key2}."
     )
 

@@ -108,10 +108,27 @@ class _State:
 # -- class creation ----------------------------------------------------------------
 
 
+_MODULE_API: frozenset = frozenset()
+
+
+def _module_api() -> frozenset:
+    """The public attributes of Module (and ``scope``), which a field may not shadow; computed once."""
+    global _MODULE_API
+    if not _MODULE_API:
+        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {"scope"}
+    return _MODULE_API
+
+
 def _add_parent_and_name_fields(cls) -> None:
     own = cls.__dict__.get("__annotations__", {})
     if "parent" in own or "name" in own:
         raise errors.ReservedModuleAttributeError(dict(own))
+    shadowing = [name for name in own if name in _module_api()]
+    if shadowing:
+        raise TypeError(
+            f"Module {cls.__name__} declares field(s) {shadowing} that shadow the Module API "
+            f"(Module.{shadowing[0]} is used by the module system). Fix: rename these fields."
+        )
     if "__annotations__" not in cls.__dict__:
         cls.__annotations__ = {}
     inherited = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()

@@ -150,8 +150,8 @@ class Scope:
         return col is _SUBMODULE or _SUBMODULE in cols or col in cols
 
     def reserve(self, name: str, col: str | None = _SUBMODULE) -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"Variable and submodule names must be str, got {name!r} in module {self.path_text}.")
+        if not isinstance(name, str) or not name or ("/" in name and col is _SUBMODULE):
+            raise bad_name_error(name, col, self.path_text)
         cols = self.reservations.get(name)
         if cols is None:
             self.reservations[name] = {col}
@@ -238,8 +238,11 @@ class Scope:
             raise errors.ScopeParamNotFoundError(name, self.path_text)
         fused = _fused_init(init_fn, init_args, init_kwargs)
         if fused is None:
+            if not callable(init_fn):
+                raise init_not_callable_error(name, self.path_text, init_fn)
             value = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
-        else:
+            check_init_output(name, self.path_text, value, init_args)
+        else:  # JAX's own initializers: they make what they are asked for
             rng, counter = self._next_rng("params")
             value = fused(rng.root_key, rng.data(counter))
         self.put_variable("params", name, value)
@@ -254,6 +257,14 @@ class Scope:
                     raise errors.ScopeCollectionNotFound(col, name, self.path_text)
                 raise errors.ScopeVariableNotFoundError(name, col, self.path_text)
             self.put_variable(col, name, init_fn(*init_args, **init_kwargs))
+
+    def check_variable_shape(self, col: str, name: str, shape: tuple) -> None:
+        """The stored ``col/name`` must be an array of ``shape`` (see ``Variable.check_shape``)."""
+        node = self._node(col)
+        value = node.get(name) if node is not None else None
+        if not isinstance(value, jax.Array):
+            value = _unbox(value)
+        check_state_shape(col, name, self.path_text, value, shape)
 
     # -- randomness -----------------------------------------------------------------
 
@@ -352,12 +363,112 @@ def check_param_shape(name: str, where: str, value, init_fn, init_args: tuple, i
     """
     try:
         expected = _init_shapes_cached(init_fn, init_args, tuple(sorted(init_kwargs.items())))
-    except TypeError:  # unhashable arguments (arrays): no caching
+    except TypeError:  # unhashable arguments (arrays): no caching; or an initializer that cannot be called
+        if not callable(init_fn):
+            raise init_not_callable_error(name, where, init_fn) from None
         expected = _init_shapes(init_fn, init_args, init_kwargs)
     got = [tuple(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(value)]
+    if len(got) != len(expected):
+        raise param_structure_error(name, where, value, len(expected))
     for value_shape, init_shape in zip(got, expected):
         if value_shape != init_shape:
             raise errors.ScopeParamShapeError(name, where, value_shape, init_shape)
+
+
+# -- what a variable must look like (the same words in nnref/scope.py) ------------------------------
+
+# Array kinds no layer can compute with: Python objects, bytes and text.
+NON_NUMERIC_KINDS = "OSU"
+
+
+def _unbox(value):
+    from nnjax import meta
+
+    return meta.unbox(value)
+
+
+def bad_name_error(name, col, where: str) -> Exception:
+    """A name that is not a str or is empty, or a submodule (``col`` None) name that contains '/'.
+
+    Variable names may contain '/': the seed's own SpectralNorm and
+    WeightNorm name their variables after the wrapped layer's parameter
+    paths (``'layer_instance/kernel/u'``).
+    """
+    what = "submodule" if col is _SUBMODULE else f"variable in collection '{col}'"
+    if not isinstance(name, str):
+        return TypeError(f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__}).")
+    problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
+    return ValueError(f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
+                      "Fix: use a non-empty name without '/'.")
+
+
+def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
+    return TypeError(f"The initializer of parameter '{name}' at module path '{where}' must be callable "
+                     f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
+                     "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal().")
+
+
+def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
+    return TypeError(f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
+                     f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned.")
+
+
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) for d in x)
+
+
+def _is_dtype_like(x) -> bool:
+    return isinstance(x, (type, np.dtype, str))
+
+
+def _non_numeric(leaf) -> bool:
+    return leaf is None or isinstance(leaf, (str, bytes)) or (
+        isinstance(leaf, np.ndarray) and leaf.dtype.kind in NON_NUMERIC_KINDS)
+
+
+def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
+    """What ``init_fn(key, shape, dtype)`` returned must be an array of numbers of exactly ``shape``.
+
+    The shape is only compared when the call follows the initializer
+    protocol of the layers (a shape tuple, then a dtype): other ``param``
+    calls may pass any arguments.
+    """
+    requested = init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    leaves = [value] if isinstance(value, jax.Array) else jax.tree_util.tree_leaves(value, is_leaf=_non_numeric)
+    bad = [leaf for leaf in leaves if _non_numeric(leaf)]
+    if bad or value is None:
+        wanted = f" of shape {tuple(requested)}" if requested is not None else ""
+        raise TypeError(f"The initializer of parameter '{name}' at module path '{where}' returned "
+                        f"{_describe(bad[0] if bad else value)}; expected an array of numbers{wanted}.")
+    if requested is not None and len(leaves) == 1 and tuple(np.shape(leaves[0])) != tuple(requested):
+        raise ValueError(f"The initializer of parameter '{name}' at module path '{where}' returned shape "
+                         f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
+                         "initializer init_fn(key, shape, dtype) must return an array of exactly that shape.")
+
+
+def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
+    """A variable a layer reads must be an array of the shape the layer needs."""
+    shape = tuple(shape)
+    if _non_numeric(value) or not hasattr(value, "shape") and not isinstance(value, (int, float, complex)):
+        raise TypeError(f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
+                        f"this layer needs an array of shape {shape}.")
+    got = tuple(np.shape(value))
+    if got != shape:
+        raise ValueError(f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
+                         f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
+                         "the same configuration, or init() again.")
+
+
+def _describe(value) -> str:
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and hasattr(value, "shape"):
+        return f"an array of dtype {dtype} and shape {tuple(value.shape)}"
+    return f"{_short(value)} ({type(value).__name__})" if value is not None else "None"
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -- fused parameter initialization ---------------------------------------------------

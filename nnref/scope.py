@@ -30,6 +30,7 @@ from shared_spec.collection_filters import in_filter
 
 from nnref import tree_util
 from nnref.initializers import output_shapes_fn
+from nnref.meta import unbox as meta_unbox
 from nnref.rng_streams import RngStream
 from nnref.variables import Variable
 
@@ -107,11 +108,8 @@ class Scope:
         return col is SUBMODULE or SUBMODULE in cols or col in cols
 
     def reserve(self, name: str, col: str | None = SUBMODULE) -> None:
-        if not isinstance(name, str):
-            raise TypeError(
-                f"Variable and submodule names must be str, got {name!r} "
-                f"({type(name).__name__}) in module {self.path_text}."
-            )
+        if not isinstance(name, str) or not name or ("/" in name and col is SUBMODULE):
+            raise bad_name_error(name, col, self.path_text)
         if self.name_reserved(name, col):
             kind = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
             raise errors.NameInUseError(kind, name, self.path_text)
@@ -191,7 +189,10 @@ class Scope:
             if self.is_collection_empty("params"):
                 raise errors.ScopeCollectionNotFound("params", name, self.path_text)
             raise errors.ScopeParamNotFoundError(name, self.path_text)
+        if not callable(init_fn):
+            raise init_not_callable_error(name, self.path_text, init_fn)
         value = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
+        check_init_output(name, self.path_text, value, init_args)
         self.put_variable("params", name, value)
         return value
 
@@ -204,6 +205,14 @@ class Scope:
                 raise errors.ScopeVariableNotFoundError(name, col, self.path_text)
             self.put_variable(col, name, init_fn(*init_args, **init_kwargs))
         return Variable(self, col, name)
+
+    def check_variable_shape(self, col: str, name: str, shape: tuple) -> None:
+        """The stored ``col/name`` must be an array of ``shape`` (see ``Variable.check_shape``); nothing is copied."""
+        node = self._node(col, create=False)
+        value = node.get(name) if node is not None else None
+        if not isinstance(value, np.ndarray):
+            value = meta_unbox(value)
+        check_state_shape(col, name, self.path_text, value, shape)
 
     # -- randomness ------------------------------------------------------------
 
@@ -247,10 +256,109 @@ def _check_param_shape(scope: Scope, name, value, init_fn, init_args, init_kwarg
     if shapes_fn is not None:
         expected = shapes_fn(*init_args, **init_kwargs)
     else:
+        if not callable(init_fn):
+            raise init_not_callable_error(name, scope.path_text, init_fn)
         expected = _shapes_of_a_run(init_fn, init_args, init_kwargs)
-    for got, want in zip(_leaf_shapes(value), expected):
+    got_shapes = _leaf_shapes(value)
+    if len(got_shapes) != len(expected):
+        raise param_structure_error(name, scope.path_text, value, len(expected))
+    for got, want in zip(got_shapes, expected):
         if got != want:
             raise errors.ScopeParamShapeError(name, scope.path_text, got, want)
+
+
+# -- what a variable must look like (the same words in nnjax/scope.py) ------------------------------
+
+# Array kinds no layer can compute with: Python objects, bytes and text.
+NON_NUMERIC_KINDS = "OSU"
+
+
+def bad_name_error(name, col, where: str) -> Exception:
+    """A name that is not a str or is empty, or a submodule (``col`` None) name that contains '/'.
+
+    Variable names may contain '/': the seed's own SpectralNorm and
+    WeightNorm name their variables after the wrapped layer's parameter
+    paths (``'layer_instance/kernel/u'``).
+    """
+    what = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
+    if not isinstance(name, str):
+        return TypeError(f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__}).")
+    problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
+    return ValueError(f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
+                      "Fix: use a non-empty name without '/'.")
+
+
+def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
+    return TypeError(f"The initializer of parameter '{name}' at module path '{where}' must be callable "
+                     f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
+                     "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal().")
+
+
+def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
+    return TypeError(f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
+                     f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned.")
+
+
+def _is_shape(x) -> bool:
+    return isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) for d in x)
+
+
+def _is_dtype_like(x) -> bool:
+    return isinstance(x, (type, np.dtype, str))
+
+
+def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
+    """What ``init_fn(key, shape, dtype)`` returned must be an array of numbers of exactly ``shape``.
+
+    The shape is only compared when the call follows the initializer
+    protocol of the layers (a shape tuple, then a dtype): other ``param``
+    calls may pass any arguments.
+    """
+    requested = init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    leaves = [value] if isinstance(value, np.ndarray) else tree_util.tree_leaves(value)
+    for leaf in leaves:
+        if leaf is None or isinstance(leaf, (str, bytes)) or getattr(getattr(leaf, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS:
+            break
+    else:
+        if not leaves:
+            if value is not None:
+                return  # an empty container: nothing to check
+            leaf = value
+        elif requested is None or len(leaves) != 1 or tuple(np.shape(leaves[0])) == tuple(requested):
+            return
+        else:
+            raise ValueError(f"The initializer of parameter '{name}' at module path '{where}' returned shape "
+                             f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
+                             "initializer init_fn(key, shape, dtype) must return an array of exactly that shape.")
+    wanted = f" of shape {tuple(requested)}" if requested is not None else ""
+    raise TypeError(f"The initializer of parameter '{name}' at module path '{where}' returned {_describe(leaf)}; "
+                    f"expected an array of numbers{wanted}.")
+
+
+def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
+    """A variable a layer reads must be an array of the shape the layer needs."""
+    shape = tuple(shape)
+    if (value is None or isinstance(value, (str, bytes)) or getattr(getattr(value, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
+            or not hasattr(value, "shape") and not isinstance(value, (int, float, complex))):
+        raise TypeError(f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
+                        f"this layer needs an array of shape {shape}.")
+    got = tuple(np.shape(value))
+    if got != shape:
+        raise ValueError(f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
+                         f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
+                         "the same configuration, or init() again.")
+
+
+def _describe(value) -> str:
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and hasattr(value, "shape"):
+        return f"an array of dtype {dtype} and shape {tuple(value.shape)}"
+    return f"{_short(value)} ({type(value).__name__})" if value is not None else "None"
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _leaf_shapes(tree) -> list:

@@ -51,6 +51,30 @@ class Variable:
                 new_value = current.replace_boxed(new_value)
         self.scope.put_variable(self.collection, self.name, new_value)
 
+    def check_shape(self, shape) -> "Variable":
+        """Raises unless the stored value is an array of ``shape``; returns this variable.
+
+        For state whose shape a layer knows, such as BatchNorm's statistics
+        (``feature_shape``): a value of another shape, given to ``apply``,
+        would otherwise broadcast silently or fail deep inside the layer.
+        ``init_fn`` is not consulted: for a cache, say, the shape at creation
+        may differ from the shape of later calls on purpose. Names the module
+        path, collection and variable (``ValueError``; ``TypeError`` for
+        ``None`` or text).
+
+        >>> import nnref as nn
+        >>> class Stats(nn.Module):
+        ...   @nn.compact
+        ...   def __call__(self, x):
+        ...     mean = self.variable('batch_stats', 'mean', lambda: nn.numpy.zeros(3)).check_shape((3,))
+        ...     return x - mean.value
+        >>> Stats().apply({'batch_stats': {'mean': nn.numpy.zeros(4)}}, nn.numpy.ones(3))
+        Traceback (most recent call last):
+        ValueError: Variable 'mean' in collection 'batch_stats' at module path '/' has shape (4,) but this layer needs (3,). Fix: apply() the variables that init() made for a model of the same configuration, or init() again.
+        """
+        self.scope.check_variable_shape(self.collection, self.name, shape)
+        return self
+
     def is_mutable(self) -> bool:
         """True if this call may assign ``.value``."""
         return self.scope.is_mutable_collection(self.collection)

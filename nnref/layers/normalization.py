@@ -234,7 +234,9 @@ class BatchNorm(Module):
         feature_shape = tuple(x.shape[ax] for ax in feature_axes)
         stats_dtype = _F32 if self.force_float32_reductions else x.dtype
         ra_mean = self.variable("batch_stats", "mean", lambda s: np.zeros(s, stats_dtype), feature_shape)
+        ra_mean.check_shape(feature_shape)  # statistics given to apply must match the features
         ra_var = self.variable("batch_stats", "var", lambda s: np.ones(s, stats_dtype), feature_shape)
+        ra_var.check_shape(feature_shape)  # statistics given to apply must match the features
 
         if use_running_average:
             mean, var = ra_mean.value, ra_var.value

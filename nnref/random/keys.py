@@ -39,14 +39,20 @@ __all__ = ["KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data",
 KEY_DTYPE_NAME = "key<fry>"
 
 
+# What a key must look like, appended to every message about a malformed one.
+_KEY_FORMS = ("a key is nn.random.key(0) (a typed key of shape ()) or "
+              "nn.random.PRNGKey(0) (a uint32 array of shape (2,)); a batch of "
+              "raw keys is uint32 of shape (..., 2)")
+
+
 def _check_key_data(data):
     data = np.asarray(data)
     if data.dtype != np.uint32:
         raise TypeError(f"invalid PRNG key data: expected dtype uint32, "
-                        f"got {data.dtype}")
+                        f"got {data.dtype}; {_KEY_FORMS}")
     if data.ndim < 1 or data.shape[-1] != 2:
         raise TypeError(f"invalid PRNG key data: expected a shape ending in "
-                        f"(2,), got {data.shape}")
+                        f"(2,), got {data.shape}; {_KEY_FORMS}")
     return data
 
 
@@ -133,7 +139,8 @@ def _normalize_key(k, name, allow_batched=True):
             hasattr(k, "__array__") and hasattr(k, "dtype")):
         data, typed = _check_key_data(np.asarray(k)), False
     else:
-        raise TypeError(f"{name}: unexpected PRNG key type {type(k).__name__}")
+        raise TypeError(f"{name}: unexpected PRNG key type {type(k).__name__}; "
+                        f"{_KEY_FORMS}")
     if not allow_batched and data.ndim != 1:
         raise ValueError(f"{name} accepts a single key, but was given a key "
                          f"array of shape {data.shape[:-1]} != ()")
