@@ -5,7 +5,9 @@ The model source below is ordinary Linen code: ``setup`` and ``compact``,
 ``jax.random`` in the model body, a ``cache`` collection, lifted
 ``nn.scan``/``nn.vmap`` inside methods, and ``method=``. It is written to a
 file (the rebuild reads class source) after the import rewrite the seed-code
-tests use, and nothing else changes.
+tests use (the seed's own linen import is written with the
+placeholder package name `seed`, as tests/seed_code.py maps it), and nothing
+else changes.
 """
 
 import importlib.util
@@ -21,7 +23,7 @@ from tests.seed_code import rewrite_imports
 LINEN_SOURCE = '''
 from functools import partial
 
-from flax import linen as nn
+from seed import linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -118,7 +120,7 @@ def linen_module(tmp_path_factory):
 
 def test_rewritten_imports_are_the_usual_ones():
     rewritten = rewrite_imports(LINEN_SOURCE, 'nnjax')
-    assert 'import nnjax as nn' in rewritten and 'flax' not in rewritten
+    assert 'import nnjax as nn' in rewritten and 'seed' not in rewritten
 
 
 def test_setup_partial_boxed_sequential_and_rngs(linen_module):
