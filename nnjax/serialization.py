@@ -181,7 +181,7 @@ def to_state_dict(target):
     return state
 
 
-def from_state_dict(target, state, name='.'):
+def from_state_dict(target, state, name='.', *, strict=None):
     """A copy of ``target`` holding the values of ``state``.
 
     ``target`` fixes the structure (only its containers and leaf shapes are
@@ -192,6 +192,14 @@ def from_state_dict(target, state, name='.'):
     ``'/params/Dense_0/kernel'``. As in the seed, extra keys of a state *dict*
     are ignored, so a target may pick a part of a larger state.
 
+    The leaf shape/dtype check is an nnjax choice the seed does not make (it
+    takes any leaf): a direct rebuild with another shape is usually a bug,
+    and the seed's guides never rely on it. ``strict=False`` takes the
+    state's leaves as they are, like the seed (so does
+    ``nnjax.training.checkpoints.restore_checkpoint`` by default);
+    ``strict=None`` (the default) keeps the setting of an enclosing call or
+    :func:`leaf_shapes_unchecked` block, and checks otherwise.
+
     >>> import numpy as np
     >>> target = {'w': np.zeros(2), 'opt': (0, 0)}
     >>> from_state_dict(target, {'w': np.ones(2), 'opt': {'0': 1, '1': 2}})
@@ -201,7 +209,16 @@ def from_state_dict(target, state, name='.'):
     Traceback (most recent call last):
     ...
     ValueError: from_state_dict: shape mismatch at '/w': the target has shape (2,), ...
+    >>> from_state_dict(target, {'w': np.ones(3), 'opt': {'0': 1, '1': 2}}, strict=False)
+    {'w': array([1., 1., 1.]), 'opt': (1, 2)}
     """
+    if strict is not None:
+        previous = _restore_path.check_shapes
+        _restore_path.check_shapes = bool(strict)
+        try:
+            return from_state_dict(target, state, name)
+        finally:
+            _restore_path.check_shapes = previous
     handlers = _STATE_DICT_REGISTRY.get(_registry_key(target))
     with _entered(name):
         if handlers is None:

@@ -46,7 +46,7 @@ def in_filter(filter_like, col):
     >>> in_filter(3, 'params')
     Traceback (most recent call last):
     ...
-    shared_spec.errors.InvalidFilterError: Invalid collection filter 3 (int). Fix: use True/False (all/none), a collection name ('params'), a list/tuple/set of names, or DenyList(deny=...).
+    shared_spec.errors.InvalidFilterError: Invalid Filter: "3". Invalid collection filter 3 (int). Fix: use True/False (all/none), a collection name ('params'), a list/tuple/set of names, or DenyList(deny=...).
     """
     # bool before anything else: True/False are the "all"/"none" filters.
     if isinstance(filter_like, bool):

@@ -7,6 +7,17 @@ plus the collection and variable when known) and how to fix it. The
 constructor arguments follow the seed system's ``flax.errors`` and are kept as
 attributes, so handlers can inspect them instead of parsing text.
 
+**Seed wording first.** Each class the seed has keeps the seed's message as
+the start of ours (class attribute ``SEED``, formatted with the same
+arguments the seed gets: module paths as ``'/a/b'``, class names, shapes as
+tuples), so code and tests matching the seed's text keep working. The rule:
+``str(err)`` starts with the seed's message *without* the documentation URL
+the seed appends (`` (https://flax.readthedocs.io/...#flax.errors.Name)``):
+that page documents another project. Our own text follows after a space
+(after ``'. '`` where the seed's text has no closing full stop): the module
+path, collection, variable and ``Fix:`` described above. The seed part
+alone is ``err.seed_message``; ``InvalidRngError``'s is its ``msg``.
+
 The seed's multiprocess-array checkpoint errors (``MPACheckpointingRequired``,
 ``MPARestoreDataCorrupted``, ``MPARestoreTargetRequired``,
 ``MPARestoreTypeNotMatch``) are left out: they belong to the deprecated
@@ -24,8 +35,12 @@ handlers written for the seed still catch them.
 (True, 'batch_stats', '/encoder/BatchNorm_0')
 >>> "mutable=['batch_stats']" in str(err)
 True
+>>> str(err).startswith('Cannot update variable "mean" in "/encoder/BatchNorm_0" '
+...                     'because collection "batch_stats" is immutable. ')
+True
 """
 
+import string
 from typing import NamedTuple
 
 __all__ = [
@@ -92,19 +107,39 @@ def _construct(cls, args, kwargs):
     return cls(*args, **kwargs)
 
 
+def _seed_text(name, value):
+    """An argument as the seed's callers pass it (paths as text, classes by name)."""
+    if name == 'scope_path' or (name == 'module_name' and isinstance(value, tuple)):
+        return format_path(value)
+    if name in ('cls', 'module_cls'):
+        return _name_of(value)
+    if name in ('value_shape', 'init_shape'):
+        return str(tuple(value))
+    return str(value)
+
+
 # --- base class --------------------------------------------------------------
 
 class NNError(Exception):
     """Base class of every catalogue error.
 
-    Subclasses call ``_init(args, kwargs, message)``; the original constructor
-    arguments are kept so that the error pickles (e.g. across processes) and
-    rebuilds with the same message.
+    Subclasses set their attributes, then call ``_init(args, kwargs,
+    message)``, which puts the seed's wording (``SEED`` formatted with those
+    attributes) in front of ``message``. The original constructor arguments
+    are kept so that the error pickles (e.g. across processes) and rebuilds
+    with the same message.
     """
+    SEED = ''  # the seed's message template; '' for classes the seed lacks
 
     def _init(self, args, kwargs, message):
         self._ctor_args = args
         self._ctor_kwargs = kwargs
+        names = {f for _, f, _, _ in string.Formatter().parse(self.SEED) if f}
+        self.seed_message = self.SEED.format(
+            **{n: _seed_text(n, getattr(self, n)) for n in names})
+        if self.seed_message:
+            sep = ' ' if self.seed_message.endswith('.') else '. '
+            message = f'{self.seed_message}{sep}{message}'
         super().__init__(message)
 
     @property
@@ -120,9 +155,12 @@ class NNError(Exception):
 class AlreadyExistsError(NNError):
     """A file would be overwritten by a copy/save that did not allow it.
 
-    >>> print(AlreadyExistsError('/tmp/ckpt/checkpoint_3'))
-    Refusing to overwrite existing file '/tmp/ckpt/checkpoint_3'. Fix: pass overwrite=True to replace it, or write to a new path.
+    >>> print(AlreadyExistsError('/tmp/ckpt/checkpoint_3'))  # doctest: +NORMALIZE_WHITESPACE
+    Trying overwrite an existing file: "/tmp/ckpt/checkpoint_3". Refusing to overwrite
+    existing file '/tmp/ckpt/checkpoint_3'. Fix: pass overwrite=True to replace it, or
+    write to a new path.
     """
+    SEED = 'Trying overwrite an existing file: "{path}".'
 
     def __init__(self, path):
         self.path = path
@@ -133,6 +171,7 @@ class AlreadyExistsError(NNError):
 
 class ApplyModuleInvalidMethodError(NNError):
     """``apply(..., method=m)`` got something that is not a method of the module."""
+    SEED = 'Cannot call apply(): {method} is not a valid function for apply().'
 
     def __init__(self, method):
         self.method = method
@@ -145,6 +184,10 @@ class ApplyModuleInvalidMethodError(NNError):
 
 class ApplyScopeInvalidVariablesStructureError(NNError):
     """The variables given to ``apply`` nest ``'params'`` inside ``'params'``."""
+    SEED = ('Expect the `variables` (first argument) passed to apply() '
+            'to be a dict with the structure {{"params": ...}}, but got a dict '
+            'with an extra params layer, i.e.  {{"params": {{"params": ... }} }}. '
+            'You should instead pass in your dict\'s ["params"].')
 
     def __init__(self, variables):
         self.variables = variables
@@ -158,6 +201,9 @@ class ApplyScopeInvalidVariablesStructureError(NNError):
 
 class ApplyScopeInvalidVariablesTypeError(NNError):
     """The first argument of ``apply`` is not a dict of collections."""
+    SEED = ('The first argument passed to an apply function should be a '
+            'dictionary of collections. Each collection should be a dictionary '
+            'with string keys.')
 
     def __init__(self, *, got_type=None):
         self.got_type = got_type
@@ -170,6 +216,7 @@ class ApplyScopeInvalidVariablesTypeError(NNError):
 
 class AssignSubModuleError(NNError):
     """A submodule was created outside ``setup`` and outside a ``@compact`` method."""
+    SEED = 'Submodule {cls} must be defined in `setup()` or in a method wrapped in `@compact`'
 
     def __init__(self, cls, *, parent_path=None):
         self.cls = cls
@@ -184,6 +231,7 @@ class AssignSubModuleError(NNError):
 
 class CallCompactUnboundModuleError(NNError):
     """A module method was called directly, without ``init``/``apply``/``bind``."""
+    SEED = "Can't call compact methods on unbound modules"
 
     def __init__(self, *, module_cls=None, method=None):
         self.module_cls = module_cls
@@ -199,6 +247,7 @@ class CallCompactUnboundModuleError(NNError):
 
 class CallSetupUnboundModuleError(NNError):
     """``setup()`` was called by hand on an unbound module."""
+    SEED = "Can't call compact methods on unbound modules"
 
     def __init__(self, *, module_cls=None):
         self.module_cls = module_cls
@@ -211,6 +260,7 @@ class CallSetupUnboundModuleError(NNError):
 
 class CallUnbindOnUnboundModuleError(NNError):
     """``unbind()`` was called on a module that is not bound."""
+    SEED = "Can't call `unbind()` on unbound modules"
 
     def __init__(self, *, module_cls=None):
         self.module_cls = module_cls
@@ -267,6 +317,7 @@ class DescriptorAttributeError(NNError):
     Raised instead of ``AttributeError`` so that the missing attribute is not
     mistaken for the property itself being absent.
     """
+    SEED = 'Trying to access a property that is accessing a non-existent attribute.'
 
     def __init__(self, *, module_cls=None, attr_name=None):
         self.module_cls = module_cls
@@ -281,6 +332,7 @@ class DescriptorAttributeError(NNError):
 
 class IncorrectPostInitOverrideError(NNError):
     """``__post_init__`` was overridden without calling ``super().__post_init__()``."""
+    SEED = 'Overrode `.__post_init__()` without calling `super().__post_init__()`'
 
     def __init__(self, *, module_cls=None):
         self.module_cls = module_cls
@@ -293,6 +345,7 @@ class IncorrectPostInitOverrideError(NNError):
 
 class InvalidCheckpointError(NNError):
     """A checkpoint at this or a later step already exists in the directory."""
+    SEED = 'Trying to save an outdated checkpoint at step: "{step}" and path: "{path}".'
 
     def __init__(self, path, step):
         self.path = path
@@ -305,6 +358,7 @@ class InvalidCheckpointError(NNError):
 
 class InvalidFilterError(NNError):
     """A collection filter is not a bool, a name, a container of names or a DenyList."""
+    SEED = 'Invalid Filter: "{filter_like}"'
 
     def __init__(self, filter_like):
         self.filter_like = filter_like
@@ -317,6 +371,8 @@ class InvalidFilterError(NNError):
 
 class InvalidInstanceModuleError(NNError):
     """``init``/``apply``/``bind`` was called on the Module class, not an instance."""
+    SEED = ('Can only call init, init_with_output or apply methods on an '
+            'instance of the Module class, not the Module class itself')
 
     def __init__(self, *, module_cls=None, method=None):
         self.module_cls = module_cls
@@ -330,17 +386,19 @@ class InvalidInstanceModuleError(NNError):
 
 class InvalidRngError(NNError):
     """An RNG stream is missing or malformed; ``msg`` says which and where."""
+    SEED = '{msg}'
 
     def __init__(self, msg):
         self.msg = msg
         self._init((msg,), {},
-                   f'{msg} Fix: give init() a key per stream the model uses, e.g. '
+                   'Fix: give init() a key per stream the model uses, e.g. '
                    "init({'params': k1, 'dropout': k2}, x), and give apply() the "
                    "non-params streams: apply(variables, x, rngs={'dropout': k3}).")
 
 
 class InvalidScopeError(NNError):
     """A temporary scope was used after the context that created it ended."""
+    SEED = 'The scope "{scope_name}" is no longer valid.'
 
     def __init__(self, scope_name):
         self.scope_name = scope_name
@@ -353,6 +411,7 @@ class InvalidScopeError(NNError):
 
 class JaxTransformError(NNError):
     """A raw JAX transform was applied across a bound module."""
+    SEED = 'Jax transforms and Flax models cannot be mixed.'
 
     def __init__(self):
         self._init((), {},
@@ -365,6 +424,7 @@ class JaxTransformError(NNError):
 
 class LazyInitError(NNError):
     """``lazy_init`` met an initializer that needs an input's value, not its shape."""
+    SEED = 'Lazy init encountered a value that could with the given inputs (shape: {partial_val}).'
 
     def __init__(self, partial_val):
         self.partial_val = partial_val
@@ -377,6 +437,8 @@ class LazyInitError(NNError):
 
 class ModifyScopeVariableError(NNError):
     """A variable was written while its collection is immutable."""
+    SEED = ('Cannot update variable "{variable_name}" in "{scope_path}" '
+            'because collection "{col}" is immutable.')
 
     def __init__(self, col, variable_name, scope_path):
         self.col = col
@@ -391,6 +453,7 @@ class ModifyScopeVariableError(NNError):
 
 class MultipleMethodsCompactError(NNError):
     """More than one method of a module is marked ``@compact``."""
+    SEED = 'Only one method per class can be @compact'
 
     def __init__(self, *, module_cls=None, methods=None):
         self.module_cls = module_cls
@@ -404,6 +467,7 @@ class MultipleMethodsCompactError(NNError):
 
 class NameInUseError(NNError):
     """A param, variable or submodule name is already taken in this module."""
+    SEED = 'Could not create {key_type} "{value}" in Module {module_name}: Name in use.'
 
     def __init__(self, key_type, value, module_name):
         self.key_type = key_type
@@ -420,6 +484,8 @@ class NameInUseError(NNError):
 
 class PartitioningUnspecifiedError(NNError):
     """A transform adds an axis to a partitioned variable without naming it."""
+    SEED = ('Trying to transform a Partitioned variable but "partition_name" '
+            'is not specified in metadata_params: {target}')
 
     def __init__(self, target):
         self.target = target
@@ -432,6 +498,7 @@ class PartitioningUnspecifiedError(NNError):
 
 class ReservedModuleAttributeError(NNError):
     """A Module subclass declares the reserved fields ``parent`` or ``name``."""
+    SEED = 'properties `parent` and `name` are reserved: {annotations}'
 
     RESERVED = ('parent', 'name')
 
@@ -446,6 +513,8 @@ class ReservedModuleAttributeError(NNError):
 
 class ScopeCollectionNotFound(NNError):
     """A variable was read from a collection that is empty or was not passed."""
+    SEED = ('Tried to access "{var_name}" from collection "{col_name}" in '
+            '"{scope_path}" but the collection is empty.')
 
     def __init__(self, col_name, var_name, scope_path):
         self.col_name = col_name
@@ -461,6 +530,7 @@ class ScopeCollectionNotFound(NNError):
 
 class ScopeParamNotFoundError(NNError):
     """A parameter is missing from the ``params`` given to ``apply``."""
+    SEED = 'Could not find parameter named "{param_name}" in scope "{scope_path}".'
 
     def __init__(self, param_name, scope_path):
         self.param_name = param_name
@@ -474,6 +544,9 @@ class ScopeParamNotFoundError(NNError):
 
 class ScopeParamShapeError(NNError):
     """A given parameter's shape differs from what its initializer would make now."""
+    SEED = ('For parameter "{param_name}" in "{scope_path}", the given initializer '
+            'is expected to generate shape {init_shape}, but the existing '
+            'parameter it received has shape {value_shape}.')
 
     def __init__(self, param_name, scope_path, value_shape, init_shape):
         self.param_name = param_name
@@ -490,6 +563,7 @@ class ScopeParamShapeError(NNError):
 
 class ScopeVariableNotFoundError(NNError):
     """A variable is missing and its collection is immutable, so it cannot be made."""
+    SEED = 'No Variable named "{name}" for collection "{col}" exists in "{scope_path}".'
 
     def __init__(self, name, col, scope_path):
         self.name = name
@@ -504,6 +578,8 @@ class ScopeVariableNotFoundError(NNError):
 
 class SetAttributeFrozenModuleError(NNError):
     """An attribute was assigned on a module outside ``setup``."""
+    SEED = ("Can't set {attr_name}={attr_val} for Module of type {module_cls}: "
+            'Module instance is frozen outside of setup method.')
 
     def __init__(self, module_cls, attr_name, attr_val):
         self.module_cls = module_cls
@@ -518,6 +594,7 @@ class SetAttributeFrozenModuleError(NNError):
 
 class SetAttributeInModuleSetupError(NNError):
     """``setup`` assigned to one of the module's dataclass fields."""
+    SEED = 'Module construction attributes are frozen.'
 
     def __init__(self, *, module_cls=None, attr_name=None):
         self.module_cls = module_cls
@@ -533,6 +610,9 @@ class SetAttributeInModuleSetupError(NNError):
 
 class TransformTargetError(NNError):
     """A lifted transform got something other than a Module class or a function."""
+    SEED = ('Linen transformations must be applied to Modules classes or functions '
+            'taking a Module instance as the first argument. The provided target '
+            'is not a Module class or callable: {target}')
 
     def __init__(self, target):
         self.target = target
@@ -546,6 +626,7 @@ class TransformTargetError(NNError):
 
 class TransformedMethodReturnValueError(NNError):
     """A transformed method returned a Module or Variable."""
+    SEED = 'Transformed module method {name} cannot return Modules or Variables.'
 
     def __init__(self, name):
         self.name = name

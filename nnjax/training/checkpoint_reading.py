@@ -12,6 +12,7 @@ key order, for ``CheckpointMismatchError``.
 True
 """
 
+import dataclasses
 import logging
 import numbers
 import os
@@ -21,6 +22,7 @@ import numpy as np
 
 from nnjax import serialization
 from shared_spec.errors import CorruptCheckpointError
+from shared_spec.frozen_dict import FrozenDict
 
 def _dtype_name(dtype):
     return getattr(dtype, 'name', str(dtype))
@@ -93,6 +95,44 @@ def first_mismatch(expected, found, path='', strict=True):
 
 
 logger = logging.getLogger('nnjax.training.checkpoints')
+
+
+def _children(target):
+    """{state-dict key: child} of a container the seed restores field by field."""
+    if isinstance(target, tuple) and hasattr(target, '_fields'):  # namedtuple
+        return {f: getattr(target, f) for f in target._fields}
+    if type(target) in (list, tuple):
+        return {str(i): x for i, x in enumerate(target)}
+    if dataclasses.is_dataclass(target) and not isinstance(target, type):
+        return {f.name: getattr(target, f.name) for f in dataclasses.fields(target)}
+    return None
+
+
+def drop_unused_keys(target, state, dropped=None, path=''):
+    """``state`` without the entries a plain dict of ``target`` has no key for.
+
+    The seed restores a dict node from any state dict that holds *at least*
+    the target's keys and ignores the rest, so a target may pick a part of a
+    checkpoint (its other containers -- dataclasses, lists, namedtuples --
+    still need their exact fields, and keep them here). The paths dropped are
+    appended to ``dropped``.
+
+    >>> drop_unused_keys({'params': {'w': 0}}, {'params': {'w': 1, 'b': 2}, 'step': 3})
+    {'params': {'w': 1}}
+    """
+    if not isinstance(state, dict):
+        return state
+    if type(target) in (dict, FrozenDict):
+        by_name = {str(k): v for k, v in target.items()}
+        if dropped is not None:
+            dropped.extend(f'{path}/{k}' for k in state if str(k) not in by_name)
+        return {k: drop_unused_keys(by_name[str(k)], v, dropped, f'{path}/{k}')
+                for k, v in state.items() if str(k) in by_name}
+    children = _children(target)
+    if children is None:
+        return state
+    return {k: drop_unused_keys(children[str(k)], v, dropped, f'{path}/{k}')
+            if str(k) in children else v for k, v in state.items()}
 
 
 def log_reshaped(path, expected, found):

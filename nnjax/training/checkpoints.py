@@ -57,9 +57,10 @@ disk (``InvalidCheckpointError``), whoever wrote it.
 ``InvalidCheckpointError`` (a checkpoint at this or a later step exists),
 ``AlreadyExistsError`` (``ckpt_dir`` is a regular file),
 ``CorruptCheckpointError`` (a file is empty, truncated or not a checkpoint)
-and ``CheckpointMismatchError`` (the checkpoint's tree, a shape or a dtype
-differs from the target's). Failed saves and restores leave the files on
-disk and the caller's target as they were.
+and ``CheckpointMismatchError`` (the checkpoint lacks part of the target's
+tree; with ``strict=True`` also an extra key, a shape or a dtype that
+differs). Failed saves and restores leave the files on disk and the
+caller's target as they were.
 
 **Not supported**: GlobalDeviceArray managers (``gda_manager``), which the
 seed deprecated for Orbax: passing anything other than ``None`` raises
@@ -96,7 +97,8 @@ import numpy as np
 from nnjax import serialization
 from nnjax.config import config
 from nnjax.training import checkpoint_orbax
-from nnjax.training.checkpoint_reading import first_mismatch, log_reshaped, read_state, rebuild
+from nnjax.training.checkpoint_reading import (drop_unused_keys, first_mismatch, log_reshaped,
+                                              read_state, rebuild)
 from nnjax.training.pre_linen import convert_pre_linen
 from shared_spec.errors import (AlreadyExistsError, CheckpointMismatchError,
                                 CorruptCheckpointError, InvalidCheckpointError)
@@ -725,19 +727,34 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     checkpoint. msgpack files and Orbax directories are both read, whatever
     the flag ``nnjax_use_orbax_checkpointing`` says.
 
-    Before anything is built, the checkpoint's tree is compared with
-    ``nnjax.serialization.to_state_dict(target)``: the keys at every level
-    must agree (a ``None`` leaf in the target takes whatever the checkpoint
-    holds there). The first difference, in sorted key order, raises
-    ``CheckpointMismatchError``; with ``orbax_transforms`` Orbax's
-    transformations reconcile the trees instead. The values, shapes and
-    dtypes are the checkpoint's, as in the seed system, whose guides restore
-    with a smaller reference array ("the reference doesn't need to be as
-    large as your checkpoint"); a leaf whose shape differs is logged. With
-    ``strict=True`` each leaf's shape, and dtype where both sides are
-    arrays, must match the target's too (a Python scalar, such as an
-    ``int`` step, takes any scalar or 0-d array): use it when a checkpoint
-    from another configuration must not be resumed.
+    The seed's restore rules hold by default, so its guides run unchanged:
+
+    * **Partial target.** A plain dict (or ``FrozenDict``) in ``target`` may
+      hold a subset of the checkpoint's keys there: the other entries are
+      left out (and logged), as the seed's ``from_state_dict`` ignores them.
+      Dataclasses (``TrainState``), lists, tuples and namedtuples need their
+      exact fields, as in the seed. ``target=None`` returns the whole raw
+      state dict, whatever it holds -- a single array too, when the
+      checkpoint is a bare array.
+    * **Any shape.** The values, shapes and dtypes are the checkpoint's, as
+      in the seed system, whose guides restore with a smaller reference
+      array ("the reference doesn't need to be as large as your
+      checkpoint"); a leaf whose shape differs is logged.
+    * A key the target has and the checkpoint lacks, or a dict where the
+      target has an array (or the reverse), is refused: before anything is
+      built, the (trimmed) checkpoint tree is compared with
+      ``nnjax.serialization.to_state_dict(target)`` and the first difference,
+      in sorted key order, raises ``CheckpointMismatchError`` (a
+      ``ValueError``, like the seed's). A ``None`` leaf in the target takes
+      whatever the checkpoint holds there. With ``orbax_transforms`` Orbax's
+      transformations reconcile the trees instead.
+
+    ``strict=True`` (an nnjax extension) refuses what the seed lets through:
+    every dict must hold exactly the target's keys, and each leaf's shape,
+    and dtype where both sides are arrays, must match the target's (a Python
+    scalar, such as an ``int`` step, takes any scalar or 0-d array). Use it
+    when a checkpoint from another configuration must not be resumed.
+    Either way a refused restore changes neither ``target`` nor the file.
 
     Leaves of ``target`` that are ``jax.Array``s, or ``jax.ShapeDtypeStruct``s
     with a ``sharding`` (an abstract target from ``jax.eval_shape``), come
@@ -767,8 +784,9 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
         what the checkpoint lacks from ``target``), for Orbax checkpoints.
       orbax_checkpointers: the API reference's spelling of
         ``orbax_checkpointer``.
-      strict: also require every leaf's shape and dtype to match the
-        target's (an nnjax extension; the seed system has no such check).
+      strict: require exactly the target's keys, and every leaf's shape and
+        dtype to match the target's (an nnjax extension; the seed system has
+        no such checks). Default False: the seed's rules above.
 
     Returns:
       ``target`` updated from the checkpoint (a new object; ``target`` itself
@@ -823,6 +841,12 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     state = read_state(ckpt_path, expect_dict=isinstance(expected, dict))
     if target is None:
         return state
+    if not strict:
+        dropped = []
+        state = drop_unused_keys(target, state, dropped)
+        if dropped:
+            logger.info('Restoring %s: the target has no place for %s; left out '
+                        '(strict=True refuses this).', ckpt_path, ', '.join(dropped))
     mismatch = first_mismatch(expected, state, strict=strict)
     if mismatch is not None:
         raise CheckpointMismatchError(ckpt_path, *mismatch)

@@ -29,3 +29,25 @@ def seed_error_signatures():
         params = [a.strip() for a in args.split(',')] if args else []
         found.setdefault(name, [p.split('=')[0] for p in params if p])
     return found
+
+
+def seed_error_summaries():
+    """{error name: first sentence of its description} from the flax.errors section.
+
+    Section 5.8.3 documents each class (what misuse raises it, how to fix it)
+    but does not print the message text the class builds; that text comes
+    from the seed system's ``flax/errors.py`` (see test_spec_errors.SEED_MESSAGES).
+    """
+    text = api_reference_text()
+    section = text[text.index('flax.error package'):text.index('flax.jax_utils package')]
+    section = section.replace('*', '').replace('`', '')
+    heading = re.compile(r'^(?:#+ )?exception\s+flax\.errors\.(\w+).*$', re.M)
+    matches = list(heading.finditer(section))
+    found = {}
+    for match, following in zip(matches, matches[1:] + [None]):
+        body = section[match.end():following.start() if following else len(section)]
+        prose = ' '.join(line.strip() for line in body.strip().split('\n\n')[0:2]
+                         if line.strip())
+        sentence = re.split(r'(?<=[.:])\s', ' '.join(prose.split()), maxsplit=1)[0]
+        found.setdefault(match.group(1), sentence)
+    return found

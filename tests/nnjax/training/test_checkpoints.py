@@ -385,7 +385,7 @@ def _mismatch_cases():
     }
 
 
-_LEAF_CASES = ('shape', 'dtype')  # refused only with strict=True
+_LEAF_CASES = ('missing-key', 'shape', 'dtype')  # the seed accepts these; strict=True refuses them
 
 
 @pytest.mark.parametrize('kind', sorted(_mismatch_cases()))
