@@ -29,6 +29,8 @@ import numpy as np
 import optax
 
 from nnjax import struct
+from nnjax.fp8 import OVERWRITE_WITH_GRADIENT
+from shared_spec.frozen_dict import FrozenDict
 
 __all__ = ['TrainState']
 
@@ -78,7 +80,9 @@ class TrainState(struct.PyTreeNode):
 
         Args:
           apply_fn: the function that runs the model, usually ``model.apply``.
-          params: the parameters to train (e.g. ``variables['params']``).
+          params: the parameters to train (e.g. ``variables['params']``),
+            or a variables dict ``{'params': ..., '_overwrite_with_gradient':
+            ...}``; then ``tx`` sees only ``'params'``.
           tx: an ``optax.GradientTransformation``.
           **kwargs: values for the extra fields of a subclass.
 
@@ -93,7 +97,9 @@ class TrainState(struct.PyTreeNode):
                 f'TrainState.create: tx must be an optax.GradientTransformation '
                 f'(with .init and .update), got {type(tx).__name__}. Pass e.g. '
                 'tx=optax.adam(1e-3).')
-        opt_state = tx.init(params)
+        # Variables that are overwritten by their gradient (fp8 scales and
+        # amax histories) get no optimizer state.
+        opt_state = tx.init(_optimized_part(params))
         return cls(step=0, apply_fn=apply_fn, params=params, tx=tx,
                    opt_state=opt_state, **kwargs)
 
@@ -104,6 +110,13 @@ class TrainState(struct.PyTreeNode):
         then ``params = optax.apply_updates(params, updates)``; ``kwargs``
         replace further fields (e.g. ``batch_stats=...``) in the same step.
         ``self`` is not changed.
+
+        fp8 layers (``nn.fp8_ops``) keep scales and amax histories in the
+        ``'_overwrite_with_gradient'`` collection, whose "gradient" is their
+        next value. When ``grads`` has that key, ``params`` must be the whole
+        variables dict ``{'params': ..., '_overwrite_with_gradient': ...}``
+        (as passed to :meth:`create`): ``tx`` updates ``'params'`` only, and
+        the other collection is replaced by its gradient.
 
         ``grads`` must have the pytree structure of ``params`` and, leaf by
         leaf, the same shape (nothing is broadcast) and the same kind of
@@ -149,11 +162,49 @@ class TrainState(struct.PyTreeNode):
         _check_leaves(self.params, params_leaves, grads_leaves)
         if check_finite:
             _check_finite(self.params, grads_leaves)
-        updates, new_opt_state = self.tx.update(grads, self.opt_state,
-                                                self.params)
-        new_params = optax.apply_updates(self.params, updates)
+        if _has_overwrite(grads):
+            _check_overwrite_layout(self.params)
+            opt_params = self.params['params']
+            updates, new_opt_state = self.tx.update(
+                grads['params'], self.opt_state, opt_params)
+            # The gradient of these variables is their next value.
+            new_params = {'params': optax.apply_updates(opt_params, updates),
+                          OVERWRITE_WITH_GRADIENT: grads[OVERWRITE_WITH_GRADIENT]}
+            if isinstance(self.params, FrozenDict):
+                new_params = FrozenDict(new_params)
+        else:
+            updates, new_opt_state = self.tx.update(grads, self.opt_state,
+                                                    self.params)
+            new_params = optax.apply_updates(self.params, updates)
         return self.replace(step=self.step + 1, params=new_params,
                             opt_state=new_opt_state, **kwargs)
+
+
+# --- the overwrite-with-gradient collection -----------------------------------
+
+def _has_overwrite(tree) -> bool:
+    """Whether ``tree`` is a dict-like holding the overwrite collection."""
+    return hasattr(tree, 'keys') and OVERWRITE_WITH_GRADIENT in tree.keys()
+
+
+def _optimized_part(params):
+    """The part of ``params`` the optimizer updates (all, or ``'params'``)."""
+    if _has_overwrite(params):
+        _check_overwrite_layout(params)
+        return params['params']
+    return params
+
+
+def _check_overwrite_layout(params):
+    extra = sorted(str(k) for k in params.keys()
+                   if k not in ('params', OVERWRITE_WITH_GRADIENT))
+    if 'params' not in params.keys() or extra:
+        raise ValueError(
+            f"TrainState: with an '{OVERWRITE_WITH_GRADIENT}' collection, "
+            "params must be {'params': ..., "
+            f"'{OVERWRITE_WITH_GRADIENT}': ...}}; got the keys "
+            f'{sorted(str(k) for k in params.keys())}. Keep other collections '
+            '(e.g. batch_stats) in their own TrainState field.')
 
 
 # --- gradient checks ----------------------------------------------------------
