@@ -1,30 +1,44 @@
 """``nnjax.config``: the library's global flags, readable and settable at run time.
 
-Every flag is a boolean named ``nnjax_<name>``. It starts from the environment
-variable ``NNJAX_<NAME>`` when that is set (``1/0``, ``true/false``,
-``yes/no``, ``on/off``, ``y/n``, ``t/f``, any case), else from its default,
-and ``update('nnjax_<name>', value)`` changes it while the program runs.
-
-Unlike the seed's ``flax.config``, this wraps nothing in ``jax.config``: nnjax
-flags live only here, and JAX's own options are set with
-``jax.config.update`` as usual. ``update`` does not write the environment
-variable back.
-
-Every flag also answers to the seed's spelling, ``flax_<name>``, so seed code
+Every flag of the seed's ``flax.config`` is here, under two spellings that
+name one flag: ``nnjax_<name>`` and the seed's ``flax_<name>``, so seed code
 such as ``flax.config.update('flax_use_orbax_checkpointing', True)`` runs
-unchanged; the two names are one flag.
+unchanged (the NNX flags keep their one name, ``nnx_<name>``). A flag starts
+from the environment variable ``NNJAX_<NAME>`` when that is set (``1/0``,
+``true/false``, ``yes/no``, ``on/off``, ``y/n``, ``t/f``, any case; an
+integer for ``max_repr_depth``), else from its default, and
+``update('nnjax_<name>', value)`` changes it while the program runs.
 
-Flags:
+Unlike the seed's ``flax.config``, this wraps nothing in ``jax.config``:
+nnjax flags live only here, and JAX's own options are set with
+``jax.config.update`` as usual. ``update`` does not write the environment
+variable back. The table itself is ``shared_spec.config_flags.SEED_FLAGS``;
+``nnref.config`` defines the same flags.
 
-* ``nnjax_return_frozendict`` (default ``False``, env
-  ``NNJAX_RETURN_FROZENDICT``): whether ``init`` and ``apply`` hand back the
-  variables as a ``FrozenDict`` instead of a plain ``dict`` (the seed system
-  returns plain dicts by default).
-* ``nnjax_use_orbax_checkpointing`` (default ``False``, env
-  ``NNJAX_USE_ORBAX_CHECKPOINTING``): whether
-  ``nnjax.training.checkpoints.save_checkpoint*`` write Orbax checkpoint
-  directories instead of single msgpack files. Restoring reads either
-  format whatever the flag says.
+Flags with an effect in nnjax:
+
+* ``return_frozendict`` (default ``False``): whether ``init`` and ``apply``
+  hand back the variables as a ``FrozenDict`` instead of a plain ``dict``.
+* ``use_orbax_checkpointing`` (default ``False``, unlike the seed's
+  ``True``): whether ``nnjax.training.checkpoints.save_checkpoint*`` write
+  Orbax checkpoint directories instead of single msgpack files. Restoring
+  reads either format whatever the flag says.
+* ``preserve_adopted_names`` (default ``False``): whether a module created
+  outside a parent and assigned to one of its fields keeps the name it was
+  given.
+* ``max_repr_depth`` (an int, default ``None``): how many levels of nested
+  modules ``repr(module)`` shows.
+* ``fix_rng_separator`` (default ``False``): only ``False`` is supported
+  (no separator between the parts of an rng stream name, the seed's
+  default); setting ``True`` raises ``ValueError``.
+
+Flags accepted with no effect, because what they switch is not part of a
+Linen-only library on plain JAX: ``filter_frames`` (nnjax never rewrites
+tracebacks), ``profile`` (named calls are switched by
+``nn.enable_named_call``/``nn.override_named_call`` instead),
+``use_flaxlib``, ``array_ref``, ``pytree_module``,
+``always_shard_variable``, ``hijax_variable`` (NNX and its C++ helper
+library), ``nnx_graph_mode`` and ``nnx_graph_updates`` (NNX).
 
 >>> config.nnjax_return_frozendict
 False
@@ -35,145 +49,40 @@ True
 >>> with config.override('flax_use_orbax_checkpointing', True):
 ...     config.nnjax_use_orbax_checkpointing
 True
+>>> config.flax_max_repr_depth is None
+True
 """
 
-import contextlib
-import os
+from shared_spec import config_flags
+from shared_spec.config_flags import SEED_PREFIX, UnknownFlagError, static_bool_env, static_int_env  # noqa: F401
 
-__all__ = ['Config', 'FlagHolder', 'config', 'update', 'define_bool_state',
-           'static_bool_env']
-
-_TRUE_WORDS = ('y', 'yes', 't', 'true', 'on', '1')
-_FALSE_WORDS = ('n', 'no', 'f', 'false', 'off', '0')
+__all__ = ['Config', 'FlagHolder', 'config', 'update', 'override', 'temp_flip_flag',
+           'define_bool_state', 'bool_flag', 'int_flag', 'static_bool_env', 'static_int_env']
 
 #: Flag names start with this; their environment variables with its upper case.
 PREFIX = 'nnjax_'
-#: The seed's prefix, accepted as another spelling of every flag.
-SEED_PREFIX = 'flax_'
 
 
-def _canonical(name):
-    """The library's name of flag ``name``, which may be in the seed's spelling."""
-    if isinstance(name, str) and name.startswith(SEED_PREFIX):
-        return PREFIX + name[len(SEED_PREFIX):]
-    return name
-
-
-def static_bool_env(varname, default):
-    """The boolean in environment variable ``varname``, or ``default`` if unset.
-
-    True values are ``y, yes, t, true, on, 1``, false values ``n, no, f,
-    false, off, 0`` (any case); anything else is a ``ValueError``. Read once,
-    when called: use it for settings that cannot change at run time, and
-    :func:`define_bool_state` for flags.
-
-    >>> import os
-    >>> os.environ['NNJAX_DOCTEST_FLAG'] = 'Yes'
-    >>> static_bool_env('NNJAX_DOCTEST_FLAG', False)
-    True
-    >>> del os.environ['NNJAX_DOCTEST_FLAG']
-    >>> static_bool_env('NNJAX_DOCTEST_FLAG', False)
-    False
-    """
-    value = os.environ.get(varname)
-    if value is None:
-        return bool(default)
-    word = value.strip().lower()
-    if word in _TRUE_WORDS:
-        return True
-    if word in _FALSE_WORDS:
-        return False
-    raise ValueError(
-        f'Invalid boolean {value!r} in environment variable {varname!r}; use '
-        f'one of {_TRUE_WORDS} or {_FALSE_WORDS}.')
-
-
-class Config:
+class Config(config_flags.Config):
     """The table of flags: ``config.<flag>`` reads one, :meth:`update` sets one.
 
     >>> config.update('nnjax_return_frozendict', True)
     >>> config.nnjax_return_frozendict
     True
     >>> config.update('nnjax_return_frozendict', False)
+    >>> config.help('nnjax_return_frozendict').startswith('Whether')
+    True
     """
 
     def __init__(self):
-        object.__setattr__(self, '_values', {})
-        object.__setattr__(self, '_help', {})
-        object.__setattr__(self, '_defaults', {})
-
-    def _define(self, name, default, value, help_text):
-        if name in self._values:
-            # A reloaded module defines its flags again; that is harmless as
-            # long as the definition is the same. The current value stays.
-            if (self._defaults[name], self._help[name]) == (default, help_text):
-                return
-            raise ValueError(
-                f'Config flag {name!r} is already defined with default '
-                f'{self._defaults[name]!r} and help {self._help[name]!r}.')
-        self._values[name] = value
-        self._defaults[name] = default
-        self._help[name] = help_text
-
-    def _check_name(self, name):
-        """The canonical name of flag ``name``; AttributeError if unknown."""
-        canonical = _canonical(name)
-        if canonical not in self._values:
-            raise AttributeError(
-                f'Unknown config flag {name!r}; known flags: '
-                f'{sorted(self._values)} (each also as flax_<name>).')
-        return canonical
-
-    def __getattr__(self, name):
-        if name.startswith('_'):
-            raise AttributeError(name)
-        return self._values[self._check_name(name)]
-
-    def __setattr__(self, name, value):
-        raise AttributeError(
-            f'Set flags with config.update({name!r}, value), not by assignment.')
-
-    def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._values))
-
-    def __repr__(self):
-        flags = ', '.join(f'{k}={v!r}' for k, v in sorted(self._values.items()))
-        return f'Config({flags})'
-
-    def update(self, name, value):
-        """Set flag ``name`` (``'nnjax_...'`` or ``'flax_...'``) to the bool ``value``."""
-        canonical = self._check_name(name)
-        if not isinstance(value, bool):
-            raise TypeError(
-                f'Config flag {name!r} takes a bool, got {value!r} of type '
-                f'{type(value).__name__}.')
-        self._values[canonical] = value
-
-    def help(self, name):
-        """The description given when flag ``name`` was defined.
-
-        >>> config.help('nnjax_return_frozendict').startswith('Whether')
-        True
-        """
-        return self._help[self._check_name(name)]
-
-    @contextlib.contextmanager
-    def override(self, name, value):
-        """Set a flag for the duration of a ``with`` block, then restore it."""
-        canonical = self._check_name(name)
-        previous = self._values[canonical]
-        self.update(canonical, value)
-        try:
-            yield
-        finally:
-            self._values[canonical] = previous
+        super().__init__(PREFIX)
 
 
 #: The one flag table of the library.
 config = Config()
 
 
-class FlagHolder:
+class FlagHolder(config_flags.FlagHolder):
     """A handle on one flag; ``.value`` (or ``bool(holder)``) reads it now.
 
     >>> holder = FlagHolder('nnjax_return_frozendict')
@@ -181,18 +90,8 @@ class FlagHolder:
     ('nnjax_return_frozendict', False)
     """
 
-    def __init__(self, name):
-        self.name = config._check_name(name)
-
-    @property
-    def value(self):
-        return getattr(config, self.name)
-
-    def __bool__(self):
-        return self.value
-
-    def __repr__(self):
-        return f'FlagHolder({self.name!r}, value={self.value!r})'
+    def __init__(self, name, table=None):
+        super().__init__(name, config if table is None else table)
 
 
 def define_bool_state(name, default, help):  # noqa: A002 -- the seed's name
@@ -210,10 +109,28 @@ def define_bool_state(name, default, help):  # noqa: A002 -- the seed's name
     >>> flag.value, config.nnjax_doctest_demo
     (True, True)
     """
-    full_name = PREFIX + name
-    start = static_bool_env(PREFIX.upper() + name.upper(), default)
-    config._define(full_name, bool(default), start, help)
-    return FlagHolder(full_name)
+    return FlagHolder(config.define(PREFIX + name, bool(default), help).name)
+
+
+def bool_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
+    """Define boolean flag ``name`` (``'flax_x'`` or ``'nnjax_x'``, the same flag).
+
+    >>> holder = bool_flag('flax_doctest_bool', default=True, help='An example.')
+    >>> holder.name, config.flax_doctest_bool
+    ('nnjax_doctest_bool', True)
+    """
+    return FlagHolder(config.define(name, bool(default), help).name)
+
+
+def int_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
+    """Define integer flag ``name`` (an int or ``None``); env ``NNJAX_<NAME>`` gives its start.
+
+    >>> holder = int_flag('nnjax_doctest_int', default=None, help='An example.')
+    >>> update('flax_doctest_int', 4)
+    >>> holder.value
+    4
+    """
+    return FlagHolder(config.define(name, default, help, kind='int').name)
 
 
 def update(name, value):
@@ -221,20 +138,31 @@ def update(name, value):
     config.update(name, value)
 
 
+#: ``with override('nnjax_return_frozendict', True): ...`` (either spelling).
+override = config.override
+#: The seed's ``temp_flip_flag('return_frozendict', True)``: ``override`` by the name without prefix.
+temp_flip_flag = config.temp_flip_flag
+
+
 def __getattr__(name):
     # nnjax.config.<flag> reads the flag, like the seed's flax.config.<flag>.
-    if name.startswith((PREFIX, SEED_PREFIX)):
+    if name.startswith((PREFIX, SEED_PREFIX, 'nnx_')):
         return getattr(config, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
-return_frozendict = define_bool_state(
-    'return_frozendict', False,
-    'Whether init and apply return the variables as a FrozenDict instead of '
-    'a plain dict (the seed system returns plain dicts).')
-
-use_orbax_checkpointing = define_bool_state(
-    'use_orbax_checkpointing', False,
-    'Whether nnjax.training.checkpoints.save_checkpoint and '
-    'save_checkpoint_multiprocess write Orbax checkpoint directories instead '
-    'of single msgpack files (restoring reads either).')
+_holders = config_flags.define_seed_flags(config)
+# One holder per flag, by the flag's name without prefix (``return_frozendict.value``).
+filter_frames = _holders['filter_frames']
+profile = _holders['profile']
+use_orbax_checkpointing = _holders['use_orbax_checkpointing']
+preserve_adopted_names = _holders['preserve_adopted_names']
+return_frozendict = _holders['return_frozendict']
+fix_rng_separator = _holders['fix_rng_separator']
+max_repr_depth = _holders['max_repr_depth']
+use_flaxlib = _holders['use_flaxlib']
+array_ref = _holders['array_ref']
+pytree_module = _holders['pytree_module']
+always_shard_variable = _holders['always_shard_variable']
+hijax_variable = _holders['hijax_variable']
+# (The nnx_ flags have no holder here: nnjax.config.nnx_graph_mode reads the value.)

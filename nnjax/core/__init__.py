@@ -1,5 +1,11 @@
 """``nnjax.core``: FrozenDict and its helpers, registered as a JAX pytree.
 
+This package is the seed's ``core`` import path: besides the names below it
+holds :mod:`~nnjax.core.frozen_dict`, :mod:`~nnjax.core.scope` (the
+variable-dict and filter types, ``Scope``, ``Variable``) and
+:mod:`~nnjax.core.meta` (boxed metadata), and re-exports ``AxisMetadata``,
+``Scope``, ``unbox`` and the ``Array`` type.
+
 The container itself lives in ``shared_spec`` so that both backends hand
 around the same class; this module adds what only the JAX backend needs:
 ``FrozenDict`` becomes a pytree node, so ``jax.tree_util.tree_map``,
@@ -27,9 +33,10 @@ import jax
 from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import (FrozenDict, copy, freeze, pop,
                                      pretty_repr, unfreeze)
+from shared_spec.type_aliases import Array
 
-__all__ = ['DenyList', 'FrozenDict', 'copy', 'freeze', 'pop', 'pretty_repr',
-           'unfreeze']
+__all__ = ['Array', 'AxisMetadata', 'DenyList', 'FrozenDict', 'Scope', 'copy',
+           'freeze', 'pop', 'pretty_repr', 'unbox', 'unfreeze']
 
 
 def _flatten_with_keys(fd):
@@ -55,3 +62,10 @@ if not _is_registered():
         # call); give JAX the direct one instead of stripping keys.
         flatten_func=FrozenDict.tree_flatten,
     )
+
+
+# The seed's core path also names the scope and metadata types; imported after
+# the registration above, so these submodules see a FrozenDict pytree.
+from nnjax.core import frozen_dict, meta, scope  # noqa: E402,F401
+from nnjax.core.meta import AxisMetadata, unbox  # noqa: E402,F401
+from nnjax.core.scope import Scope  # noqa: E402,F401
