@@ -10,6 +10,11 @@ unmapped.
   nnref as nn`` / ``import nnjax as nn``;
 * ``from flax.core import X, Y``: ``from nnref.core import X, Y`` /
   ``from nnjax.core import X, Y``;
+* the seed's submodule paths, on both: ``from flax.linen.M import X`` (and
+  ``import flax.linen.M as A``) imports the backend's alias module ``M``
+  (``linear``, ``attention``, ``partitioning``, ...), ``from flax.linen import
+  X`` the top level, ``from flax.core.frozen_dict|scope|meta import X`` the
+  backend's ``core`` package, ``from flax import config`` its config;
 * on nnjax only: ``from flax import serialization`` (or ``struct``,
   ``traverse_util``, ``jax_utils``) imports nnjax's module of that name, and
   ``from flax.training import X`` imports ``nnjax.training``'s; ``import
@@ -72,6 +77,18 @@ def jax_standin():
     return jax
 
 
+def _linen_paths(backend):
+    """The seed's submodule paths (``flax.linen.linear``, ``flax.core.frozen_dict``, config)."""
+    return [
+        (r'from flax\.linen\.(\w+) import (.+)', rf'from {backend}.\1 import \2'),
+        (r'import flax\.linen\.(\w+) as (\w+)', rf'import {backend}.\1 as \2'),
+        (r'from flax\.linen import (.+)', rf'from {backend} import \1'),
+        (r'from flax\.core\.(frozen_dict|scope|meta) import (.+)', rf'from {backend}.core.\1 import \2'),
+        (r'from flax import config', f'from {backend} import config'),
+        (r'from flax\.configurations import (.+)', rf'from {backend}.config import \1'),
+    ]
+
+
 IMPORT_REWRITES = {
     'nnref': [
         (r'from flax import linen as nn', 'import nnref as nn'),
@@ -79,6 +96,7 @@ IMPORT_REWRITES = {
         (r'import seed_linen as nn', 'import nnref as nn'),
         (r'import flax\.linen as nn', 'import nnref as nn'),
         (r'from flax\.core import (.+)', r'from nnref.core import \1'),
+        *_linen_paths('nnref'),
         (r'import jax\.numpy as jnp', 'import nnref.numpy as jnp'),
         (r'from jax import random', 'from nnref import random'),
         (r'from jax import (.+)', rf'from {JAX_STANDIN_NAME} import \1'),
@@ -90,6 +108,10 @@ IMPORT_REWRITES = {
         (r'import seed_linen as nn', 'import nnjax as nn'),
         (r'import flax\.linen as nn', 'import nnjax as nn'),
         (r'from flax\.core import (.+)', r'from nnjax.core import \1'),
+        *_linen_paths('nnjax'),
+        (r'from flax\.(jax_utils|serialization|struct|traverse_util) import (.+)',
+         r'from nnjax.\1 import \2'),
+        (r'from flax\.training\.(\w+) import (.+)', r'from nnjax.training.\1 import \2'),
         (r'from flax import (serialization|struct|traverse_util|jax_utils)',
          r'from nnjax import \1'),
         (r'from flax\.training import (.+)', r'from nnjax.training import \1'),
