@@ -27,9 +27,7 @@ P('model', 'data')
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import enum
 import functools
 import threading
 from typing import Any, Callable
@@ -38,6 +36,8 @@ import jax
 
 from nnjax import meta
 from nnjax import struct
+from shared_spec import logical_axes
+from shared_spec.logical_axes import RulesFallback
 
 __all__ = [
     'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
@@ -100,66 +100,7 @@ def logical_axis_rules(rules):
         _state.rules = previous
 
 
-# --- rule resolution -----------------------------------------------------------
-
-class _Unassigned:
-    """Marks a logical name that no rule has placed yet."""
-
-    def __repr__(self):
-        return 'UNASSIGNED'
-
-
-_UNASSIGNED = _Unassigned()
-
-
-def _mesh_axes_of(assignment) -> set:
-    """The mesh axis names an assignment uses (a name, a tuple of them, ...)."""
-    if isinstance(assignment, str):
-        return {assignment}
-    if isinstance(assignment, (tuple, list)):
-        used = set()
-        for part in assignment:
-            used |= _mesh_axes_of(part)
-        return used
-    return set()  # None, UNCONSTRAINED, the unassigned marker
-
-
-def _resolve(array_dim_names, rules):
-    """Per dimension: its mesh axes, or ``_UNASSIGNED`` if no rule applied."""
-    if array_dim_names is None:
-        return None
-    if isinstance(array_dim_names, str) or not hasattr(array_dim_names, '__iter__'):
-        raise TypeError(
-            'logical_to_mesh_axes: array_dim_names must be a sequence with one '
-            f'logical name (or None) per dimension, got {array_dim_names!r}. '
-            f'Fix: write ({array_dim_names!r},) for one dimension, or wrap '
-            'logical specs in PartitionSpec when mapping a tree.')
-    names = list(array_dim_names)
-    if rules is None:
-        rules = get_logical_axis_rules()
-    counts = collections.Counter(n for n in names if isinstance(n, str))
-    repeated = tuple(n for n, c in counts.items() if c > 1)
-    if repeated:
-        raise ValueError(
-            f'Unsupported: Dimensions {repeated} occur more than once in array '
-            f'names {tuple(names)}; a logical name can shard only one '
-            'dimension. Fix: give each dimension its own logical name.')
-    if not isinstance(rules, (tuple, list)):
-        raise ValueError(
-            f'Unknown axis rule specification type {type(rules).__name__}: '
-            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.')
-    result = [_UNASSIGNED if isinstance(n, str) else n for n in names]
-    for logical, mesh_axes in rules:
-        if logical not in names:
-            continue
-        pos = names.index(logical)
-        taken = set()
-        for entry in result:
-            taken |= _mesh_axes_of(entry)
-        if result[pos] is _UNASSIGNED and not (_mesh_axes_of(mesh_axes) & taken):
-            result[pos] = mesh_axes
-    return result
-
+# --- rule resolution (the arithmetic is shared_spec.logical_axes, as in nnref) ---
 
 def logical_to_mesh_axes(array_dim_names, rules=None):
     """The mesh ``PartitionSpec`` for an array with these logical dimension names.
@@ -176,10 +117,12 @@ def logical_to_mesh_axes(array_dim_names, rules=None):
     >>> spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
     P('X', None, 'Y', None)
     """
-    result = _resolve(array_dim_names, rules)
+    if rules is None:
+        rules = get_logical_axis_rules()
+    result = logical_axes.mesh_axes(array_dim_names, rules)
     if result is None:
         return None
-    return jax.sharding.PartitionSpec(*[None if r is _UNASSIGNED else r for r in result])
+    return jax.sharding.PartitionSpec(*result)
 
 
 def _is_spec(x) -> bool:
@@ -218,14 +161,6 @@ def logical_to_mesh_sharding(tree, mesh: jax.sharding.Mesh, rules=None):
                                   logical_to_mesh(tree, rules), is_leaf=_is_spec)
 
 
-class RulesFallback(enum.Enum):
-    """What :func:`with_logical_constraint` does for a name no rule places."""
-
-    AXIS_IS_UNSHARDED = 'axis_is_unsharded'  # that dimension is unsharded
-    RAISE_ERROR = 'raise_error'              # ValueError
-    NO_CONSTRAINT = 'no_constraint'          # the array gets no constraint
-
-
 def _is_logical_spec(x) -> bool:
     if x is None or isinstance(x, jax.sharding.PartitionSpec):
         return True
@@ -235,20 +170,12 @@ def _is_logical_spec(x) -> bool:
 
 
 def _constrain_one(spec, x, *, rules, mesh, fallback):
-    result = _resolve(spec, rules)
-    if result is None:
-        return x
-    if any(r is _UNASSIGNED for r in result):
-        if fallback == RulesFallback.RAISE_ERROR:
-            raise ValueError(
-                f'with_logical_constraint: axis names {tuple(spec)} did not '
-                f'match a rule (rules: {rules}). Fix: add a rule for each '
-                'logical name, or use another fallback.')
-        if fallback == RulesFallback.NO_CONSTRAINT:
-            return x
+    entries = logical_axes.apply_fallback(spec, rules, fallback)
+    if entries is None or entries is logical_axes.UNASSIGNED:
+        return x  # no names, or RulesFallback.NO_CONSTRAINT with an unmatched name
     if mesh is None and not meta.global_mesh_defined():
         return x
-    pspec = jax.sharding.PartitionSpec(*[None if r is _UNASSIGNED else r for r in result])
+    pspec = jax.sharding.PartitionSpec(*entries)
     target = pspec if mesh is None else jax.sharding.NamedSharding(mesh, pspec)
     return jax.lax.with_sharding_constraint(x, target)
 

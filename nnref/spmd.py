@@ -19,13 +19,14 @@ PartitionSpec('model', 'data')
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from nnref import tree_util
+from shared_spec import logical_axes
+from shared_spec.logical_axes import RulesFallback
 from nnref.meta import Partitioned, PartitionSpec, _check_names, _flatten_up_to, _declare_boxed_output
 
 __all__ = [
@@ -84,58 +85,7 @@ def logical_axis_rules(rules):
         set_logical_axis_rules(saved)
 
 
-# --- rule resolution -----------------------------------------------------------
-
-_NOT_PLACED = object()  # a logical name that no rule has placed (yet)
-
-
-def _axes_used(assignment) -> frozenset:
-    """Mesh axis names in one dimension's assignment."""
-    if isinstance(assignment, str):
-        return frozenset([assignment])
-    if isinstance(assignment, (tuple, list)):
-        return frozenset().union(*[_axes_used(a) for a in assignment])
-    return frozenset()
-
-
-def _place(array_dim_names, rules):
-    """Apply the rules in order; dimensions no rule placed stay ``_NOT_PLACED``."""
-    if array_dim_names is None:
-        return None
-    if isinstance(array_dim_names, str) or not hasattr(array_dim_names, '__iter__'):
-        raise TypeError(
-            'logical_to_mesh_axes: array_dim_names must be a sequence with one '
-            f'logical name (or None) per dimension, got {array_dim_names!r}. '
-            f'Fix: write ({array_dim_names!r},) for one dimension, or wrap '
-            'logical specs in PartitionSpec when mapping a tree.')
-    names = tuple(array_dim_names)
-    if rules is None:
-        rules = get_logical_axis_rules()
-    repeated = []
-    for i, name in enumerate(names):
-        if isinstance(name, str) and name in names[:i] and name not in repeated:
-            repeated.append(name)
-    if repeated:
-        raise ValueError(
-            f'Unsupported: Dimensions {tuple(repeated)} occur more than once in array '
-            f'names {names}; a logical name can shard only one '
-            'dimension. Fix: give each dimension its own logical name.')
-    if not isinstance(rules, (tuple, list)):
-        raise ValueError(
-            f'Unknown axis rule specification type {type(rules).__name__}: '
-            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.')
-    placed = [_NOT_PLACED if isinstance(name, str) else name for name in names]
-    for logical, mesh_axes in rules:
-        if logical not in names:
-            continue
-        dim = names.index(logical)
-        if placed[dim] is not _NOT_PLACED:
-            continue  # an earlier rule already decided this dimension
-        in_use = frozenset().union(*[_axes_used(p) for p in placed])
-        if _axes_used(mesh_axes).isdisjoint(in_use):
-            placed[dim] = mesh_axes
-    return placed
-
+# --- rule resolution (the arithmetic is shared_spec.logical_axes, as in nnjax) ---
 
 def logical_to_mesh_axes(array_dim_names, rules=None):
     """The mesh :class:`~nnref.meta.PartitionSpec` for an array with these logical names.
@@ -152,10 +102,12 @@ def logical_to_mesh_axes(array_dim_names, rules=None):
     >>> spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
     PartitionSpec('X', None, 'Y', None)
     """
-    placed = _place(array_dim_names, rules)
-    if placed is None:
+    if rules is None:
+        rules = get_logical_axis_rules()
+    result = logical_axes.mesh_axes(array_dim_names, rules)
+    if result is None:
         return None
-    return PartitionSpec(*[None if p is _NOT_PLACED else p for p in placed])
+    return PartitionSpec(*result)
 
 
 def logical_to_mesh(tree, rules=None):
@@ -171,14 +123,6 @@ def logical_to_mesh(tree, rules=None):
                               is_leaf=lambda x: isinstance(x, PartitionSpec))
 
 
-class RulesFallback(enum.Enum):
-    """What :func:`with_logical_constraint` does for a name no rule places."""
-
-    AXIS_IS_UNSHARDED = 'axis_is_unsharded'
-    RAISE_ERROR = 'raise_error'
-    NO_CONSTRAINT = 'no_constraint'
-
-
 def _is_logical_spec(x) -> bool:
     if x is None or isinstance(x, PartitionSpec):
         return True
@@ -187,13 +131,7 @@ def _is_logical_spec(x) -> bool:
 
 
 def _check_one(spec, x, *, rules, fallback):
-    placed = _place(spec, rules)
-    if (placed is not None and fallback == RulesFallback.RAISE_ERROR
-            and any(p is _NOT_PLACED for p in placed)):
-        raise ValueError(
-            f'with_logical_constraint: axis names {tuple(spec)} did not '
-            f'match a rule (rules: {rules}). Fix: add a rule for each '
-            'logical name, or use another fallback.')
+    logical_axes.apply_fallback(spec, rules, fallback)  # raises as nnjax would; nothing to constrain
     return x
 
 
