@@ -44,8 +44,10 @@ from shared_spec import errors
 from shared_spec.attribute_names import freeze_attr, map_modules
 from shared_spec.collection_filters import DenyList
 
+from nnjax import config as _config
 from nnjax import init_apply as _entry
 from nnjax import interception, meta, named_call
+from shared_spec import module_graph
 from nnjax.scope import Scope
 from nnjax.variables import Variable
 
@@ -57,6 +59,7 @@ class _Unspecified:
 
 _unspecified_parent = _Unspecified()
 _module_ids = itertools.count()
+_pending_attach: list | None = None  # adopted modules still to attach (see _register_submodules)
 
 # The module whose method is running (None at top level): a new module's default parent.
 _module_stack: list = [None]
@@ -89,7 +92,8 @@ def _is_module(x) -> bool:
 class _State:
     """Per-instance lifecycle bookkeeping (kept out of the dataclass fields)."""
 
-    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children")
+    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children",
+                 "shares_scope")
 
     def __init__(self):
         self.in_compact_method = False
@@ -98,6 +102,7 @@ class _State:
         self.is_initialized = False
         self.autoname_cursor: dict[str, int] = {}
         self.children: dict[str, Any] = {}
+        self.shares_scope = False  # nn.share_scope: the scope is another module's too
 
     def end_of_call(self) -> None:
         self.in_compact_method = False
@@ -180,7 +185,8 @@ class Module:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _add_parent_and_name_fields(cls)
-        dataclasses.dataclass(cls, eq=True, unsafe_hash="__hash__" not in cls.__dict__, repr=False)
+        # == and hash are Module's own (shared_spec/module_graph.py): no recursion per level or per sharing path
+        dataclasses.dataclass(cls, eq=False, repr=False)
         compact_methods = sorted(n for n in dir(cls) if getattr(getattr(cls, n, None), "compact", False))
         if len(compact_methods) > 1:
             raise errors.MultipleMethodsCompactError(module_cls=cls.__name__, methods=compact_methods)
@@ -188,6 +194,10 @@ class Module:
         fields = dataclasses.fields(cls)
         cls._field_names = frozenset(f.name for f in fields)
         cls._init_field_names = tuple(f.name for f in fields if f.init and f.name not in ("parent", "name"))
+        cls._compare_field_names = cls._init_field_names + ("parent", "name")
+        cls._repr_field_names = tuple(f.name for f in fields if f.repr and f.name not in ("parent", "name"))
+        cls._compact_name_scope_methods = tuple(
+            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False))
 
     # -- construction and attachment ---------------------------------------------------
 
@@ -203,7 +213,7 @@ class Module:
             pstate = parent._state
             if pstate.in_setup and d["name"] is None:
                 return  # named when assigned to an attribute of the parent
-            if pstate.is_initialized and not (pstate.in_setup or pstate.in_compact_method):
+            if pstate.is_initialized and not (pstate.in_setup or pstate.in_compact_method) and _pending_attach is None:
                 raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
             name = d["name"]
             if name is None:
@@ -227,26 +237,46 @@ class Module:
         state.is_initialized = True
 
     def _register_submodules(self, attr: str, value: Any) -> None:
-        """Attach the modules inside ``value`` as children named after ``attr``; store it frozen."""
+        """Attach the modules inside ``value`` as children named after ``attr``; store it frozen.
+
+        An adopted module (built outside any module) is cloned once per call
+        and named after the attribute, or keeps its own name when the flag
+        ``flax_preserve_adopted_names`` (or the class attribute
+        ``preserve_adopted_names``) is true.
+        """
+        global _pending_attach
         adopted = self.scope.frame.adopted
         queue = []
 
         def adopt(suffix: str, sub: "Module") -> "Module":
+            own_name = None
             if sub.parent is None:  # built outside any module: cloned once per call
+                own_name = sub.__dict__["name"] if _preserves_adopted_names(self) else None
                 if sub._id not in adopted:
                     adopted[sub._id] = sub.clone(name=None)
                 sub = adopted[sub._id]
             if sub.name is None:
                 sub.__dict__["parent"] = self
-                sub.__dict__["name"] = f"{attr}{suffix}"
+                sub.__dict__["name"] = own_name or f"{attr}{suffix}"
                 queue.append(sub)
             return sub
 
         if isinstance(value, (Module, list, tuple, dict)) or hasattr(value, "items"):
             value = freeze_attr(map_modules(adopt, value, _is_module))
         self.__dict__[attr] = value
-        for sub in queue:
-            sub.__post_init__()
+        # Attaching a child attaches its own fields' modules: done by one loop at the outermost
+        # call instead of recursively, so that a chain of 500 adopted modules needs no deep stack.
+        if _pending_attach is not None:
+            _pending_attach.extend(queue)
+            return
+        _pending_attach = queue
+        try:
+            i = 0
+            while i < len(queue):
+                queue[i].__post_init__()
+                i += 1
+        finally:
+            _pending_attach = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         state = self.__dict__.get("_state")
@@ -278,9 +308,21 @@ class Module:
         raise AttributeError(f'"{type(self).__name__}" object has no attribute "{name}".{hint}')
 
     def __repr__(self) -> str:
-        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
-                 if f.repr and f.name != "parent" and not (f.name == "name" and self.name is None)]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        """The seed's layout: ``# attributes`` (fields) and, once bound, ``# children`` (submodules).
+
+        >>> import nnjax as nn
+        >>> print(nn.Dense(3, use_bias=False, name='out').__repr__().splitlines()[:4])
+        ['Dense(', '    # attributes', '    features = 3', '    use_bias = False']
+        """
+        return module_graph.module_repr(self, _is_module, _repr_fields)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return module_graph.modules_equal(self, other, _is_module, _compare_fields)
+
+    def __hash__(self) -> int:
+        return module_graph.module_hash(self, _is_module, _hash_fields)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -291,6 +333,9 @@ class Module:
         state.in_setup = True
         try:
             self.setup()
+            if self._compact_name_scope_methods:
+                from nnjax.name_scopes import attach_compact_name_scopes
+                attach_compact_name_scopes(self)
         finally:
             state.in_setup = False
         state.setup_called = True
@@ -346,7 +391,10 @@ class Module:
         finally:
             _module_stack.pop()
             if is_compact and not recurrent:
-                scope.rewind()
+                if state.shares_scope:  # the other module keeps this call's reservations
+                    d["scope"] = d["scope"].rewound()  # (setup may have moved it: not `scope`)
+                else:
+                    d["scope"].rewind()
                 state.end_of_call()
 
     # -- identity ----------------------------------------------------------------------
@@ -382,16 +430,23 @@ class Module:
         if _deep_clone is not False:
             cache = {} if _deep_clone is True else _deep_clone
 
-            def clone_sub(_suffix: str, sub: "Module") -> "Module":
-                if sub._id not in cache:
-                    extra = {"name": None} if _reset_names else {}
-                    cache[sub._id] = sub.clone(_deep_clone=cache, _reset_names=_reset_names, **extra)
+            def swap(_suffix: str, sub: "Module") -> "Module":
                 return cache[sub._id]
 
-            for key in self._init_field_names:
-                value = attrs[key]
-                if isinstance(value, (Module, list, tuple, dict)) or hasattr(value, "items"):
-                    attrs[key] = map_modules(clone_sub, value, _is_module)
+            def clone_one(m: "Module", extra: dict) -> "Module":
+                fields = {name: m.__dict__[name] for name in m._init_field_names}
+                for key, value in fields.items():
+                    if isinstance(value, (Module, list, tuple, dict)) or hasattr(value, "items"):
+                        fields[key] = map_modules(swap, value, _is_module)
+                fields["name"] = m.__dict__["name"]
+                fields.update(extra)
+                return type(m)(**fields)
+
+            # innermost first, each shared submodule once: no recursion per level
+            reset = {"name": None} if _reset_names else {}
+            module_graph.deep_clone_submodules(self, _is_module, _init_fields, cache,
+                                               lambda m: clone_one(m, {"parent": None, **reset}))
+            return clone_one(self, {k: v for k, v in attrs.items() if k not in self._init_field_names or k in updates})
         return type(self)(**attrs)
 
     def copy(self, *, parent=_unspecified_parent, name: str | None = None, **updates) -> "Module":
@@ -591,8 +646,48 @@ class Module:
         return tabulate_fn(*args, **kwargs)
 
 
+def _preserves_adopted_names(module) -> bool:
+    """The class attribute ``preserve_adopted_names`` if set, else the flag ``flax_preserve_adopted_names``."""
+    preserve = getattr(type(module), "preserve_adopted_names", None)
+    if preserve is None:
+        preserve = getattr(_config.config, "flax_preserve_adopted_names", False)
+    return bool(preserve)
+
+
+def _init_fields(m) -> tuple:
+    return m._init_field_names
+
+
+def _compare_fields(m) -> tuple:
+    return m._compare_field_names
+
+
+def _hash_fields(m) -> tuple:
+    return m._init_field_names
+
+
+def _repr_fields(m):
+    return getattr(type(m), "_repr_field_names", None)
+
+
 def _check_instance(module) -> None:
     if not isinstance(module, Module):
         raise errors.InvalidInstanceModuleError(module_cls=getattr(module, "__name__", None))
     if "_state" not in module.__dict__:
         raise errors.IncorrectPostInitOverrideError(module_cls=type(module).__name__)
+
+
+# The rest of the seed's ``flax.linen.module`` namespace (nothing here imports this file back at import time).
+from nnjax.init_apply import apply, init, init_with_output  # noqa: E402,F401
+from nnjax.interception import InterceptorContext, intercept_methods  # noqa: E402,F401
+from nnjax.merge_param import merge_param  # noqa: E402,F401
+from nnjax.name_scopes import CompactNameScope, compact_name_scope, share_scope  # noqa: E402,F401
+from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: E402,F401
+from nnjax import config  # noqa: E402,F401
+from shared_spec.collection_filters import DenyList, union_filters  # noqa: E402,F401
+from shared_spec.frozen_dict import FrozenDict  # noqa: E402,F401
+from shared_spec.type_aliases import (  # noqa: E402,F401
+    CollectionFilter, FrozenVariableDict, PRNGKey, RNGSequences, VariableDict)
+
+tuple_init = _empty_tuple  # the seed's names of sow's default init_fn / reduce_fn
+tuple_reduce = _append

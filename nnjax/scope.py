@@ -134,6 +134,14 @@ class Scope:
         """Forget this call's name reservations (a compact method is about to run again)."""
         self.reservations = {}
 
+    def rewound(self) -> "Scope":
+        """A new scope at the same path without reservations (the old object keeps its own)."""
+        return Scope(self.frame, self.path, self.rngs, self._rng_node)
+
+    def is_within(self, other: "Scope") -> bool:
+        """Whether this scope is ``other`` or below it, in the same call."""
+        return self.frame is other.frame and self.path[:len(other.path)] == other.path
+
     def invalidate(self) -> None:
         self.frame.valid = False
 

@@ -44,7 +44,9 @@ from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict
 
 from nnref import init_apply as _apply
+from nnref import config as _config
 from nnref import meta
+from shared_spec import module_graph
 from nnref.interception import run_intercepted
 from shared_spec.attribute_names import freeze_attr, map_modules
 from nnref.scope import Scope
@@ -58,6 +60,7 @@ class _Unspecified:
 
 _unspecified_parent = _Unspecified()
 _module_ids = itertools.count()
+_pending_attach: list | None = None  # adopted modules still to attach (see _register_submodules)
 
 # The module whose method is running now (None at top level): a new module's
 # default parent.
@@ -91,7 +94,8 @@ def is_module(x) -> bool:
 class _ModuleState:
     """Per-instance lifecycle bookkeeping (not a dataclass field)."""
 
-    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children")
+    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children",
+                 "shares_scope")
 
     def __init__(self):
         self.in_compact_method = False
@@ -100,6 +104,7 @@ class _ModuleState:
         self.is_initialized = False
         self.autoname_cursor: dict[str, int] = {}
         self.children: dict[str, Any] = {}  # name -> submodule, or collection of a variable
+        self.shares_scope = False  # nn.share_scope: the scope is another module's too
 
     def end_of_call(self) -> None:
         self.in_compact_method = False
@@ -179,13 +184,19 @@ class Module:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _add_parent_and_name_fields(cls)
-        dataclasses.dataclass(cls, eq=True, unsafe_hash="__hash__" not in cls.__dict__, repr=False)
+        # == and hash are Module's own (shared_spec/module_graph.py): no recursion per level or per sharing path
+        dataclasses.dataclass(cls, eq=False, repr=False)
         _verify_single_compact(cls)
         _wrap_methods(cls)
         cls._field_names = frozenset(f.name for f in dataclasses.fields(cls))
         # The fields a bound instance attaches submodules from (see __post_init__).
         cls._attribute_fields = tuple(f.name for f in dataclasses.fields(cls)
                                       if f.init and f.name not in ("parent", "name"))
+        cls._compare_field_names = cls._attribute_fields + ("parent", "name")
+        cls._repr_field_names = tuple(f.name for f in dataclasses.fields(cls)
+                                      if f.repr and f.name not in ("parent", "name"))
+        cls._compact_name_scope_methods = tuple(
+            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False))
 
     # -- construction and attachment ---------------------------------------------
 
@@ -199,7 +210,7 @@ class Module:
         if isinstance(parent, Module):
             if parent._state.in_setup and self.name is None:
                 return  # named when assigned to an attribute of the parent (__setattr__)
-            if not parent._initialization_allowed:
+            if not parent._initialization_allowed and _pending_attach is None:  # (adopted: attached by a loop)
                 raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
             if self.name is None:
                 prefix = type(self).__name__
@@ -225,24 +236,44 @@ class Module:
         self._state.is_initialized = True
 
     def _register_submodules(self, attr: str, value: Any) -> None:
-        """Attach the modules inside ``value`` as children named after ``attr``, then store it frozen."""
+        """Attach the modules inside ``value`` as children named after ``attr``, then store it frozen.
+
+        An adopted module (built outside any module) is cloned once per call
+        and named after the attribute, or keeps its own name when the flag
+        ``flax_preserve_adopted_names`` (or the class attribute
+        ``preserve_adopted_names``) is true.
+        """
+        global _pending_attach
         adopted = self.scope.root.adopted  # outside module id -> its clone in this call
         queue = []
 
         def adopt(suffix: str, sub: "Module") -> "Module":
+            own_name = None
             if sub.parent is None:  # built outside any module: clone it, once per call
+                own_name = sub.__dict__["name"] if _preserves_adopted_names(self) else None
                 if sub._id not in adopted:
                     adopted[sub._id] = sub.clone(name=None)
                 sub = adopted[sub._id]
             if sub.name is None:
                 object.__setattr__(sub, "parent", self)
-                object.__setattr__(sub, "name", f"{attr}{suffix}")
+                object.__setattr__(sub, "name", own_name or f"{attr}{suffix}")
                 queue.append(sub)
             return sub
 
         object.__setattr__(self, attr, freeze_attr(map_modules(adopt, value, is_module)))
-        for sub in queue:
-            sub.__post_init__()
+        # Attaching a child attaches its own fields' modules: done by one loop at the outermost
+        # call instead of recursively, so that a chain of 500 adopted modules needs no deep stack.
+        if _pending_attach is not None:
+            _pending_attach.extend(queue)
+            return
+        _pending_attach = queue
+        try:
+            i = 0
+            while i < len(queue):
+                queue[i].__post_init__()
+                i += 1
+        finally:
+            _pending_attach = None
 
     @property
     def _initialization_allowed(self) -> bool:
@@ -278,9 +309,21 @@ class Module:
         raise AttributeError(f'"{type(self).__name__}" object has no attribute "{name}".{hint}')
 
     def __repr__(self) -> str:
-        fields = [f for f in dataclasses.fields(self) if f.repr and f.name != "parent"]
-        parts = [f"{f.name}={getattr(self, f.name)!r}" for f in fields if not (f.name == "name" and self.name is None)]
-        return f"{type(self).__name__}({', '.join(parts)})"
+        """The seed's layout: ``# attributes`` (fields) and, once bound, ``# children`` (submodules).
+
+        >>> import nnref as nn
+        >>> print(nn.Dense(3, use_bias=False, name='out').__repr__().splitlines()[:4])
+        ['Dense(', '    # attributes', '    features = 3', '    use_bias = False']
+        """
+        return module_graph.module_repr(self, is_module, _repr_fields)
+
+    def __eq__(self, other: Any) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return module_graph.modules_equal(self, other, is_module, _compare_fields)
+
+    def __hash__(self) -> int:
+        return module_graph.module_hash(self, is_module, _hash_fields)
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -295,6 +338,9 @@ class Module:
         state.in_setup = True
         try:
             self.setup()
+            if self._compact_name_scope_methods:
+                from nnref.name_scopes import attach_compact_name_scopes
+                attach_compact_name_scopes(self)
         finally:
             state.in_setup = False
         state.setup_called = True
@@ -330,7 +376,10 @@ class Module:
         finally:
             _module_stack.pop()
             if is_compact and not recurrent:
-                self.scope.rewind()
+                if state.shares_scope:  # the other module keeps this call's reservations
+                    object.__setattr__(self, "scope", self.scope.rewound())
+                else:
+                    self.scope.rewind()
             if (is_compact or is_setup) and not recurrent:
                 state.end_of_call()
 
@@ -361,15 +410,22 @@ class Module:
         if _deep_clone is not False:
             cache = {} if _deep_clone is True else _deep_clone
 
-            def clone_sub(_suffix: str, sub: "Module") -> "Module":
-                if sub._id not in cache:
-                    extra = {"name": None} if _reset_names else {}
-                    cache[sub._id] = sub.clone(_deep_clone=cache, _reset_names=_reset_names, **extra)
+            def swap(_suffix: str, sub: "Module") -> "Module":
                 return cache[sub._id]
 
-            for key, value in attrs.items():
-                if key != "parent":
-                    attrs[key] = map_modules(clone_sub, value, is_module)
+            def clone_one(m: "Module", extra: dict) -> "Module":
+                fields = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.init}
+                for key, value in fields.items():
+                    if key != "parent":
+                        fields[key] = map_modules(swap, value, is_module)
+                fields.update(extra)
+                return type(m)(**fields)
+
+            # innermost first, each shared submodule once: no recursion per level
+            reset = {"name": None} if _reset_names else {}
+            module_graph.deep_clone_submodules(self, is_module, _init_fields, cache,
+                                               lambda m: clone_one(m, {"parent": None, **reset}))
+            return clone_one(self, {"parent": parent, **updates})
         return type(self)(**attrs)
 
     def copy(self, *, parent=_unspecified_parent, name: str | None = None, **updates) -> "Module":
@@ -564,7 +620,46 @@ class Module:
         return tabulate_fn(*args, **kwargs)
 
 
+def _preserves_adopted_names(module) -> bool:
+    """The class attribute ``preserve_adopted_names`` if set, else the flag ``flax_preserve_adopted_names``."""
+    preserve = getattr(type(module), "preserve_adopted_names", None)
+    if preserve is None:
+        preserve = getattr(_config.config, "flax_preserve_adopted_names", False)
+    return bool(preserve)
+
+
+def _init_fields(m) -> tuple:
+    return m._attribute_fields
+
+
+def _compare_fields(m) -> tuple:
+    return m._compare_field_names
+
+
+def _hash_fields(m) -> tuple:
+    return m._attribute_fields
+
+
+def _repr_fields(m):
+    return getattr(type(m), "_repr_field_names", None)
+
+
 def _check_instance(module) -> None:
     if not isinstance(module, Module):
         raise errors.InvalidInstanceModuleError(module_cls=getattr(module, "__name__", None))
     module._check_post_init()
+
+
+# The rest of the seed's ``flax.linen.module`` namespace (nothing here imports this file back at import time).
+from nnref.init_apply import apply, init, init_with_output  # noqa: E402,F401
+from nnref.interception import InterceptorContext, intercept_methods  # noqa: E402,F401
+from nnref.merge_param import merge_param  # noqa: E402,F401
+from nnref.name_scopes import CompactNameScope, compact_name_scope, share_scope  # noqa: E402,F401
+from nnref import config  # noqa: E402,F401
+from shared_spec.collection_filters import DenyList, union_filters  # noqa: E402,F401
+from shared_spec.frozen_dict import FrozenDict  # noqa: E402,F401
+from shared_spec.type_aliases import (  # noqa: E402,F401
+    CollectionFilter, FrozenVariableDict, PRNGKey, RNGSequences, VariableDict)
+
+tuple_init = _empty_tuple  # the seed's names of sow's default init_fn / reduce_fn
+tuple_reduce = _append

@@ -97,6 +97,7 @@ _CATALOGUE_ERRORS = '''
     AlreadyExistsError ApplyModuleInvalidMethodError
     ApplyScopeInvalidVariablesStructureError ApplyScopeInvalidVariablesTypeError
     AssignSubModuleError CallCompactUnboundModuleError CallSetupUnboundModuleError
+    CallShareScopeOnUnboundModuleError
     CallUnbindOnUnboundModuleError CheckpointMismatchError CorruptCheckpointError
     DescriptorAttributeError
     IncorrectPostInitOverrideError InvalidCheckpointError InvalidFilterError

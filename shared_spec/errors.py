@@ -49,7 +49,7 @@ __all__ = [
     'ApplyScopeInvalidVariablesStructureError',
     'ApplyScopeInvalidVariablesTypeError', 'AssignSubModuleError',
     'CallCompactUnboundModuleError', 'CallSetupUnboundModuleError',
-    'CallUnbindOnUnboundModuleError', 'CheckpointMismatchError',
+    'CallShareScopeOnUnboundModuleError', 'CallUnbindOnUnboundModuleError', 'CheckpointMismatchError',
     'CorruptCheckpointError', 'DescriptorAttributeError', 'EXTENSIONS',
     'IncorrectPostInitOverrideError', 'InvalidCheckpointError',
     'InvalidFilterError', 'InvalidInstanceModuleError', 'InvalidRngError',
@@ -60,7 +60,7 @@ __all__ = [
     'ScopeParamNotFoundError', 'ScopeParamShapeError',
     'ScopeVariableNotFoundError', 'SetAttributeFrozenModuleError',
     'SetAttributeInModuleSetupError', 'TransformTargetError',
-    'TransformedMethodReturnValueError',
+    'TransformedMethodReturnValueError', 'SEED_UNDOCUMENTED',
 ]
 
 
@@ -256,6 +256,16 @@ class CallSetupUnboundModuleError(NNError):
                    'unbound module. Fix: never call setup() yourself; it runs '
                    'lazily once the module is bound. To reach a setup-defined '
                    'attribute use nn.apply(lambda m: m.sub.clone(), model)(variables).')
+
+
+class CallShareScopeOnUnboundModuleError(NNError):
+    """``nn.share_scope(module, other)`` was called where ``module`` is not bound."""
+    SEED = "Can't call `share_scope` on unbound modules"
+
+    def __init__(self):
+        self._init((), {},
+                   'Fix: call nn.share_scope where both modules are bound, e.g. in '
+                   'setup() or a @compact method of a module run by init()/apply().')
 
 
 class CallUnbindOnUnboundModuleError(NNError):
@@ -658,6 +668,7 @@ CATALOGUE = tuple(CatalogueEntry(cls, area) for cls, area in (
     (AssignSubModuleError, 'module'),
     (CallCompactUnboundModuleError, 'module'),
     (CallSetupUnboundModuleError, 'module'),
+    (CallShareScopeOnUnboundModuleError, 'module'),
     (CallUnbindOnUnboundModuleError, 'module'),
     (CheckpointMismatchError, 'checkpoint'),
     (CorruptCheckpointError, 'checkpoint'),
@@ -684,6 +695,10 @@ CATALOGUE = tuple(CatalogueEntry(cls, area) for cls, area in (
     (TransformTargetError, 'transform'),
     (TransformedMethodReturnValueError, 'transform'),
 ))
+
+#: Classes of the seed system's ``flax.errors`` (0.12.8) that seed 003's API reference
+#: (5.8.3) does not document: newer than that text.
+SEED_UNDOCUMENTED = (CallShareScopeOnUnboundModuleError,)
 
 #: Catalogue classes the seed system does not have (see the module docstring).
 EXTENSIONS = (CheckpointMismatchError, CorruptCheckpointError)

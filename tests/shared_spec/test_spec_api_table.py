@@ -86,7 +86,7 @@ def test_catalogue_errors_are_in_the_errors_namespace():
     in_table = {e.name for e in entries('errors')}
     seed = set(seed_error_signatures())
     catalogue = {cls.__name__ for cls, _ in errors.CATALOGUE}
-    assert (seed & catalogue) == catalogue - {cls.__name__ for cls in errors.EXTENSIONS}
+    assert (seed & catalogue) == catalogue - {cls.__name__ for cls in errors.EXTENSIONS + errors.SEED_UNDOCUMENTED}
     assert catalogue <= in_table
     assert seed <= in_table  # the left-out MPA errors are rows too, marked 'no'
     for name in seed - catalogue:
