@@ -26,14 +26,13 @@ Flags with an effect in nnjax:
 * ``preserve_adopted_names`` (default ``False``): whether a module created
   outside a parent and assigned to one of its fields keeps the name it was
   given.
-* ``max_repr_depth`` (an int, default ``None``): how many levels of nested
-  modules ``repr(module)`` shows.
 * ``fix_rng_separator`` (default ``False``): only ``False`` is supported
   (no separator between the parts of an rng stream name, the seed's
   default); setting ``True`` raises ``ValueError``.
 
 Flags accepted with no effect, because what they switch is not part of a
-Linen-only library on plain JAX: ``filter_frames`` (nnjax never rewrites
+Linen-only library on plain JAX: ``max_repr_depth`` (only the seed's NNX
+repr reads it), ``filter_frames`` (nnjax never rewrites
 tracebacks), ``profile`` (named calls are switched by
 ``nn.enable_named_call``/``nn.override_named_call`` instead),
 ``use_flaxlib``, ``array_ref``, ``pytree_module``,

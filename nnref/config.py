@@ -9,10 +9,11 @@ variable ``NNREF_<NAME>`` when that is set, else from its default, and
 backend has its own table: setting a flag in one leaves the other alone.
 
 Flags with an effect in nnref, as in nnjax: ``return_frozendict``,
-``preserve_adopted_names``, ``max_repr_depth``; ``fix_rng_separator`` is
+``preserve_adopted_names``; ``fix_rng_separator`` is
 supported at its default ``False`` only (``True`` raises ``ValueError``).
 
-Flags accepted with no effect: ``use_orbax_checkpointing`` (nnref has no
+Flags accepted with no effect: ``max_repr_depth`` (only the seed's NNX
+repr reads it), ``use_orbax_checkpointing`` (nnref has no
 checkpoints), ``filter_frames`` (tracebacks are never rewritten),
 ``profile`` (nnref has no profiler; ``nn.enable_named_call`` is what switches
 named calls on nnjax), ``use_flaxlib``, ``array_ref``, ``pytree_module``,

@@ -146,8 +146,8 @@ SEED_FLAGS = (
              "seed's default, no separator) is supported: True is refused.",
              default_only=True),
     SeedFlag('max_repr_depth', None, 'int',
-             'How many levels of nested modules repr(module) shows; None is no limit.',
-             acts_in=('nnjax', 'nnref')),
+             "How many levels of nested objects NNX's repr shows; None is no limit. "
+             "The seed's Linen repr does not read it, so neither backend does."),
     SeedFlag('use_flaxlib', False, 'bool',
              "Whether the seed's C++ flaxlib accelerates NNX graph traversal." + _NO_NNX),
     SeedFlag('array_ref', False, 'bool', 'Whether NNX variables hold array refs.' + _NO_NNX),
