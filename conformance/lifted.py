@@ -21,10 +21,13 @@ changing carry, ...) as the seed system does; those are not catalogue
 errors, so classes are compared exactly, whichever they are.
 
 Some misuses only a tracer can see (an output declared unmapped that depends
-on the mapped axis, a broadcast variable computed from the loop's values):
-nnref runs loops over concrete values and cannot detect them. A case marks
-them with ``nnref_detects=False``: nnjax must raise the expected class and
-nnref's result is not compared.
+on the mapped axis, Python control flow on a traced value): nnref runs over
+concrete values and cannot detect them. A case marks them with
+``nnref_detects=False``: nnjax must raise the expected class and nnref's
+result is not compared. (A broadcast variable computed from the loop's
+values is one nnref does detect, under ``nn.scan``'s
+``check_constancy_invariants=True``, by running the first pass again on
+shifted values; a dependency that changes no value escapes it.)
 """
 
 from __future__ import annotations

@@ -183,3 +183,94 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
             (fn, forward_fn), mdl, *args)
 
     return call
+
+
+def _check_scalar(y, path) -> None:
+    shape = jax.numpy.shape(y)
+    if shape != ():
+        raise ValueError(f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
+                         f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
+                         "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs.")
+
+
+def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=True, rngs=True):
+    """Scope-level value_and_grad: ``lifted(scopes, *primals)`` -> ``(y, grads)`` or ``(y, aux, grads)``."""
+    if reduce_axes:
+        raise ValueError("nn.grad / nn.value_and_grad(reduce_axes=...) is not supported: JAX removed "
+                         "reduce_axes; reduce the gradients yourself (e.g. lax.psum over the named axis).")
+
+    def lifted(scopes, *primals):
+        # Only the primals are differentiated: the variables are closed over, as constants.
+        lift = Lift(scopes, (variables,), (variables,), (rngs,))
+
+        def wrapper(*args):
+            inner = lift.scopes(lift.variable_groups, lift.rng_groups)
+            if has_aux:
+                y, aux = fn(inner, *args)
+            else:
+                y, aux = fn(inner, *args), ()
+            return y, (aux, lift.repack(inner))
+
+        y, bwd, (aux, out_groups) = jax.vjp(wrapper, *primals, has_aux=True)
+        _check_scalar(y, scopes[-1].path_text if scopes else "/")
+        grads = bwd(jax.numpy.ones_like(y))
+        lift.publish(out_groups)
+        return (y, aux, grads) if has_aux else (y, grads)
+
+    return lifted
+
+
+def value_and_grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), variables=True, rngs=True):
+    """``(fn(mdl, *primals), grads)``: the value and its gradient with respect to every primal.
+
+    Unlike ``nn.vjp``, no gradient is taken for the module's variables (they
+    are constants here); ``fn`` must return a scalar. ``grads`` is a tuple
+    with one entry per primal. With ``has_aux=True``, ``fn`` returns
+    ``(value, aux)`` and the result is ``((value, aux), grads)``.
+    ``variables``/``rngs``: the collections and streams visible in ``fn``
+    (mutable ones written inside are kept, as outside the transform).
+
+    >>> import jax, jax.numpy as jnp
+    >>> import nnjax as nn
+    >>> class Foo(nn.Module):
+    ...   @nn.compact
+    ...   def __call__(self, x, y):
+    ...     dot = lambda mdl, x, y: jnp.sum(mdl(x) * y)
+    ...     return nn.value_and_grad(dot, nn.Dense(2, use_bias=False), x, y)
+    >>> x, y = jnp.ones((1, 3)), jnp.ones((1, 2))
+    >>> variables = Foo().init(jax.random.PRNGKey(0), x, y)
+    >>> value, (x_grad, y_grad) = Foo().apply(variables, x, y)
+    >>> kernel = variables['params']['Dense_0']['kernel']
+    >>> bool(jnp.allclose(x_grad, kernel.sum(1)))  # d(sum(x @ W * y)) / dx = W @ y
+    True
+    """
+    out = transform_direct(value_and_grad_core, (fn,), mdl, *primals, has_aux=has_aux,
+                           reduce_axes=reduce_axes, variables=variables, rngs=rngs,
+                           transform_name="value_and_grad")
+    if has_aux:
+        y, aux, grads = out
+        return (y, aux), grads
+    return out
+
+
+def grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), variables=True, rngs=True):
+    """The gradient of the scalar ``fn(mdl, *primals)`` with respect to every primal (a tuple).
+
+    Same arguments as :func:`value_and_grad`; with ``has_aux=True`` the
+    result is ``(grads, aux)``.
+
+    >>> import jax, jax.numpy as jnp
+    >>> import nnjax as nn
+    >>> class Foo(nn.Module):
+    ...   @nn.compact
+    ...   def __call__(self, x):
+    ...     (x_grad,) = nn.grad(lambda mdl, x: jnp.sum(mdl(x) ** 2), nn.Dense(1, use_bias=False), x)
+    ...     return x_grad
+    >>> x = jnp.ones((1, 2))
+    >>> variables = Foo().init(jax.random.PRNGKey(0), x)
+    >>> Foo().apply(variables, x).shape
+    (1, 2)
+    """
+    value, grads = value_and_grad(fn, mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes,
+                                  variables=variables, rngs=rngs)
+    return (grads, value[1]) if has_aux else grads

@@ -116,6 +116,7 @@ def _evaluate_independent(closed, out_tree):
     _, _, out_unknowns, _ = pe.partial_eval_jaxpr_nounits(closed, [True] * len(jaxpr.invars), instantiate=False)
     if any(out_unknowns):
         raise ValueError(
+            "broadcasted variable has a data dependency on the scan body. "
             "nn.scan: a broadcast variable (variable_broadcast) or broadcast output has a data dependency on "
             "the loop (the carry or the scanned inputs). Broadcast variables are created once for all steps; "
             "make them independent of the loop's values, or scan them with variable_axes instead.")
@@ -132,7 +133,8 @@ def _evaluate_independent(closed, out_tree):
 
 def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
               split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False):
+              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
+              check_constancy_invariants=True):
     """Scope-level scan: ``lifted(scopes, carry, *xs)`` -> ``(carry, ys)`` with ``fn(inner_scopes, carry, *x)``."""
     axes_filters = tuple(variable_axes.keys())
     variable_scan_axes = tuple(variable_axes.values())
@@ -148,6 +150,8 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             raise ValueError(f"nn.scan(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
                              f"axes for {len(args)} input(s) after the carry; expected one entry per input (or a "
                              "single int/nn.broadcast for all).")
+        if not check_constancy_invariants and _has_broadcast(out_axes):
+            raise ValueError(no_broadcast_outputs_message(out_axes, path))
         lengths = _scan_length(arg_axes, args, path)
         if length is not None:
             n = length
@@ -200,10 +204,15 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             y_broadcast = _map_axes(lambda axis, v: v if axis is broadcast else None, out_axes, y)
             return broadcast_out, y_broadcast
 
-        one_step = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), sliced)
-        closed, out_shape = jax.make_jaxpr(broadcast_pass, return_shape=True)((carry_vars, init), one_step)
-        broadcast_consts, y_consts = _evaluate_independent(
-            closed, jax.tree_util.tree_structure(out_shape))
+        if check_constancy_invariants:
+            one_step = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), sliced)
+            closed, out_shape = jax.make_jaxpr(broadcast_pass, return_shape=True)((carry_vars, init), one_step)
+            broadcast_consts, y_consts = _evaluate_independent(
+                closed, jax.tree_util.tree_structure(out_shape))
+        else:
+            # no first pass: the loop reads the broadcast variables as given, and what the body
+            # writes to them (or creates in them) is dropped, as in the seed system
+            broadcast_consts, y_consts = broadcast_vars, None
 
         # pass 2: the loop
         def body(carry, one_step):
@@ -230,6 +239,12 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
     return lifted
 
 
+def no_broadcast_outputs_message(out_axes, path) -> str:
+    return (f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
+            f"outputs. out_axes was given as {out_axes!r} (module {errors.format_path(path)}); mark no output "
+            "nn.broadcast, or pass check_constancy_invariants=True.")
+
+
 def _merge_broadcast(out_axes, ys, y_consts):
     """Stacked outputs with the broadcast ones (computed once, in pass 1) put back."""
     return _map_axes(lambda axis, stacked, const: const if axis is broadcast else stacked, out_axes, ys, y_consts) \
@@ -242,7 +257,8 @@ def _has_broadcast(axes) -> bool:
 
 def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
          split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False):
+         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False,
+         check_constancy_invariants: bool = True):
     """A lifted ``jax.lax.scan`` of a Module class or of a function ``body(module, carry, *xs)``.
 
     The scanned method has the signature ``(carry, *xs) -> (carry, ys)``.
@@ -254,6 +270,12 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
     scanned axis of each ``x`` / ``y`` (``nn.broadcast``: passed whole);
     ``length``, ``reverse``, ``unroll`` as in ``lax.scan``;
     ``metadata_params`` is passed to boxed variables' ``add_axis``.
+    ``check_constancy_invariants`` (default True): a first pass over one step
+    computes the broadcast variables and outputs and checks that they do not
+    depend on the loop's values (ValueError otherwise); with False that pass
+    is skipped (faster tracing): the loop reads the broadcast variables as
+    given, drops what the body writes to them (so they cannot be created in
+    the loop), and ``out_axes`` may not contain ``nn.broadcast``.
 
     An LSTM over the time axis of ``(batch, time, features)`` inputs:
 
@@ -274,4 +296,4 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
                           variable_broadcast=variable_broadcast, variable_carry=variable_carry,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,
                           reverse=reverse, unroll=unroll, data_transform=data_transform,
-                          metadata_params=metadata_params)
+                          metadata_params=metadata_params, check_constancy_invariants=check_constancy_invariants)

@@ -11,8 +11,12 @@ The steps follow the production backend's ``lax.scan`` exactly:
    and the carry and carry variables of the previous step;
 3. scanned outputs and variables are stacked along their axes.
 
-nnref cannot see data flow, so unlike the production backend it does not
-detect a broadcast variable computed from the loop's values.
+nnref cannot see data flow. With ``check_constancy_invariants=True`` it
+detects a broadcast variable (or broadcast output) computed from the loop's
+values by running the first pass a second time on other values (another
+step's slices, floats of the carry and slices shifted by one) and comparing:
+a dependency that changes nothing there (``0 * carry``) goes unnoticed,
+which the production backend, following the data flow, would report.
 
 >>> import nnref as nn
 >>> import numpy as np
@@ -38,6 +42,7 @@ from nnref import meta
 from nnref import random as nrandom
 from nnref.interception import trace_only_pass
 from nnref.lift import Lift
+from nnref.tree_util import tree_flatten, tree_map
 from nnref.transforms._axes import (axis_sizes, check_carry, check_length, check_not_empty, map_prefix, per_arg,
                                     stack, take, take_keys)
 from nnref.transforms.lifting import lift_transform, validate_options
@@ -56,7 +61,8 @@ broadcast = _Broadcast()
 
 def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
               split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False):
+              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
+              check_constancy_invariants=True):
     axes_filters = tuple(variable_axes.keys())
     scan_axes = tuple(variable_axes.values())
     filters = (variable_broadcast, variable_carry) + axes_filters
@@ -67,6 +73,11 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         lift = Lift(scopes, filters, filters, rng_filters)
         path = scopes[-1].path
         check_length("scan", "in_axes", in_axes, args, path)
+        if not check_constancy_invariants and _has_broadcast(out_axes):
+            raise ValueError(
+                f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
+                f"outputs. out_axes was given as {out_axes!r} (module {path_text(path)}); mark no output "
+                "nn.broadcast, or pass check_constancy_invariants=True.")
         arg_axes = per_arg(in_axes, args)
         lengths = axis_sizes(arg_axes, args, skip=(broadcast,), what="nn.scan(in_axes=...)", path=path)
         if length is not None:
@@ -88,7 +99,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             tuple({s: nrandom.split(k, n) for s, k in streams.items()} for streams in group) if split else None
             for group, split in zip(lift.rng_groups, rng_splits))
 
-        def step(i, broadcast_in, carry_vars, c):
+        def step(i, broadcast_in, carry_vars, c, shift=False):
             rngs = tuple(take_keys(keys, i) if split else group
                          for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits))
             try:
@@ -100,6 +111,10 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             if data_transform is not None:
                 groups, rngs = data_transform(groups, rngs)
             step_args = map_prefix(lambda a, x: x if a is broadcast else take(x, a, i), arg_axes, args)
+            if shift:  # the probe of the constancy check: other values for everything the loop varies
+                groups = (groups[0],) + _shifted(groups[1:])
+                c = _shifted(c)
+                step_args = map_prefix(lambda a, x: x if a is broadcast else _shifted(x), arg_axes, step_args)
             inner = lift.scopes(groups, rngs)
             c, y = fn(inner, c, *step_args)
             out = lift.repack(inner)
@@ -108,8 +123,29 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
         # 1. the broadcast pass (its make_rng draws count, as the production backend's first trace does)
         first = n - 1 if reverse else 0
-        with trace_only_pass():
-            broadcast_vars, _, _, y_first, _ = step(first, broadcast_vars, carry_vars, init)
+        y_first = None
+        if check_constancy_invariants:
+            before = lift.counts()
+            with trace_only_pass():
+                new_broadcast, _, _, y_first, _ = step(first, broadcast_vars, carry_vars, init)
+            after = lift.counts()
+            lift.set_counts(before)  # the probe draws the same keys
+            try:
+                with trace_only_pass():
+                    probe = step((first + 1) % n, broadcast_vars, carry_vars, init, shift=True)
+            except Exception:  # the shifted values broke the body (not the user's inputs): no verdict
+                probe = None
+            lift.set_counts(after)
+            if probe is not None and not (
+                    _same(new_broadcast, probe[0])
+                    and _same(_broadcast_part(out_axes, y_first), _broadcast_part(out_axes, probe[3]))):
+                raise ValueError(
+                    "broadcasted variable has a data dependency on the scan body. nn.scan: a broadcast variable "
+                    "(variable_broadcast) or broadcast output has a data dependency on the loop (the carry or "
+                    "the scanned inputs). Broadcast variables are created once for all steps; make them "
+                    "independent of the loop's values, or scan them with variable_axes instead.")
+            broadcast_vars = new_broadcast
+        # (without the check, the loop reads the broadcast variables as given and drops what it writes to them)
         # 2. the loop, every step from the same counters
         counts = lift.counts()
         c = init
@@ -120,7 +156,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             _, carry_vars, c, ys[i], scanned[i] = step(i, broadcast_vars, carry_vars, c)
             check_carry(before, (carry_vars, c), "nn.scan: the carry and the variable_carry collections")
         try:
-            ys = _stack_outputs(out_axes, ys, y_first)
+            ys = _stack_outputs(out_axes, ys, y_first if y_first is not None else ys[first])
             scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
                              for g, a in enumerate(scan_axes))
         except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
@@ -132,6 +168,41 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         return c, ys
 
     return lifted
+
+
+def _shifted(tree):
+    return tree_map(lambda x: np.asarray(x) + 1 if np.issubdtype(np.asarray(x).dtype, np.floating) else x, tree)
+
+
+def _same(a, b) -> bool:
+    """Bitwise-equal trees (NaN equals NaN)."""
+    a_leaves, a_def = tree_flatten(a)
+    b_leaves, b_def = tree_flatten(b)
+    if a_def != b_def:
+        return False
+    for x, y in zip(a_leaves, b_leaves):
+        x, y = np.asarray(x), np.asarray(y)
+        nan = np.issubdtype(x.dtype, np.inexact) and np.issubdtype(y.dtype, np.inexact)
+        if x.shape != y.shape or not np.array_equal(x, y, equal_nan=nan):
+            return False
+    return True
+
+
+def _has_broadcast(axes) -> bool:
+    if isinstance(axes, (tuple, list)):
+        return any(_has_broadcast(a) for a in axes)
+    if isinstance(axes, dict):
+        return any(_has_broadcast(a) for a in axes.values())
+    return axes is broadcast
+
+
+def _broadcast_part(axes, y):
+    """The outputs marked ``nn.broadcast`` in ``axes`` (None elsewhere)."""
+    if isinstance(axes, (tuple, list)) and not hasattr(axes, "_fields"):
+        return tuple(_broadcast_part(a, y[i]) for i, a in enumerate(axes))
+    if isinstance(axes, dict):
+        return {k: _broadcast_part(axes[k], y[k]) for k in axes}
+    return y if axes is broadcast else None
 
 
 def _stack_outputs(axes, ys: list, y_first):
@@ -148,7 +219,8 @@ def _stack_outputs(axes, ys: list, y_first):
 
 def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
          split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False):
+         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False,
+         check_constancy_invariants: bool = True):
     """A lifted scan of a Module class or of a function ``body(module, carry, *xs)``.
 
     Same arguments and semantics as the production backend's ``nn.scan``
@@ -160,4 +232,4 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
                           variable_broadcast=variable_broadcast, variable_carry=variable_carry,
                           split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,
                           reverse=reverse, unroll=unroll, data_transform=data_transform,
-                          metadata_params=metadata_params)
+                          metadata_params=metadata_params, check_constancy_invariants=check_constancy_invariants)
