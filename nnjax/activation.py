@@ -36,6 +36,9 @@ from jax.nn import (  # noqa: F401
 )
 from jax.numpy import tanh  # noqa: F401
 
+# The seed keeps ``normalize`` as an alias of ``standardize`` (jax.nn dropped the old name).
+normalize = standardize
+
 from nnjax.module import Module, compact
 
 __all__ = [

@@ -432,13 +432,16 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=Non
     return _out(np.where(sign < 0, _const(np.nan, out.dtype), out), dtype)
 
 
-def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *, algorithm="fast"):
     """``(x - mean) / sqrt(variance + epsilon)`` with statistics along ``axis``.
 
     Missing statistics are computed from ``x`` (over the ``where`` elements
-    only; every element is still standardized). The variance is the mean of
-    squared deviations, which stays accurate when the mean is large next to
-    the spread.
+    only; every element is still standardized). ``algorithm`` picks the
+    variance formula, as ``jax.nn.standardize`` does: ``'fast'`` (default)
+    is ``mean(x**2) - mean(x)**2`` clipped at 0 (cheap, but it loses digits
+    when the mean is large next to the spread); ``'stable'`` is the mean of
+    squared deviations. ``normalize`` is the seed's older name for this
+    function.
 
     >>> standardize(np.array([1.0, 3.0], np.float32), epsilon=0.0)
     array([-1.,  1.], dtype=float32)
@@ -450,12 +453,21 @@ def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
         mean = np.mean(xc, axis=axis, keepdims=True, where=reduce_where)
     else:
         mean = np.asarray(mean, dtype=xc.dtype)
-    if variance is None:
+    if algorithm not in ("fast", "stable"):
+        raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or 'stable'.")
+    if variance is None and algorithm == "stable":
         variance = np.mean(np.square(xc - mean), axis=axis, keepdims=True, where=reduce_where)
+    elif variance is None:
+        variance = np.mean(np.square(xc), axis=axis, keepdims=True, where=reduce_where) - np.square(mean)
+        variance = np.maximum(variance, _const(0, xc.dtype))
     else:
         variance = np.asarray(variance, dtype=xc.dtype)
     eps = _param(epsilon, xc.dtype)
     return _out((xc - mean) / np.sqrt(variance + eps), dtype)
+
+
+# The seed keeps ``normalize`` as an alias of ``standardize`` (jax.nn dropped the old name).
+normalize = standardize
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ ValueError: BatchNorm at module path '/BatchNorm_0': momentum=1.5 is invalid; ex
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -292,3 +293,36 @@ def non_empty_batch(shape, reduction_axes, *, arg, layer, path=None):
                 f"{where(layer, path)}: {arg} of shape {tuple(shape)} is empty along the reduction axes "
                 f"{tuple(reduction_axes)}, so its batch statistics are undefined; pass at least one example, "
                 "or use_running_average=True to normalize with the stored statistics.")
+
+
+def canonicalize_padding(padding, rank: int):
+    """A padding name as is, or ``rank`` explicit ``(low, high)`` pairs (the rule both backends share).
+
+    Names (``'SAME'``, ``'SAME_LOWER'``, ``'VALID'``, ``'CIRCULAR'``,
+    ``'REFLECT'``, ``'CAUSAL'``) pass through; each layer says which it takes.
+
+    A single int pads every spatial axis by that much on both sides; in a
+    sequence of length ``rank`` an int pads its axis on both sides and a pair
+    gives both sides.
+
+    >>> canonicalize_padding(1, 2), canonicalize_padding([(0, 1), 2], 2)
+    ([(1, 1), (1, 1)], [(0, 1), (2, 2)])
+    """
+    if isinstance(padding, str):
+        return padding
+    if isinstance(padding, (int, np.integer)):
+        return [(int(padding), int(padding))] * rank
+    if isinstance(padding, Sequence) and len(padding) == rank:
+        pairs = []
+        for p in padding:
+            if isinstance(p, (int, np.integer)):
+                pairs.append((int(p), int(p)))
+            elif isinstance(p, (tuple, list)) and len(p) == 2:
+                pairs.append((int(p[0]), int(p[1])))
+            else:
+                break
+        if len(pairs) == rank:
+            return pairs
+    raise ValueError(
+        f"Invalid padding format: {padding}, should be str, int, or a sequence of len {rank} where each "
+        "element is an int or pair of ints. Fix: e.g. 'SAME', 1, or [(0, 1), 2] for two spatial axes.")

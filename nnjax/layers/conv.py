@@ -31,42 +31,13 @@ from nnjax import initializers
 from nnjax.dtypes import promote_dtype
 from nnjax.module import Module, compact
 from shared_spec import layer_args
+from shared_spec.layer_args import canonicalize_padding  # noqa: F401  (public: nn.linear.canonicalize_padding)
 
 default_kernel_init = initializers.lecun_normal()
 
 #: Padding names each layer understands besides explicit pairs.
-_CONV_PADDINGS = ("SAME", "SAME_LOWER", "VALID", "CIRCULAR", "CAUSAL")
+_CONV_PADDINGS = ("SAME", "SAME_LOWER", "VALID", "CIRCULAR", "REFLECT", "CAUSAL")
 _TRANSPOSE_PADDINGS = ("SAME", "VALID", "CIRCULAR")
-
-
-def canonicalize_padding(padding, rank: int):
-    """A padding name as is, or ``rank`` explicit ``(low, high)`` pairs.
-
-    A single int pads every spatial axis by that much on both sides; in a
-    sequence of length ``rank`` an int pads its axis on both sides and a pair
-    gives both sides.
-
-    >>> canonicalize_padding(1, 2), canonicalize_padding([(0, 1), 2], 2)
-    ([(1, 1), (1, 1)], [(0, 1), (2, 2)])
-    """
-    if isinstance(padding, str):
-        return padding
-    if isinstance(padding, (int, np.integer)):
-        return [(int(padding), int(padding))] * rank
-    if isinstance(padding, Sequence) and len(padding) == rank:
-        pairs = []
-        for p in padding:
-            if isinstance(p, (int, np.integer)):
-                pairs.append((int(p), int(p)))
-            elif isinstance(p, (tuple, list)) and len(p) == 2:
-                pairs.append((int(p[0]), int(p[1])))
-            else:
-                break
-        if len(pairs) == rank:
-            return pairs
-    raise ValueError(
-        f"Invalid padding {padding!r}: use a padding name, an int, or a sequence of {rank} entries "
-        "(one per spatial axis), each an int or a (low, high) pair.")
 
 
 def _kernel_size(layer: Module) -> tuple:
@@ -185,11 +156,13 @@ class _ConvBase(Module):
                              f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis.")
         _check_output_not_empty(self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation,
                                 kernel_dilation)
-        if padding == "CIRCULAR":
-            # Wrap around by half the dilated kernel on each side (the extra one high), then convolve VALID.
+        if padding in ("CIRCULAR", "REFLECT"):
+            # Wrap around (CIRCULAR) or mirror without repeating the edge (REFLECT) by half the
+            # dilated kernel on each side (the extra one high), then convolve VALID.
             spans = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation)]
             pads = [(0, 0)] + [((s - 1) // 2, s // 2) for s in spans] + [(0, 0)]
-            inputs, padding = jnp.pad(inputs, pads, mode="wrap"), "VALID"
+            mode = {"CIRCULAR": "wrap", "REFLECT": "reflect"}[padding]
+            inputs, padding = jnp.pad(inputs, pads, mode=mode), "VALID"
         elif padding == "CAUSAL":
             if rank != 1:
                 raise ValueError(f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
@@ -248,7 +221,8 @@ class Conv(_ConvBase):
       kernel_size: the window shape; an int for 1D, else one int per spatial axis.
       strides: an int or one per spatial axis (default 1).
       padding: ``'SAME'`` (default), ``'VALID'``, ``'CIRCULAR'`` (periodic
-        boundary), ``'CAUSAL'`` (1D: left padding, same-sized output), an int
+        boundary), ``'REFLECT'`` (mirrored edges, as ``numpy.pad(mode='reflect')``),
+        ``'CAUSAL'`` (1D: left padding, same-sized output), an int
         (both sides of every axis), or per axis an int or a ``(low, high)`` pair.
       input_dilation: an int or one per spatial axis: zeros put between input
         elements (a transposed convolution with that stride). Default 1.

@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import jax.numpy as jnp
-from jax import lax
 
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
+from nnjax.layers.linear_general import resolve_dot_general
 from nnjax.module import Module, compact
 from shared_spec import layer_args
 
@@ -38,7 +38,13 @@ class Dense(Module):
       kernel_init: initializer of the ``(in_features, features)`` kernel
         (default ``lecun_normal()``).
       bias_init: initializer of the ``(features,)`` bias (default zeros).
-      dot_general: the contraction (default ``jax.lax.dot_general``).
+      dot_general: a function replacing ``jax.lax.dot_general`` (default None:
+        ``jax.lax.dot_general``).
+      dot_general_cls: a class (typically a Module) called with no arguments
+        at each call; the instance is used as ``dot_general``. A Module
+        instance becomes an auto-named submodule (e.g. ``MyDot_0``), so its
+        variables live in this layer's tree. Takes precedence over
+        ``dot_general``.
     """
 
     features: int
@@ -48,7 +54,8 @@ class Dense(Module):
     precision: Any = None
     kernel_init: Callable = default_kernel_init
     bias_init: Callable = initializers.zeros_init()
-    dot_general: Callable = lax.dot_general
+    dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs):
@@ -57,7 +64,7 @@ class Dense(Module):
         kernel = self.param("kernel", self.kernel_init, (jnp.shape(inputs)[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = self.dot_general(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
+        y = resolve_dot_general(self)(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
         if bias is not None:
             y += jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
         return y

@@ -25,7 +25,7 @@ from nnjax import initializers, meta
 from nnjax.dtypes import promote_dtype
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import einsum_plan, layer_args
 
 default_kernel_init = initializers.lecun_normal()
 
@@ -43,6 +43,37 @@ def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
                 f"rank {ndim}; use axes in [-{ndim}, {ndim}).")
     return tuple(sorted(ax % ndim for ax in axes))
 
+
+
+def resolve_dot_general(module, default: Callable = lax.dot_general) -> Callable:
+    """The contraction a layer uses: ``dot_general_cls()`` (built now, so a module becomes a
+    submodule of ``module`` under its auto-name), else ``dot_general``, else ``default``."""
+    if module.dot_general_cls is not None:
+        return module.dot_general_cls()
+    if module.dot_general is not None:
+        return module.dot_general
+    return default
+
+
+def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None,
+                           preferred_element_type=None):
+    """A two-operand einsum computed by one call of ``dot_general`` (``shared_spec.einsum_plan``).
+
+    >>> import jax.numpy as jnp
+    >>> a = jnp.arange(6.0).reshape(2, 3)
+    >>> einsum_via_dot_general('ij,kj->ik', a, a, lax.dot_general)
+    Array([[ 5., 14.],
+           [14., 50.]], dtype=float32)
+    """
+    p = einsum_plan.plan(subscripts, jnp.ndim(lhs), jnp.ndim(rhs))
+    if p.lhs_sum_axes:
+        lhs = jnp.sum(lhs, axis=p.lhs_sum_axes)
+    if p.rhs_sum_axes:
+        rhs = jnp.sum(rhs, axis=p.rhs_sum_axes)
+    operands = (rhs, lhs) if p.swap else (lhs, rhs)
+    kwargs = {} if preferred_element_type is None else {"preferred_element_type": preferred_element_type}
+    y = dot_general(*operands, p.dimension_numbers, precision, **kwargs)
+    return y if p.transpose is None else jnp.transpose(y, p.transpose)
 
 
 def _reshaped(value, shape):
@@ -76,7 +107,13 @@ class DenseGeneral(Module):
       kernel_init: initializer of the kernel (default ``lecun_normal()``).
       bias_init: initializer of the bias (default zeros).
       precision: numerical precision of the contraction (``jax.lax.Precision``).
-      dot_general: the contraction (default ``jax.lax.dot_general``).
+      dot_general: a function replacing ``jax.lax.dot_general`` (default None:
+        ``jax.lax.dot_general``).
+      dot_general_cls: a class (typically a Module) called with no arguments
+        at each call; the instance is used as ``dot_general``. A Module
+        instance becomes a submodule (auto-named, e.g. ``MyDot_0``), so its
+        variables live in this layer's tree. Takes precedence over
+        ``dot_general``.
 
     >>> import jax, jax.numpy as jnp
     >>> layer = DenseGeneral(features=4, axis=-1, batch_dims=(0,))
@@ -98,6 +135,7 @@ class DenseGeneral(Module):
     bias_init: Callable = initializers.zeros_init()
     precision: Any = None
     dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs):
@@ -134,7 +172,7 @@ class DenseGeneral(Module):
 
         batch_ind = tuple(range(n_batch))
         contract_ind = tuple(range(n_batch, n_batch + n_axis))
-        dot_general = lax.dot_general if self.dot_general is None else self.dot_general
+        dot_general = resolve_dot_general(self)
         y = dot_general(inputs, kernel, ((axis, contract_ind), (batch_dims, batch_ind)), precision=self.precision)
         if bias is not None:
             # Output axes: batch axes, then the free input axes, then features.
@@ -186,6 +224,11 @@ class Einsum(Module):
       bias_init: initializer of the bias (default zeros).
       preferred_element_type: the dtype of the einsum's result (default: the
         computation dtype).
+      dot_general: a function replacing ``jax.lax.dot_general`` inside the
+        einsum (``jnp.einsum(..., _dot_general=)``); default None.
+      dot_general_cls: a class called with no arguments at each call whose
+        instance serves as ``dot_general`` (a Module becomes an auto-named
+        submodule). Takes precedence over ``dot_general``.
 
     >>> import jax, jax.numpy as jnp
     >>> layer = Einsum((5, 6, 7), 'abc,cde->abde')
@@ -206,6 +249,8 @@ class Einsum(Module):
     kernel_init: Callable = default_kernel_init
     bias_init: Callable = initializers.zeros_init()
     preferred_element_type: Any = None
+    dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs, einsum_str: str | None = None):
@@ -229,8 +274,13 @@ class Einsum(Module):
             broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
             bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = jnp.einsum(einsum_str, inputs, kernel, precision=self.precision,
-                       preferred_element_type=self.preferred_element_type)
+        if self.dot_general_cls is None and self.dot_general is None:
+            y = jnp.einsum(einsum_str, inputs, kernel, precision=self.precision,
+                           preferred_element_type=self.preferred_element_type)
+        else:
+            # Not jnp.einsum(_dot_general=): it jits, and a Module may not cross a JAX transform.
+            y = einsum_via_dot_general(einsum_str, inputs, kernel, resolve_dot_general(self),
+                                       self.precision, self.preferred_element_type)
         if bias is not None:
             y = y + jnp.reshape(bias, broadcast_shape)
         return y

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from nnjax import initializers
+from nnjax import initializers, meta
 from nnjax.dtypes import canonicalize_dtype
 from nnjax.layers._map_variables import call_on_mapped_variables
 from nnjax.merge_param import merge_param
@@ -467,6 +467,17 @@ class InstanceNorm(Module):
 # -- weight wrappers -----------------------------------------------------------------
 
 
+def _map_leaves_with_path(fn: Callable, tree):
+    """``fn(path, leaf)`` over a variables tree; a boxed weight (with_partitioning) is mapped inside its box."""
+    def visit(path, leaf):
+        if meta.is_axis_metadata(leaf):
+            inner = leaf.unbox(apply_constraint=False) if isinstance(leaf, meta.Partitioned) else leaf.unbox()
+            return leaf.replace_boxed(fn(path, inner))
+        return fn(path, leaf)
+
+    return jax.tree_util.tree_map_with_path(visit, tree, is_leaf=meta.is_axis_metadata)
+
+
 def _variable_path(layer: Module, key_path) -> str:
     """``'<layer name>/<path below the collection>'``: the name stem of the wrappers' variables."""
     return layer.name + "/" + "/".join(str(k.key) for k in key_path[1:])
@@ -519,8 +530,8 @@ class SpectralNorm(Module):
     @compact
     def __call__(self, *args, update_stats: bool, **kwargs):
         def normalize_all(variables):
-            return jax.tree_util.tree_map_with_path(
-                lambda path, leaf: self._spectral_normalize(path, leaf, update_stats), variables)
+            return _map_leaves_with_path(lambda path, leaf: self._spectral_normalize(path, leaf, update_stats),
+                                         variables)
 
         return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
                                         init=self.is_initializing(), mutable=True)
@@ -602,7 +613,7 @@ class WeightNorm(Module):
     @compact
     def __call__(self, *args, **kwargs):
         def normalize_all(variables):
-            return jax.tree_util.tree_map_with_path(self._l2_normalize, variables)
+            return _map_leaves_with_path(self._l2_normalize, variables)
 
         return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
                                         init=self.is_initializing(), mutable=False)

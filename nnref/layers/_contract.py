@@ -22,6 +22,7 @@ import string
 import numpy as np
 
 from nnref.dtypes import bfloat16, result_type
+from shared_spec import einsum_plan
 
 _NARROW_FLOATS = (np.dtype(np.float16), bfloat16)
 _LETTERS = string.ascii_letters
@@ -80,3 +81,26 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     out = [lhs_letters[i] for i in lhs_batch] + lhs_free + rhs_free
     subscripts = f"{''.join(lhs_letters)},{''.join(rhs_letters)}->{''.join(out)}"
     return einsum(subscripts, lhs, rhs, preferred_element_type)
+
+
+
+def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None,
+                           preferred_element_type=None) -> np.ndarray:
+    """A two-operand einsum computed by one call of ``dot_general`` (``shared_spec.einsum_plan``).
+
+    >>> import numpy as np
+    >>> a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    >>> einsum_via_dot_general('ij,kj->ik', a, a, dot_general)
+    array([[ 5., 14.],
+           [14., 50.]], dtype=float32)
+    """
+    lhs, rhs = np.asarray(lhs), np.asarray(rhs)
+    p = einsum_plan.plan(subscripts, lhs.ndim, rhs.ndim)
+    if p.lhs_sum_axes:
+        lhs = np.sum(lhs, axis=p.lhs_sum_axes, dtype=lhs.dtype)
+    if p.rhs_sum_axes:
+        rhs = np.sum(rhs, axis=p.rhs_sum_axes, dtype=rhs.dtype)
+    operands = (rhs, lhs) if p.swap else (lhs, rhs)
+    kwargs = {} if preferred_element_type is None else {"preferred_element_type": preferred_element_type}
+    y = np.asarray(dot_general(*operands, p.dimension_numbers, precision, **kwargs))
+    return y if p.transpose is None else np.transpose(y, p.transpose)

@@ -51,9 +51,24 @@ def _check_qkv(fn: str, query, key, value=None) -> None:
         raise ValueError(f"{fn}: key and value lengths differ: {key.shape} vs {value.shape}.")
 
 
+def _weights_einsum(precision, einsum_dot_general, einsum) -> Callable:
+    """The einsum attention uses: the given one, else NumPy's (through ``einsum_dot_general`` if given)."""
+    if (precision or einsum_dot_general) and einsum:
+        raise ValueError(
+            "precision/einsum_dot_general and einsum are mutually exclusive. Please specify only "
+            "one of them.")
+    if einsum:
+        return einsum
+    if einsum_dot_general:
+        return lambda subscripts, a, b: _contract.einsum_via_dot_general(
+            subscripts, a, b, einsum_dot_general, precision)
+    return lambda subscripts, a, b: _contract.einsum(subscripts, a, b)
+
+
 def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dropout: bool = True,
                                   dropout_rng=None, dropout_rate: float = 0.0, deterministic: bool = False,
-                                  dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False):
+                                  dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False,
+                                  einsum_dot_general: Callable | None = None, einsum: Callable | None = None):
     """Attention weights ``softmax(q k^T / sqrt(depth) + bias)``, masked and dropped out.
 
     ``query`` is ``[batch..., q_length, num_heads, depth]``, ``key``
@@ -68,18 +83,25 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
     ``module``, the weights (before dropout) are sown into its
     'intermediates' collection as ``attention_weights``.
 
+    ``force_fp32_for_softmax`` computes the softmax in float32 (the weights
+    then stay float32). ``einsum_dot_general`` replaces the ``dot_general``
+    inside the default einsum; ``einsum`` replaces the einsum itself (called
+    as ``einsum('...qhd,...khd->...hqk', query, key)``) and excludes both
+    ``precision`` and ``einsum_dot_general``.
+
     >>> import numpy as np
     >>> q = np.ones((1, 2, 1, 4), np.float32)
     >>> dot_product_attention_weights(q, q).shape
     (1, 1, 2, 2)
     """
+    einsum = _weights_einsum(precision, einsum_dot_general, einsum)
     query, key = promote_dtype(query, key, dtype=dtype)
     dtype = query.dtype
     _check_qkv("dot_product_attention_weights", query, key)
     # sqrt(depth) is rounded to float32 first, as the seed does, except in a float64 run.
     scale_dtype = np.float64 if dtype == np.float64 else np.float32
     query = query / np.sqrt(np.asarray(query.shape[-1], scale_dtype)).astype(dtype)
-    weights = _contract.einsum("...qhd,...khd->...hqk", query, key)
+    weights = einsum("...qhd,...khd->...hqk", query, key)
     if bias is not None:
         bias = np.asarray(bias)
         weights = weights.astype(result_type(weights, bias)) + bias.astype(result_type(weights, bias))
@@ -112,7 +134,9 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
 
 def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dropout: bool = True,
                           dropout_rng=None, dropout_rate: float = 0.0, deterministic: bool = False,
-                          dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False):
+                          dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False,
+                          einsum_dot_general: Callable | None = None, qk_attn_weights_einsum: Callable | None = None,
+                          attn_weights_value_einsum: Callable | None = None):
     """Attention ``weights @ value`` with the weights of :func:`dot_product_attention_weights`.
 
     ``value`` is ``[batch..., kv_length, num_heads, v_depth]``; the result is
@@ -125,13 +149,23 @@ def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dro
     >>> dot_product_attention(q, q, v)[0, :, 0, 0]  # equal logits: the mean of the values
     array([1., 1., 1.], dtype=float32)
     """
+    if (qk_attn_weights_einsum is None) != (attn_weights_value_einsum is None):
+        raise ValueError(
+            "qk_attn_weights_einsum and attn_weights_value_einsum must be specified together; "
+            "pass both (or neither, for the default einsum).")
+    if (precision or einsum_dot_general) and (qk_attn_weights_einsum or attn_weights_value_einsum):
+        raise ValueError(
+            "precision/einsum_dot_general and qk_attn_weights_einsum/attn_weights_value_einsum are "
+            "mutually exclusive. Please specify only one of them.")
     query, key, value = promote_dtype(query, key, value, dtype=dtype)
     dtype = query.dtype
     _check_qkv("dot_product_attention", query, key, value)
     weights = dot_product_attention_weights(
         query, key, bias, mask, broadcast_dropout, dropout_rng, dropout_rate, deterministic,
-        dtype, precision, module, force_fp32_for_softmax)
-    return _contract.einsum("...hqk,...khd->...qhd", weights, value)
+        dtype, precision, module, force_fp32_for_softmax, einsum_dot_general=einsum_dot_general,
+        einsum=qk_attn_weights_einsum)
+    einsum = _weights_einsum(precision, einsum_dot_general, attn_weights_value_einsum)
+    return einsum("...hqk,...khd->...qhd", weights, value)
 
 
 # -- masks ---------------------------------------------------------------------------
@@ -244,6 +278,13 @@ class MultiHeadDotProductAttention(Module):
       force_fp32_for_softmax: compute the softmax in float32.
       qkv_dot_general: optional ``dot_general`` of the q/k/v projections.
       out_dot_general: optional ``dot_general`` of the output projection.
+      qkv_dot_general_cls: optional ``dot_general_cls`` of the q/k/v projections
+        (instantiated inside each ``DenseGeneral``).
+      out_dot_general_cls: optional ``dot_general_cls`` of the output projection.
+      qk_attn_weights_einsum_cls: optional factory called with no arguments at
+        each call; the result is passed as ``qk_attn_weights_einsum`` to
+        ``attention_fn`` (a Module becomes an auto-named submodule).
+      attn_weights_value_einsum_cls: likewise for ``attn_weights_value_einsum``.
 
     >>> import nnref as nn
     >>> layer = MultiHeadDotProductAttention(num_heads=2, qkv_features=4, out_features=3)
@@ -275,6 +316,10 @@ class MultiHeadDotProductAttention(Module):
     force_fp32_for_softmax: bool = False
     qkv_dot_general: Callable | None = None
     out_dot_general: Callable | None = None
+    qkv_dot_general_cls: Any = None
+    out_dot_general_cls: Any = None
+    qk_attn_weights_einsum_cls: Callable | None = None
+    attn_weights_value_einsum_cls: Callable | None = None
 
     @compact
     def __call__(self, inputs_q, inputs_k=None, inputs_v=None, *, inputs_kv=None, mask=None,
@@ -315,7 +360,8 @@ class MultiHeadDotProductAttention(Module):
             return DenseGeneral(features=(self.num_heads, head_dim), axis=-1, dtype=self.dtype,
                                 param_dtype=self.param_dtype, kernel_init=self.kernel_init,
                                 bias_init=self.bias_init, use_bias=self.use_bias, precision=self.precision,
-                                dot_general=self.qkv_dot_general, name=proj_name)
+                                dot_general=self.qkv_dot_general,
+                                dot_general_cls=self.qkv_dot_general_cls, name=proj_name)
 
         query = projection("query")(inputs_q)
         key = projection("key")(inputs_k)
@@ -338,10 +384,17 @@ class MultiHeadDotProductAttention(Module):
         else:
             m_deterministic = True
 
+        # Optional einsum factories (e.g. quantized einsums), built per call like the seed.
+        qk_attn_weights_einsum = (self.qk_attn_weights_einsum_cls()
+                                  if self.qk_attn_weights_einsum_cls else None)
+        attn_weights_value_einsum = (self.attn_weights_value_einsum_cls()
+                                     if self.attn_weights_value_einsum_cls else None)
         attn_kwargs = dict(mask=mask, dropout_rng=dropout_rng, dropout_rate=self.dropout_rate,
                            broadcast_dropout=self.broadcast_dropout, deterministic=m_deterministic,
                            dtype=self.dtype, precision=self.precision,
-                           force_fp32_for_softmax=self.force_fp32_for_softmax)
+                           force_fp32_for_softmax=self.force_fp32_for_softmax,
+                           qk_attn_weights_einsum=qk_attn_weights_einsum,
+                           attn_weights_value_einsum=attn_weights_value_einsum)
         accepted = inspect.signature(self.attention_fn).parameters
         attn_kwargs = {k: v for k, v in attn_kwargs.items() if k in accepted}
         if sow_weights:
@@ -352,7 +405,8 @@ class MultiHeadDotProductAttention(Module):
                             kernel_init=self.out_kernel_init or self.kernel_init,
                             bias_init=self.out_bias_init or self.bias_init, use_bias=self.use_bias,
                             dtype=self.dtype, param_dtype=self.param_dtype, precision=self.precision,
-                            dot_general=self.out_dot_general, name="out")(x)
+                            dot_general=self.out_dot_general,
+                            dot_general_cls=self.out_dot_general_cls, name="out")(x)
 
     @nowrap
     def _decode_step(self, query, key, value, mask):

@@ -19,6 +19,7 @@ import numpy as np
 from nnref import initializers
 from nnref import numpy as _rnp
 from nnref.dtypes import promote_dtype
+from nnref.layers.linear_general import resolve_dot_general
 from nnref.module import Module, compact
 from shared_spec import layer_args
 
@@ -39,7 +40,13 @@ class Dense(Module):
         (default ``lecun_normal()``).
       bias_init: initializer of the ``(features,)`` bias (default zeros).
       dot_general: an optional ``dot_general(x, kernel, dimension_numbers,
-        precision=...)`` replacing the default contraction over the last axis.
+        precision=...)`` replacing the default contraction over the last axis
+        (``nnref.lax.dot_general``).
+      dot_general_cls: a class (typically a Module) called with no arguments
+        at each call; the instance is used as ``dot_general``. A Module
+        instance becomes an auto-named submodule (e.g. ``MyDot_0``), so its
+        variables live in this layer's tree. Takes precedence over
+        ``dot_general``.
     """
 
     features: int
@@ -50,6 +57,7 @@ class Dense(Module):
     kernel_init: Callable = default_kernel_init
     bias_init: Callable = initializers.zeros_init()
     dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs):
@@ -59,10 +67,11 @@ class Dense(Module):
         kernel = self.param("kernel", self.kernel_init, (inputs.shape[-1], self.features), self.param_dtype)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        if self.dot_general is None:
+        if self.dot_general is None and self.dot_general_cls is None:
+            # The same contraction as nnref.lax.dot_general, without the generic path.
             y = np.tensordot(inputs, kernel, axes=((inputs.ndim - 1,), (0,)))
         else:
-            y = self.dot_general(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
+            y = resolve_dot_general(self)(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
         if bias is not None:
             y = y + np.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
         return y

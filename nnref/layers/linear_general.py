@@ -49,6 +49,19 @@ def _size(shape) -> int:
 
 
 
+def resolve_dot_general(module, default: Callable | None = None) -> Callable:
+    """The contraction a layer uses: ``dot_general_cls()`` (built now, so a module becomes a
+    submodule of ``module`` under its auto-name), else ``dot_general``, else ``default``
+    (``nnref.lax.dot_general`` when not given)."""
+    if module.dot_general_cls is not None:
+        return module.dot_general_cls()
+    if module.dot_general is not None:
+        return module.dot_general
+    if default is None:
+        from nnref.lax import dot_general as default  # nnref.lax imports this package's helpers
+    return default
+
+
 def _reshaped(value, shape):
     """An initializer's draw reshaped; a metadata box (``with_partitioning``) stays around it.
 
@@ -82,7 +95,12 @@ class DenseGeneral(Module):
       precision: accepted for API parity with nnjax; NumPy always computes at
         full precision of ``dtype``.
       dot_general: an optional ``dot_general(x, kernel, dimension_numbers,
-        precision=...)`` replacing the default contraction.
+        precision=...)`` replacing the default ``nnref.lax.dot_general``.
+      dot_general_cls: a class (typically a Module) called with no arguments
+        at each call; the instance is used as ``dot_general``. A Module
+        instance becomes a submodule (auto-named, e.g. ``MyDot_0``), so its
+        variables live in this layer's tree. Takes precedence over
+        ``dot_general``.
 
     >>> import nnref as nn
     >>> layer = DenseGeneral(features=4, axis=-1, batch_dims=(0,))
@@ -104,6 +122,7 @@ class DenseGeneral(Module):
     bias_init: Callable = initializers.zeros_init()
     precision: Any = None
     dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs):
@@ -140,7 +159,7 @@ class DenseGeneral(Module):
         batch_ind = tuple(range(n_batch))
         contract_ind = tuple(range(n_batch, n_batch + n_axis))
         dimension_numbers = ((axis, contract_ind), (batch_dims, batch_ind))
-        dot_general = _contract.dot_general if self.dot_general is None else self.dot_general
+        dot_general = resolve_dot_general(self, _contract.dot_general)
         y = dot_general(inputs, kernel, dimension_numbers, precision=self.precision)
         if bias is not None:
             # Output axes: batch axes, then the free input axes, then features.
@@ -193,6 +212,11 @@ class Einsum(Module):
       bias_init: initializer of the bias (default zeros).
       preferred_element_type: the dtype of the einsum's result (default: the
         computation dtype).
+      dot_general: a function replacing ``dot_general`` inside the einsum, as
+        ``jnp.einsum(..., _dot_general=)`` does in nnjax; default None.
+      dot_general_cls: a class called with no arguments at each call whose
+        instance serves as ``dot_general`` (a Module becomes an auto-named
+        submodule). Takes precedence over ``dot_general``.
 
     >>> import nnref as nn
     >>> layer = Einsum((5, 6, 7), 'abc,cde->abde')
@@ -213,6 +237,8 @@ class Einsum(Module):
     kernel_init: Callable = default_kernel_init
     bias_init: Callable = initializers.zeros_init()
     preferred_element_type: Any = None
+    dot_general: Callable | None = None
+    dot_general_cls: Any = None
 
     @compact
     def __call__(self, inputs, einsum_str: str | None = None):
@@ -237,7 +263,11 @@ class Einsum(Module):
             broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
             bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = _contract.einsum(einsum_str, inputs, kernel, self.preferred_element_type)
+        if self.dot_general_cls is None and self.dot_general is None:
+            y = _contract.einsum(einsum_str, inputs, kernel, self.preferred_element_type)
+        else:
+            y = _contract.einsum_via_dot_general(einsum_str, inputs, kernel, resolve_dot_general(self),
+                                                 self.precision, self.preferred_element_type)
         if bias is not None:
             y = y + np.reshape(bias, broadcast_shape)
         return y

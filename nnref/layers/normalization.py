@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from nnref import initializers
+from nnref import initializers, meta
 from nnref import random as nrandom
 from nnref import numpy as _rnp
 from nnref.dtypes import canonicalize_dtype, result_type
@@ -517,6 +517,9 @@ def _map_leaves_with_path(fn: Callable, tree, path: tuple = ()):
     """``fn(path, leaf)`` over a dict tree, visiting keys in sorted order (JAX's order for dicts)."""
     if isinstance(tree, dict):
         return {key: _map_leaves_with_path(fn, tree[key], path + (key,)) for key in sorted(tree)}
+    if meta.is_axis_metadata(tree):  # a boxed weight (with_partitioning): map the value, keep the box
+        inner = tree.unbox(apply_constraint=False) if isinstance(tree, meta.Partitioned) else tree.unbox()
+        return tree.replace_boxed(fn(path, inner))
     return fn(path, tree)
 
 
