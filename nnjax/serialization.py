@@ -51,7 +51,7 @@ import numpy as np
 from shared_spec.frozen_dict import FrozenDict
 
 __all__ = ['to_state_dict', 'from_state_dict', 'register_serialization_state',
-           'current_path', 'msgpack_serialize', 'msgpack_restore', 'to_bytes',
+           'current_path', 'is_serializable', 'msgpack_serialize', 'msgpack_restore', 'to_bytes',
            'from_bytes', 'MAX_CHUNK_SIZE']
 
 
@@ -72,6 +72,24 @@ def _registry_key(x):
     # Dispatch is on the exact type, as in the seed: a dict subclass is a
     # leaf unless registered itself.
     return _NamedTuple if _is_namedtuple(x) else type(x)
+
+
+def is_serializable(target):
+    """Whether ``target`` (an object or a class) has registered state-dict handlers.
+
+    Dispatch is on the exact type, as in ``to_state_dict``; every namedtuple
+    class shares one registration.
+
+    >>> import collections
+    >>> is_serializable({'a': 1}), is_serializable(dict), is_serializable(object())
+    (True, True, False)
+    >>> is_serializable(collections.namedtuple('Point', 'x y'))
+    True
+    """
+    cls = target if isinstance(target, type) else type(target)
+    if issubclass(cls, tuple) and hasattr(cls, '_fields'):
+        cls = _NamedTuple
+    return cls in _STATE_DICT_REGISTRY
 
 
 class _RestorePath(threading.local):
