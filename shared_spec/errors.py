@@ -44,7 +44,7 @@ import string
 from typing import NamedTuple
 
 __all__ = [
-    'NNError', 'format_path', 'CatalogueEntry', 'CATALOGUE', 'AREAS',
+    'NNError', 'FlaxError', 'format_path', 'CatalogueEntry', 'CATALOGUE', 'AREAS',
     'AlreadyExistsError', 'ApplyModuleInvalidMethodError',
     'ApplyScopeInvalidVariablesStructureError',
     'ApplyScopeInvalidVariablesTypeError', 'AssignSubModuleError',
@@ -148,6 +148,10 @@ class NNError(Exception):
 
     def __reduce__(self):
         return _construct, (type(self), self._ctor_args, self._ctor_kwargs)
+
+
+#: The seed's name for the base class: handlers written against it keep working.
+FlaxError = NNError
 
 
 # --- the catalogue, alphabetical as in the seed ------------------------------
