@@ -34,6 +34,10 @@ NAMESPACES = (
     'training.orbax_utils',
     'training.common_utils', 'training.early_stopping', 'training.lr_schedule',
     'jax_utils', 'errors', 'config', 'traceback_util',
+    # The seed's submodule paths (issue 15): flax.linen.<name>, flax.core.<name>.
+    'linear', 'attention', 'normalization', 'pooling', 'stochastic', 'recurrent',
+    'combinators', 'dtypes', 'module', 'transforms', 'partitioning', 'fp8_ops',
+    'core.frozen_dict', 'core.scope', 'core.meta',
 )
 #: 'yes', 'planned:<issue number>' or 'no:<reason>'.
 STATUS_PATTERN = re.compile(r'yes|planned:[0-9]+|no:\S.*')
@@ -58,6 +62,8 @@ NO_MPA = ('no:multiprocess GlobalDeviceArray checkpoints are deprecated in the '
           'seed and out of scope')
 NO_TRACEBACK = ('no:we do not rewrite tracebacks; errors carry their own '
                 'context instead')
+NO_FP8 = ('no:fp8 training needs JAX custom_vjp rules and float8 matmuls; nnref is the '
+          'float NumPy oracle')
 NO_LEGACY_TRAVERSAL = ('no:Traversal objects served the removed flax.optim; '
                        'use flatten_dict/path_aware_map')
 
@@ -163,6 +169,72 @@ API_TABLE = tuple(
     + _rows('', 'function', SHARDING_DEVICE, 'get_sharding logical_to_mesh_sharding')
     + _rows('', 'function', TRANSFORM, 'checkpoint unbox')
     + _rows('', 'class', TRANSFORM, 'AxisMetadata')
+    # --- issue 15: the rest of the Linen API ---
+    + _rows('', 'module', CORE, '''
+        linear attention normalization pooling stochastic recurrent combinators dtypes
+        summary transforms spmd meta core config traverse_util partitioning batch_apply module
+    ''')
+    + _rows('', 'module', _p(NO_JAX_ONLY, YES), 'jax_utils serialization struct')
+    + _rows('', 'module', _p(NO_OPTAX, YES), 'training')
+    + _rows('', 'function', CORE, 'zeros ones zeros_init ones_init')
+    + _rows('', 'function', TRANSFORM, 'grad value_and_grad fold_rngs share_scope add_metadata_axis')
+    + _rows('', 'decorator', TRANSFORM, 'compact_name_scope')
+    + _rows('', 'class', CORE, 'BatchApply')
+    + _rows('', 'module', _p(NO_FP8, YES), 'fp8_ops')
+    + _rows('', 'class', _p(NO_FP8, YES), '''
+        Fp8DotGeneralOp Fp8DirectDotGeneralOp Fp8DotGeneral Fp8Einsum NANOOFp8DotGeneralOp
+    ''')
+    + _rows('fp8_ops', 'function', _p(NO_FP8, YES), '''
+        qdq quantize dequantize compute_scale compute_amax_history quantize_dequantize_update
+        in_qdq out_qdq in_q out_dq dot_general_with_precision fp8_scaled_dot_general get_fp8_max
+    ''')
+    + _rows('fp8_ops', 'class', _p(NO_FP8, YES), 'Fp8DotGeneralBase')
+    + _rows('fp8_ops', 'constant', _p(NO_FP8, YES), 'fp32_max_grad')
+    + _rows('fp8_ops', 'constant', _p(NO_FP8, YES), 'OVERWRITE_WITH_GRADIENT')
+    + _rows('linear', 'class', LAYER, 'Dense DenseGeneral Einsum Conv ConvLocal ConvTranspose Embed')
+    + _rows('linear', 'function', LAYER, '''
+        canonicalize_padding promote_dtype default_kernel_init default_embed_init
+    ''')
+    + _rows('attention', 'class', LAYER,
+            'MultiHeadAttention MultiHeadDotProductAttention SelfAttention')
+    + _rows('attention', 'function', LAYER, '''
+        combine_masks dot_product_attention dot_product_attention_weights
+        make_attention_mask make_causal_mask
+    ''')
+    + _rows('normalization', 'class', LAYER, '''
+        BatchNorm GroupNorm InstanceNorm LayerNorm RMSNorm SpectralNorm WeightNorm
+    ''')
+    + _rows('pooling', 'function', LAYER, 'avg_pool max_pool min_pool pool')
+    + _rows('stochastic', 'class', LAYER, 'Dropout')
+    + _rows('recurrent', 'class', LAYER, '''
+        RNNCellBase LSTMCell OptimizedLSTMCell GRUCell MGUCell SimpleCell ConvLSTMCell
+        RNN Bidirectional
+    ''')
+    + _rows('recurrent', 'function', LAYER, 'flip_sequences')
+    + _rows('combinators', 'class', LAYER, 'Sequential')
+    + _rows('dtypes', 'function', CORE, 'promote_dtype canonicalize_dtype')
+    + _rows('module', 'class', CORE, 'Module')
+    + _rows('module', 'decorator', CORE, 'compact nowrap compact_name_scope')
+    + _rows('module', 'function', CORE, 'merge_param share_scope apply init init_with_output')
+    + _rows('transforms', 'function', TRANSFORM, '''
+        vmap scan jit remat remat_scan map_variables jvp vjp custom_vjp while_loop cond
+        switch grad value_and_grad fold_rngs
+    ''')
+    + _rows('partitioning', 'function', TRANSFORM, '''
+        param_with_axes variable_with_axes get_axis_names scan_with_axes vmap_with_axes remat
+        axis_rules set_axis_rules get_axis_rules logical_to_mesh logical_to_mesh_axes
+        with_sharding_constraint
+    ''')
+    + _rows('partitioning', 'class', TRANSFORM, '''
+        AxisMetadata PartitionedVariable RulesFallback ScanIn ScanOut
+    ''')
+    + _rows('core', 'module', CORE, 'frozen_dict scope meta')
+    + _rows('core', 'class', CORE, 'DenyList AxisMetadata')
+    + _rows('core.frozen_dict', 'class', CORE, 'FrozenDict')
+    + _rows('core.frozen_dict', 'function', CORE, 'freeze unfreeze copy pop pretty_repr')
+    + _rows('core.scope', 'class', CORE, 'Scope Variable DenyList')
+    + _rows('core.meta', 'class', TRANSFORM, 'AxisMetadata Partitioned')
+    + _rows('core.meta', 'function', TRANSFORM, 'unbox with_partitioning get_partition_spec')
     # --- flax.linen.activation / flax.linen.initializers ---
     + _rows('activation', 'class', CORE, 'PReLU')
     + _rows('activation', 'function', CORE, _ACTIVATION_FUNCTIONS)
@@ -185,7 +257,7 @@ API_TABLE = tuple(
     + _rows('struct', 'class', NNJAX_CORE_ONLY, 'PyTreeNode')
     + _rows('struct', 'function', NNJAX_CORE_ONLY, 'field')
     + _rows('serialization', 'function', NNJAX_CORE_ONLY, '''
-        from_state_dict to_state_dict register_serialization_state
+        from_state_dict to_state_dict register_serialization_state is_serializable
         msgpack_serialize msgpack_restore to_bytes from_bytes
     ''')
     # flax.config.update, and flax.configurations' flag helpers, documented
@@ -216,6 +288,7 @@ API_TABLE = tuple(
     ''')
     # --- flax.errors: the catalogue of shared_spec.errors, plus our base ---
     + _rows('errors', 'exception', CORE, 'NNError' + _CATALOGUE_ERRORS)
+    + _rows('errors', 'exception', CORE, 'FlaxError')  # the seed's name of NNError
     + _rows('errors', 'exception', _p(NO_MPA, NO_MPA), '''
         MPACheckpointingRequiredError MPARestoreDataCorruptedError
         MPARestoreTargetRequiredError MPARestoreTypeNotMatchError
@@ -232,7 +305,7 @@ def entries(namespace=None):
     """All rows, or those of one namespace ('' is the top level).
 
     >>> len(entries('core'))
-    6
+    11
     """
     if namespace is None:
         return list(API_TABLE)

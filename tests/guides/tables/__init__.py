@@ -1,0 +1,1 @@
+"""Per-guide cell tables (see ``tests/guides/guide_table.py``)."""
