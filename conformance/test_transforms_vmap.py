@@ -33,7 +33,9 @@ on nnjax alone (``nnref_detects=False``):
 * shared parameters (``variable_axes={'params': None}``) initialized with a
   split 'params' stream (each index would draw different parameters);
 * a shared collection (``None``) written with values computed from the
-  mapped data.
+  mapped data (nnref now refuses it too when the written values differ
+  between indices, but not when they happen to be equal, so the case stays
+  nnjax-only).
 
 Sizes come from small fixed menus: nnjax compiles every new shape.
 """

@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 
 from shared_spec import errors
+from shared_spec.collection_filters import in_filter
+from shared_spec.in_out_axes import In, Out
 
 def _what(transform: str) -> str:
     return f"nn.{transform}"
@@ -54,6 +56,11 @@ def _is_axis_or_none(x) -> bool:
     return x is None or (isinstance(x, int) and not isinstance(x, bool))
 
 
+def _is_variable_axis(x) -> bool:
+    """A ``variable_axes`` value: an axis or None, possibly wrapped in ``In``/``Out`` (one side only)."""
+    return _is_axis_or_none(x.axis if isinstance(x, (In, Out)) else x)
+
+
 def _argnums(transform: str, argument: str, value) -> tuple:
     """``static_argnums``-like options as a tuple of ints (the module counts as argument 0)."""
     items = (value,) if isinstance(value, int) else value
@@ -85,7 +92,9 @@ def validate_options(transform: str, options: dict, axis_markers: tuple = ()) ->
     for argument in ("variable_axes", "split_rngs"):
         if argument in options:
             if argument == "variable_axes":
-                _check_mapping(transform, argument, options[argument], _is_axis_or_none, "an int axis or None")
+                _check_mapping(transform, argument, options[argument], _is_variable_axis,
+                               "an int axis or None, optionally wrapped in In(...) (lifted in only) or "
+                               "Out(...) (lifted out only)")
             else:
                 _check_mapping(transform, argument, options[argument], lambda v: isinstance(v, (bool, int)),
                                "True (split) or False (shared)")
@@ -152,16 +161,64 @@ def _explain_hidden(error, transform: str, options: dict, outer, inner, has_coll
         col = "params"
     if col is None:
         return None
+    one_sided = _one_sided(options, col)
+    if one_sided is not None:
+        return _explain_one_sided(error, transform, path, col, *one_sided)
     if not has_collection(outer, col) or has_collection(inner, col):
         return None
     given = ", ".join(f"{k}={_short(options[k])}" for k in _VARIABLE_OPTIONS if k in options)
     # the same catalogue class (handlers keep working), with the cause named
     better = copy.copy(error)
     better.args = (
-        f"Module {path}: collection '{col}' is used inside {_what(transform)} but the transform does not pass "
-        f"it through: it is selected by none of its variable filters ({given or 'none given'}). Fix: add "
+        f"{_seed_prefix(error)}Module {path}: collection '{col}' is used inside {_what(transform)} but the "
+        f"transform does not pass it through: it is selected by none of its variable filters ({given or 'none given'}). Fix: add "
         f"'{col}' to one of them, e.g. variable_axes={{'{col}': 0}} (one slice per index/step) or "
         f"variable_broadcast='{col}' (shared, read-only) for vmap/scan, variables=[..., '{col}'] for "
         "jit/remat/cond.",)
+    better._lift_explained = True
+    return better
+
+
+def _seed_prefix(error) -> str:
+    """The seed system's wording of ``error`` (catalogue messages start with it), ready to prefix."""
+    seed = getattr(error, "seed_message", "")
+    return f"{seed} " if seed else ""
+
+
+def _one_sided(options: dict, col: str):
+    """``(filter, marker)`` when ``variable_axes`` lifts ``col`` with ``In(...)``/``Out(...)``; else None.
+
+    The first filter that selects ``col`` decides, as when the transform
+    groups collections (scan's broadcast and carry filters come first).
+    """
+    for argument in ("variable_broadcast", "variable_carry"):
+        if in_filter(options.get(argument, False), col):
+            return None
+    axes = options.get("variable_axes")
+    if axes is None or not hasattr(axes, "items"):
+        return None
+    for key, value in axes.items():
+        if in_filter(key, col):
+            return (key, value) if isinstance(value, (In, Out)) else None
+    return None
+
+
+def _explain_one_sided(error, transform: str, path: str, col: str, key, marker):
+    """An error about ``col`` inside a transform that lifts it one way only: say which way, and the fix."""
+    given = f"variable_axes={{{key!r}: {marker!r}}}"
+    if isinstance(marker, In):
+        why = (f"lifts collection '{col}' in only: the body reads the variables it is given but cannot create "
+               "or update them there (the collection is immutable inside, and nothing written to it comes "
+               "back out)")
+    else:
+        why = (f"lifts collection '{col}' out only: the body starts without it (nothing is passed in), so the "
+               "variables it holds outside cannot be read there; what the body creates is returned")
+    seed = _seed_prefix(error)
+    original = str(error.args[0]) if error.args else ""
+    original = original[len(seed):] if seed and original.startswith(seed) else original
+    better = copy.copy(error)
+    better.args = (
+        f"{seed}Module {path}: {_what(transform)}({given}) {why}. Fix: use a plain axis, "
+        f"variable_axes={{{key!r}: {marker.axis!r}}}, to lift '{col}' both in and out. ({original})",)
     better._lift_explained = True
     return better

@@ -8,7 +8,10 @@ Each collection is one of three kinds inside the loop:
   first pass over one step computes them (following the jaxpr's data flow
   to check that independence), then the loop runs with them fixed;
 * **carry** (``variable_carry``): threaded through the steps like the carry;
-* **scanned** (``variable_axes``): one slice per step, stacked along an axis.
+* **scanned** (``variable_axes``): one slice per step, stacked along an axis;
+  ``In(axis)`` scans a collection in only (read-only in the loop, nothing
+  written there comes back), ``Out(axis)`` out only (every step starts
+  without it; what the steps make is stacked and returned).
 
 ``split_rngs`` gives every step its own keys for a stream (split) or the
 same ones. Arguments after the carry are scanned along ``in_axes`` (or
@@ -36,6 +39,7 @@ from jax import lax
 from jax._src.interpreters import partial_eval as pe
 
 from shared_spec import errors
+from shared_spec.in_out_axes import split_in_out
 
 from nnjax import meta
 from nnjax.lift import Lift
@@ -136,14 +140,16 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
               data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
               check_constancy_invariants=True):
     """Scope-level scan: ``lifted(scopes, carry, *xs)`` -> ``(carry, ys)`` with ``fn(inner_scopes, carry, *x)``."""
-    axes_filters = tuple(variable_axes.keys())
-    variable_scan_axes = tuple(variable_axes.values())
-    filters = (variable_broadcast, variable_carry) + axes_filters
+    # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
+    sides = split_in_out(variable_axes)
+    variable_scan_axes, variable_out_axes = sides.in_axes, sides.out_axes
+    in_filters = (variable_broadcast, variable_carry) + sides.in_filters
+    out_filters = (variable_broadcast, variable_carry) + sides.out_filters
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
     def lifted(scopes, init, *args):
-        lift = Lift(scopes, filters, filters, rng_filters)
+        lift = Lift(scopes, in_filters, out_filters, rng_filters)
         path = scopes[-1].path
         arg_axes = _per_arg(in_axes, args)
         if len(arg_axes) != len(args):
@@ -227,7 +233,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
                            out_axes, ys)
             ys = _merge_broadcast(out_axes, ys, y_consts)
             scan_out = tuple(meta.add_axis(_from_front(axis, group), axis, metadata_params)
-                             for group, axis in zip(scan_out, variable_scan_axes))
+                             for group, axis in zip(scan_out, variable_out_axes))
         except ValueError as error:
             raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
                              f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
@@ -263,7 +269,8 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
 
     The scanned method has the signature ``(carry, *xs) -> (carry, ys)``.
     ``variable_axes``: collection filter -> axis along which its variables
-    are stacked (one slice per step); ``variable_broadcast``: collections
+    are stacked (one slice per step), or ``In(axis)`` / ``Out(axis)`` for in
+    only / out only; ``variable_broadcast``: collections
     shared by all steps (read-only in the loop); ``variable_carry``:
     collections threaded through the steps; ``split_rngs``: stream filter ->
     whether each step gets its own keys; ``in_axes``/``out_axes``: the

@@ -1,7 +1,10 @@
 """``nn.vmap``: a module with an extra mapped axis, variables and random streams included.
 
 ``variable_axes`` says per collection whether its variables are mapped (an
-axis) or shared (``None``); ``split_rngs`` whether a random stream gives
+axis) or shared (``None``), possibly on one side only: ``In(axis)`` lifts a
+collection in only (read-only inside; nothing written there comes back),
+``Out(axis)`` out only (the body starts without it; what it makes is
+stacked and returned; ``shared_spec.in_out_axes``); ``split_rngs`` whether a random stream gives
 every index its own keys (split) or the same ones. Mapped collections and
 split streams go through ``jax.vmap`` with axis 0 for the keys.
 
@@ -25,6 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from shared_spec import errors
+from shared_spec.in_out_axes import split_in_out
 
 from nnjax import meta
 from nnjax.lift import Lift
@@ -65,8 +69,9 @@ def _split_keys(group: tuple, n: int) -> tuple:
 def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0,
               axis_size=None, axis_name=None, spmd_axis_name=None, metadata_params: Mapping = {}):
     """Scope-level vmap: ``lifted(scopes, *args)`` runs ``fn(inner_scopes, *args)`` under ``jax.vmap``."""
-    variable_filters = tuple(variable_axes.keys())
-    variable_in_axes = tuple(variable_axes.values())
+    # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
+    sides = split_in_out(variable_axes)
+    variable_in_axes, variable_out_axes = sides.in_axes, sides.out_axes
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
@@ -75,7 +80,7 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
             raise TypeError(
                 f"nn.vmap passes positional arguments only (got keyword arguments {sorted(kwargs)}); "
                 "pass them positionally and give their axes in in_axes.")
-        lift = Lift(scopes, variable_filters, variable_filters, rng_filters)
+        lift = Lift(scopes, sides.in_filters, sides.out_filters, rng_filters)
         path = scopes[-1].path
         arg_axes = tuple(in_axes) if isinstance(in_axes, (list, tuple)) else (in_axes,) * len(args)
         if len(arg_axes) != len(args):
@@ -112,7 +117,7 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
 
         try:
             y, out_groups = jax.vmap(
-                mapped, in_axes=(variable_in_axes, rng_axes, in_axes), out_axes=(out_axes, variable_in_axes),
+                mapped, in_axes=(variable_in_axes, rng_axes, in_axes), out_axes=(out_axes, variable_out_axes),
                 axis_name=axis_name, axis_size=axis_size, spmd_axis_name=spmd_axis_name,
             )(variable_groups, rng_groups, args)
         except ValueError as error:
@@ -124,7 +129,7 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
                              "output, or a single int/None for all).") from None
         out_groups = tuple(
             group if axis is None else meta.add_axis(group, axis, metadata_params)
-            for group, axis in zip(out_groups, variable_in_axes))
+            for group, axis in zip(out_groups, variable_out_axes))
         lift.publish(out_groups)
         return y
 
@@ -136,7 +141,9 @@ def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=
     """A lifted ``jax.vmap`` of a Module class or of a function whose first argument is a module.
 
     ``variable_axes``: collection filter -> axis of its variables (``None``:
-    shared across the mapped axis); ``split_rngs``: stream filter -> whether
+    shared across the mapped axis), or ``In(axis)`` / ``Out(axis)`` to lift it
+    in only (read-only inside) / out only (created inside and returned);
+    ``split_rngs``: stream filter -> whether
     each index gets its own keys; ``in_axes``/``out_axes``/``axis_size``/
     ``axis_name``/``spmd_axis_name`` as in ``jax.vmap``; ``metadata_params``
     is passed to the ``add_axis``/``remove_axis`` of boxed variables

@@ -8,7 +8,9 @@ The steps follow the production backend's ``lax.scan`` exactly:
 2. every step then starts from the same ``make_rng`` counters (JAX traces
    the body once), with its own keys for split streams (row ``i`` of
    ``split(key, length)``), its slice of the scanned variables and inputs,
-   and the carry and carry variables of the previous step;
+   and the carry and carry variables of the previous step (a collection
+   scanned ``In(axis)`` is read-only in the steps; one scanned ``Out(axis)``
+   starts absent in every step);
 3. scanned outputs and variables are stacked along their axes.
 
 nnref cannot see data flow. With ``check_constancy_invariants=True`` it
@@ -37,6 +39,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from shared_spec.errors import format_path as path_text
+from shared_spec.in_out_axes import split_in_out
 
 from nnref import meta
 from nnref import random as nrandom
@@ -63,14 +66,16 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
               split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
               data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
               check_constancy_invariants=True):
-    axes_filters = tuple(variable_axes.keys())
-    scan_axes = tuple(variable_axes.values())
-    filters = (variable_broadcast, variable_carry) + axes_filters
+    # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
+    sides = split_in_out(variable_axes)
+    scan_axes, out_scan_axes = sides.in_axes, sides.out_axes
+    in_filters = (variable_broadcast, variable_carry) + sides.in_filters
+    out_filters = (variable_broadcast, variable_carry) + sides.out_filters
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
     def lifted(scopes, init, *args):
-        lift = Lift(scopes, filters, filters, rng_filters)
+        lift = Lift(scopes, in_filters, out_filters, rng_filters)
         path = scopes[-1].path
         check_length("scan", "in_axes", in_axes, args, path)
         if not check_constancy_invariants and _has_broadcast(out_axes):
@@ -158,7 +163,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         try:
             ys = _stack_outputs(out_axes, ys, y_first if y_first is not None else ys[first])
             scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
-                             for g, a in enumerate(scan_axes))
+                             for g, a in enumerate(out_scan_axes))
         except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
             raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
                              f"{path_text(path)}: an output or variable axis does not fit the value it describes "

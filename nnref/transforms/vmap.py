@@ -3,8 +3,11 @@
 JAX traces a vmapped function once, so every index sees the same
 ``make_rng`` counter values; this loop resets the counters before each
 index to reproduce that. Mapped collections are sliced per index and
-stacked back; split streams give index ``i`` row ``i`` of
-``split(key, n)``.
+stacked back (a collection mapped ``In(axis)`` is sliced but not stacked
+back, one mapped ``Out(axis)`` only stacked back); split streams give index
+``i`` row ``i`` of ``split(key, n)``. An unmapped (axis ``None``) output or
+written collection must be the same at every index, as ``jax.vmap``
+requires (nnref compares values; JAX follows the data flow).
 
 >>> import nnref as nn
 >>> import numpy as np
@@ -22,11 +25,15 @@ from __future__ import annotations
 
 from typing import Callable, Mapping
 
+import numpy as np
+
 from shared_spec.errors import format_path as path_text
+from shared_spec.in_out_axes import split_in_out
 
 from nnref import meta
 from nnref import random as nrandom
 from nnref.lift import Lift
+from nnref.tree_util import tree_flatten
 from nnref.transforms._axes import (axis_sizes, check_length, check_not_empty, map_prefix, per_arg, stack, take,
                                     take_keys)
 from nnref.transforms.lifting import lift_transform, validate_options
@@ -34,8 +41,9 @@ from nnref.transforms.lifting import lift_transform, validate_options
 
 def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0,
               axis_size=None, axis_name=None, spmd_axis_name=None, metadata_params: Mapping = {}):
-    filters = tuple(variable_axes.keys())
-    var_axes = tuple(variable_axes.values())
+    # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
+    sides = split_in_out(variable_axes)
+    var_axes, out_var_axes = sides.in_axes, sides.out_axes
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
@@ -44,7 +52,7 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
             raise TypeError(
                 f"nn.vmap passes positional arguments only (got keyword arguments {sorted(kwargs)}); "
                 "pass them positionally and give their axes in in_axes.")
-        lift = Lift(scopes, filters, filters, rng_filters)
+        lift = Lift(scopes, sides.in_filters, sides.out_filters, rng_filters)
         path = scopes[-1].path
         check_length("vmap", "in_axes", in_axes, args, path)
         arg_axes = per_arg(in_axes, args)
@@ -83,9 +91,9 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
         try:
             y = _stack_outputs(out_axes, ys)
             out_groups = tuple(
-                outs[0][g] if axis is None else meta.add_axis(stack([o[g] for o in outs], axis), axis,
+                _unmapped([o[g] for o in outs]) if axis is None else meta.add_axis(stack([o[g] for o in outs], axis), axis,
                                                               metadata_params)
-                for g, axis in enumerate(var_axes))
+                for g, axis in enumerate(out_var_axes))
         except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
             raise ValueError(f"nn.vmap(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
                              f"{path_text(path)}: an output or variable axis does not fit the value it describes "
@@ -104,8 +112,31 @@ def _stack_outputs(axes, ys: list):
     if isinstance(axes, dict):
         return {k: _stack_outputs(axes[k], [y[k] for y in ys]) for k in ys[0]}
     if axes is None:
-        return ys[0]
+        return _unmapped(ys)
     return stack(ys, axes)
+
+
+def _unmapped(values: list):
+    """The one value of an unmapped (axis ``None``) output or variable group, the same at every index.
+
+    ``jax.vmap`` refuses an unmapped output that depends on the mapped
+    values; nnref, seeing no data flow, refuses one that differs between
+    indices (a dependency that yields equal values goes unnoticed).
+    """
+    first_leaves, first_def = tree_flatten(values[0])
+    for i, value in enumerate(values[1:], 1):
+        leaves, treedef = tree_flatten(value)
+        if treedef != first_def or not all(_equal(a, b) for a, b in zip(first_leaves, leaves)):
+            raise ValueError(f"axis None (unmapped) was given for a value that differs between index 0 and "
+                             f"index {i} of the mapped axis; map it (an int axis) or make it independent of "
+                             "the mapped values")
+    return values[0]
+
+
+def _equal(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    nan = np.issubdtype(a.dtype, np.inexact) and np.issubdtype(b.dtype, np.inexact)
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=nan))
 
 
 def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0, axis_size=None,
