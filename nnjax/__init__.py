@@ -101,3 +101,35 @@ from nnjax.variables import Variable  # noqa: F401
 
 ShapeDtypeStruct = jax.ShapeDtypeStruct
 BACKEND = "nnjax"
+
+# The seed's module paths: ``nn.linear``, ``nn.recurrent``, ... re-export the
+# layers; ``nnjax.core`` is a package; ``nn.partitioning`` is the T5X-style API.
+from nnjax import (  # noqa: F401,E402
+    attention, batch_apply, combinators, dtypes, fp8_ops, jax_utils, linear, module,
+    normalization, partitioning, pooling, recurrent, stochastic, summary, transforms,
+)
+from nnjax.activation import normalize  # noqa: F401,E402  (the seed's alias of standardize)
+from nnjax.batch_apply import BatchApply  # noqa: F401,E402
+from nnjax.fp8_ops import (  # noqa: F401,E402
+    Fp8DirectDotGeneralOp,
+    Fp8DotGeneral,
+    Fp8DotGeneralOp,
+    Fp8Einsum,
+    NANOOFp8DotGeneralOp,
+)
+from nnjax.initializers import ones, ones_init, zeros, zeros_init  # noqa: F401,E402
+from nnjax.metadata_axis import add_metadata_axis  # noqa: F401,E402
+from nnjax.name_scopes import compact_name_scope, share_scope  # noqa: F401,E402
+from nnjax.transforms import fold_rngs, grad, value_and_grad  # noqa: F401,E402
+
+
+def __getattr__(name):
+    # nnjax.training pulls in optax and orbax (about a second of import time),
+    # so ``import nnjax`` leaves it out and the first ``nnjax.training`` loads it.
+    if name == 'training':
+        import importlib
+        return importlib.import_module('nnjax.training')
+    raise AttributeError(f"module 'nnjax' has no attribute {name!r}")
+
+# [initializers]
+# [/initializers]

@@ -96,3 +96,19 @@ from nnref.shape_dtype import ShapeDtypeStruct
 from nnref.variables import Variable
 
 BACKEND = "nnref"
+
+# The seed's module paths: ``nn.linear``, ``nn.recurrent``, ... re-export the
+# layers; ``nnref.core`` is a package; ``nn.partitioning`` is the T5X-style API.
+from nnref import (  # noqa: F401,E402
+    attention, batch_apply, combinators, config, dtypes, linear, module, normalization,
+    partitioning, pooling, recurrent, stochastic, summary, transforms,
+)
+from nnref.activation import normalize  # noqa: F401,E402  (the seed's alias of standardize)
+from nnref.batch_apply import BatchApply  # noqa: F401,E402
+from nnref.initializers import ones, ones_init, zeros, zeros_init  # noqa: F401,E402
+from nnref.metadata_axis import add_metadata_axis  # noqa: F401,E402
+from nnref.name_scopes import compact_name_scope, share_scope  # noqa: F401,E402
+from nnref.transforms import fold_rngs, grad, value_and_grad  # noqa: F401,E402
+
+# [initializers]
+# [/initializers]
