@@ -32,6 +32,7 @@ from shared_spec.collection_filters import DenyList, in_filter, union_filters
 
 from nnref.rng_streams import is_prng_key
 from nnref.scope import NON_NUMERIC_KINDS, Scope, copy_tree
+from nnref.tree_util import tree_flatten, tree_unflatten
 
 # The capture_intermediates filter of each apply in progress, innermost last.
 _capture_stack: list = []
@@ -156,7 +157,42 @@ def root_scope(variables, rngs, mutable, flags=None) -> Scope:
     return Scope.create_root(validated_variables(variables), validated_rngs(rngs), mutable, flags)
 
 
+def fresh_arrays(tree):
+    """``tree`` with every NumPy array replaced by a copy; containers keep their order.
+
+    JAX arrays are immutable, so in the seed system ``x += y`` inside a model
+    rebinds ``x`` and the caller's array never changes. NumPy's ``+=`` writes
+    into the array, so ``init``/``apply`` hand the model copies of the array
+    arguments: the model may still write into them (``x += y`` keeps working
+    and leaves ``x`` a new value), but the caller never sees it. Containers
+    that hold no array are returned as they are.
+
+    >>> x = np.ones(2, np.float32)
+    >>> args = fresh_arrays((x, {'b': x, 'a': 3}))
+    >>> args[0] is x, list(args[1]), args[1]['b'] is x
+    (False, ['b', 'a'], False)
+    """
+    if isinstance(tree, np.ndarray):
+        return tree.copy()
+    kind = type(tree)
+    if kind is dict:
+        new = {k: fresh_arrays(v) for k, v in tree.items()}
+        return tree if all(new[k] is tree[k] for k in tree) else new
+    if kind in (list, tuple) or (isinstance(tree, tuple) and hasattr(tree, "_fields")):
+        new = [fresh_arrays(v) for v in tree]
+        if all(a is b for a, b in zip(new, tree)):
+            return tree
+        return kind(*new) if kind not in (list, tuple) else kind(new)
+    leaves, treedef = tree_flatten(tree)
+    if len(leaves) == 1 and leaves[0] is tree:
+        return tree  # a leaf: scalars, strings, keys and other immutable values
+    # FrozenDicts and registered pytree nodes: rebuilt through the tree API.
+    return tree_unflatten(treedef, [fresh_arrays(leaf) for leaf in leaves])
+
+
 def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, args, kwargs):
+    # Copies, not the caller's arrays: see fresh_arrays.
+    args, kwargs = fresh_arrays(args), fresh_arrays(kwargs)
     capture = _capture_filter(capture_intermediates)
     if capture is not None:
         mutable = union_filters(mutable, "intermediates")  # capturing means storing the captures

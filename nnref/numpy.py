@@ -263,12 +263,14 @@ def ones(shape, dtype=None, order='C'):
 
 
 def empty(shape, dtype=None, order='C'):
-    """``numpy.empty`` defaulting to float32.
+    """Zeros, as ``jax.numpy.empty`` gives (it cannot hand out uninitialized
+    memory); defaults to float32. NumPy's ``empty`` would return whatever the
+    memory held, so model code that forgot to fill it would differ by backend.
 
-    >>> empty((0,)).dtype
-    dtype('float32')
+    >>> empty(2)
+    array([0., 0.], dtype=float32)
     """
-    return _np.empty(shape, dtype=_DEFAULT_FLOAT if dtype is None else dtype, order=order)
+    return _np.zeros(shape, dtype=_DEFAULT_FLOAT if dtype is None else dtype, order=order)
 
 
 def full(shape, fill_value, dtype=None, order='C'):
@@ -298,7 +300,14 @@ def _like(numpy_fn):
 
 zeros_like = _like(_np.zeros_like)
 ones_like = _like(_np.ones_like)
-empty_like = _like(_np.empty_like)
+# jax.numpy.empty_like gives zeros (see `empty`); so does this one.
+empty_like = _like(_np.zeros_like)
+empty_like.__name__ = empty_like.__qualname__ = 'empty_like'
+empty_like.__doc__ = (
+    'Zeros shaped like ``a``, as ``jax.numpy.empty_like`` gives; an array keeps '
+    "its dtype, Python data gets JAX's 32-bit default.\n\n"
+    '>>> empty_like([1.5, 2.5])\n'
+    "array([0., 0.], dtype=float32)\n")
 
 
 def full_like(a, fill_value, dtype=None, order='K', subok=True, shape=None):

@@ -2,9 +2,9 @@
 
 Each sampler draws the same words from the same counters as JAX and turns
 them into numbers by the same steps, so integer, boolean and ``uniform``
-results are bit-identical to JAX, and ``normal``/``truncated_normal`` agree to
-a few float32 ulp (the difference is float32 ``log1p``/``erf`` rounding, not
-the algorithm).
+results are bit-identical to JAX, and so are ``normal`` and (except in
+float16) ``truncated_normal``: their float32 ``log1p``/``erf`` are evaluated
+the way XLA evaluates them (:mod:`nnref.random.xla_math`).
 
 Dtypes. Without an explicit dtype, results are float32 / int32, JAX's
 defaults. Asking for float64 (or int64/uint64) computes in 64 bits from
@@ -32,6 +32,7 @@ import scipy.special
 
 from nnref.random.dtypes import finfo, is_floating, nextafter_toward, uint_dtype
 from nnref.random.erfinv import erfinv
+from nnref.random.xla_math import erf as xla_erf
 from nnref.random.fma import fma
 from nnref.random.keys import (_bits_from_data, _canonical_shape,
                                _normalize_key, _split_data)
@@ -143,7 +144,9 @@ def normal(key, shape=(), dtype=np.float32):
 def _erf(x, dtype):
     if dtype == np.float64:
         return scipy.special.erf(x.astype(np.float64))
-    return scipy.special.erf(x.astype(np.float32)).astype(dtype)
+    # XLA's float32 approximation (half precision goes through float32 too):
+    # SciPy's erf differs in the last bit, which moves every truncated draw.
+    return np.asarray(xla_erf(x.astype(np.float32))).astype(dtype)
 
 
 def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
@@ -151,9 +154,10 @@ def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
 
     A uniform draw between ``erf(lower/sqrt2)`` and ``erf(upper/sqrt2)`` is
     mapped back through ``sqrt(2) * erfinv``, then clipped to the open
-    interval to absorb rounding. Far in the tails (|x| beyond ~2.5) erfinv
-    magnifies the one-ulp differences between SciPy's float32 erf and XLA's
-    into differences of a few 1e-6 from JAX.
+    interval to absorb rounding. float32 and bfloat16 draws are JAX's bit for
+    bit (erf and erfinv evaluated as XLA does); float16 ones are not (XLA
+    keeps intermediate float16 values in float32 inside its fused kernel),
+    and agree within the 'prng_normal' tolerance.
 
     >>> from nnref.random.keys import PRNGKey
     >>> x = truncated_normal(PRNGKey(0), -2.0, 2.0, (10000,))
@@ -171,8 +175,11 @@ def truncated_normal(key, lower, upper, shape=None, dtype=np.float32):
         _check_param_shape("truncated_normal", shape, lower.shape, upper.shape)
     sqrt2 = np.array(np.sqrt(2), dtype)
     with np.errstate(over="ignore", invalid="ignore"):
-        a = _erf((lower / sqrt2).astype(dtype), dtype)
-        b = _erf((upper / sqrt2).astype(dtype), dtype)
+        # XLA rewrites the division by the constant sqrt(2) as a product
+        # with its rounded reciprocal; the last bit of erf's argument moves.
+        inv_sqrt2 = (np.array(1, dtype) / sqrt2).astype(dtype)
+        a = _erf((lower * inv_sqrt2).astype(dtype), dtype)
+        b = _erf((upper * inv_sqrt2).astype(dtype), dtype)
         u = _uniform(data, shape, dtype, a, b)
         out = (sqrt2 * erfinv(u, dtype)).astype(dtype)
         low_edge = nextafter_toward(lower, up=True)
