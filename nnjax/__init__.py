@@ -130,6 +130,3 @@ def __getattr__(name):
         import importlib
         return importlib.import_module('nnjax.training')
     raise AttributeError(f"module 'nnjax' has no attribute {name!r}")
-
-# [initializers]
-# [/initializers]

@@ -109,6 +109,3 @@ from nnref.initializers import ones, ones_init, zeros, zeros_init  # noqa: F401,
 from nnref.metadata_axis import add_metadata_axis  # noqa: F401,E402
 from nnref.name_scopes import compact_name_scope, share_scope  # noqa: F401,E402
 from nnref.transforms import fold_rngs, grad, value_and_grad  # noqa: F401,E402
-
-# [initializers]
-# [/initializers]

@@ -95,7 +95,7 @@ _ACTIVATION_FUNCTIONS = '''
 _INITIALIZERS = '''
     constant delta_orthogonal glorot_normal glorot_uniform he_normal he_uniform
     kaiming_normal kaiming_uniform lecun_normal lecun_uniform normal ones
-    ones_init orthogonal uniform variance_scaling xavier_normal xavier_uniform
+    ones_init orthogonal truncated_normal uniform variance_scaling xavier_normal xavier_uniform
     zeros zeros_init
 '''
 
