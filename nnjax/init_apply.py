@@ -30,7 +30,9 @@ import numpy as np
 
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
+from shared_spec.frozen_dict import freeze
 
+from nnjax.config import config
 from nnjax.scope import NON_NUMERIC_KINDS, Scope
 
 # The capture_intermediates filter of each apply in progress, innermost last.
@@ -183,6 +185,8 @@ def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, arg
         scope.invalidate()  # a module leaked out of this call can no longer touch its variables
     frame = scope.frame
     mutated = {col: _copy_collections(tree) for col, tree in frame.variables.items() if frame.is_mutable(col)}
+    if config.nnjax_return_frozendict:  # the seed's flag: hand back FrozenDicts, as older releases did
+        mutated = freeze(mutated)
     return y, mutated
 
 

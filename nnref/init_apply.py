@@ -29,8 +29,10 @@ import numpy as np
 
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
+from shared_spec.frozen_dict import freeze
 
 from nnref.rng_streams import is_prng_key
+from nnref.config import config
 from nnref.scope import NON_NUMERIC_KINDS, Scope, copy_tree
 from nnref.tree_util import tree_flatten, tree_unflatten
 
@@ -205,6 +207,8 @@ def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, arg
         _capture_stack.pop()
         scope.invalidate()  # a module leaked out of this call can no longer touch its variables
     mutated = {col: copy_tree(tree) for col, tree in scope.root.variables.items() if in_filter(mutable, col)}
+    if config.nnref_return_frozendict:  # the seed's flag: hand back FrozenDicts, as older releases did
+        mutated = freeze(mutated)
     return y, mutated
 
 
