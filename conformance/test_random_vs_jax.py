@@ -105,6 +105,16 @@ def test_uniform(words, shape, dtype, lohi):
           jax.random.uniform(jkey(words), shape, dtype, lo, hi))
 
 
+@pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
+def test_half_precision_uniform_rounds_after_each_operation(dtype):
+    # Half-precision scaling rounds the product before the add (a single
+    # rounding of the fused value misses about a third of these draws).
+    for seed, (lo, hi) in enumerate([(-187.0, 0.0), (-3.5, 250.0), (0.25, 0.75), (-1e3, 1e3)]):
+        key = np.array([seed, seed + 1], np.uint32)
+        exact(nrandom.uniform(key, (4096,), dtype, lo, hi),
+              jax.random.uniform(jkey(key), (4096,), dtype, lo, hi))
+
+
 @settings()
 @given(key_words, shapes, st.tuples(bound64, bound64))
 def test_uniform_float64(words, shape, lohi):

@@ -3,9 +3,10 @@
 XLA's CPU and GPU backends contract a multiply followed by an add into one
 FMA instruction for float32 and float64 (observed: ``uniform`` with bounds
 other than [0, 1) matches JAX bit for bit only with a fused rounding); it
-computes float16 arithmetic in float32 but rounds bfloat16 after every
-operation (observed the same way). NumPy has no FMA, so this file emulates
-one exactly:
+rounds float16 and bfloat16 after every operation (observed the same way:
+``jax.random.uniform`` in float16 matches multiply-round-add-round on every
+one of tens of thousands of draws, and a single rounding misses a third of
+them). NumPy has no FMA, so this file emulates one exactly:
 
 * float32: the product of two float32 values is exact in float64; the sum is
   formed in float64 with *round-to-odd*, which makes the final rounding to
@@ -17,10 +18,7 @@ one exactly:
   splitting, an exact sum, a round-to-odd sum of the two error terms, and a
   final round-to-nearest. Exact barring overflow and underflow of the
   intermediate terms.
-* float16: as XLA's CPU backend computes it, in float32 (where the product
-  is exact) and rounded to float16 once at the end;
-* bfloat16 and other narrow types: multiply, round, add, round (XLA rounds
-  bfloat16 after every operation).
+* float16, bfloat16 and other narrow types: multiply, round, add, round.
 
 >>> import numpy as np
 >>> a = np.float32(1 + 2**-12); c = -np.float32(1 + 2**-11)
@@ -96,13 +94,7 @@ def fma(a, b, c):
             plain = a * b + c
             # Non-finite intermediates make the error terms NaN; fall back.
             out = np.where(np.isfinite(out), out, plain)
-        elif dtype == np.float16:
-            # XLA's CPU backend computes float16 arithmetic in float32 and
-            # rounds once at the end (excess precision allowed); the product
-            # of two float16 values is exact in float32.
-            wide = a.astype(np.float32) * b.astype(np.float32) + c.astype(np.float32)
-            out = wide.astype(dtype)
-        else:  # bfloat16 and narrower: XLA rounds after every operation
+        else:  # float16, bfloat16 and narrower: XLA rounds after every operation
             out = (a * b).astype(dtype) + c
     out = np.asarray(out, dtype=dtype).reshape(shape)
     return out[()] if out.ndim == 0 else out
