@@ -86,6 +86,10 @@ def unbind_unbound(nn):
     nn.Dense(3).unbind()
 
 
+def share_scope_unbound(nn):
+    nn.share_scope(nn.Dense(3), nn.Dense(4))
+
+
 def property_reads_missing_attribute(nn):
     class Foo(nn.Module):
         @property
@@ -350,6 +354,7 @@ MISUSES = [
     ("CallCompactUnboundModuleError", "calling an unbound compact module", call_compact_unbound),
     ("CallCompactUnboundModuleError", "make_rng on an unbound module", make_rng_unbound),
     ("CallSetupUnboundModuleError", "calling setup() directly", call_setup_unbound),
+    ("CallShareScopeOnUnboundModuleError", "share_scope() of unbound modules", share_scope_unbound),
     ("CallUnbindOnUnboundModuleError", "unbind() of an unbound module", unbind_unbound),
     ("DescriptorAttributeError", "a property reads a missing attribute", property_reads_missing_attribute),
     ("IncorrectPostInitOverrideError", "__post_init__ without super()", post_init_without_super),

@@ -68,6 +68,11 @@ CASES = [
     ('ConvLocal', nn.ConvLocal,
      _init_plain(nn.ConvLocal(2, (3,), padding='VALID'), _x(1, 6, 2))),
     ('Embed', nn.Embed, _init_plain(nn.Embed(5, 3), jnp.array([0, 4, 2]))),
+    # The fp8 modules, each as the dot_general_cls of a Dense (their scales and
+    # amax histories in the '_overwrite_with_gradient' collection).
+    *[(f'Dense-{cls.__name__}', cls, _init_plain(nn.Dense(3, dot_general_cls=cls), _x(2, 4)))
+      for cls in (nn.Fp8DotGeneralOp, nn.Fp8DirectDotGeneralOp, nn.NANOOFp8DotGeneralOp)],
+    ('Fp8Einsum', nn.Fp8Einsum, _init_plain(nn.Fp8Einsum(), 'bi,io->bo', _x(2, 4), _x(4, 3))),
     ('Embed-bf16', nn.Embed,
      _init_plain(nn.Embed(5, 3, param_dtype=jnp.bfloat16), jnp.array([1]))),
     ('BatchNorm', nn.BatchNorm,
