@@ -28,8 +28,10 @@ $(VENV)/.installed: pyproject.toml
 	$(VPY) -m pip install -e '.[test]'
 	touch $@
 
+# Two pytest workers (pytest-xdist): the CI machine has two cores and most
+# tests are single-threaded Python or XLA compilation.
 test: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q
+	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q -n 2
 
 test-slow: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance -m slow -q
