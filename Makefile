@@ -28,10 +28,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VPY) -m pip install -e '.[test]'
 	touch $@
 
-# Two pytest workers (pytest-xdist): the CI machine has two cores and most
+# Two pytest workers (pytest-xdist; worksteal evens out the slow tail): the CI
+# machine has two cores and most
 # tests are single-threaded Python or XLA compilation.
 test: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q -n 2
+	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q -n 2 --dist worksteal
 
 test-slow: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance -m slow -q
