@@ -29,8 +29,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Two pytest workers (pytest-xdist; worksteal evens out the slow tail): the CI
-# machine has two cores and most
-# tests are single-threaded Python or XLA compilation.
+# machine has two cores and most tests are single-threaded Python or XLA
+# compilation.
 test: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q -n 2 --dist worksteal
 
