@@ -17,12 +17,8 @@ import os
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    'ci', max_examples=25, deadline=None, derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    'dev', max_examples=50, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile(
-    'deep', max_examples=2000, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow])
+    'ci', max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile('dev', max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile('deep', max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'ci'))

@@ -1,9 +1,9 @@
 """Runs every benchmark on every available backend and prints ratios against the seed system.
 
-    python -m benchmarks                        # what `make bench` runs
-    python -m benchmarks --json out.json        # also write the results
-    python -m benchmarks --quick                # fewer repetitions (a smoke run)
-    python -m benchmarks --only remat_memory    # one benchmark (repeatable)
+python -m benchmarks                        # what `make bench` runs
+python -m benchmarks --json out.json        # also write the results
+python -m benchmarks --quick                # fewer repetitions (a smoke run)
+python -m benchmarks --only remat_memory    # one benchmark (repeatable)
 """
 
 from __future__ import annotations
@@ -14,8 +14,16 @@ import json
 import os
 import platform
 
-from benchmarks import (backends, checkpoint_io, debug_compare, module_overhead, nnref_apply, remat_memory,
-                        scale_memory, train_step)
+from benchmarks import (
+    backends,
+    checkpoint_io,
+    debug_compare,
+    module_overhead,
+    nnref_apply,
+    remat_memory,
+    scale_memory,
+    train_step,
+)
 
 BENCHMARKS = [module_overhead, remat_memory, train_step, scale_memory, checkpoint_io, nnref_apply, debug_compare]
 
@@ -79,12 +87,19 @@ def table(rows: list[dict], names: list[str]) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--json", metavar="PATH", help="write machine, versions and every figure to PATH")
-    parser.add_argument("--repeat", type=int, default=20, help="at least this many timed runs per figure (best is kept)")
+    parser.add_argument(
+        "--repeat", type=int, default=20, help="at least this many timed runs per figure (best is kept)"
+    )
     parser.add_argument("--min-seconds", type=float, default=1.0, help="and more runs until this much time per figure")
     parser.add_argument("--quick", action="store_true", help="3 runs per figure: a smoke test, not for numbers")
     known = [bench.__name__.rsplit(".", 1)[-1] for bench in BENCHMARKS]
-    parser.add_argument("--only", action="append", choices=known, metavar="NAME",
-                        help=f"run only this benchmark (repeatable; one of: {', '.join(known)})")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=known,
+        metavar="NAME",
+        help=f"run only this benchmark (repeatable; one of: {', '.join(known)})",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.repeat, args.min_seconds = 3, 0.0

@@ -72,11 +72,15 @@ def make_state(layers: int = LAYERS, width: int = WIDTH, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
 
     def tree(scale):
-        return {f"layers_{i}": {"kernel": jnp.asarray(rng.standard_normal((width, width), dtype=np.float32)
-                                                      * np.float32(scale / np.sqrt(width))),
-                                "bias": jnp.asarray(rng.standard_normal((width,), dtype=np.float32)
-                                                    * np.float32(scale * 0.1))}
-                for i in range(layers)}
+        return {
+            f"layers_{i}": {
+                "kernel": jnp.asarray(
+                    rng.standard_normal((width, width), dtype=np.float32) * np.float32(scale / np.sqrt(width))
+                ),
+                "bias": jnp.asarray(rng.standard_normal((width,), dtype=np.float32) * np.float32(scale * 0.1)),
+            }
+            for i in range(layers)
+        }
 
     return {"params": tree(1.0), "momentum": tree(0.01), "step": jnp.asarray(0, jnp.int32)}
 
@@ -185,8 +189,10 @@ def savers(backends: dict) -> dict:
         if "orbax_checkpointer" in inspect.signature(checkpoints.save_checkpoint).parameters:
             found["nnjax orbax"] = _Saver("nnjax orbax", checkpoints, set_flag, orbax=True)
         else:
-            print("  (checkpoint_io: nnjax's save_checkpoint takes no orbax_checkpointer yet: no nnjax orbax rows)",
-                  file=sys.stderr)
+            print(
+                "  (checkpoint_io: nnjax's save_checkpoint takes no orbax_checkpointer yet: no nnjax orbax rows)",
+                file=sys.stderr,
+            )
     if "seed" in backends:
         import flax
         from flax.training import checkpoints as seed_checkpoints
@@ -225,8 +231,16 @@ def _timed(fn):
     return time.perf_counter() - start, result
 
 
-def run(backends: dict, repeat: int = ROUNDS, min_seconds: float = 0.0, layers: int = LAYERS,
-        width: int = WIDTH, batch: int = BATCH, tmpdir: str | None = None, **_ignored) -> list[dict]:
+def run(
+    backends: dict,
+    repeat: int = ROUNDS,
+    min_seconds: float = 0.0,
+    layers: int = LAYERS,
+    width: int = WIDTH,
+    batch: int = BATCH,
+    tmpdir: str | None = None,
+    **_ignored,
+) -> list[dict]:
     """Rows ``{"kind": "bandwidth" | "async", "saver", ...}`` (seconds and MB/s); see the module docstring.
 
     ``min(repeat, ROUNDS)`` rounds after one warm-up round (which also checks
@@ -287,8 +301,14 @@ def run(backends: dict, repeat: int = ROUNDS, min_seconds: float = 0.0, layers: 
                         _check_equal(saver.restore(async_dirs[label], state), state, label + " (async)")
                         continue
                     del restored
-                    for key, value in (("save", save_s), ("restore", restore_s), ("alone", alone_s),
-                                       ("call", call_s), ("after", after_s), ("rest", rest_s)):
+                    for key, value in (
+                        ("save", save_s),
+                        ("restore", restore_s),
+                        ("alone", alone_s),
+                        ("call", call_s),
+                        ("after", after_s),
+                        ("rest", rest_s),
+                    ):
                         times[label][key].append(value)
         finally:
             if gc_was_enabled:
@@ -303,22 +323,46 @@ def run(backends: dict, repeat: int = ROUNDS, min_seconds: float = 0.0, layers: 
         backend, fmt = label.split(" ", 1)
         save_best, restore_best = min(t["save"]), min(t["restore"])
         save_med, restore_med = statistics.median(t["save"]), statistics.median(t["restore"])
-        rows.append({"kind": "bandwidth", "saver": label, "backend": backend, "format": fmt,
-                     "save_s": save_best, "restore_s": restore_best,
-                     "save_s_median": save_med, "restore_s_median": restore_med,
-                     "save_MBps": size / MB / save_best, "restore_MBps": size / MB / restore_best,
-                     "save_MBps_median": size / MB / save_med, "restore_MBps_median": size / MB / restore_med,
-                     **common})
+        rows.append(
+            {
+                "kind": "bandwidth",
+                "saver": label,
+                "backend": backend,
+                "format": fmt,
+                "save_s": save_best,
+                "restore_s": restore_best,
+                "save_s_median": save_med,
+                "restore_s_median": restore_med,
+                "save_MBps": size / MB / save_best,
+                "restore_MBps": size / MB / restore_best,
+                "save_MBps_median": size / MB / save_med,
+                "restore_MBps_median": size / MB / restore_med,
+                **common,
+            }
+        )
         med = {key: statistics.median(values) for key, values in t.items()}
-        rows.append({"kind": "async", "saver": label, "backend": backend, "format": fmt,
-                     "step_alone_s": med["alone"], "call_s": med["call"], "step_after_s": med["after"],
-                     "rest_s": med["rest"], "waited_s": med["call"] + med["after"] - med["alone"],
-                     "sync_save_s": save_med, **common})
+        rows.append(
+            {
+                "kind": "async",
+                "saver": label,
+                "backend": backend,
+                "format": fmt,
+                "step_alone_s": med["alone"],
+                "call_s": med["call"],
+                "step_after_s": med["after"],
+                "rest_s": med["rest"],
+                "waited_s": med["call"] + med["after"] - med["alone"],
+                "sync_save_s": save_med,
+                **common,
+            }
+        )
     return rows
 
 
-CAPTION = (f"~100 MB state ({LAYERS} x Dense({WIDTH}) params + momentum, float32) on local disk; "
-           f"bandwidth from best and median of <= {ROUNDS} interleaved rounds; async figures are medians")
+CAPTION = (
+    f"~100 MB state ({LAYERS} x Dense({WIDTH}) params + momentum, float32) on local disk; "
+    f"bandwidth from best and median of <= {ROUNDS} interleaved rounds; async figures are medians"
+)
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -328,24 +372,32 @@ def table(rows: list[dict]) -> list[str]:
     if not rows:
         return ["  (no checkpoint path to measure in this run)"]
     seed = {row["format"]: row for row in bandwidth if row["backend"] == "seed"}
-    lines = [f"  state: {rows[0]['bytes'] / MB:.1f} MB; MB/s = bytes / 1e6 / seconds (best, median); "
-             "ratio = nnjax's best MB/s / the seed's (> 1: faster)",
-             f"  {'saver':<15}{'save MB/s':>18}{'restore MB/s':>18}{'save/seed':>11}{'restore/seed':>14}"]
+    lines = [
+        f"  state: {rows[0]['bytes'] / MB:.1f} MB; MB/s = bytes / 1e6 / seconds (best, median); "
+        "ratio = nnjax's best MB/s / the seed's (> 1: faster)",
+        f"  {'saver':<15}{'save MB/s':>18}{'restore MB/s':>18}{'save/seed':>11}{'restore/seed':>14}",
+    ]
     for row in bandwidth:
         peer = seed.get(row["format"])
         other = row["backend"] != "seed" and peer is not None
         save_ratio = f"{row['save_MBps'] / peer['save_MBps']:.2f}x" if other else "-"
         restore_ratio = f"{row['restore_MBps'] / peer['restore_MBps']:.2f}x" if other else "-"
-        lines.append(f"  {row['saver']:<15}{row['save_MBps']:>9.0f} ({row['save_MBps_median']:>5.0f})"
-                     f"{row['restore_MBps']:>10.0f} ({row['restore_MBps_median']:>5.0f})"
-                     f"{save_ratio:>11}{restore_ratio:>14}")
+        lines.append(
+            f"  {row['saver']:<15}{row['save_MBps']:>9.0f} ({row['save_MBps_median']:>5.0f})"
+            f"{row['restore_MBps']:>10.0f} ({row['restore_MBps_median']:>5.0f})"
+            f"{save_ratio:>11}{restore_ratio:>14}"
+        )
     lines.append("")
-    lines.append(f"  {'async save':<15}{'step alone':>12}{'call':>10}{'step after':>12}{'rest':>10}"
-                 f"{'step waits':>12}{'sync save':>11}")
+    lines.append(
+        f"  {'async save':<15}{'step alone':>12}{'call':>10}{'step after':>12}{'rest':>10}"
+        f"{'step waits':>12}{'sync save':>11}"
+    )
     for row in asynchronous:
-        lines.append(f"  {row['saver']:<15}{row['step_alone_s'] * 1e3:>9.1f} ms{row['call_s'] * 1e3:>7.1f} ms"
-                     f"{row['step_after_s'] * 1e3:>9.1f} ms{row['rest_s'] * 1e3:>7.1f} ms"
-                     f"{row['waited_s'] * 1e3:>9.1f} ms{row['sync_save_s'] * 1e3:>8.1f} ms")
+        lines.append(
+            f"  {row['saver']:<15}{row['step_alone_s'] * 1e3:>9.1f} ms{row['call_s'] * 1e3:>7.1f} ms"
+            f"{row['step_after_s'] * 1e3:>9.1f} ms{row['rest_s'] * 1e3:>7.1f} ms"
+            f"{row['waited_s'] * 1e3:>9.1f} ms{row['sync_save_s'] * 1e3:>8.1f} ms"
+        )
     if not seed:
         lines.append("  (no seed system in this run: `pip install -e '.[bench]'` adds flax as the peer)")
     return lines

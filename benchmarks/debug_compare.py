@@ -60,8 +60,13 @@ def _cases():
 
     cnn = make_cnn(nnjax)
     images = jax.random.normal(jax.random.key(1), (64, 8, 8, 1))
-    yield 'digits CNN, batch 64', cnn, jax.jit(cnn.init, static_argnames='train')(
-        jax.random.key(0), images, train=False), (images,), {'train': False}
+    yield (
+        'digits CNN, batch 64',
+        cnn,
+        jax.jit(cnn.init, static_argnames='train')(jax.random.key(0), images, train=False),
+        (images,),
+        {'train': False},
+    )
     lm = _transformer(nnjax, jnp)
     tokens = jax.random.randint(jax.random.key(1), (4, 64), 0, 1000)
     yield 'transformer ~10M params, 4x64', lm, jax.jit(lm.init)(jax.random.key(0), tokens), (tokens,), {}
@@ -100,10 +105,11 @@ def run(backends: dict, repeat: int = 3, min_seconds: float = 0.0) -> list[dict]
 
 
 def table(rows: list[dict]) -> list[str]:
-    lines = [f"  {'model':<32}{'params':>12}{'nnjax apply':>14}{'nnref apply':>14}{'compare':>12}"
-             f"{'compare/nnref':>15}"]
+    lines = [f"  {'model':<32}{'params':>12}{'nnjax apply':>14}{'nnref apply':>14}{'compare':>12}{'compare/nnref':>15}"]
     for row in rows:
-        lines.append(f"  {row['figure']:<32}{row['params']:>12,}{row['nnjax apply']:>13.3f}s"
-                     f"{row['nnref apply']:>13.3f}s{row['compare']:>11.2f}s"
-                     f"{row['compare'] / row['nnref apply']:>14.1f}x")
+        lines.append(
+            f"  {row['figure']:<32}{row['params']:>12,}{row['nnjax apply']:>13.3f}s"
+            f"{row['nnref apply']:>13.3f}s{row['compare']:>11.2f}s"
+            f"{row['compare'] / row['nnref apply']:>14.1f}x"
+        )
     return lines

@@ -33,22 +33,44 @@ _DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
 
 # (builder, positional args, keyword args, shapes); shapes None = SHAPES.
 BUILDERS = [
-    ("zeros", None, {}, None), ("ones", None, {}, None),
-    ("zeros_init", [], {}, None), ("ones_init", [], {}, None),
-    ("constant", [0.37], {}, None), ("constant", [-2], {}, ((5,),)),
-    ("uniform", [], {}, None), ("uniform", [0.05], {}, ((7,), (6, 4))),
-    ("normal", [], {}, None), ("normal", [0.02], {}, ((7,), (6, 4), (16, 9))),
+    ("zeros", None, {}, None),
+    ("ones", None, {}, None),
+    ("zeros_init", [], {}, None),
+    ("ones_init", [], {}, None),
+    ("constant", [0.37], {}, None),
+    ("constant", [-2], {}, ((5,),)),
+    ("uniform", [], {}, None),
+    ("uniform", [0.05], {}, ((7,), (6, 4))),
+    ("normal", [], {}, None),
+    ("normal", [0.02], {}, ((7,), (6, 4), (16, 9))),
     ("normal", [1.0], {}, None),
-    ("truncated_normal", [], {}, None), ("truncated_normal", [0.02], {}, ((7,), (6, 4))),
+    ("truncated_normal", [], {}, None),
+    ("truncated_normal", [0.02], {}, ((7,), (6, 4))),
     ("truncated_normal", [1.0], {"lower": -1.5, "upper": 2.5}, None),
     *[("variance_scaling", [1.3, m, d], {}, None) for m in _MODES for d in _DISTRIBUTIONS],
-    ("variance_scaling", [2.0, "fan_in", "normal"],
-     {"in_axis": [0, 1], "out_axis": -1, "batch_axis": [2]}, ((2, 3, 4, 5),)),
-    *[(name, [], {}, None) for name in (
-        "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal",
-        "lecun_uniform", "lecun_normal", "he_uniform", "he_normal",
-        "kaiming_uniform", "kaiming_normal")],
-    ("orthogonal", [], {}, None), ("orthogonal", [2.0], {"column_axis": 0}, ((6, 4), (2, 3, 5))),
+    (
+        "variance_scaling",
+        [2.0, "fan_in", "normal"],
+        {"in_axis": [0, 1], "out_axis": -1, "batch_axis": [2]},
+        ((2, 3, 4, 5),),
+    ),
+    *[
+        (name, [], {}, None)
+        for name in (
+            "glorot_uniform",
+            "glorot_normal",
+            "xavier_uniform",
+            "xavier_normal",
+            "lecun_uniform",
+            "lecun_normal",
+            "he_uniform",
+            "he_normal",
+            "kaiming_uniform",
+            "kaiming_normal",
+        )
+    ],
+    ("orthogonal", [], {}, None),
+    ("orthogonal", [2.0], {"column_axis": 0}, ((6, 4), (2, 3, 5))),
     ("delta_orthogonal", [], {}, ((3, 4, 4), (3, 3, 2, 5))),
 ]
 # A float64 request with x64 off gives float32: a few of those too.
@@ -71,8 +93,7 @@ def cases():
             dtypes = ("float32",)  # the seed's QR takes no half precision
         for shape in shapes or SHAPES:
             for dtype in dtypes:
-                yield {"builder": name, "args": args, "kwargs": kwargs,
-                       "shape": list(shape), "dtype": dtype}
+                yield {"builder": name, "args": args, "kwargs": kwargs, "shape": list(shape), "dtype": dtype}
 
 
 def main(argv=None):
@@ -88,8 +109,7 @@ def main(argv=None):
         bits = value.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[value.dtype.itemsize])
         arrays[f"bits/{i}"] = bits
         table.append({**case, "result_dtype": str(value.dtype)})
-    arrays["cases"] = np.array(json.dumps({"seed": SEED, "jax": jax.__version__,
-                                           "cases": table}))
+    arrays["cases"] = np.array(json.dumps({"seed": SEED, "jax": jax.__version__, "cases": table}))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, **arrays)
     print(f"{len(table)} cases -> {OUT} ({OUT.stat().st_size} bytes)")

@@ -70,7 +70,7 @@ def _conv_same(x, kernel, bias):
     n, h, w, c = x.shape
     kh, kw = kernel.shape[:2]
     padded = np.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
-    cols = np.stack([padded[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-2)
+    cols = np.stack([padded[:, i : i + h, j : j + w, :] for i in range(kh) for j in range(kw)], axis=-2)
     return np.tensordot(cols, kernel.reshape(kh * kw, c, -1), axes=([-2, -1], [0, 1])) + bias
 
 
@@ -106,19 +106,24 @@ def _cases(nn) -> dict:
         model = mlp(nn)
         x = rng.normal(size=(BATCH, WIDTH)).astype(dtype)
         variables = _cast(model.init(key, x[:1].astype(np.float32)), dtype)
-        cases[f"mlp_{suffix}"] = (lambda m=model, v=variables, x=x: m.apply(v, x),
-                                  lambda v=variables, x=x: numpy_mlp(v, x))
+        cases[f"mlp_{suffix}"] = (
+            lambda m=model, v=variables, x=x: m.apply(v, x),
+            lambda v=variables, x=x: numpy_mlp(v, x),
+        )
 
         cnn = make_cnn(nn)
         images = rng.normal(size=(BATCH, 8, 8, 1)).astype(dtype)
         variables = cnn.init(key, images[:1].astype(np.float32), train=False)
         # Running statistics that are not the initial zeros and ones, so BatchNorm does arithmetic.
-        variables["batch_stats"] = {name: {"mean": rng.normal(size=stats["mean"].shape),
-                                           "var": rng.uniform(0.5, 2.0, size=stats["var"].shape)}
-                                    for name, stats in variables["batch_stats"].items()}
+        variables["batch_stats"] = {
+            name: {"mean": rng.normal(size=stats["mean"].shape), "var": rng.uniform(0.5, 2.0, size=stats["var"].shape)}
+            for name, stats in variables["batch_stats"].items()
+        }
         variables = _cast(variables, dtype)
-        cases[f"cnn_{suffix}"] = (lambda m=cnn, v=variables, x=images: m.apply(v, x, train=False),
-                                  lambda v=variables, x=images: numpy_cnn(v, x))
+        cases[f"cnn_{suffix}"] = (
+            lambda m=cnn, v=variables, x=images: m.apply(v, x, train=False),
+            lambda v=variables, x=images: numpy_cnn(v, x),
+        )
 
     for key_, (on_nnref, on_numpy) in cases.items():
         family = "conv" if key_.startswith("cnn") else "matmul"
@@ -150,6 +155,8 @@ def table(rows: list[dict]) -> list[str]:
             continue
         ratio = times[key, "nnref"] / times[key, "numpy"]
         mark = "" if ratio <= TARGET else f"  (over the {TARGET}x target)"
-        lines.append(f"  {figure:<34}{_format_time(times[key, 'nnref']):>12}"
-                     f"{_format_time(times[key, 'numpy']):>12}{ratio:>12.2f}x{mark}")
+        lines.append(
+            f"  {figure:<34}{_format_time(times[key, 'nnref']):>12}"
+            f"{_format_time(times[key, 'numpy']):>12}{ratio:>12.2f}x{mark}"
+        )
     return lines

@@ -65,11 +65,12 @@ GROUP = 4
 SCAN_LENGTHS = (8, 4)  # the same 8 x 4 split as the groups, as two nested loops
 
 VARIANTS = ("plain", "remat(Dense)", "remat(block)", "remat(groups)", "remat_scan")
-MiB = 2 ** 20
+MiB = 2**20
 
 
-def model(nn, variant: str, depth: int = DEPTH, width: int = WIDTH, group: int = GROUP,
-          scan_lengths: tuple = SCAN_LENGTHS):
+def model(
+    nn, variant: str, depth: int = DEPTH, width: int = WIDTH, group: int = GROUP, scan_lengths: tuple = SCAN_LENGTHS
+):
     """The MLP of ``variant`` on backend ``nn``: ``depth`` blocks of ``Dense(width)`` + ``gelu``."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; known: {VARIANTS}")
@@ -114,14 +115,20 @@ def model(nn, variant: str, depth: int = DEPTH, width: int = WIDTH, group: int =
 def loss_fn(mlp):
     def loss(params, x):
         y = mlp.apply({"params": params}, x)
-        return (y ** 2).mean()
+        return (y**2).mean()
+
     return loss
 
 
 def layer_params(rng: np.random.Generator, depth: int = DEPTH, width: int = WIDTH) -> list:
     """``depth`` pairs (kernel, bias) as float32 NumPy arrays (LeCun-normal kernels, small biases)."""
-    return [(rng.standard_normal((width, width), dtype=np.float32) / np.float32(np.sqrt(width)),
-             rng.standard_normal((width,), dtype=np.float32) * np.float32(0.1)) for _ in range(depth)]
+    return [
+        (
+            rng.standard_normal((width, width), dtype=np.float32) / np.float32(np.sqrt(width)),
+            rng.standard_normal((width,), dtype=np.float32) * np.float32(0.1),
+        )
+        for _ in range(depth)
+    ]
 
 
 def pack(variant: str, layers: list, scan_lengths: tuple = SCAN_LENGTHS) -> dict:
@@ -158,8 +165,9 @@ def memory(compiled) -> dict:
     return figures
 
 
-def measure(nn, variant: str, layers: list, x, depth: int = DEPTH, group: int = GROUP,
-            scan_lengths: tuple = SCAN_LENGTHS):
+def measure(
+    nn, variant: str, layers: list, x, depth: int = DEPTH, group: int = GROUP, scan_lengths: tuple = SCAN_LENGTHS
+):
     """``(memory figures, gradient as [(kernel, bias), ...])`` of ``variant`` on backend ``nn``."""
     import jax
 
@@ -191,8 +199,15 @@ def grad_rtol() -> float:
     return tolerance("float32", "matmul")[0]
 
 
-def run(backends: dict, depth: int = DEPTH, width: int = WIDTH, batch: int = BATCH, group: int = GROUP,
-        scan_lengths: tuple = SCAN_LENGTHS, **_ignored) -> list[dict]:
+def run(
+    backends: dict,
+    depth: int = DEPTH,
+    width: int = WIDTH,
+    batch: int = BATCH,
+    group: int = GROUP,
+    scan_lengths: tuple = SCAN_LENGTHS,
+    **_ignored,
+) -> list[dict]:
     """Rows ``{"backend", "variant", "temp", "args", "out", "alias", "peak", "grad_rel_diff", ...}``.
 
     Byte counts from the memory analysis; ``grad_rel_diff`` is
@@ -221,24 +236,40 @@ def run(backends: dict, depth: int = DEPTH, width: int = WIDTH, batch: int = BAT
                 reference = grads
             diff = max_relative_difference(grads, reference)
             if diff > grad_rtol():
-                raise AssertionError(f"{name} {variant}: gradient differs from the plain model's by {diff:.2e} "
-                                     f"(relative to each array's largest entry; allowed {grad_rtol():.0e})")
-            rows.append({"backend": name, "variant": variant, **figures, "grad_rel_diff": diff,
-                         "depth": depth, "width": width, "batch": batch, "group": group,
-                         "scan_lengths": list(scan_lengths)})
+                raise AssertionError(
+                    f"{name} {variant}: gradient differs from the plain model's by {diff:.2e} "
+                    f"(relative to each array's largest entry; allowed {grad_rtol():.0e})"
+                )
+            rows.append(
+                {
+                    "backend": name,
+                    "variant": variant,
+                    **figures,
+                    "grad_rel_diff": diff,
+                    "depth": depth,
+                    "width": width,
+                    "batch": batch,
+                    "group": group,
+                    "scan_lengths": list(scan_lengths),
+                }
+            )
     return rows
 
 
-CAPTION = (f"compiled memory of jax.jit(jax.grad(loss)), {DEPTH} x (Dense({WIDTH}) + gelu), batch {BATCH}, "
-           "float32; XLA's compile-time memory analysis, no timing")
+CAPTION = (
+    f"compiled memory of jax.jit(jax.grad(loss)), {DEPTH} x (Dense({WIDTH}) + gelu), batch {BATCH}, "
+    "float32; XLA's compile-time memory analysis, no timing"
+)
 
 
 def table(rows: list[dict]) -> list[str]:
     """One line per backend and variant: MiB figures, ratios to its plain model and to the seed system."""
     plain = {row["backend"]: row for row in rows if row["variant"] == "plain"}
     seed = {row["variant"]: row for row in rows if row["backend"] == "seed"}
-    head = (f"  {'backend':<7} {'variant':<14}{'temp':>10}{'args':>9}{'out':>9}{'peak':>10}"
-            f"{'temp/plain':>12}{'peak/plain':>12}{'temp/seed':>11}{'grad diff':>11}")
+    head = (
+        f"  {'backend':<7} {'variant':<14}{'temp':>10}{'args':>9}{'out':>9}{'peak':>10}"
+        f"{'temp/plain':>12}{'peak/plain':>12}{'temp/seed':>11}{'grad diff':>11}"
+    )
     lines = [head]
     for row in rows:
         base = plain[row["backend"]]
@@ -248,7 +279,8 @@ def table(rows: list[dict]) -> list[str]:
             f"  {row['backend']:<7} {row['variant']:<14}"
             f"{row['temp'] / MiB:>6.1f} MiB{row['args'] / MiB:>5.1f} MiB{row['out'] / MiB:>5.1f} MiB"
             f"{row['peak'] / MiB:>6.1f} MiB{row['temp'] / base['temp']:>11.2f}x{row['peak'] / base['peak']:>11.2f}x"
-            f"{vs_seed:>11}{row['grad_rel_diff']:>11.1e}")
+            f"{vs_seed:>11}{row['grad_rel_diff']:>11.1e}"
+        )
     if not seed:
         lines.append("  (no seed system in this run: `pip install -e '.[bench]'` adds flax.linen as the peer)")
     return lines

@@ -49,7 +49,7 @@ EMBED = 512
 MLP = 2048
 BATCH = 16
 DEVICES = 8
-MiB = 2 ** 20
+MiB = 2**20
 
 # name -> (mesh shape, mesh axis names, logical axis rules); 'batch' always
 # goes to the data axis where there is one (it only matters for the
@@ -73,11 +73,17 @@ def model(nn, layers: int = LAYERS, embed: int = EMBED, mlp: int = MLP):
     class Block(nn.Module):
         @nn.compact
         def __call__(self, x):
-            h = nn.Dense(mlp, kernel_init=logical(nn.initializers.lecun_normal(), ("embed", "mlp")),
-                         bias_init=logical(nn.initializers.zeros_init(), ("mlp",)))(x)
+            h = nn.Dense(
+                mlp,
+                kernel_init=logical(nn.initializers.lecun_normal(), ("embed", "mlp")),
+                bias_init=logical(nn.initializers.zeros_init(), ("mlp",)),
+            )(x)
             h = nn.with_logical_constraint(nn.relu(h), ("batch", "mlp"))
-            y = nn.Dense(embed, kernel_init=logical(nn.initializers.lecun_normal(), ("mlp", "embed")),
-                         bias_init=logical(nn.initializers.zeros_init(), ("embed",)))(h)
+            y = nn.Dense(
+                embed,
+                kernel_init=logical(nn.initializers.lecun_normal(), ("mlp", "embed")),
+                bias_init=logical(nn.initializers.zeros_init(), ("embed",)),
+            )(h)
             return nn.with_logical_constraint(x + y, ("batch", "embed"))
 
     class Model(nn.Module):
@@ -95,8 +101,12 @@ def _device0_bytes(tree) -> int:
     import jax
 
     device0 = jax.devices()[0]
-    return sum(shard.data.nbytes for leaf in jax.tree_util.tree_leaves(tree)
-               for shard in leaf.addressable_shards if shard.device == device0)
+    return sum(
+        shard.data.nbytes
+        for leaf in jax.tree_util.tree_leaves(tree)
+        for shard in leaf.addressable_shards
+        if shard.device == device0
+    )
 
 
 def measure(name: str, nn, rules_name: str, layers: int = LAYERS, embed: int = EMBED, mlp: int = MLP) -> dict:
@@ -129,13 +139,18 @@ def measure(name: str, nn, rules_name: str, layers: int = LAYERS, embed: int = E
     analysis = compiled.memory_analysis()
     params = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(abstract.params))
     row = {
-        "backend": name, "rules": rules_name, "mesh": dict(zip(axes, shape)),
+        "backend": name,
+        "rules": rules_name,
+        "mesh": dict(zip(axes, shape)),
         "logical_rules": [list(rule) for rule in rules],
-        "state_bytes": int(total), "param_bytes": int(params),
+        "state_bytes": int(total),
+        "param_bytes": int(params),
         "compiled_out": int(analysis.output_size_in_bytes),
         "compiled_temp": int(analysis.temp_size_in_bytes),
         "device0": int(_device0_bytes(state)),
-        "layers": layers, "embed": embed, "mlp": mlp,
+        "layers": layers,
+        "embed": embed,
+        "mlp": mlp,
     }
     return row
 
@@ -147,8 +162,10 @@ def _worker(names: list[str]) -> list[dict]:
     from benchmarks import backends
 
     if jax.device_count() < DEVICES:
-        raise RuntimeError(f"scale_memory needs {DEVICES} devices, found {jax.device_count()}: "
-                           f"set XLA_FLAGS=--xla_force_host_platform_device_count={DEVICES} before JAX starts")
+        raise RuntimeError(
+            f"scale_memory needs {DEVICES} devices, found {jax.device_count()}: "
+            f"set XLA_FLAGS=--xla_force_host_platform_device_count={DEVICES} before JAX starts"
+        )
     found = backends.available()
     rows = []
     for rules_name in RULES:
@@ -178,28 +195,42 @@ def run(backends: dict, timeout: float = TIMEOUT_S, **_ignored) -> list[dict]:
     env.setdefault("JAX_PLATFORMS", "cpu")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.scale_memory", *names], env=env, cwd=root,
-                          stdout=subprocess.PIPE, timeout=timeout, check=False, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale_memory", *names],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        timeout=timeout,
+        check=False,
+        text=True,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"scale_memory subprocess failed with exit status {proc.returncode} (its stderr is above)")
     rows = json.loads(proc.stdout.strip().splitlines()[-1])
     for row in rows:
         if row["device0"] != row["compiled_out"] and abs(row["device0"] - row["compiled_out"]) > 0.01 * row["device0"]:
-            print(f"  (scale_memory: {row['backend']} {row['rules']}: compiled {row['compiled_out']} B vs "
-                  f"{row['device0']} B on device 0)", file=sys.stderr)
+            print(
+                f"  (scale_memory: {row['backend']} {row['rules']}: compiled {row['compiled_out']} B vs "
+                f"{row['device0']} B on device 0)",
+                file=sys.stderr,
+            )
     return rows
 
 
-CAPTION = (f"per-device bytes of params + Adam state (TrainState), {LAYERS} x MLP block "
-           f"({EMBED} -> {MLP} -> {EMBED}), {DEVICES} CPU devices; compiled memory analysis and device 0's shards")
+CAPTION = (
+    f"per-device bytes of params + Adam state (TrainState), {LAYERS} x MLP block "
+    f"({EMBED} -> {MLP} -> {EMBED}), {DEVICES} CPU devices; compiled memory analysis and device 0's shards"
+)
 
 
 def table(rows: list[dict]) -> list[str]:
     """One line per backend and rule set: MiB per device (compiled, device 0), ratio to replicated and to the seed."""
     replicated = {row["backend"]: row for row in rows if row["rules"] == "replicated"}
     seed = {row["rules"]: row for row in rows if row["backend"] == "seed"}
-    head = (f"  {'backend':<7} {'rules':<12}{'mesh':>16}{'state':>11}{'compiled':>12}{'device 0':>12}"
-            f"{'/replicated':>13}{'vs seed':>9}")
+    head = (
+        f"  {'backend':<7} {'rules':<12}{'mesh':>16}{'state':>11}{'compiled':>12}{'device 0':>12}"
+        f"{'/replicated':>13}{'vs seed':>9}"
+    )
     lines = [head] if rows else ["  (no backend with devices in this run)"]
     for row in rows:
         base = replicated.get(row["backend"])
@@ -209,7 +240,8 @@ def table(rows: list[dict]) -> list[str]:
         vs_seed = f"{row['compiled_out'] / peer['compiled_out']:.2f}x" if peer and row["backend"] != "seed" else "-"
         lines.append(
             f"  {row['backend']:<7} {row['rules']:<12}{mesh:>16}{row['state_bytes'] / MiB:>7.2f} MiB"
-            f"{row['compiled_out'] / MiB:>8.2f} MiB{row['device0'] / MiB:>8.2f} MiB{ratio:>13}{vs_seed:>9}")
+            f"{row['compiled_out'] / MiB:>8.2f} MiB{row['device0'] / MiB:>8.2f} MiB{ratio:>13}{vs_seed:>9}"
+        )
     if not seed:
         lines.append("  (no seed system in this run: `pip install -e '.[bench]'` adds flax.linen as the peer)")
     return lines

@@ -37,8 +37,13 @@ def _step_fn(model, tx):
 
     def step(params, batch_stats, opt_state, key, images, labels):
         def loss_fn(p):
-            logits, updates = model.apply({"params": p, "batch_stats": batch_stats}, images, train=True,
-                                          rngs={"dropout": key}, mutable=["batch_stats"])
+            logits, updates = model.apply(
+                {"params": p, "batch_stats": batch_stats},
+                images,
+                train=True,
+                rngs={"dropout": key},
+                mutable=["batch_stats"],
+            )
             loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
             return loss, updates["batch_stats"]
 
@@ -61,8 +66,14 @@ def _cases(nn) -> dict:
     labels = rng.integers(0, 10, size=BATCH).astype(np.int32)
     variables = model.init(jax.random.PRNGKey(0), images[:1], train=False)
     tx = optax.adam(1e-3)
-    args = (variables["params"], variables["batch_stats"], tx.init(variables["params"]),
-            jax.random.PRNGKey(1), images, labels)
+    args = (
+        variables["params"],
+        variables["batch_stats"],
+        tx.init(variables["params"]),
+        jax.random.PRNGKey(1),
+        images,
+        labels,
+    )
     step = _step_fn(model, tx)
     compiled = jax.jit(step)
     block(compiled(*args))  # compile outside the timing
@@ -81,7 +92,10 @@ def run(backends: dict, repeat: int = 20, min_seconds: float = 1.0) -> list[dict
         print(f"  timing: {figure}", file=sys.stderr, flush=True)
         # Compiling is slow: a few repetitions are enough for a best-of figure.
         reps = repeat if key == "step" else min(repeat, 5)
-        best = best_times({name: fns[key] for name, fns in cases.items()}, repeat=reps,
-                          min_seconds=min_seconds if key == "step" else 0.0)
+        best = best_times(
+            {name: fns[key] for name, fns in cases.items()},
+            repeat=reps,
+            min_seconds=min_seconds if key == "step" else 0.0,
+        )
         rows += [{"backend": name, "figure": figure, "key": key, "seconds": best[name]} for name in cases]
     return rows

@@ -27,10 +27,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from shared_spec.errors import NNError
-from shared_spec.tolerances import assert_close, assert_trees_close
-
 from conformance.model_builder import build
+from shared_spec.errors import NNError
+from shared_spec.tolerances import assert_trees_close
 
 #: Collections whose values come straight from initializers (PRNG normal
 #: draws); everything else is computed by the forward pass.
@@ -40,6 +39,7 @@ PARAMS_FAMILY = 'prng_normal'
 
 
 # ------------------------------------------------------------------- outcomes
+
 
 @dataclass
 class Outcome:
@@ -97,19 +97,17 @@ def skeleton(tree):
 def _family_tree_compare(ref, jax, what):
     """Per-collection families when ``ref`` looks like a variables dict."""
     assert skeleton(jax) == skeleton(ref), (
-        f'{what}: structure/dtypes differ\n  nnref: {skeleton(ref)}\n  nnjax: {skeleton(jax)}')
+        f'{what}: structure/dtypes differ\n  nnref: {skeleton(ref)}\n  nnjax: {skeleton(jax)}'
+    )
     if isinstance(ref, Mapping):
         for col in ref:
             family = PARAMS_FAMILY if col in INIT_DRAWN else FORWARD_FAMILY
-            assert_trees_close(jax[col], ref[col], family=family,
-                               err_msg=f'{what}[{col!r}] (nnjax vs nnref)')
+            assert_trees_close(jax[col], ref[col], family=family, err_msg=f'{what}[{col!r}] (nnjax vs nnref)')
     else:
-        assert_trees_close({'v': jax}, {'v': ref}, family=FORWARD_FAMILY,
-                           err_msg=f'{what} (nnjax vs nnref)')
+        assert_trees_close({'v': jax}, {'v': ref}, family=FORWARD_FAMILY, err_msg=f'{what} (nnjax vs nnref)')
 
 
-def assert_same_outcome(ref: Outcome, jax: Outcome, what: str, *,
-                        variables_at=None, allow_foreign_errors=False):
+def assert_same_outcome(ref: Outcome, jax: Outcome, what: str, *, variables_at=None, allow_foreign_errors=False):
     """Both raised the same class, or both returned matching values.
 
     ``variables_at``: index of the variables dict inside a returned tuple
@@ -117,26 +115,26 @@ def assert_same_outcome(ref: Outcome, jax: Outcome, what: str, *,
     Errors must be catalogue errors unless ``allow_foreign_errors``.
     """
     if ref.raised or jax.raised:
-        detail = (f'\n--- nnref ---\n{ref.tb or repr(ref.value)[:500]}'
-                  f'\n--- nnjax ---\n{jax.tb or repr(jax.value)[:500]}')
+        detail = f'\n--- nnref ---\n{ref.tb or repr(ref.value)[:500]}\n--- nnjax ---\n{jax.tb or repr(jax.value)[:500]}'
         assert ref.raised and jax.raised, (
             f'{what}: only one backend raised '
             f'(nnref: {type(ref.error).__name__ if ref.raised else "returned"}, '
-            f'nnjax: {type(jax.error).__name__ if jax.raised else "returned"}){detail}')
+            f'nnjax: {type(jax.error).__name__ if jax.raised else "returned"}){detail}'
+        )
         assert type(ref.error) is type(jax.error), (
-            f'{what}: different errors: nnref {type(ref.error).__name__}, '
-            f'nnjax {type(jax.error).__name__}{detail}')
+            f'{what}: different errors: nnref {type(ref.error).__name__}, nnjax {type(jax.error).__name__}{detail}'
+        )
         if not allow_foreign_errors:
             assert isinstance(ref.error, NNError), (
-                f'{what}: both raised {type(ref.error).__name__}, which is not '
-                f'a catalogue error{detail}')
+                f'{what}: both raised {type(ref.error).__name__}, which is not a catalogue error{detail}'
+            )
         return
     if variables_at is None:
         _family_tree_compare(ref.value, jax.value, what)
         return
     assert skeleton(jax.value) == skeleton(ref.value), (
-        f'{what}: structure/dtypes differ\n  nnref: {skeleton(ref.value)}'
-        f'\n  nnjax: {skeleton(jax.value)}')
+        f'{what}: structure/dtypes differ\n  nnref: {skeleton(ref.value)}\n  nnjax: {skeleton(jax.value)}'
+    )
     for i, (r, j) in enumerate(zip(ref.value, jax.value)):
         _family_tree_compare(r, j, f'{what}[{i}]')
 
@@ -170,14 +168,12 @@ class Runner:
 
     def init_method(self):
         method = self.built.method(self.sc.method_form)
-        return attempt(lambda: self.module.init(self.sc.init_rngs(self.nn), self.x,
-                                                method=method))
+        return attempt(lambda: self.module.init(self.sc.init_rngs(self.nn), self.x, method=method))
 
     def apply(self, variables, **kwargs):
         nn = self.nn
         v = to_backend(nn, variables)
-        return attempt(lambda: self.module.apply(v, self.x, rngs=self.sc.apply_rngs(nn),
-                                                 **kwargs))
+        return attempt(lambda: self.module.apply(v, self.x, rngs=self.sc.apply_rngs(nn), **kwargs))
 
     def bind_call(self, variables):
         nn = self.nn
@@ -187,29 +183,41 @@ class Runner:
             y = bound(self.x)
             _, unbound_vars = bound.unbind()
             return y, unbound_vars
+
         return attempt(run)
 
 
 def apply_variants(sc):
     """``(label, kwargs-factory(runner), variables_at)`` for every apply variant."""
-    out = [(f'apply(mutable={form})',
-            (lambda r, f=f: {'mutable': f(r.nn)}),
-            None if form == 'false' else 1)
-           for form, f in MUTABLE_FORMS.items()]
+    out = [
+        (f'apply(mutable={form})', (lambda r, f=f: {'mutable': f(r.nn)}), None if form == 'false' else 1)
+        for form, f in MUTABLE_FORMS.items()
+    ]
     out += [
-        ('apply(capture_intermediates=True)',
-         lambda r: {'capture_intermediates': True}, 1),
-        ('apply(capture_intermediates=True, mutable=intermediates)',
-         lambda r: {'capture_intermediates': True, 'mutable': 'intermediates'}, 1),
-        (f'apply(capture_intermediates={sc.capture_filter!r} filter, mutable=[stats, intermediates])',
-         lambda r: {'capture_intermediates': r.built.capture_filters[sc.capture_filter],
-                    'mutable': ['stats', 'intermediates']}, 1),
-        (f'apply(method={sc.method_form})',
-         lambda r: {'method': r.built.method(sc.method_form)}, None),
-        (f'apply(method={sc.method_form}, mutable=[intermediates, stats], capture)',
-         lambda r: {'method': r.built.method(sc.method_form),
-                    'mutable': ['intermediates', 'stats'],
-                    'capture_intermediates': True}, 1),
+        ('apply(capture_intermediates=True)', lambda r: {'capture_intermediates': True}, 1),
+        (
+            'apply(capture_intermediates=True, mutable=intermediates)',
+            lambda r: {'capture_intermediates': True, 'mutable': 'intermediates'},
+            1,
+        ),
+        (
+            f'apply(capture_intermediates={sc.capture_filter!r} filter, mutable=[stats, intermediates])',
+            lambda r: {
+                'capture_intermediates': r.built.capture_filters[sc.capture_filter],
+                'mutable': ['stats', 'intermediates'],
+            },
+            1,
+        ),
+        (f'apply(method={sc.method_form})', lambda r: {'method': r.built.method(sc.method_form)}, None),
+        (
+            f'apply(method={sc.method_form}, mutable=[intermediates, stats], capture)',
+            lambda r: {
+                'method': r.built.method(sc.method_form),
+                'mutable': ['intermediates', 'stats'],
+                'capture_intermediates': True,
+            },
+            1,
+        ),
     ]
     return out
 
@@ -231,8 +239,7 @@ def run_scenario(nnref, nnjax, sc):
     variables = r_init.value[1]
 
     if sc.init_method:
-        assert_same_outcome(ref.init_method(), jax.init_method(),
-                            f'init(method={sc.method_form})')
+        assert_same_outcome(ref.init_method(), jax.init_method(), f'init(method={sc.method_form})')
 
     for label, kwargs, at in apply_variants(sc):
         r = ref.apply(variables, **kwargs(ref))
@@ -243,9 +250,7 @@ def run_scenario(nnref, nnjax, sc):
     # Only the params: other collections missing (ScopeCollectionNotFound
     # where a node reads stats; perturb becomes a no-op).
     params_only = {'params': variables['params']} if 'params' in variables else {}
-    assert_same_outcome(ref.apply(params_only), jax.apply(params_only),
-                        'apply(params only)')
+    assert_same_outcome(ref.apply(params_only), jax.apply(params_only), 'apply(params only)')
 
-    assert_same_outcome(ref.bind_call(variables), jax.bind_call(variables),
-                        'bind(...)(x) and unbind()')
+    assert_same_outcome(ref.bind_call(variables), jax.bind_call(variables), 'bind(...)(x) and unbind()')
     return info

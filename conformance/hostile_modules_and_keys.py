@@ -30,6 +30,7 @@ def _init_child(make_child, setup=False):
 
     def fn(nn):
         if setup:
+
             class Parent(nn.Module):
                 def setup(self):
                     self.child = make_child(nn)
@@ -37,6 +38,7 @@ def _init_child(make_child, setup=False):
                 def __call__(self, x):
                     return self.child(x)
         else:
+
             class Parent(nn.Module):
                 @nn.compact
                 def __call__(self, x):
@@ -72,8 +74,7 @@ def _field(field_name, annotation=int, default=0):
     """``fn(nn)``: define a Module subclass with a field called ``field_name``."""
 
     def fn(nn):
-        namespace = {"__annotations__": {field_name: annotation}, field_name: default,
-                     "__call__": lambda self, x: x}
+        namespace = {"__annotations__": {field_name: annotation}, field_name: default, "__call__": lambda self, x: x}
         return type("Shadows", (nn.Module,), namespace)
 
     return fn
@@ -175,32 +176,66 @@ _KEY = ("PRNGKey(0)", "key(0)", "uint32", "(2,)")
 
 CASES = [
     # --- module and variable names --------------------------------------------------------------------
-    ("ValueError", "submodule name: empty, in a compact method", _init_child(lambda nn: nn.Dense(2, name="")),
-     ("''", "submodule", "'/'", "empty")),
-    ("ValueError", "submodule name: contains '/', in a compact method",
-     _init_child(lambda nn: nn.Dense(2, name="enc/dense")), ("'enc/dense'", "submodule", "'/'")),
-    ("ValueError", "submodule name: contains '/', assigned in setup", _init_child(lambda nn: nn.Dense(2, name="a/"), setup=True),
-     ("'a/'", "submodule", "'/'")),
+    (
+        "ValueError",
+        "submodule name: empty, in a compact method",
+        _init_child(lambda nn: nn.Dense(2, name="")),
+        ("''", "submodule", "'/'", "empty"),
+    ),
+    (
+        "ValueError",
+        "submodule name: contains '/', in a compact method",
+        _init_child(lambda nn: nn.Dense(2, name="enc/dense")),
+        ("'enc/dense'", "submodule", "'/'"),
+    ),
+    (
+        "ValueError",
+        "submodule name: contains '/', assigned in setup",
+        _init_child(lambda nn: nn.Dense(2, name="a/"), setup=True),
+        ("'a/'", "submodule", "'/'"),
+    ),
     ("TypeError", "submodule name: not a string", _init_child(lambda nn: nn.Dense(2, name=3)), ("3", "str", "'/'")),
     ("ValueError", "param name: empty", _declare("param", ""), ("''", "'params'", "'/declares'", "empty")),
     ("ValueError", "variable name: empty", _declare("variable", ""), ("''", "'state'", "'/declares'", "empty")),
     ("TypeError", "param name: not a string", _declare("param", ("w",)), ("('w',)", "'params'", "'/declares'", "str")),
     # --- fields that shadow the Module API ---------------------------------------------------------------
-    ("TypeError", "field 'variables' shadows Module.variables", _field("variables", dict, None), ("'variables'", "Shadows")),
+    (
+        "TypeError",
+        "field 'variables' shadows Module.variables",
+        _field("variables", dict, None),
+        ("'variables'", "Shadows"),
+    ),
     ("TypeError", "field 'scope' shadows Module.scope", _field("scope", Any, None), ("'scope'", "Shadows")),
     ("TypeError", "field 'path' shadows Module.path", _field("path", str, ""), ("'path'", "Shadows")),
     ("TypeError", "field 'param' shadows Module.param", _field("param", float, 1.0), ("'param'", "Shadows")),
     ("TypeError", "field 'apply' shadows Module.apply", _field("apply", bool, False), ("'apply'", "Shadows")),
     # --- initializers ---------------------------------------------------------------------------------------
     ("TypeError", "kernel_init is a number", _dense_with(kernel_init=0.5), ("'kernel'", "'/dense'", "callable", "0.5")),
-    ("TypeError", "bias_init is a string", _dense_with(bias_init="zeros"), ("'bias'", "'/dense'", "callable", "'zeros'")),
-    ("TypeError", "kernel_init is None, at apply with valid params", _apply_dense_with(kernel_init=None),
-     ("'kernel'", "'/dense'", "callable", "None")),
+    (
+        "TypeError",
+        "bias_init is a string",
+        _dense_with(bias_init="zeros"),
+        ("'bias'", "'/dense'", "callable", "'zeros'"),
+    ),
+    (
+        "TypeError",
+        "kernel_init is None, at apply with valid params",
+        _apply_dense_with(kernel_init=None),
+        ("'kernel'", "'/dense'", "callable", "None"),
+    ),
     ("TypeError", "a user param's init_fn is a number", _user_param(2.0, (3,)), ("'w'", "'/user'", "callable")),
-    ("ValueError", "kernel_init returns another shape", _dense_with(kernel_init=_wrong_shape),
-     ("'kernel'", "'/dense'", "(2, 2)", "(3, 2)")),
-    ("ValueError", "bias_init returns one element (would broadcast)", _dense_with(bias_init=_one_element),
-     ("'bias'", "'/dense'", "(1,)", "(2,)")),
+    (
+        "ValueError",
+        "kernel_init returns another shape",
+        _dense_with(kernel_init=_wrong_shape),
+        ("'kernel'", "'/dense'", "(2, 2)", "(3, 2)"),
+    ),
+    (
+        "ValueError",
+        "bias_init returns one element (would broadcast)",
+        _dense_with(bias_init=_one_element),
+        ("'bias'", "'/dense'", "(1,)", "(2,)"),
+    ),
     ("TypeError", "kernel_init returns None", _dense_with(kernel_init=_returns_none), ("'kernel'", "'/dense'", "None")),
     ("TypeError", "bias_init returns strings", _dense_with(bias_init=_returns_text), ("'bias'", "'/dense'", "<U1")),
     # --- keys --------------------------------------------------------------------------------------------------
@@ -210,21 +245,49 @@ CASES = [
     ("InvalidRngError", "init key: a string", _init_with_key(lambda nn: "key"), _KEY + ("str",)),
     ("InvalidRngError", "init key: a batch of keys, uint32 (2, 2)", _init_with_key(_batch_of_keys), _KEY + ("(2, 2)",)),
     ("InvalidRngError", "init key: int32 of shape (2,)", _init_with_key(_int32_key), _KEY + ("int32",)),
-    ("InvalidRngError", "init streams: 'params' is uint32 (3,)", _init_with_streams(_three_words),
-     _KEY + ("rngs['params']", "(3,)")),
-    ("InvalidRngError", "init streams: 'dropout' is a float", _init_with_streams(lambda nn: 1.5, "dropout"),
-     _KEY + ("rngs['dropout']", "float")),
-    ("InvalidRngError", "apply rngs: 'dropout' is a float array", _apply_with_rngs(lambda nn: {"dropout": _float_key(nn)}),
-     _KEY + ("rngs['dropout']", "float32")),
-    ("InvalidRngError", "apply rngs: 'dropout' is a string", _apply_with_rngs(lambda nn: {"dropout": "seed"}),
-     _KEY + ("rngs['dropout']", "str")),
+    (
+        "InvalidRngError",
+        "init streams: 'params' is uint32 (3,)",
+        _init_with_streams(_three_words),
+        _KEY + ("rngs['params']", "(3,)"),
+    ),
+    (
+        "InvalidRngError",
+        "init streams: 'dropout' is a float",
+        _init_with_streams(lambda nn: 1.5, "dropout"),
+        _KEY + ("rngs['dropout']", "float"),
+    ),
+    (
+        "InvalidRngError",
+        "apply rngs: 'dropout' is a float array",
+        _apply_with_rngs(lambda nn: {"dropout": _float_key(nn)}),
+        _KEY + ("rngs['dropout']", "float32"),
+    ),
+    (
+        "InvalidRngError",
+        "apply rngs: 'dropout' is a string",
+        _apply_with_rngs(lambda nn: {"dropout": "seed"}),
+        _KEY + ("rngs['dropout']", "str"),
+    ),
     ("InvalidRngError", "apply rngs: an int instead of a key or dict", _apply_with_rngs(lambda nn: 0), _KEY + ("int",)),
-    ("InvalidRngError", "apply rngs: uint32 (3,) instead of a key or dict", _apply_with_rngs(_three_words),
-     _KEY + ("(3,)",)),
-    ("TypeError", "nn.random.normal: a float32 key", lambda nn: nn.random.normal(_float_key(nn), (2,)),
-     ("uint32", "float32")),
-    ("TypeError", "nn.random.split: uint32 of shape (3,)", lambda nn: nn.random.split(_three_words(nn)),
-     ("(2,)", "(3,)")),
+    (
+        "InvalidRngError",
+        "apply rngs: uint32 (3,) instead of a key or dict",
+        _apply_with_rngs(_three_words),
+        _KEY + ("(3,)",),
+    ),
+    (
+        "TypeError",
+        "nn.random.normal: a float32 key",
+        lambda nn: nn.random.normal(_float_key(nn), (2,)),
+        ("uint32", "float32"),
+    ),
+    (
+        "TypeError",
+        "nn.random.split: uint32 of shape (3,)",
+        lambda nn: nn.random.split(_three_words(nn)),
+        ("(2,)", "(3,)"),
+    ),
 ]
 
 
@@ -236,6 +299,10 @@ def _typed_keys(nn):
 
 JAX_ONLY_CASES = [
     ("InvalidRngError", "init key: two typed keys (shape (2,))", _init_with_key(_typed_keys), _KEY + ("shape (2,)",)),
-    ("InvalidRngError", "apply rngs: a float jax array", _apply_with_rngs(lambda nn: {"dropout": nn.numpy.zeros(2)}),
-     _KEY + ("rngs['dropout']", "float32")),
+    (
+        "InvalidRngError",
+        "apply rngs: a float jax array",
+        _apply_with_rngs(lambda nn: {"dropout": nn.numpy.zeros(2)}),
+        _KEY + ("rngs['dropout']", "float32"),
+    ),
 ]

@@ -305,7 +305,8 @@ def vmap_zero_size_axis(nn):
 def vmap_zero_size_axis_at_apply(nn):
     variables = _vmap_dense(nn).init(_key(nn), _x(1, 3))
     nn.vmap(nn.Dense, variable_axes={"params": None}, split_rngs={})(2).apply(
-        {"params": {k: v[0] for k, v in variables["params"].items()}}, _x(0, 3))
+        {"params": {k: v[0] for k, v in variables["params"].items()}}, _x(0, 3)
+    )
 
 
 def scan_zero_length(nn):
@@ -360,7 +361,8 @@ def cond_branches_different_structures(nn):
 
 def cond_branches_create_different_params(nn):
     _brancher(nn, lambda m, x: nn.Dense(3, name="d")(x), lambda m, x: nn.Dense(4, name="d")(x)[:3]).init(
-        _key(nn), _x(3))
+        _key(nn), _x(3)
+    )
 
 
 def switch_branches_different_shapes(nn):
@@ -378,86 +380,196 @@ def cond_pred_not_scalar(nn):
 
 CASES = [
     # in_axes / out_axes / variable_axes / split_rngs / length: range, type, length
-    ("ValueError", "vmap in_axes=3 on a 2-d input", vmap_in_axes_out_of_range, ("nn.vmap", "in_axes", "3", "(4, 3)", "/")),
+    (
+        "ValueError",
+        "vmap in_axes=3 on a 2-d input",
+        vmap_in_axes_out_of_range,
+        ("nn.vmap", "in_axes", "3", "(4, 3)", "/"),
+    ),
     ("ValueError", "vmap in_axes=-3 on a 2-d input", vmap_in_axes_negative_out_of_range, ("nn.vmap", "in_axes", "-3")),
     ("TypeError", "vmap in_axes='0'", vmap_in_axes_string, ("nn.vmap", "in_axes", "'0'", "expected an int")),
     ("TypeError", "vmap in_axes=(0.5,)", vmap_in_axes_float, ("nn.vmap", "in_axes", "0.5")),
-    ("ValueError", "vmap in_axes with two entries for one argument", vmap_in_axes_too_many,
-     ("nn.vmap", "in_axes", "(0, 0)", "2 axes")),
+    (
+        "ValueError",
+        "vmap in_axes with two entries for one argument",
+        vmap_in_axes_too_many,
+        ("nn.vmap", "in_axes", "(0, 0)", "2 axes"),
+    ),
     ("ValueError", "vmap maps axis 0 of a Python scalar", vmap_in_axes_on_a_scalar, ("nn.vmap", "in_axes", "shape ()")),
     ("ValueError", "vmap out_axes=5 on a 2-d output", vmap_out_axes_out_of_range, ("nn.vmap", "out_axes=5", "/")),
     ("TypeError", "vmap variable_axes as a list", vmap_variable_axes_not_a_dict, ("nn.vmap", "variable_axes", "list")),
-    ("TypeError", "vmap variable_axes={'params': 'batch'}", vmap_variable_axes_string_axis,
-     ("nn.vmap", "variable_axes", "'batch'", "an int axis or None")),
-    ("ValueError", "vmap variable_axes=4 on 2-d params", vmap_variable_axes_out_of_range,
-     ("nn.vmap", "variable_axes", "4")),
+    (
+        "TypeError",
+        "vmap variable_axes={'params': 'batch'}",
+        vmap_variable_axes_string_axis,
+        ("nn.vmap", "variable_axes", "'batch'", "an int axis or None"),
+    ),
+    (
+        "ValueError",
+        "vmap variable_axes=4 on 2-d params",
+        vmap_variable_axes_out_of_range,
+        ("nn.vmap", "variable_axes", "4"),
+    ),
     ("TypeError", "vmap split_rngs='params'", vmap_split_rngs_not_a_dict, ("nn.vmap", "split_rngs", "str")),
     ("ValueError", "vmap axis_size=0", vmap_axis_size_zero, ("nn.vmap", "axis_size=0", "positive")),
     ("ValueError", "scan in_axes=2 on a 2-d input", scan_in_axes_out_of_range, ("nn.scan", "in_axes", "(4, 3)")),
     ("ValueError", "scan out_axes=4 on 1-d outputs", scan_out_axes_out_of_range, ("nn.scan", "out_axes=4", "/")),
-    ("ValueError", "scan variable_axes=5 on params", scan_variable_axes_out_of_range,
-     ("nn.scan", "variable_axes={'params': 5}", "/")),
-    ("ValueError", "scan in_axes with two entries for one input", scan_in_axes_too_many,
-     ("nn.scan", "in_axes", "(0, 1)", "2 axes")),
+    (
+        "ValueError",
+        "scan variable_axes=5 on params",
+        scan_variable_axes_out_of_range,
+        ("nn.scan", "variable_axes={'params': 5}", "/"),
+    ),
+    (
+        "ValueError",
+        "scan in_axes with two entries for one input",
+        scan_in_axes_too_many,
+        ("nn.scan", "in_axes", "(0, 1)", "2 axes"),
+    ),
     ("TypeError", "scan in_axes='time'", scan_in_axes_string, ("nn.scan", "in_axes", "'time'", "nn.broadcast")),
-    ("TypeError", "scan variable_axes={'params': 'layers'}", scan_variable_axes_string_axis,
-     ("nn.scan", "variable_axes", "'layers'")),
+    (
+        "TypeError",
+        "scan variable_axes={'params': 'layers'}",
+        scan_variable_axes_string_axis,
+        ("nn.scan", "variable_axes", "'layers'"),
+    ),
     ("ValueError", "scan length=-1", scan_length_negative, ("nn.scan", "length=-1", "positive")),
     ("TypeError", "scan length=2.0", scan_length_float, ("nn.scan", "length=2.0", "int")),
     # methods=
-    ("ValueError", "vmap methods=['encode'] on Dense", vmap_methods_missing, ("nn.vmap", "methods", "'encode'", "Dense")),
+    (
+        "ValueError",
+        "vmap methods=['encode'] on Dense",
+        vmap_methods_missing,
+        ("nn.vmap", "methods", "'encode'", "Dense"),
+    ),
     ("ValueError", "jit methods=['__cal__']", jit_methods_missing, ("nn.jit", "methods", "'__cal__'", "Dense")),
     ("ValueError", "remat methods={'decode': {}}", remat_methods_dict_missing, ("nn.checkpoint", "'decode'", "Dense")),
-    ("TypeError", "vmap methods=['use_bias'] (a field)", vmap_methods_not_callable,
-     ("nn.vmap", "'use_bias'", "not a method")),
+    (
+        "TypeError",
+        "vmap methods=['use_bias'] (a field)",
+        vmap_methods_not_callable,
+        ("nn.vmap", "'use_bias'", "not a method"),
+    ),
     ("TypeError", "jit methods=7", jit_methods_string, ("nn.jit", "methods=7", "list/tuple")),
     # a stream not passed through the transform
-    ("InvalidRngError", "vmap split_rngs={'dropuot': True}, make_rng('dropout') inside", vmap_split_rngs_typo,
-     ("'dropout'", "not passed through", "nn.vmap", "split_rngs={'dropuot': True}", "Module /")),
-    ("InvalidRngError", "scan split_rngs={'dropuot': True}, make_rng('dropout') inside", scan_split_rngs_typo,
-     ("'dropout'", "not passed through", "nn.scan", "dropuot")),
-    ("InvalidRngError", "jit rngs=['dropuot'], make_rng('dropout') inside", jit_rngs_filter_misses_stream,
-     ("'dropout'", "not passed through", "nn.jit", "rngs=['dropuot']")),
-    ("InvalidRngError", "remat rngs=['params'], make_rng('dropout') inside", remat_rngs_filter_misses_stream,
-     ("'dropout'", "not passed through", "nn.checkpoint", "rngs=['params']")),
-    ("InvalidRngError", "cond rngs=['dropuot'], make_rng('dropout') in a branch", cond_rngs_filter_misses_stream,
-     ("'dropout'", "not passed through", "nn.cond")),
+    (
+        "InvalidRngError",
+        "vmap split_rngs={'dropuot': True}, make_rng('dropout') inside",
+        vmap_split_rngs_typo,
+        ("'dropout'", "not passed through", "nn.vmap", "split_rngs={'dropuot': True}", "Module /"),
+    ),
+    (
+        "InvalidRngError",
+        "scan split_rngs={'dropuot': True}, make_rng('dropout') inside",
+        scan_split_rngs_typo,
+        ("'dropout'", "not passed through", "nn.scan", "dropuot"),
+    ),
+    (
+        "InvalidRngError",
+        "jit rngs=['dropuot'], make_rng('dropout') inside",
+        jit_rngs_filter_misses_stream,
+        ("'dropout'", "not passed through", "nn.jit", "rngs=['dropuot']"),
+    ),
+    (
+        "InvalidRngError",
+        "remat rngs=['params'], make_rng('dropout') inside",
+        remat_rngs_filter_misses_stream,
+        ("'dropout'", "not passed through", "nn.checkpoint", "rngs=['params']"),
+    ),
+    (
+        "InvalidRngError",
+        "cond rngs=['dropuot'], make_rng('dropout') in a branch",
+        cond_rngs_filter_misses_stream,
+        ("'dropout'", "not passed through", "nn.cond"),
+    ),
     # collections in none of the transform's variable filters
-    ("ScopeCollectionNotFound", "vmap body writes 'stats', not in variable_axes", vmap_collection_not_mapped,
-     ("'stats'", "nn.vmap", "does not pass it through", "variable_axes", "Module /")),
-    ("ScopeCollectionNotFound", "scan body writes 'stats', in neither variable_axes nor variable_broadcast",
-     scan_collection_not_passed, ("'stats'", "nn.scan", "variable_broadcast='params'")),
-    ("ScopeCollectionNotFound", "vmap at apply without 'params' in variable_axes", vmap_params_not_mapped_at_apply,
-     ("'params'", "nn.vmap", "does not pass it through")),
-    ("ScopeCollectionNotFound", "jit variables=['params'] but the body writes 'stats'", jit_variables_filter_misses_collection,
-     ("'stats'", "nn.jit", "variables=['params']")),
+    (
+        "ScopeCollectionNotFound",
+        "vmap body writes 'stats', not in variable_axes",
+        vmap_collection_not_mapped,
+        ("'stats'", "nn.vmap", "does not pass it through", "variable_axes", "Module /"),
+    ),
+    (
+        "ScopeCollectionNotFound",
+        "scan body writes 'stats', in neither variable_axes nor variable_broadcast",
+        scan_collection_not_passed,
+        ("'stats'", "nn.scan", "variable_broadcast='params'"),
+    ),
+    (
+        "ScopeCollectionNotFound",
+        "vmap at apply without 'params' in variable_axes",
+        vmap_params_not_mapped_at_apply,
+        ("'params'", "nn.vmap", "does not pass it through"),
+    ),
+    (
+        "ScopeCollectionNotFound",
+        "jit variables=['params'] but the body writes 'stats'",
+        jit_variables_filter_misses_collection,
+        ("'stats'", "nn.jit", "variables=['params']"),
+    ),
     # static_argnums / donate_argnums
-    ("ValueError", "jit static_argnums=3 with two arguments", jit_static_argnums_out_of_range,
-     ("nn.jit", "static_argnums", "position 3", "1..2", "/")),
+    (
+        "ValueError",
+        "jit static_argnums=3 with two arguments",
+        jit_static_argnums_out_of_range,
+        ("nn.jit", "static_argnums", "position 3", "1..2", "/"),
+    ),
     ("TypeError", "jit static_argnums='1'", jit_static_argnums_string, ("nn.jit", "static_argnums", "'1'")),
     ("ValueError", "jit static_argnums=(-1,)", jit_static_argnums_negative, ("nn.jit", "static_argnums", "negative")),
-    ("ValueError", "remat static_argnums=(2, 5) with two arguments", remat_static_argnums_out_of_range,
-     ("nn.checkpoint", "static_argnums", "position 5")),
-    ("ValueError", "jit donate_argnums=4 with two arguments", jit_donate_argnums_out_of_range,
-     ("nn.jit", "donate_argnums", "position 4")),
+    (
+        "ValueError",
+        "remat static_argnums=(2, 5) with two arguments",
+        remat_static_argnums_out_of_range,
+        ("nn.checkpoint", "static_argnums", "position 5"),
+    ),
+    (
+        "ValueError",
+        "jit donate_argnums=4 with two arguments",
+        jit_donate_argnums_out_of_range,
+        ("nn.jit", "donate_argnums", "position 4"),
+    ),
     # zero-size mapped axes
     ("ValueError", "vmap over an axis of size 0 at init", vmap_zero_size_axis, ("nn.vmap", "size 0", "at module /")),
     ("ValueError", "vmap over an axis of size 0 at apply", vmap_zero_size_axis_at_apply, ("nn.vmap", "size 0")),
     ("ValueError", "scan over a sequence of length 0", scan_zero_length, ("nn.scan", "size 0")),
     # control flow
-    ("TypeError", "while_loop condition of shape (2,)", while_condition_not_scalar,
-     ("nn.while_loop", "cond_fn", "boolean scalar", "(2,)")),
+    (
+        "TypeError",
+        "while_loop condition of shape (2,)",
+        while_condition_not_scalar,
+        ("nn.while_loop", "cond_fn", "boolean scalar", "(2,)"),
+    ),
     ("TypeError", "while_loop condition is an int", while_condition_int, ("nn.while_loop", "cond_fn", "int")),
-    ("TypeError", "cond branches return shapes (3,) and (1,)", cond_branches_different_shapes,
-     ("nn.cond", "different", "(3,)", "(1,)")),
-    ("TypeError", "cond branches differ, the false one selected", cond_branches_different_shapes_unselected,
-     ("nn.cond", "different", "branch 1")),
-    ("TypeError", "cond branches return a tuple and an array", cond_branches_different_structures,
-     ("nn.cond", "different")),
-    ("TypeError", "cond branches create params of different shapes", cond_branches_create_different_params,
-     ("nn.cond", "different", "variables")),
-    ("TypeError", "switch branches return different shapes", switch_branches_different_shapes,
-     ("nn.switch", "different", "(2,)")),
+    (
+        "TypeError",
+        "cond branches return shapes (3,) and (1,)",
+        cond_branches_different_shapes,
+        ("nn.cond", "different", "(3,)", "(1,)"),
+    ),
+    (
+        "TypeError",
+        "cond branches differ, the false one selected",
+        cond_branches_different_shapes_unselected,
+        ("nn.cond", "different", "branch 1"),
+    ),
+    (
+        "TypeError",
+        "cond branches return a tuple and an array",
+        cond_branches_different_structures,
+        ("nn.cond", "different"),
+    ),
+    (
+        "TypeError",
+        "cond branches create params of different shapes",
+        cond_branches_create_different_params,
+        ("nn.cond", "different", "variables"),
+    ),
+    (
+        "TypeError",
+        "switch branches return different shapes",
+        switch_branches_different_shapes,
+        ("nn.switch", "different", "(2,)"),
+    ),
     ("TypeError", "cond pred of shape (2,)", cond_pred_not_scalar, ("nn.cond", "pred", "scalar", "(2,)")),
 ]
 

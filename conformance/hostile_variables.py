@@ -25,10 +25,16 @@ def _snapshot(tree):
 
 def _same(a, b) -> bool:
     if isinstance(a, dict) or isinstance(b, dict):
-        return isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        return (
+            isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+        )
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and (
-            a.dtype.kind in "OSU" or np.array_equal(a, b))
+        return (
+            type(a) is type(b)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and (a.dtype.kind in "OSU" or np.array_equal(a, b))
+        )
     return a is b or a == b
 
 
@@ -117,27 +123,62 @@ CASES = [
     ("TypeError", "params: every leaf is None", _apply_dense(kernel=None, bias=None), ("'params'", _P, "None")),
     ("TypeError", "state: a statistic is None", _apply_stats(None), ("'mean'", "'batch_stats'", _S, "None")),
     # --- string and object dtypes ---------------------------------------------------------------------
-    ("TypeError", "params: a kernel of strings", _apply_dense(kernel=np.full((3, 2), "w")),
-     ("'kernel'", "'params'", _P, "dtype <U1")),
-    ("TypeError", "params: a kernel of bytes", _apply_dense(kernel=np.full((3, 2), b"w")),
-     ("'kernel'", "'params'", _P, "dtype |S1")),
-    ("TypeError", "params: a kernel of Python objects", _apply_dense(kernel=np.full((3, 2), None, dtype=object)),
-     ("'kernel'", "'params'", _P, "dtype object")),
-    ("TypeError", "params: the bias is a Python string", _apply_dense(bias="zeros"),
-     ("'bias'", "'params'", _P, "str")),
-    ("TypeError", "state: a statistic of strings", _apply_stats(np.array(["0", "0", "0"])),
-     ("'mean'", "'batch_stats'", "dtype <U1")),
-    ("TypeError", "another collection: an object array the model never reads",
-     _apply_with_extra("cache", np.array([object()], dtype=object)), ("'extra'", "'cache'", _P, "dtype object")),
+    (
+        "TypeError",
+        "params: a kernel of strings",
+        _apply_dense(kernel=np.full((3, 2), "w")),
+        ("'kernel'", "'params'", _P, "dtype <U1"),
+    ),
+    (
+        "TypeError",
+        "params: a kernel of bytes",
+        _apply_dense(kernel=np.full((3, 2), b"w")),
+        ("'kernel'", "'params'", _P, "dtype |S1"),
+    ),
+    (
+        "TypeError",
+        "params: a kernel of Python objects",
+        _apply_dense(kernel=np.full((3, 2), None, dtype=object)),
+        ("'kernel'", "'params'", _P, "dtype object"),
+    ),
+    ("TypeError", "params: the bias is a Python string", _apply_dense(bias="zeros"), ("'bias'", "'params'", _P, "str")),
+    (
+        "TypeError",
+        "state: a statistic of strings",
+        _apply_stats(np.array(["0", "0", "0"])),
+        ("'mean'", "'batch_stats'", "dtype <U1"),
+    ),
+    (
+        "TypeError",
+        "another collection: an object array the model never reads",
+        _apply_with_extra("cache", np.array([object()], dtype=object)),
+        ("'extra'", "'cache'", _P, "dtype object"),
+    ),
     # --- non-param variables of the wrong shape for the layer ----------------------------------------
-    ("ValueError", "state: statistics for 5 features in a 3-feature layer", _apply_stats(np.zeros(5, np.float32)),
-     ("'mean'", "'batch_stats'", _S, "(5,)", "(3,)")),
-    ("ValueError", "state: one statistic that would broadcast silently", _apply_stats(np.zeros(1, np.float32)),
-     ("'mean'", "'batch_stats'", _S, "(1,)", "(3,)")),
-    ("ValueError", "state: a scalar statistic", _apply_stats(np.float32(0.0)),
-     ("'mean'", "'batch_stats'", _S, "()", "(3,)")),
-    ("ValueError", "state: wrong shape while training (mutable)", _apply_stats(np.zeros((3, 1), np.float32), True),
-     ("'mean'", "'batch_stats'", _S, "(3, 1)", "(3,)")),
+    (
+        "ValueError",
+        "state: statistics for 5 features in a 3-feature layer",
+        _apply_stats(np.zeros(5, np.float32)),
+        ("'mean'", "'batch_stats'", _S, "(5,)", "(3,)"),
+    ),
+    (
+        "ValueError",
+        "state: one statistic that would broadcast silently",
+        _apply_stats(np.zeros(1, np.float32)),
+        ("'mean'", "'batch_stats'", _S, "(1,)", "(3,)"),
+    ),
+    (
+        "ValueError",
+        "state: a scalar statistic",
+        _apply_stats(np.float32(0.0)),
+        ("'mean'", "'batch_stats'", _S, "()", "(3,)"),
+    ),
+    (
+        "ValueError",
+        "state: wrong shape while training (mutable)",
+        _apply_stats(np.zeros((3, 1), np.float32), True),
+        ("'mean'", "'batch_stats'", _S, "(3, 1)", "(3,)"),
+    ),
 ]
 
 
@@ -154,8 +195,10 @@ def _apply_batch_norm(**replace):
     def fn(nn):
         stats = {"mean": np.zeros(3, np.float32), "var": np.ones(3, np.float32)}
         stats.update(replace)
-        variables = {"params": {"bn": {"scale": np.ones(3, np.float32), "bias": np.zeros(3, np.float32)}},
-                     "batch_stats": {"bn": stats}}
+        variables = {
+            "params": {"bn": {"scale": np.ones(3, np.float32), "bias": np.zeros(3, np.float32)}},
+            "batch_stats": {"bn": stats},
+        }
         _untouched(variables, lambda v: _batch_norm_parent(nn).apply(v, X))
 
     return fn
@@ -163,9 +206,22 @@ def _apply_batch_norm(**replace):
 
 # BatchNorm's own statistics (it checks them with Variable.check_shape).
 CASES += [
-    ("ValueError", "BatchNorm: mean for 5 features, 3 features in", _apply_batch_norm(mean=np.zeros(5, np.float32)),
-     ("'mean'", "'batch_stats'", "'/bn'", "(5,)", "(3,)")),
-    ("ValueError", "BatchNorm: var of shape (1,) would broadcast", _apply_batch_norm(var=np.ones(1, np.float32)),
-     ("'var'", "'batch_stats'", "'/bn'", "(1,)", "(3,)")),
-    ("TypeError", "BatchNorm: mean is None", _apply_batch_norm(mean=None), ("'mean'", "'batch_stats'", "'/bn'", "None")),
+    (
+        "ValueError",
+        "BatchNorm: mean for 5 features, 3 features in",
+        _apply_batch_norm(mean=np.zeros(5, np.float32)),
+        ("'mean'", "'batch_stats'", "'/bn'", "(5,)", "(3,)"),
+    ),
+    (
+        "ValueError",
+        "BatchNorm: var of shape (1,) would broadcast",
+        _apply_batch_norm(var=np.ones(1, np.float32)),
+        ("'var'", "'batch_stats'", "'/bn'", "(1,)", "(3,)"),
+    ),
+    (
+        "TypeError",
+        "BatchNorm: mean is None",
+        _apply_batch_norm(mean=None),
+        ("'mean'", "'batch_stats'", "'/bn'", "None"),
+    ),
 ]

@@ -15,8 +15,9 @@ def scan_lstm(nn, case):
     class ScanParent(nn.Module):
         @nn.compact
         def __call__(self, carry, xs):
-            ScanLSTM = nn.scan(nn.LSTMCell, variable_broadcast="params", split_rngs={"params": False},
-                               in_axes=1, out_axes=1)
+            ScanLSTM = nn.scan(
+                nn.LSTMCell, variable_broadcast="params", split_rngs={"params": False}, in_axes=1, out_axes=1
+            )
             return ScanLSTM(features=4)(carry, xs)
 
     xs = nn.numpy.asarray(case.inputs[0])
@@ -31,8 +32,9 @@ def vmap_dense(nn, case):
     class VmapParent(nn.Module):
         @nn.compact
         def __call__(self, x):
-            BatchDense = nn.vmap(nn.Dense, in_axes=0, out_axes=0, variable_axes={"params": 0},
-                                 split_rngs={"params": True})
+            BatchDense = nn.vmap(
+                nn.Dense, in_axes=0, out_axes=0, variable_axes={"params": 0}, split_rngs={"params": True}
+            )
             return BatchDense(3, name="vd")(x)
 
     x = nn.numpy.asarray(case.inputs[0])

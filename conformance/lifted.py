@@ -39,18 +39,18 @@ import numpy as np
 
 import nnjax
 import nnref
-
 from conformance.compare import Outcome, attempt, skeleton, to_numpy
 from shared_spec.tolerances import assert_trees_close
 
 #: Families of the tolerance table (shared_spec.tolerances) used here.
-PARAMS_FAMILY = 'prng_normal'     # 'params' come from initializers' normal draws
-FORWARD_FAMILY = 'matmul'         # outputs and collections computed by Dense layers
+PARAMS_FAMILY = 'prng_normal'  # 'params' come from initializers' normal draws
+FORWARD_FAMILY = 'matmul'  # outputs and collections computed by Dense layers
 DERIVATIVE_FAMILY = 'derivative'  # nnjax autodiff vs nnref central differences
 INIT_DRAWN = ('params',)
 
 
 # ------------------------------------------------------------------ inputs
+
 
 def data(seed: int, shape) -> np.ndarray:
     """Uniform(-1, 1) float32 data of ``shape`` (unit scale, as the tolerance table assumes)."""
@@ -77,9 +77,9 @@ def rngs(nn, streams: dict):
 
 # ------------------------------------------------------------------ comparison
 
+
 def _detail(ref: Outcome, jax: Outcome) -> str:
-    return (f'\n--- nnref ---\n{ref.tb or repr(ref.value)[:800]}'
-            f'\n--- nnjax ---\n{jax.tb or repr(jax.value)[:800]}')
+    return f'\n--- nnref ---\n{ref.tb or repr(ref.value)[:800]}\n--- nnjax ---\n{jax.tb or repr(jax.value)[:800]}'
 
 
 def _compare_values(ref, jax, what, family):
@@ -98,8 +98,16 @@ def _compare_variables(ref: dict, jax: dict, what: str):
         assert_trees_close(jax[col], ref[col], family=family, err_msg=f'{what}[{col!r}] (nnjax vs nnref)')
 
 
-def compare(ref: Outcome, jax: Outcome, what: str, *, expect=None, nnref_detects=True,
-            with_variables=False, output_family=FORWARD_FAMILY):
+def compare(
+    ref: Outcome,
+    jax: Outcome,
+    what: str,
+    *,
+    expect=None,
+    nnref_detects=True,
+    with_variables=False,
+    output_family=FORWARD_FAMILY,
+):
     """Both outcomes are ``expect`` (an exception class, or None: success) and agree.
 
     ``with_variables``: the value is ``(output, variables)``; each collection
@@ -110,21 +118,24 @@ def compare(ref: Outcome, jax: Outcome, what: str, *, expect=None, nnref_detects
         assert not ref.raised and not jax.raised, (
             f'{what}: expected success; nnref '
             f'{type(ref.error).__name__ if ref.raised else "returned"}, nnjax '
-            f'{type(jax.error).__name__ if jax.raised else "returned"}{_detail(ref, jax)}')
+            f'{type(jax.error).__name__ if jax.raised else "returned"}{_detail(ref, jax)}'
+        )
     else:
         assert isinstance(jax.error, expect), (
             f'{what}: nnjax should raise {expect.__name__}, got '
-            f'{type(jax.error).__name__ if jax.raised else "a result"}{_detail(ref, jax)}')
+            f'{type(jax.error).__name__ if jax.raised else "a result"}{_detail(ref, jax)}'
+        )
         if not nnref_detects:
             return
         assert type(ref.error) is type(jax.error), (
             f'{what}: different errors: nnref '
             f'{type(ref.error).__name__ if ref.raised else "returned"}, nnjax '
-            f'{type(jax.error).__name__}{_detail(ref, jax)}')
+            f'{type(jax.error).__name__}{_detail(ref, jax)}'
+        )
         return
     assert skeleton(jax.value) == skeleton(ref.value), (
-        f'{what}: structure/dtypes/shapes differ\n  nnref: {skeleton(ref.value)}\n'
-        f'  nnjax: {skeleton(jax.value)}')
+        f'{what}: structure/dtypes/shapes differ\n  nnref: {skeleton(ref.value)}\n  nnjax: {skeleton(jax.value)}'
+    )
     if with_variables:
         out_r, vars_r = ref.value
         out_j, vars_j = jax.value
@@ -136,9 +147,11 @@ def compare(ref: Outcome, jax: Outcome, what: str, *, expect=None, nnref_detects
 
 # ------------------------------------------------------------------ driver
 
+
 @dataclass
 class Result:
     """What both backends did; ``variables`` is nnref's init result (None if init raised)."""
+
     init_ref: Outcome
     init_jax: Outcome
     apply_ref: Optional[Outcome] = None
@@ -149,23 +162,41 @@ class Result:
         return None if self.init_ref.raised else self.init_ref.value[1]
 
 
-def check_init_apply(build: Callable, args: tuple, *, init_rngs: dict, apply_rngs: Optional[dict] = None,
-                     mutable: Any = False, expect_init=None, expect_apply=None, nnref_detects=True,
-                     output_family=FORWARD_FAMILY, method=None) -> Result:
+def check_init_apply(
+    build: Callable,
+    args: tuple,
+    *,
+    init_rngs: dict,
+    apply_rngs: Optional[dict] = None,
+    mutable: Any = False,
+    expect_init=None,
+    expect_apply=None,
+    nnref_detects=True,
+    output_family=FORWARD_FAMILY,
+    method=None,
+) -> Result:
     """Runs ``build(nn).init_with_output`` then ``apply`` on both backends and compares (module docstring).
 
     ``init_rngs``/``apply_rngs``: ``{stream: seed}``; ``mutable`` is passed to
     apply as is (a list is copied per backend); ``method``: a method name for
     both calls. Apply is skipped when init raised.
     """
+
     def init(nn):
         module = build(nn)
         kwargs = {} if method is None else {'method': method}
         return attempt(lambda: module.init_with_output(rngs(nn, init_rngs), *backend_args(nn, args), **kwargs))
 
     result = Result(init(nnref), init(nnjax))
-    compare(result.init_ref, result.init_jax, 'init_with_output', expect=expect_init,
-            nnref_detects=nnref_detects, with_variables=True, output_family=output_family)
+    compare(
+        result.init_ref,
+        result.init_jax,
+        'init_with_output',
+        expect=expect_init,
+        nnref_detects=nnref_detects,
+        with_variables=True,
+        output_family=output_family,
+    )
     if result.init_ref.raised or result.init_jax.raised:
         return result
     variables = result.variables
@@ -175,12 +206,25 @@ def check_init_apply(build: Callable, args: tuple, *, init_rngs: dict, apply_rng
         kwargs = {'mutable': list(mutable) if isinstance(mutable, list) else mutable}
         if method is not None:
             kwargs['method'] = method
-        return attempt(lambda: module.apply(backend_args(nn, _as_arrays(variables)), *backend_args(nn, args),
-                                            rngs=rngs(nn, apply_rngs or {}), **kwargs))
+        return attempt(
+            lambda: module.apply(
+                backend_args(nn, _as_arrays(variables)),
+                *backend_args(nn, args),
+                rngs=rngs(nn, apply_rngs or {}),
+                **kwargs,
+            )
+        )
 
     result.apply_ref, result.apply_jax = apply(nnref), apply(nnjax)
-    compare(result.apply_ref, result.apply_jax, f'apply(mutable={mutable!r})', expect=expect_apply,
-            nnref_detects=nnref_detects, with_variables=mutable is not False, output_family=output_family)
+    compare(
+        result.apply_ref,
+        result.apply_jax,
+        f'apply(mutable={mutable!r})',
+        expect=expect_apply,
+        nnref_detects=nnref_detects,
+        with_variables=mutable is not False,
+        output_family=output_family,
+    )
     return result
 
 

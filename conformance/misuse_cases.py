@@ -299,6 +299,7 @@ def jax_transform_around_bound_module(nn):
 
 # --- checkpoints (nnjax.training only: nnref has no training stack) ----------------
 
+
 def _checkpoints(nn):
     return importlib.import_module(f"{nn.__name__}.training.checkpoints")
 
@@ -372,13 +373,20 @@ MISUSES = [
     ("ScopeCollectionNotFound", "reading a collection not passed", collection_not_passed),
     ("ScopeParamNotFoundError", "apply asks for a param init did not make", param_missing_at_apply),
     ("ScopeParamShapeError", "apply on another input shape", param_shape_changed),
-    ("ScopeVariableNotFoundError", "variable missing from a present collection", variable_missing_in_existing_collection),
+    (
+        "ScopeVariableNotFoundError",
+        "variable missing from a present collection",
+        variable_missing_in_existing_collection,
+    ),
     ("SetAttributeFrozenModuleError", "assigning self.x in a compact method", assign_attribute_in_compact),
     ("SetAttributeInModuleSetupError", "assigning a field in setup", assign_field_in_setup),
     ("TransformTargetError", "nn.vmap of a module instance", transform_an_instance),
     ("TransformedMethodReturnValueError", "a remat'd method returns a Variable", transformed_method_returns_variable),
-    ("PartitioningUnspecifiedError", "vmap adds an axis to Partitioned params without a name",
-     vmap_partitioned_without_axis_name),
+    (
+        "PartitioningUnspecifiedError",
+        "vmap adds an axis to Partitioned params without a name",
+        vmap_partitioned_without_axis_name,
+    ),
 ]
 
 # Misuses that exist only with JAX (nnref has no raw JAX transforms to apply).
@@ -393,11 +401,18 @@ JAX_ONLY_MISUSES = [
 # Hostile input (issue 16): wrong values at every public entry point, one module per class of
 # input, run on both backends by conformance/test_hostile_inputs.py (same class, a message that
 # names the offending argument, module path, variable or file).
-HOSTILE_AREAS = ("hostile_layer_fields", "hostile_call_inputs", "hostile_variables", "hostile_modules_and_keys",
-                 "hostile_transforms", "hostile_files")
+HOSTILE_AREAS = (
+    "hostile_layer_fields",
+    "hostile_call_inputs",
+    "hostile_variables",
+    "hostile_modules_and_keys",
+    "hostile_transforms",
+    "hostile_files",
+)
 
 
 def hostile_cases(kind: str = "CASES") -> list:
     """Every hostile-input case of ``kind`` (``'CASES'`` or ``'JAX_ONLY_CASES'``), area by area."""
-    return [case for area in HOSTILE_AREAS
-            for case in getattr(importlib.import_module(f"conformance.{area}"), kind, ())]
+    return [
+        case for area in HOSTILE_AREAS for case in getattr(importlib.import_module(f"conformance.{area}"), kind, ())
+    ]

@@ -47,9 +47,10 @@ def _activation(nn, name):
 @dataclass
 class Built:
     """A built model for one backend."""
-    module: Any                       # the root instance (unbound)
-    cls: type                         # its class
-    outside: Callable                 # f(module, x): calls module.encode from outside
+
+    module: Any  # the root instance (unbound)
+    cls: type  # its class
+    outside: Callable  # f(module, x): calls module.encode from outside
     capture_filters: Dict[str, Callable]
 
     def method(self, form):
@@ -63,8 +64,7 @@ class Built:
 
 def _node_class(nn, node: Node):
     children = node.children
-    child_classes = [None if isinstance(c, DenseSpec) else _node_class(nn, c)
-                     for c in children]
+    child_classes = [None if isinstance(c, DenseSpec) else _node_class(nn, c) for c in children]
     acts = [_activation(nn, a) for a in node.activations]
 
     def make_child(i):
@@ -75,10 +75,8 @@ def _node_class(nn, node: Node):
         return child_classes[i](scale=spec.scale, **kwargs)
 
     def stats_vars(self):
-        count = self.variable('stats', 'count',
-                              lambda: nn.numpy.zeros((), nn.numpy.int32))
-        total = self.variable('stats', 'total',
-                              lambda: nn.numpy.zeros((), nn.numpy.float32))
+        count = self.variable('stats', 'count', lambda: nn.numpy.zeros((), nn.numpy.int32))
+        total = self.variable('stats', 'total', lambda: nn.numpy.zeros((), nn.numpy.float32))
         return count, total
 
     def extra_param(self):
@@ -110,8 +108,13 @@ def _node_class(nn, node: Node):
         if node.sow == 'append':
             self.sow('intermediates', 'h', x)
         elif node.sow == 'sum':
-            self.sow('probes', 'acc', x.sum(), reduce_fn=lambda a, b: a + b,
-                     init_fn=lambda: nn.numpy.zeros((), nn.numpy.float32))
+            self.sow(
+                'probes',
+                'acc',
+                x.sum(),
+                reduce_fn=lambda a, b: a + b,
+                init_fn=lambda: nn.numpy.zeros((), nn.numpy.float32),
+            )
         if node.perturb:
             x = self.perturb('pert', x)
         return x * self.scale
@@ -127,6 +130,7 @@ def _node_class(nn, node: Node):
     }
 
     if node.style == 'compact':
+
         def __call__(self, x):
             subs = [make_child(i) for i in range(len(children))]
             w = extra_param(self) if node.extra_param else None
@@ -138,6 +142,7 @@ def _node_class(nn, node: Node):
 
         ns['__call__'] = nn.compact(__call__)
     else:
+
         def setup(self):
             subs = [make_child(i) for i in range(len(children))]
             if node.container == 'attrs':
@@ -183,10 +188,8 @@ def build(nn, arch: Node) -> Built:
 
     filters = {
         'dense': lambda mdl, method_name: isinstance(mdl, nn.Dense),
-        'not_dense': lambda mdl, method_name: (not isinstance(mdl, nn.Dense)
-                                               and method_name == '__call__'),
+        'not_dense': lambda mdl, method_name: not isinstance(mdl, nn.Dense) and method_name == '__call__',
         'encode': lambda mdl, method_name: method_name == 'encode',
         'shallow': lambda mdl, method_name: len(mdl.path) <= 1,
     }
-    return Built(module=cls(scale=arch.scale), cls=cls, outside=outside,
-                 capture_filters=filters)
+    return Built(module=cls(scale=arch.scale), cls=cls, outside=outside, capture_filters=filters)

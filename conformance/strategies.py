@@ -49,8 +49,7 @@ REFERENCE_DTYPES = ('float32', 'float64')
 
 def shapes(min_dims=1, max_dims=3, min_side=1, max_side=4):
     """Small array shapes (kept small: every new shape costs JAX a compile)."""
-    return st.lists(st.integers(min_side, max_side), min_size=min_dims,
-                    max_size=max_dims).map(tuple)
+    return st.lists(st.integers(min_side, max_side), min_size=min_dims, max_size=max_dims).map(tuple)
 
 
 def float_dtypes(cross_backend=True):
@@ -65,12 +64,13 @@ def key_words():
 
 def seeds():
     """An integer seed for ``nn.random.PRNGKey`` (any int64)."""
-    return st.integers(-2**63, 2**63 - 1)
+    return st.integers(-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
 class Key:
     """A PRNG key described as data: ``seed`` (PRNGKey) or raw ``words``."""
+
     seed: Optional[int] = None
     words: Optional[Tuple[int, int]] = None
 
@@ -81,18 +81,19 @@ class Key:
 
 
 def keys():
-    return st.one_of(seeds().map(lambda s: Key(seed=s)),
-                     key_words().map(lambda w: Key(words=w)))
+    return st.one_of(seeds().map(lambda s: Key(seed=s)), key_words().map(lambda w: Key(words=w)))
 
 
 # ----------------------------------------------------------------- architectures
 
+
 @dataclass(frozen=True)
 class DenseSpec:
     """An ``nn.Dense`` child."""
+
     features: int
     use_bias: bool = True
-    name: Optional[str] = None          # explicit name (compact) or None (auto)
+    name: Optional[str] = None  # explicit name (compact) or None (auto)
 
 
 @dataclass(frozen=True)
@@ -108,20 +109,21 @@ class Node:
     at index ``shared`` (if any) is called a second time on ``0.5 * x_in``
     and both results are added, sharing its variables.
     """
-    style: str                                      # 'compact' | 'setup'
+
+    style: str  # 'compact' | 'setup'
     class_name: str
     children: Tuple[Union[DenseSpec, 'Node'], ...]
-    activations: Tuple[str, ...]                   # one per child
-    name: Optional[str] = None                      # explicit name when a compact child
-    container: str = 'attrs'                        # setup: 'attrs' | 'list' | 'dict'
+    activations: Tuple[str, ...]  # one per child
+    name: Optional[str] = None  # explicit name when a compact child
+    container: str = 'attrs'  # setup: 'attrs' | 'list' | 'dict'
     shared: Optional[int] = None
-    stats: Optional[str] = None                     # None | 'if_mutable' | 'always' | 'not_init'
-    sow: Optional[str] = None                       # None | 'append' | 'sum'
-    rng_stream: Optional[str] = None                # make_rng stream, or None
+    stats: Optional[str] = None  # None | 'if_mutable' | 'always' | 'not_init'
+    sow: Optional[str] = None  # None | 'append' | 'sum'
+    rng_stream: Optional[str] = None  # make_rng stream, or None
     perturb: bool = False
-    helper: bool = False                            # route through an @nn.nowrap helper
-    scale: float = 1.0                              # a dataclass field of the node
-    extra_param: bool = False                       # a direct self.param('w', ...)
+    helper: bool = False  # route through an @nn.nowrap helper
+    scale: float = 1.0  # a dataclass field of the node
+    extra_param: bool = False  # a direct self.param('w', ...)
 
     # -- queries used by strategies and tests ------------------------------
     def walk(self):
@@ -134,27 +136,25 @@ class Node:
         return {n.rng_stream for n in self.walk() if n.rng_stream}
 
     def depth(self):
-        return 1 + max((c.depth() for c in self.children if isinstance(c, Node)),
-                       default=0)
+        return 1 + max((c.depth() for c in self.children if isinstance(c, Node)), default=0)
 
     def size(self):
-        return sum(1 + sum(isinstance(c, DenseSpec) for c in n.children)
-                   for n in self.walk())
+        return sum(1 + sum(isinstance(c, DenseSpec) for c in n.children) for n in self.walk())
 
 
 def _node(children_strategy, style, draw):
     children = draw(children_strategy)
     n = len(children)
-    activations = tuple(draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=n,
-                                      max_size=n)))
+    activations = tuple(draw(st.lists(st.sampled_from(ACTIVATIONS), min_size=n, max_size=n)))
     if style == 'compact':
         # Explicit names for some children, unique within the node.
-        names = draw(st.lists(st.sampled_from(EXPLICIT_NAMES), min_size=n,
-                              max_size=n, unique=True)) if n <= len(EXPLICIT_NAMES) \
+        names = (
+            draw(st.lists(st.sampled_from(EXPLICIT_NAMES), min_size=n, max_size=n, unique=True))
+            if n <= len(EXPLICIT_NAMES)
             else [None] * n
+        )
         explicit = draw(st.lists(st.booleans(), min_size=n, max_size=n))
-        children = tuple(replace(c, name=names[i] if explicit[i] else None)
-                         for i, c in enumerate(children))
+        children = tuple(replace(c, name=names[i] if explicit[i] else None) for i, c in enumerate(children))
         container = 'attrs'
     else:
         children = tuple(replace(c, name=None) for c in children)
@@ -177,23 +177,21 @@ def _node(children_strategy, style, draw):
 
 
 def dense_specs(max_features=4):
-    return st.builds(DenseSpec, features=st.integers(1, max_features),
-                     use_bias=st.booleans())
+    return st.builds(DenseSpec, features=st.integers(1, max_features), use_bias=st.booleans())
 
 
 @st.composite
 def _nodes(draw, depth, max_children, max_features):
     if depth <= 1:
-        kids = st.lists(dense_specs(max_features), min_size=1,
-                        max_size=max_children).map(tuple)
+        kids = st.lists(dense_specs(max_features), min_size=1, max_size=max_children).map(tuple)
     else:
         # One child is a node of depth - 1, so the tree has exactly the
         # drawn depth; the others are Dense layers or shallower nodes.
         deep = _nodes(depth - 1, max_children, max_features)
         other = st.one_of(dense_specs(max_features), deep)
-        kids = st.tuples(deep, st.lists(other, max_size=max_children - 1),
-                         st.integers(0, max_children - 1)).map(
-            lambda t: tuple(t[1][:t[2]]) + (t[0],) + tuple(t[1][t[2]:]))
+        kids = st.tuples(deep, st.lists(other, max_size=max_children - 1), st.integers(0, max_children - 1)).map(
+            lambda t: tuple(t[1][: t[2]]) + (t[0],) + tuple(t[1][t[2] :])
+        )
     return _node(kids, draw(st.sampled_from(('compact', 'setup'))), draw)
 
 
@@ -213,17 +211,18 @@ METHOD_FORMS = ('function', 'name', 'outside')
 @dataclass(frozen=True)
 class Scenario:
     """One architecture plus everything needed to run it on a backend."""
+
     arch: Node
-    in_shape: Tuple[int, ...]           # input shape; last axis = features
-    x_seed: int                         # numpy seed of the input values
+    in_shape: Tuple[int, ...]  # input shape; last axis = features
+    x_seed: int  # numpy seed of the input values
     init_key: Key
-    init_streams: Tuple[str, ...]       # streams init gets ('params' first)
-    init_as_dict: bool                  # init(rngs={...}) vs init(key)
+    init_streams: Tuple[str, ...]  # streams init gets ('params' first)
+    init_as_dict: bool  # init(rngs={...}) vs init(key)
     apply_key: Key
-    apply_streams: Tuple[str, ...]      # streams apply gets (may be empty)
+    apply_streams: Tuple[str, ...]  # streams apply gets (may be empty)
     method_form: str = 'function'
-    capture_filter: str = 'dense'       # name of a capture_intermediates filter
-    init_method: bool = False           # also init through the extra method
+    capture_filter: str = 'dense'  # name of a capture_intermediates filter
+    init_method: bool = False  # also init through the extra method
 
     def make_input(self, nn, dtype='float32'):
         rs = np.random.RandomState(self.x_seed)
@@ -245,8 +244,7 @@ CAPTURE_FILTERS = ('dense', 'not_dense', 'encode', 'shallow')
 
 
 @st.composite
-def scenarios(draw, max_depth=3, max_children=3, max_features=4,
-              all_apply_streams=False, arch=None):
+def scenarios(draw, max_depth=3, max_children=3, max_features=4, all_apply_streams=False, arch=None):
     """A :class:`Scenario`: mostly every needed stream is given, sometimes not.
 
     With ``all_apply_streams`` every stream a node draws from is passed to
@@ -287,6 +285,7 @@ def scenarios(draw, max_depth=3, max_children=3, max_features=4,
 
 # ----------------------------------------------------------------- tree edits
 
+
 def replace_node(arch: Node, index: int, fn) -> Node:
     """``arch`` with its ``index``-th node (in :meth:`Node.walk` order) replaced by ``fn(node)``."""
     counter = [0]
@@ -312,8 +311,7 @@ def with_duplicate_names(node: Node, name='dup') -> Node:
         kids = kids + (DenseSpec(2),)
     kids = (replace(kids[0], name=name), replace(kids[1], name=name)) + tuple(kids[2:])
     acts = node.activations + ('identity',) * (len(kids) - len(node.activations))
-    return replace(node, style='compact', container='attrs', children=kids,
-                   activations=acts)
+    return replace(node, style='compact', container='attrs', children=kids, activations=acts)
 
 
 @st.composite

@@ -16,11 +16,13 @@ import pytest
 from shared_spec import api_table
 from shared_spec import errors as catalogue
 
-BOTH = [e for e in api_table.API_TABLE
-        if all(e.providers[b] == "yes" for b in api_table.BACKENDS)]
-ONE = [(b, e) for e in api_table.API_TABLE for b in api_table.BACKENDS
-       if e.providers[b] == "yes"
-       and any(e.providers[o] != "yes" for o in api_table.BACKENDS if o != b)]
+BOTH = [e for e in api_table.API_TABLE if all(e.providers[b] == "yes" for b in api_table.BACKENDS)]
+ONE = [
+    (b, e)
+    for e in api_table.API_TABLE
+    for b in api_table.BACKENDS
+    if e.providers[b] == "yes" and any(e.providers[o] != "yes" for o in api_table.BACKENDS if o != b)
+]
 
 # The table's kinds, as what an object can be told apart by.
 EXPECTED = {
@@ -49,8 +51,7 @@ def _resolve(backend, entry):
         module = importlib.import_module(module_name)
     except ImportError as e:
         pytest.fail(f"{backend}: cannot import {module_name} for {entry.name!r}: {e}")
-    assert hasattr(module, entry.name), (
-        f"{backend}: {module_name}.{entry.name} is missing (API table says 'yes')")
+    assert hasattr(module, entry.name), f"{backend}: {module_name}.{entry.name} is missing (API table says 'yes')"
     return getattr(module, entry.name)
 
 
@@ -64,17 +65,20 @@ def test_name_in_both_backends_same_kind(entry):
     kinds = {b: kind_of(o) for b, o in objs.items()}
     assert len(set(kinds.values())) == 1, f"{_id(entry)}: kinds differ: {kinds}"
     assert kinds["nnref"] == EXPECTED[entry.kind], (
-        f"{_id(entry)}: table says {entry.kind}, backends provide a {kinds['nnref']}")
+        f"{_id(entry)}: table says {entry.kind}, backends provide a {kinds['nnref']}"
+    )
     if entry.namespace == "errors":
         assert objs["nnref"] is objs["nnjax"] is getattr(catalogue, entry.name), (
-            f"{entry.name}: not the shared catalogue class on both backends")
+            f"{entry.name}: not the shared catalogue class on both backends"
+        )
 
 
 @pytest.mark.parametrize("backend, entry", ONE, ids=[f"{b}:{_id(e)}" for b, e in ONE])
 def test_name_in_its_only_backend(backend, entry):
     obj = _resolve(backend, entry)
     assert kind_of(obj) == EXPECTED[entry.kind], (
-        f"{backend}: {_id(entry)}: table says {entry.kind}, found a {kind_of(obj)}")
+        f"{backend}: {_id(entry)}: table says {entry.kind}, found a {kind_of(obj)}"
+    )
 
 
 def test_table_has_rows_for_both():

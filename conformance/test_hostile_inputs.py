@@ -33,7 +33,7 @@ def _cases(kind):
     for area in AREAS:
         module = importlib.import_module(f"conformance.{area}")
         for case in getattr(module, kind, ()):
-            yield pytest.param(*case, id=f"{area[len('hostile_'):]}: {case[1]}")
+            yield pytest.param(*case, id=f"{area[len('hostile_') :]}: {case[1]}")
 
 
 def _expected_class(name):
@@ -46,7 +46,8 @@ def _check(nn, exception_name, fn, must_mention):
         fn(nn)
     raised = info.value
     assert isinstance(raised, expected), (
-        f"{nn.__name__} raised {type(raised).__name__}: {raised}; expected {exception_name}")
+        f"{nn.__name__} raised {type(raised).__name__}: {raised}; expected {exception_name}"
+    )
     message = str(raised)
     for text in must_mention:
         assert text in message, f"{nn.__name__}: {text!r} not in the message: {message}"

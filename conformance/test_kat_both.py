@@ -50,14 +50,16 @@ def test_kat_runner_agrees_across_backends_and_with_kat(name):
         assert skeleton(j) == skeleton(r), f"{name}: {part} structure/dtypes differ"
         assert_same_outcome(Outcome(value=r), Outcome(value=j), f"{name}: {part}")
     for backend, (variables, outputs, mutated) in (("nnref", ref), ("nnjax", jax)):
-        assert_trees_close(_stack_sown(variables), case.variables, family="matmul",
-                           err_msg=f"{backend} {name}: variables vs KAT")
+        assert_trees_close(
+            _stack_sown(variables), case.variables, family="matmul", err_msg=f"{backend} {name}: variables vs KAT"
+        )
         leaves = _leaves(outputs)
         assert len(leaves) == len(case.outputs), f"{backend} {name}: number of outputs"
         for i, (got, want) in enumerate(zip(leaves, case.outputs)):
             assert_close(got, want, family="matmul", err_msg=f"{backend} {name}: output {i} vs KAT")
-        assert_trees_close(_stack_sown(mutated), case.mutated, family="matmul",
-                           err_msg=f"{backend} {name}: mutated vs KAT")
+        assert_trees_close(
+            _stack_sown(mutated), case.mutated, family="matmul", err_msg=f"{backend} {name}: mutated vs KAT"
+        )
 
 
 def test_every_kat_runner_has_a_case():
@@ -66,6 +68,5 @@ def test_every_kat_runner_has_a_case():
 
 
 def test_every_model_kat_case_has_a_runner():
-    model_cases = {name for name in kat.case_names()
-                   if name != "prng" and not name.startswith("init_")}
+    model_cases = {name for name in kat.case_names() if name != "prng" and not name.startswith("init_")}
     assert model_cases == set(RUNNERS)

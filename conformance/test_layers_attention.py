@@ -91,8 +91,9 @@ def _data(case):
 def _model(nn, case, decode=False):
     fields = dict(case["fields"], qkv_features=case["fields"]["num_heads"] * case["head_dim"])
     dtype = None if case["dtype"] is None else getattr(nn.numpy, case["dtype"])
-    return attention(nn).MultiHeadDotProductAttention(**fields, dtype=dtype, decode=decode,
-                                                      bias_init=nn.initializers.normal(1.0))
+    return attention(nn).MultiHeadDotProductAttention(
+        **fields, dtype=dtype, decode=decode, bias_init=nn.initializers.normal(1.0)
+    )
 
 
 def _mask(nn, case, mask):
@@ -110,8 +111,9 @@ def _rngs(nn, case):
 
 def _forward(nn, case, variables, args, mask):
     model = _model(nn, case)
-    return model.apply(to_backend(nn, variables), *to_backend(nn, args), mask=_mask(nn, case, mask),
-                       rngs=_rngs(nn, case))
+    return model.apply(
+        to_backend(nn, variables), *to_backend(nn, args), mask=_mask(nn, case, mask), rngs=_rngs(nn, case)
+    )
 
 
 @settings()
@@ -157,10 +159,14 @@ def _check_decode_steps(case, variables, x, mask):
         for nn in (nnref, nnjax):
             step_mask = None
             if mask is not None:  # this position's row of the random mask, over the whole cache
-                step_mask = nn.numpy.asarray(mask[:, :, step:step + 1, :])
+                step_mask = nn.numpy.asarray(mask[:, :, step : step + 1, :])
             y, state = _model(nn, case, decode=True).apply(
                 to_backend(nn, {"params": variables["params"], "cache": caches[nn.__name__]}),
-                nn.numpy.asarray(x[:, step:step + 1]), mask=step_mask, rngs=_rngs(nn, case), mutable=["cache"])
+                nn.numpy.asarray(x[:, step : step + 1]),
+                mask=step_mask,
+                rngs=_rngs(nn, case),
+                mutable=["cache"],
+            )
             outs[nn.__name__] = np.asarray(y)
             caches[nn.__name__] = to_numpy(state["cache"])
         assert_close(outs["nnjax"], outs["nnref"], family="attention", err_msg=f"decode step {step}")

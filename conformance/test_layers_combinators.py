@@ -93,6 +93,7 @@ def build(nn, case):
     if placement == "root":
         return Sequential(make_steps())
     if placement == "setup":
+
         class Model(nn.Module):
             def setup(self):
                 self.body = Sequential(make_steps())

@@ -52,21 +52,23 @@ def flat_uniform_init(nn):
     Values are uniform in ``[-1, 1)``: the first ``prod(shape)`` of one flat
     draw, so that only a slice and a reshape are new for a new shape.
     """
+
     def init(key, shape, dtype=np.float32):
         size = math.prod(shape)
         assert size <= FLAT_DRAW, f"parameter of shape {shape} is larger than the flat draw"
         return nn.random.uniform(key, (FLAT_DRAW,), dtype, minval=-1.0, maxval=1.0)[:size].reshape(shape)
+
     return init
 
 
 @dataclass(frozen=True)
 class ConvCase:
-    layer: str                      # 'Conv' | 'ConvLocal' | 'ConvTranspose'
-    fields: tuple                   # (name, value) pairs of the layer's fields
+    layer: str  # 'Conv' | 'ConvLocal' | 'ConvTranspose'
+    fields: tuple  # (name, value) pairs of the layer's fields
     input_shape: tuple
     masked: bool
     key: int
-    seed: int                       # inputs and mask
+    seed: int  # inputs and mask
 
     def build(self, nn, mask: Optional[np.ndarray] = None, default_init: bool = False):
         fields = dict(self.fields)
@@ -103,8 +105,10 @@ def conv_cases(draw, layer: str) -> ConvCase:
 
     explicit = st.one_of(
         st.integers(0, 2),
-        st.lists(st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))),
-                 min_size=rank, max_size=rank).map(tuple))
+        st.lists(
+            st.one_of(st.integers(0, 2), st.tuples(st.integers(0, 2), st.integers(0, 2))), min_size=rank, max_size=rank
+        ).map(tuple),
+    )
     if layer == "ConvTranspose":
         fields["padding"] = draw(st.one_of(st.sampled_from(("SAME", "VALID", "CIRCULAR")), explicit))
         fields["transpose_kernel"] = draw(st.booleans())
@@ -121,9 +125,14 @@ def conv_cases(draw, layer: str) -> ConvCase:
     # Large enough that every padding leaves at least one window.
     spatial = tuple(_span(k, d) + draw(st.integers(0, 3)) for k, d in zip(kernel, kernel_dilation))
     batch = draw(st.sampled_from(((), (2,), (1, 2))))
-    return ConvCase(layer, tuple(sorted(fields.items())), batch + spatial + (in_features,),
-                    masked=draw(st.booleans()), key=draw(st.integers(0, 2**32 - 1)),
-                    seed=draw(st.integers(0, 2**32 - 1)))
+    return ConvCase(
+        layer,
+        tuple(sorted(fields.items())),
+        batch + spatial + (in_features,),
+        masked=draw(st.booleans()),
+        key=draw(st.integers(0, 2**32 - 1)),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 def _kernel_shape(case: ConvCase) -> tuple:
@@ -181,11 +190,14 @@ def test_conv_transpose_agrees_across_backends(case):
 
 
 # Kernel shapes as in the KAT cases where possible: nnjax compiles each initializer once per shape.
-@pytest.mark.parametrize("layer, fields, shape", [
-    ("Conv", dict(features=4, kernel_size=(3, 3), strides=2, padding="CIRCULAR"), (2, 5, 5, 2)),
-    ("ConvLocal", dict(features=3, kernel_size=(2,), strides=2, padding="CIRCULAR"), (2, 6, 2)),
-    ("ConvTranspose", dict(features=2, kernel_size=(2, 2), strides=(2, 2), transpose_kernel=True), (1, 4, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "layer, fields, shape",
+    [
+        ("Conv", dict(features=4, kernel_size=(3, 3), strides=2, padding="CIRCULAR"), (2, 5, 5, 2)),
+        ("ConvLocal", dict(features=3, kernel_size=(2,), strides=2, padding="CIRCULAR"), (2, 6, 2)),
+        ("ConvTranspose", dict(features=2, kernel_size=(2, 2), strides=(2, 2), transpose_kernel=True), (1, 4, 3, 3)),
+    ],
+)
 def test_default_initializers_agree(layer, fields, shape):
     case = ConvCase(layer, tuple(sorted(fields.items())), shape, masked=False, key=7, seed=0)
     x = case.inputs()

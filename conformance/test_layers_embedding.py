@@ -46,8 +46,13 @@ def embed_cases(draw):
     features = draw(st.sampled_from([1, 3]))
     batch = draw(st.sampled_from([(), (3,), (2, 3)]))
     # Mostly valid ids, plus negative and out-of-range ones.
-    ids = draw(st.lists(st.integers(-num_embeddings - 1, num_embeddings),
-                        min_size=int(np.prod(batch, dtype=int)), max_size=int(np.prod(batch, dtype=int))))
+    ids = draw(
+        st.lists(
+            st.integers(-num_embeddings - 1, num_embeddings),
+            min_size=int(np.prod(batch, dtype=int)),
+            max_size=int(np.prod(batch, dtype=int)),
+        )
+    )
     return dict(
         num_embeddings=num_embeddings,
         features=features,
@@ -61,8 +66,12 @@ def embed_cases(draw):
 
 
 def _layer(nn, case, **overrides):
-    fields = dict(num_embeddings=case["num_embeddings"], features=case["features"],
-                  dtype=_dtype(nn, case["dtype"]), param_dtype=_dtype(nn, case["param_dtype"]))
+    fields = dict(
+        num_embeddings=case["num_embeddings"],
+        features=case["features"],
+        dtype=_dtype(nn, case["dtype"]),
+        param_dtype=_dtype(nn, case["param_dtype"]),
+    )
     fields.update(overrides)
     return Embed(nn)(**fields)
 
@@ -71,8 +80,11 @@ def _layer(nn, case, **overrides):
 @given(embed_cases())
 def test_embed_agrees_across_backends(case):
     ids = case["ids"]
-    query = np.random.default_rng(case["query_seed"]).standard_normal(
-        (case["query_rows"], case["features"])).astype(np.float32)
+    query = (
+        np.random.default_rng(case["query_seed"])
+        .standard_normal((case["query_rows"], case["features"]))
+        .astype(np.float32)
+    )
     results = {}
     for nn in (nnref, nnjax):
         results[nn.__name__] = to_numpy(_layer(nn, case).init(case["key"].make(nn), to_backend(nn, ids)))
@@ -85,8 +97,10 @@ def test_embed_agrees_across_backends(case):
     for nn in (nnref, nnjax):
         layer = _layer(nn, case)
         variables = to_backend(nn, ref_vars)
-        outputs[nn.__name__] = (to_numpy(layer.apply(variables, to_backend(nn, ids))),
-                                to_numpy(layer.apply(variables, to_backend(nn, query), method=layer.attend)))
+        outputs[nn.__name__] = (
+            to_numpy(layer.apply(variables, to_backend(nn, ids))),
+            to_numpy(layer.apply(variables, to_backend(nn, query), method=layer.attend)),
+        )
     (ref_out, ref_scores), (jax_out, jax_scores) = outputs["nnref"], outputs["nnjax"]
     expected_shape = ids.shape + (case["features"],)
     if case["num_embeddings"] == 1:
@@ -103,8 +117,11 @@ def test_embed_agrees_across_backends(case):
 @given(embed_cases())
 def test_float64_reference_bounds_nnjax_float32(case):
     ids = case["ids"]
-    query = np.random.default_rng(case["query_seed"]).standard_normal(
-        (case["query_rows"], case["features"])).astype(np.float32)
+    query = (
+        np.random.default_rng(case["query_seed"])
+        .standard_normal((case["query_rows"], case["features"]))
+        .astype(np.float32)
+    )
     plain = dict(dtype=None, param_dtype=np.float32)
     variables = to_numpy(_layer(nnref, case, **plain).init(case["key"].make(nnref), ids))
     table64 = {"params": {"embedding": variables["params"]["embedding"].astype(np.float64)}}

@@ -71,7 +71,7 @@ def einsum_cases(draw):
     roles = {c: draw(st.sampled_from(["keep", "contract", "batch"])) for c in in_letters}
     contracted = [c for c in in_letters if roles[c] != "keep"]
     # The default lecun_normal kernel init needs a kernel of rank 2 at least.
-    new = "xy"[:draw(st.integers(max(0, 2 - len(contracted)), 2))]
+    new = "xy"[: draw(st.integers(max(0, 2 - len(contracted)), 2))]
     kernel = contracted + list(new)
     out = [c for c in in_letters if roles[c] != "contract"] + list(new)
     kernel = "".join(draw(st.permutations(kernel)))
@@ -92,8 +92,11 @@ def einsum_cases(draw):
 
 
 def _build(nn, case):
-    dtypes = dict(dtype=_dtype(nn, case["dtype"]), param_dtype=_dtype(nn, case["param_dtype"]),
-                  bias_init=nn.initializers.normal(1.0))  # a non-zero bias, so its layout matters
+    dtypes = dict(
+        dtype=_dtype(nn, case["dtype"]),
+        param_dtype=_dtype(nn, case["param_dtype"]),
+        bias_init=nn.initializers.normal(1.0),
+    )  # a non-zero bias, so its layout matters
     if "fields" in case:
         return layers(nn).DenseGeneral(**case["fields"], **dtypes)
     return layers(nn).Einsum(case["kernel_shape"], case["einsum_str"], use_bias=case["use_bias"], **dtypes)

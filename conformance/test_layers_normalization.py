@@ -111,10 +111,15 @@ def norm_cases(draw):
         fields["axis"] = axis
         fields["momentum"] = draw(st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]))
         use_running_average = draw(st.booleans())
-    return NormCase(kind=kind, shape=tuple(shape), fields=tuple(sorted(fields.items())),
-                    use_running_average=use_running_average, masked=draw(st.booleans()),
-                    dtype=draw(st.sampled_from(["float32", "float32", "bfloat16"])),
-                    seed=draw(st.integers(0, 2**32 - 1)))
+    return NormCase(
+        kind=kind,
+        shape=tuple(shape),
+        fields=tuple(sorted(fields.items())),
+        use_running_average=use_running_average,
+        masked=draw(st.booleans()),
+        dtype=draw(st.sampled_from(["float32", "float32", "bfloat16"])),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 # -- data and the cancellation filter ------------------------------------------------
@@ -156,7 +161,7 @@ def _cancellation(case, x, mask):
         count = np.sum(where, axis=axes)
         mean = np.sum(x, axis=axes, where=where) / count
         var = np.sum((x - np.expand_dims(mean, axes)) ** 2, axis=axes, where=where) / count
-        ratio = (mean ** 2 + var) / (var + dict(case.fields)["epsilon"])
+        ratio = (mean**2 + var) / (var + dict(case.fields)["epsilon"])
     # A group of one entry has var exactly 0 on every backend (x - x): no cancellation.
     ratio = np.where(count >= 2, ratio, 1.0)
     return float(np.nanmax(ratio)) if np.isfinite(ratio).any() else 1.0
@@ -200,8 +205,9 @@ def test_normalization_layers_agree_across_backends(case):
     assume(_cancellation(case, x, mask) < MAX_CANCELLATION)
     init_kwargs = case.call_kwargs(nnref, mask)
     v_ref = to_numpy(case.make(nnref).init(nnref.random.PRNGKey(0), x, **init_kwargs))
-    v_jax = to_numpy(case.make(nnjax).init(nnjax.random.PRNGKey(0), nnjax.numpy.asarray(x),
-                                           **case.call_kwargs(nnjax, mask)))
+    v_jax = to_numpy(
+        case.make(nnjax).init(nnjax.random.PRNGKey(0), nnjax.numpy.asarray(x), **case.call_kwargs(nnjax, mask))
+    )
     # scale/bias are ones/zeros, running stats zeros/ones and unmoved by init: exact.
     assert_trees_close(v_jax, v_ref, family="exact", err_msg=f"{case}: init variables")
 
@@ -215,8 +221,13 @@ def test_normalization_layers_agree_across_backends(case):
     y64, m64 = _apply(nnref, case, variables, x, mask, dtype=np.float64)
     assert_close(y_jax, y64, family=FAMILY, dtype=y_jax.dtype, err_msg=f"{case}: nnjax vs float64 nnref")
     for name in m64.get("batch_stats", {}):
-        assert_close(m_jax["batch_stats"][name], m64["batch_stats"][name], family=FAMILY, dtype="float32",
-                     err_msg=f"{case}: batch_stats/{name} vs float64 nnref")
+        assert_close(
+            m_jax["batch_stats"][name],
+            m64["batch_stats"][name],
+            family=FAMILY,
+            dtype="float32",
+            err_msg=f"{case}: batch_stats/{name} vs float64 nnref",
+        )
 
 
 # -- the weight wrappers ----------------------------------------------------------------
@@ -250,9 +261,15 @@ def wrap_cases(draw):
             "variable_filter": draw(st.sampled_from([{"kernel"}, None, {"bias"}, {"layer_instance"}])),
             "use_scale": draw(st.booleans()),
         }
-    return WrapCase(kind=kind, batch=draw(st.integers(1, 3)), in_features=draw(st.integers(1, 4)),
-                    features=draw(st.integers(1, 4)), fields=tuple(sorted(fields.items(), key=lambda kv: kv[0])),
-                    update_stats=draw(st.booleans()), seed=draw(st.integers(0, 2**32 - 1)))
+    return WrapCase(
+        kind=kind,
+        batch=draw(st.integers(1, 3)),
+        in_features=draw(st.integers(1, 4)),
+        features=draw(st.integers(1, 4)),
+        fields=tuple(sorted(fields.items(), key=lambda kv: kv[0])),
+        update_stats=draw(st.booleans()),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 @settings()
@@ -262,8 +279,9 @@ def test_weight_wrappers_agree_across_backends(case):
     x = rng.standard_normal((case.batch, case.in_features)).astype(np.float32)
     key_words = np.array([0, case.seed], np.uint32)
     v_ref = to_numpy(case.make(nnref).init(nnref.numpy.asarray(key_words), x, **case.call_kwargs()))
-    v_jax = to_numpy(case.make(nnjax).init(nnjax.numpy.asarray(key_words), nnjax.numpy.asarray(x),
-                                           **case.call_kwargs()))
+    v_jax = to_numpy(
+        case.make(nnjax).init(nnjax.numpy.asarray(key_words), nnjax.numpy.asarray(x), **case.call_kwargs())
+    )
     # Normal draws, then divided by norms / singular-value estimates.
     assert_trees_close(v_jax, v_ref, family=FAMILY, err_msg=f"{case}: init variables")
 
@@ -281,5 +299,10 @@ def test_weight_wrappers_agree_across_backends(case):
     y64, m64 = run(nnref, np.float64)
     assert_close(y_jax, y64, family=FAMILY, dtype="float32", err_msg=f"{case}: nnjax vs float64 nnref")
     for name, value in m64.get("batch_stats", {}).items():
-        assert_close(m_jax["batch_stats"][name], value, family=FAMILY, dtype="float32",
-                     err_msg=f"{case}: {name} vs float64 nnref")
+        assert_close(
+            m_jax["batch_stats"][name],
+            value,
+            family=FAMILY,
+            dtype="float32",
+            err_msg=f"{case}: {name} vs float64 nnref",
+        )

@@ -35,12 +35,14 @@ def _scaled_dot(nn):
         def __call__(self, lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
             scale = self.param("scale", nn.initializers.normal(1.0), ())
             return lax(nn).dot_general(lhs, rhs, dimension_numbers, precision) * scale
+
     return ScaledDot
 
 
 def _halving_dot(nn):
     return lambda lhs, rhs, dn, precision=None, preferred_element_type=None: (
-        lax(nn).dot_general(lhs, rhs, dn, precision) * 0.5)
+        lax(nn).dot_general(lhs, rhs, dn, precision) * 0.5
+    )
 
 
 def _build_linear(nn, case):
@@ -51,16 +53,20 @@ def _build_linear(nn, case):
         "DenseGeneral": lambda: nn.DenseGeneral((2, 3), axis=(-2, -1), **kw, **bias),
         "Einsum": lambda: nn.Einsum((4, 3), "nab,bc->nac", **kw, **bias),
         "MHA": lambda: nn.MultiHeadDotProductAttention(
-            2, qkv_dot_general_cls=kw.get("dot_general_cls"), out_dot_general=kw.get("dot_general"),
-            **bias),
+            2, qkv_dot_general_cls=kw.get("dot_general_cls"), out_dot_general=kw.get("dot_general"), **bias
+        ),
     }[case["layer"]]()
 
 
 @st.composite
 def linear_cases(draw):
     layer = draw(st.sampled_from(["Dense", "DenseGeneral", "Einsum", "MHA"]))
-    return dict(layer=layer, how=draw(st.sampled_from(["cls", "fn"])), key=draw(cst.keys()),
-                x_seed=draw(st.integers(0, 2**32 - 1)))
+    return dict(
+        layer=layer,
+        how=draw(st.sampled_from(["cls", "fn"])),
+        key=draw(cst.keys()),
+        x_seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 def _agree(case, build, x, family, **apply_kw):
@@ -100,8 +106,7 @@ def conv_cases(draw):
     elif isinstance(padding, list) and len(padding) != rank:
         padding = padding[:rank]
     kernel = tuple(draw(st.integers(1, 3)) for _ in range(rank))
-    return dict(rank=rank, padding=padding, kernel=kernel, key=draw(cst.keys()),
-                x_seed=draw(st.integers(0, 2**32 - 1)))
+    return dict(rank=rank, padding=padding, kernel=kernel, key=draw(cst.keys()), x_seed=draw(st.integers(0, 2**32 - 1)))
 
 
 @settings(max_examples=8)
@@ -112,17 +117,24 @@ def test_conv_padding_modes_agree(case):
     _agree(case, lambda nn, c: nn.Conv(2, c["kernel"], padding=c["padding"]), x, "conv")
 
 
-REDUCERS = {"add": (lambda nn: lax(nn).add, 0.0), "max": (lambda nn: lax(nn).max, -np.inf),
-            "min": (lambda nn: lax(nn).min, np.inf), "lambda": (lambda nn: (lambda a, b: a + b), 0.0)}
+REDUCERS = {
+    "add": (lambda nn: lax(nn).add, 0.0),
+    "max": (lambda nn: lax(nn).max, -np.inf),
+    "min": (lambda nn: lax(nn).min, np.inf),
+    "lambda": (lambda nn: lambda a, b: a + b, 0.0),
+}
 
 
 @settings(max_examples=8)
-@given(st.sampled_from(sorted(REDUCERS)), st.sampled_from(["SAME", "VALID", ((1, 0), (0, 1))]),
-       st.sampled_from([None, (1, 2), (2, 1)]), st.integers(0, 2**32 - 1))
+@given(
+    st.sampled_from(sorted(REDUCERS)),
+    st.sampled_from(["SAME", "VALID", ((1, 0), (0, 1))]),
+    st.sampled_from([None, (1, 2), (2, 1)]),
+    st.integers(0, 2**32 - 1),
+)
 def test_pool_with_custom_reduce_fn_agrees(reduce, padding, strides, seed):
     x = np.random.default_rng(seed).standard_normal((2, 4, 5, 3)).astype(np.float32)
     fn, init = REDUCERS[reduce]
-    outs = [np.asarray(nn.pool(to_backend(nn, x), init, fn(nn), (2, 2), strides, padding))
-            for nn in (nnref, nnjax)]
+    outs = [np.asarray(nn.pool(to_backend(nn, x), init, fn(nn), (2, 2), strides, padding)) for nn in (nnref, nnjax)]
     assert outs[0].shape == outs[1].shape
     assert_close(outs[1], outs[0], family="reduction")

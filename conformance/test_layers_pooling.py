@@ -31,7 +31,7 @@ def pooling(nn):
 
 @dataclass(frozen=True)
 class PoolCase:
-    op: str                 # 'max' | 'min' | 'avg' | 'avg_exclude_pad' | 'sum'
+    op: str  # 'max' | 'min' | 'avg' | 'avg_exclude_pad' | 'sum'
     window: tuple
     strides: tuple | None
     padding: object
@@ -57,13 +57,20 @@ def pool_cases(draw):
     rank = draw(st.sampled_from((1, 1, 2, 2, 3)))
     window = tuple(draw(st.integers(1, 3)) for _ in range(rank))
     strides = draw(st.none() | st.tuples(*(st.integers(1, 3) for _ in range(rank))))
-    padding = draw(st.sampled_from(("SAME", "VALID")) | st.tuples(
-        *(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)) for k in window)))
+    padding = draw(
+        st.sampled_from(("SAME", "VALID"))
+        | st.tuples(*(st.tuples(st.integers(0, k - 1), st.integers(0, k - 1)) for k in window))
+    )
     spatial = tuple(k + draw(st.integers(0, 3)) for k in window)
     batch = draw(st.sampled_from(((), (2,), (1, 2))))
-    return PoolCase(op=draw(st.sampled_from(("max", "min", "avg", "avg_exclude_pad", "sum"))), window=window,
-                    strides=strides, padding=padding, shape=batch + spatial + (draw(st.integers(1, 3)),),
-                    seed=draw(st.integers(0, 2**32 - 1)))
+    return PoolCase(
+        op=draw(st.sampled_from(("max", "min", "avg", "avg_exclude_pad", "sum"))),
+        window=window,
+        strides=strides,
+        padding=padding,
+        shape=batch + spatial + (draw(st.integers(1, 3)),),
+        seed=draw(st.integers(0, 2**32 - 1)),
+    )
 
 
 @settings()

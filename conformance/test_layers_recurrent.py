@@ -115,8 +115,9 @@ def _map(tree, fn):
 
 
 def _check(cfg, family):
-    inputs = np.random.default_rng(cfg["data_seed"]).normal(
-        size=(cfg["steps"],) + cfg["input_shape"]).astype(np.float32)
+    inputs = (
+        np.random.default_rng(cfg["data_seed"]).normal(size=(cfg["steps"],) + cfg["input_shape"]).astype(np.float32)
+    )
     bf16 = cfg["dtype"] == "bfloat16"
     row = "bfloat16" if bf16 else "float32"
     ref_cell = _make_cell(nnref, cfg, dtype=_dtype(nnref, cfg["dtype"]))
@@ -129,8 +130,9 @@ def _check(cfg, family):
     assert skeleton(to_numpy(jax_carry)) == skeleton(to_numpy(ref_carry))
     assert_trees_close(to_numpy(jax_carry), to_numpy(ref_carry), family="prng_normal", err_msg="initial carry")
     ref_vars = ref_cell.init(nnref.random.PRNGKey(cfg["key"] ^ 1), ref_carry, inputs[0])
-    jax_vars = jax_cell.init(nnjax.random.PRNGKey(cfg["key"] ^ 1), to_backend(nnjax, to_numpy(ref_carry)),
-                             nnjax.numpy.asarray(inputs[0]))
+    jax_vars = jax_cell.init(
+        nnjax.random.PRNGKey(cfg["key"] ^ 1), to_backend(nnjax, to_numpy(ref_carry)), nnjax.numpy.asarray(inputs[0])
+    )
     ref_vars, jax_vars_np = to_numpy(ref_vars), to_numpy(jax_vars)
     assert skeleton(jax_vars_np) == skeleton(ref_vars)
     assert_trees_close(jax_vars_np, ref_vars, family="prng_normal", err_msg="variables")

@@ -57,8 +57,9 @@ def rnn_configs(draw):
         reverse=draw(st.booleans()),
         keep_order=draw(st.booleans()),
         return_carry=draw(st.booleans()),
-        seq_lengths=(np.array(draw(st.lists(st.integers(0, STEPS), min_size=n, max_size=n))).reshape(batch)
-                     if padded else None),
+        seq_lengths=(
+            np.array(draw(st.lists(st.integers(0, STEPS), min_size=n, max_size=n))).reshape(batch) if padded else None
+        ),
         init_key=draw(st.none() | st.integers(0, 2**32 - 1)),
         key=draw(st.integers(0, 2**32 - 1)),
         data_seed=draw(st.integers(0, 2**32 - 1)),
@@ -80,8 +81,13 @@ def _layer(nn, cfg, param_dtype=None):
     rnns = [R.RNN(cell(*c)) for c in cfg["cells"]]
     if cfg["bidirectional"]:
         return R.Bidirectional(*rnns, time_major=cfg["time_major"], return_carry=cfg["return_carry"])
-    return R.RNN(rnns[0].cell, time_major=cfg["time_major"], return_carry=cfg["return_carry"],
-                 reverse=cfg["reverse"], keep_order=cfg["keep_order"])
+    return R.RNN(
+        rnns[0].cell,
+        time_major=cfg["time_major"],
+        return_carry=cfg["return_carry"],
+        reverse=cfg["reverse"],
+        keep_order=cfg["keep_order"],
+    )
 
 
 def _call_kwargs(nn, cfg):
@@ -129,8 +135,12 @@ def test_rnn_layers_agree_across_backends(cfg):
     layer64 = _layer(nnref, cfg, param_dtype=f64)
     out64 = to_numpy(layer64.apply(_map(ref_vars, lambda a: a.astype(f64)), x.astype(f64), **ref_kwargs))
     assert all(np.asarray(leaf).dtype == f64 for leaf in _leaves(out64))
-    assert_trees_close({"out": jax_out}, {"out": _map(out64, lambda a: a.astype(np.float32))},
-                       family="matmul", err_msg="nnjax vs float64 nnref")
+    assert_trees_close(
+        {"out": jax_out},
+        {"out": _map(out64, lambda a: a.astype(np.float32))},
+        family="matmul",
+        err_msg="nnjax vs float64 nnref",
+    )
 
 
 def _leaves(tree):

@@ -37,8 +37,9 @@ def dropout_cases(draw):
     ndim = len(shape)
     axes = draw(st.lists(st.integers(0, ndim - 1), unique=True, max_size=ndim))
     broadcast_dims = tuple(a - ndim if draw(st.booleans()) else a for a in axes)
-    rate = draw(st.one_of(st.just(0.0), st.just(1.0),
-                          st.floats(0.0, 1.0, exclude_min=True, exclude_max=True, width=32)))
+    rate = draw(
+        st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0, exclude_min=True, exclude_max=True, width=32))
+    )
     return dict(
         shape=shape,
         rate=float(rate),
@@ -66,6 +67,7 @@ def build(nn, case):
     if case["placement"] == "root":
         model = D(**fields)
     elif case["placement"] == "setup":
+
         class Holder(nn.Module):
             def setup(self):
                 self.drop = D(**fields)

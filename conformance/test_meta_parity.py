@@ -19,12 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
-import numpy as np
-import pytest
-from hypothesis import given, strategies as st
-
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 nnref_meta = pytest.importorskip("nnref.meta")
 nnref_spmd = pytest.importorskip("nnref.spmd")
@@ -39,6 +39,7 @@ KEYS = ('a', 'b', 'c')
 
 # ------------------------------------------------------------------ descriptions
 
+
 @dataclass(frozen=True)
 class Arr:
     shape: Tuple[int, ...]
@@ -47,15 +48,16 @@ class Arr:
 
 @dataclass(frozen=True)
 class Box:
-    logical: bool                 # LogicallyPartitioned (else Partitioned)
+    logical: bool  # LogicallyPartitioned (else Partitioned)
     names: Tuple[Optional[str], ...]
     rules: Optional[tuple]
     inner: Union['Box', Arr]
 
 
 axis_names = st.one_of(st.none(), st.sampled_from(LOGICAL + MESH))
-mesh_axes = st.one_of(st.none(), st.sampled_from(MESH),
-                      st.lists(st.sampled_from(MESH), min_size=2, max_size=2, unique=True).map(tuple))
+mesh_axes = st.one_of(
+    st.none(), st.sampled_from(MESH), st.lists(st.sampled_from(MESH), min_size=2, max_size=2, unique=True).map(tuple)
+)
 rule_lists = st.lists(st.tuples(st.sampled_from(LOGICAL), mesh_axes), max_size=5).map(tuple)
 arrays = st.builds(Arr, st.lists(st.integers(1, 3), max_size=3).map(tuple), st.integers(0, 99))
 
@@ -75,12 +77,15 @@ def boxes(draw, depth=0):
 leaves = st.one_of(arrays, boxes(), st.integers(0, 9), st.none())
 descriptions = st.recursive(
     leaves,
-    lambda children: st.one_of(st.dictionaries(st.sampled_from(KEYS), children, max_size=3),
-                               st.lists(children, max_size=3)),
-    max_leaves=6)
+    lambda children: st.one_of(
+        st.dictionaries(st.sampled_from(KEYS), children, max_size=3), st.lists(children, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 # ------------------------------------------------------------------ per backend
+
 
 @dataclass(frozen=True)
 class Backend:
@@ -93,10 +98,18 @@ class Backend:
     spec_type: type
 
 
-NNREF = Backend('nnref', nnref_meta, nnref_spmd, np.asarray, nnref_tree.tree_map,
-                nnref_tree.tree_leaves, nnref_meta.PartitionSpec)
-NNJAX = Backend('nnjax', nnjax_meta, nnjax_spmd, jnp.asarray, jax.tree_util.tree_map,
-                jax.tree_util.tree_leaves, jax.sharding.PartitionSpec)
+NNREF = Backend(
+    'nnref', nnref_meta, nnref_spmd, np.asarray, nnref_tree.tree_map, nnref_tree.tree_leaves, nnref_meta.PartitionSpec
+)
+NNJAX = Backend(
+    'nnjax',
+    nnjax_meta,
+    nnjax_spmd,
+    jnp.asarray,
+    jax.tree_util.tree_map,
+    jax.tree_util.tree_leaves,
+    jax.sharding.PartitionSpec,
+)
 
 
 def build(desc, b: Backend):
@@ -148,6 +161,7 @@ def agree(fn, desc, *args):
 
 # ------------------------------------------------------------------ properties
 
+
 def padded(desc, index):
     """``desc`` with each outermost box's names padded with None up to ``index``."""
     if isinstance(desc, Box):
@@ -192,10 +206,12 @@ def op_logical_to_mesh(b, tree, rules):
     return b.spmd.logical_to_mesh(b.meta.get_partition_spec(tree), rules)
 
 
-@given(descriptions,
-       st.integers(-2, 4),
-       st.one_of(st.just({}), st.fixed_dictionaries({'partition_name': axis_names})),
-       rule_lists)
+@given(
+    descriptions,
+    st.integers(-2, 4),
+    st.one_of(st.just({}), st.fixed_dictionaries({'partition_name': axis_names})),
+    rule_lists,
+)
 def test_box_trees_agree(desc, index, params, rules):
     for op in (op_unbox, op_tree_map, op_leaves, op_partition_spec):
         agree(op, desc)
@@ -209,8 +225,7 @@ def test_box_trees_agree(desc, index, params, rules):
         assert agree(op_round_trip, desc, index, params) == expected
 
 
-@given(st.one_of(st.none(), st.lists(axis_names, max_size=5).map(tuple)),
-       st.one_of(rule_lists, st.just(None)))
+@given(st.one_of(st.none(), st.lists(axis_names, max_size=5).map(tuple)), st.one_of(rule_lists, st.just(None)))
 def test_logical_to_mesh_axes_agrees(names, rules):
     def resolve(b):
         if rules is None:  # the thread's current rules, set per backend

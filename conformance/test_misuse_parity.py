@@ -42,18 +42,17 @@ def _raised(nn, fn):
     return None
 
 
-@pytest.mark.parametrize("error_name, description, fn", MISUSES,
-                         ids=[f"{e}:{d}" for e, d, _ in MISUSES])
+@pytest.mark.parametrize("error_name, description, fn", MISUSES, ids=[f"{e}:{d}" for e, d, _ in MISUSES])
 def test_misuse_case_same_error_on_both(error_name, description, fn):
     expected = getattr(catalogue, error_name)
     got = {nn.BACKEND: _raised(nn, fn) for nn in BACKENDS}
     for backend, err in got.items():
-        assert isinstance(err, expected), (
-            f"{backend}: {description}: expected {error_name}, got {err!r}")
+        assert isinstance(err, expected), f"{backend}: {description}: expected {error_name}, got {err!r}"
     assert type(got["nnref"]) is type(got["nnjax"]), got
 
 
 # ------------------------------------------------------------ planted misuses
+
 
 def _rngs(nn, streams=ALL_STREAMS, seed=0):
     root = nn.random.PRNGKey(seed)
@@ -76,23 +75,27 @@ def _expect_both(expected, run, what):
         outcome, before, after = run(nn)
         assert outcome.raised and isinstance(outcome.error, expected), (
             f"{nn.BACKEND}: {what}: expected {expected.__name__}, got "
-            f"{type(outcome.error).__name__ if outcome.raised else 'a result'}\n{outcome.tb}")
+            f"{type(outcome.error).__name__ if outcome.raised else 'a result'}\n{outcome.tb}"
+        )
         if before is not None:
             assert skeleton(after) == skeleton(before), f"{nn.BACKEND}: {what}: variables changed"
-            assert_trees_close(after, before, family="exact",
-                               err_msg=f"{nn.BACKEND}: {what}: a failed apply changed the caller's variables")
+            assert_trees_close(
+                after,
+                before,
+                family="exact",
+                err_msg=f"{nn.BACKEND}: {what}: a failed apply changed the caller's variables",
+            )
 
 
-def _failing_apply(arch, features, make_variables, *, x_features=None, rngs=ALL_STREAMS,
-                   **apply_kwargs):
+def _failing_apply(arch, features, make_variables, *, x_features=None, rngs=ALL_STREAMS, **apply_kwargs):
     def run(nn):
         model, variables = _init(nn, arch, features)
         variables = to_backend(nn, make_variables(to_numpy(variables)))
         before = to_numpy(variables)
         x = _input(nn, (2, x_features or features), seed=1)
-        outcome = attempt(lambda: model.apply(variables, x, rngs=_rngs(nn, rngs, 1),
-                                              **apply_kwargs))
+        outcome = attempt(lambda: model.apply(variables, x, rngs=_rngs(nn, rngs, 1), **apply_kwargs))
         return outcome, before, to_numpy(variables)
+
     return run
 
 
@@ -100,6 +103,7 @@ def _failing_init(arch, features):
     def run(nn):
         model = build(nn, arch).module
         return attempt(lambda: model.init(_rngs(nn), _input(nn, (2, features)))), None, None
+
     return run
 
 
@@ -109,33 +113,39 @@ features = st.integers(1, 3)
 @settings()
 @given(cst.architectures(max_depth=2, max_features=3), features, st.integers(1, 2))
 def test_wrong_input_shape_at_apply(arch, f, delta):
-    _expect_both(catalogue.ScopeParamShapeError,
-                 _failing_apply(arch, f, lambda v: v, x_features=f + delta),
-                 "apply on another number of input features")
+    _expect_both(
+        catalogue.ScopeParamShapeError,
+        _failing_apply(arch, f, lambda v: v, x_features=f + delta),
+        "apply on another number of input features",
+    )
 
 
 @settings()
 @given(cst.edited_architectures(lambda n: replace(n, stats="always")), features)
 def test_immutable_write(arch, f):
-    _expect_both(catalogue.ModifyScopeVariableError,
-                 _failing_apply(arch, f, lambda v: v),
-                 "a node writes 'stats' during an immutable apply")
+    _expect_both(
+        catalogue.ModifyScopeVariableError,
+        _failing_apply(arch, f, lambda v: v),
+        "a node writes 'stats' during an immutable apply",
+    )
 
 
 @settings()
-@given(cst.edited_architectures(lambda n: replace(n, rng_stream="noise")), features,
-       st.sampled_from([(), ("dropout",)]))
+@given(
+    cst.edited_architectures(lambda n: replace(n, rng_stream="noise")), features, st.sampled_from([(), ("dropout",)])
+)
 def test_missing_rng_stream(arch, f, given_streams):
-    _expect_both(catalogue.InvalidRngError,
-                 _failing_apply(arch, f, lambda v: v, rngs=given_streams),
-                 f"make_rng('noise') with rngs for {given_streams} only")
+    _expect_both(
+        catalogue.InvalidRngError,
+        _failing_apply(arch, f, lambda v: v, rngs=given_streams),
+        f"make_rng('noise') with rngs for {given_streams} only",
+    )
 
 
 @settings()
 @given(cst.edited_architectures(cst.with_duplicate_names), features)
 def test_duplicate_child_names(arch, f):
-    _expect_both(catalogue.NameInUseError, _failing_init(arch, f),
-                 "two children named 'dup'")
+    _expect_both(catalogue.NameInUseError, _failing_init(arch, f), "two children named 'dup'")
 
 
 def _param_clashes_with_child(node):
@@ -147,8 +157,7 @@ def _param_clashes_with_child(node):
 @settings()
 @given(cst.edited_architectures(_param_clashes_with_child), features)
 def test_param_and_child_same_name(arch, f):
-    _expect_both(catalogue.NameInUseError, _failing_init(arch, f),
-                 "param 'w' and a child named 'w' in one node")
+    _expect_both(catalogue.NameInUseError, _failing_init(arch, f), "param 'w' and a child named 'w' in one node")
 
 
 def _drop_leaf(index):
@@ -162,6 +171,7 @@ def _drop_leaf(index):
                     walk(v, prefix + (k,))
                 else:
                     paths.append(prefix + (k,))
+
         walk(params, ())
         path = paths[index % len(paths)]
 
@@ -169,21 +179,27 @@ def _drop_leaf(index):
             if len(p) == 1:
                 return {k: v for k, v in tree.items() if k != p[0]}
             return {k: (without(v, p[1:]) if k == p[0] else v) for k, v in tree.items()}
+
         return dict(variables, params=without(params, path))
+
     return edit
 
 
 @settings()
 @given(cst.architectures(max_depth=2, max_features=3), features, st.integers(0, 50))
 def test_missing_param_at_apply(arch, f, index):
-    _expect_both(catalogue.ScopeParamNotFoundError,
-                 _failing_apply(arch, f, _drop_leaf(index)),
-                 "apply without one of the params init made")
+    _expect_both(
+        catalogue.ScopeParamNotFoundError,
+        _failing_apply(arch, f, _drop_leaf(index)),
+        "apply without one of the params init made",
+    )
 
 
 @settings()
 @given(cst.architectures(max_depth=2, max_features=3), features)
 def test_params_nested_twice(arch, f):
-    _expect_both(catalogue.ApplyScopeInvalidVariablesStructureError,
-                 _failing_apply(arch, f, lambda v: {"params": v}),
-                 "apply({'params': variables})")
+    _expect_both(
+        catalogue.ApplyScopeInvalidVariablesStructureError,
+        _failing_apply(arch, f, lambda v: {"params": v}),
+        "apply({'params': variables})",
+    )

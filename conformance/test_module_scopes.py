@@ -121,6 +121,7 @@ def assert_backends_agree(ref, jax):
 @given(rank=st.sampled_from([1, 2]), seed=st.integers(0, 2**31 - 1))
 def test_share_scope_trees_match_seed(rank, seed):
     din, features = 3, 4
+
     def run(nn, Model, Model2, _):
         x = nn.numpy.ones((2, din))
         v1 = Model(features, rank).init(nn.random.PRNGKey(seed), x)
@@ -129,10 +130,12 @@ def test_share_scope_trees_match_seed(rank, seed):
 
     ref, jax = run_both(lora_models, run)
     # the seed's trees (flax 0.12.8) for this code
-    assert shapes_of(ref['m1']) == {'params': {'Dense_0': {
-        'A': (din, rank), 'B': (rank, features), 'kernel': (din, features), 'bias': (features,)}}}
-    assert shapes_of(ref['m2']) == {'params': {'ChildLoRA_0': {
-        'A': (din, rank), 'kernel': (din, features), 'bias': (features,)}}}
+    assert shapes_of(ref['m1']) == {
+        'params': {'Dense_0': {'A': (din, rank), 'B': (rank, features), 'kernel': (din, features), 'bias': (features,)}}
+    }
+    assert shapes_of(ref['m2']) == {
+        'params': {'ChildLoRA_0': {'A': (din, rank), 'kernel': (din, features), 'bias': (features,)}}
+    }
     # the seed's key order: the variables of the module that runs first come first
     assert list(ref['m1']['params']['Dense_0']) == ['A', 'B', 'kernel', 'bias']
     assert list(jax['m1']['params']['Dense_0']) == ['A', 'B', 'kernel', 'bias']
@@ -152,6 +155,7 @@ def test_share_scope_at_the_root_and_errors():
 
 def test_share_scope_name_clash_is_name_in_use_on_both():
     for nn in BACKENDS:
+
         class Conflict(nn.Module):
             base: nn.Module
 
@@ -175,6 +179,7 @@ def test_share_scope_name_clash_is_name_in_use_on_both():
 
 def test_share_scope_moves_setup_children_along():
     for nn in BACKENDS:
+
         class Block(nn.Module):
             def setup(self):
                 self.inner = nn.Dense(3)
@@ -193,20 +198,27 @@ def test_share_scope_moves_setup_children_along():
 
         v = Wrapper().init(nn.random.PRNGKey(0), nn.numpy.ones((1, 5)))
         # seed: {'params': {'extra': {...}, 'inner': {...}}}
-        assert shapes_of(v) == {'params': {'inner': {'kernel': (5, 3), 'bias': (3,)},
-                                           'extra': {'kernel': (3, 2), 'bias': (2,)}}}
+        assert shapes_of(v) == {
+            'params': {'inner': {'kernel': (5, 3), 'bias': (3,)}, 'extra': {'kernel': (3, 2), 'bias': (2,)}}
+        }
 
 
 @settings(max_examples=2, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_compact_name_scope_trees_match_seed(seed):
     din = 2
+
     def run(nn, Foo, Bar, Baz):
         x = nn.numpy.ones((1, din))
         key = nn.random.PRNGKey(seed)
         foo = Foo().init(key, x)
-        return {'foo': foo, 'foo_down': Foo().init(key, x, method='down'), 'bar': Bar().init(key, x),
-                'baz': Baz().init(key, nn.numpy.ones((1, 2))), 'y_up': Foo().apply(foo, x, method='up')}
+        return {
+            'foo': foo,
+            'foo_down': Foo().init(key, x, method='down'),
+            'bar': Bar().init(key, x),
+            'baz': Baz().init(key, nn.numpy.ones((1, 2))),
+            'y_up': Foo().apply(foo, x, method='up'),
+        }
 
     ref, jax = run_both(name_scope_models, run)
     dense = lambda i, o: {'kernel': (i, o), 'bias': (o,)}  # noqa: E731
@@ -214,12 +226,14 @@ def test_compact_name_scope_trees_match_seed(seed):
     seed_foo = {'params': {'up': {'Dense_0': dense(din, 3)}, 'down': {'Dense_0': dense(din, 3)}}}
     assert shapes_of(ref['foo']) == seed_foo
     assert shapes_of(ref['foo_down']) == seed_foo
-    assert shapes_of(ref['bar']) == {'params': {'d': dense(din, 4), 'enc': {'Dense_0': dense(4, 3)},
-                                                'Dense_0': dense(3, 2)}}
+    assert shapes_of(ref['bar']) == {
+        'params': {'d': dense(din, 4), 'enc': {'Dense_0': dense(4, 3)}, 'Dense_0': dense(3, 2)}
+    }
     assert shapes_of(ref['baz']) == {'params': {'layer': {'named': dense(2, 3)}}}
     assert shapes_of(ref['y_up']) == (1, 3)
-    assert_backends_agree({k: ref[k] for k in ('foo', 'foo_down', 'bar', 'baz')},
-                          {k: jax[k] for k in ('foo', 'foo_down', 'bar', 'baz')})
+    assert_backends_agree(
+        {k: ref[k] for k in ('foo', 'foo_down', 'bar', 'baz')}, {k: jax[k] for k in ('foo', 'foo_down', 'bar', 'baz')}
+    )
     assert_trees_close(jax['y_up'], ref['y_up'], family=FORWARD_FAMILY)
 
 
@@ -244,6 +258,7 @@ def test_compact_name_scope_unbound_and_param_errors():
 
 def test_preserve_adopted_names_on_both():
     for nn in BACKENDS:
+
         class Leaf(nn.Module):
             @nn.compact
             def __call__(self, x):
@@ -272,6 +287,7 @@ def test_share_scope_survives_repeated_calls():
     """A module that moved into another scope in setup stays there for every later call."""
     outputs = []
     for nn in BACKENDS:
+
         class DenseLoRA(nn.Module):
             base: nn.Module
 

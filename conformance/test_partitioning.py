@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conformance.compare import to_numpy
 from shared_spec.tolerances import assert_trees_close
@@ -68,7 +68,8 @@ def test_rules_and_fallbacks_agree(names, rules, fallback):
     def constrain(nn):
         x = nn.numpy.ones((2,) * len(names))
         out = nn.partitioning.with_sharding_constraint(
-            x, names, rules=rules, fallback=nn.partitioning.RulesFallback(fallback))
+            x, names, rules=rules, fallback=nn.partitioning.RulesFallback(fallback)
+        )
         return out is x  # no mesh: the array itself comes back, or the rules raise
 
     assert _outcome(lambda: mesh(nnref)) == _outcome(lambda: mesh(nnjax))
@@ -78,7 +79,8 @@ def test_rules_and_fallbacks_agree(names, rules, fallback):
 axes_trees = st.recursive(
     st.one_of(st.none(), names_st),
     lambda children: st.dictionaries(st.sampled_from(('a', 'b', 'c')), children, min_size=1, max_size=3),
-    max_leaves=6)
+    max_leaves=6,
+)
 
 
 def _records(nn, tree):

@@ -27,8 +27,7 @@ NONEMPTY_SHAPES = [s for s in SHAPES if math.prod(s) > 0]
 HALF = [np.dtype(np.float16), np.dtype(ml_dtypes.bfloat16)]
 FLOATS32 = [np.dtype(np.float32)] + HALF
 
-key_words = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)).map(
-    lambda w: np.array(w, dtype=np.uint32))
+key_words = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)).map(lambda w: np.array(w, dtype=np.uint32))
 shapes = st.sampled_from(SHAPES)
 nonempty_shapes = st.sampled_from(NONEMPTY_SHAPES)
 
@@ -46,12 +45,12 @@ def jkey(words):
 
 # ---------------------------------------------------------------- keys
 
+
 @settings()
-@given(st.integers(-2**63, 2**63 - 1))
+@given(st.integers(-(2**63), 2**63 - 1))
 def test_prng_key_from_seed(seed):
     exact(nrandom.PRNGKey(seed), jax.random.PRNGKey(seed))
-    exact(nrandom.key_data(nrandom.key(seed)),
-          jax.random.key_data(jax.random.key(seed)))
+    exact(nrandom.key_data(nrandom.key(seed)), jax.random.key_data(jax.random.key(seed)))
 
 
 @settings()
@@ -99,10 +98,8 @@ bound64 = st.floats(-1e3, 1e3, allow_subnormal=False)
 @given(key_words, shapes, st.sampled_from(FLOATS32), bounds)
 def test_uniform(words, shape, dtype, lohi):
     lo, hi = lohi
-    exact(nrandom.uniform(words, shape, dtype),
-          jax.random.uniform(jkey(words), shape, dtype))
-    exact(nrandom.uniform(words, shape, dtype, lo, hi),
-          jax.random.uniform(jkey(words), shape, dtype, lo, hi))
+    exact(nrandom.uniform(words, shape, dtype), jax.random.uniform(jkey(words), shape, dtype))
+    exact(nrandom.uniform(words, shape, dtype, lo, hi), jax.random.uniform(jkey(words), shape, dtype, lo, hi))
 
 
 @pytest.mark.parametrize('dtype', ['float16', 'bfloat16'])
@@ -111,8 +108,7 @@ def test_half_precision_uniform_rounds_after_each_operation(dtype):
     # rounding of the fused value misses about a third of these draws).
     for seed, (lo, hi) in enumerate([(-187.0, 0.0), (-3.5, 250.0), (0.25, 0.75), (-1e3, 1e3)]):
         key = np.array([seed, seed + 1], np.uint32)
-        exact(nrandom.uniform(key, (4096,), dtype, lo, hi),
-              jax.random.uniform(jkey(key), (4096,), dtype, lo, hi))
+        exact(nrandom.uniform(key, (4096,), dtype, lo, hi), jax.random.uniform(jkey(key), (4096,), dtype, lo, hi))
 
 
 @settings()
@@ -144,23 +140,31 @@ def test_normal_wide_and_complex(words, shape, dtype):
 
 
 @settings()
-@given(key_words, shapes, st.sampled_from(FLOATS32 + [np.dtype(np.float64)]),
-       st.floats(-2.5, 2, width=32), st.floats(0.0625, 3, width=32))
+@given(
+    key_words,
+    shapes,
+    st.sampled_from(FLOATS32 + [np.dtype(np.float64)]),
+    st.floats(-2.5, 2, width=32),
+    st.floats(0.0625, 3, width=32),
+)
 def test_truncated_normal(words, shape, dtype, lower, width):
     # Beyond |x| ~ 2.5 erfinv amplifies the one-ulp differences between XLA's
     # float32 erf and SciPy's (dx/du grows like exp(x**2)) past the table.
     upper = min(lower + width, 2.5)
     with jax.enable_x64(dtype == np.float64):
-        desired = np.asarray(jax.random.truncated_normal(
-            jkey(words), lower, upper, shape, dtype))
+        desired = np.asarray(jax.random.truncated_normal(jkey(words), lower, upper, shape, dtype))
     actual = nrandom.truncated_normal(words, lower, upper, shape, dtype)
     assert actual.dtype == desired.dtype
     assert_close(actual, desired, family="prng_normal")
 
 
 @settings()
-@given(key_words, st.sampled_from([(), (5,), (2, 3)]), st.sampled_from(["low", "high", "highest"]),
-       st.sampled_from([np.float32, np.float16]))
+@given(
+    key_words,
+    st.sampled_from([(), (5,), (2, 3)]),
+    st.sampled_from(["low", "high", "highest"]),
+    st.sampled_from([np.float32, np.float16]),
+)
 def test_gumbel(words, shape, mode, dtype):
     desired = np.asarray(jax.random.gumbel(jkey(words), shape, dtype, mode=mode))
     actual = nrandom.gumbel(words, shape, dtype, mode=mode)
@@ -170,11 +174,11 @@ def test_gumbel(words, shape, mode, dtype):
 
 # ---------------------------------------------------------------- discrete
 
+
 @settings()
 @given(key_words, shapes, st.floats(0, 1, width=32), st.sampled_from(["low", "high"]))
 def test_bernoulli_scalar_p(words, shape, p, mode):
-    exact(nrandom.bernoulli(words, p, shape, mode),
-          jax.random.bernoulli(jkey(words), p, shape, mode))
+    exact(nrandom.bernoulli(words, p, shape, mode), jax.random.bernoulli(jkey(words), p, shape, mode))
 
 
 @settings()
@@ -192,7 +196,7 @@ def int_ranges(draw):
     dtype = np.dtype(draw(st.sampled_from(INT_DTYPES)))
     info = np.iinfo(dtype)
     # JAX (32-bit mode) reads Python ints as int32, so stay inside it.
-    lo_min, hi_max = max(info.min, -2**31), min(info.max, 2**31 - 1)
+    lo_min, hi_max = max(info.min, -(2**31)), min(info.max, 2**31 - 1)
     if info.bits < 32:
         hi_max = info.max + 1  # maxval one past the top is allowed
     minval = draw(st.integers(lo_min, hi_max))
@@ -204,13 +208,20 @@ def int_ranges(draw):
 @given(key_words, shapes, int_ranges())
 def test_randint(words, shape, dtype_range):
     dtype, minval, maxval = dtype_range
-    exact(nrandom.randint(words, shape, minval, maxval, dtype),
-          jax.random.randint(jkey(words), shape, minval, maxval, dtype))
+    exact(
+        nrandom.randint(words, shape, minval, maxval, dtype),
+        jax.random.randint(jkey(words), shape, minval, maxval, dtype),
+    )
 
 
 @settings()
-@given(key_words, shapes, st.sampled_from([np.int64, np.uint64]),
-       st.integers(-2**63, 2**63 - 1), st.integers(-2**63, 2**63 - 1))
+@given(
+    key_words,
+    shapes,
+    st.sampled_from([np.int64, np.uint64]),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+)
 def test_randint_64bit(words, shape, dtype, a, b):
     if dtype == np.uint64:
         a, b = a % 2**63, b % 2**63  # Python ints reach JAX as int64
@@ -226,13 +237,11 @@ def test_permutation_of_int(words, n):
 
 
 @settings()
-@given(key_words, st.sampled_from([(6,), (3, 4), (2, 3, 4)]), st.integers(0, 2),
-       st.booleans())
+@given(key_words, st.sampled_from([(6,), (3, 4), (2, 3, 4)]), st.integers(0, 2), st.booleans())
 def test_permutation_of_array(words, shape, axis, independent):
     axis = axis % len(shape)
     x = np.arange(math.prod(shape), dtype=np.float32).reshape(shape)
-    exact(nrandom.permutation(words, x, axis, independent),
-          jax.random.permutation(jkey(words), x, axis, independent))
+    exact(nrandom.permutation(words, x, axis, independent), jax.random.permutation(jkey(words), x, axis, independent))
 
 
 def test_permutation_two_sort_rounds():
@@ -241,13 +250,17 @@ def test_permutation_two_sort_rounds():
     exact(nrandom.permutation(words, 5000), jax.random.permutation(jkey(words), 5000))
 
 
-probabilities = st.lists(st.floats(0, 1, width=32), min_size=4, max_size=4).filter(
-    lambda ps: sum(ps) > 0.01)
+probabilities = st.lists(st.floats(0, 1, width=32), min_size=4, max_size=4).filter(lambda ps: sum(ps) > 0.01)
 
 
 @settings()
-@given(key_words, st.sampled_from([(), (3,), (2, 2)]), st.booleans(),
-       st.none() | probabilities, st.sampled_from([None, 0, 1]))
+@given(
+    key_words,
+    st.sampled_from([(), (3,), (2, 2)]),
+    st.booleans(),
+    st.none() | probabilities,
+    st.sampled_from([None, 0, 1]),
+)
 def test_choice(words, shape, replace, p, axis):
     p = None if p is None else np.array(p, np.float32)
     if not replace and p is not None and np.count_nonzero(p) < math.prod(shape):
@@ -258,8 +271,10 @@ def test_choice(words, shape, replace, p, axis):
     else:
         a = np.arange(20, dtype=np.int32).reshape((4, 5) if axis == 0 else (5, 4))
         kwargs = {"axis": axis}
-    exact(nrandom.choice(words, a, shape, replace, p, **kwargs),
-          jax.random.choice(jkey(words), a, shape, replace, p, **kwargs))
+    exact(
+        nrandom.choice(words, a, shape, replace, p, **kwargs),
+        jax.random.choice(jkey(words), a, shape, replace, p, **kwargs),
+    )
 
 
 @st.composite
@@ -271,12 +286,11 @@ def categorical_args(draw):
     if replace:
         prefix = draw(st.sampled_from([(), (2,), (3, 1)]))
     else:  # at most as many draws as categories
-        prefix = draw(st.sampled_from([(), (1,), (2,)]).filter(
-            lambda p: math.prod(p) <= logits_shape[axis]))
+        prefix = draw(st.sampled_from([(), (1,), (2,)]).filter(lambda p: math.prod(p) <= logits_shape[axis]))
     elems = st.floats(-10, 10, width=32)
-    logits = np.array(draw(st.lists(elems, min_size=math.prod(logits_shape),
-                                    max_size=math.prod(logits_shape))),
-                      np.float32).reshape(logits_shape)
+    logits = np.array(
+        draw(st.lists(elems, min_size=math.prod(logits_shape), max_size=math.prod(logits_shape))), np.float32
+    ).reshape(logits_shape)
     shape = None if not prefix and draw(st.booleans()) else prefix + batch
     return logits, axis, shape, replace
 
@@ -287,35 +301,32 @@ def test_categorical(words, args, mode):
     logits, axis, shape, replace = args
     if not replace and shape is None:
         shape = tuple(np.delete(logits.shape, axis))
-    exact(nrandom.categorical(words, logits, axis, shape, replace, mode),
-          jax.random.categorical(jkey(words), logits, axis, shape, replace, mode))
+    exact(
+        nrandom.categorical(words, logits, axis, shape, replace, mode),
+        jax.random.categorical(jkey(words), logits, axis, shape, replace, mode),
+    )
 
 
 # ---------------------------------------------------------------- initializers
 
-UNIFORM_FAMILY = ["glorot_uniform", "xavier_uniform", "lecun_uniform",
-                  "he_uniform", "kaiming_uniform"]
-NORMAL_FAMILY = ["glorot_normal", "xavier_normal", "lecun_normal",
-                 "he_normal", "kaiming_normal"]
+UNIFORM_FAMILY = ["glorot_uniform", "xavier_uniform", "lecun_uniform", "he_uniform", "kaiming_uniform"]
+NORMAL_FAMILY = ["glorot_normal", "xavier_normal", "lecun_normal", "he_normal", "kaiming_normal"]
 WEIGHT_SHAPES = [(3, 4), (1, 5), (3, 3, 2, 4), (2, 5, 3)]
 
 
 def _both(name, *args, **kwargs):
-    return (getattr(ninit, name)(*args, **kwargs),
-            getattr(jax.nn.initializers, name)(*args, **kwargs))
+    return (getattr(ninit, name)(*args, **kwargs), getattr(jax.nn.initializers, name)(*args, **kwargs))
 
 
 @settings()
-@given(key_words, st.sampled_from(WEIGHT_SHAPES), st.sampled_from(UNIFORM_FAMILY),
-       st.sampled_from(FLOATS32))
+@given(key_words, st.sampled_from(WEIGHT_SHAPES), st.sampled_from(UNIFORM_FAMILY), st.sampled_from(FLOATS32))
 def test_uniform_family_initializers(words, shape, name, dtype):
     ours, theirs = _both(name)
     exact(ours(words, shape, dtype), theirs(jkey(words), shape, dtype))
 
 
 @settings()
-@given(key_words, st.sampled_from(WEIGHT_SHAPES), st.sampled_from(NORMAL_FAMILY),
-       st.sampled_from(FLOATS32))
+@given(key_words, st.sampled_from(WEIGHT_SHAPES), st.sampled_from(NORMAL_FAMILY), st.sampled_from(FLOATS32))
 def test_normal_family_initializers(words, shape, name, dtype):
     ours, theirs = _both(name)
     desired = np.asarray(theirs(jkey(words), shape, dtype))
@@ -325,11 +336,14 @@ def test_normal_family_initializers(words, shape, name, dtype):
 
 
 @settings()
-@given(key_words, st.sampled_from(WEIGHT_SHAPES), st.floats(0.1, 4),
-       st.sampled_from(["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]),
-       st.sampled_from(["truncated_normal", "normal", "uniform"]),
-       st.sampled_from([dict(), dict(in_axis=0, out_axis=1),
-                        dict(in_axis=-2, out_axis=-1, batch_axis=0)]))
+@given(
+    key_words,
+    st.sampled_from(WEIGHT_SHAPES),
+    st.floats(0.1, 4),
+    st.sampled_from(["fan_in", "fan_out", "fan_avg", "fan_geo_avg"]),
+    st.sampled_from(["truncated_normal", "normal", "uniform"]),
+    st.sampled_from([dict(), dict(in_axis=0, out_axis=1), dict(in_axis=-2, out_axis=-1, batch_axis=0)]),
+)
 def test_variance_scaling(words, shape, scale, mode, distribution, axes):
     ours, theirs = _both("variance_scaling", scale, mode, distribution, **axes)
     desired = np.asarray(theirs(jkey(words), shape))
@@ -341,31 +355,33 @@ def test_variance_scaling(words, shape, scale, mode, distribution, axes):
 @settings()
 @given(key_words, st.sampled_from(WEIGHT_SHAPES), st.floats(0.01, 10))
 def test_simple_initializers(words, shape, value):
-    for name, args in [("normal", (value,)), ("truncated_normal", (value,)),
-                       ("uniform", (value,)), ("constant", (value,))]:
+    for name, args in [
+        ("normal", (value,)),
+        ("truncated_normal", (value,)),
+        ("uniform", (value,)),
+        ("constant", (value,)),
+    ]:
         ours, theirs = _both(name, *args)
         desired = np.asarray(theirs(jkey(words), shape, jnp.float32))
         family = "prng_normal" if "normal" in name else "exact"
-        assert_close(ours(words, shape, np.float32), desired, family=family,
-                     err_msg=name)
+        assert_close(ours(words, shape, np.float32), desired, family=family, err_msg=name)
     for name in ["zeros", "ones"]:
-        exact(getattr(ninit, name)(words, shape, np.float32),
-              getattr(jax.nn.initializers, name)(jkey(words), shape, jnp.float32))
+        exact(
+            getattr(ninit, name)(words, shape, np.float32),
+            getattr(jax.nn.initializers, name)(jkey(words), shape, jnp.float32),
+        )
 
 
 @settings()
-@given(key_words, st.sampled_from(WEIGHT_SHAPES + [(6, 6), (2, 8)]),
-       st.sampled_from([-1, 0]), st.floats(0.5, 2))
+@given(key_words, st.sampled_from(WEIGHT_SHAPES + [(6, 6), (2, 8)]), st.sampled_from([-1, 0]), st.floats(0.5, 2))
 def test_orthogonal(words, shape, column_axis, scale):
     ours, theirs = _both("orthogonal", scale, column_axis)
     # QR runs in LAPACK on both sides, in different builds: matmul-level error.
-    assert_close(ours(words, shape), np.asarray(theirs(jkey(words), shape)),
-                 family="matmul")
+    assert_close(ours(words, shape), np.asarray(theirs(jkey(words), shape)), family="matmul")
 
 
 @settings()
 @given(key_words, st.sampled_from([(3, 2, 4), (3, 3, 4, 4), (1, 3, 2, 2, 5)]))
 def test_delta_orthogonal(words, shape):
     ours, theirs = _both("delta_orthogonal")
-    assert_close(ours(words, shape), np.asarray(theirs(jkey(words), shape)),
-                 family="matmul")
+    assert_close(ours(words, shape), np.asarray(theirs(jkey(words), shape)), family="matmul")

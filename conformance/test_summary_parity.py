@@ -28,6 +28,7 @@ def foo(nn):
         def __call__(self, x):
             h = nn.Dense(4)(x)
             return nn.Dense(2)(h)
+
     return Foo(), (nn.numpy.ones((16, 9)),), {}
 
 
@@ -42,6 +43,7 @@ def cnn(nn):
             x = x.reshape((x.shape[0], -1))
             x = nn.relu(nn.Dense(features=256)(x))
             return nn.Dense(features=10)(x)
+
     return CNN(), (nn.numpy.ones((1, 8, 8, 1)),), {}
 
 
@@ -54,6 +56,7 @@ def norm_dropout(nn):
             x = nn.BatchNorm(use_running_average=not train)(x)
             x = nn.Dropout(0.5, deterministic=not train)(x)
             return x, {'mean': x.mean()}
+
     return Net(), (nn.numpy.ones((3, 5)),), {'train': True}
 
 
@@ -68,6 +71,7 @@ def autoencoder(nn):
 
         def __call__(self, x):
             return self.decoder(self.encode(x))
+
     return AutoEncoder(), (nn.numpy.ones((2, 5)),), {'method': 'encode'}
 
 
@@ -82,6 +86,7 @@ def shared_dense(nn):
         def __call__(self, x):
             dense = nn.Dense(4)
             return dense(dense(x))
+
     return Twice(), (nn.numpy.ones((2, 4)),), {}
 
 
@@ -101,6 +106,7 @@ def nested(nn):
             x = Block(3, name='second')(x)
             scale = self.param('scale', nn.initializers.ones, (3,))
             return nn.Dense(2)(x * scale)
+
     return Tower(), (nn.numpy.ones((2, 5)),), {}
 
 
@@ -115,6 +121,7 @@ def shared_block(nn):
         def __call__(self, x):
             block = Block()
             return nn.Dense(1)(block(block(x)))
+
     return Loop(), (nn.numpy.ones((2, 4)),), {}
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+
 import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -41,11 +42,11 @@ MUTABLE = (False, ['state'], True)
 class DiffCase:
     activation: str
     use_bias: bool
-    state: bool              # the differentiated module writes a 'state' counter
-    noise: bool              # ... and draws from a 'noise' stream
-    var_tangents: bool       # jvp: tangents for 'params' (else zero)
-    x_tangent: bool          # jvp: a nonzero input tangent
-    vjp_all: bool            # vjp: gradients for every collection (else 'params')
+    state: bool  # the differentiated module writes a 'state' counter
+    noise: bool  # ... and draws from a 'noise' stream
+    var_tangents: bool  # jvp: tangents for 'params' (else zero)
+    x_tangent: bool  # jvp: a nonzero input tangent
+    vjp_all: bool  # vjp: gradients for every collection (else 'params')
     has_aux: bool
     mutable: object
     seed: int
@@ -134,9 +135,14 @@ def _rngs(case, offset):
 @given(diff_cases())
 def test_jvp_agrees(case):
     args = (data(case.seed, (BATCH, FEAT_IN)), data(case.seed + 1, (BATCH, FEAT_IN)))
-    result = check_init_apply(partial(build_jvp, case=case), args, init_rngs=_rngs(case, 0),
-                              apply_rngs={'noise': case.seed + 11}, mutable=case.mutable,
-                              output_family={'value': FORWARD_FAMILY, 'tangent': DERIVATIVE_FAMILY})
+    result = check_init_apply(
+        partial(build_jvp, case=case),
+        args,
+        init_rngs=_rngs(case, 0),
+        apply_rngs={'noise': case.seed + 11},
+        mutable=case.mutable,
+        output_family={'value': FORWARD_FAMILY, 'tangent': DERIVATIVE_FAMILY},
+    )
     out = result.apply_ref.value if case.mutable is False else result.apply_ref.value[0]
     if not (case.var_tangents or case.x_tangent):
         assert not out['tangent'].any()  # zero tangents in, zero tangent out
@@ -149,9 +155,14 @@ def test_vjp_agrees(case):
     families = {'value': FORWARD_FAMILY, 'grads': DERIVATIVE_FAMILY}
     if case.has_aux:
         families['aux'] = FORWARD_FAMILY
-    result = check_init_apply(partial(build_vjp, case=case), (data(case.seed, (BATCH, FEAT_IN)),),
-                              init_rngs=_rngs(case, 0), apply_rngs={'noise': case.seed + 11},
-                              mutable=case.mutable, output_family=families)
+    result = check_init_apply(
+        partial(build_vjp, case=case),
+        (data(case.seed, (BATCH, FEAT_IN)),),
+        init_rngs=_rngs(case, 0),
+        apply_rngs={'noise': case.seed + 11},
+        mutable=case.mutable,
+        output_family=families,
+    )
     out = result.apply_ref.value if case.mutable is False else result.apply_ref.value[0]
     grads = out['grads']['variables']
     expected = {'params'} | ({'state'} if case.vjp_all and case.state else set())
@@ -161,9 +172,10 @@ def test_vjp_agrees(case):
 
 # ------------------------------------------------------------------ custom_vjp
 
+
 @dataclass(frozen=True)
 class CustomCase:
-    rule: str                 # 'sign' | 'scale': what the backward rule does to the parameter gradients
+    rule: str  # 'sign' | 'scale': what the backward rule does to the parameter gradients
     features: int
     mutable: object
     seed: int
@@ -193,9 +205,20 @@ def build_custom(nn, case: CustomCase):
 
 
 @settings(deadline=None)
-@given(st.builds(CustomCase, rule=st.sampled_from(('sign', 'scale')), features=st.sampled_from((1, FEATURES)),
-                 mutable=st.sampled_from((False, True)), seed=st.integers(0, 2**31 - 1)))
+@given(
+    st.builds(
+        CustomCase,
+        rule=st.sampled_from(('sign', 'scale')),
+        features=st.sampled_from((1, FEATURES)),
+        mutable=st.sampled_from((False, True)),
+        seed=st.integers(0, 2**31 - 1),
+    )
+)
 def test_custom_vjp_forward_agrees(case):
-    result = check_init_apply(partial(build_custom, case=case), (data(case.seed, (BATCH, FEAT_IN)),),
-                              init_rngs={'params': case.seed}, mutable=case.mutable)
+    result = check_init_apply(
+        partial(build_custom, case=case),
+        (data(case.seed, (BATCH, FEAT_IN)),),
+        init_rngs={'params': case.seed},
+        mutable=case.mutable,
+    )
     assert set(result.variables['params']) == {'Dense_0'}

@@ -49,13 +49,13 @@ MUTABLE = (False, ['state'], True)
 
 @dataclass(frozen=True)
 class BranchCase:
-    kind: str              # 'cond' | 'switch'
-    index: int             # cond: 1 (true) / 0 (false); switch: any int (clamped)
-    as_array: bool         # the predicate/index as an array (else a Python value)
-    target: str            # 'self' | 'child': the module the branches receive
-    noise: str             # 'none' | 'first' | 'all': which branches draw from 'noise'
-    variables: str         # 'all' | 'listed' (['params', 'state']) | 'params' (misuse when writing state)
-    mismatch: str          # 'none' | 'variables' | 'shape' (misuses)
+    kind: str  # 'cond' | 'switch'
+    index: int  # cond: 1 (true) / 0 (false); switch: any int (clamped)
+    as_array: bool  # the predicate/index as an array (else a Python value)
+    target: str  # 'self' | 'child': the module the branches receive
+    noise: str  # 'none' | 'first' | 'all': which branches draw from 'noise'
+    variables: str  # 'all' | 'listed' (['params', 'state']) | 'params' (misuse when writing state)
+    mismatch: str  # 'none' | 'variables' | 'shape' (misuses)
     mutable: object
     seed: int
 
@@ -138,9 +138,14 @@ def branch_cases(draw, **overrides):
 
 
 def _run_branches(case: BranchCase, **expect):
-    return check_init_apply(partial(build_branches, case=case), (data(case.seed, (BATCH, FEAT_IN)), _index_arg(case)),
-                            init_rngs={'params': case.seed, 'noise': case.seed + 1},
-                            apply_rngs={'noise': case.seed + 11}, mutable=case.mutable, **expect)
+    return check_init_apply(
+        partial(build_branches, case=case),
+        (data(case.seed, (BATCH, FEAT_IN)), _index_arg(case)),
+        init_rngs={'params': case.seed, 'noise': case.seed + 1},
+        apply_rngs={'noise': case.seed + 11},
+        mutable=case.mutable,
+        **expect,
+    )
 
 
 @settings(deadline=None)
@@ -149,8 +154,10 @@ def test_cond_and_switch_agree(case):
     result = _run_branches(case)
     prefix = ('Child_0',) if case.target == 'child' else ()
     n = 2 if case.kind == 'cond' else N_BRANCHES
-    expected = {'/'.join(('params',) + prefix + ('dense', 'kernel')): (FEAT_IN, FEATURES),
-                '/'.join(('params',) + prefix + ('dense', 'bias')): (FEATURES,)}
+    expected = {
+        '/'.join(('params',) + prefix + ('dense', 'kernel')): (FEAT_IN, FEATURES),
+        '/'.join(('params',) + prefix + ('dense', 'bias')): (FEATURES,),
+    }
     expected.update({'/'.join(('state',) + prefix + (f'count_{i}',)): () for i in range(n)})
     assert shapes(result.variables) == expected
     if case.mutable is not False:
@@ -165,13 +172,14 @@ def test_cond_and_switch_agree(case):
 
 # ------------------------------------------------------------------ while_loop
 
+
 @dataclass(frozen=True)
 class WhileCase:
-    limit: int             # loop while the counter is below it
-    counter: str           # 'carry': an int in the carry; 'state': a carried 'state' variable
+    limit: int  # loop while the counter is below it
+    counter: str  # 'carry': an int in the carry; 'state': a carried 'state' variable
     noise: bool
-    split: bool            # split_rngs={'noise': split}
-    mutable: object        # ['state'] or True: the carried collection must be mutable (misuse otherwise)
+    split: bool  # split_rngs={'noise': split}
+    mutable: object  # ['state'] or True: the carried collection must be mutable (misuse otherwise)
     seed: int
 
 
@@ -200,8 +208,9 @@ def build_while(nn, case: WhileCase):
             carry = (np_.zeros((), np_.int32), x)
             if self.is_initializing():  # create the variables with one direct step
                 return body_fn(self, carry)
-            i, y = nn.while_loop(cond_fn, body_fn, self, carry, carry_variables='state',
-                                 split_rngs={'noise': case.split})
+            i, y = nn.while_loop(
+                cond_fn, body_fn, self, carry, carry_variables='state', split_rngs={'noise': case.split}
+            )
             if case.noise:  # a draw after the loop: the loop's draws (traced even if it never runs) count
                 y = y + nn.random.normal(self.make_rng('noise'), y.shape)
             return i, y
@@ -224,17 +233,25 @@ def while_cases(draw, **overrides):
 
 
 def _run_while(case: WhileCase, **expect):
-    return check_init_apply(partial(build_while, case=case), (data(case.seed, (BATCH, FEATURES)),),
-                            init_rngs={'params': case.seed, 'noise': case.seed + 1},
-                            apply_rngs={'noise': case.seed + 11}, mutable=case.mutable, **expect)
+    return check_init_apply(
+        partial(build_while, case=case),
+        (data(case.seed, (BATCH, FEATURES)),),
+        init_rngs={'params': case.seed, 'noise': case.seed + 1},
+        apply_rngs={'noise': case.seed + 11},
+        mutable=case.mutable,
+        **expect,
+    )
 
 
 @settings(deadline=None)
 @given(while_cases())
 def test_while_loop_agrees(case):
     result = _run_while(case)
-    assert shapes(result.variables) == {'params/Dense_0/kernel': (FEATURES, FEATURES),
-                                        'params/Dense_0/bias': (FEATURES,), 'state/acc': ()}
+    assert shapes(result.variables) == {
+        'params/Dense_0/kernel': (FEATURES, FEATURES),
+        'params/Dense_0/bias': (FEATURES,),
+        'state/acc': (),
+    }
     out, state = result.apply_ref.value
     steps = case.limit if case.counter == 'carry' else max(case.limit - 1, 0)  # the variable starts at 1
     assert int(out[0]) == steps, (int(out[0]), steps)
@@ -246,8 +263,11 @@ def test_while_loop_agrees(case):
 
 MISUSES = {
     # name: (field overrides, expected class, nnref detects it)
-    'a collection written that the branches do not get': (dict(variables='params', mutable=True),
-                                                          errors.ScopeCollectionNotFound, True),
+    'a collection written that the branches do not get': (
+        dict(variables='params', mutable=True),
+        errors.ScopeCollectionNotFound,
+        True,
+    ),
     'branches create different variables': (dict(mismatch='variables'), TypeError, False),
     'branches return different shapes': (dict(mismatch='shape'), TypeError, False),
 }

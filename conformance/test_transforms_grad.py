@@ -42,13 +42,13 @@ ACTIVATIONS = ('tanh', 'sigmoid', 'softplus')
 
 @dataclass(frozen=True)
 class GradCase:
-    api: str            # 'grad' | 'value_and_grad'
+    api: str  # 'grad' | 'value_and_grad'
     activation: str
-    two_primals: bool   # fn(mdl, x, w) (else fn(mdl, x) with a fixed weighting)
+    two_primals: bool  # fn(mdl, x, w) (else fn(mdl, x) with a fixed weighting)
     has_aux: bool
-    state: bool         # the differentiated module writes a 'state' counter
-    in_setup: bool      # the submodule is made in setup (else inline in @compact)
-    wrapper: str        # 'none' | 'scan' | 'vmap'
+    state: bool  # the differentiated module writes a 'state' counter
+    in_setup: bool  # the submodule is made in setup (else inline in @compact)
+    wrapper: str  # 'none' | 'scan' | 'vmap'
     mutable: object
     seed: int
 
@@ -118,10 +118,17 @@ def build(nn, case: GradCase):
     if case.wrapper == 'none':
         return Body()
     if case.wrapper == 'vmap':
-        return nn.vmap(Body, in_axes=0, out_axes=0, variable_axes={'params': None, 'state': 0},
-                       split_rngs={'params': False})()
-    Scanned = nn.scan(ScanBody, variable_broadcast='params', variable_carry='state',
-                      split_rngs={'params': False}, in_axes=0, out_axes=0)
+        return nn.vmap(
+            Body, in_axes=0, out_axes=0, variable_axes={'params': None, 'state': 0}, split_rngs={'params': False}
+        )()
+    Scanned = nn.scan(
+        ScanBody,
+        variable_broadcast='params',
+        variable_carry='state',
+        split_rngs={'params': False},
+        in_axes=0,
+        out_axes=0,
+    )
 
     class ScanRoot(nn.Module):
         @nn.compact
@@ -194,13 +201,21 @@ def grad_cases(draw, wrapper):
 def test_grad_agrees_across_backends_and_with_jax_grad(wrapper, data_):
     case = data_.draw(grad_cases(wrapper))
     x, w = data(case.seed, (BATCH, FEAT_IN)), data(case.seed + 1, (BATCH, FEATURES))
-    result = check_init_apply(partial(build, case=case), (x, w), init_rngs={'params': case.seed},
-                              mutable=case.mutable, output_family=_families(case))
+    result = check_init_apply(
+        partial(build, case=case),
+        (x, w),
+        init_rngs={'params': case.seed},
+        mutable=case.mutable,
+        output_family=_families(case),
+    )
     out_jax = result.apply_jax.value if case.mutable is False else result.apply_jax.value[0]
     expected = _oracle(case, result.variables, x, w)
-    assert_trees_close({'g': tuple(np.asarray(g) for g in out_jax['grads'])},
-                       {'g': tuple(np.asarray(g) for g in expected)}, family=FORWARD_FAMILY,
-                       err_msg='nnjax lifted grad vs plain jax.grad')
+    assert_trees_close(
+        {'g': tuple(np.asarray(g) for g in out_jax['grads'])},
+        {'g': tuple(np.asarray(g) for g in expected)},
+        family=FORWARD_FAMILY,
+        err_msg='nnjax lifted grad vs plain jax.grad',
+    )
     if case.state and case.mutable is not False:
         # the counter written inside the differentiated function is kept: 1 at init, 2 after apply
         for count in jax.tree_util.tree_leaves(result.apply_ref.value[1]['state']):
@@ -210,9 +225,10 @@ def test_grad_agrees_across_backends_and_with_jax_grad(wrapper, data_):
 
 # ------------------------------------------------------------------ fold_rngs
 
+
 @dataclass(frozen=True)
 class FoldCase:
-    form: str       # 'method' | 'class'
+    form: str  # 'method' | 'class'
     calls: int
     with_params: bool
     seed: int
@@ -245,13 +261,25 @@ def build_fold(nn, case: FoldCase):
 
 
 @settings(deadline=None, max_examples=6)
-@given(st.builds(FoldCase, form=st.sampled_from(('method', 'class')), calls=st.integers(1, 3),
-                 with_params=st.booleans(), seed=st.integers(0, 2**31 - 1)))
+@given(
+    st.builds(
+        FoldCase,
+        form=st.sampled_from(('method', 'class')),
+        calls=st.integers(1, 3),
+        with_params=st.booleans(),
+        seed=st.integers(0, 2**31 - 1),
+    )
+)
 def test_fold_rngs_agrees_and_gives_fresh_keys(case):
     x = data(case.seed, (BATCH, FEAT_IN if case.with_params else FEATURES))
     rngs = {'params': case.seed, 'noise': case.seed + 1}
-    result = check_init_apply(partial(build_fold, case=case), (x,), init_rngs=rngs,
-                              apply_rngs={'noise': case.seed + 2}, output_family=PARAMS_FAMILY)
+    result = check_init_apply(
+        partial(build_fold, case=case),
+        (x,),
+        init_rngs=rngs,
+        apply_rngs={'noise': case.seed + 2},
+        output_family=PARAMS_FAMILY,
+    )
     outs = result.apply_ref.value['calls']
     for i in range(len(outs)):
         for j in range(i):
@@ -263,9 +291,10 @@ def test_fold_rngs_agrees_and_gives_fresh_keys(case):
 
 # ------------------------------------------------------------------ check_constancy_invariants
 
+
 @dataclass(frozen=True)
 class ConstancyCase:
-    kind: str       # 'independent' | 'dependent_state' | 'broadcast_output'
+    kind: str  # 'independent' | 'dependent_state' | 'broadcast_output'
     check: bool
     seed: int
 
@@ -278,15 +307,16 @@ def build_constancy(nn, case: ConstancyCase):
         def __call__(self, c, x):
             if case.kind == 'dependent_state':
                 s = self.variable('state', 's', lambda: np_.zeros((FEATURES,), np_.float32))
-                s.value = c + x      # a broadcast collection written from the loop's values
+                s.value = c + x  # a broadcast collection written from the loop's values
                 return c + s.value, x
             if case.kind == 'broadcast_output':
                 return c + x, np_.ones((3,), np_.float32)
             h = nn.Dense(FEATURES)(x) + c
             return h, h
 
-    kwargs = dict(variable_broadcast=['params', 'state'], split_rngs={'params': False},
-                  check_constancy_invariants=case.check)
+    kwargs = dict(
+        variable_broadcast=['params', 'state'], split_rngs={'params': False}, check_constancy_invariants=case.check
+    )
     if case.kind == 'broadcast_output':
         kwargs.update(out_axes=nn.broadcast)
     return nn.scan(Cell, **kwargs)()
@@ -299,15 +329,20 @@ def test_check_constancy_invariants(kind, check):
     carry, xs = data(case.seed, (FEATURES,)), data(case.seed + 1, (BATCH + 1, FEATURES))
     expect_init = expect_apply = None
     if case.kind == 'dependent_state' and case.check:
-        expect_init = ValueError   # "broadcasted variable has a data dependency on the scan body."
+        expect_init = ValueError  # "broadcasted variable has a data dependency on the scan body."
     if case.kind == 'broadcast_output' and not case.check:
-        expect_init = ValueError   # no broadcast outputs without the first pass
+        expect_init = ValueError  # no broadcast outputs without the first pass
     if case.kind == 'independent' and not case.check:
         # without the first pass, parameters created in the loop are dropped: apply finds none
         expect_apply = nnjax.errors.ScopeCollectionNotFound
-    result = check_init_apply(partial(build_constancy, case=case), (carry, xs), init_rngs={'params': case.seed},
-                              mutable=['state'] if case.kind == 'dependent_state' else False,
-                              expect_init=expect_init, expect_apply=expect_apply)
+    result = check_init_apply(
+        partial(build_constancy, case=case),
+        (carry, xs),
+        init_rngs={'params': case.seed},
+        mutable=['state'] if case.kind == 'dependent_state' else False,
+        expect_init=expect_init,
+        expect_apply=expect_apply,
+    )
     if case.kind == 'dependent_state' and not case.check:
         # what the loop writes to a broadcast collection is dropped: init keeps no 'state'
         assert 'state' not in result.variables, result.variables

@@ -52,11 +52,11 @@ MUTABLES = (False, ['stats'], ['params'], True, ['params', 'stats'])
 
 @dataclass(frozen=True)
 class InOutCase:
-    transform: str   # 'vmap' | 'scan'
-    axis: int        # the axis of 'params'
-    params: str      # 'plain' | 'in' | 'out'
-    stats: str       # 'plain' | 'in' | 'out' (axis 0)
-    phase: str       # 'init' | 'apply'
+    transform: str  # 'vmap' | 'scan'
+    axis: int  # the axis of 'params'
+    params: str  # 'plain' | 'in' | 'out'
+    stats: str  # 'plain' | 'in' | 'out' (axis 0)
+    phase: str  # 'init' | 'apply'
     mutable: object
     seed: int
 
@@ -81,8 +81,11 @@ def build(nn, case: InOutCase, params=None, stats=None):
     def mark(kind, axis):
         return {'plain': axis, 'in': In(axis), 'out': Out(axis)}[kind]
 
-    variable_axes = {'params': mark(params or case.params, case.axis), 'stats': mark(stats or case.stats, 0),
-                     'intermediates': Out(0)}
+    variable_axes = {
+        'params': mark(params or case.params, case.axis),
+        'stats': mark(stats or case.stats, 0),
+        'intermediates': Out(0),
+    }
     if case.transform == 'vmap':
         return nn.vmap(Body, variable_axes=variable_axes, split_rngs={'params': True})()
     return nn.scan(Body, variable_axes=variable_axes, split_rngs={'params': True})()
@@ -96,6 +99,7 @@ def call_args(case: InOutCase) -> tuple:
 
 def seed_outcome(case: InOutCase):
     """The exception class the seed system raises for ``case`` (None: success); see the module docstring."""
+
     def mutable(col):
         return case.mutable is True or (isinstance(case.mutable, list) and col in case.mutable)
 
@@ -125,10 +129,16 @@ def run(nn, case: InOutCase, variables, params=None, stats=None):
     return attempt(lambda: module.apply(to_backend(nn, variables), *args, mutable=mutable))
 
 
-cases = st.builds(InOutCase, transform=st.sampled_from(('vmap', 'scan')), axis=st.sampled_from((0, 1)),
-                  params=st.sampled_from(('plain', 'in', 'out')), stats=st.sampled_from(('plain', 'in', 'out')),
-                  phase=st.sampled_from(('init', 'apply', 'apply')), mutable=st.sampled_from(MUTABLES),
-                  seed=st.integers(0, 2**16))
+cases = st.builds(
+    InOutCase,
+    transform=st.sampled_from(('vmap', 'scan')),
+    axis=st.sampled_from((0, 1)),
+    params=st.sampled_from(('plain', 'in', 'out')),
+    stats=st.sampled_from(('plain', 'in', 'out')),
+    phase=st.sampled_from(('init', 'apply', 'apply')),
+    mutable=st.sampled_from(MUTABLES),
+    seed=st.integers(0, 2**16),
+)
 
 
 @settings(deadline=None, max_examples=12)  # each example compiles a new nnjax module

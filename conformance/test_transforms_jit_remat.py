@@ -44,19 +44,19 @@ import jax  # noqa: E402  (the class of tracer errors, which only nnjax raises)
 
 from shared_spec import errors  # noqa: E402
 
-BATCH, FEATURES = 2, 4   # the blocks map FEATURES -> FEATURES, so they can be called again on their output
+BATCH, FEATURES = 2, 4  # the blocks map FEATURES -> FEATURES, so they can be called again on their output
 MUTABLE = (False, ['state'], True)
 
 
 @dataclass(frozen=True)
 class BlockCase:
-    transform: str            # 'jit' | 'remat'
-    form: str                 # 'root' | 'class' | 'decorator' | 'function'
+    transform: str  # 'jit' | 'remat'
+    form: str  # 'root' | 'class' | 'decorator' | 'function'
     static_train: Optional[bool]  # None: no train argument; else its (static) value
     state: bool
-    stream: Optional[str]     # None | 'noise' | 'dropout'
-    calls: int                # calls of the same transformed module (shared variables)
-    inner: Optional[str]      # None | 'jit' | 'remat': a transformed Dense inside the block
+    stream: Optional[str]  # None | 'noise' | 'dropout'
+    calls: int  # calls of the same transformed module (shared variables)
+    inner: Optional[str]  # None | 'jit' | 'remat': a transformed Dense inside the block
     mutable: object
     seed: int
     variables: object = True  # the collections the transform lifts
@@ -95,12 +95,14 @@ def build(nn, case: BlockCase):
     options = _options(case)
 
     if case.form == 'decorator':
+
         class Block(nn.Module):
             @partial(transform, **options)
             @nn.compact
             def __call__(self, x, train=True):
                 return block_call(nn, case, self, x, train)
     else:
+
         class Block(nn.Module):
             @nn.compact
             def __call__(self, x, train=True):
@@ -127,6 +129,7 @@ def build(nn, case: BlockCase):
 
                 def block(x, *train):
                     return lifted(inner, x, *train)
+
             for _ in range(case.calls):
                 x = call(block, x)
             return x
@@ -164,9 +167,14 @@ def _streams(seed, offset):
 
 
 def _run_block(case, **expect):
-    return check_init_apply(partial(build, case=case), _args(case), init_rngs=_streams(case.seed, 0),
-                            apply_rngs={k: v for k, v in _streams(case.seed, 10).items() if k != 'params'},
-                            mutable=case.mutable, **expect)
+    return check_init_apply(
+        partial(build, case=case),
+        _args(case),
+        init_rngs=_streams(case.seed, 0),
+        apply_rngs={k: v for k, v in _streams(case.seed, 10).items() if k != 'params'},
+        mutable=case.mutable,
+        **expect,
+    )
 
 
 def _block_prefix(case) -> tuple:
@@ -179,12 +187,18 @@ def _block_prefix(case) -> tuple:
 def test_jit_and_remat_agree(case):
     result = _run_block(case)
     prefix = _block_prefix(case)
-    expected = {'/'.join(('params',) + prefix + ('Dense_0', leaf)): shape
-                for leaf, shape in (('kernel', (FEATURES, FEATURES)), ('bias', (FEATURES,)))}
+    expected = {
+        '/'.join(('params',) + prefix + ('Dense_0', leaf)): shape
+        for leaf, shape in (('kernel', (FEATURES, FEATURES)), ('bias', (FEATURES,)))
+    }
     if case.inner is not None:
         inner = {'jit': 'JitDense_0', 'remat': 'CheckpointDense_0'}[case.inner]
-        expected.update({'/'.join(('params',) + prefix + (inner, leaf)): shape
-                         for leaf, shape in (('kernel', (FEATURES, FEATURES)), ('bias', (FEATURES,)))})
+        expected.update(
+            {
+                '/'.join(('params',) + prefix + (inner, leaf)): shape
+                for leaf, shape in (('kernel', (FEATURES, FEATURES)), ('bias', (FEATURES,)))
+            }
+        )
     if case.state:
         expected['/'.join(('state',) + prefix + ('count',))] = ()
     assert shapes(result.variables) == expected
@@ -198,13 +212,14 @@ def test_jit_and_remat_agree(case):
 
 # ------------------------------------------------------------------ remat_scan
 
+
 @dataclass(frozen=True)
 class RematScanCase:
     lengths: tuple
-    params: str               # 'stacked' (the defaults) | 'broadcast'
+    params: str  # 'stacked' (the defaults) | 'broadcast'
     state: bool
     stream: bool
-    form: str                 # 'root' | 'class' | 'function'
+    form: str  # 'root' | 'class' | 'function'
     mutable: object
     seed: int
 
@@ -226,8 +241,7 @@ def build_remat_scan(nn, case: RematScanCase):
 
     options = {'lengths': case.lengths}
     if case.params == 'broadcast':
-        options.update(variable_broadcast='params', variable_axes={True: 0},
-                       split_rngs={'params': False, True: True})
+        options.update(variable_broadcast='params', variable_axes={True: 0}, split_rngs={'params': False, True: True})
     if case.form == 'root':
         return nn.remat_scan(Layer, **options)()
 
@@ -257,13 +271,19 @@ def remat_scan_cases(draw):
 @settings(deadline=None)
 @given(remat_scan_cases())
 def test_remat_scan_agrees(case):
-    result = check_init_apply(partial(build_remat_scan, case=case), (data(case.seed, (BATCH, FEATURES)),),
-                              init_rngs=_streams(case.seed, 0), apply_rngs={'noise': case.seed + 11},
-                              mutable=case.mutable)
+    result = check_init_apply(
+        partial(build_remat_scan, case=case),
+        (data(case.seed, (BATCH, FEATURES)),),
+        init_rngs=_streams(case.seed, 0),
+        apply_rngs={'noise': case.seed + 11},
+        mutable=case.mutable,
+    )
     prefix = {'root': (), 'class': ('Remat_scanLayer_0',), 'function': ('Layer_0',)}[case.form]
     lead = tuple(case.lengths) if case.params == 'stacked' else ()
-    expected = {'/'.join(('params',) + prefix + ('Dense_0', 'kernel')): lead + (FEATURES, FEATURES),
-                '/'.join(('params',) + prefix + ('Dense_0', 'bias')): lead + (FEATURES,)}
+    expected = {
+        '/'.join(('params',) + prefix + ('Dense_0', 'kernel')): lead + (FEATURES, FEATURES),
+        '/'.join(('params',) + prefix + ('Dense_0', 'bias')): lead + (FEATURES,),
+    }
     if case.state:
         expected['/'.join(('state',) + prefix + ('count',))] = tuple(case.lengths)
     assert shapes(result.variables) == expected
@@ -274,12 +294,17 @@ def test_remat_scan_agrees(case):
 
 MISUSES = {
     # name: (field overrides, expected class, nnref detects it)
-    'collection not lifted is written': (dict(variables='params', state=True), errors.ScopeCollectionNotFound,
-                                         True),
-    'Python control flow on a traced argument': (dict(static_train=True, static_argnums=(), form='class'),
-                                                 jax.errors.TracerBoolConversionError, False),
-    'an array marked static': (dict(static_train=None, static_argnums=(1,), form='class', transform='jit'),
-                               ValueError, False),
+    'collection not lifted is written': (dict(variables='params', state=True), errors.ScopeCollectionNotFound, True),
+    'Python control flow on a traced argument': (
+        dict(static_train=True, static_argnums=(), form='class'),
+        jax.errors.TracerBoolConversionError,
+        False,
+    ),
+    'an array marked static': (
+        dict(static_train=None, static_argnums=(1,), form='class', transform='jit'),
+        ValueError,
+        False,
+    ),
 }
 
 

@@ -49,12 +49,12 @@ COLLECTIONS = {'params': 'params', 'params+state': ['params', 'state'], 'all': T
 
 @dataclass(frozen=True)
 class MapCase:
-    mapped: str            # a key of COLLECTIONS
-    trans_in: str          # 'identity' | 'scale' | 'triu'
-    trans_out: str         # 'identity' | 'halve'
-    init: str              # 'is_initializing' | 'never' | 'always'
-    mutable_target: bool   # map_variables(mutable=...)
-    form: str              # 'compact' | 'setup' | 'function'
+    mapped: str  # a key of COLLECTIONS
+    trans_in: str  # 'identity' | 'scale' | 'triu'
+    trans_out: str  # 'identity' | 'halve'
+    init: str  # 'is_initializing' | 'never' | 'always'
+    mutable_target: bool  # map_variables(mutable=...)
+    form: str  # 'compact' | 'setup' | 'function'
     use_bias: bool
     apply_mutable: object
     seed: int
@@ -90,10 +90,16 @@ def build(nn, case: MapCase):
 
     def options(module):
         init = {'is_initializing': module.is_initializing(), 'never': False, 'always': True}[case.init]
-        return dict(mapped_collections=COLLECTIONS[case.mapped], trans_in_fn=trans_in, trans_out_fn=trans_out,
-                    init=init, mutable=case.mutable_target)
+        return dict(
+            mapped_collections=COLLECTIONS[case.mapped],
+            trans_in_fn=trans_in,
+            trans_out_fn=trans_out,
+            init=init,
+            mutable=case.mutable_target,
+        )
 
     if case.form == 'setup':
+
         class Parent(nn.Module):
             def setup(self):
                 self.layer = nn.map_variables(Body, **options(self))()
@@ -101,6 +107,7 @@ def build(nn, case: MapCase):
             def __call__(self, x):
                 return self.layer(x)
     else:
+
         class Parent(nn.Module):
             @nn.compact
             def __call__(self, x):
@@ -132,8 +139,9 @@ def map_cases(draw, **overrides):
 
 def _run(case: MapCase, x=None, **expect):
     x = data(case.seed, (BATCH, FEAT_IN)) if x is None else x
-    return check_init_apply(partial(build, case=case), (x,), init_rngs={'params': case.seed},
-                            mutable=case.apply_mutable, **expect)
+    return check_init_apply(
+        partial(build, case=case), (x,), init_rngs={'params': case.seed}, mutable=case.apply_mutable, **expect
+    )
 
 
 def _prefix(case):
@@ -145,8 +153,10 @@ def _prefix(case):
 def test_map_variables_agrees(case):
     result = _run(case)
     prefix = _prefix(case)
-    expected = {'/'.join(('params',) + prefix + ('Dense_0', 'kernel')): (FEAT_IN, FEATURES),
-                '/'.join(('state',) + prefix + ('count',)): ()}
+    expected = {
+        '/'.join(('params',) + prefix + ('Dense_0', 'kernel')): (FEAT_IN, FEATURES),
+        '/'.join(('state',) + prefix + ('count',)): (),
+    }
     if case.use_bias:
         expected['/'.join(('params',) + prefix + ('Dense_0', 'bias'))] = (FEATURES,)
     assert shapes(result.variables) == expected
@@ -181,10 +191,8 @@ def test_map_variables_agrees(case):
 
 
 MISUSES = {
-    'create mapped variables without init or mutable': (
-        dict(init='never', mutable_target=False), 'init'),
-    'init=True kept at apply with immutable params': (
-        dict(init='always', apply_mutable=['state']), 'apply'),
+    'create mapped variables without init or mutable': (dict(init='never', mutable_target=False), 'init'),
+    'init=True kept at apply with immutable params': (dict(init='always', apply_mutable=['state']), 'apply'),
 }
 
 

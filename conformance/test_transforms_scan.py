@@ -50,31 +50,31 @@ nnjax = pytest.importorskip("nnjax")
 
 from shared_spec import errors  # noqa: E402
 
-BATCH, FEAT_IN, FEATURES = 2, 4, 5   # all different: a mixed-up axis shows as a shape error
-BROADCAST = 'broadcast'              # stands for nn.broadcast in a draw (plain data)
+BATCH, FEAT_IN, FEATURES = 2, 4, 5  # all different: a mixed-up axis shows as a shape error
+BROADCAST = 'broadcast'  # stands for nn.broadcast in a draw (plain data)
 
 
 @dataclass(frozen=True)
 class ScanCase:
-    n: int                       # number of steps
-    x_axis: object               # 0 | 1 | -1 | BROADCAST (then length=n)
-    w_axis: object               # 0 | BROADCAST
+    n: int  # number of steps
+    x_axis: object  # 0 | 1 | -1 | BROADCAST (then length=n)
+    w_axis: object  # 0 | BROADCAST
     y_out: int
-    p_out: object                # 0 | BROADCAST
-    params: object               # BROADCAST | 0 | 1 | -1
+    p_out: object  # 0 | BROADCAST
+    params: object  # BROADCAST | 0 | 1 | -1
     split_params: bool
-    state: Optional[str]         # None | 'broadcast' | 'axes' | 'carry' | 'absent' (written, not lifted)
-    state_from_data: bool        # the state update depends on the loop's values
-    stream: Optional[str]        # None | 'noise' | 'dropout'
+    state: Optional[str]  # None | 'broadcast' | 'axes' | 'carry' | 'absent' (written, not lifted)
+    state_from_data: bool  # the state update depends on the loop's values
+    stream: Optional[str]  # None | 'noise' | 'dropout'
     split_stream: bool
     reverse: bool
     give_length: bool
-    form: str                    # 'root' | 'class' | 'function' | 'self'
-    remat: bool                  # scan of remat
+    form: str  # 'root' | 'class' | 'function' | 'self'
+    remat: bool  # scan of remat
     mutable: object
     seed: int
     length: Optional[int] = None  # explicit length overriding n (misuse)
-    w_len: Optional[int] = None   # scanned length of w when it differs from n (misuse)
+    w_len: Optional[int] = None  # scanned length of w when it differs from n (misuse)
     carry_features: int = FEATURES  # features of the initial carry (misuse when different)
 
     @property
@@ -109,9 +109,15 @@ def scan_options(nn, case: ScanCase) -> dict:
     split_rngs = {'params': case.split_params}
     if case.stream is not None:
         split_rngs[case.stream] = case.split_stream
-    options = dict(variable_broadcast=broadcast or False, variable_axes=axes, variable_carry=carry,
-                   split_rngs=split_rngs, in_axes=(_axis(nn, case.x_axis), _axis(nn, case.w_axis)),
-                   out_axes=(case.y_out, _axis(nn, case.p_out)), reverse=case.reverse)
+    options = dict(
+        variable_broadcast=broadcast or False,
+        variable_axes=axes,
+        variable_carry=carry,
+        split_rngs=split_rngs,
+        in_axes=(_axis(nn, case.x_axis), _axis(nn, case.w_axis)),
+        out_axes=(case.y_out, _axis(nn, case.p_out)),
+        reverse=case.reverse,
+    )
     if case.length is not None:
         options['length'] = case.length
     elif case.give_length:
@@ -208,8 +214,11 @@ def scan_cases(draw, **overrides):
 
 
 def _args(case: ScanCase):
-    return (data(case.seed, (BATCH, case.carry_features)), data(case.seed + 1, case.x_shape),
-            data(case.seed + 2, case.w_shape))
+    return (
+        data(case.seed, (BATCH, case.carry_features)),
+        data(case.seed + 1, case.x_shape),
+        data(case.seed + 2, case.w_shape),
+    )
 
 
 def _streams(case, offset: int) -> dict:
@@ -217,9 +226,14 @@ def _streams(case, offset: int) -> dict:
 
 
 def _run(case: ScanCase, build_fn=build, args=None, **expect):
-    return check_init_apply(partial(build_fn, case=case), args or _args(case), init_rngs=_streams(case, 0),
-                            apply_rngs={k: v for k, v in _streams(case, 10).items() if k != 'params'},
-                            mutable=case.mutable, **expect)
+    return check_init_apply(
+        partial(build_fn, case=case),
+        args or _args(case),
+        init_rngs=_streams(case, 0),
+        apply_rngs={k: v for k, v in _streams(case, 10).items() if k != 'params'},
+        mutable=case.mutable,
+        **expect,
+    )
 
 
 def _with_axis(shape, axis, n):
@@ -239,8 +253,10 @@ def _prefix(case: ScanCase) -> tuple:
 def _expected_variable_shapes(case: ScanCase) -> dict:
     prefix = _prefix(case)
     dense = ('params',) + prefix + ('Dense_0',)
-    out = {'/'.join(dense + ('kernel',)): _with_axis((FEAT_IN, FEATURES), case.params, case.n),
-           '/'.join(dense + ('bias',)): _with_axis((FEATURES,), case.params, case.n)}
+    out = {
+        '/'.join(dense + ('kernel',)): _with_axis((FEAT_IN, FEATURES), case.params, case.n),
+        '/'.join(dense + ('bias',)): _with_axis((FEATURES,), case.params, case.n),
+    }
     if case.state is not None:
         out['/'.join(('state',) + prefix + ('count',))] = (case.n,) if case.state == 'axes' else ()
     return out
@@ -270,16 +286,18 @@ def test_scan_agrees(case):
 MISUSES = {
     # name: (field overrides, expected class, nnref detects it)
     'inconsistent scanned lengths': (dict(w_axis=0, w_len=-1), ValueError, True),  # -1: n + 1
-    'nothing scanned and no length': (dict(x_axis=BROADCAST, w_axis=BROADCAST, length=None,
-                                           give_length=False), ValueError, True),
+    'nothing scanned and no length': (
+        dict(x_axis=BROADCAST, w_axis=BROADCAST, length=None, give_length=False),
+        ValueError,
+        True,
+    ),
     'length disagrees with the inputs': (dict(x_axis=0, length=-1), ValueError, True),  # -1: n + 1
     'carried variable created in the loop': (dict(state='carry', form='class'), TypeError, True),
     'carry changes shape': (dict(carry_features=1), TypeError, True),
     'collection not lifted is written': (dict(state='absent'), errors.ScopeCollectionNotFound, True),
     'broadcast output from scanned params': (dict(params=0, p_out=BROADCAST), ValueError, False),
     'broadcast params from a split stream': (dict(params=BROADCAST, split_params=True), ValueError, False),
-    'broadcast collection written from loop data': (dict(state='broadcast', state_from_data=True),
-                                                    ValueError, False),
+    'broadcast collection written from loop data': (dict(state='broadcast', state_from_data=True), ValueError, False),
 }
 
 

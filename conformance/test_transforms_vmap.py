@@ -60,27 +60,27 @@ from shared_spec import errors  # noqa: E402
 
 @dataclass(frozen=True)
 class VmapCase:
-    n: int                      # mapped size
-    inner_batch: int            # leading axis of x inside the map
+    n: int  # mapped size
+    inner_batch: int  # leading axis of x inside the map
     feat_in: int
     features: int
-    x_axis: int                 # in_axes of x (x has rank 3 outside)
-    z_axis: Optional[int]       # in_axes of z ((features,) inside)
-    y_out: int                  # out_axes of y ((inner_batch, features) inside)
-    aux_out: Optional[int]      # out_axes of aux = 2 * z
+    x_axis: int  # in_axes of x (x has rank 3 outside)
+    z_axis: Optional[int]  # in_axes of z ((features,) inside)
+    y_out: int  # out_axes of y ((inner_batch, features) inside)
+    aux_out: Optional[int]  # out_axes of aux = 2 * z
     params_axis: Optional[int]
     split_params: bool
-    state: Optional[str]        # None | 'counter' | 'stat'
-    state_axis: object          # 0 | None | 'absent' (not lifted at all)
-    stream: Optional[str]       # None | 'noise' | 'dropout'
+    state: Optional[str]  # None | 'counter' | 'stat'
+    state_axis: object  # 0 | None | 'absent' (not lifted at all)
+    stream: Optional[str]  # None | 'noise' | 'dropout'
     split_stream: bool
-    form: str                   # 'root' | 'class' | 'function'
-    inner: Optional[str]        # None | 'shared' | 'mapped': a nested vmap of Dense; 'scan': a nested scan
+    form: str  # 'root' | 'class' | 'function'
+    inner: Optional[str]  # None | 'shared' | 'mapped': a nested vmap of Dense; 'scan': a nested scan
     mutable: object
     seed: int
     axis_size: Optional[int] = None
     z_size: Optional[int] = None  # mapped size of z when it differs from n (misuse)
-    z_keyword: bool = False       # pass z as a keyword argument (misuse)
+    z_keyword: bool = False  # pass z as a keyword argument (misuse)
 
     @property
     def x_shape(self):
@@ -102,8 +102,12 @@ def _vmap_options(nn, case: VmapCase) -> dict:
     split_rngs = {'params': case.split_params}
     if case.stream is not None:
         split_rngs[case.stream] = case.split_stream
-    options = dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=(case.x_axis, case.z_axis),
-                   out_axes=(case.y_out, case.aux_out))
+    options = dict(
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+        in_axes=(case.x_axis, case.z_axis),
+        out_axes=(case.y_out, case.aux_out),
+    )
     if case.axis_size is not None:
         options['axis_size'] = case.axis_size
     return options
@@ -134,8 +138,13 @@ def build(nn, case: VmapCase):
                 _, y = ScanRows(self, np_.zeros((self.features,), np_.float32), y)
             elif case.inner is not None:
                 mapped = case.inner == 'mapped'
-                InnerDense = nn.vmap(nn.Dense, variable_axes={'params': 0 if mapped else None},
-                                     split_rngs={'params': mapped}, in_axes=0, out_axes=0)
+                InnerDense = nn.vmap(
+                    nn.Dense,
+                    variable_axes={'params': 0 if mapped else None},
+                    split_rngs={'params': mapped},
+                    in_axes=0,
+                    out_axes=0,
+                )
                 y = InnerDense(self.features)(nn.tanh(y))
             if case.stream == 'noise':
                 y = y + 0.5 * nn.random.normal(self.make_rng('noise'), y.shape)
@@ -207,9 +216,14 @@ def _streams(case: VmapCase, offset: int) -> dict:
 
 
 def _run(case: VmapCase, **expect):
-    return check_init_apply(partial(build, case=case), _args(case), init_rngs=_streams(case, 0),
-                            apply_rngs={k: v for k, v in _streams(case, 10).items() if k != 'params'},
-                            mutable=case.mutable, **expect)
+    return check_init_apply(
+        partial(build, case=case),
+        _args(case),
+        init_rngs=_streams(case, 0),
+        apply_rngs={k: v for k, v in _streams(case, 10).items() if k != 'params'},
+        mutable=case.mutable,
+        **expect,
+    )
 
 
 def _with_axis(shape, axis, n):
@@ -233,8 +247,7 @@ def _expected_variable_shapes(case: VmapCase) -> dict:
     elif case.inner is not None:
         inner = ('params',) + prefix + ('VmapDense_0',)
         lead = (case.inner_batch,) if case.inner == 'mapped' else ()
-        out['/'.join(inner + ('kernel',))] = _with_axis(lead + (case.features, case.features), case.params_axis,
-                                                         case.n)
+        out['/'.join(inner + ('kernel',))] = _with_axis(lead + (case.features, case.features), case.params_axis, case.n)
         out['/'.join(inner + ('bias',))] = _with_axis(lead + (case.features,), case.params_axis, case.n)
     if case.state is not None:
         out['/'.join(('state',) + prefix + ('s',))] = _with_axis((case.feat_in,), case.state_axis, case.n)
@@ -262,8 +275,11 @@ MISUSES = {
     'axis_size disagrees with the inputs': (dict(axis_size=-1), ValueError, True),  # -1: n + 1
     'keyword arguments': (dict(form='class', z_keyword=True), TypeError, True),
     'in_axes beyond the rank': (dict(x_axis=3), ValueError, True),
-    'collection not lifted is written': (dict(state='counter', state_axis='absent'),
-                                         errors.ScopeCollectionNotFound, True),
+    'collection not lifted is written': (
+        dict(state='counter', state_axis='absent'),
+        errors.ScopeCollectionNotFound,
+        True,
+    ),
     'out_axes None on a mapped output': (dict(z_axis=0, aux_out=None), ValueError, False),
     'shared params from a split stream': (dict(params_axis=None, split_params=True), ValueError, False),
     'shared collection written from mapped data': (dict(state='stat', state_axis=None), ValueError, False),

@@ -92,8 +92,7 @@ def main() -> int:
         _, updates = RunningMean().apply(state, x + step, mutable=["batch_stats", "intermediates"])
         state = {"batch_stats": updates["batch_stats"]}
         centered = updates["intermediates"]["centered"][0]
-        print(f"  step {step}: running mean {np.round(state['batch_stats']['mean'], 3)}  "
-              f"sowed {centered.shape}")
+        print(f"  step {step}: running mean {np.round(state['batch_stats']['mean'], 3)}  sowed {centered.shape}")
 
     section("4. random streams")
 

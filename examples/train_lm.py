@@ -42,8 +42,9 @@ MODEL_OPTIONS = ('d_model', 'layers', 'heads', 'seq_len', 'seed')
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument('--steps', type=int, default=800, help='train up to this step')
     p.add_argument('--batch-size', type=int, default=64, help='global batch (sequences per step)')
     p.add_argument('--seq-len', type=int, default=64, help='bytes per training sequence')
@@ -53,13 +54,22 @@ def parse_args(argv=None):
     p.add_argument('--learning-rate', type=float, default=3e-3)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--mesh', default='2x4', help="devices as DATAxMODEL, e.g. 2x4, 1x8, 4x2, 2x2")
-    p.add_argument('--rules', choices=('dp', 'fsdp', 'tp'), default='fsdp',
-                   help='how logical axes map onto the mesh: data parallel, fully sharded data '
-                        'parallel, or data x tensor parallel')
-    p.add_argument('--processes', type=int, default=1,
-                   help='run as this many processes under jax.distributed (each with its share of devices)')
-    p.add_argument('--timeout', type=float, default=None,
-                   help='with --processes: stop every process after this many seconds')
+    p.add_argument(
+        '--rules',
+        choices=('dp', 'fsdp', 'tp'),
+        default='fsdp',
+        help='how logical axes map onto the mesh: data parallel, fully sharded data '
+        'parallel, or data x tensor parallel',
+    )
+    p.add_argument(
+        '--processes',
+        type=int,
+        default=1,
+        help='run as this many processes under jax.distributed (each with its share of devices)',
+    )
+    p.add_argument(
+        '--timeout', type=float, default=None, help='with --processes: stop every process after this many seconds'
+    )
     p.add_argument('--checkpoint-every', type=int, default=200)
     p.add_argument('--eval-every', type=int, default=200, help='validation loss every this many steps')
     p.add_argument('--eval-batches', type=int, default=4)
@@ -115,8 +125,9 @@ def _launch(args, argv) -> dict:
     logs = args.workdir / 'logs'
     status = launch.run_processes(__file__, child_argv, args.processes, logs, args.timeout)
     if status != 0:
-        raise SystemExit(f'a process exited with status {status}; '
-                         f'process 0 printed above, the others wrote to {logs}/.')
+        raise SystemExit(
+            f'a process exited with status {status}; process 0 printed above, the others wrote to {logs}/.'
+        )
     from examples.lm.report import read_summary
 
     return read_summary(summary_path)
@@ -133,10 +144,10 @@ def _check_config(args, path: pathlib.Path) -> None:
         saved = json.loads(path.read_text())
         changed = {k: (saved[k], v) for k, v in options.items() if saved.get(k) != v}
         if changed:
-            what = ', '.join(f'--{k.replace("_", "-")} {old} (now {new})'
-                             for k, (old, new) in changed.items())
-            raise SystemExit(f'{path.parent} holds a run with {what}. Pass --fresh to start over, '
-                             'or the options of that run.')
+            what = ', '.join(f'--{k.replace("_", "-")} {old} (now {new})' for k, (old, new) in changed.items())
+            raise SystemExit(
+                f'{path.parent} holds a run with {what}. Pass --fresh to start over, or the options of that run.'
+            )
     else:
         path.write_text(json.dumps(options, indent=1) + '\n')
 
@@ -166,14 +177,23 @@ def _train(args, out) -> dict:
     mesh = training.make_mesh(args.mesh_shape)
     rules = training.RULES[args.rules]
     training.check_divisible(args, mesh, rules)
-    console.print(f'data: {len(corpus.train):,} train / {len(corpus.valid):,} validation bytes of '
-                  "Python's help topics (pydoc_data.topics)")
-    console.print(f'mesh: {args.mesh} {dict(mesh.shape)} over {jax.device_count()} {jax.default_backend()} '
-                  f'devices in {jax.process_count()} process(es); rules {args.rules}: '
-                  + ', '.join(f'{name}->{axes}' for name, axes in rules))
+    console.print(
+        f'data: {len(corpus.train):,} train / {len(corpus.valid):,} validation bytes of '
+        "Python's help topics (pydoc_data.topics)"
+    )
+    console.print(
+        f'mesh: {args.mesh} {dict(mesh.shape)} over {jax.device_count()} {jax.default_backend()} '
+        f'devices in {jax.process_count()} process(es); rules {args.rules}: '
+        + ', '.join(f'{name}->{axes}' for name, axes in rules)
+    )
 
-    model = TransformerLM(vocab_size=data.VOCAB_SIZE, d_model=args.d_model, num_heads=args.heads,
-                          num_layers=args.layers, max_len=args.seq_len)
+    model = TransformerLM(
+        vocab_size=data.VOCAB_SIZE,
+        d_model=args.d_model,
+        num_heads=args.heads,
+        num_layers=args.layers,
+        max_len=args.seq_len,
+    )
     tx = training.make_optimizer(args.learning_rate, args.steps)
     ckpts = Checkpoints(args.workdir / 'checkpoints')
     train_log, valid_log = LossLog(args.workdir / 'losses.tsv'), LossLog(args.workdir / 'valid.tsv')
@@ -186,8 +206,7 @@ def _train(args, out) -> dict:
         try:
             state = ckpts.restore(state)
         except CheckpointMismatchError as err:  # e.g. written by another version of the model
-            raise SystemExit(f'{resumed_from} does not fit this model ({err}). '
-                             'Pass --fresh to start over.') from err
+            raise SystemExit(f'{resumed_from} does not fit this model ({err}). Pass --fresh to start over.') from err
         start = int(training.to_host(state.step))
         if resumed_from is not None:
             console.print(f'resumed from {resumed_from} (step {start} of {args.steps} done)')
@@ -197,22 +216,46 @@ def _train(args, out) -> dict:
         train_step, eval_step, batch_sharding = training.make_steps(mesh, rules, shardings)
 
         def validation_loss():
-            losses = [eval_step(state, data.global_batch(corpus.valid, args.batch_size, args.seq_len,
-                                                         batch_sharding, seed=args.seed,
-                                                         split=data.VALID, step=i))
-                      for i in range(args.eval_batches)]
+            losses = [
+                eval_step(
+                    state,
+                    data.global_batch(
+                        corpus.valid,
+                        args.batch_size,
+                        args.seq_len,
+                        batch_sharding,
+                        seed=args.seed,
+                        split=data.VALID,
+                        step=i,
+                    ),
+                )
+                for i in range(args.eval_batches)
+            ]
             return float(np.mean([training.to_host(x) for x in losses]))
 
         run_losses = []
-        columns = (TextColumn('step'), MofNCompleteColumn(), BarColumn(),
-                   TextColumn('loss {task.fields[loss]:.4f}'), TimeElapsedColumn())
+        columns = (
+            TextColumn('step'),
+            MofNCompleteColumn(),
+            BarColumn(),
+            TextColumn('loss {task.fields[loss]:.4f}'),
+            TimeElapsedColumn(),
+        )
         train_started = time.perf_counter()
-        with Progress(*columns, console=console, transient=True,
-                      disable=not (is_main and console.is_terminal)) as progress:
+        with Progress(
+            *columns, console=console, transient=True, disable=not (is_main and console.is_terminal)
+        ) as progress:
             task = progress.add_task('train', total=args.steps, completed=start, loss=float('nan'))
             for step in range(start + 1, args.steps + 1):
-                batch = data.global_batch(corpus.train, args.batch_size, args.seq_len, batch_sharding,
-                                          seed=args.seed, split=data.TRAIN, step=step)
+                batch = data.global_batch(
+                    corpus.train,
+                    args.batch_size,
+                    args.seq_len,
+                    batch_sharding,
+                    seed=args.seed,
+                    split=data.TRAIN,
+                    step=step,
+                )
                 state, loss = train_step(state, batch)
                 loss = float(training.to_host(loss))
                 run_losses.append(loss)
@@ -234,37 +277,59 @@ def _train(args, out) -> dict:
         ckpts.close()  # the last save is complete before anyone reads it
 
         final_valid = validation_loss() if args.eval_batches else None
-        sample = (generate(state, mesh, PROMPT, args.generate, seq_len=args.seq_len,
-                           temperature=args.temperature, seed=args.seed) if args.generate else '')
+        sample = (
+            generate(
+                state, mesh, PROMPT, args.generate, seq_len=args.seq_len, temperature=args.temperature, seed=args.seed
+            )
+            if args.generate
+            else ''
+        )
 
     done = int(training.to_host(state.step))
     if run_losses:
-        console.print(f'trained steps {start + 1}..{done} in {train_seconds:.1f} s '
-                      f'({train_seconds / len(run_losses):.3f} s/step)')
+        console.print(
+            f'trained steps {start + 1}..{done} in {train_seconds:.1f} s ({train_seconds / len(run_losses):.3f} s/step)'
+        )
     if sample:
         console.rule(f'generated (temperature {args.temperature})')
         console.print(sample, markup=False, highlight=False)
         console.rule()
     plot = None
     if is_main and not args.no_plot:
-        plot = plot_losses(train_losses, valid_losses, args.workdir / 'loss.png',
-                           f'byte-level LM, {args.mesh} mesh, {args.rules} rules')
+        plot = plot_losses(
+            train_losses,
+            valid_losses,
+            args.workdir / 'loss.png',
+            f'byte-level LM, {args.mesh} mesh, {args.rules} rules',
+        )
         console.print(f'loss plot written to {plot}' if plot else 'no loss plot: matplotlib is not installed')
     summary = {
-        'start_step': start, 'end_step': done, 'resumed_from': resumed_from,
-        'run_losses': run_losses, 'losses': [loss for _, loss in train_losses],
+        'start_step': start,
+        'end_step': done,
+        'resumed_from': resumed_from,
+        'run_losses': run_losses,
+        'losses': [loss for _, loss in train_losses],
         'first_loss': train_losses[0][1] if train_losses else None,
         'final_loss': train_losses[-1][1] if train_losses else None,
-        'valid_loss': final_valid, 'sample': sample, 'prompt': PROMPT,
-        'mesh': args.mesh, 'rules': args.rules, 'processes': jax.process_count(),
-        'devices': jax.device_count(), 'latest_checkpoint': ckpts.latest(),
-        'plot': str(plot) if plot else None, 'train_seconds': train_seconds,
+        'valid_loss': final_valid,
+        'sample': sample,
+        'prompt': PROMPT,
+        'mesh': args.mesh,
+        'rules': args.rules,
+        'processes': jax.process_count(),
+        'devices': jax.device_count(),
+        'latest_checkpoint': ckpts.latest(),
+        'plot': str(plot) if plot else None,
+        'train_seconds': train_seconds,
         'seconds': time.perf_counter() - started,
     }
     if summary['final_loss'] is not None:
-        console.print(f'loss {summary["first_loss"]:.3f} at step 1 -> {summary["final_loss"]:.3f} at step '
-                      f'{done}' + (f'; validation {final_valid:.3f}' if final_valid is not None else '')
-                      + f'; wall time {summary["seconds"]:.1f} s')
+        console.print(
+            f'loss {summary["first_loss"]:.3f} at step 1 -> {summary["final_loss"]:.3f} at step '
+            f'{done}'
+            + (f'; validation {final_valid:.3f}' if final_valid is not None else '')
+            + f'; wall time {summary["seconds"]:.1f} s'
+        )
     if is_main:
         write_summary(summary, args.workdir / 'summary.json')
     return summary
@@ -280,9 +345,11 @@ def _describe_state(console, state, shardings) -> None:
     device = jax.local_devices()[0]
     local = sum(s.data.nbytes for x in leaves for s in x.addressable_shards if s.device == device)
     kernel = shardings.params['block_0']['mlp_in']['kernel'].spec
-    console.print(f'model: {params:,} parameters; train state (params + AdamW moments) '
-                  f'{total / 2**20:.2f} MiB, {local / 2**20:.2f} MiB on each device '
-                  f'(e.g. block_0/mlp_in/kernel {kernel})')
+    console.print(
+        f'model: {params:,} parameters; train state (params + AdamW moments) '
+        f'{total / 2**20:.2f} MiB, {local / 2**20:.2f} MiB on each device '
+        f'(e.g. block_0/mlp_in/kernel {kernel})'
+    )
 
 
 if __name__ == '__main__':

@@ -20,14 +20,22 @@ Model code written against ``nn`` runs here and on ``nnref`` alike; here
 import jax
 from jax import numpy, random, tree_util  # noqa: F401  (the backend-neutral namespaces)
 
-from shared_spec.collection_filters import DenyList  # noqa: F401
-from shared_spec.frozen_dict import FrozenDict  # noqa: F401
-
-from nnjax import activation, config, core, errors, initializers, named_call, serialization, struct, traverse_util  # noqa: F401
+from nnjax import (  # noqa: F401  # noqa: F401
+    activation,
+    config,
+    core,
+    errors,
+    initializers,
+    meta,
+    named_call,
+    serialization,
+    spmd,
+    struct,
+    traverse_util,
+)
 from nnjax.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
 from nnjax.init_apply import apply, init, init_with_output  # noqa: F401
 from nnjax.interception import InterceptorContext, intercept_methods  # noqa: F401
-from nnjax.layers.linear import Dense  # noqa: F401
 from nnjax.layers.attention import (  # noqa: F401
     MultiHeadAttention,
     MultiHeadDotProductAttention,
@@ -41,6 +49,7 @@ from nnjax.layers.attention import (  # noqa: F401
 from nnjax.layers.combinators import Sequential  # noqa: F401
 from nnjax.layers.conv import Conv, ConvLocal, ConvTranspose  # noqa: F401
 from nnjax.layers.embedding import Embed  # noqa: F401
+from nnjax.layers.linear import Dense  # noqa: F401
 from nnjax.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
 from nnjax.layers.normalization import (  # noqa: F401
     BatchNorm,
@@ -64,10 +73,18 @@ from nnjax.layers.recurrent import (  # noqa: F401
 from nnjax.layers.rnn import RNN, Bidirectional  # noqa: F401
 from nnjax.layers.stochastic import Dropout  # noqa: F401
 from nnjax.merge_param import merge_param  # noqa: F401
+from nnjax.meta import (
+    PARTITION_NAME,
+    AxisMetadata,
+    Partitioned,
+    get_partition_spec,
+    get_sharding,
+    unbox,
+    with_partitioning,
+)  # noqa: F401
 from nnjax.module import Module, compact, nowrap  # noqa: F401
 from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: F401
-from nnjax import meta, spmd  # noqa: F401
-from nnjax.meta import PARTITION_NAME, AxisMetadata, Partitioned, get_partition_spec, get_sharding, unbox, with_partitioning  # noqa: F401
+from nnjax.scope import Scope  # noqa: F401
 from nnjax.spmd import (  # noqa: F401
     LogicallyPartitioned,
     get_logical_axis_rules,
@@ -79,7 +96,6 @@ from nnjax.spmd import (  # noqa: F401
     with_logical_constraint,
     with_logical_partitioning,
 )
-from nnjax.scope import Scope  # noqa: F401
 from nnjax.summary import tabulate  # noqa: F401
 from nnjax.transforms import (  # noqa: F401
     broadcast,
@@ -98,6 +114,8 @@ from nnjax.transforms import (  # noqa: F401
     while_loop,
 )
 from nnjax.variables import Variable  # noqa: F401
+from shared_spec.collection_filters import DenyList  # noqa: F401
+from shared_spec.frozen_dict import FrozenDict  # noqa: F401
 
 ShapeDtypeStruct = jax.ShapeDtypeStruct
 BACKEND = "nnjax"
@@ -105,8 +123,21 @@ BACKEND = "nnjax"
 # The seed's module paths: ``nn.linear``, ``nn.recurrent``, ... re-export the
 # layers; ``nnjax.core`` is a package; ``nn.partitioning`` is the T5X-style API.
 from nnjax import (  # noqa: F401,E402
-    attention, batch_apply, combinators, dtypes, fp8_ops, jax_utils, linear, module,
-    normalization, partitioning, pooling, recurrent, stochastic, summary, transforms,
+    attention,
+    batch_apply,
+    combinators,
+    dtypes,
+    fp8_ops,
+    jax_utils,
+    linear,
+    module,
+    normalization,
+    partitioning,
+    pooling,
+    recurrent,
+    stochastic,
+    summary,
+    transforms,
 )
 from nnjax.activation import normalize  # noqa: F401,E402  (the seed's alias of standardize)
 from nnjax.batch_apply import BatchApply  # noqa: F401,E402
@@ -128,5 +159,6 @@ def __getattr__(name):
     # so ``import nnjax`` leaves it out and the first ``nnjax.training`` loads it.
     if name == 'training':
         import importlib
+
         return importlib.import_module('nnjax.training')
     raise AttributeError(f"module 'nnjax' has no attribute {name!r}")

@@ -42,10 +42,31 @@ normalize = standardize
 from nnjax.module import Module, compact
 
 __all__ = [
-    'celu', 'elu', 'gelu', 'glu', 'hard_sigmoid', 'hard_silu', 'hard_swish',
-    'hard_tanh', 'leaky_relu', 'log_sigmoid', 'log_softmax', 'logsumexp',
-    'one_hot', 'relu', 'relu6', 'selu', 'sigmoid', 'silu', 'soft_sign',
-    'softmax', 'softplus', 'standardize', 'swish', 'tanh', 'PReLU',
+    'celu',
+    'elu',
+    'gelu',
+    'glu',
+    'hard_sigmoid',
+    'hard_silu',
+    'hard_swish',
+    'hard_tanh',
+    'leaky_relu',
+    'log_sigmoid',
+    'log_softmax',
+    'logsumexp',
+    'one_hot',
+    'relu',
+    'relu6',
+    'selu',
+    'sigmoid',
+    'silu',
+    'soft_sign',
+    'softmax',
+    'softplus',
+    'standardize',
+    'swish',
+    'tanh',
+    'PReLU',
 ]
 
 

@@ -63,8 +63,10 @@ class BatchApply:
     def __call__(self, *args, **kwargs):
         example = arbitrary_mergeable_leaf(self.num_dims, args, kwargs)
         if example is None:
-            raise ValueError(f"BatchApply requires at least one input with ndim >= {self.num_dims}. "
-                             "Fix: pass an array with the dimensions to merge, or lower num_dims.")
+            raise ValueError(
+                f"BatchApply requires at least one input with ndim >= {self.num_dims}. "
+                "Fix: pass an array with the dimensions to merge, or lower num_dims."
+            )
         leading = tuple(example.shape[: self.num_dims])
         merge = lambda x: merge_leading_dims(x, self.num_dims)  # noqa: E731
         outputs = self._f(*jax.tree_util.tree_map(merge, args), **jax.tree_util.tree_map(merge, kwargs))

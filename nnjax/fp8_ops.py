@@ -35,24 +35,62 @@ Array([1., 0., 0., 0.], dtype=float32)
 
 from nnjax.fp8 import OVERWRITE_WITH_GRADIENT
 from nnjax.fp8.meta_dtype import fm32, fp8_meta_dtype, fp32_max_grad
-from nnjax.fp8.modules import (Fp8DirectDotGeneralOp, Fp8DotGeneral,
-                               Fp8DotGeneralBase, Fp8DotGeneralOp, Fp8Einsum,
-                               NANOOFp8DotGeneralOp)
-from nnjax.fp8.rules import (dot_general_transpose_lhs,
-                             dot_general_transpose_rhs,
-                             dot_general_with_precision, fp8_scaled_dot_general,
-                             in_q, in_qdq, out_dq, out_qdq, quantized_dot)
-from nnjax.fp8.scaling import (compute_amax_history, compute_scale, dequantize,
-                               get_fp8_max, qdq, quantize,
-                               quantize_dequantize_update, update_fp8_meta)
+from nnjax.fp8.modules import (
+    Fp8DirectDotGeneralOp,
+    Fp8DotGeneral,
+    Fp8DotGeneralBase,
+    Fp8DotGeneralOp,
+    Fp8Einsum,
+    NANOOFp8DotGeneralOp,
+)
+from nnjax.fp8.rules import (
+    dot_general_transpose_lhs,
+    dot_general_transpose_rhs,
+    dot_general_with_precision,
+    fp8_scaled_dot_general,
+    in_q,
+    in_qdq,
+    out_dq,
+    out_qdq,
+    quantized_dot,
+)
+from nnjax.fp8.scaling import (
+    compute_amax_history,
+    compute_scale,
+    dequantize,
+    get_fp8_max,
+    qdq,
+    quantize,
+    quantize_dequantize_update,
+    update_fp8_meta,
+)
 
 __all__ = [
-    'OVERWRITE_WITH_GRADIENT', 'fp32_max_grad', 'fm32', 'fp8_meta_dtype',
-    'get_fp8_max', 'quantize', 'dequantize', 'qdq', 'compute_scale',
-    'compute_amax_history', 'update_fp8_meta', 'quantize_dequantize_update',
-    'in_qdq', 'out_qdq', 'in_q', 'out_dq', 'quantized_dot',
-    'fp8_scaled_dot_general', 'dot_general_with_precision',
-    'dot_general_transpose_lhs', 'dot_general_transpose_rhs',
-    'Fp8DotGeneralBase', 'Fp8DotGeneralOp', 'Fp8DirectDotGeneralOp',
-    'NANOOFp8DotGeneralOp', 'Fp8Einsum', 'Fp8DotGeneral',
+    'OVERWRITE_WITH_GRADIENT',
+    'fp32_max_grad',
+    'fm32',
+    'fp8_meta_dtype',
+    'get_fp8_max',
+    'quantize',
+    'dequantize',
+    'qdq',
+    'compute_scale',
+    'compute_amax_history',
+    'update_fp8_meta',
+    'quantize_dequantize_update',
+    'in_qdq',
+    'out_qdq',
+    'in_q',
+    'out_dq',
+    'quantized_dot',
+    'fp8_scaled_dot_general',
+    'dot_general_with_precision',
+    'dot_general_transpose_lhs',
+    'dot_general_transpose_rhs',
+    'Fp8DotGeneralBase',
+    'Fp8DotGeneralOp',
+    'Fp8DirectDotGeneralOp',
+    'NANOOFp8DotGeneralOp',
+    'Fp8Einsum',
+    'Fp8DotGeneral',
 ]

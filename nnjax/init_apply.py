@@ -22,18 +22,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nnjax.config import config
+from nnjax.scope import NON_NUMERIC_KINDS, Scope
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
 from shared_spec.frozen_dict import freeze
-
-from nnjax.config import config
-from nnjax.scope import NON_NUMERIC_KINDS, Scope
 
 # The capture_intermediates filter of each apply in progress, innermost last.
 capture_stack: list = []
@@ -131,8 +130,10 @@ def _bad_leaf_error(col: str, tree) -> TypeError:
         what = f"has dtype {leaf.dtype} (shape {leaf.shape}); variables must hold numbers (bool, int, float or complex)"
     else:
         what = f"is {leaf!r} ({type(leaf).__name__}); a parameter must be an array of numbers"
-    return TypeError(f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
-                     "Fix: apply() the variables that init() returned (or that a checkpoint restored).")
+    return TypeError(
+        f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
+        "Fix: apply() the variables that init() returned (or that a checkpoint restored)."
+    )
 
 
 def validated_rngs(rngs) -> dict:
@@ -153,8 +154,10 @@ def validated_rngs(rngs) -> dict:
 
 
 # What a key must look like, in every message about a bad key (nnref says the same of nn.random).
-KEY_FORMS = ("a key is jax.random.key(0) (a typed key of shape ()) or jax.random.PRNGKey(0) "
-             "(a uint32 array of shape (2,)), one per stream")
+KEY_FORMS = (
+    "a key is jax.random.key(0) (a typed key of shape ()) or jax.random.PRNGKey(0) "
+    "(a uint32 array of shape (2,)), one per stream"
+)
 
 
 def describe_key(x) -> str:
@@ -261,7 +264,11 @@ def _takes_a_positional_argument(fn) -> bool:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return True
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
     return any(p.kind in kinds for p in params)
 
 

@@ -30,7 +30,6 @@ import math
 import jax
 import jax.numpy as jnp
 from jax.nn import initializers as _jax_init
-
 from jax.nn.initializers import (  # noqa: F401
     constant,
     delta_orthogonal,
@@ -76,10 +75,12 @@ def normal(stddev=1e-2, dtype=None):
     >>> normal(5.0)(jax.random.PRNGKey(42), (2, 3)).shape
     (2, 3)
     """
+
     def init(key, shape, dtype=dtype, out_sharding=None):
         dtype = _dtype_or_default(dtype)
         draws = _standard_normal(key, shape, dtype, out_sharding)
         return _as_computed(draws * jnp.array(stddev, dtype))
+
     return init
 
 
@@ -91,14 +92,14 @@ def truncated_normal(stddev=1e-2, dtype=None, lower=-2.0, upper=2.0):
     >>> bool((w > -1.5).all() and (w < 2.5).all())
     True
     """
+
     def init(key, shape, dtype=dtype, out_sharding=None):
         dtype = _dtype_or_default(dtype)
         # Run-time bounds, as in an eager call: see the module docstring.
-        low, high = jax.lax.optimization_barrier(
-            (jnp.asarray(lower, dtype), jnp.asarray(upper, dtype)))
-        draws = jax.random.truncated_normal(key, low, high, shape, dtype,
-                                            out_sharding=out_sharding)
+        low, high = jax.lax.optimization_barrier((jnp.asarray(lower, dtype), jnp.asarray(upper, dtype)))
+        draws = jax.random.truncated_normal(key, low, high, shape, dtype, out_sharding=out_sharding)
         return _as_computed(draws * jnp.array(stddev, dtype))
+
     return init
 
 
@@ -108,8 +109,7 @@ def _fan(shape, axis):
     return math.prod(shape[i] for i in axis)
 
 
-def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
-                     batch_axis=(), dtype=None):
+def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(), dtype=None):
     """Builds an initializer of variance ``scale / n``, ``n`` chosen by ``mode``.
 
     ``mode``: "fan_in", "fan_out", "fan_avg" or "fan_geo_avg";
@@ -122,27 +122,34 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
     >>> init(jax.random.PRNGKey(0), (50, 10)).shape
     (50, 10)
     """
-    jax_init = _jax_init.variance_scaling(scale, mode, distribution, in_axis,
-                                          out_axis, batch_axis, dtype)
+    jax_init = _jax_init.variance_scaling(scale, mode, distribution, in_axis, out_axis, batch_axis, dtype)
     if distribution != 'normal':
         return jax_init
 
     def init(key, shape, dtype=dtype, out_sharding=None):
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if isinstance(in_axis, int) and in_axis == -2 and len(shape) <= 1 \
-                or mode not in ('fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg'):
+        if (
+            isinstance(in_axis, int)
+            and in_axis == -2
+            and len(shape) <= 1
+            or mode not in ('fan_in', 'fan_out', 'fan_avg', 'fan_geo_avg')
+        ):
             return jax_init(key, shape, dtype, out_sharding)  # JAX's error
         dtype = _dtype_or_default(dtype)
         in_size, out_size = _fan(shape, in_axis), _fan(shape, out_axis)
         # Float divisions in JAX's order, so the fans are the same floats.
         receptive = math.prod(shape) / in_size / out_size / _fan(shape, batch_axis)
         fan_in, fan_out = in_size * receptive, out_size * receptive
-        denominator = {'fan_in': fan_in, 'fan_out': fan_out,
-                       'fan_avg': (fan_in + fan_out) / 2,
-                       'fan_geo_avg': (fan_in * fan_out) ** 0.5}[mode]
+        denominator = {
+            'fan_in': fan_in,
+            'fan_out': fan_out,
+            'fan_avg': (fan_in + fan_out) / 2,
+            'fan_geo_avg': (fan_in * fan_out) ** 0.5,
+        }[mode]
         variance = jnp.array(scale / denominator, dtype=dtype)
         draws = _standard_normal(key, shape, dtype, out_sharding)
         return _as_computed(draws * jnp.sqrt(variance))
+
     return init
 
 

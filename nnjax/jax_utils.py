@@ -34,18 +34,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax.extend.core import Literal
 
-__all__ = ['partial_eval_by_shape', 'replicate', 'unreplicate',
-           'prefetch_to_device', 'pmean', 'pad_shard_unpad']
+__all__ = ['partial_eval_by_shape', 'replicate', 'unreplicate', 'prefetch_to_device', 'pmean', 'pad_shard_unpad']
 
 
 # --- partial evaluation by shape ---------------------------------------------
+
 
 def _as_shape_struct(spec):
     """A ``jax.ShapeDtypeStruct`` from ``shape`` or ``(shape, dtype)``."""
     if hasattr(spec, 'shape') and hasattr(spec, 'dtype'):
         return jax.ShapeDtypeStruct(spec.shape, spec.dtype)
-    if (isinstance(spec, (tuple, list)) and len(spec) == 2
-            and isinstance(spec[0], (tuple, list))):
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[0], (tuple, list)):
         shape, dtype = spec
     else:
         shape, dtype = spec, jnp.float32
@@ -55,7 +54,8 @@ def _as_shape_struct(spec):
         raise ValueError(
             f'partial_eval_by_shape: input spec {spec!r} is neither a shape '
             '(a tuple of ints) nor a (shape, dtype) pair, e.g. (2, 3) or '
-            '((2, 3), jnp.int32).') from None
+            '((2, 3), jnp.int32).'
+        ) from None
     return jax.ShapeDtypeStruct(shape, dtype)
 
 
@@ -137,6 +137,7 @@ def partial_eval_by_shape(fn, input_spec, *args, **kwargs):
 
 # --- placing data on the devices ---------------------------------------------
 
+
 def _pmap_devices(devices):
     """The devices, in the order ``jax.pmap`` uses by default (local ones)."""
     devices = jax.local_devices() if devices is None else list(devices)
@@ -148,8 +149,7 @@ def _pmap_devices(devices):
 def _stacked(per_device, devices):
     """One array whose leading axis holds ``per_device[i]`` (shape (1, ...)) on device i."""
     mesh = jax.sharding.Mesh(np.array(devices), ('devices',))
-    sharding = jax.sharding.NamedSharding(mesh,
-                                          jax.sharding.PartitionSpec('devices'))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('devices'))
     shards = [jax.device_put(x, d) for x, d in zip(per_device, devices)]
     shape = (len(devices),) + tuple(per_device[0].shape[1:])
     return jax.make_array_from_single_device_arrays(shape, sharding, shards)
@@ -200,8 +200,9 @@ def _split_over(x, devices, what):
             f'{what}: an array of shape {x.shape} cannot be split over '
             f'{len(devices)} device(s); its leading axis must have length '
             f'{len(devices)}, one entry per device. Shard the batch first '
-            '(nnjax.training.common_utils.shard).')
-    return _stacked([x[i:i + 1] for i in range(len(devices))], devices)
+            '(nnjax.training.common_utils.shard).'
+        )
+    return _stacked([x[i : i + 1] for i in range(len(devices))], devices)
 
 
 def prefetch_to_device(iterator, size, devices=None):
@@ -229,8 +230,9 @@ def prefetch_to_device(iterator, size, devices=None):
     [0, 1, 2]
     """
     if not isinstance(size, int) or size < 1:
-        raise ValueError(f'prefetch_to_device: size must be an int >= 1 (the '
-                         f'number of batches held on device), got {size!r}.')
+        raise ValueError(
+            f'prefetch_to_device: size must be an int >= 1 (the number of batches held on device), got {size!r}.'
+        )
     devices = _pmap_devices(devices)
     source = iter(iterator)
 
@@ -263,8 +265,8 @@ def pmean(xs, axis_name):
 
 # --- pad, shard, unpad ---------------------------------------------------------
 
-def pad_shard_unpad(wrapped, static_argnums=(0,), static_argnames=(),
-                    static_return=False):
+
+def pad_shard_unpad(wrapped, static_argnums=(0,), static_argnames=(), static_return=False):
     """Let a ``pmap``'d function take batches of any size.
 
     The returned function takes the same arguments as ``wrapped``. Every
@@ -316,13 +318,15 @@ def pad_shard_unpad(wrapped, static_argnums=(0,), static_argnames=(),
                 raise ValueError(
                     'pad_shard_unpad: a non-static argument holds a scalar, '
                     'which has no batch axis to pad. Mark the argument static '
-                    '(static_argnums / static_argnames).')
+                    '(static_argnums / static_argnames).'
+                )
             sizes.add(shape[0])
         if len(sizes) != 1:
             raise ValueError(
                 'pad_shard_unpad: the non-static arguments must share one '
                 f'batch size (leading axis), got {sorted(sizes) or "none"}. '
-                'Mark arguments without a batch axis static.')
+                'Mark arguments without a batch axis static.'
+            )
         b = sizes.pop()
         per_device = -(-b // d)
         if min_device_batch is not None:
@@ -339,8 +343,7 @@ def pad_shard_unpad(wrapped, static_argnums=(0,), static_argnames=(),
             return jax.tree_util.tree_map(pad, tree)
 
         args = [a if is_static(i) else pad_tree(a) for i, a in enumerate(args)]
-        kwargs = {k: v if k in static_argnames else pad_tree(v)
-                  for k, v in kwargs.items()}
+        kwargs = {k: v if k in static_argnames else pad_tree(v) for k, v in kwargs.items()}
         out = wrapped(*args, **kwargs)
         if static_return:
             return out
@@ -351,7 +354,8 @@ def pad_shard_unpad(wrapped, static_argnums=(0,), static_argnames=(),
                 raise ValueError(
                     f'pad_shard_unpad: an output of shape {x.shape} has no '
                     '(device, batch) axes to un-shard; pass static_return=True '
-                    'if the function returns reduced values.')
+                    'if the function returns reduced values.'
+                )
             return x.reshape((-1,) + x.shape[2:])[:b]
 
         return jax.tree_util.tree_map(unpad, out)

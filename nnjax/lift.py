@@ -33,11 +33,10 @@ Array([1., 1.], dtype=float32)
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-from shared_spec.collection_filters import in_filter, intersect_filters, union_filters
+from typing import Sequence
 
 from nnjax.scope import Frame, RngStream, Scope, copy_structure
+from shared_spec.collection_filters import in_filter, intersect_filters, union_filters
 
 
 def _group(names: Sequence[str], filters: Sequence) -> list[list[str]]:
@@ -97,13 +96,15 @@ class Lift:
             if scope is None:
                 raise TypeError("a lifted transform needs bound modules (inside init/apply or after bind)")
             if not any(_is_ancestor(other, scope) for other in self.outer) and not any(
-                    r.frame is scope.frame and r.path == scope.path for r in self.roots):
+                r.frame is scope.frame and r.path == scope.path for r in self.roots
+            ):
                 self.roots.append(scope)
         self._rebuild = []
         for scope in self.outer:
-            root = next(i for i, r in enumerate(self.roots)
-                        if r.frame is scope.frame and scope.path[: len(r.path)] == r.path)
-            self._rebuild.append((root, scope.path[len(self.roots[root].path):]))
+            root = next(
+                i for i, r in enumerate(self.roots) if r.frame is scope.frame and scope.path[: len(r.path)] == r.path
+            )
+            self._rebuild.append((root, scope.path[len(self.roots[root].path) :]))
         # 2. groups.
         variable_groups = [[] for _ in in_filters]
         rng_groups = [[] for _ in rng_filters]
@@ -112,7 +113,8 @@ class Lift:
             cols = [col for col in root.frame.variables if _subtree(root.frame.variables, col, root.path) is not None]
             for g, names in enumerate(_group(cols, in_filters)):
                 variable_groups[g].append(
-                    {col: copy_structure(_subtree(root.frame.variables, col, root.path)) for col in names})
+                    {col: copy_structure(_subtree(root.frame.variables, col, root.path)) for col in names}
+                )
             streams = list(root.rngs)
             for g, names in enumerate(_group(streams, rng_filters)):
                 rng_groups[g].append({stream: root.rngs[stream].root_key for stream in names})
@@ -164,15 +166,19 @@ class Lift:
         for r, root in enumerate(self.roots):
             frame = self._inner_frame(inner_scopes, r)
             frame.valid = False  # modules bound inside must not be used after the transform
-            cols = [col for col in frame.variables if frame.is_mutable(col)
-                    and _subtree(frame.variables, col, root.path) is not None]
+            cols = [
+                col
+                for col in frame.variables
+                if frame.is_mutable(col) and _subtree(frame.variables, col, root.path) is not None
+            ]
             grouped = _group(cols, self.out_filters)
             unmapped = set(cols) - {c for names in grouped for c in names}
             if unmapped:
                 raise ValueError(
                     f"Module {root.path_text}: collections {sorted(unmapped)} were written inside a lifted "
                     "transform that does not pass them back out; add them to the transform's variable "
-                    "filters (e.g. variable_axes / variable_broadcast / variables=).")
+                    "filters (e.g. variable_axes / variable_broadcast / variables=)."
+                )
             for g, names in enumerate(grouped):
                 groups[g].append({col: copy_structure(_subtree(frame.variables, col, root.path)) for col in names})
         return tuple(tuple(g) for g in groups)

@@ -42,9 +42,18 @@ from nnjax import struct
 from shared_spec import errors
 
 __all__ = [
-    'AxisMetadata', 'is_axis_metadata', 'unbox', 'replace_boxed', 'add_axis',
-    'remove_axis', 'PARTITION_NAME', 'Partitioned', 'with_partitioning',
-    'get_partition_spec', 'get_sharding', 'global_mesh_defined',
+    'AxisMetadata',
+    'is_axis_metadata',
+    'unbox',
+    'replace_boxed',
+    'add_axis',
+    'remove_axis',
+    'PARTITION_NAME',
+    'Partitioned',
+    'with_partitioning',
+    'get_partition_spec',
+    'get_sharding',
+    'global_mesh_defined',
 ]
 
 #: The key of ``metadata_params`` (the dict a lifted ``vmap``/``scan`` passes to
@@ -119,9 +128,7 @@ def is_axis_metadata(x: Any) -> bool:
 
 def _map_boxes(fn: Callable[[AxisMetadata], Any], tree: Any) -> Any:
     """``fn`` applied to every outermost box of ``tree``; other leaves kept."""
-    return jax.tree_util.tree_map(
-        lambda x: fn(x) if isinstance(x, AxisMetadata) else x,
-        tree, is_leaf=is_axis_metadata)
+    return jax.tree_util.tree_map(lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree, is_leaf=is_axis_metadata)
 
 
 def unbox(tree: Any) -> Any:
@@ -146,6 +153,7 @@ def replace_boxed(tree: Any, updates: Any) -> Any:
     >>> new['w'], new['n']
     (Partitioned(value=2.0, names=(), mesh=None), 4)
     """
+
     def put(old, new):
         if isinstance(old, AxisMetadata):
             return old.replace_boxed(replace_boxed(old.unbox(), new))
@@ -200,13 +208,15 @@ def _check_names(names: Any, what: str) -> tuple:
         raise TypeError(
             f'{what}: names must be a sequence with one axis name (or None) '
             f'per dimension, got the string {names!r}. Fix: write ({names!r},) '
-            'for a 1-d value.')
+            'for a 1-d value.'
+        )
     try:
         return tuple(names)
     except TypeError:
         raise TypeError(
             f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, e.g. (None, "model"); got {names!r}.') from None
+            f'per dimension, e.g. (None, "model"); got {names!r}.'
+        ) from None
 
 
 class Partitioned(struct.PyTreeNode, AxisMetadata):
@@ -312,7 +322,8 @@ class Partitioned(struct.PyTreeNode, AxisMetadata):
                 f'{found}, but the transform removes the axis it added as '
                 f'{name!r}. Fix: pass the same metadata_params '
                 f'({PARTITION_NAME}) and axis to the transform that adds and '
-                'removes this axis.')
+                'removes this axis.'
+            )
         names = list(self.names)
         del names[index]
         return self.replace(names=tuple(names))
@@ -395,9 +406,11 @@ def get_sharding(tree: Any, mesh: jax.sharding.Mesh) -> Any:
     (P('data',), P())
     """
     if mesh is None:
-        raise ValueError('get_sharding(tree, mesh) needs a jax.sharding.Mesh; got None. '
-                         'Fix: pass the mesh the arrays live on, or use '
-                         'get_partition_spec(tree) for mesh-free specs.')
+        raise ValueError(
+            'get_sharding(tree, mesh) needs a jax.sharding.Mesh; got None. '
+            'Fix: pass the mesh the arrays live on, or use '
+            'get_partition_spec(tree) for mesh-free specs.'
+        )
 
     def sharding(x):
         if isinstance(x, AxisMetadata) and hasattr(x, 'get_sharding'):

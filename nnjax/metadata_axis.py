@@ -52,6 +52,7 @@ def add_metadata_axis(target, variable_axes: Mapping = FrozenDict(), metadata_pa
     >>> nn.init(lambda m: m(), Tagged())(jax.random.PRNGKey(0))['state']['x'].names
     ('mlp', 'heads')
     """
+
     def add(axis):
         return lambda tree: meta.add_axis(tree, axis, metadata_params)
 
@@ -59,6 +60,5 @@ def add_metadata_axis(target, variable_axes: Mapping = FrozenDict(), metadata_pa
         return lambda tree: meta.remove_axis(tree, axis, metadata_params)
 
     for collection, axis in variable_axes.items():
-        target = map_variables(target, collection, trans_in_fn=remove(axis), trans_out_fn=add(axis),
-                               mutable=True)
+        target = map_variables(target, collection, trans_in_fn=remove(axis), trans_out_fn=add(axis), mutable=True)
     return target

@@ -40,16 +40,14 @@ from typing import Any, Callable, Optional
 import jax
 import jax.numpy as jnp
 
-from shared_spec import errors
-from shared_spec.attribute_names import freeze_attr, map_modules
-from shared_spec.collection_filters import DenyList
-
 from nnjax import config as _config
 from nnjax import init_apply as _entry
 from nnjax import interception, meta, named_call
-from shared_spec import module_graph
 from nnjax.scope import Scope
 from nnjax.variables import Variable
+from shared_spec import errors, module_graph
+from shared_spec.attribute_names import freeze_attr, map_modules
+from shared_spec.collection_filters import DenyList
 
 
 class _Unspecified:
@@ -92,8 +90,15 @@ def _is_module(x) -> bool:
 class _State:
     """Per-instance lifecycle bookkeeping (kept out of the dataclass fields)."""
 
-    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children",
-                 "shares_scope")
+    __slots__ = (
+        "in_compact_method",
+        "in_setup",
+        "setup_called",
+        "is_initialized",
+        "autoname_cursor",
+        "children",
+        "shares_scope",
+    )
 
     def __init__(self):
         self.in_compact_method = False
@@ -120,7 +125,9 @@ def _module_api() -> frozenset:
     """The public attributes of Module (and ``scope``), which a field may not shadow; computed once."""
     global _MODULE_API
     if not _MODULE_API:
-        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {"scope"}
+        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {
+            "scope"
+        }
     return _MODULE_API
 
 
@@ -148,6 +155,7 @@ def _add_parent_and_name_fields(cls) -> None:
 def _wrap_method(fun: Callable) -> Callable:
     name = fun.__name__
     if name == "setup":
+
         @functools.wraps(fun)
         def wrapped_setup(self):
             return self._call_setup(fun)
@@ -197,7 +205,8 @@ class Module:
         cls._compare_field_names = cls._init_field_names + ("parent", "name")
         cls._repr_field_names = tuple(f.name for f in fields if f.repr and f.name not in ("parent", "name"))
         cls._compact_name_scope_methods = tuple(
-            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False))
+            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False)
+        )
 
     # -- construction and attachment ---------------------------------------------------
 
@@ -335,6 +344,7 @@ class Module:
             self.setup()
             if self._compact_name_scope_methods:
                 from nnjax.name_scopes import attach_compact_name_scopes
+
                 attach_compact_name_scopes(self)
         finally:
             state.in_setup = False
@@ -444,8 +454,9 @@ class Module:
 
             # innermost first, each shared submodule once: no recursion per level
             reset = {"name": None} if _reset_names else {}
-            module_graph.deep_clone_submodules(self, _is_module, _init_fields, cache,
-                                               lambda m: clone_one(m, {"parent": None, **reset}))
+            module_graph.deep_clone_submodules(
+                self, _is_module, _init_fields, cache, lambda m: clone_one(m, {"parent": None, **reset})
+            )
             return clone_one(self, {k: v for k, v in attrs.items() if k not in self._init_field_names or k in updates})
         return type(self)(**attrs)
 
@@ -477,7 +488,9 @@ class Module:
             value = meta.unbox(value)  # AxisMetadata boxes (nn.Partitioned, ...) hand out their value
         return value
 
-    def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
+    def variable(
+        self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs
+    ) -> Variable:
         """Declares a variable of collection ``col``; read and write it through ``.value``.
 
         ``init_fn(*init_args, **init_kwargs)`` (no key is passed) runs only if
@@ -511,7 +524,9 @@ class Module:
         """True inside ``init`` / ``init_with_output`` / ``nn.init``."""
         return bool(self._require_scope("is_initializing").get_flag("initializing", False))
 
-    def sow(self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple) -> bool:
+    def sow(
+        self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple
+    ) -> bool:
         """Stores ``value`` in ``col`` if it is mutable (by default appended to a tuple); returns whether it did.
 
         >>> import nnjax as nn
@@ -570,13 +585,19 @@ class Module:
 
     # -- entry points ---------------------------------------------------------------
 
-    def init_with_output(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs):
+    def init_with_output(
+        self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
+    ):
         """Runs ``method`` with every collection but 'intermediates' mutable: ``(output, variables)``."""
         _check_instance(self)
         fn = _entry.resolve_method(self, method)
-        return _entry.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(rngs, *args, **kwargs)
+        return _entry.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
+            rngs, *args, **kwargs
+        )
 
-    def init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs) -> dict:
+    def init(
+        self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
+    ) -> dict:
         """The variables that running ``method`` (default ``__call__``) creates.
 
         ``rngs`` is one key (the 'params' stream) or a dict of keys per
@@ -584,7 +605,9 @@ class Module:
         """
         _check_instance(self)
         fn = _entry.resolve_method(self, method)
-        return _entry.init(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(rngs, *args, **kwargs)
+        return _entry.init(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
+            rngs, *args, **kwargs
+        )
 
     def lazy_init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), **kwargs) -> dict:
         """``init`` from shapes: ``jax.ShapeDtypeStruct`` arguments stand for arrays.
@@ -605,7 +628,9 @@ class Module:
         """
         _check_instance(self)
         fn = _entry.resolve_method(self, method)
-        return _entry.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(variables, *args, rngs=rngs, **kwargs)
+        return _entry.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
+            variables, *args, rngs=rngs, **kwargs
+        )
 
     def bind(self, variables, *args, rngs=None, mutable=False) -> "Module":
         """An interactive copy of this module bound to ``variables`` (and ``rngs``)."""
@@ -621,10 +646,20 @@ class Module:
         self._try_setup()
         return self.clone(_deep_clone=True, _reset_names=True, name=None), self.variables
 
-    def tabulate(self, rngs, *args, depth: Optional[int] = None, show_repeated: bool = False,
-                 mutable=DenyList("intermediates"), console_kwargs=None, table_kwargs=MappingProxyType({}),
-                 column_kwargs=MappingProxyType({}), compute_flops: bool = False, compute_vjp_flops: bool = False,
-                 **kwargs) -> str:
+    def tabulate(
+        self,
+        rngs,
+        *args,
+        depth: Optional[int] = None,
+        show_repeated: bool = False,
+        mutable=DenyList("intermediates"),
+        console_kwargs=None,
+        table_kwargs=MappingProxyType({}),
+        column_kwargs=MappingProxyType({}),
+        compute_flops: bool = False,
+        compute_vjp_flops: bool = False,
+        **kwargs,
+    ) -> str:
         """A table summarizing this module: one row per method call of ``init``, its shapes and variables.
 
         Takes ``init``'s arguments (``rngs``, the forward ``args``/``kwargs``,
@@ -640,9 +675,18 @@ class Module:
         """
         from nnjax.summary import tabulate
 
-        tabulate_fn = tabulate(self, rngs, depth=depth, show_repeated=show_repeated, mutable=mutable,
-                               console_kwargs=console_kwargs, table_kwargs=table_kwargs, column_kwargs=column_kwargs,
-                               compute_flops=compute_flops, compute_vjp_flops=compute_vjp_flops)
+        tabulate_fn = tabulate(
+            self,
+            rngs,
+            depth=depth,
+            show_repeated=show_repeated,
+            mutable=mutable,
+            console_kwargs=console_kwargs,
+            table_kwargs=table_kwargs,
+            column_kwargs=column_kwargs,
+            compute_flops=compute_flops,
+            compute_vjp_flops=compute_vjp_flops,
+        )
         return tabulate_fn(*args, **kwargs)
 
 
@@ -678,16 +722,21 @@ def _check_instance(module) -> None:
 
 
 # The rest of the seed's ``flax.linen.module`` namespace (nothing here imports this file back at import time).
+from nnjax import config  # noqa: E402,F401
 from nnjax.init_apply import apply, init, init_with_output  # noqa: E402,F401
 from nnjax.interception import InterceptorContext, intercept_methods  # noqa: E402,F401
 from nnjax.merge_param import merge_param  # noqa: E402,F401
 from nnjax.name_scopes import CompactNameScope, compact_name_scope, share_scope  # noqa: E402,F401
 from nnjax.named_call import disable_named_call, enable_named_call, override_named_call  # noqa: E402,F401
-from nnjax import config  # noqa: E402,F401
 from shared_spec.collection_filters import DenyList, union_filters  # noqa: E402,F401
 from shared_spec.frozen_dict import FrozenDict  # noqa: E402,F401
 from shared_spec.type_aliases import (  # noqa: E402,F401
-    CollectionFilter, FrozenVariableDict, PRNGKey, RNGSequences, VariableDict)
+    CollectionFilter,
+    FrozenVariableDict,
+    PRNGKey,
+    RNGSequences,
+    VariableDict,
+)
 
 tuple_init = _empty_tuple  # the seed's names of sow's default init_fn / reduce_fn
 tuple_reduce = _append

@@ -36,9 +36,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
-from shared_spec import errors
-
 from nnjax.module import Module, compact
+from shared_spec import errors
 
 
 class CompactNameScope(Module):
@@ -64,7 +63,8 @@ def compact_name_scope(fun: Callable) -> Callable:
             raise ValueError(
                 f"Cannot call compact_name_scope method {name!r} on a Module that has not been setup. "
                 f"This is likely because you are calling {name!r} from outside of init or apply. Fix: call "
-                f"it through init/apply (method={name!r}) or on a module returned by bind().")
+                f"it through init/apply (method={name!r}) or on a module returned by bind()."
+            )
         return scopes[name](*args, **kwargs)
 
     compact_name_scope_wrapper.compact_name_scope = True

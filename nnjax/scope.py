@@ -140,7 +140,7 @@ class Scope:
 
     def is_within(self, other: "Scope") -> bool:
         """Whether this scope is ``other`` or below it, in the same call."""
-        return self.frame is other.frame and self.path[:len(other.path)] == other.path
+        return self.frame is other.frame and self.path[: len(other.path)] == other.path
 
     def invalidate(self) -> None:
         self.frame.valid = False
@@ -404,21 +404,29 @@ def bad_name_error(name, col, where: str) -> Exception:
     """
     what = "submodule" if col is _SUBMODULE else f"variable in collection '{col}'"
     if not isinstance(name, str):
-        return TypeError(f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__}).")
+        return TypeError(
+            f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__})."
+        )
     problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
-    return ValueError(f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
-                      "Fix: use a non-empty name without '/'.")
+    return ValueError(
+        f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
+        "Fix: use a non-empty name without '/'."
+    )
 
 
 def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
-    return TypeError(f"The initializer of parameter '{name}' at module path '{where}' must be callable "
-                     f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
-                     "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal().")
+    return TypeError(
+        f"The initializer of parameter '{name}' at module path '{where}' must be callable "
+        f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
+        "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal()."
+    )
 
 
 def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
-    return TypeError(f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
-                     f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned.")
+    return TypeError(
+        f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
+        f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned."
+    )
 
 
 def _is_shape(x) -> bool:
@@ -430,8 +438,11 @@ def _is_dtype_like(x) -> bool:
 
 
 def _non_numeric(leaf) -> bool:
-    return leaf is None or isinstance(leaf, (str, bytes)) or (
-        isinstance(leaf, np.ndarray) and leaf.dtype.kind in NON_NUMERIC_KINDS)
+    return (
+        leaf is None
+        or isinstance(leaf, (str, bytes))
+        or (isinstance(leaf, np.ndarray) and leaf.dtype.kind in NON_NUMERIC_KINDS)
+    )
 
 
 def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
@@ -441,30 +452,40 @@ def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
     protocol of the layers (a shape tuple, then a dtype): other ``param``
     calls may pass any arguments.
     """
-    requested = init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    requested = (
+        init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    )
     leaves = [value] if isinstance(value, jax.Array) else jax.tree_util.tree_leaves(value, is_leaf=_non_numeric)
     bad = [leaf for leaf in leaves if _non_numeric(leaf)]
     if bad or value is None:
         wanted = f" of shape {tuple(requested)}" if requested is not None else ""
-        raise TypeError(f"The initializer of parameter '{name}' at module path '{where}' returned "
-                        f"{_describe(bad[0] if bad else value)}; expected an array of numbers{wanted}.")
+        raise TypeError(
+            f"The initializer of parameter '{name}' at module path '{where}' returned "
+            f"{_describe(bad[0] if bad else value)}; expected an array of numbers{wanted}."
+        )
     if requested is not None and len(leaves) == 1 and tuple(np.shape(leaves[0])) != tuple(requested):
-        raise ValueError(f"The initializer of parameter '{name}' at module path '{where}' returned shape "
-                         f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
-                         "initializer init_fn(key, shape, dtype) must return an array of exactly that shape.")
+        raise ValueError(
+            f"The initializer of parameter '{name}' at module path '{where}' returned shape "
+            f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
+            "initializer init_fn(key, shape, dtype) must return an array of exactly that shape."
+        )
 
 
 def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
     """A variable a layer reads must be an array of the shape the layer needs."""
     shape = tuple(shape)
     if _non_numeric(value) or not hasattr(value, "shape") and not isinstance(value, (int, float, complex)):
-        raise TypeError(f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
-                        f"this layer needs an array of shape {shape}.")
+        raise TypeError(
+            f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
+            f"this layer needs an array of shape {shape}."
+        )
     got = tuple(np.shape(value))
     if got != shape:
-        raise ValueError(f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
-                         f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
-                         "the same configuration, or init() again.")
+        raise ValueError(
+            f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
+            f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
+            "the same configuration, or init() again."
+        )
 
 
 def _describe(value) -> str:
@@ -505,7 +526,8 @@ def _fused_init_cached(identity, init_fn, init_args: tuple, init_kwargs: tuple):
             _fused_inits.clear()
         kwargs = dict(init_kwargs)
         fused = _fused_inits[cache_key] = jax.jit(
-            lambda root_key, data: init_fn(jax.random.fold_in(root_key, data), *init_args, **kwargs))
+            lambda root_key, data: init_fn(jax.random.fold_in(root_key, data), *init_args, **kwargs)
+        )
     return fused
 
 

@@ -50,9 +50,18 @@ import numpy as np
 
 from shared_spec.frozen_dict import FrozenDict
 
-__all__ = ['to_state_dict', 'from_state_dict', 'register_serialization_state',
-           'current_path', 'is_serializable', 'msgpack_serialize', 'msgpack_restore', 'to_bytes',
-           'from_bytes', 'MAX_CHUNK_SIZE']
+__all__ = [
+    'to_state_dict',
+    'from_state_dict',
+    'register_serialization_state',
+    'current_path',
+    'is_serializable',
+    'msgpack_serialize',
+    'msgpack_restore',
+    'to_bytes',
+    'from_bytes',
+    'MAX_CHUNK_SIZE',
+]
 
 
 # --- state dicts -------------------------------------------------------------
@@ -149,8 +158,7 @@ def current_path():
     return '/'.join(names)
 
 
-def register_serialization_state(ty, ty_to_state_dict, ty_from_state_dict,
-                                 override=False):
+def register_serialization_state(ty, ty_to_state_dict, ty_from_state_dict, override=False):
     """Teach :func:`to_state_dict` / :func:`from_state_dict` about type ``ty``.
 
     Args:
@@ -170,8 +178,8 @@ def register_serialization_state(ty, ty_to_state_dict, ty_from_state_dict,
     """
     if ty in _STATE_DICT_REGISTRY and not override:
         raise ValueError(
-            f'A serialization handler for {ty.__name__!r} is already '
-            'registered; pass override=True to replace it.')
+            f'A serialization handler for {ty.__name__!r} is already registered; pass override=True to replace it.'
+        )
     _STATE_DICT_REGISTRY[ty] = (ty_to_state_dict, ty_from_state_dict)
 
 
@@ -190,12 +198,14 @@ def to_state_dict(target):
     if not isinstance(state, dict):
         raise TypeError(
             f'The to_state_dict handler for {type(target).__name__} returned '
-            f'a {type(state).__name__}; a state dict must be a plain dict.')
+            f'a {type(state).__name__}; a state dict must be a plain dict.'
+        )
     bad = [k for k in state if not isinstance(k, str)]
     if bad:
         raise TypeError(
             f'The to_state_dict handler for {type(target).__name__} returned '
-            f'non-string keys {bad!r}; state dict keys must be strings.')
+            f'non-string keys {bad!r}; state dict keys must be strings.'
+        )
     return state
 
 
@@ -260,7 +270,8 @@ def _check_leaf(target, state, check_shape_and_dtype):
             f"from_state_dict: at '{current_path()}' the target is an array "
             f'of shape {tuple(target_shape)}, but the state holds a dict with '
             f'keys {sorted(map(str, state))}. Check that the state was saved '
-            'from an object of the same structure.')
+            'from an object of the same structure.'
+        )
     if not check_shape_and_dtype:
         return
     state_shape = getattr(state, 'shape', None)
@@ -271,7 +282,8 @@ def _check_leaf(target, state, check_shape_and_dtype):
             f"from_state_dict: shape mismatch at '{current_path()}': the "
             f'target has shape {tuple(target_shape)}, the state has shape '
             f'{tuple(state_shape)}. Restore into a target built for the saved '
-            'model (same shapes), or reshape the state first.')
+            'model (same shapes), or reshape the state first.'
+        )
     state_dtype = getattr(state, 'dtype', None)
     if state_dtype is not None and state_dtype != target_dtype:
         raise ValueError(
@@ -279,7 +291,8 @@ def _check_leaf(target, state, check_shape_and_dtype):
             f'target has dtype {_dtype_label(target_dtype)}, the state has '
             f'dtype {_dtype_label(state_dtype)}. Restore into a target built '
             'with the saved dtypes, or cast the state first (e.g. '
-            'jax.tree.map(lambda x: x.astype(...), state)).')
+            'jax.tree.map(lambda x: x.astype(...), state)).'
+        )
 
 
 def _dtype_label(dtype):
@@ -292,7 +305,8 @@ def _expect_mapping(state, what):
             f"from_state_dict: at '{current_path()}' the target is a {what}, "
             f'so the state must be a dict, but it is a {type(state).__name__}. '
             'Check that the state was saved from an object of the same '
-            'structure.')
+            'structure.'
+        )
 
 
 def _string_keys(xs):
@@ -300,8 +314,8 @@ def _string_keys(xs):
     keys = {str(k): k for k in xs}
     if len(keys) != len(xs):
         raise ValueError(
-            f'Dict keys {list(xs)!r} do not have unique string forms, so they '
-            'cannot be told apart in a state dict.')
+            f'Dict keys {list(xs)!r} do not have unique string forms, so they cannot be told apart in a state dict.'
+        )
     return keys
 
 
@@ -318,9 +332,9 @@ def _restore_mapping(xs, state, what):
             f"from_state_dict: the state at '{current_path()}' lacks key(s) "
             f'{missing} that the target {what} has (state keys: '
             f'{sorted(map(str, state))}). Restore into a target with the '
-            'structure that was saved, or add the missing entries to the state.')
-    return {k: from_state_dict(v, state[str(k)], name=str(k))
-            for k, v in xs.items()}
+            'structure that was saved, or add the missing entries to the state.'
+        )
+    return {k: from_state_dict(v, state[str(k)], name=str(k)) for k, v in xs.items()}
 
 
 def _restore_dict(xs, state):
@@ -343,7 +357,8 @@ def _restore_items(xs, state, what):
             f"from_state_dict: the target {what} at '{current_path()}' has "
             f'{len(xs)} entries (keys {expected}), but the state has '
             f'{len(state)} (keys {sorted(map(str, state))}). Restore into a '
-            f'target of the saved length.')
+            f'target of the saved length.'
+        )
     return [from_state_dict(x, state[k], name=k) for x, k in zip(xs, expected)]
 
 
@@ -365,31 +380,30 @@ def _restore_namedtuple(nt, state):
     if set(state) != set(nt._fields):
         raise ValueError(
             f"from_state_dict: the {what} at '{current_path()}' has fields "
-            f'{list(nt._fields)}, but the state has keys {sorted(map(str, state))}.')
-    return type(nt)(**{field: from_state_dict(getattr(nt, field), state[field],
-                                              name=field)
-                       for field in nt._fields})
+            f'{list(nt._fields)}, but the state has keys {sorted(map(str, state))}.'
+        )
+    return type(nt)(**{field: from_state_dict(getattr(nt, field), state[field], name=field) for field in nt._fields})
 
 
 register_serialization_state(dict, _dict_to_state, _restore_dict)
 register_serialization_state(FrozenDict, _dict_to_state, _restore_frozen_dict)
 register_serialization_state(list, _sequence_to_state, _restore_list)
 register_serialization_state(tuple, _sequence_to_state, _restore_tuple)
-register_serialization_state(_NamedTuple, _namedtuple_to_state,
-                             _restore_namedtuple)
+register_serialization_state(_NamedTuple, _namedtuple_to_state, _restore_namedtuple)
 
 
 # --- msgpack -----------------------------------------------------------------
 
 #: Arrays above this many bytes are written in chunks (msgpack's limit for
 #: one object is 2**32 - 1 bytes; the seed keeps a wide margin).
-MAX_CHUNK_SIZE = 2 ** 30
+MAX_CHUNK_SIZE = 2**30
 
 _CHUNKED_MARK = '__msgpack_chunked_array__'
 
 
 class _ExtType(enum.IntEnum):
     """The msgpack extension type codes of the seed's format."""
+
     NDARRAY = 1
     NATIVE_COMPLEX = 2
     NPSCALAR = 3
@@ -401,13 +415,13 @@ def _ndarray_to_bytes(arr):
         raise TypeError(
             f'Cannot serialize an array of dtype {arr.dtype}: only plain '
             'numeric, bool and ml_dtypes (bfloat16, float8, int4, ...) arrays '
-            'are supported, not object or structured dtypes.')
+            'are supported, not object or structured dtypes.'
+        )
     if not arr.dtype.isnative:
         # The dtype name does not carry byte order; readers assume native
         # (little-endian) bytes.
         arr = arr.astype(arr.dtype.newbyteorder('='))
-    return msgpack.packb((arr.shape, arr.dtype.name, arr.tobytes('C')),
-                         use_bin_type=True)
+    return msgpack.packb((arr.shape, arr.dtype.name, arr.tobytes('C')), use_bin_type=True)
 
 
 class _CorruptData(ValueError):
@@ -429,8 +443,7 @@ def _dtype_from_name(name):
         except UnicodeDecodeError:
             name = None
     if not isinstance(name, str):
-        raise _CorruptData(f'an array record has dtype name {_short(name)}, '
-                           'not a string')
+        raise _CorruptData(f'an array record has dtype name {_short(name)}, not a string')
     # jnp.dtype also knows the ml_dtypes names (bfloat16, float8_*, int4)
     # that plain np.dtype does not.
     try:
@@ -439,18 +452,16 @@ def _dtype_from_name(name):
         raise _CorruptData(f'an array record has unknown dtype {name!r}') from None
     if dtype.hasobject:
         raise _CorruptData(
-            f'refusing to restore an array of dtype {name!r}: object arrays '
-            'could carry arbitrary Python objects')
+            f'refusing to restore an array of dtype {name!r}: object arrays could carry arbitrary Python objects'
+        )
     if not (jnp.issubdtype(dtype, jnp.number) or dtype == np.bool_):
-        raise _CorruptData(
-            f'an array record has dtype {name!r}; only numeric and bool '
-            'arrays are written')
+        raise _CorruptData(f'an array record has dtype {name!r}; only numeric and bool arrays are written')
     return dtype
 
 
 def _short(value, limit=60):
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+    return text if len(text) <= limit else text[: limit - 3] + '...'
 
 
 def _ndarray_from_bytes(data):
@@ -458,10 +469,8 @@ def _ndarray_from_bytes(data):
     if not (isinstance(record, (list, tuple)) and len(record) == 3):
         raise _CorruptData('an array record is not (shape, dtype name, bytes)')
     shape, dtype_name, buffer = record
-    if not (isinstance(shape, (list, tuple)) and all(
-            isinstance(d, int) and not isinstance(d, bool) for d in shape)):
-        raise _CorruptData(f'an array record has shape {_short(shape)}, not a '
-                           'list of ints')
+    if not (isinstance(shape, (list, tuple)) and all(isinstance(d, int) and not isinstance(d, bool) for d in shape)):
+        raise _CorruptData(f'an array record has shape {_short(shape)}, not a list of ints')
     if any(d < 0 for d in shape):
         raise _CorruptData(f'an array record has negative shape {tuple(shape)}')
     dtype = _dtype_from_name(dtype_name)
@@ -472,7 +481,8 @@ def _ndarray_from_bytes(data):
     if expected != len(buffer):
         raise _CorruptData(
             f'an array record declares shape {tuple(shape)} and dtype '
-            f'{dtype.name} ({expected} bytes) but holds {len(buffer)} bytes')
+            f'{dtype.name} ({expected} bytes) but holds {len(buffer)} bytes'
+        )
     return np.frombuffer(buffer, dtype=dtype).reshape(shape, order='C')
 
 
@@ -483,16 +493,15 @@ def _ext_pack(x):
     # Before complex: np.complex128 is both a NumPy scalar and a complex,
     # and the seed writes NumPy scalars as type 3.
     if isinstance(x, np.generic):
-        return msgpack.ExtType(_ExtType.NPSCALAR,
-                               _ndarray_to_bytes(np.asarray(x)))
+        return msgpack.ExtType(_ExtType.NPSCALAR, _ndarray_to_bytes(np.asarray(x)))
     if isinstance(x, complex):
-        return msgpack.ExtType(_ExtType.NATIVE_COMPLEX,
-                               msgpack.packb((x.real, x.imag)))
+        return msgpack.ExtType(_ExtType.NATIVE_COMPLEX, msgpack.packb((x.real, x.imag)))
     raise TypeError(
         f'Cannot msgpack-serialize an object of type {type(x).__name__}. '
         'msgpack_serialize takes trees of dict/list/tuple with arrays and '
         'Python scalars; for other objects use to_bytes, after '
-        'register_serialization_state if the type is your own.')
+        'register_serialization_state if the type is your own.'
+    )
 
 
 def _ext_unpack(code, data):
@@ -500,30 +509,33 @@ def _ext_unpack(code, data):
         return _ndarray_from_bytes(data)
     if code == _ExtType.NATIVE_COMPLEX:
         parts = msgpack.unpackb(data)
-        if not (isinstance(parts, (list, tuple)) and len(parts) == 2 and all(
-                isinstance(p, (int, float)) and not isinstance(p, bool)
-                for p in parts)):
+        if not (
+            isinstance(parts, (list, tuple))
+            and len(parts) == 2
+            and all(isinstance(p, (int, float)) and not isinstance(p, bool) for p in parts)
+        ):
             raise _CorruptData('a complex record is not (real, imag)')
         return complex(*parts)
     if code == _ExtType.NPSCALAR:
         array = _ndarray_from_bytes(data)
         if array.ndim:
-            raise _CorruptData(f'a NumPy scalar record has shape {array.shape}, '
-                               'not ()')
+            raise _CorruptData(f'a NumPy scalar record has shape {array.shape}, not ()')
         return array[()]
     raise _CorruptData(
-        f'msgpack extension type {code} is unknown (checkpoints use types '
-        '1: array, 2: complex, 3: NumPy scalar)')
+        f'msgpack extension type {code} is unknown (checkpoints use types 1: array, 2: complex, 3: NumPy scalar)'
+    )
 
 
 def _chunk(arr):
     """The seed's chunked form of a large array: flat pieces below the limit."""
     chunk_len = max(1, int(MAX_CHUNK_SIZE / arr.dtype.itemsize))
     flat = arr.reshape(-1)
-    chunks = [flat[i:i + chunk_len] for i in range(0, flat.size, chunk_len)]
-    return {_CHUNKED_MARK: True,
-            'shape': {str(i): int(d) for i, d in enumerate(arr.shape)},
-            'chunks': {str(i): c for i, c in enumerate(chunks)}}
+    chunks = [flat[i : i + chunk_len] for i in range(0, flat.size, chunk_len)]
+    return {
+        _CHUNKED_MARK: True,
+        'shape': {str(i): int(d) for i, d in enumerate(arr.shape)},
+        'chunks': {str(i): c for i, c in enumerate(chunks)},
+    }
 
 
 def _unchunk(data):
@@ -532,18 +544,13 @@ def _unchunk(data):
         chunks = [data['chunks'][str(i)] for i in range(len(data['chunks']))]
     except (KeyError, TypeError) as e:
         raise _CorruptData(f'a chunked array lacks {e}') from None
-    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
-               for d in shape):
-        raise _CorruptData(f'a chunked array has shape {_short(shape)}, not '
-                           'a list of non-negative ints')
-    if not chunks or not all(isinstance(c, np.ndarray) and c.ndim == 1
-                             and c.dtype == chunks[0].dtype for c in chunks):
-        raise _CorruptData('the chunks of a chunked array are not flat arrays '
-                           'of one dtype')
+    if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+        raise _CorruptData(f'a chunked array has shape {_short(shape)}, not a list of non-negative ints')
+    if not chunks or not all(isinstance(c, np.ndarray) and c.ndim == 1 and c.dtype == chunks[0].dtype for c in chunks):
+        raise _CorruptData('the chunks of a chunked array are not flat arrays of one dtype')
     size = sum(c.size for c in chunks)
     if size != math.prod(shape):
-        raise _CorruptData(f'a chunked array declares shape {shape} but its '
-                           f'chunks hold {size} elements')
+        raise _CorruptData(f'a chunked array declares shape {shape} but its chunks hold {size} elements')
     return np.concatenate(chunks).reshape(shape)
 
 
@@ -595,8 +602,7 @@ def msgpack_serialize(pytree, in_place=False):
     >>> msgpack_serialize({'a': np.int8(1)})
     b'\\x81\\xa1a\\xc7\\n\\x03\\x93\\x90\\xa4int8\\xc4\\x01\\x01'
     """
-    return msgpack.packb(_prepare(pytree, in_place), default=_ext_pack,
-                         strict_types=True)
+    return msgpack.packb(_prepare(pytree, in_place), default=_ext_pack, strict_types=True)
 
 
 def msgpack_restore(encoded_pytree):
@@ -612,15 +618,14 @@ def msgpack_restore(encoded_pytree):
     if not isinstance(encoded_pytree, (bytes, bytearray, memoryview)):
         raise TypeError(
             'msgpack_restore takes bytes (e.g. from to_bytes or a file opened '
-            f"with 'rb'), got {type(encoded_pytree).__name__}.")
+            f"with 'rb'), got {type(encoded_pytree).__name__}."
+        )
     try:
-        tree = msgpack.unpackb(encoded_pytree, ext_hook=_ext_unpack, raw=False,
-                               strict_map_key=False)
+        tree = msgpack.unpackb(encoded_pytree, ext_hook=_ext_unpack, raw=False, strict_map_key=False)
         return _restore_chunks(tree)
     except _CorruptData:
         raise
-    except (ValueError, TypeError, OverflowError, RecursionError,
-            msgpack.exceptions.UnpackException) as e:
+    except (ValueError, TypeError, OverflowError, RecursionError, msgpack.exceptions.UnpackException) as e:
         raise _CorruptData(_decode_failure(e)) from e
 
 
@@ -628,16 +633,16 @@ def _decode_failure(error):
     """What a msgpack decoding error means, in words."""
     text = str(error)
     if isinstance(error, msgpack.exceptions.ExtraData):
-        return ('bytes follow the end of the msgpack data, so it is not one '
-                'msgpack document (not msgpack_serialize output, or damaged)')
+        return (
+            'bytes follow the end of the msgpack data, so it is not one '
+            'msgpack document (not msgpack_serialize output, or damaged)'
+        )
     if isinstance(error, (msgpack.exceptions.StackError, RecursionError)):
         return 'it nests deeper than msgpack allows (not a checkpoint)'
     if isinstance(error, msgpack.exceptions.FormatError):
         return 'it is not msgpack data (invalid type byte)'
-    if isinstance(error, msgpack.exceptions.OutOfData) \
-            or 'incomplete input' in text or 'exceeds max' in text:
-        return ('the msgpack data ends early: it is truncated (an '
-                'interrupted copy or write?)')
+    if isinstance(error, msgpack.exceptions.OutOfData) or 'incomplete input' in text or 'exceeds max' in text:
+        return 'the msgpack data ends early: it is truncated (an interrupted copy or write?)'
     if isinstance(error, TypeError) and 'unhashable' in text:
         return f'a map has a key that cannot be a dict key ({text})'
     return f'decoding failed with {type(error).__name__}: {text}'

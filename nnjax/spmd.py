@@ -34,20 +34,26 @@ from typing import Any, Callable
 
 import jax
 
-from nnjax import meta
-from nnjax import struct
+from nnjax import meta, struct
 from shared_spec import logical_axes
 from shared_spec.logical_axes import RulesFallback
 
 __all__ = [
-    'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
-    'set_logical_axis_rules', 'get_logical_axis_rules', 'logical_to_mesh_axes',
-    'logical_to_mesh', 'logical_to_mesh_sharding', 'with_logical_constraint',
+    'LogicallyPartitioned',
+    'with_logical_partitioning',
+    'logical_axis_rules',
+    'set_logical_axis_rules',
+    'get_logical_axis_rules',
+    'logical_to_mesh_axes',
+    'logical_to_mesh',
+    'logical_to_mesh_sharding',
+    'with_logical_constraint',
     'RulesFallback',
 ]
 
 
 # --- the current rules, per thread -------------------------------------------
+
 
 class _RulesState(threading.local):
     rules: Any = ()
@@ -102,6 +108,7 @@ def logical_axis_rules(rules):
 
 # --- rule resolution (the arithmetic is shared_spec.logical_axes, as in nnref) ---
 
+
 def logical_to_mesh_axes(array_dim_names, rules=None):
     """The mesh ``PartitionSpec`` for an array with these logical dimension names.
 
@@ -138,8 +145,7 @@ def logical_to_mesh(tree, rules=None):
     ...                      (('batch', 'data'), ('hidden', 'model')))
     {'w': P(None, None, 'model')}
     """
-    return jax.tree_util.tree_map(lambda spec: logical_to_mesh_axes(spec, rules),
-                                  tree, is_leaf=_is_spec)
+    return jax.tree_util.tree_map(lambda spec: logical_to_mesh_axes(spec, rules), tree, is_leaf=_is_spec)
 
 
 def logical_to_mesh_sharding(tree, mesh: jax.sharding.Mesh, rules=None):
@@ -154,19 +160,22 @@ def logical_to_mesh_sharding(tree, mesh: jax.sharding.Mesh, rules=None):
     P(None, 'model')
     """
     if mesh is None:
-        raise ValueError('logical_to_mesh_sharding(tree, mesh) needs a '
-                         'jax.sharding.Mesh; got None. Fix: pass the mesh, or '
-                         'use logical_to_mesh(tree, rules) for specs.')
-    return jax.tree_util.tree_map(lambda spec: jax.sharding.NamedSharding(mesh, spec),
-                                  logical_to_mesh(tree, rules), is_leaf=_is_spec)
+        raise ValueError(
+            'logical_to_mesh_sharding(tree, mesh) needs a '
+            'jax.sharding.Mesh; got None. Fix: pass the mesh, or '
+            'use logical_to_mesh(tree, rules) for specs.'
+        )
+    return jax.tree_util.tree_map(
+        lambda spec: jax.sharding.NamedSharding(mesh, spec), logical_to_mesh(tree, rules), is_leaf=_is_spec
+    )
 
 
 def _is_logical_spec(x) -> bool:
     if x is None or isinstance(x, jax.sharding.PartitionSpec):
         return True
     return isinstance(x, tuple) and all(
-        e is None or isinstance(e, str) or e is jax.sharding.PartitionSpec.UNCONSTRAINED
-        for e in x)
+        e is None or isinstance(e, str) or e is jax.sharding.PartitionSpec.UNCONSTRAINED for e in x
+    )
 
 
 def _constrain_one(spec, x, *, rules, mesh, fallback):
@@ -180,8 +189,9 @@ def _constrain_one(spec, x, *, rules, mesh, fallback):
     return jax.lax.with_sharding_constraint(x, target)
 
 
-def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
-                            fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED):
+def with_logical_constraint(
+    x, logical_axis_resources, rules=None, mesh=None, fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED
+):
     """``jax.lax.with_sharding_constraint`` with logical axis names.
 
     ``logical_axis_resources`` is a logical spec (a tuple of names or a
@@ -208,6 +218,7 @@ def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
 
 
 # --- the logical box -------------------------------------------------------------
+
 
 class LogicallyPartitioned(meta.Partitioned):
     """A :class:`~nnjax.meta.Partitioned` box whose names are logical.
@@ -242,13 +253,13 @@ class LogicallyPartitioned(meta.Partitioned):
         array([0, 1])
         """
         if apply_constraint and (self.mesh is not None or meta.global_mesh_defined()):
-            return with_logical_constraint(self.value, self.get_partition_spec(),
-                                           rules=self.rules, mesh=self.mesh)
+            return with_logical_constraint(self.value, self.get_partition_spec(), rules=self.rules, mesh=self.mesh)
         return self.value
 
 
-def with_logical_partitioning(fn: Callable[..., Any], names, mesh=None,
-                              rules=None) -> Callable[..., LogicallyPartitioned]:
+def with_logical_partitioning(
+    fn: Callable[..., Any], names, mesh=None, rules=None
+) -> Callable[..., LogicallyPartitioned]:
     """Wraps ``fn`` (typically an initializer) to return a :class:`LogicallyPartitioned`.
 
     >>> import jax

@@ -56,8 +56,7 @@ def field(pytree_node=True, *, metadata=None, **kwargs):
     >>> f.metadata['pytree_node'], f.default
     (False, None)
     """
-    return dataclasses.field(
-        metadata={**(metadata or {}), 'pytree_node': pytree_node}, **kwargs)
+    return dataclasses.field(metadata={**(metadata or {}), 'pytree_node': pytree_node}, **kwargs)
 
 
 def _replace(self, **updates):
@@ -71,32 +70,34 @@ def _replace(self, **updates):
 
 def _register_serialization(clz, data_fields):
     def to_state(x):
-        return {name: serialization.to_state_dict(getattr(x, name))
-                for name in data_fields}
+        return {name: serialization.to_state_dict(getattr(x, name)) for name in data_fields}
 
     def from_state(x, state):
         if not isinstance(state, Mapping):
             raise ValueError(
                 f"from_state_dict: at '{serialization.current_path()}' the "
                 f'target is an instance of {clz.__name__}, so the state must '
-                f'be a dict of its fields, but it is a {type(state).__name__}.')
+                f'be a dict of its fields, but it is a {type(state).__name__}.'
+            )
         missing = [name for name in data_fields if name not in state]
         if missing:
             raise ValueError(
                 f'from_state_dict: missing field(s) {missing} in the state '
                 f'dict while restoring an instance of {clz.__name__} at '
                 f"'{serialization.current_path()}'. The state has "
-                f'{sorted(map(str, state))}.')
+                f'{sorted(map(str, state))}.'
+            )
         unknown = sorted(str(k) for k in state if k not in data_fields)
         if unknown:
             raise ValueError(
                 f'from_state_dict: unknown field(s) {unknown} in the state '
                 f'dict while restoring an instance of {clz.__name__} at '
                 f"'{serialization.current_path()}'; its pytree fields are "
-                f'{list(data_fields)}.')
-        updates = {name: serialization.from_state_dict(getattr(x, name),
-                                                       state[name], name=name)
-                   for name in data_fields}
+                f'{list(data_fields)}.'
+            )
+        updates = {
+            name: serialization.from_state_dict(getattr(x, name), state[name], name=name) for name in data_fields
+        }
         return x.replace(**updates)
 
     serialization.register_serialization_state(clz, to_state, from_state)
@@ -127,28 +128,22 @@ def dataclass(clz=None, *, frozen=True, kw_only=False, **kwargs):
     Point(x=2.0, y=3.0)
     """
     if clz is None:
-        return functools.partial(dataclass, frozen=frozen, kw_only=kw_only,
-                                 **kwargs)
+        return functools.partial(dataclass, frozen=frozen, kw_only=kw_only, **kwargs)
     if _MARK in clz.__dict__:
         return clz
-    data_clz = dataclasses.dataclass(frozen=frozen, kw_only=kw_only,
-                                     **kwargs)(clz)
+    data_clz = dataclasses.dataclass(frozen=frozen, kw_only=kw_only, **kwargs)(clz)
     init_fields = [f for f in dataclasses.fields(data_clz) if f.init]
-    data_fields = tuple(f.name for f in init_fields
-                        if f.metadata.get('pytree_node', True))
-    meta_fields = tuple(f.name for f in init_fields
-                        if not f.metadata.get('pytree_node', True))
+    data_fields = tuple(f.name for f in init_fields if f.metadata.get('pytree_node', True))
+    meta_fields = tuple(f.name for f in init_fields if not f.metadata.get('pytree_node', True))
     data_clz.replace = _replace
-    jax.tree_util.register_dataclass(data_clz, data_fields=data_fields,
-                                     meta_fields=meta_fields)
+    jax.tree_util.register_dataclass(data_clz, data_fields=data_fields, meta_fields=meta_fields)
     _register_serialization(data_clz, data_fields)
     setattr(data_clz, _MARK, True)
     return data_clz
 
 
 # Tells static type checkers that subclasses are dataclasses (Python 3.11+).
-_dataclass_transform = getattr(typing, 'dataclass_transform',
-                               lambda **_: (lambda cls: cls))
+_dataclass_transform = getattr(typing, 'dataclass_transform', lambda **_: lambda cls: cls)
 
 
 @_dataclass_transform(field_specifiers=(field,))

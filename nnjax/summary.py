@@ -51,10 +51,9 @@ from typing import Any, Callable, Mapping, Optional
 import jax
 import numpy as np
 
+from nnjax import interception, meta
 from shared_spec.collection_filters import DenyList
 from shared_spec.summary_table import CallRecord, SummaryTable, build_summary_table
-
-from nnjax import interception, meta
 
 __all__ = ['tabulate', 'summary_table', 'render_table']
 
@@ -70,10 +69,12 @@ def _box(x: Any):
 
 def _abstract(tree: Any) -> Any:
     """``tree`` with every array (or tracer) replaced by a ``jax.ShapeDtypeStruct``."""
+
     def leaf(x):
         if isinstance(x, (jax.Array, np.ndarray, np.generic, jax.ShapeDtypeStruct)):
             return jax.ShapeDtypeStruct(np.shape(x), x.dtype)
         return x
+
     return jax.tree_util.tree_map(leaf, tree)
 
 
@@ -94,10 +95,15 @@ class _CallRecorder:
         self.calls.append(None)
         out = next_fun(*args, **kwargs)
         self.records[index] = CallRecord.of(
-            module.scope.path, type(module).__name__, context.method_name, args, kwargs, out, _box)
+            module.scope.path, type(module).__name__, context.method_name, args, kwargs, out, _box
+        )
         if self.keep_calls:
-            self.calls[index] = (module.clone(parent=None, _deep_clone=True), context.method_name,
-                                 _abstract(args), _abstract(kwargs))
+            self.calls[index] = (
+                module.clone(parent=None, _deep_clone=True),
+                context.method_name,
+                _abstract(args),
+                _abstract(kwargs),
+            )
         return out
 
 
@@ -156,9 +162,18 @@ def _rng_dict(rngs) -> dict:
     return dict(rngs) if isinstance(rngs, Mapping) else {'params': rngs}
 
 
-def summary_table(module, rngs, args: tuple = (), kwargs: Optional[dict] = None, *, depth: Optional[int] = None,
-                  show_repeated: bool = False, mutable: Any = DenyList('intermediates'),
-                  compute_flops: bool = False, compute_vjp_flops: bool = False) -> SummaryTable:
+def summary_table(
+    module,
+    rngs,
+    args: tuple = (),
+    kwargs: Optional[dict] = None,
+    *,
+    depth: Optional[int] = None,
+    show_repeated: bool = False,
+    mutable: Any = DenyList('intermediates'),
+    compute_flops: bool = False,
+    compute_vjp_flops: bool = False,
+) -> SummaryTable:
     """The :class:`~shared_spec.summary_table.SummaryTable` of ``module.init(rngs, *args, **kwargs)``.
 
     >>> import jax, jax.numpy as jnp
@@ -186,16 +201,29 @@ def summary_table(module, rngs, args: tuple = (), kwargs: Optional[dict] = None,
         for record, call in zip(records, recorder.calls):
             if record is not None:
                 flops, vjp_flops = _call_flops(*call, rng_dict, compute_flops, compute_vjp_flops)
-                record = CallRecord(record.path, record.module_type, record.method, record.inputs,
-                                    record.outputs, flops, vjp_flops)
+                record = CallRecord(
+                    record.path, record.module_type, record.method, record.inputs, record.outputs, flops, vjp_flops
+                )
             measured.append(record)
         records = measured
-    return build_summary_table(type(module).__name__, records, variables, depth=depth, show_repeated=show_repeated,
-                               show_flops=compute_flops, show_vjp_flops=compute_vjp_flops, box=_box)
+    return build_summary_table(
+        type(module).__name__,
+        records,
+        variables,
+        depth=depth,
+        show_repeated=show_repeated,
+        show_flops=compute_flops,
+        show_vjp_flops=compute_vjp_flops,
+        box=_box,
+    )
 
 
-def render_table(table: SummaryTable, console_kwargs: Optional[Mapping] = None,
-                 table_kwargs: Mapping = MappingProxyType({}), column_kwargs: Mapping = MappingProxyType({})) -> str:
+def render_table(
+    table: SummaryTable,
+    console_kwargs: Optional[Mapping] = None,
+    table_kwargs: Mapping = MappingProxyType({}),
+    column_kwargs: Mapping = MappingProxyType({}),
+) -> str:
     """``table`` drawn by ``rich`` (``'\\n' + text + '\\n'``); markup becomes terminal styles.
 
     ``console_kwargs`` go to ``rich.console.Console`` (defaults
@@ -215,8 +243,9 @@ def render_table(table: SummaryTable, console_kwargs: Optional[Mapping] = None,
 
     options = {'force_terminal': True, 'force_jupyter': False}
     options.update(console_kwargs or {})
-    rich_table = rich.table.Table(show_header=True, show_lines=True, show_footer=True, title=table.title,
-                                  **table_kwargs)
+    rich_table = rich.table.Table(
+        show_header=True, show_lines=True, show_footer=True, title=table.title, **table_kwargs
+    )
     for name in table.columns:
         rich_table.add_column(name, **column_kwargs)
     for row in table.rows:
@@ -225,7 +254,8 @@ def render_table(table: SummaryTable, console_kwargs: Optional[Mapping] = None,
         if text:
             column.footer = text
     rich_table.columns[table.total_column].footer = rich.text.Text.from_markup(
-        table.footer[table.total_column], justify='right')
+        table.footer[table.total_column], justify='right'
+    )
     rich_table.caption_style = 'bold'
     rich_table.caption = table.caption
 
@@ -234,10 +264,19 @@ def render_table(table: SummaryTable, console_kwargs: Optional[Mapping] = None,
     return '\n' + out.getvalue() + '\n'
 
 
-def tabulate(module, rngs, depth: Optional[int] = None, show_repeated: bool = False,
-             mutable: Any = DenyList('intermediates'), console_kwargs: Optional[Mapping] = None,
-             table_kwargs: Mapping = MappingProxyType({}), column_kwargs: Mapping = MappingProxyType({}),
-             compute_flops: bool = False, compute_vjp_flops: bool = False, **kwargs) -> Callable[..., str]:
+def tabulate(
+    module,
+    rngs,
+    depth: Optional[int] = None,
+    show_repeated: bool = False,
+    mutable: Any = DenyList('intermediates'),
+    console_kwargs: Optional[Mapping] = None,
+    table_kwargs: Mapping = MappingProxyType({}),
+    column_kwargs: Mapping = MappingProxyType({}),
+    compute_flops: bool = False,
+    compute_vjp_flops: bool = False,
+    **kwargs,
+) -> Callable[..., str]:
     """A function ``(*args, **kwargs) -> str`` that summarizes ``module`` as a table.
 
     The returned function runs ``module.init(rngs, *args, **kwargs)`` under
@@ -256,10 +295,19 @@ def tabulate(module, rngs, depth: Optional[int] = None, show_repeated: bool = Fa
     >>> 'Total Parameters: 8 (32 B)' in fn(jnp.ones((1, 3)))
     True
     """
+
     def tabulate_fn(*fn_args, **fn_kwargs) -> str:
-        table = summary_table(module, rngs, fn_args, {**kwargs, **fn_kwargs}, depth=depth,
-                              show_repeated=show_repeated, mutable=mutable,
-                              compute_flops=compute_flops, compute_vjp_flops=compute_vjp_flops)
+        table = summary_table(
+            module,
+            rngs,
+            fn_args,
+            {**kwargs, **fn_kwargs},
+            depth=depth,
+            show_repeated=show_repeated,
+            mutable=mutable,
+            compute_flops=compute_flops,
+            compute_vjp_flops=compute_vjp_flops,
+        )
         return render_table(table, console_kwargs, table_kwargs, column_kwargs)
 
     return tabulate_fn

@@ -34,10 +34,23 @@ import jax
 from shared_spec.dict_paths import empty_node, flatten_dict, unflatten_dict
 from shared_spec.frozen_dict import FrozenDict
 
-__all__ = ['empty_node', 'flatten_dict', 'unflatten_dict', 'path_aware_map',
-           'Traversal', 'TraverseId', 'TraverseMerge', 'TraverseCompose',
-           'TraverseFilter', 'TraverseAttr', 'TraverseItem', 'TraverseEach',
-           'TraverseTree', 'ModelParamTraversal', 't_identity']
+__all__ = [
+    'empty_node',
+    'flatten_dict',
+    'unflatten_dict',
+    'path_aware_map',
+    'Traversal',
+    'TraverseId',
+    'TraverseMerge',
+    'TraverseCompose',
+    'TraverseFilter',
+    'TraverseAttr',
+    'TraverseItem',
+    'TraverseEach',
+    'TraverseTree',
+    'ModelParamTraversal',
+    't_identity',
+]
 
 
 def path_aware_map(f, nested_dict):
@@ -51,8 +64,7 @@ def path_aware_map(f, nested_dict):
     {'a': {'x': 15, 'y': -3}, 'b': {'x': 25}}
     """
     flat = flatten_dict(nested_dict, keep_empty_nodes=True)
-    return unflatten_dict({path: value if value is empty_node else f(path, value)
-                           for path, value in flat.items()})
+    return unflatten_dict({path: value if value is empty_node else f(path, value) for path, value in flat.items()})
 
 
 class Traversal(abc.ABC):
@@ -87,17 +99,13 @@ class Traversal(abc.ABC):
         def next_value(_):
             nonlocal used
             if used >= len(values):
-                raise ValueError(
-                    f'Traversal.set got {len(values)} value(s), fewer than '
-                    'the traversal selects.')
+                raise ValueError(f'Traversal.set got {len(values)} value(s), fewer than the traversal selects.')
             used += 1
             return values[used - 1]
 
         result = self.update(next_value, inputs)
         if used != len(values):
-            raise ValueError(
-                f'Traversal.set got {len(values)} value(s) but the traversal '
-                f'selects {used}.')
+            raise ValueError(f'Traversal.set got {len(values)} value(s) but the traversal selects {used}.')
         return result
 
     def compose(self, other):
@@ -232,7 +240,8 @@ class TraverseAttr(Traversal):
         raise TypeError(
             f'TraverseAttr({self._attr!r}) cannot update a '
             f'{type(inputs).__name__} without mutating it; only dataclasses '
-            'and namedtuples can be copied with one attribute replaced.')
+            'and namedtuples can be copied with one attribute replaced.'
+        )
 
 
 def _rebuild_sequence(seq, items):
@@ -283,7 +292,8 @@ class TraverseItem(Traversal):
         raise TypeError(
             f'TraverseItem({self._key!r}) cannot update a '
             f'{type(inputs).__name__}; supported containers are dict, '
-            'FrozenDict, list, tuple and namedtuple.')
+            'FrozenDict, list, tuple and namedtuple.'
+        )
 
 
 class TraverseEach(Traversal):
@@ -308,7 +318,8 @@ class TraverseEach(Traversal):
             return _rebuild_sequence(inputs, [fn(x) for x in inputs])
         raise TypeError(
             f'TraverseEach cannot update a {type(inputs).__name__}; supported '
-            'containers are dict, FrozenDict, list, tuple and namedtuple.')
+            'containers are dict, FrozenDict, list, tuple and namedtuple.'
+        )
 
 
 class TraverseTree(Traversal):

@@ -14,17 +14,22 @@ model code runs here and on ``nnjax``: write it against ``nn.numpy`` and
 ['Dense_0', 'Dense_1']
 """
 
-from nnref import errors
-from shared_spec.collection_filters import DenyList
-from shared_spec.frozen_dict import FrozenDict
-
-from nnref import activation
-from nnref import core, initializers, numpy, random, traverse_util, tree_util
-from nnref import lax  # jax.lax's common subset, for model code rebuilt on nnref
+from nnref import (  # noqa: F401
+    activation,
+    core,
+    errors,
+    initializers,
+    lax,  # jax.lax's common subset, for model code rebuilt on nnref
+    meta,
+    numpy,
+    random,
+    spmd,
+    traverse_util,
+    tree_util,
+)
 from nnref.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
 from nnref.init_apply import apply, init, init_with_output
 from nnref.interception import InterceptorContext, intercept_methods
-from nnref.layers.linear import Dense
 from nnref.layers.attention import (  # noqa: F401
     MultiHeadAttention,
     MultiHeadDotProductAttention,
@@ -38,6 +43,7 @@ from nnref.layers.attention import (  # noqa: F401
 from nnref.layers.combinators import Sequential  # noqa: F401
 from nnref.layers.conv import Conv, ConvLocal, ConvTranspose  # noqa: F401
 from nnref.layers.embedding import Embed  # noqa: F401
+from nnref.layers.linear import Dense
 from nnref.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
 from nnref.layers.normalization import (  # noqa: F401
     BatchNorm,
@@ -61,9 +67,10 @@ from nnref.layers.recurrent import (  # noqa: F401
 from nnref.layers.rnn import RNN, Bidirectional  # noqa: F401
 from nnref.layers.stochastic import Dropout  # noqa: F401
 from nnref.merge_param import merge_param  # noqa: F401
-from nnref.module import Module, compact, nowrap
-from nnref import meta, spmd  # noqa: F401
 from nnref.meta import PARTITION_NAME, AxisMetadata, Partitioned, get_partition_spec, unbox, with_partitioning  # noqa: F401
+from nnref.module import Module, compact, nowrap
+from nnref.scope import Scope
+from nnref.shape_dtype import ShapeDtypeStruct
 from nnref.spmd import (  # noqa: F401
     LogicallyPartitioned,
     get_logical_axis_rules,
@@ -74,7 +81,6 @@ from nnref.spmd import (  # noqa: F401
     with_logical_constraint,
     with_logical_partitioning,
 )
-from nnref.scope import Scope
 from nnref.summary import tabulate
 from nnref.transforms import (  # noqa: F401
     broadcast,
@@ -92,16 +98,29 @@ from nnref.transforms import (  # noqa: F401
     vmap,
     while_loop,
 )
-from nnref.shape_dtype import ShapeDtypeStruct
 from nnref.variables import Variable
+from shared_spec.collection_filters import DenyList
+from shared_spec.frozen_dict import FrozenDict
 
 BACKEND = "nnref"
 
 # The seed's module paths: ``nn.linear``, ``nn.recurrent``, ... re-export the
 # layers; ``nnref.core`` is a package; ``nn.partitioning`` is the T5X-style API.
 from nnref import (  # noqa: F401,E402
-    attention, batch_apply, combinators, config, dtypes, linear, module, normalization,
-    partitioning, pooling, recurrent, stochastic, summary, transforms,
+    attention,
+    batch_apply,
+    combinators,
+    config,
+    dtypes,
+    linear,
+    module,
+    normalization,
+    partitioning,
+    pooling,
+    recurrent,
+    stochastic,
+    summary,
+    transforms,
 )
 from nnref.activation import normalize  # noqa: F401,E402  (the seed's alias of standardize)
 from nnref.batch_apply import BatchApply  # noqa: F401,E402

@@ -34,17 +34,44 @@ from nnref import numpy as _nnp
 from nnref.module import Module, compact
 
 __all__ = [
-    'celu', 'elu', 'gelu', 'glu', 'hard_sigmoid', 'hard_silu', 'hard_swish',
-    'hard_tanh', 'leaky_relu', 'log_sigmoid', 'log_softmax', 'logsumexp',
-    'one_hot', 'relu', 'relu6', 'selu', 'sigmoid', 'silu', 'soft_sign',
-    'softmax', 'softplus', 'standardize', 'swish', 'tanh', 'PReLU',
+    'celu',
+    'elu',
+    'gelu',
+    'glu',
+    'hard_sigmoid',
+    'hard_silu',
+    'hard_swish',
+    'hard_tanh',
+    'leaky_relu',
+    'log_sigmoid',
+    'log_softmax',
+    'logsumexp',
+    'one_hot',
+    'relu',
+    'relu6',
+    'selu',
+    'sigmoid',
+    'silu',
+    'soft_sign',
+    'softmax',
+    'softplus',
+    'standardize',
+    'swish',
+    'tanh',
+    'PReLU',
 ]
 
 #: Functions of ``jax.nn`` that the seed's ``flax.linen`` does not re-export.
 #: They live here, for model code written against ``jax.nn``, but stay out of
 #: ``__all__`` so that ``nnref``'s top level keeps exactly the seed's names.
 JAX_NN_ONLY = (
-    'identity', 'log1mexp', 'logmeanexp', 'mish', 'sparse_plus', 'sparse_sigmoid', 'squareplus',
+    'identity',
+    'log1mexp',
+    'logmeanexp',
+    'mish',
+    'sparse_plus',
+    'sparse_sigmoid',
+    'squareplus',
 )
 #: Every ``jax.nn`` function this module implements (``jax.nn.dot_product_attention``
 #: is :func:`nnref.jax_nn_attention.dot_product_attention`).
@@ -56,6 +83,7 @@ _FLOAT32 = np.dtype(np.float32)
 # ---------------------------------------------------------------------------
 # dtype plumbing shared by every activation
 # ---------------------------------------------------------------------------
+
 
 def _as_array(x):
     """An ndarray view of ``x``; Python data gets JAX's 32-bit defaults."""
@@ -107,6 +135,7 @@ def _mask(where):
 # ---------------------------------------------------------------------------
 # piecewise-linear
 # ---------------------------------------------------------------------------
+
 
 def relu(x):
     """Rectified linear unit, ``max(x, 0)``; integer dtypes are kept.
@@ -186,6 +215,7 @@ hard_swish = hard_silu
 # ---------------------------------------------------------------------------
 # smooth elementwise
 # ---------------------------------------------------------------------------
+
 
 def sigmoid(x):
     """Logistic function ``1 / (1 + exp(-x))``, without overflow for large |x|.
@@ -336,6 +366,7 @@ def glu(x, axis=-1):
 # normalizing over an axis
 # ---------------------------------------------------------------------------
 
+
 def _shift(xc, axis, where, initial, finite=False):
     """The per-slice maximum to subtract before exp.
 
@@ -348,8 +379,7 @@ def _shift(xc, axis, where, initial, finite=False):
         x_max = np.max(xc, axis=axis, keepdims=True)
     else:
         start = -np.inf if initial is None else initial
-        x_max = np.max(xc, axis=axis, keepdims=True, where=True if where is None else where,
-                       initial=start)
+        x_max = np.max(xc, axis=axis, keepdims=True, where=True if where is None else where, initial=start)
     if finite:
         x_max = np.where(np.isfinite(x_max), x_max, np.zeros((), xc.dtype))
     return x_max
@@ -474,6 +504,7 @@ normalize = standardize
 # encodings
 # ---------------------------------------------------------------------------
 
+
 def one_hot(x, num_classes, *, dtype=None, axis=-1):
     """One-hot encode integer indices; out-of-range indices encode as all zeros.
 
@@ -501,6 +532,7 @@ def one_hot(x, num_classes, *, dtype=None, axis=-1):
 # ---------------------------------------------------------------------------
 # jax.nn's own functions (JAX_NN_ONLY): not in the seed's flax.linen
 # ---------------------------------------------------------------------------
+
 
 def identity(x):
     """``x`` itself, as an array (integer and bool dtypes are kept).
@@ -590,6 +622,7 @@ def squareplus(x, b=4):
 # ---------------------------------------------------------------------------
 # PReLU: the one activation with a parameter, hence a Module
 # ---------------------------------------------------------------------------
+
 
 class PReLU(Module):
     """Leaky ReLU with a learned negative slope (a scalar parameter 'negative_slope').

@@ -15,17 +15,41 @@ True
 """
 
 from nnref.layers.attention import (  # noqa: F401
-    MultiHeadAttention, MultiHeadDotProductAttention, SelfAttention, combine_masks,
-    dot_product_attention, dot_product_attention_weights, make_attention_mask,
+    MultiHeadAttention,
+    MultiHeadDotProductAttention,
+    SelfAttention,
+    combine_masks,
+    dot_product_attention,
+    dot_product_attention_weights,
+    make_attention_mask,
     make_causal_mask,
 )
 from nnref.layers.linear import default_kernel_init  # noqa: F401
 from shared_spec.type_aliases import (  # noqa: F401
-    Array, DotGeneralT, Dtype, Initializer, PRNGKey, PrecisionLike, Shape,
+    Array,
+    DotGeneralT,
+    Dtype,
+    Initializer,
+    PrecisionLike,
+    PRNGKey,
+    Shape,
 )
 
-__all__ = ['Array', 'combine_masks', 'default_kernel_init', 'dot_product_attention',
-           'dot_product_attention_weights', 'DotGeneralT', 'Dtype', 'Initializer',
-           'make_attention_mask', 'make_causal_mask', 'MultiHeadAttention',
-           'MultiHeadDotProductAttention', 'PrecisionLike', 'PRNGKey', 'SelfAttention',
-           'Shape']
+__all__ = [
+    'Array',
+    'combine_masks',
+    'default_kernel_init',
+    'dot_product_attention',
+    'dot_product_attention_weights',
+    'DotGeneralT',
+    'Dtype',
+    'Initializer',
+    'make_attention_mask',
+    'make_causal_mask',
+    'MultiHeadAttention',
+    'MultiHeadDotProductAttention',
+    'PrecisionLike',
+    'PRNGKey',
+    'SelfAttention',
+    'Shape',
+]

@@ -37,8 +37,19 @@ True
 from shared_spec import config_flags
 from shared_spec.config_flags import SEED_PREFIX, UnknownFlagError, static_bool_env, static_int_env  # noqa: F401
 
-__all__ = ['Config', 'FlagHolder', 'config', 'update', 'override', 'temp_flip_flag',
-           'define_bool_state', 'bool_flag', 'int_flag', 'static_bool_env', 'static_int_env']
+__all__ = [
+    'Config',
+    'FlagHolder',
+    'config',
+    'update',
+    'override',
+    'temp_flip_flag',
+    'define_bool_state',
+    'bool_flag',
+    'int_flag',
+    'static_bool_env',
+    'static_int_env',
+]
 
 #: Flag names start with this; their environment variables with its upper case.
 PREFIX = 'nnref_'

@@ -92,16 +92,27 @@ def _padded_input(x: np.ndarray, window: Sequence[int], strides, padding, lhs_di
     if isinstance(padding, str):
         if any(d != 1 for d in lhs_dilation):
             # As in lax: a padding name is resolved only for undilated inputs (conv_transpose has its own rule).
-            raise ValueError(f"Padding {padding!r} is not implemented with lhs_dilation {tuple(lhs_dilation)}; "
-                             "give explicit (low, high) pads, or use conv_transpose.")
+            raise ValueError(
+                f"Padding {padding!r} is not implemented with lhs_dilation {tuple(lhs_dilation)}; "
+                "give explicit (low, high) pads, or use conv_transpose."
+            )
         dilated_window = [windows.dilated_size(k, d) for k, d in zip(window, rhs_dilation)]
         padding = windows.padtype_to_pads(x.shape[1:-1], dilated_window, strides, padding)
     x = windows.dilate(x, lhs_dilation, axes)
     return windows.pad(x, [tuple(p) for p in padding], axes)
 
 
-def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding, lhs_dilation=None, rhs_dilation=None,
-                         dimension_numbers=None, feature_group_count: int = 1, precision=None):
+def conv_general_dilated(
+    lhs,
+    rhs,
+    window_strides: Sequence[int],
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count: int = 1,
+    precision=None,
+):
     """General dilated convolution (the NumPy ``lax.conv_general_dilated``).
 
     ``padding`` is ``'SAME'``, ``'VALID'``, ``'SAME_LOWER'`` or one
@@ -122,7 +133,8 @@ def conv_general_dilated(lhs, rhs, window_strides: Sequence[int], padding, lhs_d
         raise ValueError(
             f"conv_general_dilated: {x.shape[-1]} input features and a kernel of {group_in} inputs x {features} "
             f"outputs do not split into feature_group_count={groups} groups; the input features must be "
-            f"kernel inputs x groups and the outputs a multiple of the groups.")
+            f"kernel inputs x groups and the outputs a multiple of the groups."
+        )
     strides = _ints(window_strides, rank)
     rhs_dilation = _ints(rhs_dilation, rank)
     x = _padded_input(x, window, strides, padding, _ints(lhs_dilation, rank), rhs_dilation)
@@ -148,8 +160,16 @@ def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple:
     return low, total - low
 
 
-def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None, dimension_numbers=None,
-                   transpose_kernel: bool = False, precision=None):
+def conv_transpose(
+    lhs,
+    rhs,
+    strides: Sequence[int],
+    padding,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    transpose_kernel: bool = False,
+    precision=None,
+):
     """Transposed convolution (the NumPy ``lax.conv_transpose``).
 
     A convolution of the input dilated by ``strides``, with unit window
@@ -173,12 +193,29 @@ def conv_transpose(lhs, rhs, strides: Sequence[int], padding, rhs_dilation=None,
     if transpose_kernel:
         rhs = np.flip(rhs, axis=rhs_spec[2:])
         rhs = np.swapaxes(rhs, rhs_spec[0], rhs_spec[1])
-    return conv_general_dilated(lhs, rhs, (1,) * rank, padding, lhs_dilation=strides, rhs_dilation=rhs_dilation,
-                                dimension_numbers=specs, precision=precision)
+    return conv_general_dilated(
+        lhs,
+        rhs,
+        (1,) * rank,
+        padding,
+        lhs_dilation=strides,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=specs,
+        precision=precision,
+    )
 
 
-def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding, filter_shape: Sequence[int],
-                               lhs_dilation=None, rhs_dilation=None, dimension_numbers=None, precision=None):
+def conv_general_dilated_local(
+    lhs,
+    rhs,
+    window_strides: Sequence[int],
+    padding,
+    filter_shape: Sequence[int],
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    precision=None,
+):
     """Locally connected (unshared) convolution (the NumPy ``lax.conv_general_dilated_local``).
 
     ``rhs`` holds one kernel per output position: its spatial axes are the
@@ -200,6 +237,7 @@ def conv_general_dilated_local(lhs, rhs, window_strides: Sequence[int], padding,
     if cols.shape[1:] != w.shape[:-1]:
         raise ValueError(
             f"conv_general_dilated_local: the kernel has shape {w.shape} (channels-last) but the input gives "
-            f"{cols.shape[1:-1]} output positions with {cols.shape[-1]} patch entries each.")
+            f"{cols.shape[1:-1]} output positions with {cols.shape[-1]} patch entries each."
+        )
     y = np.einsum("n...k,...ko->n...o", cols, w)
     return _from_channels_last(y, out_spec).astype(out_dtype, copy=False)

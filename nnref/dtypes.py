@@ -60,7 +60,9 @@ def _promote_pair(a: np.dtype, b: np.dtype) -> np.dtype:
 
 def result_type(*dtypes_or_arrays) -> np.dtype:
     """The dtype JAX's lattice gives to an operation on these (no weak types)."""
-    dtypes = [np.asarray(x).dtype if not isinstance(x, (type, np.dtype, str)) else np.dtype(x) for x in dtypes_or_arrays]
+    dtypes = [
+        np.asarray(x).dtype if not isinstance(x, (type, np.dtype, str)) else np.dtype(x) for x in dtypes_or_arrays
+    ]
     out = dtypes[0]
     for dtype in dtypes[1:]:
         out = _promote_pair(out, dtype)

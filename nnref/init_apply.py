@@ -23,18 +23,17 @@ from __future__ import annotations
 import copy as _copy
 import inspect
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
+from nnref.config import config
+from nnref.rng_streams import is_prng_key
+from nnref.scope import NON_NUMERIC_KINDS, Scope, copy_tree
+from nnref.tree_util import tree_flatten, tree_unflatten
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
 from shared_spec.frozen_dict import freeze
-
-from nnref.rng_streams import is_prng_key
-from nnref.config import config
-from nnref.scope import NON_NUMERIC_KINDS, Scope, copy_tree
-from nnref.tree_util import tree_flatten, tree_unflatten
 
 # The capture_intermediates filter of each apply in progress, innermost last.
 _capture_stack: list = []
@@ -119,8 +118,10 @@ def _bad_leaf_error(col: str, tree) -> TypeError:
         what = f"has dtype {leaf.dtype} (shape {leaf.shape}); variables must hold numbers (bool, int, float or complex)"
     else:
         what = f"is {leaf!r} ({type(leaf).__name__}); a parameter must be an array of numbers"
-    return TypeError(f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
-                     "Fix: apply() the variables that init() returned (or that a checkpoint restored).")
+    return TypeError(
+        f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
+        "Fix: apply() the variables that init() returned (or that a checkpoint restored)."
+    )
 
 
 def validated_rngs(rngs) -> dict:
@@ -141,8 +142,10 @@ def validated_rngs(rngs) -> dict:
 
 
 # What a key must look like, in every message about a bad key (nnjax says the same of jax.random).
-KEY_FORMS = ("a key is nn.random.key(0) (a typed key of shape ()) or nn.random.PRNGKey(0) "
-             "(a uint32 array of shape (2,)), one per stream")
+KEY_FORMS = (
+    "a key is nn.random.key(0) (a typed key of shape ()) or nn.random.PRNGKey(0) "
+    "(a uint32 array of shape (2,)), one per stream"
+)
 
 
 def describe_key(x) -> str:
@@ -241,7 +244,9 @@ def init_with_output(fn: Callable, module, mutable=DenyList("intermediates"), ca
     """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> (output, variables)``."""
 
     def init_fn(rngs, *args, **kwargs):
-        return _run(fn, module, {}, _init_rngs(rngs), mutable, capture_intermediates, {"initializing": True}, args, kwargs)
+        return _run(
+            fn, module, {}, _init_rngs(rngs), mutable, capture_intermediates, {"initializing": True}, args, kwargs
+        )
 
     return init_fn
 
@@ -279,7 +284,11 @@ def _takes_a_positional_argument(fn) -> bool:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return True  # builtins without a signature: let the call decide
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    kinds = (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.VAR_POSITIONAL,
+    )
     return any(p.kind in kinds for p in params)
 
 

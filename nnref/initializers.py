@@ -42,11 +42,27 @@ from nnref import random as _random
 from nnref.random.dtypes import is_floating
 
 __all__ = [
-    "zeros", "ones", "zeros_init", "ones_init", "constant", "uniform",
-    "normal", "truncated_normal", "variance_scaling", "glorot_uniform",
-    "glorot_normal", "xavier_uniform", "xavier_normal", "lecun_uniform",
-    "lecun_normal", "he_uniform", "he_normal", "kaiming_uniform",
-    "kaiming_normal", "orthogonal", "delta_orthogonal",
+    "zeros",
+    "ones",
+    "zeros_init",
+    "ones_init",
+    "constant",
+    "uniform",
+    "normal",
+    "truncated_normal",
+    "variance_scaling",
+    "glorot_uniform",
+    "glorot_normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "he_uniform",
+    "he_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "orthogonal",
+    "delta_orthogonal",
 ]  # the names of jax.nn.initializers; declare_output_shapes and output_shapes_fn are nnref's own
 
 # Standard deviation of a standard normal truncated to (-2, 2); dividing by
@@ -62,8 +78,14 @@ MATCH = {
     "orthogonal": "matmul",
     "delta_orthogonal": "matmul",
 }
-_TRUNCATED_NORMAL_FAMILY = ("truncated_normal", "glorot_normal", "xavier_normal",
-                            "lecun_normal", "he_normal", "kaiming_normal")
+_TRUNCATED_NORMAL_FAMILY = (
+    "truncated_normal",
+    "glorot_normal",
+    "xavier_normal",
+    "lecun_normal",
+    "he_normal",
+    "kaiming_normal",
+)
 
 
 def match(name, dtype=np.float32, distribution=None):
@@ -76,8 +98,7 @@ def match(name, dtype=np.float32, distribution=None):
     """
     if name in MATCH:
         return MATCH[name]
-    truncated = name in _TRUNCATED_NORMAL_FAMILY or (
-        name == "variance_scaling" and distribution == "truncated_normal")
+    truncated = name in _TRUNCATED_NORMAL_FAMILY or (name == "variance_scaling" and distribution == "truncated_normal")
     if truncated and np.dtype(dtype) == np.float16:
         return "prng_normal"
     return "exact"
@@ -200,9 +221,11 @@ def constant(value, dtype=np.float32):
     array([[-7., -7., -7.],
            [-7., -7., -7.]], dtype=float32)
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         return np.full(shape, value, dtype=_dtype(dtype))
+
     return init
 
 
@@ -214,10 +237,12 @@ def uniform(scale=1e-2, dtype=np.float32):
     array([[4.8870955, 6.7979717, 6.162715 ],
            [5.610161 , 4.506446 , 5.858659 ]], dtype=float32)
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         return _random.uniform(key, shape, dtype) * np.array(scale, dtype)
+
     return init
 
 
@@ -229,10 +254,12 @@ def normal(stddev=1e-2, dtype=np.float32):
     array([[-0.1415,  2.3357,  1.4785],
            [ 0.7677, -0.6202,  1.0846]], dtype=float32)
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         return _random.normal(key, shape, dtype) * np.array(stddev, dtype)
+
     return init
 
 
@@ -245,11 +272,13 @@ def truncated_normal(stddev=1e-2, dtype=np.float32, lower=-2.0, upper=2.0):
     >>> bool(np.all(np.abs(w) < 2.0))
     True
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         dtype = _dtype(dtype)
         draws = _random.truncated_normal(key, lower, upper, shape, dtype)
         return draws * np.array(stddev, dtype)
+
     return init
 
 
@@ -269,7 +298,8 @@ def _compute_fans(shape, in_axis=-2, out_axis=-1, batch_axis=()):
         raise ValueError(
             f"Can't compute input and output sizes of a {len(shape)}-dimensional"
             " weights tensor with default in_axis. Must be at least 2D or "
-            "specify in_axis explicitly.")
+            "specify in_axis explicitly."
+        )
     in_size = _axis_size(shape, in_axis)
     out_size = _axis_size(shape, out_axis)
     batch_size = _axis_size(shape, batch_axis)
@@ -291,15 +321,13 @@ def _complex_truncated_normal(key, upper, shape, dtype):
     # Complex normal with its modulus truncated at `upper`, by inverse CDF.
     key_r, key_theta = _random.split(key)
     real = np.finfo(dtype).dtype
-    t = ((1 - np.exp(np.array(-(upper ** 2), dtype)))
-         * _random.uniform(key_r, shape, real).astype(dtype))
+    t = (1 - np.exp(np.array(-(upper**2), dtype))) * _random.uniform(key_r, shape, real).astype(dtype)
     r = np.sqrt(-np.log(1 - t))
     theta = (2 * np.pi * _random.uniform(key_theta, shape, real)).astype(dtype)
     return (r * np.exp(1j * theta)).astype(dtype)
 
 
-def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
-                     batch_axis=(), dtype=np.float32):
+def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     """Builds an initializer whose variance is ``scale / n``, n set by ``mode``.
 
     ``mode`` is "fan_in", "fan_out", "fan_avg" or "fan_geo_avg";
@@ -311,6 +339,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
     >>> bool(np.abs(w).max() <= (3 * 2.0 / 50) ** 0.5)
     True
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
@@ -325,8 +354,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
         elif mode == "fan_geo_avg":
             denominator = (fan_in * fan_out) ** 0.5
         else:
-            raise ValueError(
-                f"invalid mode for variance scaling initializer: {mode}")
+            raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
         variance = np.array(scale / denominator, dtype=dtype)
         real_dtype = is_floating(dtype)
         if distribution == "truncated_normal":
@@ -344,8 +372,8 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1,
                 draws = _random.uniform(key, shape, dtype, -1)
                 return (draws * np.sqrt(3 * variance)).astype(dtype)
             return _complex_uniform(key, shape, dtype) * np.sqrt(variance)
-        raise ValueError("invalid distribution for variance scaling "
-                         f"initializer: {distribution}")
+        raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
+
     return init
 
 
@@ -357,8 +385,9 @@ def glorot_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     array([[-0.0247361 ,  0.3939159 ,  0.2547381 ],
            [ 0.13367954, -0.10813224,  0.18812267]], dtype=float32)
     """
-    return variance_scaling(1.0, "fan_avg", "uniform", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        1.0, "fan_avg", "uniform", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 def glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
@@ -369,8 +398,9 @@ def glorot_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     array([[-0.0194,  0.3195,  0.2027],
            [ 0.1053, -0.0851,  0.1488]], dtype=float32)
     """
-    return variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        1.0, "fan_avg", "truncated_normal", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 xavier_uniform = glorot_uniform
@@ -385,8 +415,9 @@ def lecun_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     array([[-0.0276558 ,  0.44041136,  0.28480583],
            [ 0.14945827, -0.12089552,  0.21032754]], dtype=float32)
     """
-    return variance_scaling(1.0, "fan_in", "uniform", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        1.0, "fan_in", "uniform", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 def lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
@@ -397,8 +428,9 @@ def lecun_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     array([[-0.02172,  0.35723,  0.22659],
            [ 0.11777, -0.09515,  0.16633]], dtype=float32)
     """
-    return variance_scaling(1.0, "fan_in", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        1.0, "fan_in", "truncated_normal", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
@@ -408,8 +440,9 @@ def he_uniform(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     >>> he_uniform()(random.PRNGKey(0), (8, 2)).shape
     (8, 2)
     """
-    return variance_scaling(2.0, "fan_in", "uniform", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        2.0, "fan_in", "uniform", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 def he_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
@@ -419,8 +452,9 @@ def he_normal(in_axis=-2, out_axis=-1, batch_axis=(), dtype=np.float32):
     >>> he_normal()(random.PRNGKey(0), (8, 2)).dtype
     dtype('float32')
     """
-    return variance_scaling(2.0, "fan_in", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+    return variance_scaling(
+        2.0, "fan_in", "truncated_normal", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis, dtype=dtype
+    )
 
 
 kaiming_uniform = he_uniform
@@ -435,8 +469,7 @@ def _orthogonal_matrix(key, n, m, dtype):
     """
     z = _random.normal(key, (max(n, m), min(n, m)), dtype)
     # LAPACK has no half precision; factor in float32 and round back.
-    work = z if z.dtype in (np.float32, np.float64) or z.dtype.kind == "c" \
-        else z.astype(np.float32)
+    work = z if z.dtype in (np.float32, np.float64) or z.dtype.kind == "c" else z.astype(np.float32)
     q, r = np.linalg.qr(work)
     q = (q * np.sign(np.diagonal(r))[None, :]).astype(dtype)
     return q.T if n < m else q
@@ -454,6 +487,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     >>> np.allclose(w @ w.T, np.eye(2), atol=1e-6)
     True
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
@@ -468,6 +502,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
         q = q.reshape(tuple(np.delete(shape, column_axis)) + (n_cols,))
         q = np.moveaxis(q, -1, column_axis)
         return (np.array(scale, dtype) * q).astype(dtype)
+
     return init
 
 
@@ -482,19 +517,19 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     >>> bool(np.all(w[0] == 0) and np.all(w[2] == 0))
     True
     """
+
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
         dtype = _dtype(dtype)
         if len(shape) not in (3, 4, 5):
-            raise ValueError("Delta orthogonal initializer requires a 3D, 4D "
-                             "or 5D shape.")
+            raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:
             raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
-        ortho = orthogonal(scale=scale, column_axis=column_axis,
-                           dtype=dtype)(key, shape[-2:])
+        ortho = orthogonal(scale=scale, column_axis=column_axis, dtype=dtype)(key, shape[-2:])
         w = np.zeros(shape, dtype)
         centre = tuple((k - 1) // 2 for k in shape[:-2])
         w[centre] = ortho
         return w
+
     return init

@@ -81,9 +81,21 @@ def _mask(t, s, mask, is_causal, local_window_size, q_seqlen, kv_seqlen):
     return combined
 
 
-def dot_product_attention(query, key, value, bias=None, mask=None, *, scale=None, is_causal=False,
-                          query_seq_lengths=None, key_value_seq_lengths=None, local_window_size=None,
-                          implementation=None, return_residual=False):
+def dot_product_attention(
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    *,
+    scale=None,
+    is_causal=False,
+    query_seq_lengths=None,
+    key_value_seq_lengths=None,
+    local_window_size=None,
+    implementation=None,
+    return_residual=False,
+):
     """``softmax(q k^T * scale + bias, masked) v`` per head, with jax.nn's shapes and options.
 
     See the module docstring for the shapes, masks and dtypes.
@@ -99,8 +111,9 @@ def dot_product_attention(query, key, value, bias=None, mask=None, *, scale=None
            [0.5, 0.5]], dtype=float32)
     """
     if implementation not in (None, 'xla', 'cudnn'):
-        raise ValueError(f'dot_product_attention: unsupported implementation {implementation!r}; '
-                         "use None, 'xla' or 'cudnn'.")
+        raise ValueError(
+            f'dot_product_attention: unsupported implementation {implementation!r}; use None, \'xla\' or \'cudnn\'.'
+        )
     query, key, value = np.asarray(query), np.asarray(key), np.asarray(value)
     output_shape = query.shape
     q, k, v = _ensure_4d(query), _ensure_4d(key), _ensure_4d(value)
@@ -120,8 +133,10 @@ def dot_product_attention(query, key, value, bias=None, mask=None, *, scale=None
     _check('key_value_seq_lengths', kv_seqlen, (b,), np.dtype(np.int32))
     t, n = q.shape[1], q.shape[2]
     if n % kv_heads:
-        raise ValueError(f'dot_product_attention: the number of query heads must be a multiple of key/value '
-                         f'heads, got {n} vs {kv_heads}.')
+        raise ValueError(
+            f'dot_product_attention: the number of query heads must be a multiple of key/value '
+            f'heads, got {n} vs {kv_heads}.'
+        )
     for name, extra in (('bias', bias), ('mask', mask)):
         if extra is not None and extra.shape[1] not in (1, n):
             raise ValueError(f'dot_product_attention: {name} has {extra.shape[1]} heads; it needs 1 or {n}.')

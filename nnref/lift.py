@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from shared_spec.collection_filters import in_filter, intersect_filters, union_filters
-
 from nnref.rng_streams import RngStream
 from nnref.scope import RootState, Scope, copy_tree
+from shared_spec.collection_filters import in_filter, intersect_filters, union_filters
 
 
 def first_match_groups(names, filters) -> list[list[str]]:
@@ -73,8 +72,10 @@ class Lift:
         self.out_filters = tuple(out_filters)
         self.roots: list[Scope] = []
         for scope in self.outer:
-            inside_other = any(o.root is scope.root and len(o.path) < len(scope.path)
-                               and scope.path[:len(o.path)] == o.path for o in self.outer)
+            inside_other = any(
+                o.root is scope.root and len(o.path) < len(scope.path) and scope.path[: len(o.path)] == o.path
+                for o in self.outer
+            )
             duplicate = any(r.root is scope.root and r.path == scope.path for r in self.roots)
             if not inside_other and not duplicate:
                 self.roots.append(scope)
@@ -82,8 +83,8 @@ class Lift:
         self.rebuild = []
         for scope in self.outer:
             for r, root in enumerate(self.roots):
-                if root.root is scope.root and scope.path[:len(root.path)] == root.path:
-                    self.rebuild.append((r, scope.path[len(root.path):]))
+                if root.root is scope.root and scope.path[: len(root.path)] == root.path:
+                    self.rebuild.append((r, scope.path[len(root.path) :]))
                     break
         variable_groups = [[] for _ in in_filters]
         rng_groups = [[] for _ in rng_filters]
@@ -133,15 +134,19 @@ class Lift:
         for r, root in enumerate(self.roots):
             state = next(s.root for s, (ri, _) in zip(inner_scopes, self.rebuild) if ri == r)
             state.valid = False  # modules bound inside must not be used after the transform
-            cols = [c for c in state.variables if in_filter(state.mutable, c)
-                    and subtree(state.variables, c, root.path) is not None]
+            cols = [
+                c
+                for c in state.variables
+                if in_filter(state.mutable, c) and subtree(state.variables, c, root.path) is not None
+            ]
             grouped = first_match_groups(cols, self.out_filters)
             unmapped = set(cols) - {c for names in grouped for c in names}
             if unmapped:
                 raise ValueError(
                     f"Module {root.path_text}: collections {sorted(unmapped)} were written inside a lifted "
                     "transform that does not pass them back out; add them to the transform's variable "
-                    "filters (e.g. variable_axes / variable_broadcast / variables=).")
+                    "filters (e.g. variable_axes / variable_broadcast / variables=)."
+                )
             for g, names in enumerate(grouped):
                 groups[g].append({c: copy_tree(subtree(state.variables, c, root.path)) for c in names})
         return tuple(tuple(g) for g in groups)
@@ -165,8 +170,10 @@ class Lift:
 
 
 def copy_counts(node: dict) -> dict:
-    return {"counts": dict(node["counts"]),
-            "children": {name: copy_counts(child) for name, child in node["children"].items()}}
+    return {
+        "counts": dict(node["counts"]),
+        "children": {name: copy_counts(child) for name, child in node["children"].items()},
+    }
 
 
 def restore_counts(node: dict, saved: dict) -> None:

@@ -13,18 +13,46 @@ uses (``nnref.linear.Dense is nnref.Dense``).
 True
 """
 
-from nnref.layers.linear import Dense, default_kernel_init  # noqa: F401
-from nnref.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
+from nnref.dtypes import promote_dtype  # noqa: F401
 from nnref.layers.conv import Conv, ConvLocal, ConvTranspose, canonicalize_padding  # noqa: F401
 from nnref.layers.embedding import Embed, default_embed_init  # noqa: F401
-from nnref.dtypes import promote_dtype  # noqa: F401
+from nnref.layers.linear import Dense, default_kernel_init  # noqa: F401
+from nnref.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
 from shared_spec.type_aliases import (  # noqa: F401
-    Array, ConvGeneralDilatedT, DotGeneralT, Dtype, Initializer, LaxPadding, PRNGKey,
-    PaddingLike, PrecisionLike, PromoteDtypeFn, Shape,
+    Array,
+    ConvGeneralDilatedT,
+    DotGeneralT,
+    Dtype,
+    Initializer,
+    LaxPadding,
+    PaddingLike,
+    PrecisionLike,
+    PRNGKey,
+    PromoteDtypeFn,
+    Shape,
 )
 
-__all__ = ['Array', 'canonicalize_padding', 'Conv', 'ConvGeneralDilatedT', 'ConvLocal',
-           'ConvTranspose', 'default_embed_init', 'default_kernel_init', 'Dense',
-           'DenseGeneral', 'DotGeneralT', 'Dtype', 'Einsum', 'Embed', 'Initializer',
-           'LaxPadding', 'PaddingLike', 'PrecisionLike', 'PRNGKey', 'promote_dtype',
-           'PromoteDtypeFn', 'Shape']
+__all__ = [
+    'Array',
+    'canonicalize_padding',
+    'Conv',
+    'ConvGeneralDilatedT',
+    'ConvLocal',
+    'ConvTranspose',
+    'default_embed_init',
+    'default_kernel_init',
+    'Dense',
+    'DenseGeneral',
+    'DotGeneralT',
+    'Dtype',
+    'Einsum',
+    'Embed',
+    'Initializer',
+    'LaxPadding',
+    'PaddingLike',
+    'PrecisionLike',
+    'PRNGKey',
+    'promote_dtype',
+    'PromoteDtypeFn',
+    'Shape',
+]

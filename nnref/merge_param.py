@@ -31,5 +31,7 @@ def merge_param(name: str, a: Any, b: Any, *, layer: str | None = None) -> Any:
     if a is None and b is None:
         raise ValueError(f'{where}Parameter "{name}" must be passed to the constructor or at call time.{fix}')
     if a is not None and b is not None:
-        raise ValueError(f'{where}Parameter "{name}" was passed to the constructor and at call time. Should be passed just once.{fix}')
+        raise ValueError(
+            f'{where}Parameter "{name}" was passed to the constructor and at call time. Should be passed just once.{fix}'
+        )
     return b if a is None else a

@@ -36,9 +36,17 @@ from nnref.initializers import declare_output_shapes, output_shapes_fn
 from shared_spec import errors
 
 __all__ = [
-    'PartitionSpec', 'AxisMetadata', 'is_axis_metadata', 'unbox', 'replace_boxed',
-    'add_axis', 'remove_axis', 'PARTITION_NAME', 'Partitioned',
-    'with_partitioning', 'get_partition_spec',
+    'PartitionSpec',
+    'AxisMetadata',
+    'is_axis_metadata',
+    'unbox',
+    'replace_boxed',
+    'add_axis',
+    'remove_axis',
+    'PARTITION_NAME',
+    'Partitioned',
+    'with_partitioning',
+    'get_partition_spec',
 ]
 
 #: The key of ``metadata_params`` (the dict a lifted ``vmap``/``scan`` passes to
@@ -153,8 +161,9 @@ class AxisMetadata(abc.ABC):
 
     # nnref.tree_util hooks, for dataclass boxes with a ``value`` field.
     def _tree_children(self):
-        static = tuple((f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
-                       if f.init and f.name != 'value')
+        static = tuple(
+            (f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if f.init and f.name != 'value'
+        )
         return [self.value], static
 
     @classmethod
@@ -175,9 +184,7 @@ def is_axis_metadata(x: Any) -> bool:
 
 def _map_boxes(fn: Callable[[AxisMetadata], Any], tree: Any) -> Any:
     """``fn`` applied to every outermost box of ``tree``; other leaves kept."""
-    return tree_util.tree_map(
-        lambda x: fn(x) if isinstance(x, AxisMetadata) else x,
-        tree, is_leaf=is_axis_metadata)
+    return tree_util.tree_map(lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree, is_leaf=is_axis_metadata)
 
 
 def unbox(tree: Any) -> Any:
@@ -197,8 +204,9 @@ def _flatten_up_to(treedef: tree_util.TreeDef, tree: Any) -> list:
         return [tree]
     if treedef.kind in ('dict', 'frozendict'):
         if not hasattr(tree, 'keys') or sorted(tree.keys()) != list(treedef.meta):
-            raise ValueError(f'replace_boxed: updates {tree!r} do not have the keys '
-                             f'{list(treedef.meta)} of the boxed tree.')
+            raise ValueError(
+                f'replace_boxed: updates {tree!r} do not have the keys {list(treedef.meta)} of the boxed tree.'
+            )
         children = [tree[k] for k in treedef.meta]
     elif treedef.kind == 'none':
         children = []
@@ -207,8 +215,7 @@ def _flatten_up_to(treedef: tree_util.TreeDef, tree: Any) -> list:
     else:
         children = list(tree)
     if len(children) != len(treedef.children):
-        raise ValueError(f'replace_boxed: updates {tree!r} do not match the '
-                         'structure of the boxed tree.')
+        raise ValueError(f'replace_boxed: updates {tree!r} do not match the structure of the boxed tree.')
     out = []
     for child_def, child in zip(treedef.children, children):
         out.extend(_flatten_up_to(child_def, child))
@@ -267,13 +274,15 @@ def _check_names(names: Any, what: str) -> tuple:
         raise TypeError(
             f'{what}: names must be a sequence with one axis name (or None) '
             f'per dimension, got the string {names!r}. Fix: write ({names!r},) '
-            'for a 1-d value.')
+            'for a 1-d value.'
+        )
     try:
         return tuple(names)
     except TypeError:
         raise TypeError(
             f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, e.g. (None, "model"); got {names!r}.') from None
+            f'per dimension, e.g. (None, "model"); got {names!r}.'
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -374,7 +383,8 @@ class Partitioned(AxisMetadata):
                 f'{found}, but the transform removes the axis it added as '
                 f'{name!r}. Fix: pass the same metadata_params '
                 f'({PARTITION_NAME}) and axis to the transform that adds and '
-                'removes this axis.')
+                'removes this axis.'
+            )
         names = list(self.names)
         del names[index]
         return self.replace(names=tuple(names))

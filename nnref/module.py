@@ -39,18 +39,16 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from shared_spec import errors
-from shared_spec.collection_filters import DenyList
-from shared_spec.frozen_dict import FrozenDict
-
-from nnref import init_apply as _apply
 from nnref import config as _config
+from nnref import init_apply as _apply
 from nnref import meta
-from shared_spec import module_graph
 from nnref.interception import run_intercepted
-from shared_spec.attribute_names import freeze_attr, map_modules
 from nnref.scope import Scope
 from nnref.variables import Variable
+from shared_spec import errors, module_graph
+from shared_spec.attribute_names import freeze_attr, map_modules
+from shared_spec.collection_filters import DenyList
+from shared_spec.frozen_dict import FrozenDict
 
 
 class _Unspecified:
@@ -94,8 +92,15 @@ def is_module(x) -> bool:
 class _ModuleState:
     """Per-instance lifecycle bookkeeping (not a dataclass field)."""
 
-    __slots__ = ("in_compact_method", "in_setup", "setup_called", "is_initialized", "autoname_cursor", "children",
-                 "shares_scope")
+    __slots__ = (
+        "in_compact_method",
+        "in_setup",
+        "setup_called",
+        "is_initialized",
+        "autoname_cursor",
+        "children",
+        "shares_scope",
+    )
 
     def __init__(self):
         self.in_compact_method = False
@@ -124,7 +129,9 @@ def _module_api() -> frozenset:
     """The public attributes of Module (and ``scope``), which a field may not shadow; computed once."""
     global _MODULE_API
     if not _MODULE_API:
-        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {"scope"}
+        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {
+            "scope"
+        }
     return _MODULE_API
 
 
@@ -190,13 +197,16 @@ class Module:
         _wrap_methods(cls)
         cls._field_names = frozenset(f.name for f in dataclasses.fields(cls))
         # The fields a bound instance attaches submodules from (see __post_init__).
-        cls._attribute_fields = tuple(f.name for f in dataclasses.fields(cls)
-                                      if f.init and f.name not in ("parent", "name"))
+        cls._attribute_fields = tuple(
+            f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name")
+        )
         cls._compare_field_names = cls._attribute_fields + ("parent", "name")
-        cls._repr_field_names = tuple(f.name for f in dataclasses.fields(cls)
-                                      if f.repr and f.name not in ("parent", "name"))
+        cls._repr_field_names = tuple(
+            f.name for f in dataclasses.fields(cls) if f.repr and f.name not in ("parent", "name")
+        )
         cls._compact_name_scope_methods = tuple(
-            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False))
+            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False)
+        )
 
     # -- construction and attachment ---------------------------------------------
 
@@ -296,7 +306,12 @@ class Module:
         if name.startswith("__") or name in ("_state", "scope", "_id"):
             raise AttributeError(name)
         state = self.__dict__.get("_state")
-        if state is not None and self.__dict__.get("scope") is not None and not state.setup_called and not state.in_setup:
+        if (
+            state is not None
+            and self.__dict__.get("scope") is not None
+            and not state.setup_called
+            and not state.in_setup
+        ):
             self._try_setup()  # the attribute may be one that setup defines
             if name in self.__dict__:
                 return self.__dict__[name]
@@ -340,6 +355,7 @@ class Module:
             self.setup()
             if self._compact_name_scope_methods:
                 from nnref.name_scopes import attach_compact_name_scopes
+
                 attach_compact_name_scopes(self)
         finally:
             state.in_setup = False
@@ -423,8 +439,9 @@ class Module:
 
             # innermost first, each shared submodule once: no recursion per level
             reset = {"name": None} if _reset_names else {}
-            module_graph.deep_clone_submodules(self, is_module, _init_fields, cache,
-                                               lambda m: clone_one(m, {"parent": None, **reset}))
+            module_graph.deep_clone_submodules(
+                self, is_module, _init_fields, cache, lambda m: clone_one(m, {"parent": None, **reset})
+            )
             return clone_one(self, {"parent": parent, **updates})
         return type(self)(**attrs)
 
@@ -454,7 +471,9 @@ class Module:
             value = meta.unbox(value)  # AxisMetadata boxes hand out their value
         return value
 
-    def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs) -> Variable:
+    def variable(
+        self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs
+    ) -> Variable:
         """Declares a variable of collection ``col``; read and write it through ``.value``.
 
         ``init_fn(*init_args, **init_kwargs)`` (no key is passed) runs only if
@@ -495,7 +514,9 @@ class Module:
         self._require_scope("is_initializing")
         return bool(self.scope.get_flag("initializing", False))
 
-    def sow(self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple) -> bool:
+    def sow(
+        self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple
+    ) -> bool:
         """Stores ``value`` in ``col`` if it is mutable (default: appended to a tuple); returns whether it did.
 
         >>> import nnref as nn
@@ -546,19 +567,27 @@ class Module:
 
     # -- entry points -----------------------------------------------------------------
 
-    def init_with_output(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs):
+    def init_with_output(
+        self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
+    ):
         """Runs ``method`` with all collections (but 'intermediates') mutable: ``(output, variables)``."""
         _check_instance(self)
         fn = _apply.resolve_method(self, method)
-        return _apply.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(rngs, *args, **kwargs)
+        return _apply.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
+            rngs, *args, **kwargs
+        )
 
-    def init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs) -> dict:
+    def init(
+        self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
+    ) -> dict:
         """The variables that running ``method`` (default ``__call__``) creates.
 
         ``rngs`` is one key (the 'params' stream) or a dict of keys per stream.
         """
         _check_instance(self)
-        _, variables = self.init_with_output(rngs, *args, method=method, mutable=mutable, capture_intermediates=capture_intermediates, **kwargs)
+        _, variables = self.init_with_output(
+            rngs, *args, method=method, mutable=mutable, capture_intermediates=capture_intermediates, **kwargs
+        )
         return variables
 
     def lazy_init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), **kwargs) -> dict:
@@ -580,7 +609,9 @@ class Module:
         """
         _check_instance(self)
         fn = _apply.resolve_method(self, method)
-        return _apply.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(variables, *args, rngs=rngs, **kwargs)
+        return _apply.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
+            variables, *args, rngs=rngs, **kwargs
+        )
 
     def bind(self, variables, *args, rngs=None, mutable=False) -> "Module":
         """An interactive copy of this module bound to ``variables`` (and ``rngs``)."""
@@ -597,10 +628,20 @@ class Module:
         module = self.clone(_deep_clone=True, _reset_names=True, name=None)
         return module, self.variables
 
-    def tabulate(self, rngs, *args, depth: Optional[int] = None, show_repeated: bool = False,
-                 mutable=DenyList("intermediates"), console_kwargs=None, table_kwargs=MappingProxyType({}),
-                 column_kwargs=MappingProxyType({}), compute_flops: bool = False, compute_vjp_flops: bool = False,
-                 **kwargs) -> str:
+    def tabulate(
+        self,
+        rngs,
+        *args,
+        depth: Optional[int] = None,
+        show_repeated: bool = False,
+        mutable=DenyList("intermediates"),
+        console_kwargs=None,
+        table_kwargs=MappingProxyType({}),
+        column_kwargs=MappingProxyType({}),
+        compute_flops: bool = False,
+        compute_vjp_flops: bool = False,
+        **kwargs,
+    ) -> str:
         """A table summarizing this module: one row per method call of ``init``, its shapes and variables.
 
         Takes ``init``'s arguments (``rngs``, the forward ``args``/``kwargs``,
@@ -614,9 +655,18 @@ class Module:
         """
         from nnref.summary import tabulate
 
-        tabulate_fn = tabulate(self, rngs, depth=depth, show_repeated=show_repeated, mutable=mutable,
-                               console_kwargs=console_kwargs, table_kwargs=table_kwargs, column_kwargs=column_kwargs,
-                               compute_flops=compute_flops, compute_vjp_flops=compute_vjp_flops)
+        tabulate_fn = tabulate(
+            self,
+            rngs,
+            depth=depth,
+            show_repeated=show_repeated,
+            mutable=mutable,
+            console_kwargs=console_kwargs,
+            table_kwargs=table_kwargs,
+            column_kwargs=column_kwargs,
+            compute_flops=compute_flops,
+            compute_vjp_flops=compute_vjp_flops,
+        )
         return tabulate_fn(*args, **kwargs)
 
 
@@ -651,15 +701,19 @@ def _check_instance(module) -> None:
 
 
 # The rest of the seed's ``flax.linen.module`` namespace (nothing here imports this file back at import time).
+from nnref import config  # noqa: E402,F401
 from nnref.init_apply import apply, init, init_with_output  # noqa: E402,F401
 from nnref.interception import InterceptorContext, intercept_methods  # noqa: E402,F401
 from nnref.merge_param import merge_param  # noqa: E402,F401
 from nnref.name_scopes import CompactNameScope, compact_name_scope, share_scope  # noqa: E402,F401
-from nnref import config  # noqa: E402,F401
 from shared_spec.collection_filters import DenyList, union_filters  # noqa: E402,F401
-from shared_spec.frozen_dict import FrozenDict  # noqa: E402,F401
 from shared_spec.type_aliases import (  # noqa: E402,F401
-    CollectionFilter, FrozenVariableDict, PRNGKey, RNGSequences, VariableDict)
+    CollectionFilter,
+    FrozenVariableDict,
+    PRNGKey,
+    RNGSequences,
+    VariableDict,
+)
 
 tuple_init = _empty_tuple  # the seed's names of sow's default init_fn / reduce_fn
 tuple_reduce = _append

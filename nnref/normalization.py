@@ -13,14 +13,38 @@ uses (``nnref.normalization.LayerNorm is nnref.LayerNorm``).
 True
 """
 
-from nnref.layers.normalization import (  # noqa: F401
-    BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm, SpectralNorm, WeightNorm,
-)
 from nnref.dtypes import canonicalize_dtype  # noqa: F401
+from nnref.layers.normalization import (  # noqa: F401
+    BatchNorm,
+    GroupNorm,
+    InstanceNorm,
+    LayerNorm,
+    RMSNorm,
+    SpectralNorm,
+    WeightNorm,
+)
 from shared_spec.type_aliases import (  # noqa: F401
-    Array, Axes, Dtype, Initializer, PRNGKey, Shape,
+    Array,
+    Axes,
+    Dtype,
+    Initializer,
+    PRNGKey,
+    Shape,
 )
 
-__all__ = ['Array', 'Axes', 'BatchNorm', 'canonicalize_dtype', 'Dtype', 'GroupNorm',
-           'Initializer', 'InstanceNorm', 'LayerNorm', 'PRNGKey', 'RMSNorm', 'Shape',
-           'SpectralNorm', 'WeightNorm']
+__all__ = [
+    'Array',
+    'Axes',
+    'BatchNorm',
+    'canonicalize_dtype',
+    'Dtype',
+    'GroupNorm',
+    'Initializer',
+    'InstanceNorm',
+    'LayerNorm',
+    'PRNGKey',
+    'RMSNorm',
+    'Shape',
+    'SpectralNorm',
+    'WeightNorm',
+]

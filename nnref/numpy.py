@@ -36,14 +36,41 @@ import types as _types
 
 import ml_dtypes as _ml_dtypes
 import numpy as _np
-
 from numpy import *  # noqa: F401,F403  (the namespace *is* NumPy's)
+
 # Names that ``import *`` leaves out on some NumPy versions because they
 # shadow builtins; model code uses them constantly.
-from numpy import abs, all, any, max, min, round, sum  # noqa: F401,A004
-from numpy import bool_, float16, float32, float64, int8, int16, int32, int64  # noqa: F401
-from numpy import uint8, uint16, uint32, uint64, complex64, complex128  # noqa: F401
-from numpy import einsum, matmul, dot, take, where, clip, fft, linalg  # noqa: F401
+from numpy import (  # noqa: F401,A004  # noqa: F401  # noqa: F401  # noqa: F401
+    abs,
+    all,
+    any,
+    bool_,
+    clip,
+    complex64,
+    complex128,
+    dot,
+    einsum,
+    fft,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    linalg,
+    matmul,
+    max,
+    min,
+    round,
+    sum,
+    take,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+    where,
+)
 
 # Low-precision floats come from ml_dtypes, as they do inside JAX.
 bfloat16 = _ml_dtypes.bfloat16
@@ -58,10 +85,24 @@ iinfo = _ml_dtypes.iinfo
 # NumPy submodules that jax.numpy does not have; leaving them here would let
 # model code run on nnref and then fail on nnjax (randomness goes through
 # nnref.random keys, never np.random).
-for _name in ('random', 'ma', 'char', 'rec', 'ctypeslib', 'testing', 'lib',
-              'core', 'f2py', 'typing', 'polynomial', 'emath', 'strings',
-              'exceptions', 'dtypes',
-              'test'):  # numpy's self-test runner; pytest would try to collect it
+for _name in (
+    'random',
+    'ma',
+    'char',
+    'rec',
+    'ctypeslib',
+    'testing',
+    'lib',
+    'core',
+    'f2py',
+    'typing',
+    'polynomial',
+    'emath',
+    'strings',
+    'exceptions',
+    'dtypes',
+    'test',
+):  # numpy's self-test runner; pytest would try to collect it
     globals().pop(_name, None)
 
 # 64-bit dtypes and the 32-bit dtype each one narrows to.
@@ -87,8 +128,7 @@ def _typed_dtype(leaf):
     """The dtype a leaf insists on, or None for weak Python data."""
     if isinstance(leaf, _np.dtype):
         return leaf
-    if isinstance(leaf, type) and (issubclass(leaf, _np.generic)
-                                   or leaf in (float, int, complex, _builtins.bool)):
+    if isinstance(leaf, type) and (issubclass(leaf, _np.generic) or leaf in (float, int, complex, _builtins.bool)):
         try:  # a dtype passed positionally, e.g. sum(x, 0, float64)
             return _np.dtype(leaf)
         except TypeError:  # abstract types such as np.floating
@@ -165,7 +205,7 @@ class _X32:
         if kwargs.get('out') is not None:
             return fn(*args, **kwargs)  # the caller chose the storage
         wide = _has_wide_input(args, kwargs)
-        if self._float_ufunc and not wide and _integer_only(args[:fn.nin]):
+        if self._float_ufunc and not wide and _integer_only(args[: fn.nin]):
             # JAX turns integers into its default float, float32, whatever
             # their width; NumPy would pick float16 for int8, float64 for int32.
             kwargs['dtype'] = _DEFAULT_FLOAT
@@ -184,6 +224,7 @@ class _X32:
 # ---------------------------------------------------------------------------
 # Creation functions: where NumPy would choose a 64-bit default, choose 32.
 # ---------------------------------------------------------------------------
+
 
 def _weak_dtype(*objs):
     """The dtype JAX (x64 off) would infer for Python data mixed with arrays.
@@ -293,8 +334,7 @@ def _like(numpy_fn):
         return numpy_fn(a, dtype=dtype, order=order, subok=subok, shape=shape)
 
     like.__name__ = like.__qualname__ = numpy_fn.__name__
-    like.__doc__ = (f'``numpy.{numpy_fn.__name__}``; an array keeps its dtype, '
-                    'Python data gets JAX\'s 32-bit default.\n')
+    like.__doc__ = f'``numpy.{numpy_fn.__name__}``; an array keeps its dtype, Python data gets JAX\'s 32-bit default.\n'
     return like
 
 
@@ -307,7 +347,8 @@ empty_like.__doc__ = (
     'Zeros shaped like ``a``, as ``jax.numpy.empty_like`` gives; an array keeps '
     "its dtype, Python data gets JAX's 32-bit default.\n\n"
     '>>> empty_like([1.5, 2.5])\n'
-    "array([0., 0.], dtype=float32)\n")
+    "array([0., 0.], dtype=float32)\n"
+)
 
 
 def full_like(a, fill_value, dtype=None, order='K', subok=True, shape=None):
@@ -357,8 +398,7 @@ def arange(start, stop=None, step=None, dtype=None):
     if dtype is None:
         dtype = _weak_dtype(*(v for v in (start, stop, step) if v is not None))
     if stop is None:
-        return _np.arange(start, step=step, dtype=dtype) if step is not None \
-            else _np.arange(start, dtype=dtype)
+        return _np.arange(start, step=step, dtype=dtype) if step is not None else _np.arange(start, dtype=dtype)
     return _np.arange(start, stop, step, dtype=dtype)
 
 
@@ -401,14 +441,37 @@ def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
 
 # Everything else NumPy exports that computes values gets the 32-bit rule.
 # Classes (dtypes, ndarray, errstate, ...) and plain constants stay as they are.
-_OWN = frozenset({
-    'array', 'asarray', 'zeros', 'ones', 'empty', 'full', 'zeros_like', 'ones_like',
-    'empty_like', 'full_like', 'eye', 'identity', 'tri', 'arange', 'linspace',
-    'logspace', 'geomspace', 'finfo', 'iinfo',
-})
+_OWN = frozenset(
+    {
+        'array',
+        'asarray',
+        'zeros',
+        'ones',
+        'empty',
+        'full',
+        'zeros_like',
+        'ones_like',
+        'empty_like',
+        'full_like',
+        'eye',
+        'identity',
+        'tri',
+        'arange',
+        'linspace',
+        'logspace',
+        'geomspace',
+        'finfo',
+        'iinfo',
+    }
+)
 for _name, _value in list(globals().items()):
-    if (_name.startswith('_') or _name in _OWN or isinstance(_value, (type, _types.ModuleType))
-            or not callable(_value) or getattr(_value, '__module__', '') == __name__):
+    if (
+        _name.startswith('_')
+        or _name in _OWN
+        or isinstance(_value, (type, _types.ModuleType))
+        or not callable(_value)
+        or getattr(_value, '__module__', '') == __name__
+    ):
         continue
     if isinstance(_value, _np.ufunc) or _name in _np.__dict__:
         globals()[_name] = _X32(_value)

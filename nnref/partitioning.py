@@ -40,39 +40,58 @@ PartitionSpec('embed', 'mlp')
 from __future__ import annotations
 
 import dataclasses
-
 from typing import Any, Callable, Mapping
 
-from nnref import errors
+from nnref import errors, tree_util
 from nnref import module as _module
-from nnref import tree_util
 from nnref.meta import PartitionSpec
 from nnref.spmd import (  # noqa: F401  (the seed re-exports these here)
     get_logical_axis_rules as get_axis_rules,
+)
+from nnref.spmd import (
     logical_axis_rules as axis_rules,
+)
+from nnref.spmd import (
     logical_to_mesh,
     logical_to_mesh_axes,
+)
+from nnref.spmd import (
     set_logical_axis_rules as set_axis_rules,
+)
+from nnref.spmd import (
     with_logical_constraint as with_sharding_constraint,
 )
+from nnref.transforms.jit import remat_core
 from nnref.transforms.lifting import _argnums, lift_transform
 from nnref.transforms.map_variables import map_variables
-from nnref.transforms.jit import remat_core
 from nnref.transforms.scan import scan
 from nnref.transforms.vmap import vmap
 from nnref.variables import Variable
-from shared_spec import logical_axes as _logical_axes
 from shared_spec.collection_filters import union_filters
 from shared_spec.frozen_dict import FrozenDict
-from shared_spec.in_out_axes import In as ScanIn, InOutAxis, Out as ScanOut  # noqa: F401
+from shared_spec.in_out_axes import In as ScanIn  # noqa: F401
+from shared_spec.in_out_axes import Out as ScanOut
 from shared_spec.logical_axes import RulesFallback
 from shared_spec.type_aliases import Array, CollectionFilter, InOutScanAxis, PRNGSequenceFilter  # noqa: F401
 
 __all__ = [
-    'AxisMetadata', 'PartitionedVariable', 'RulesFallback', 'ScanIn', 'ScanOut',
-    'axis_rules', 'get_axis_rules', 'set_axis_rules', 'get_axis_names',
-    'logical_to_mesh', 'logical_to_mesh_axes', 'with_sharding_constraint',
-    'param_with_axes', 'variable_with_axes', 'scan_with_axes', 'vmap_with_axes', 'remat',
+    'AxisMetadata',
+    'PartitionedVariable',
+    'RulesFallback',
+    'ScanIn',
+    'ScanOut',
+    'axis_rules',
+    'get_axis_rules',
+    'set_axis_rules',
+    'get_axis_names',
+    'logical_to_mesh',
+    'logical_to_mesh_axes',
+    'with_sharding_constraint',
+    'param_with_axes',
+    'variable_with_axes',
+    'scan_with_axes',
+    'vmap_with_axes',
+    'remat',
 ]
 
 # Typing aliases the seed's module exports (annotations only).
@@ -84,6 +103,7 @@ PartitionSpecPytree = Any
 
 
 # --- recorded axis names -------------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class AxisMetadata:
@@ -119,7 +139,8 @@ def _record_axes(x, y):
     if isinstance(x, AxisMetadata) and x != y:
         raise ValueError(
             f'If axis names are sown twice, expected them to match. Got {x} and {y}. '
-            'Fix: declare the variable with the same axes= every time.')
+            'Fix: declare the variable with the same axes= every time.'
+        )
     return y
 
 
@@ -127,8 +148,7 @@ def _current_module(module, what: str):
     if module is None:
         module = _module._module_stack[-1]
     if module is None:
-        raise ValueError(
-            f'{what} needs a Module: call it inside a compact method or setup(), or pass module=.')
+        raise ValueError(f'{what} needs a Module: call it inside a compact method or setup(), or pass module=.')
     return module
 
 
@@ -136,8 +156,7 @@ def _as_names(axes):
     return tuple(axes) if isinstance(axes, list) else axes
 
 
-def param_with_axes(name: str, init_fn: Callable[..., Any], *init_args, axes=None, module=None,
-                    **init_kwargs):
+def param_with_axes(name: str, init_fn: Callable[..., Any], *init_args, axes=None, module=None, **init_kwargs):
     """``module.param(name, init_fn, ...)`` that also records its logical ``axes``.
 
     The names go to ``params_axes`` as ``{name}_axes: AxisMetadata(axes)``
@@ -184,8 +203,9 @@ class PartitionedVariable(Variable):
     'PartitionedVariable'
     """
 
-    def __init__(self, scope, collection: str, name: str, axes=None,
-                 fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED):
+    def __init__(
+        self, scope, collection: str, name: str, axes=None, fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED
+    ):
         super().__init__(scope, collection, name, unbox=False)
         self.axes = axes
         self.fallback = fallback
@@ -204,9 +224,16 @@ class PartitionedVariable(Variable):
         self.scope.put_variable(self.collection, self.name, new_value)
 
 
-def variable_with_axes(collection: str, name: str, init_fn: Callable[..., Any] | None, *init_args,
-                       axes=None, module=None, fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED,
-                       **init_kwargs) -> PartitionedVariable:
+def variable_with_axes(
+    collection: str,
+    name: str,
+    init_fn: Callable[..., Any] | None,
+    *init_args,
+    axes=None,
+    module=None,
+    fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED,
+    **init_kwargs,
+) -> PartitionedVariable:
     """``module.variable(collection, name, init_fn, ...)`` that also records its logical ``axes``.
 
     Returns a :class:`PartitionedVariable`; the initial value and every read
@@ -235,16 +262,18 @@ def variable_with_axes(collection: str, name: str, init_fn: Callable[..., Any] |
     if not module.has_variable(collection, name) and not module.is_mutable_collection(collection):
         # The seed reports the variable (not the collection) missing, empty collection or not.
         raise errors.ScopeVariableNotFoundError(name, collection, module.scope.path_text)
-    plain = module.variable(collection, name, constrained_init if init_fn is not None else None,
-                            *init_args, unbox=False, **init_kwargs)
+    plain = module.variable(
+        collection, name, constrained_init if init_fn is not None else None, *init_args, unbox=False, **init_kwargs
+    )
     if axes is not None:
         module.sow(f'{collection}_axes', f'{name}_axes', AxisMetadata(axes), reduce_fn=_record_axes)
     return PartitionedVariable(plain.scope, collection, name, axes, fallback)
 
 
 def _is_logical_spec(x) -> bool:
-    return x is None or (isinstance(x, tuple) and all(
-        e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x))
+    return x is None or (
+        isinstance(x, tuple) and all(e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x)
+    )
 
 
 def _flatten(tree, prefix=()):
@@ -267,12 +296,13 @@ def get_axis_names(axes_metadata) -> FrozenDict:
     >>> names['Dense_0']['kernel']
     PartitionSpec('embed', 'mlp')
     """
+
     def to_spec(names):
         return None if names is None else PartitionSpec(*names)
 
     result: dict = {}
     for path, metadata in _flatten(axes_metadata):
-        leaf = path[-1][:-len('_axes')] if path[-1].endswith('_axes') else path[-1]
+        leaf = path[-1][: -len('_axes')] if path[-1].endswith('_axes') else path[-1]
         node = result
         for key in path[:-1]:
             node = node.setdefault(key, {})
@@ -282,9 +312,11 @@ def get_axis_names(axes_metadata) -> FrozenDict:
 
 # --- lifted transforms that keep the recorded names in step --------------------------
 
+
 def _map_axis_metadata(fn, tree):
-    return tree_util.tree_map(lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree,
-                                  is_leaf=lambda x: isinstance(x, AxisMetadata))
+    return tree_util.tree_map(
+        lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree, is_leaf=lambda x: isinstance(x, AxisMetadata)
+    )
 
 
 def _add_axis_to_metadata(target, axis_pos, axis_name: str, axis_col: str):
@@ -299,6 +331,7 @@ def _add_axis_to_metadata(target, axis_pos, axis_name: str, axis_col: str):
             names = list(names)
             names.insert(pos, axis_name)
             return tuple(names)
+
         return md.replace(names=tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
 
     def remove(md):
@@ -309,26 +342,44 @@ def _add_axis_to_metadata(target, axis_pos, axis_name: str, axis_col: str):
             if names[pos] != axis_name:
                 raise ValueError(
                     f'Expected axis {axis_name} at position {pos} in axis metadata {names}. '
-                    f'Fix: pass the {axis_col} collection that this transform produced.')
+                    f'Fix: pass the {axis_col} collection that this transform produced.'
+                )
             del names[pos]
             return tuple(names)
+
         return md.replace(names=tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
 
     parent = _module._module_stack[-1]
     mutable = parent.is_mutable_collection(axis_col) if parent is not None else True
-    return map_variables(target, axis_col, mutable=mutable,
-                         trans_in_fn=lambda tree: _map_axis_metadata(remove, tree),
-                         trans_out_fn=lambda tree: _map_axis_metadata(insert, tree))
+    return map_variables(
+        target,
+        axis_col,
+        mutable=mutable,
+        trans_in_fn=lambda tree: _map_axis_metadata(remove, tree),
+        trans_out_fn=lambda tree: _map_axis_metadata(insert, tree),
+    )
 
 
 def _logical_axes_pos(axis_pos):
     return axis_pos.axis if isinstance(axis_pos, (ScanIn, ScanOut)) else axis_pos
 
 
-def scan_with_axes(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
-                   split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-                   axis_name: str = 'layers', axes_collections: tuple = ('params',),
-                   data_transform=None, methods=None):
+def scan_with_axes(
+    target,
+    variable_axes: Mapping = {},
+    variable_broadcast=False,
+    variable_carry=False,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    length=None,
+    reverse=False,
+    unroll=1,
+    axis_name: str = 'layers',
+    axes_collections: tuple = ('params',),
+    data_transform=None,
+    methods=None,
+):
     """``nn.scan`` that also puts ``axis_name`` into the recorded axis names.
 
     For each collection of ``axes_collections`` stacked by ``variable_axes``,
@@ -352,20 +403,38 @@ def scan_with_axes(target, variable_axes: Mapping = {}, variable_broadcast=False
     ((4, 3, 3), ('layers', 'embed', 'mlp'))
     """
     axes_filters = tuple(f'{col}_axes' for col in axes_collections)
-    scanned = scan(target, variable_axes=variable_axes,
-                   variable_broadcast=union_filters(variable_broadcast, axes_filters),
-                   variable_carry=variable_carry, split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes,
-                   length=length, reverse=reverse, unroll=unroll, data_transform=data_transform,
-                   methods=methods)
+    scanned = scan(
+        target,
+        variable_axes=variable_axes,
+        variable_broadcast=union_filters(variable_broadcast, axes_filters),
+        variable_carry=variable_carry,
+        split_rngs=split_rngs,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        length=length,
+        reverse=reverse,
+        unroll=unroll,
+        data_transform=data_transform,
+        methods=methods,
+    )
     for col in axes_collections:
         if col in variable_axes:
             scanned = _add_axis_to_metadata(scanned, variable_axes[col], axis_name, f'{col}_axes')
     return scanned
 
 
-def vmap_with_axes(target, variable_axes: Mapping, split_rngs: Mapping = {}, in_axes=0, out_axes=0,
-                   axis_size=None, axis_name=None, partitioning_axis_names: Mapping = {},
-                   spmd_axis_name=None, methods=None):
+def vmap_with_axes(
+    target,
+    variable_axes: Mapping,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    axis_size=None,
+    axis_name=None,
+    partitioning_axis_names: Mapping = {},
+    spmd_axis_name=None,
+    methods=None,
+):
     """``nn.vmap`` that also puts the mapped axis's name into the recorded axis names.
 
     ``partitioning_axis_names`` maps a collection to the logical name of its
@@ -390,17 +459,33 @@ def vmap_with_axes(target, variable_axes: Mapping, split_rngs: Mapping = {}, in_
     variable_axes = dict(variable_axes)
     for col in partitioning_axis_names:
         variable_axes[f'{col}_axes'] = None
-    mapped = vmap(target, variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
-                  out_axes=out_axes, axis_size=axis_size, axis_name=axis_name, spmd_axis_name=spmd_axis_name,
-                  methods=methods)
+    mapped = vmap(
+        target,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        axis_size=axis_size,
+        axis_name=axis_name,
+        spmd_axis_name=spmd_axis_name,
+        methods=methods,
+    )
     for col, axis in variable_axes.items():
         if col in partitioning_axis_names:
             mapped = _add_axis_to_metadata(mapped, axis, partitioning_axis_names[col], f'{col}_axes')
     return mapped
 
 
-def remat(target, variables=True, rngs=True, concrete: bool = False, prevent_cse: bool = True,
-          static_argnums=(), policy=None, methods=None):
+def remat(
+    target,
+    variables=True,
+    rngs=True,
+    concrete: bool = False,
+    prevent_cse: bool = True,
+    static_argnums=(),
+    policy=None,
+    methods=None,
+):
     """``nn.remat`` whose ``static_argnums`` index the method's arguments after the module.
 
     ``static_argnums=(0,)`` marks the first argument after ``self`` static
@@ -419,6 +504,15 @@ def remat(target, variables=True, rngs=True, concrete: bool = False, prevent_cse
     ['Dense_0']
     """
     static_argnums = _argnums('remat', 'static_argnums', static_argnums)
-    return lift_transform('remat', remat_core, target, methods=methods, variables=variables, rngs=rngs,
-                          concrete=concrete, prevent_cse=prevent_cse, static_argnums=static_argnums,
-                          policy=policy)
+    return lift_transform(
+        'remat',
+        remat_core,
+        target,
+        methods=methods,
+        variables=variables,
+        rngs=rngs,
+        concrete=concrete,
+        prevent_cse=prevent_cse,
+        static_argnums=static_argnums,
+        policy=policy,
+    )

@@ -13,19 +13,56 @@ aliases in ``shared_spec.type_aliases``, so every name here is the very object
 True
 """
 
-from nnref.layers.recurrent import (  # noqa: F401
-    ConvLSTMCell, DenseParams, GRUCell, LSTMCell, MGUCell, OptimizedLSTMCell,
-    RNNCellBase, SimpleCell,
-)
-from nnref.layers.rnn import Bidirectional, RNN, flip_sequences  # noqa: F401
 from nnref.layers.linear import default_kernel_init  # noqa: F401
+from nnref.layers.recurrent import (  # noqa: F401
+    ConvLSTMCell,
+    DenseParams,
+    GRUCell,
+    LSTMCell,
+    MGUCell,
+    OptimizedLSTMCell,
+    RNNCellBase,
+    SimpleCell,
+)
+from nnref.layers.rnn import RNN, Bidirectional, flip_sequences  # noqa: F401
 from shared_spec.type_aliases import (  # noqa: F401
-    Array, Carry, CarryHistory, CollectionFilter, Dtype, InOutScanAxis, Initializer,
-    Output, PRNGKey, PRNGSequenceFilter, PrecisionLike, RNNBase,
+    Array,
+    Carry,
+    CarryHistory,
+    CollectionFilter,
+    Dtype,
+    Initializer,
+    InOutScanAxis,
+    Output,
+    PrecisionLike,
+    PRNGKey,
+    PRNGSequenceFilter,
+    RNNBase,
 )
 
-__all__ = ['Array', 'Bidirectional', 'Carry', 'CarryHistory', 'CollectionFilter',
-           'ConvLSTMCell', 'default_kernel_init', 'DenseParams', 'Dtype',
-           'flip_sequences', 'GRUCell', 'Initializer', 'InOutScanAxis', 'LSTMCell',
-           'MGUCell', 'OptimizedLSTMCell', 'Output', 'PrecisionLike', 'PRNGKey',
-           'PRNGSequenceFilter', 'RNN', 'RNNBase', 'RNNCellBase', 'SimpleCell']
+__all__ = [
+    'Array',
+    'Bidirectional',
+    'Carry',
+    'CarryHistory',
+    'CollectionFilter',
+    'ConvLSTMCell',
+    'default_kernel_init',
+    'DenseParams',
+    'Dtype',
+    'flip_sequences',
+    'GRUCell',
+    'Initializer',
+    'InOutScanAxis',
+    'LSTMCell',
+    'MGUCell',
+    'OptimizedLSTMCell',
+    'Output',
+    'PrecisionLike',
+    'PRNGKey',
+    'PRNGSequenceFilter',
+    'RNN',
+    'RNNBase',
+    'RNNCellBase',
+    'SimpleCell',
+]

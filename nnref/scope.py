@@ -25,14 +25,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from shared_spec import errors
-from shared_spec.collection_filters import in_filter
-
 from nnref import tree_util
 from nnref.initializers import output_shapes_fn
 from nnref.meta import unbox as meta_unbox
 from nnref.rng_streams import RngStream
 from nnref.variables import Variable
+from shared_spec import errors
+from shared_spec.collection_filters import in_filter
 
 SUBMODULE = None  # the "collection" of a reservation made by a child scope
 
@@ -98,7 +97,7 @@ class Scope:
 
     def is_within(self, other: "Scope") -> bool:
         """Whether this scope is ``other`` or below it, in the same call."""
-        return self.root is other.root and self.path[:len(other.path)] == other.path
+        return self.root is other.root and self.path[: len(other.path)] == other.path
 
     def invalidate(self) -> None:
         self.root.valid = False
@@ -290,21 +289,29 @@ def bad_name_error(name, col, where: str) -> Exception:
     """
     what = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
     if not isinstance(name, str):
-        return TypeError(f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__}).")
+        return TypeError(
+            f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__})."
+        )
     problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
-    return ValueError(f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
-                      "Fix: use a non-empty name without '/'.")
+    return ValueError(
+        f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
+        "Fix: use a non-empty name without '/'."
+    )
 
 
 def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
-    return TypeError(f"The initializer of parameter '{name}' at module path '{where}' must be callable "
-                     f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
-                     "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal().")
+    return TypeError(
+        f"The initializer of parameter '{name}' at module path '{where}' must be callable "
+        f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
+        "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal()."
+    )
 
 
 def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
-    return TypeError(f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
-                     f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned.")
+    return TypeError(
+        f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
+        f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned."
+    )
 
 
 def _is_shape(x) -> bool:
@@ -322,10 +329,16 @@ def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
     protocol of the layers (a shape tuple, then a dtype): other ``param``
     calls may pass any arguments.
     """
-    requested = init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    requested = (
+        init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
+    )
     leaves = [value] if isinstance(value, np.ndarray) else tree_util.tree_leaves(value)
     for leaf in leaves:
-        if leaf is None or isinstance(leaf, (str, bytes)) or getattr(getattr(leaf, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS:
+        if (
+            leaf is None
+            or isinstance(leaf, (str, bytes))
+            or getattr(getattr(leaf, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
+        ):
             break
     else:
         if not leaves:
@@ -335,26 +348,39 @@ def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
         elif requested is None or len(leaves) != 1 or tuple(np.shape(leaves[0])) == tuple(requested):
             return
         else:
-            raise ValueError(f"The initializer of parameter '{name}' at module path '{where}' returned shape "
-                             f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
-                             "initializer init_fn(key, shape, dtype) must return an array of exactly that shape.")
+            raise ValueError(
+                f"The initializer of parameter '{name}' at module path '{where}' returned shape "
+                f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
+                "initializer init_fn(key, shape, dtype) must return an array of exactly that shape."
+            )
     wanted = f" of shape {tuple(requested)}" if requested is not None else ""
-    raise TypeError(f"The initializer of parameter '{name}' at module path '{where}' returned {_describe(leaf)}; "
-                    f"expected an array of numbers{wanted}.")
+    raise TypeError(
+        f"The initializer of parameter '{name}' at module path '{where}' returned {_describe(leaf)}; "
+        f"expected an array of numbers{wanted}."
+    )
 
 
 def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
     """A variable a layer reads must be an array of the shape the layer needs."""
     shape = tuple(shape)
-    if (value is None or isinstance(value, (str, bytes)) or getattr(getattr(value, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
-            or not hasattr(value, "shape") and not isinstance(value, (int, float, complex))):
-        raise TypeError(f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
-                        f"this layer needs an array of shape {shape}.")
+    if (
+        value is None
+        or isinstance(value, (str, bytes))
+        or getattr(getattr(value, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
+        or not hasattr(value, "shape")
+        and not isinstance(value, (int, float, complex))
+    ):
+        raise TypeError(
+            f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
+            f"this layer needs an array of shape {shape}."
+        )
     got = tuple(np.shape(value))
     if got != shape:
-        raise ValueError(f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
-                         f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
-                         "the same configuration, or init() again.")
+        raise ValueError(
+            f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
+            f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
+            "the same configuration, or init() again."
+        )
 
 
 def _describe(value) -> str:

@@ -25,14 +25,20 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from nnref import tree_util
+from nnref.meta import Partitioned, PartitionSpec, _check_names, _declare_boxed_output, _flatten_up_to
 from shared_spec import logical_axes
 from shared_spec.logical_axes import RulesFallback
-from nnref.meta import Partitioned, PartitionSpec, _check_names, _flatten_up_to, _declare_boxed_output
 
 __all__ = [
-    'LogicallyPartitioned', 'with_logical_partitioning', 'logical_axis_rules',
-    'set_logical_axis_rules', 'get_logical_axis_rules', 'logical_to_mesh_axes',
-    'logical_to_mesh', 'with_logical_constraint', 'RulesFallback',
+    'LogicallyPartitioned',
+    'with_logical_partitioning',
+    'logical_axis_rules',
+    'set_logical_axis_rules',
+    'get_logical_axis_rules',
+    'logical_to_mesh_axes',
+    'logical_to_mesh',
+    'with_logical_constraint',
+    'RulesFallback',
 ]
 
 
@@ -87,6 +93,7 @@ def logical_axis_rules(rules):
 
 # --- rule resolution (the arithmetic is shared_spec.logical_axes, as in nnjax) ---
 
+
 def logical_to_mesh_axes(array_dim_names, rules=None):
     """The mesh :class:`~nnref.meta.PartitionSpec` for an array with these logical names.
 
@@ -119,15 +126,15 @@ def logical_to_mesh(tree, rules=None):
     ...                      (('batch', 'data'), ('hidden', 'model')))
     {'w': PartitionSpec(None, None, 'model')}
     """
-    return tree_util.tree_map(lambda spec: logical_to_mesh_axes(spec, rules), tree,
-                              is_leaf=lambda x: isinstance(x, PartitionSpec))
+    return tree_util.tree_map(
+        lambda spec: logical_to_mesh_axes(spec, rules), tree, is_leaf=lambda x: isinstance(x, PartitionSpec)
+    )
 
 
 def _is_logical_spec(x) -> bool:
     if x is None or isinstance(x, PartitionSpec):
         return True
-    return isinstance(x, tuple) and all(
-        e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x)
+    return isinstance(x, tuple) and all(e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x)
 
 
 def _check_one(spec, x, *, rules, fallback):
@@ -135,8 +142,9 @@ def _check_one(spec, x, *, rules, fallback):
     return x
 
 
-def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
-                            fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED):
+def with_logical_constraint(
+    x, logical_axis_resources, rules=None, mesh=None, fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED
+):
     """``x`` itself: nnref has no devices to shard over.
 
     The names are still resolved against ``rules`` (default: the current
@@ -163,6 +171,7 @@ def with_logical_constraint(x, logical_axis_resources, rules=None, mesh=None,
 
 # --- the logical box -------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LogicallyPartitioned(Partitioned):
     """A :class:`~nnref.meta.Partitioned` box whose names are logical.
@@ -187,8 +196,9 @@ class LogicallyPartitioned(Partitioned):
             object.__setattr__(self, 'rules', tuple(tuple(r) for r in self.rules))
 
 
-def with_logical_partitioning(fn: Callable[..., Any], names, mesh=None,
-                              rules=None) -> Callable[..., LogicallyPartitioned]:
+def with_logical_partitioning(
+    fn: Callable[..., Any], names, mesh=None, rules=None
+) -> Callable[..., LogicallyPartitioned]:
     """Wraps ``fn`` (typically an initializer) to return a :class:`LogicallyPartitioned`.
 
     >>> from nnref import initializers, random, spmd

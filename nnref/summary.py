@@ -44,12 +44,11 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
 
-from shared_spec.collection_filters import DenyList
-from shared_spec.summary_table import CallRecord, SummaryTable, build_summary_table
-
 from nnref import meta
 from nnref.interception import intercept_methods
 from nnref.summary_render import render_table
+from shared_spec.collection_filters import DenyList
+from shared_spec.summary_table import CallRecord, SummaryTable, build_summary_table
 
 __all__ = ['tabulate', 'summary_table']
 
@@ -57,7 +56,8 @@ _NO_FLOPS = (
     "nnref cannot compute FLOPs: they come from XLA's cost analysis of the compiled "
     "computation, and nnref runs eagerly in NumPy with no compiler. Fix: call "
     "nnjax.tabulate (or nnjax's Module.tabulate) with compute_flops/compute_vjp_flops, "
-    "or leave them False here.")
+    "or leave them False here."
+)
 
 
 def _box(x: Any):
@@ -83,12 +83,21 @@ class _CallRecorder:
         self.records.append(None)  # the index is taken when the call starts
         out = next_fun(*args, **kwargs)
         self.records[index] = CallRecord.of(
-            module.scope.path, type(module).__name__, context.method_name, args, kwargs, out, _box)
+            module.scope.path, type(module).__name__, context.method_name, args, kwargs, out, _box
+        )
         return out
 
 
-def summary_table(module, rngs, args: tuple = (), kwargs: Optional[dict] = None, *, depth: Optional[int] = None,
-                  show_repeated: bool = False, mutable: Any = DenyList('intermediates')) -> SummaryTable:
+def summary_table(
+    module,
+    rngs,
+    args: tuple = (),
+    kwargs: Optional[dict] = None,
+    *,
+    depth: Optional[int] = None,
+    show_repeated: bool = False,
+    mutable: Any = DenyList('intermediates'),
+) -> SummaryTable:
     """The :class:`~shared_spec.summary_table.SummaryTable` of ``module.init(rngs, *args, **kwargs)``.
 
     >>> import nnref as nn
@@ -99,14 +108,24 @@ def summary_table(module, rngs, args: tuple = (), kwargs: Optional[dict] = None,
     recorder = _CallRecorder()
     with intercept_methods(recorder):
         variables = module.init(rngs, *args, mutable=mutable, **dict(kwargs or {}))
-    return build_summary_table(type(module).__name__, recorder.records, variables, depth=depth,
-                               show_repeated=show_repeated, box=_box)
+    return build_summary_table(
+        type(module).__name__, recorder.records, variables, depth=depth, show_repeated=show_repeated, box=_box
+    )
 
 
-def tabulate(module, rngs, depth: Optional[int] = None, show_repeated: bool = False,
-             mutable: Any = DenyList('intermediates'), console_kwargs: Optional[Mapping] = None,
-             table_kwargs: Mapping = MappingProxyType({}), column_kwargs: Mapping = MappingProxyType({}),
-             compute_flops: bool = False, compute_vjp_flops: bool = False, **kwargs) -> Callable[..., str]:
+def tabulate(
+    module,
+    rngs,
+    depth: Optional[int] = None,
+    show_repeated: bool = False,
+    mutable: Any = DenyList('intermediates'),
+    console_kwargs: Optional[Mapping] = None,
+    table_kwargs: Mapping = MappingProxyType({}),
+    column_kwargs: Mapping = MappingProxyType({}),
+    compute_flops: bool = False,
+    compute_vjp_flops: bool = False,
+    **kwargs,
+) -> Callable[..., str]:
     """A function ``(*args, **kwargs) -> str`` that summarizes ``module`` as a table.
 
     The returned function runs ``module.init(rngs, *args, **kwargs)``
@@ -131,8 +150,9 @@ def tabulate(module, rngs, depth: Optional[int] = None, show_repeated: bool = Fa
     width = int((console_kwargs or {}).get('width') or 100)
 
     def tabulate_fn(*fn_args, **fn_kwargs) -> str:
-        table = summary_table(module, rngs, fn_args, {**kwargs, **fn_kwargs}, depth=depth,
-                              show_repeated=show_repeated, mutable=mutable)
+        table = summary_table(
+            module, rngs, fn_args, {**kwargs, **fn_kwargs}, depth=depth, show_repeated=show_repeated, mutable=mutable
+        )
         return render_table(table, width=width)
 
     return tabulate_fn

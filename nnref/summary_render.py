@@ -39,8 +39,7 @@ _MIN_COLUMN_WIDTH = 6
 
 def _column_widths(cells_by_column: list, budget: int) -> list:
     """Natural widths, the widest narrowed one step at a time until they fit ``budget``."""
-    widths = [max((len(line) for cell in column for line in cell.split('\n')), default=0)
-              for column in cells_by_column]
+    widths = [max((len(line) for cell in column for line in cell.split('\n')), default=0) for column in cells_by_column]
     while sum(widths) > budget:
         widest = max(range(len(widths)), key=lambda i: widths[i])
         if widths[widest] <= _MIN_COLUMN_WIDTH:
@@ -58,8 +57,10 @@ def _wrap(cell: str, width: int) -> list:
         indent = line[: len(line) - len(line.lstrip(' '))]
         if len(indent) >= width:
             indent = ''
-        lines.extend(textwrap.wrap(line, width=width, subsequent_indent=indent, break_long_words=True,
-                                   break_on_hyphens=False) or [''])
+        lines.extend(
+            textwrap.wrap(line, width=width, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False)
+            or ['']
+        )
     return lines
 
 

@@ -123,4 +123,3 @@ def tree_map(f: Callable, tree, *rest, is_leaf: Callable[[Any], bool] | None = N
         others.append(other_leaves)
     mapped = [f(*xs) for xs in zip(leaves, *others)]
     return tree_unflatten(treedef, mapped)
-

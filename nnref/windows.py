@@ -34,8 +34,7 @@ import numpy as np
 Pads = list  # of (low, high) pairs, one per axis
 
 
-def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int], strides: Sequence[int],
-                    padding: str) -> Pads:
+def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int], strides: Sequence[int], padding: str) -> Pads:
     """Explicit ``(low, high)`` pads for a padding name, per XLA.
 
     ``'VALID'`` pads nothing. ``'SAME'`` pads so that the output has
@@ -46,7 +45,9 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int], stride
     if name == "VALID":
         return [(0, 0)] * len(in_shape)
     if name not in ("SAME", "SAME_LOWER"):
-        raise ValueError(f"Unknown padding {padding!r}: use 'SAME', 'SAME_LOWER', 'VALID' or explicit (low, high) pairs.")
+        raise ValueError(
+            f"Unknown padding {padding!r}: use 'SAME', 'SAME_LOWER', 'VALID' or explicit (low, high) pairs."
+        )
     pads = []
     for n, k, s in zip(in_shape, window_shape, strides):
         out = -(-n // s)  # ceil(n / s)
@@ -94,8 +95,9 @@ def window_count(n: int, window: int, stride: int, dilation: int = 1) -> int:
     return max((n - span) // stride + 1, 0) if n >= span else 0
 
 
-def window_views(x: np.ndarray, window_shape: Sequence[int], strides: Sequence[int],
-                 dilation: Sequence[int], axes: Sequence[int]) -> Iterator[tuple]:
+def window_views(
+    x: np.ndarray, window_shape: Sequence[int], strides: Sequence[int], dilation: Sequence[int], axes: Sequence[int]
+) -> Iterator[tuple]:
     """``(offset, view)`` for every offset of the window, in row-major order.
 
     ``view[..., i, ...]`` is the element that offset ``offset`` of window
@@ -110,8 +112,7 @@ def window_views(x: np.ndarray, window_shape: Sequence[int], strides: Sequence[i
         yield offset, x[tuple(index)]
 
 
-def patches(x: np.ndarray, window_shape: Sequence[int], strides: Sequence[int],
-            dilation: Sequence[int]) -> np.ndarray:
+def patches(x: np.ndarray, window_shape: Sequence[int], strides: Sequence[int], dilation: Sequence[int]) -> np.ndarray:
     """im2col of a channels-last ``(N, *spatial, C)`` array: ``(N, *out, prod(window), C)``.
 
     The window axis runs over offsets in row-major order of ``window_shape``.
@@ -121,8 +122,9 @@ def patches(x: np.ndarray, window_shape: Sequence[int], strides: Sequence[int],
     return np.stack(views, axis=-2)
 
 
-def reduce_window(x: np.ndarray, init, reduce_fn: Callable, window_shape: Sequence[int],
-                  strides: Sequence[int], padding) -> np.ndarray:
+def reduce_window(
+    x: np.ndarray, init, reduce_fn: Callable, window_shape: Sequence[int], strides: Sequence[int], padding
+) -> np.ndarray:
     """XLA's ReduceWindow over every axis of ``x``: fold ``reduce_fn`` over each window.
 
     ``padding`` is ``'SAME'``, ``'VALID'`` or one ``(low, high)`` pair per axis;

@@ -19,9 +19,17 @@ from shared_spec.frozen_dict import FrozenDict, freeze, unfreeze
 from shared_spec.tolerances import assert_close, assert_trees_close, tolerance
 
 __all__ = [
-    'errors', 'NNError',
-    'FrozenDict', 'freeze', 'unfreeze',
-    'flatten_dict', 'unflatten_dict', 'empty_node',
-    'DenyList', 'in_filter',
-    'tolerance', 'assert_close', 'assert_trees_close',
+    'errors',
+    'NNError',
+    'FrozenDict',
+    'freeze',
+    'unfreeze',
+    'flatten_dict',
+    'unflatten_dict',
+    'empty_node',
+    'DenyList',
+    'in_filter',
+    'tolerance',
+    'assert_close',
+    'assert_trees_close',
 ]

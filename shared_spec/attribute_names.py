@@ -30,7 +30,9 @@ def map_modules(fn: Callable[[str, Any], Any], value: Any, is_module: Callable[[
     if is_module(value):
         return fn(suffix, value)
     if _is_mapping(value):
-        mapped = {key: map_modules(fn, value[key], is_module, f"{suffix}_{key}") for key in sorted(value.keys(), key=str)}
+        mapped = {
+            key: map_modules(fn, value[key], is_module, f"{suffix}_{key}") for key in sorted(value.keys(), key=str)
+        }
         return {key: mapped[key] for key in value.keys()}
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         items = [map_modules(fn, item, is_module, f"{suffix}_{i}") for i, item in enumerate(value)]

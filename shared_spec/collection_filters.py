@@ -35,6 +35,7 @@ class DenyList:
     >>> in_filter(DenyList(deny=DenyList(deny='cache')), 'cache')
     True
     """
+
     deny: object
 
 

@@ -34,8 +34,16 @@ import dataclasses
 import os
 from typing import Optional
 
-__all__ = ['SeedFlag', 'SEED_FLAGS', 'SEED_PREFIX', 'Config', 'FlagHolder', 'UnknownFlagError',
-           'static_bool_env', 'static_int_env']
+__all__ = [
+    'SeedFlag',
+    'SEED_FLAGS',
+    'SEED_PREFIX',
+    'Config',
+    'FlagHolder',
+    'UnknownFlagError',
+    'static_bool_env',
+    'static_int_env',
+]
 
 TRUE_WORDS = ('y', 'yes', 't', 'true', 'on', '1')
 FALSE_WORDS = ('n', 'no', 'f', 'false', 'off', '0')
@@ -73,8 +81,8 @@ def static_bool_env(varname: str, default: bool) -> bool:
     if word in FALSE_WORDS:
         return False
     raise ValueError(
-        f'Invalid boolean {value!r} in environment variable {varname!r}; use '
-        f'one of {TRUE_WORDS} or {FALSE_WORDS}.')
+        f'Invalid boolean {value!r} in environment variable {varname!r}; use one of {TRUE_WORDS} or {FALSE_WORDS}.'
+    )
 
 
 def static_int_env(varname: str, default: Optional[int]) -> Optional[int]:
@@ -94,8 +102,7 @@ def static_int_env(varname: str, default: Optional[int]) -> Optional[int]:
     try:
         return int(value.strip())
     except ValueError:
-        raise ValueError(
-            f'Invalid integer {value!r} in environment variable {varname!r}.') from None
+        raise ValueError(f'Invalid integer {value!r} in environment variable {varname!r}.') from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +115,7 @@ class SeedFlag:
     it; ``default_only`` that the behaviour of other values is missing
     everywhere, so only the default is accepted.
     """
+
     name: str
     default: Optional[object]
     kind: str
@@ -119,48 +127,76 @@ class SeedFlag:
 _NO_NNX = ' No effect here: this library is Linen only (NNX is not part of it).'
 
 SEED_FLAGS = (
-    SeedFlag('filter_frames', True, 'bool',
-             'Whether the library hides its own stack frames from tracebacks. No effect '
-             'here: tracebacks are never rewritten, every frame is shown.'),
-    SeedFlag('profile', True, 'bool',
-             'Whether module methods run under a named scope for profiles. No effect '
-             'here: named calls are switched by nn.enable_named_call / '
-             'nn.disable_named_call / nn.override_named_call.'),
-    SeedFlag('use_orbax_checkpointing', False, 'bool',
-             'Whether nnjax.training.checkpoints.save_checkpoint and '
-             'save_checkpoint_multiprocess write Orbax checkpoint directories instead '
-             'of single msgpack files (restoring reads either). The default here is '
-             'False: msgpack files in the seed format. No effect on nnref (it has no '
-             'checkpoints).', acts_in=('nnjax',)),
-    SeedFlag('preserve_adopted_names', False, 'bool',
-             'Whether a module created outside and adopted by a parent keeps the name '
-             'it was given instead of the attribute name it is assigned to.',
-             acts_in=('nnjax', 'nnref')),
-    SeedFlag('return_frozendict', False, 'bool',
-             'Whether init and apply return the variables as a FrozenDict instead of '
-             'a plain dict (the seed system returns plain dicts).',
-             acts_in=('nnjax', 'nnref')),
-    SeedFlag('fix_rng_separator', False, 'bool',
-             'Whether a separator byte is hashed between the parts of an rng stream '
-             'name before folding it into the key. Only the default (False, the '
-             "seed's default, no separator) is supported: True is refused.",
-             default_only=True),
-    SeedFlag('max_repr_depth', None, 'int',
-             "How many levels of nested objects NNX's repr shows; None is no limit. "
-             "The seed's Linen repr does not read it, so neither backend does."),
-    SeedFlag('use_flaxlib', False, 'bool',
-             "Whether the seed's C++ flaxlib accelerates NNX graph traversal." + _NO_NNX),
+    SeedFlag(
+        'filter_frames',
+        True,
+        'bool',
+        'Whether the library hides its own stack frames from tracebacks. No effect '
+        'here: tracebacks are never rewritten, every frame is shown.',
+    ),
+    SeedFlag(
+        'profile',
+        True,
+        'bool',
+        'Whether module methods run under a named scope for profiles. No effect '
+        'here: named calls are switched by nn.enable_named_call / '
+        'nn.disable_named_call / nn.override_named_call.',
+    ),
+    SeedFlag(
+        'use_orbax_checkpointing',
+        False,
+        'bool',
+        'Whether nnjax.training.checkpoints.save_checkpoint and '
+        'save_checkpoint_multiprocess write Orbax checkpoint directories instead '
+        'of single msgpack files (restoring reads either). The default here is '
+        'False: msgpack files in the seed format. No effect on nnref (it has no '
+        'checkpoints).',
+        acts_in=('nnjax',),
+    ),
+    SeedFlag(
+        'preserve_adopted_names',
+        False,
+        'bool',
+        'Whether a module created outside and adopted by a parent keeps the name '
+        'it was given instead of the attribute name it is assigned to.',
+        acts_in=('nnjax', 'nnref'),
+    ),
+    SeedFlag(
+        'return_frozendict',
+        False,
+        'bool',
+        'Whether init and apply return the variables as a FrozenDict instead of '
+        'a plain dict (the seed system returns plain dicts).',
+        acts_in=('nnjax', 'nnref'),
+    ),
+    SeedFlag(
+        'fix_rng_separator',
+        False,
+        'bool',
+        'Whether a separator byte is hashed between the parts of an rng stream '
+        'name before folding it into the key. Only the default (False, the '
+        "seed's default, no separator) is supported: True is refused.",
+        default_only=True,
+    ),
+    SeedFlag(
+        'max_repr_depth',
+        None,
+        'int',
+        "How many levels of nested objects NNX's repr shows; None is no limit. "
+        "The seed's Linen repr does not read it, so neither backend does.",
+    ),
+    SeedFlag('use_flaxlib', False, 'bool', "Whether the seed's C++ flaxlib accelerates NNX graph traversal." + _NO_NNX),
     SeedFlag('array_ref', False, 'bool', 'Whether NNX variables hold array refs.' + _NO_NNX),
     SeedFlag('pytree_module', True, 'bool', 'Whether NNX modules are pytrees.' + _NO_NNX),
-    SeedFlag('always_shard_variable', True, 'bool',
-             'Whether an NNX Variable with sharding metadata is sharded when created.'
-             + _NO_NNX),
-    SeedFlag('hijax_variable', False, 'bool',
-             'Whether NNX variables use HiJAX.' + _NO_NNX),
-    SeedFlag('nnx_graph_mode', True, 'bool',
-             'Whether NNX APIs default to graph mode.' + _NO_NNX),
-    SeedFlag('nnx_graph_updates', True, 'bool',
-             'Whether NNX graph mode uses dynamic graph traversal.' + _NO_NNX),
+    SeedFlag(
+        'always_shard_variable',
+        True,
+        'bool',
+        'Whether an NNX Variable with sharding metadata is sharded when created.' + _NO_NNX,
+    ),
+    SeedFlag('hijax_variable', False, 'bool', 'Whether NNX variables use HiJAX.' + _NO_NNX),
+    SeedFlag('nnx_graph_mode', True, 'bool', 'Whether NNX APIs default to graph mode.' + _NO_NNX),
+    SeedFlag('nnx_graph_updates', True, 'bool', 'Whether NNX graph mode uses dynamic graph traversal.' + _NO_NNX),
 )
 
 
@@ -182,11 +218,12 @@ class Config:
     def canonical(self, name: str) -> str:
         """The table's own spelling of ``name`` (``flax_x`` -> ``<prefix>x``)."""
         if isinstance(name, str) and name.startswith(SEED_PREFIX):
-            return self._prefix + name[len(SEED_PREFIX):]
+            return self._prefix + name[len(SEED_PREFIX) :]
         return name
 
-    def define(self, name: str, default, help_text: str, *, kind: str = 'bool',
-               default_only: bool = False) -> 'FlagHolder':
+    def define(
+        self, name: str, default, help_text: str, *, kind: str = 'bool', default_only: bool = False
+    ) -> 'FlagHolder':
         """Define flag ``name`` (in this table's spelling); start from its environment variable.
 
         Defining it again with the same default, kind and help keeps its value;
@@ -199,7 +236,8 @@ class Config:
             if (self._defaults[name], self._help[name], self._kinds[name]) != (default, help_text, kind):
                 raise ValueError(
                     f'Config flag {name!r} is already defined with default '
-                    f'{self._defaults[name]!r} and help {self._help[name]!r}.')
+                    f'{self._defaults[name]!r} and help {self._help[name]!r}.'
+                )
             return FlagHolder(name, self)
         read_env = static_bool_env if kind == 'bool' else static_int_env
         start = read_env(name.upper(), default)
@@ -221,21 +259,21 @@ class Config:
         if canonical not in self._values:
             raise UnknownFlagError(
                 f'Unknown config flag {name!r}; known flags: {sorted(self._values)} '
-                f'(each {self._prefix}<name> also as {SEED_PREFIX}<name>).')
+                f'(each {self._prefix}<name> also as {SEED_PREFIX}<name>).'
+            )
         return canonical
 
     def _check_value(self, name: str, value) -> None:
         if self._kinds[name] == 'bool':
             if not isinstance(value, bool):
-                raise TypeError(f'Config flag {name!r} takes a bool, got {value!r} of type '
-                                f'{type(value).__name__}.')
+                raise TypeError(f'Config flag {name!r} takes a bool, got {value!r} of type {type(value).__name__}.')
         elif value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise TypeError(f'Config flag {name!r} takes an int or None, got {value!r} of type '
-                            f'{type(value).__name__}.')
+            raise TypeError(f'Config flag {name!r} takes an int or None, got {value!r} of type {type(value).__name__}.')
         if name in self._default_only and value != self._defaults[name]:
             raise ValueError(
                 f'Config flag {name!r} = {value!r} is not supported: only its default '
-                f'{self._defaults[name]!r} is implemented ({self._help[name]})')
+                f'{self._defaults[name]!r} is implemented ({self._help[name]})'
+            )
 
     def __getattr__(self, name):
         if name.startswith('_'):
@@ -304,6 +342,7 @@ def define_seed_flags(config: Config) -> dict:
     holders = {}
     for flag in SEED_FLAGS:
         name = flag.name if flag.name.startswith('nnx_') else config._prefix + flag.name
-        holders[flag.name] = config.define(name, flag.default, flag.help, kind=flag.kind,
-                                           default_only=flag.default_only)
+        holders[flag.name] = config.define(
+            name, flag.default, flag.help, kind=flag.kind, default_only=flag.default_only
+        )
     return holders

@@ -63,8 +63,7 @@ def flatten_dict(xs, keep_empty_nodes=False, is_leaf=None, sep=None):
     {('foo',): 1, ('bar',): {'a': 2, 'b': {}}}
     """
     if not _is_node(xs):
-        raise TypeError(
-            f'flatten_dict expects a dict or FrozenDict, got {type(xs).__name__}.')
+        raise TypeError(f'flatten_dict expects a dict or FrozenDict, got {type(xs).__name__}.')
 
     def key_of(path):
         if sep is None:
@@ -73,14 +72,14 @@ def flatten_dict(xs, keep_empty_nodes=False, is_leaf=None, sep=None):
         if bad:
             raise TypeError(
                 f'flatten_dict(sep={sep!r}) needs string keys; path {path!r} '
-                f'has {bad[0]!r}. Use sep=None to get tuple paths.')
+                f'has {bad[0]!r}. Use sep=None to get tuple paths.'
+            )
         return sep.join(path)
 
     flat = {}
 
     def walk(node, prefix):
-        if not _is_node(node) or (prefix and is_leaf is not None
-                                  and is_leaf(prefix, node)):
+        if not _is_node(node) or (prefix and is_leaf is not None and is_leaf(prefix, node)):
             flat[key_of(prefix)] = node
             return
         if not node:
@@ -106,16 +105,14 @@ def unflatten_dict(xs, sep=None):
     {'a': {'b': 1}, 'c': {}}
     """
     if not isinstance(xs, Mapping):
-        raise TypeError(
-            f'unflatten_dict expects a flat dict, got {type(xs).__name__}.')
+        raise TypeError(f'unflatten_dict expects a flat dict, got {type(xs).__name__}.')
     result = {}
     for path, value in xs.items():
         if sep is not None:
             path = tuple(path.split(sep))
         path = tuple(path)
         if not path:
-            raise ValueError('unflatten_dict: the empty path () has no place '
-                             'in a nested dict.')
+            raise ValueError('unflatten_dict: the empty path () has no place in a nested dict.')
         if value is empty_node:
             value = {}
         cursor = result
@@ -123,11 +120,9 @@ def unflatten_dict(xs, sep=None):
             cursor = cursor.setdefault(key, {})
             if not isinstance(cursor, dict):
                 raise ValueError(
-                    f'unflatten_dict: path {path!r} passes through '
-                    f'{path[:depth + 1]!r}, which is already a leaf.')
+                    f'unflatten_dict: path {path!r} passes through {path[: depth + 1]!r}, which is already a leaf.'
+                )
         if path[-1] in cursor:
-            raise ValueError(
-                f'unflatten_dict: path {path!r} is a leaf but also the prefix '
-                'of other paths.')
+            raise ValueError(f'unflatten_dict: path {path!r} is a leaf but also the prefix of other paths.')
         cursor[path[-1]] = value
     return result

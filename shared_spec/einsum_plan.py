@@ -41,7 +41,7 @@ def _spell(subscripts: str, lhs_ndim: int, rhs_ndim: int) -> tuple:
         raise ValueError(f"einsum: {subscripts!r} has more subscripts than operand axes.")
     n = max(counts)
     letters = "".join([c for c in string.ascii_letters if c not in subscripts][:n])
-    lhs, rhs = (t.replace("...", letters[n - c:]) for t, c in zip(terms, counts))
+    lhs, rhs = (t.replace("...", letters[n - c :]) for t, c in zip(terms, counts))
     for term, ndim in ((lhs, lhs_ndim), (rhs, rhs_ndim)):
         if len(term) != ndim:
             raise ValueError(f"einsum: {subscripts!r} gives subscripts {term!r} to an operand of rank {ndim}.")
@@ -63,8 +63,10 @@ def plan(subscripts: str, lhs_ndim: int, rhs_ndim: int) -> EinsumPlan:
     rhs_free = "".join(c for c in rhs if c not in batch and c not in contracted)
 
     def dims(a, b):
-        return ((tuple(a.index(c) for c in contracted), tuple(b.index(c) for c in contracted)),
-                (tuple(a.index(c) for c in batch), tuple(b.index(c) for c in batch)))
+        return (
+            (tuple(a.index(c) for c in contracted), tuple(b.index(c) for c in contracted)),
+            (tuple(a.index(c) for c in batch), tuple(b.index(c) for c in batch)),
+        )
 
     names = "".join(batch) + rhs_free + lhs_free
     if names == out:

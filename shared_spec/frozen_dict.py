@@ -26,9 +26,7 @@ __all__ = ['FrozenDict', 'freeze', 'unfreeze', 'copy', 'pop', 'pretty_repr']
 def _freeze_values(mapping):
     """A new plain dict with every nested dict/FrozenDict value frozen."""
     return {
-        key: (value if isinstance(value, FrozenDict)
-              else FrozenDict(value) if isinstance(value, dict)
-              else value)
+        key: (value if isinstance(value, FrozenDict) else FrozenDict(value) if isinstance(value, dict) else value)
         for key, value in mapping.items()
     }
 
@@ -95,12 +93,11 @@ class FrozenDict(Mapping):
         raise TypeError(
             f'FrozenDict is immutable: cannot set key {key!r}. '
             'Use .copy({key: value}) to get an updated copy, or unfreeze() '
-            'to get a mutable dict.')
+            'to get a mutable dict.'
+        )
 
     def __delitem__(self, key):
-        raise TypeError(
-            f'FrozenDict is immutable: cannot delete key {key!r}. '
-            'Use .pop(key) to get a copy without it.')
+        raise TypeError(f'FrozenDict is immutable: cannot delete key {key!r}. Use .pop(key) to get a copy without it.')
 
     def __setattr__(self, name, value):
         raise AttributeError('FrozenDict is immutable.')
@@ -197,8 +194,7 @@ def _pretty_mapping(x, num_spaces):
     """Braces with one ``key: value,`` line per entry; nested mappings recurse."""
     if not isinstance(x, (dict, FrozenDict)):
         return repr(x)
-    body = ''.join(f'{key}: {_pretty_mapping(value, num_spaces)},\n'
-                   for key, value in x.items())
+    body = ''.join(f'{key}: {_pretty_mapping(value, num_spaces)},\n' for key, value in x.items())
     if not body:
         return '{}'
     return '{\n' + _indent(body, num_spaces) + '}'

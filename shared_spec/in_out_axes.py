@@ -78,5 +78,6 @@ def split_in_out(variable_axes: Mapping) -> InOutSides:
     """
     ins = [(key, axis_of(value)) for key, value in variable_axes.items() if not isinstance(value, Out)]
     outs = [(key, axis_of(value)) for key, value in variable_axes.items() if not isinstance(value, In)]
-    return InOutSides(tuple(k for k, _ in ins), tuple(a for _, a in ins),
-                      tuple(k for k, _ in outs), tuple(a for _, a in outs))
+    return InOutSides(
+        tuple(k for k, _ in ins), tuple(a for _, a in ins), tuple(k for k, _ in outs), tuple(a for _, a in outs)
+    )

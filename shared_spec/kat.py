@@ -21,8 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ['KatCase', 'kat_dir', 'case_names', 'case_text', 'load_case',
-           'serialization_bytes', 'serialization_contents']
+__all__ = [
+    'KatCase',
+    'kat_dir',
+    'case_names',
+    'case_text',
+    'load_case',
+    'serialization_bytes',
+    'serialization_contents',
+]
 
 ENV_VAR = 'NN_KAT_DIR'
 CASES_FILE = 'cases.json'
@@ -52,7 +59,8 @@ def _file(name):
             f'Known-answer file {name!r} not found in {str(kat_dir())!r}. The '
             f'vectors are looked up in ${ENV_VAR} if set, else in '
             "'../shared/kat' beside the repository root; check that directory "
-            'exists or set the variable.')
+            'exists or set the variable.'
+        )
     return path
 
 
@@ -113,6 +121,7 @@ class KatCase:
         case name (``'value'`` for initializer cases, ``'split_PRNGKey42_3'``
         and the like for ``'prng'``).
     """
+
     name: str
     text: str
     inputs: list
@@ -136,9 +145,7 @@ def _nest(flat):
 def _ordered(indexed, name, part):
     """Values of ``{index: array}`` as a list, checking indices are 0..n-1."""
     if sorted(indexed) != list(range(len(indexed))):
-        raise ValueError(
-            f'Known-answer case {name!r}: {part} indices {sorted(indexed)} are '
-            'not 0..n-1.')
+        raise ValueError(f'Known-answer case {name!r}: {part} indices {sorted(indexed)} are not 0..n-1.')
     return [indexed[i] for i in range(len(indexed))]
 
 

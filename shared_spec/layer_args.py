@@ -31,9 +31,19 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = [
-    'where', 'positive_int', 'optional_positive_int', 'kernel_dims', 'window_dims', 'non_negative',
-    'in_unit_interval', 'callable_members', 'array_input', 'check_array', 'non_empty_output',
-    'padded_output_dims', 'non_empty_batch',
+    'where',
+    'positive_int',
+    'optional_positive_int',
+    'kernel_dims',
+    'window_dims',
+    'non_negative',
+    'in_unit_interval',
+    'callable_members',
+    'array_input',
+    'check_array',
+    'non_empty_output',
+    'padded_output_dims',
+    'non_empty_batch',
 ]
 
 # dtype kinds that hold no numbers: objects, bytes, str.
@@ -204,11 +214,15 @@ def check_array(x, *, arg, layer, path=None, min_ndim=0):
     """
     dtype = x.dtype
     if dtype.kind in _NON_NUMERIC_KINDS:
-        raise TypeError(f"{where(layer, path)}: {arg} has dtype {dtype}, which holds no numbers; "
-                        "expected a numeric array (float, int, bool or complex).")
+        raise TypeError(
+            f"{where(layer, path)}: {arg} has dtype {dtype}, which holds no numbers; "
+            "expected a numeric array (float, int, bool or complex)."
+        )
     if x.ndim < min_ndim:
-        raise ValueError(f"{where(layer, path)}: {arg} of shape {tuple(x.shape)} is invalid; expected an array "
-                         f"with at least {min_ndim} dimension{'' if min_ndim == 1 else 's'} (got rank {x.ndim}).")
+        raise ValueError(
+            f"{where(layer, path)}: {arg} of shape {tuple(x.shape)} is invalid; expected an array "
+            f"with at least {min_ndim} dimension{'' if min_ndim == 1 else 's'} (got rank {x.ndim})."
+        )
     return x
 
 
@@ -241,8 +255,10 @@ def array_input(x, asarray, *, arg, layer, path=None, min_ndim=0):
         try:
             x = asarray(x)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"{where(layer, path)}: {arg}={x!r:.120} is invalid; expected a numeric array "
-                            f"(or a nested list of numbers); converting it failed: {e}") from None
+            raise TypeError(
+                f"{where(layer, path)}: {arg}={x!r:.120} is invalid; expected a numeric array "
+                f"(or a nested list of numbers); converting it failed: {e}"
+            ) from None
     return check_array(x, arg=arg, layer=layer, path=path, min_ndim=min_ndim)
 
 
@@ -255,9 +271,15 @@ def non_empty_output(out_shape, *, field, value, layer, path=None, in_shape):
     ValueError: Conv at module path '/Conv_0': padding=((-3, -3),) is invalid; expected a value that leaves every output axis non-empty (spatial input shape (5,) gives output shape (0,)).
     """
     if any(d <= 0 for d in out_shape):
-        raise _fail(ValueError, layer, path, field, value,
-                    f'a value that leaves every output axis non-empty (spatial input shape {tuple(in_shape)} '
-                    f'gives output shape {tuple(out_shape)})')
+        raise _fail(
+            ValueError,
+            layer,
+            path,
+            field,
+            value,
+            f'a value that leaves every output axis non-empty (spatial input shape {tuple(in_shape)} '
+            f'gives output shape {tuple(out_shape)})',
+        )
     return out_shape
 
 
@@ -292,7 +314,8 @@ def non_empty_batch(shape, reduction_axes, *, arg, layer, path=None):
             raise ValueError(
                 f"{where(layer, path)}: {arg} of shape {tuple(shape)} is empty along the reduction axes "
                 f"{tuple(reduction_axes)}, so its batch statistics are undefined; pass at least one example, "
-                "or use_running_average=True to normalize with the stored statistics.")
+                "or use_running_average=True to normalize with the stored statistics."
+            )
 
 
 def canonicalize_padding(padding, rank: int):
@@ -325,4 +348,5 @@ def canonicalize_padding(padding, rank: int):
             return pairs
     raise ValueError(
         f"Invalid padding format: {padding}, should be str, int, or a sequence of len {rank} where each "
-        "element is an int or pair of ints. Fix: e.g. 'SAME', 1, or [(0, 1), 2] for two spatial axes.")
+        "element is an int or pair of ints. Fix: e.g. 'SAME', 1, or [(0, 1), 2] for two spatial axes."
+    )

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ['UNASSIGNED', 'RulesFallback', 'place', 'mesh_axes', 'apply_fallback',
-           'check_rules', 'unmatched_error']
+__all__ = ['UNASSIGNED', 'RulesFallback', 'place', 'mesh_axes', 'apply_fallback', 'check_rules', 'unmatched_error']
 
 
 class _Unassigned:
@@ -56,8 +55,8 @@ class RulesFallback(enum.Enum):
     """
 
     AXIS_IS_UNSHARDED = 'axis_is_unsharded'  # that dimension is replicated
-    RAISE_ERROR = 'raise_error'              # ValueError naming the axis names
-    NO_CONSTRAINT = 'no_constraint'          # the array gets no constraint at all
+    RAISE_ERROR = 'raise_error'  # ValueError naming the axis names
+    NO_CONSTRAINT = 'no_constraint'  # the array gets no constraint at all
 
 
 def _axes_used(assignment) -> frozenset:
@@ -83,7 +82,8 @@ def check_rules(rules) -> None:
     if not isinstance(rules, (tuple, list)):
         raise ValueError(
             f'Unknown axis rule specification type {type(rules).__name__}: '
-            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.')
+            'rules must be a tuple or list of (logical_name, mesh_axes) pairs.'
+        )
 
 
 def place(array_dim_names, rules) -> list | None:
@@ -107,7 +107,8 @@ def place(array_dim_names, rules) -> list | None:
             'logical_to_mesh_axes: array_dim_names must be a sequence with one '
             f'logical name (or None) per dimension, got {array_dim_names!r}. '
             f'Fix: write ({array_dim_names!r},) for one dimension, or wrap '
-            'logical specs in PartitionSpec when mapping a tree.')
+            'logical specs in PartitionSpec when mapping a tree.'
+        )
     names = tuple(array_dim_names)
     repeated = []
     for i, name in enumerate(names):
@@ -117,7 +118,8 @@ def place(array_dim_names, rules) -> list | None:
         raise ValueError(
             f'Unsupported: Dimensions {tuple(repeated)} occur more than once in array '
             f'names {names}; a logical name can shard only one '
-            'dimension. Fix: give each dimension its own logical name.')
+            'dimension. Fix: give each dimension its own logical name.'
+        )
     check_rules(rules)
     placed = [UNASSIGNED if isinstance(name, str) else name for name in names]
     for logical, mesh in rules:
@@ -155,7 +157,8 @@ def unmatched_error(array_dim_names, rules) -> ValueError:
     return ValueError(
         f'Axis names {tuple(array_dim_names)} did not match a rule: no rule placed '
         f'{missing} (rules: {tuple(rules)}). Fix: add a rule for each logical name, '
-        'or use RulesFallback.AXIS_IS_UNSHARDED / NO_CONSTRAINT.')
+        'or use RulesFallback.AXIS_IS_UNSHARDED / NO_CONSTRAINT.'
+    )
 
 
 def apply_fallback(array_dim_names, rules, fallback) -> list | None | _Unassigned:

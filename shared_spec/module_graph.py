@@ -109,7 +109,8 @@ def module_hash(root, is_module: Callable, field_names: Callable) -> int:
                 "Failed to hash Flax Module.  The module probably contains unhashable attributes.  "
                 f"Module={type(m).__name__}: one of its fields {list(field_names(m))} holds an unhashable "
                 "value (a list, dict or array). Fix: pass tuples / FrozenDicts, or hashable objects, "
-                "to modules used as static arguments or dictionary keys.") from error
+                "to modules used as static arguments or dictionary keys."
+            ) from error
     return hashes[id(root)]
 
 

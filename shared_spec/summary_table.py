@@ -47,7 +47,11 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from shared_spec.summary_values import (
-    describe_value, size_and_bytes, size_and_bytes_repr, strip_markup, yaml_block,
+    describe_value,
+    size_and_bytes,
+    size_and_bytes_repr,
+    strip_markup,
+    yaml_block,
 )
 
 __all__ = ['CallRecord', 'SummaryTable', 'call_inputs', 'build_summary_table']
@@ -97,11 +101,24 @@ class CallRecord:
     vjp_flops: Optional[int] = None
 
     @classmethod
-    def of(cls, path, module_type: str, method: str, args: tuple, kwargs: dict, outputs: Any,
-           box: Optional[Callable[[Any], Any]] = None) -> 'CallRecord':
+    def of(
+        cls,
+        path,
+        module_type: str,
+        method: str,
+        args: tuple,
+        kwargs: dict,
+        outputs: Any,
+        box: Optional[Callable[[Any], Any]] = None,
+    ) -> 'CallRecord':
         """A record of a call, its arguments and output described at once (``box``: see ``describe_value``)."""
-        return cls(tuple(path), module_type, method,
-                   describe_value(call_inputs(args, kwargs), box), describe_value(outputs, box))
+        return cls(
+            tuple(path),
+            module_type,
+            method,
+            describe_value(call_inputs(args, kwargs), box),
+            describe_value(outputs, box),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,9 +198,17 @@ def _flops_cell(value: Optional[int]) -> str:
     return '' if value is None else str(value)
 
 
-def build_summary_table(module_type: str, calls, variables: Mapping, *, depth: Optional[int] = None,
-                        show_repeated: bool = False, show_flops: bool = False, show_vjp_flops: bool = False,
-                        box: Optional[Callable[[Any], Any]] = None) -> SummaryTable:
+def build_summary_table(
+    module_type: str,
+    calls,
+    variables: Mapping,
+    *,
+    depth: Optional[int] = None,
+    show_repeated: bool = False,
+    show_flops: bool = False,
+    show_vjp_flops: bool = False,
+    box: Optional[Callable[[Any], Any]] = None,
+) -> SummaryTable:
     """The summary table of a module of class ``module_type`` (see the module docstring).
 
     ``calls`` are the :class:`CallRecord` of ``init`` in the order the calls

@@ -36,8 +36,16 @@ from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 __all__ = [
-    'ArraySpec', 'BoxedArraySpec', 'describe_value', 'render_leaf', 'yaml_block',
-    'size_and_bytes', 'bytes_repr', 'size_and_bytes_repr', 'escape_markup', 'strip_markup',
+    'ArraySpec',
+    'BoxedArraySpec',
+    'describe_value',
+    'render_leaf',
+    'yaml_block',
+    'size_and_bytes',
+    'bytes_repr',
+    'size_and_bytes_repr',
+    'escape_markup',
+    'strip_markup',
 ]
 
 
@@ -232,9 +240,8 @@ def _sequence_lines(items: list, indent: int) -> list:
         if _is_empty_container(item):
             lines.append(f'{pad}- {_empty_text(item)}')
         elif isinstance(item, (dict, list)):
-            inner = (_mapping_lines(item, indent + 2) if isinstance(item, dict)
-                     else _sequence_lines(item, indent + 2))
-            lines.append(f'{pad}- {inner[0][indent + 2:]}')
+            inner = _mapping_lines(item, indent + 2) if isinstance(item, dict) else _sequence_lines(item, indent + 2)
+            lines.append(f'{pad}- {inner[0][indent + 2 :]}')
             lines.extend(inner[1:])
         else:
             lines.append(f'{pad}- {render_leaf(item)}')
@@ -306,6 +313,7 @@ def strip_markup(text: str) -> str:
     >>> strip_markup('[bold]40 (160 B)[/bold]'), strip_markup(escape_markup('a[b]'))
     ('40 (160 B)', 'a[b]')
     """
+
     def replace(m: re.Match) -> str:
         backslashes, tag = m.group(1), m.group(2)
         kept = backslashes[: len(backslashes) // 2]

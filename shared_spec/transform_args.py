@@ -17,6 +17,7 @@ from shared_spec import errors
 from shared_spec.collection_filters import in_filter
 from shared_spec.in_out_axes import In, Out
 
+
 def _what(transform: str) -> str:
     return f"nn.{transform}"
 
@@ -33,8 +34,10 @@ def _check_axes_spec(transform: str, argument: str, axes, allowed: tuple, expect
             if isinstance(spec, dict):
                 stack.extend(spec.values())
                 continue
-            raise TypeError(f"{_what(transform)}({argument}={_short(axes)}): {_short(spec)} "
-                            f"({type(spec).__name__}) is not an axis; expected {expected}.")
+            raise TypeError(
+                f"{_what(transform)}({argument}={_short(axes)}): {_short(spec)} "
+                f"({type(spec).__name__}) is not an axis; expected {expected}."
+            )
 
 
 def _short(value) -> str:
@@ -44,12 +47,16 @@ def _short(value) -> str:
 
 def _check_mapping(transform: str, argument: str, value, values_ok, expected: str) -> None:
     if not isinstance(value, dict) and not hasattr(value, "items"):
-        raise TypeError(f"{_what(transform)}({argument}={_short(value)}): expected a dict from collection or "
-                        f"stream filter to {expected}; got {type(value).__name__}.")
+        raise TypeError(
+            f"{_what(transform)}({argument}={_short(value)}): expected a dict from collection or "
+            f"stream filter to {expected}; got {type(value).__name__}."
+        )
     for key, item in value.items():
         if not values_ok(item):
-            raise TypeError(f"{_what(transform)}({argument}={_short(value)}): the value for {key!r} is "
-                            f"{_short(item)} ({type(item).__name__}); expected {expected}.")
+            raise TypeError(
+                f"{_what(transform)}({argument}={_short(value)}): the value for {key!r} is "
+                f"{_short(item)} ({type(item).__name__}); expected {expected}."
+            )
 
 
 def _is_axis_or_none(x) -> bool:
@@ -69,11 +76,15 @@ def _argnums(transform: str, argument: str, value) -> tuple:
     except TypeError:
         items = None
     if items is None or any(isinstance(i, bool) or not isinstance(i, int) for i in items):
-        raise TypeError(f"{_what(transform)}({argument}={_short(value)}): expected an int or a tuple of ints "
-                        "(argument positions, the module being argument 0).")
+        raise TypeError(
+            f"{_what(transform)}({argument}={_short(value)}): expected an int or a tuple of ints "
+            "(argument positions, the module being argument 0)."
+        )
     if any(i < 0 for i in items):
-        raise ValueError(f"{_what(transform)}({argument}={_short(value)}): negative positions are not "
-                         "supported; count from 0 (the module), so the first argument after it is 1.")
+        raise ValueError(
+            f"{_what(transform)}({argument}={_short(value)}): negative positions are not "
+            "supported; count from 0 (the module), so the first argument after it is 1."
+        )
     return items
 
 
@@ -84,7 +95,8 @@ def check_argnums_in_range(transform: str, argument: str, argnums: tuple, n_args
             raise ValueError(
                 f"{_what(transform)}({argument}={_short(tuple(j + 1 for j in argnums))}) at module "
                 f"{errors.format_path(path)}: position {i + 1} is out of range; the call passes the module "
-                f"(position 0) and {n_args} argument(s), so expected positions 1..{n_args}.")
+                f"(position 0) and {n_args} argument(s), so expected positions 1..{n_args}."
+            )
 
 
 def validate_options(transform: str, options: dict, axis_markers: tuple = ()) -> None:
@@ -92,46 +104,75 @@ def validate_options(transform: str, options: dict, axis_markers: tuple = ()) ->
     for argument in ("variable_axes", "split_rngs"):
         if argument in options:
             if argument == "variable_axes":
-                _check_mapping(transform, argument, options[argument], _is_variable_axis,
-                               "an int axis or None, optionally wrapped in In(...) (lifted in only) or "
-                               "Out(...) (lifted out only)")
+                _check_mapping(
+                    transform,
+                    argument,
+                    options[argument],
+                    _is_variable_axis,
+                    "an int axis or None, optionally wrapped in In(...) (lifted in only) or Out(...) (lifted out only)",
+                )
             else:
-                _check_mapping(transform, argument, options[argument], lambda v: isinstance(v, (bool, int)),
-                               "True (split) or False (shared)")
+                _check_mapping(
+                    transform,
+                    argument,
+                    options[argument],
+                    lambda v: isinstance(v, (bool, int)),
+                    "True (split) or False (shared)",
+                )
     for argument in ("in_axes", "out_axes"):
         if argument in options:
             markers = (None,) + tuple(axis_markers)
-            _check_axes_spec(transform, argument, options[argument], markers,
-                             "an int, None" + (", nn.broadcast" if len(markers) > 1 else "")
-                             + " or a tuple/list/dict of those")
+            _check_axes_spec(
+                transform,
+                argument,
+                options[argument],
+                markers,
+                "an int, None" + (", nn.broadcast" if len(markers) > 1 else "") + " or a tuple/list/dict of those",
+            )
     for argument in ("length", "axis_size"):
         value = options.get(argument)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise TypeError(f"{_what(transform)}({argument}={_short(value)}): expected a positive int or None; "
-                            f"got {type(value).__name__}.")
+            raise TypeError(
+                f"{_what(transform)}({argument}={_short(value)}): expected a positive int or None; "
+                f"got {type(value).__name__}."
+            )
         if value is not None and value < 1:
-            raise ValueError(f"{_what(transform)}({argument}={value}): expected a positive int (at least one "
-                             "step/index) or None.")
+            raise ValueError(
+                f"{_what(transform)}({argument}={value}): expected a positive int (at least one step/index) or None."
+            )
 
 
 def _method_of(transform: str, cls, method_name):
     if not isinstance(method_name, str):
-        raise TypeError(f"{_what(transform)}(methods=...): method names must be strings; got "
-                        f"{_short(method_name)} ({type(method_name).__name__}).")
+        raise TypeError(
+            f"{_what(transform)}(methods=...): method names must be strings; got "
+            f"{_short(method_name)} ({type(method_name).__name__})."
+        )
     fn = getattr(cls, method_name, None)
     if fn is None:
-        raise ValueError(f"{_what(transform)}({cls.__name__}, methods=[{method_name!r}]): {cls.__name__} has no "
-                         f"method {method_name!r}; expected the name of one of its methods, e.g. '__call__'.")
+        raise ValueError(
+            f"{_what(transform)}({cls.__name__}, methods=[{method_name!r}]): {cls.__name__} has no "
+            f"method {method_name!r}; expected the name of one of its methods, e.g. '__call__'."
+        )
     if not callable(fn):
-        raise TypeError(f"{_what(transform)}({cls.__name__}, methods=[{method_name!r}]): "
-                        f"{cls.__name__}.{method_name} is {_short(fn)} ({type(fn).__name__}), not a method.")
+        raise TypeError(
+            f"{_what(transform)}({cls.__name__}, methods=[{method_name!r}]): "
+            f"{cls.__name__}.{method_name} is {_short(fn)} ({type(fn).__name__}), not a method."
+        )
     return fn
 
 
 # -- errors from inside a body that the transform's filters caused ------------------------
 
-_VARIABLE_OPTIONS = ("variable_axes", "variable_broadcast", "variable_carry", "variables", "carry_variables",
-                     "broadcast_variables", "mapped_collections")
+_VARIABLE_OPTIONS = (
+    "variable_axes",
+    "variable_broadcast",
+    "variable_carry",
+    "variables",
+    "carry_variables",
+    "broadcast_variables",
+    "mapped_collections",
+)
 _RNG_OPTIONS = ("split_rngs", "rngs")
 
 
@@ -148,10 +189,12 @@ def _explain_hidden(error, transform: str, options: dict, outer, inner, has_coll
             return None
         stream = named[0]
         given = ", ".join(f"{k}={_short(options[k])}" for k in _RNG_OPTIONS if k in options) or "its rng filter"
-        message = (f"Module {path}: random stream '{stream}' was given outside {_what(transform)} but was not "
-                   f"passed through the transform: {given} selects no stream named '{stream}' (a misspelt "
-                   f"stream name?). Fix: name '{stream}' there, e.g. split_rngs={{'{stream}': True}} "
-                   f"(or rngs=['{stream}', ...] for jit/remat/cond).")
+        message = (
+            f"Module {path}: random stream '{stream}' was given outside {_what(transform)} but was not "
+            f"passed through the transform: {given} selects no stream named '{stream}' (a misspelt "
+            f"stream name?). Fix: name '{stream}' there, e.g. split_rngs={{'{stream}': True}} "
+            f"(or rngs=['{stream}', ...] for jit/remat/cond)."
+        )
         better = errors.InvalidRngError(message)
         better.args = (message,)
         better._lift_explained = True
@@ -174,7 +217,8 @@ def _explain_hidden(error, transform: str, options: dict, outer, inner, has_coll
         f"transform does not pass it through: it is selected by none of its variable filters ({given or 'none given'}). Fix: add "
         f"'{col}' to one of them, e.g. variable_axes={{'{col}': 0}} (one slice per index/step) or "
         f"variable_broadcast='{col}' (shared, read-only) for vmap/scan, variables=[..., '{col}'] for "
-        "jit/remat/cond.",)
+        "jit/remat/cond.",
+    )
     better._lift_explained = True
     return better
 
@@ -207,18 +251,23 @@ def _explain_one_sided(error, transform: str, path: str, col: str, key, marker):
     """An error about ``col`` inside a transform that lifts it one way only: say which way, and the fix."""
     given = f"variable_axes={{{key!r}: {marker!r}}}"
     if isinstance(marker, In):
-        why = (f"lifts collection '{col}' in only: the body reads the variables it is given but cannot create "
-               "or update them there (the collection is immutable inside, and nothing written to it comes "
-               "back out)")
+        why = (
+            f"lifts collection '{col}' in only: the body reads the variables it is given but cannot create "
+            "or update them there (the collection is immutable inside, and nothing written to it comes "
+            "back out)"
+        )
     else:
-        why = (f"lifts collection '{col}' out only: the body starts without it (nothing is passed in), so the "
-               "variables it holds outside cannot be read there; what the body creates is returned")
+        why = (
+            f"lifts collection '{col}' out only: the body starts without it (nothing is passed in), so the "
+            "variables it holds outside cannot be read there; what the body creates is returned"
+        )
     seed = _seed_prefix(error)
     original = str(error.args[0]) if error.args else ""
-    original = original[len(seed):] if seed and original.startswith(seed) else original
+    original = original[len(seed) :] if seed and original.startswith(seed) else original
     better = copy.copy(error)
     better.args = (
         f"{seed}Module {path}: {_what(transform)}({given}) {why}. Fix: use a plain axis, "
-        f"variable_axes={{{key!r}: {marker.axis!r}}}, to lift '{col}' both in and out. ({original})",)
+        f"variable_axes={{{key!r}: {marker.axis!r}}}, to lift '{col}' both in and out. ({original})",
+    )
     better._lift_explained = True
     return better

@@ -30,13 +30,36 @@ from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict
 
 __all__ = [
-    'Array', 'PRNGKey', 'Dtype', 'Shape', 'Axes', 'Initializer',
-    'PrecisionLike', 'DotGeneralT', 'ConvGeneralDilatedT', 'EinsumT',
-    'PaddingLike', 'LaxPadding', 'PromoteDtypeFn',
-    'Collection', 'MutableCollection', 'VariableDict', 'FrozenVariableDict',
-    'MutableVariableDict', 'RNGSequences', 'PRNGFoldable',
-    'Filter', 'CollectionFilter', 'PRNGSequenceFilter', 'LogicalNames',
-    'Carry', 'CarryHistory', 'Output', 'ScanAxis', 'InOutScanAxis', 'RNNBase',
+    'Array',
+    'PRNGKey',
+    'Dtype',
+    'Shape',
+    'Axes',
+    'Initializer',
+    'PrecisionLike',
+    'DotGeneralT',
+    'ConvGeneralDilatedT',
+    'EinsumT',
+    'PaddingLike',
+    'LaxPadding',
+    'PromoteDtypeFn',
+    'Collection',
+    'MutableCollection',
+    'VariableDict',
+    'FrozenVariableDict',
+    'MutableVariableDict',
+    'RNGSequences',
+    'PRNGFoldable',
+    'Filter',
+    'CollectionFilter',
+    'PRNGSequenceFilter',
+    'LogicalNames',
+    'Carry',
+    'CarryHistory',
+    'Output',
+    'ScanAxis',
+    'InOutScanAxis',
+    'RNNBase',
 ]
 
 # --- arrays --------------------------------------------------------------
@@ -96,7 +119,15 @@ InOutScanAxis = Any  # a scan axis, possibly marked as input-only or output-only
 class RNNBase(Protocol):
     """What ``Bidirectional`` needs of its ``forward_rnn``/``backward_rnn`` (``RNN`` fits)."""
 
-    def __call__(self, inputs: Array, *, initial_carry: Optional[Carry] = None,
-                 init_key: Optional[PRNGKey] = None, seq_lengths: Optional[Array] = None,
-                 return_carry: Optional[bool] = None, time_major: Optional[bool] = None,
-                 reverse: Optional[bool] = None, keep_order: Optional[bool] = None) -> Any: ...
+    def __call__(
+        self,
+        inputs: Array,
+        *,
+        initial_carry: Optional[Carry] = None,
+        init_key: Optional[PRNGKey] = None,
+        seq_lengths: Optional[Array] = None,
+        return_carry: Optional[bool] = None,
+        time_major: Optional[bool] = None,
+        reverse: Optional[bool] = None,
+        keep_order: Optional[bool] = None,
+    ) -> Any: ...

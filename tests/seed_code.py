@@ -109,24 +109,35 @@ IMPORT_REWRITES = {
         (r'import flax\.linen as nn', 'import nnjax as nn'),
         (r'from flax\.core import (.+)', r'from nnjax.core import \1'),
         *_linen_paths('nnjax'),
-        (r'from flax\.(jax_utils|serialization|struct|traverse_util) import (.+)',
-         r'from nnjax.\1 import \2'),
+        (r'from flax\.(jax_utils|serialization|struct|traverse_util) import (.+)', r'from nnjax.\1 import \2'),
         (r'from flax\.training\.(\w+) import (.+)', r'from nnjax.training.\1 import \2'),
-        (r'from flax import (serialization|struct|traverse_util|jax_utils)',
-         r'from nnjax import \1'),
+        (r'from flax import (serialization|struct|traverse_util|jax_utils)', r'from nnjax import \1'),
         (r'from flax\.training import (.+)', r'from nnjax.training import \1'),
         # the seed's checkpointing guides (003)
         (r'import flax', 'import nnjax as flax'),
-        (r'from flax import ((?:serialization|struct|traverse_util|jax_utils)'
-         r'(?:, (?:serialization|struct|traverse_util|jax_utils))+)', r'from nnjax import \1'),
+        (
+            r'from flax import ((?:serialization|struct|traverse_util|jax_utils)'
+            r'(?:, (?:serialization|struct|traverse_util|jax_utils))+)',
+            r'from nnjax import \1',
+        ),
     ],
 }
 IMPORTS_KEPT = {
     'nnref': [r'import functools', r'import numpy as np', r'from typing import .+'],
-    'nnjax': [r'import functools', r'from functools import partial', r'import numpy as np',
-              r'from typing import .+', r'import jax', r'import jax\.numpy as jnp',
-              r'from jax import .+', r'import optax',
-              r'import os', r'import shutil', r'import orbax\.checkpoint', r'from jax\.sharding import .+'],
+    'nnjax': [
+        r'import functools',
+        r'from functools import partial',
+        r'import numpy as np',
+        r'from typing import .+',
+        r'import jax',
+        r'import jax\.numpy as jnp',
+        r'from jax import .+',
+        r'import optax',
+        r'import os',
+        r'import shutil',
+        r'import orbax\.checkpoint',
+        r'from jax\.sharding import .+',
+    ],
 }
 
 
@@ -140,14 +151,15 @@ def rewrite_imports(source, backend):
     for line in source.split('\n'):
         stripped = line.strip()
         if is_import_line(stripped):
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             for pattern, replacement in IMPORT_REWRITES[backend]:
                 if re.fullmatch(pattern, stripped):
                     line = indent + re.sub(pattern, replacement, stripped)
                     break
             else:
                 assert any(re.fullmatch(p, stripped) for p in IMPORTS_KEPT[backend]), (
-                    f'import line with no mapping for {backend}: {stripped!r}')
+                    f'import line with no mapping for {backend}: {stripped!r}'
+                )
         lines.append(line)
     return '\n'.join(lines)
 
@@ -179,11 +191,13 @@ def run_cell(source, namespace):
 
 # --- NumPy references the seed examples are checked against ------------------------
 
+
 def lstm_step(params, carry, x):
     """One ``LSTMCell`` step in float64, from the gate equations of the seed's API reference.
 
     ``params``: the cell's ``{'ii': {'kernel'}, ..., 'hi': {'kernel', 'bias'}, ...}``.
     """
+
     def dense(h, p):
         y = np.asarray(h, np.float64) @ np.asarray(p['kernel'], np.float64)
         return y + np.asarray(p['bias'], np.float64) if 'bias' in p else y

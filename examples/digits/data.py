@@ -34,15 +34,17 @@ def load(test_fraction: float = 0.2, seed: int = 0) -> tuple[Split, Split]:
     mean = images[train_idx].mean()
     std = images[train_idx].std()
     standardize = lambda x: ((x - mean) / std).astype(np.float32)  # noqa: E731
-    return (Split(standardize(images[train_idx]), labels[train_idx]),
-            Split(standardize(images[test_idx]), labels[test_idx]))
+    return (
+        Split(standardize(images[train_idx]), labels[train_idx]),
+        Split(standardize(images[test_idx]), labels[test_idx]),
+    )
 
 
 def batches(split: Split, batch_size: int, *, seed: int, epoch: int) -> Iterator[Split]:
     """Shuffled full batches of ``split`` for one epoch (the ragged tail is dropped)."""
     order = np.random.default_rng([seed, epoch]).permutation(len(split.labels))
     for start in range(0, len(order) - batch_size + 1, batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start : start + batch_size]
         yield Split(split.images[idx], split.labels[idx])
 
 

@@ -25,9 +25,13 @@ def create_state(model, rng, sample_images, learning_rate: float) -> TrainState:
     """Initialize the model's variables and an Adam optimizer around them."""
     params_rng, dropout_rng = jax.random.split(rng)
     variables = jax.jit(lambda k, x: model.init(k, x, train=False))(params_rng, sample_images)
-    return TrainState.create(apply_fn=model.apply, params=variables['params'],
-                             batch_stats=variables['batch_stats'], key=dropout_rng,
-                             tx=optax.adam(learning_rate))
+    return TrainState.create(
+        apply_fn=model.apply,
+        params=variables['params'],
+        batch_stats=variables['batch_stats'],
+        key=dropout_rng,
+        tx=optax.adam(learning_rate),
+    )
 
 
 def _loss_and_accuracy(logits, labels):
@@ -42,8 +46,12 @@ def train_step(state: TrainState, images, labels):
 
     def loss_fn(params):
         logits, updates = state.apply_fn(
-            {'params': params, 'batch_stats': state.batch_stats}, images, train=True,
-            rngs={'dropout': dropout_key}, mutable=['batch_stats'])
+            {'params': params, 'batch_stats': state.batch_stats},
+            images,
+            train=True,
+            rngs={'dropout': dropout_key},
+            mutable=['batch_stats'],
+        )
         loss, accuracy = _loss_and_accuracy(logits, labels)
         return loss, (accuracy, updates['batch_stats'])
 
@@ -54,8 +62,7 @@ def train_step(state: TrainState, images, labels):
 @jax.jit
 def eval_step(state: TrainState, images, labels):
     """Logits, loss and accuracy with the running BatchNorm averages and no dropout."""
-    logits = state.apply_fn({'params': state.params, 'batch_stats': state.batch_stats},
-                            images, train=False)
+    logits = state.apply_fn({'params': state.params, 'batch_stats': state.batch_stats}, images, train=False)
     loss, accuracy = _loss_and_accuracy(logits, labels)
     return logits, loss, accuracy
 
@@ -67,5 +74,4 @@ def run_state(state: TrainState, epochs: int) -> dict:
     checkpoint's structure does not change from one epoch to the next and a
     fresh run state is a valid restore target.
     """
-    return {'state': state, 'epoch': 0,
-            'history': {name: np.full(epochs, np.nan, np.float32) for name in METRICS}}
+    return {'state': state, 'epoch': 0, 'history': {name: np.full(epochs, np.nan, np.float32) for name in METRICS}}

@@ -38,13 +38,15 @@ class Checkpoints:
         if self.latest() is None:
             return target
         # strict: a checkpoint of another model configuration is refused, not reshaped.
-        return checkpoints.restore_checkpoint(self.directory, target=target, strict=True,
-                                              orbax_checkpointer=self.checkpointer)
+        return checkpoints.restore_checkpoint(
+            self.directory, target=target, strict=True, orbax_checkpointer=self.checkpointer
+        )
 
     def save(self, state, step: int) -> None:
         """Starts writing ``state``; returns before the files are complete (see :meth:`wait`)."""
-        checkpoints.save_checkpoint_multiprocess(self.directory, state, step=step, keep=self.keep,
-                                                 orbax_checkpointer=self.checkpointer)
+        checkpoints.save_checkpoint_multiprocess(
+            self.directory, state, step=step, keep=self.keep, orbax_checkpointer=self.checkpointer
+        )
 
     def wait(self) -> None:
         """Blocks until the last save is complete on disk."""

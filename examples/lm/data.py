@@ -42,7 +42,7 @@ def load(valid_every: int = 10) -> Corpus:
     def join(selected):
         return np.frombuffer('\n\n'.join(topics[n] for n in selected).encode('utf-8'), dtype=np.uint8)
 
-    held_out = set(names[valid_every // 2::valid_every])
+    held_out = set(names[valid_every // 2 :: valid_every])
     return Corpus(join(n for n in names if n not in held_out), join(n for n in names if n in held_out))
 
 
@@ -54,8 +54,7 @@ def decode(tokens) -> str:
     return bytes(np.asarray(tokens, dtype=np.uint8).tolist()).decode('utf-8', errors='replace')
 
 
-def starts_for(tokens: np.ndarray, batch_size: int, seq_len: int, *, seed: int, split: int,
-               step: int) -> np.ndarray:
+def starts_for(tokens: np.ndarray, batch_size: int, seq_len: int, *, seed: int, split: int, step: int) -> np.ndarray:
     """Where each row of a batch starts: uniform offsets, drawn from ``(seed, split, step)``."""
     rng = np.random.default_rng([seed, split, step])
     return rng.integers(0, len(tokens) - seq_len - 1, size=batch_size)
@@ -66,8 +65,9 @@ def windows(tokens: np.ndarray, starts: np.ndarray, seq_len: int) -> np.ndarray:
     return tokens[starts[:, None] + np.arange(seq_len + 1)].astype(np.int32)
 
 
-def global_batch(tokens: np.ndarray, batch_size: int, seq_len: int, sharding, *, seed: int,
-                 split: int, step: int) -> jax.Array:
+def global_batch(
+    tokens: np.ndarray, batch_size: int, seq_len: int, sharding, *, seed: int, split: int, step: int
+) -> jax.Array:
     """The step's ``[batch_size, seq_len + 1]`` batch as one array laid out by ``sharding``.
 
     Every process draws the same row offsets (cheap) but reads only the rows

@@ -35,8 +35,10 @@ def simulate_cpu_devices(count: int) -> None:
         import jax
 
         if jax.device_count() != count:  # pragma: no cover - a usage error, not a code path
-            raise SystemExit(f'JAX was imported before train_lm could ask for {count} devices; '
-                             f'it has {jax.device_count()}. Run the script in a fresh process.')
+            raise SystemExit(
+                f'JAX was imported before train_lm could ask for {count} devices; '
+                f'it has {jax.device_count()}. Run the script in a fresh process.'
+            )
         return
     flags = [f for f in os.environ.get('XLA_FLAGS', '').split() if not f.startswith(_DEVICE_FLAG)]
     os.environ['XLA_FLAGS'] = ' '.join(flags + [f'{_DEVICE_FLAG}={count}'])
@@ -48,8 +50,7 @@ def initialize_distributed(coordinator: str, num_processes: int, process_id: int
     import jax
 
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes,
-                               process_id=process_id)
+    jax.distributed.initialize(coordinator_address=coordinator, num_processes=num_processes, process_id=process_id)
 
 
 def free_port() -> int:
@@ -59,8 +60,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_processes(script: str, argv: list[str], processes: int, logs: pathlib.Path,
-                  timeout: float | None) -> int:
+def run_processes(script: str, argv: list[str], processes: int, logs: pathlib.Path, timeout: float | None) -> int:
     """Run ``script argv`` as ``processes`` cooperating processes; the first non-zero exit status.
 
     Each copy gets ``--process-id``, ``--num-processes`` and ``--coordinator``
@@ -73,8 +73,17 @@ def run_processes(script: str, argv: list[str], processes: int, logs: pathlib.Pa
     previous_sigterm = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         for i in range(processes):
-            cmd = [sys.executable, script, *argv, '--process-id', str(i),
-                   '--num-processes', str(processes), '--coordinator', coordinator]
+            cmd = [
+                sys.executable,
+                script,
+                *argv,
+                '--process-id',
+                str(i),
+                '--num-processes',
+                str(processes),
+                '--coordinator',
+                coordinator,
+            ]
             if i == 0:
                 out = None  # process 0 speaks for the run
             else:
@@ -90,8 +99,7 @@ def run_processes(script: str, argv: list[str], processes: int, logs: pathlib.Pa
             if all(code == 0 for code in codes):
                 return 0
             if deadline is not None and time.monotonic() > deadline:
-                raise SystemExit(f'the {processes} processes did not finish in {timeout:.0f} s; '
-                                 'stopped them.')
+                raise SystemExit(f'the {processes} processes did not finish in {timeout:.0f} s; stopped them.')
             time.sleep(0.1)
     finally:
         for child in children:  # only those still running: a failure or a timeout

@@ -36,8 +36,11 @@ def _named(init, *names):
 
 
 def _layer_norm(name):
-    return nn.LayerNorm(scale_init=_named(initializers.ones_init(), 'embed'),
-                        bias_init=_named(initializers.zeros_init(), 'embed'), name=name)
+    return nn.LayerNorm(
+        scale_init=_named(initializers.ones_init(), 'embed'),
+        bias_init=_named(initializers.zeros_init(), 'embed'),
+        name=name,
+    )
 
 
 class CausalSelfAttention(nn.Module):
@@ -56,15 +59,25 @@ class CausalSelfAttention(nn.Module):
         d_model = x.shape[-1]
         head_dim = d_model // self.num_heads
         project_in = initializers.lecun_normal(in_axis=0, out_axis=(1, 2))
-        q, k, v = (nn.Einsum((d_model, self.num_heads, head_dim), 'bld,dhk->blhk', name=name,
-                             kernel_init=_named(project_in, 'embed', 'heads', 'kv'),
-                             bias_init=_named(initializers.zeros_init(), 'heads', 'kv'))(x)
-                   for name in ('query', 'key', 'value'))
+        q, k, v = (
+            nn.Einsum(
+                (d_model, self.num_heads, head_dim),
+                'bld,dhk->blhk',
+                name=name,
+                kernel_init=_named(project_in, 'embed', 'heads', 'kv'),
+                bias_init=_named(initializers.zeros_init(), 'heads', 'kv'),
+            )(x)
+            for name in ('query', 'key', 'value')
+        )
         h = nn.dot_product_attention(q, k, v, mask=mask)
         project_out = initializers.lecun_normal(in_axis=(0, 1), out_axis=2)
-        return nn.Einsum((self.num_heads, head_dim, d_model), 'blhk,hkd->bld', name='out',
-                         kernel_init=_named(project_out, 'heads', 'kv', 'embed'),
-                         bias_init=_named(initializers.zeros_init(), 'embed'))(h)
+        return nn.Einsum(
+            (self.num_heads, head_dim, d_model),
+            'blhk,hkd->bld',
+            name='out',
+            kernel_init=_named(project_out, 'heads', 'kv', 'embed'),
+            bias_init=_named(initializers.zeros_init(), 'embed'),
+        )(h)
 
 
 class Block(nn.Module):
@@ -81,11 +94,13 @@ class Block(nn.Module):
         x = nn.with_logical_constraint(x + h, HIDDEN)
 
         h = _layer_norm('ln_mlp')(x)
-        h = nn.Dense(self.mlp_dim, kernel_init=_named(kernel, 'embed', 'mlp'),
-                     bias_init=_named(zeros, 'mlp'), name='mlp_in')(h)
+        h = nn.Dense(
+            self.mlp_dim, kernel_init=_named(kernel, 'embed', 'mlp'), bias_init=_named(zeros, 'mlp'), name='mlp_in'
+        )(h)
         h = nn.gelu(nn.with_logical_constraint(h, MLP_HIDDEN))
-        h = nn.Dense(x.shape[-1], kernel_init=_named(kernel, 'mlp', 'embed'),
-                     bias_init=_named(zeros, 'embed'), name='mlp_out')(h)
+        h = nn.Dense(
+            x.shape[-1], kernel_init=_named(kernel, 'mlp', 'embed'), bias_init=_named(zeros, 'embed'), name='mlp_out'
+        )(h)
         return nn.with_logical_constraint(x + h, HIDDEN)
 
 
@@ -106,15 +121,24 @@ class TransformerLM(nn.Module):
     @nn.compact
     def __call__(self, tokens):
         length = tokens.shape[-1]
-        embed = nn.Embed(self.vocab_size, self.d_model, name='embed',
-                         embedding_init=_named(initializers.normal(stddev=0.02), 'vocab', 'embed'))
-        positions = self.param('positions', _named(initializers.normal(stddev=0.02), 'length', 'embed'),
-                               (self.max_len, self.d_model))
+        embed = nn.Embed(
+            self.vocab_size,
+            self.d_model,
+            name='embed',
+            embedding_init=_named(initializers.normal(stddev=0.02), 'vocab', 'embed'),
+        )
+        positions = self.param(
+            'positions', _named(initializers.normal(stddev=0.02), 'length', 'embed'), (self.max_len, self.d_model)
+        )
         x = nn.with_logical_constraint(embed(tokens) + positions[:length], HIDDEN)
         mask = nn.make_causal_mask(tokens)
         for i in range(self.num_layers):
             x = Block(self.num_heads, self.mlp_ratio * self.d_model, name=f'block_{i}')(x, mask)
         x = _layer_norm('ln_final')(x)
-        logits = nn.Dense(self.vocab_size, kernel_init=_named(initializers.lecun_normal(), 'embed', 'vocab'),
-                          bias_init=_named(initializers.zeros_init(), 'vocab'), name='logits')(x)
+        logits = nn.Dense(
+            self.vocab_size,
+            kernel_init=_named(initializers.lecun_normal(), 'embed', 'vocab'),
+            bias_init=_named(initializers.zeros_init(), 'vocab'),
+            name='logits',
+        )(x)
         return nn.with_logical_constraint(logits, LOGITS)

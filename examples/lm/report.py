@@ -43,8 +43,9 @@ class LossLog:
             f.write(f'{step}\t{loss!r}\n')
 
 
-def plot_losses(train: list[tuple[int, float]], valid: list[tuple[int, float]],
-                path: pathlib.Path, title: str) -> pathlib.Path | None:
+def plot_losses(
+    train: list[tuple[int, float]], valid: list[tuple[int, float]], path: pathlib.Path, title: str
+) -> pathlib.Path | None:
     """Training loss per step (and validation loss where measured) as a PNG; None without matplotlib."""
     try:
         import matplotlib

@@ -59,8 +59,7 @@ def make_mesh(shape, devices=None) -> jax.sharding.Mesh:
     """A ``('data', 'model')`` mesh of ``shape`` over all devices of all processes."""
     devices = jax.devices() if devices is None else devices
     if math.prod(shape) != len(devices):
-        raise SystemExit(f'--mesh {shape[0]}x{shape[1]} needs {math.prod(shape)} devices, '
-                         f'there are {len(devices)}.')
+        raise SystemExit(f'--mesh {shape[0]}x{shape[1]} needs {math.prod(shape)} devices, there are {len(devices)}.')
     axis_types = (jax.sharding.AxisType.Auto,) * len(shape)  # GSPMD propagation, as the guides use
     return jax.make_mesh(shape, MESH_AXES, axis_types=axis_types, devices=devices)
 
@@ -68,8 +67,9 @@ def make_mesh(shape, devices=None) -> jax.sharding.Mesh:
 def make_optimizer(learning_rate: float, steps: int, warmup: int = 20) -> optax.GradientTransformation:
     """AdamW with gradient clipping; linear warm-up, then a cosine decay to a tenth at ``steps``."""
     warmup = min(warmup, max(steps // 5, 1))
-    schedule = optax.warmup_cosine_decay_schedule(0.0, learning_rate, warmup, max(steps, warmup + 1),
-                                                  end_value=learning_rate / 10)
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, learning_rate, warmup, max(steps, warmup + 1), end_value=learning_rate / 10
+    )
     return optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(schedule, b2=0.95, weight_decay=0.01))
 
 
@@ -93,26 +93,32 @@ def state_shardings(model, tx, mesh, rules, seq_len: int):
 
 def create_state(model, tx, shardings, *, seed: int, seq_len: int) -> train_state.TrainState:
     """A fresh train state, created directly into ``shardings`` (no device holds it all)."""
-    init = jax.jit(lambda: nn.meta.unbox(_init_state(model, tx, seed, seq_len)),
-                   out_shardings=shardings)
+    init = jax.jit(lambda: nn.meta.unbox(_init_state(model, tx, seed, seq_len)), out_shardings=shardings)
     return init()
 
 
 def check_divisible(args, mesh, rules) -> None:
     """Refuse, with the fix, sizes that the rules cannot split evenly over the mesh."""
+
     def ways(name):
         axes = nn.logical_to_mesh_axes((name,), rules)[0]
         axes = () if axes is None else (axes,) if isinstance(axes, str) else axes
         return math.prod(mesh.shape[a] for a in axes)
 
-    sizes = {'batch': ('--batch-size', args.batch_size), 'embed': ('--d-model', args.d_model),
-             'heads': ('--heads', args.heads), 'mlp': ('--d-model (x4)', 4 * args.d_model),
-             'vocab': ('the vocabulary', 256)}
+    sizes = {
+        'batch': ('--batch-size', args.batch_size),
+        'embed': ('--d-model', args.d_model),
+        'heads': ('--heads', args.heads),
+        'mlp': ('--d-model (x4)', 4 * args.d_model),
+        'vocab': ('the vocabulary', 256),
+    }
     for name, (option, size) in sizes.items():
         if size % ways(name):
-            raise SystemExit(f'{option} = {size} does not split over the {ways(name)} devices that '
-                             f'the {args.rules!r} rules give {name!r} on a {args.mesh} mesh; '
-                             f'use a multiple of {ways(name)}.')
+            raise SystemExit(
+                f'{option} = {size} does not split over the {ways(name)} devices that '
+                f'the {args.rules!r} rules give {name!r} on a {args.mesh} mesh; '
+                f'use a multiple of {ways(name)}.'
+            )
     if args.d_model % args.heads:
         raise SystemExit(f'--d-model {args.d_model} is not a multiple of --heads {args.heads}.')
 
@@ -142,8 +148,7 @@ def make_steps(mesh, rules, shardings):
     def eval_step(state, tokens):
         return _cross_entropy(state.params, state.apply_fn, tokens)
 
-    train = jax.jit(train_step, in_shardings=(shardings, batch), out_shardings=(shardings, scalar),
-                    donate_argnums=0)
+    train = jax.jit(train_step, in_shardings=(shardings, batch), out_shardings=(shardings, scalar), donate_argnums=0)
     evaluate = jax.jit(eval_step, in_shardings=(shardings, batch), out_shardings=scalar)
     return train, evaluate, batch
 

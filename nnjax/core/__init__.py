@@ -31,12 +31,22 @@ FrozenDict({
 import jax
 
 from shared_spec.collection_filters import DenyList
-from shared_spec.frozen_dict import (FrozenDict, copy, freeze, pop,
-                                     pretty_repr, unfreeze)
+from shared_spec.frozen_dict import FrozenDict, copy, freeze, pop, pretty_repr, unfreeze
 from shared_spec.type_aliases import Array
 
-__all__ = ['Array', 'AxisMetadata', 'DenyList', 'FrozenDict', 'Scope', 'copy',
-           'freeze', 'pop', 'pretty_repr', 'unbox', 'unfreeze']
+__all__ = [
+    'Array',
+    'AxisMetadata',
+    'DenyList',
+    'FrozenDict',
+    'Scope',
+    'copy',
+    'freeze',
+    'pop',
+    'pretty_repr',
+    'unbox',
+    'unfreeze',
+]
 
 
 def _flatten_with_keys(fd):

@@ -18,15 +18,42 @@ True
 
 from nnjax.scope import Scope
 from nnjax.variables import Variable
-from shared_spec.collection_filters import (DenyList, in_filter, intersect_filters,
-                                            subtract_filters, union_filters)
+from shared_spec.collection_filters import DenyList, in_filter, intersect_filters, subtract_filters, union_filters
 from shared_spec.frozen_dict import FrozenDict
-from shared_spec.type_aliases import (Array, Collection, CollectionFilter, Filter,
-                                      FrozenVariableDict, MutableCollection,
-                                      MutableVariableDict, PRNGFoldable, PRNGKey,
-                                      PRNGSequenceFilter, RNGSequences, VariableDict)
+from shared_spec.type_aliases import (
+    Array,
+    Collection,
+    CollectionFilter,
+    Filter,
+    FrozenVariableDict,
+    MutableCollection,
+    MutableVariableDict,
+    PRNGFoldable,
+    PRNGKey,
+    PRNGSequenceFilter,
+    RNGSequences,
+    VariableDict,
+)
 
-__all__ = ['Array', 'Collection', 'CollectionFilter', 'DenyList', 'Filter', 'FrozenDict',
-           'FrozenVariableDict', 'MutableCollection', 'MutableVariableDict', 'PRNGFoldable',
-           'PRNGKey', 'PRNGSequenceFilter', 'RNGSequences', 'Scope', 'Variable', 'VariableDict',
-           'in_filter', 'intersect_filters', 'subtract_filters', 'union_filters']
+__all__ = [
+    'Array',
+    'Collection',
+    'CollectionFilter',
+    'DenyList',
+    'Filter',
+    'FrozenDict',
+    'FrozenVariableDict',
+    'MutableCollection',
+    'MutableVariableDict',
+    'PRNGFoldable',
+    'PRNGKey',
+    'PRNGSequenceFilter',
+    'RNGSequences',
+    'Scope',
+    'Variable',
+    'VariableDict',
+    'in_filter',
+    'intersect_filters',
+    'subtract_filters',
+    'union_filters',
+]

@@ -37,8 +37,10 @@ import jax.numpy as jnp
 import nnjax
 from nnjax import debug
 
-EXPECTED = ('FACTORY must return (module, variables, args) or (module, variables, args, kwargs), '
-            'with args a tuple of inputs (or one array) and kwargs a dict of apply keywords')
+EXPECTED = (
+    'FACTORY must return (module, variables, args) or (module, variables, args, kwargs), '
+    'with args a tuple of inputs (or one array) and kwargs a dict of apply keywords'
+)
 
 
 class UsageError(Exception):
@@ -109,8 +111,11 @@ def load_factory(path: str, name: str):
         raise ModelError(f'importing {path} failed') from e
     factory = getattr(module, name, None)
     if not callable(factory):
-        defined = sorted(k for k, v in vars(module).items()
-                         if inspect.isfunction(v) and v.__module__ == module_name and not k.startswith('_'))
+        defined = sorted(
+            k
+            for k, v in vars(module).items()
+            if inspect.isfunction(v) and v.__module__ == module_name and not k.startswith('_')
+        )
         raise UsageError(f'{path} defines no function {name!r} (its functions: {", ".join(defined) or "none"})')
     return factory
 
@@ -183,8 +188,9 @@ def run(options) -> int:
             console.print(str(found), highlight=False, markup=False)
             status |= found.found
         if options.grads:
-            grads = debug.check_grads(module, variables, *args, loss=loss or mean_square,
-                                      directions=options.directions, **kwargs)
+            grads = debug.check_grads(
+                module, variables, *args, loss=loss or mean_square, directions=options.directions, **kwargs
+            )
             console.print(grads)
             status |= not grads.ok
     except Exception as e:
@@ -193,19 +199,33 @@ def run(options) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    parse = argparse.ArgumentParser(prog='python -m nnjax.debug', description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    parse = argparse.ArgumentParser(
+        prog='python -m nnjax.debug', description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parse.add_argument('target', metavar='FILE.py:FACTORY', help='the file and its factory function')
     parse.add_argument('--shape', metavar='N,N,...', help='pass shape=(N, ...) to the factory')
     parse.add_argument('--jit', action='store_true', help='run the nnjax side under jax.jit')
-    parse.add_argument('--no-widen', dest='widen', action='store_false',
-                       help="run the reference in the model's dtypes instead of float64")
-    parse.add_argument('--nonfinite', action='store_true',
-                       help='also name the first submodule call that makes NaN or Inf')
-    parse.add_argument('--grads', action='store_true',
-                       help="also check jax.grad of the loss against the reference's central differences")
-    parse.add_argument('--directions', type=int, default=3, metavar='N',
-                       help='random directions per parameter leaf for --grads (default: 3)')
+    parse.add_argument(
+        '--no-widen',
+        dest='widen',
+        action='store_false',
+        help="run the reference in the model's dtypes instead of float64",
+    )
+    parse.add_argument(
+        '--nonfinite', action='store_true', help='also name the first submodule call that makes NaN or Inf'
+    )
+    parse.add_argument(
+        '--grads',
+        action='store_true',
+        help="also check jax.grad of the loss against the reference's central differences",
+    )
+    parse.add_argument(
+        '--directions',
+        type=int,
+        default=3,
+        metavar='N',
+        help='random directions per parameter leaf for --grads (default: 3)',
+    )
     return parse
 
 

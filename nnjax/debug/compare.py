@@ -44,18 +44,29 @@ from nnjax.debug.report import DivergenceReport, Row, StateRow
 FAMILIES = {
     **dict.fromkeys(('Dense', 'DenseGeneral', 'Einsum', 'Embed'), 'matmul'),
     **dict.fromkeys(('Conv', 'ConvTranspose', 'ConvLocal'), 'conv'),
-    **dict.fromkeys(('LayerNorm', 'BatchNorm', 'GroupNorm', 'RMSNorm', 'InstanceNorm', 'SpectralNorm',
-                     'WeightNorm'), 'normalization'),
+    **dict.fromkeys(
+        ('LayerNorm', 'BatchNorm', 'GroupNorm', 'RMSNorm', 'InstanceNorm', 'SpectralNorm', 'WeightNorm'),
+        'normalization',
+    ),
     **dict.fromkeys(('MultiHeadDotProductAttention', 'MultiHeadAttention', 'SelfAttention'), 'attention'),
     **dict.fromkeys(('Dropout', 'Sequential'), 'elementwise'),
-    **dict.fromkeys(('LSTMCell', 'OptimizedLSTMCell', 'GRUCell', 'MGUCell', 'SimpleCell', 'ConvLSTMCell'),
-                    'matmul'),
+    **dict.fromkeys(('LSTMCell', 'OptimizedLSTMCell', 'GRUCell', 'MGUCell', 'SimpleCell', 'ConvLSTMCell'), 'matmul'),
 }
 DEFAULT_FAMILY = 'attention'
 
 
-def compare(module, variables, *args, rngs=None, method=None, mutable=False, jit: bool = False,
-            widen: bool = True, families: Mapping[str, str] | None = None, **kwargs) -> DivergenceReport:
+def compare(
+    module,
+    variables,
+    *args,
+    rngs=None,
+    method=None,
+    mutable=False,
+    jit: bool = False,
+    widen: bool = True,
+    families: Mapping[str, str] | None = None,
+    **kwargs,
+) -> DivergenceReport:
     """Runs ``module.apply(variables, *args, ...)`` on nnjax and on nnref and pairs every submodule call.
 
     ``rngs``, ``method``, ``mutable`` and ``**kwargs`` are those of
@@ -122,8 +133,18 @@ def _rows(jax_calls: dict, free: RefRecorder, forced: RefRecorder, families: dic
         target = jax_calls.get(key)
         family = _family(families, ref)
         if target is None:
-            rows.append(Row(ref.path, ref.method, ref.kind, ref.index, '-', family, *([float('nan')] * 5),
-                            note='not called on nnjax'))
+            rows.append(
+                Row(
+                    ref.path,
+                    ref.method,
+                    ref.kind,
+                    ref.index,
+                    '-',
+                    family,
+                    *([float('nan')] * 5),
+                    note='not called on nnjax',
+                )
+            )
             continue
         in_abs, in_rel = metrics.leaves_abs_rel(target.inputs, ref.inputs)
         out_abs, out_rel = metrics.leaves_abs_rel(target.outputs, ref.outputs)
@@ -133,13 +154,37 @@ def _rows(jax_calls: dict, free: RefRecorder, forced: RefRecorder, families: dic
             local, note = float('nan'), note or 'not called in the forced run'
         else:
             local = metrics.leaves_ratio(target.outputs, local_call.outputs, family)
-        rows.append(Row(ref.path, ref.method, ref.kind, ref.index, _dtype_name(target.outputs), family,
-                        in_abs, in_rel, out_abs, out_rel, local, glue.get(key, 0.0), note))
+        rows.append(
+            Row(
+                ref.path,
+                ref.method,
+                ref.kind,
+                ref.index,
+                _dtype_name(target.outputs),
+                family,
+                in_abs,
+                in_rel,
+                out_abs,
+                out_rel,
+                local,
+                glue.get(key, 0.0),
+                note,
+            )
+        )
     for key, target in jax_calls.items():
         if key not in free.calls:
-            rows.append(Row(target.path, target.method, target.kind, target.index,
-                            _dtype_name(target.outputs), _family(families, target), *([float('nan')] * 5),
-                            note='not called on nnref'))
+            rows.append(
+                Row(
+                    target.path,
+                    target.method,
+                    target.kind,
+                    target.index,
+                    _dtype_name(target.outputs),
+                    _family(families, target),
+                    *([float('nan')] * 5),
+                    note='not called on nnref',
+                )
+            )
     return rows
 
 
@@ -163,12 +208,29 @@ def _state_rows(jax_out, free_out, forced_out, kinds: dict, families: dict) -> l
         path = '/' + path
         a, d, local = jax_state.get(name), free_state.get(name), forced_state.get(name)
         if a is None or d is None:
-            rows.append(StateRow(collection, path, '-', float('nan'), float('nan'), float('nan'),
-                                 note='only on ' + ('nnref' if a is None else 'nnjax')))
+            rows.append(
+                StateRow(
+                    collection,
+                    path,
+                    '-',
+                    float('nan'),
+                    float('nan'),
+                    float('nan'),
+                    note='only on ' + ('nnref' if a is None else 'nnjax'),
+                )
+            )
             continue
         module_path = path.rsplit('/', 1)[0] or '/'
         kind = kinds.get(module_path, '')
         family = families.get(module_path) or families.get(kind) or FAMILIES.get(kind, DEFAULT_FAMILY)
-        rows.append(StateRow(collection, path, str(np.asarray(a).dtype), metrics.max_abs(a, d),
-                             metrics.max_rel(a, d), metrics.tolerance_ratio(a, local, family)))
+        rows.append(
+            StateRow(
+                collection,
+                path,
+                str(np.asarray(a).dtype),
+                metrics.max_abs(a, d),
+                metrics.max_rel(a, d),
+                metrics.tolerance_ratio(a, local, family),
+            )
+        )
     return rows

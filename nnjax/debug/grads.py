@@ -74,15 +74,28 @@ class GradCheckReport:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=f'gradient check: jax.grad vs float64 central differences '
-                            f'({self.directions} directions per leaf)', title_justify='left')
+        table = Table(
+            title=f'gradient check: jax.grad vs float64 central differences ({self.directions} directions per leaf)',
+            title_justify='left',
+        )
         for header in ('', 'parameter', 'shape', 'dtype', 'abs err', 'rel err', 'err/tol'):
             table.add_column(header, no_wrap=True)
         for row in self.rows:
-            table.add_row('' if row.ok else '!', row.path, str(row.shape), row.dtype, f'{row.max_abs:.1e}',
-                          f'{row.max_rel:.1e}', f'{row.ratio:.2f}', style=None if row.ok else 'red')
-        verdict = ('All gradients agree.' if self.ok else
-                   f'Gradients off for {len(self.failing)} leaves: {", ".join(self.failing)}.')
+            table.add_row(
+                '' if row.ok else '!',
+                row.path,
+                str(row.shape),
+                row.dtype,
+                f'{row.max_abs:.1e}',
+                f'{row.max_rel:.1e}',
+                f'{row.ratio:.2f}',
+                style=None if row.ok else 'red',
+            )
+        verdict = (
+            'All gradients agree.'
+            if self.ok
+            else f'Gradients off for {len(self.failing)} leaves: {", ".join(self.failing)}.'
+        )
         return Group(table, Text(verdict))
 
     def __str__(self) -> str:
@@ -93,8 +106,9 @@ class GradCheckReport:
         return '\n'.join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 
-def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=False, directions: int = 3,
-                seed: int = 0, **kwargs) -> GradCheckReport:
+def check_grads(
+    module, variables, *args, loss, rngs=None, method=None, mutable=False, directions: int = 3, seed: int = 0, **kwargs
+) -> GradCheckReport:
     """Compares ``jax.grad`` of ``loss(module.apply(variables, *args, ...))`` w.r.t. ``params`` with the reference.
 
     ``loss`` maps the model's output (the first element when ``mutable``
@@ -102,9 +116,9 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
     own code, with names bound to nnref on the reference side).
     ``directions`` random unit directions per leaf, drawn from ``seed``.
     """
+
     def jax_loss(params):
-        out = module.apply({**variables, 'params': params}, *args, rngs=rngs, method=method,
-                           mutable=mutable, **kwargs)
+        out = module.apply({**variables, 'params': params}, *args, rngs=rngs, method=method, mutable=mutable, **kwargs)
         return loss(out[0] if mutable else out)
 
     grads = jax.jit(jax.grad(jax_loss))(variables['params'])
@@ -120,7 +134,7 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
     # The whole gradient's size sets the absolute tolerance, in the loss's units: the verdict does not
     # depend on how the loss is scaled, and a leaf whose true gradient is zero does not fail.
     finite = [np.nan_to_num(np.asarray(g, np.float64), nan=0.0, posinf=0.0, neginf=0.0) for _, g in _leaves(grads)]
-    scale = float(np.sqrt(sum(np.sum(g ** 2) for g in finite)))
+    scale = float(np.sqrt(sum(np.sum(g**2) for g in finite)))
     rows = []
     for path, grad in _leaves(grads):
         value = _get(ref_params, path)
@@ -128,7 +142,7 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
         if value.dtype.kind not in 'fc':
             continue
         rtol, atol = tolerance(np.asarray(grad).dtype, 'derivative')
-        h = _EPS64 ** (1 / 3) * max(1.0, float(np.sqrt(np.mean(value ** 2))))
+        h = _EPS64 ** (1 / 3) * max(1.0, float(np.sqrt(np.mean(value**2))))
         worst_abs = worst_rel = worst_ratio = 0.0
         for _ in range(directions):
             v = rng.standard_normal(value.shape)
@@ -143,8 +157,11 @@ def check_grads(module, variables, *args, loss, rngs=None, method=None, mutable=
             worst_rel = max(worst_rel, err / max(abs(analytic), abs(numeric), np.finfo(np.float64).tiny))
             bound = atol * scale + rtol * abs(numeric)
             worst_ratio = max(worst_ratio, err / bound if bound else (0.0 if err == 0 else np.inf))
-        rows.append(GradRow('/' + '/'.join(path), tuple(value.shape), str(np.asarray(grad).dtype),
-                            worst_abs, worst_rel, worst_ratio))
+        rows.append(
+            GradRow(
+                '/' + '/'.join(path), tuple(value.shape), str(np.asarray(grad).dtype), worst_abs, worst_rel, worst_ratio
+            )
+        )
     return GradCheckReport(tuple(rows), directions)
 
 

@@ -66,7 +66,7 @@ def tolerance_ratio(actual, desired, family: str, dtype=None) -> float:
         return float('inf')
     d = np.abs(np.asarray(desired, np.float64))
     finite = d[np.isfinite(d)]
-    scale = max(1.0, float(np.sqrt(np.mean(finite ** 2))) if finite.size else 1.0)
+    scale = max(1.0, float(np.sqrt(np.mean(finite**2))) if finite.size else 1.0)
     bound = atol * scale + rtol * np.where(np.isfinite(d), d, 0.0)
     with np.errstate(divide='ignore', invalid='ignore'):
         ratio = np.where(diff == 0, 0.0, diff / bound)
@@ -84,5 +84,4 @@ def leaves_abs_rel(actual: list, desired: list) -> tuple[float, float]:
     if len(actual) != len(desired):
         return float('inf'), float('inf')
     pairs = list(zip(actual, desired))
-    return (max((max_abs(a, d) for a, d in pairs), default=0.0),
-            max((max_rel(a, d) for a, d in pairs), default=0.0))
+    return (max((max_abs(a, d) for a, d in pairs), default=0.0), max((max_rel(a, d) for a, d in pairs), default=0.0))

@@ -65,7 +65,8 @@ class _Namespace(types.ModuleType):
             f"nnref has no stand-in for `{self.__dict__['_stands_for']}.{attr}`, which the model's code "
             f"uses: nnjax.debug runs the model again on nnref, which implements the part of JAX that "
             f"model code commonly uses. Write this step with jax.numpy functions, or pass it in "
-            f"as an array computed outside the model.")
+            f"as an array computed outside the model."
+        )
 
 
 def _pass_through(fn=None, *args, **kwargs):
@@ -86,8 +87,10 @@ def _vmap(fun, in_axes=0, out_axes=0, axis_size=None, **_ignored):
         n = axis_size if axis_size is not None else sizes.pop()
         outs = []
         for i in range(n):
-            sliced = [a if ax is None else tree.tree_map(lambda x, ax=ax: np.take(x, i, axis=ax), a)
-                      for a, ax in zip(args, axes)]
+            sliced = [
+                a if ax is None else tree.tree_map(lambda x, ax=ax: np.take(x, i, axis=ax), a)
+                for a, ax in zip(args, axes)
+            ]
             outs.append(fun(*sliced))
         return tree.tree_map(lambda *xs: np.stack(xs, axis=out_axes), *outs)
 
@@ -117,21 +120,49 @@ def namespaces(widen: bool) -> dict:
     lax = importlib.import_module('nnref.lax')
     numpy = nnref.numpy
     if widen:
-        numpy = _Namespace('jax.numpy (nnref, float64)', nnref.numpy, 'jax.numpy',
-                           **{name: np.float64 for name in _NARROW_FLOATS})
-    initializers = _Namespace('jax.nn.initializers (nnref)', nnref.initializers, 'jax.nn.initializers',
-                              Initializer=typing.Callable)
+        numpy = _Namespace(
+            'jax.numpy (nnref, float64)', nnref.numpy, 'jax.numpy', **{name: np.float64 for name in _NARROW_FLOATS}
+        )
+    initializers = _Namespace(
+        'jax.nn.initializers (nnref)', nnref.initializers, 'jax.nn.initializers', Initializer=typing.Callable
+    )
     attention = importlib.import_module('nnref.jax_nn_attention')
-    nn = _Namespace('jax.nn (nnref)', nnref.activation, 'jax.nn', initializers=initializers,
-                    dot_product_attention=attention.dot_product_attention)
-    jax = _Namespace('jax (nnref)', None, 'jax', numpy=numpy, nn=nn, lax=lax, random=nnref.random,
-                     tree_util=nnref.tree_util, Array=np.ndarray, jit=_pass_through,
-                     checkpoint=_pass_through, remat=_pass_through, named_call=_pass_through,
-                     vmap=_vmap, custom_vjp=_CustomDerivative, custom_jvp=_CustomDerivative)
+    nn = _Namespace(
+        'jax.nn (nnref)',
+        nnref.activation,
+        'jax.nn',
+        initializers=initializers,
+        dot_product_attention=attention.dot_product_attention,
+    )
+    jax = _Namespace(
+        'jax (nnref)',
+        None,
+        'jax',
+        numpy=numpy,
+        nn=nn,
+        lax=lax,
+        random=nnref.random,
+        tree_util=nnref.tree_util,
+        Array=np.ndarray,
+        jit=_pass_through,
+        checkpoint=_pass_through,
+        remat=_pass_through,
+        named_call=_pass_through,
+        vmap=_vmap,
+        custom_vjp=_CustomDerivative,
+        custom_jvp=_CustomDerivative,
+    )
     return {
-        'jax': jax, 'jax.numpy': numpy, 'jax.nn': nn, 'jax.nn.initializers': initializers,
-        'jax.lax': lax, 'jax.random': nnref.random, 'jax.tree_util': nnref.tree_util,
-        'nnjax': nnref, 'nnjax.initializers': initializers, 'nnjax.activation': nnref.activation,
+        'jax': jax,
+        'jax.numpy': numpy,
+        'jax.nn': nn,
+        'jax.nn.initializers': initializers,
+        'jax.lax': lax,
+        'jax.random': nnref.random,
+        'jax.tree_util': nnref.tree_util,
+        'nnjax': nnref,
+        'nnjax.initializers': initializers,
+        'nnjax.activation': nnref.activation,
     }
 
 
@@ -143,7 +174,7 @@ def counterpart(module: types.ModuleType, widen: bool):
         return table[name]
     if name.startswith('nnjax.'):
         try:
-            return importlib.import_module('nnref.' + name[len('nnjax.'):])
+            return importlib.import_module('nnref.' + name[len('nnjax.') :])
         except ImportError:
             return None
     return None

@@ -83,8 +83,9 @@ def _finite(a) -> bool:
     return a.dtype.kind not in 'fcV' or bool(np.isfinite(a.astype(np.float64)).all())
 
 
-def find_nonfinite(module, variables, *args, rngs=None, method=None, mutable=False, jit: bool = False,
-                   **kwargs) -> NonFiniteReport:
+def find_nonfinite(
+    module, variables, *args, rngs=None, method=None, mutable=False, jit: bool = False, **kwargs
+) -> NonFiniteReport:
     """Runs ``module.apply(variables, *args, ...)`` and names the first call that creates NaN or Inf.
 
     Arguments are those of ``apply``; ``jit=True`` runs it under ``jax.jit``.
@@ -112,8 +113,15 @@ def find_nonfinite(module, variables, *args, rngs=None, method=None, mutable=Fal
                 if nan or inf:
                     leaves.append(NonFiniteLeaf(name, a.shape, nan, inf))
         prefix = call.path.rstrip('/') + '/'
-        handed_to = next((c.path for c in calls[:call.order] if c.order < call.order and c.path.startswith(prefix)
-                          and not all(_finite(a) for a in c.inputs)), None)
-        return NonFiniteReport(call.path, call.method, call.kind, call.index, tuple(leaves), len(calls),
-                               handed_to=handed_to)
+        handed_to = next(
+            (
+                c.path
+                for c in calls[: call.order]
+                if c.order < call.order and c.path.startswith(prefix) and not all(_finite(a) for a in c.inputs)
+            ),
+            None,
+        )
+        return NonFiniteReport(
+            call.path, call.method, call.kind, call.index, tuple(leaves), len(calls), handed_to=handed_to
+        )
     return NonFiniteReport(None, calls_checked=len(calls))

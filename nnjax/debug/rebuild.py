@@ -37,8 +37,8 @@ that made it ran there.)
 """
 
 from __future__ import annotations
-
 import __future__
+
 import ast
 import builtins
 import dataclasses
@@ -95,8 +95,11 @@ def _is_library(fn) -> bool:
     code = getattr(fn, '__code__', None)
     if code is None:
         return True
-    return code.co_filename.startswith(_package_dirs()) and '/nnjax/debug/' not in code.co_filename \
+    return (
+        code.co_filename.startswith(_package_dirs())
+        and '/nnjax/debug/' not in code.co_filename
         or code.co_filename.startswith('<frozen')
+    )
 
 
 class Rebuilder:
@@ -152,8 +155,9 @@ class Rebuilder:
         if _is_array(obj):
             return self.array(obj)
         if isinstance(obj, functools.partial):
-            return functools.partial(self.value(obj.func), *map(self.value, obj.args),
-                                     **{k: self.value(v) for k, v in obj.keywords.items()})
+            return functools.partial(
+                self.value(obj.func), *map(self.value, obj.args), **{k: self.value(v) for k, v in obj.keywords.items()}
+            )
         if isinstance(obj, (list, tuple)) and not hasattr(obj, '_fields'):
             return type(obj)(self.value(x) for x in obj)
         if isinstance(obj, tuple):  # a namedtuple
@@ -181,8 +185,11 @@ class Rebuilder:
         twin_cls = getattr(nnref.spmd, name, None) or getattr(nnref.meta, name, None)
         if twin_cls is None or not dataclasses.is_dataclass(twin_cls):
             return self.value(box.unbox())
-        fields = {f.name: self.value(getattr(box, f.name)) for f in dataclasses.fields(twin_cls)
-                  if f.init and f.name != 'mesh' and hasattr(box, f.name)}
+        fields = {
+            f.name: self.value(getattr(box, f.name))
+            for f in dataclasses.fields(twin_cls)
+            if f.init and f.name != 'mesh' and hasattr(box, f.name)
+        }
         return twin_cls(**fields)
 
     def _dtype(self, dtype):
@@ -209,14 +216,16 @@ class Rebuilder:
         recipe = cls.__dict__.get('_lift_recipe')
         if recipe is not None:  # made by a lifted transform, e.g. nn.scan(nn.LSTMCell, ...)
             transform, target, methods, options = recipe
-            return getattr(nnref, transform)(self.value(target), methods=methods,
-                                             **{k: self.value(v) for k, v in options.items()})
+            return getattr(nnref, transform)(
+                self.value(target), methods=methods, **{k: self.value(v) for k, v in options.items()}
+            )
         if cls.__module__.split('.')[0] == 'nnjax' and cls.__module__ in _library_modules():
             twin = getattr(nnref, cls.__name__, None)
             if twin is None:
                 raise RebuildError(
                     f"nnref has no counterpart of {cls.__module__}.{cls.__qualname__}: nnjax.debug "
-                    f"rebuilds the library's layers by their public name (nnjax.X -> nnref.X).")
+                    f"rebuilds the library's layers by their public name (nnjax.X -> nnref.X)."
+                )
             return twin
         return self._reexecute(cls)
 
@@ -267,8 +276,13 @@ class Rebuilder:
         closure = None
         if fn.__closure__:
             closure = tuple(types.CellType(self.value(_cell_value(c))) for c in fn.__closure__)
-        twin = types.FunctionType(fn.__code__, self._globals_of(fn.__globals__), fn.__name__,
-                                  tuple(self.value(d) for d in fn.__defaults__ or ()), closure)
+        twin = types.FunctionType(
+            fn.__code__,
+            self._globals_of(fn.__globals__),
+            fn.__name__,
+            tuple(self.value(d) for d in fn.__defaults__ or ()),
+            closure,
+        )
         twin.__kwdefaults__ = {k: self.value(v) for k, v in (fn.__kwdefaults__ or {}).items()} or None
         twin.__dict__.update({k: self.value(v) for k, v in fn.__dict__.items()})
         twin.__qualname__ = fn.__qualname__
@@ -314,8 +328,11 @@ class Rebuilder:
 
 def _library_modules() -> set:
     """The nnjax modules that define library classes (everything but user code run as nnjax.*)."""
-    return {name for name, m in sys.modules.items() if name.split('.')[0] == 'nnjax'
-            and getattr(m, '__file__', None) and '/nnjax/debug/' not in m.__file__}
+    return {
+        name
+        for name, m in sys.modules.items()
+        if name.split('.')[0] == 'nnjax' and getattr(m, '__file__', None) and '/nnjax/debug/' not in m.__file__
+    }
 
 
 def _class_statement(cls) -> tuple[ast.ClassDef, str]:
@@ -330,16 +347,25 @@ def _class_statement(cls) -> tuple[ast.ClassDef, str]:
         code = getattr(fn, '__code__', None)
         if code is None:
             continue
-        source = ''.join(linecache.getlines(code.co_filename, sys.modules.get(cls.__module__, None).__dict__
-                                            if cls.__module__ in sys.modules else None))
+        source = ''.join(
+            linecache.getlines(
+                code.co_filename,
+                sys.modules.get(cls.__module__, None).__dict__ if cls.__module__ in sys.modules else None,
+            )
+        )
         if not source:
             continue
         try:
             tree = ast.parse(source)
         except SyntaxError:
             continue
-        found = [node for node in ast.walk(tree) if isinstance(node, ast.ClassDef) and node.name == cls.__name__
-                 and node.lineno <= code.co_firstlineno <= node.end_lineno]
+        found = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef)
+            and node.name == cls.__name__
+            and node.lineno <= code.co_firstlineno <= node.end_lineno
+        ]
         if found:
             return max(found, key=lambda node: node.lineno), code.co_filename
     try:
@@ -348,7 +374,8 @@ def _class_statement(cls) -> tuple[ast.ClassDef, str]:
     except (OSError, TypeError) as e:
         raise RebuildError(
             f"nnjax.debug needs the source of {cls.__qualname__} to run it again on nnref, and Python "
-            f"cannot find it ({e}). Define the class in a file or a notebook cell.") from e
+            f"cannot find it ({e}). Define the class in a file or a notebook cell."
+        ) from e
     tree = ast.parse(textwrap.dedent(''.join(lines)))
     ast.increment_lineno(tree, first_line - 1)
     statement = tree.body[0]
@@ -404,7 +431,7 @@ def _is_key(obj) -> bool:
 
 def _is_dtype_like(cls) -> bool:
     """``jnp.float32``-style scalar types and NumPy scalar types."""
-    return issubclass(cls, np.generic) or hasattr(cls, 'dtype') and isinstance(getattr(cls, 'dtype'), np.dtype)
+    return issubclass(cls, np.generic) or hasattr(cls, 'dtype') and isinstance(cls.dtype, np.dtype)
 
 
 def _unsupported(fn):
@@ -414,6 +441,7 @@ def _unsupported(fn):
     def missing(*args, **kwargs):
         raise RebuildError(
             f"the model calls {where}, which nnref has no stand-in for: nnjax.debug runs the model "
-            f"again on nnref and maps JAX and nnjax functions by their public name.")
+            f"again on nnref and maps JAX and nnjax functions by their public name."
+        )
 
     return missing

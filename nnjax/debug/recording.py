@@ -62,8 +62,11 @@ def is_numeric_array(x) -> bool:
     if not isinstance(x, (jax.Array, np.ndarray, np.generic)):
         return False
     dtype = getattr(x, 'dtype', None)
-    return dtype is not None and not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) \
+    return (
+        dtype is not None
+        and not jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
         and (np.dtype(dtype).kind in 'biufc' or np.dtype(dtype).name == 'bfloat16')
+    )
 
 
 def array_leaves(tree) -> list:
@@ -105,18 +108,27 @@ class JaxRecorder:
         module = context.module
         if module.scope is None or not _recorded(context.method_name):
             return out
-        names = tuple(jax.tree_util.keystr(p)
-                      for p, x in jax.tree_util.tree_flatten_with_path(out)[0] if is_numeric_array(x))
+        names = tuple(
+            jax.tree_util.keystr(p) for p, x in jax.tree_util.tree_flatten_with_path(out)[0] if is_numeric_array(x)
+        )
         meta = (path_text(module.scope.path), context.method_name, type(module).__name__, names)
-        jax.debug.callback(functools.partial(self._record, meta), array_leaves((args, kwargs)),
-                           array_leaves(out), ordered=True)
+        jax.debug.callback(
+            functools.partial(self._record, meta), array_leaves((args, kwargs)), array_leaves(out), ordered=True
+        )
         return out
 
     def _record(self, meta, inputs, outputs):
         path, method, kind, names = meta
         index = self._counter.index(path, method, kind)
-        call = Call(path, method, kind, index, next(self._counter.order),
-                    [np.asarray(x) for x in inputs], [np.asarray(x) for x in outputs])
+        call = Call(
+            path,
+            method,
+            kind,
+            index,
+            next(self._counter.order),
+            [np.asarray(x) for x in inputs],
+            [np.asarray(x) for x in outputs],
+        )
         call.input_count = len(call.inputs)
         call.output_names = names
         self.calls[call.key] = call
@@ -150,8 +162,17 @@ class RefRecorder:
         index = self._counter.index(path, method, kind)
         order = next(self._counter.order)
         own_inputs = array_leaves((args, kwargs))
-        call = Call(path, method, kind, index, order, own_inputs, [], input_count=len(own_inputs),
-                    parent=self._stack[-1] if self._stack else None)
+        call = Call(
+            path,
+            method,
+            kind,
+            index,
+            order,
+            own_inputs,
+            [],
+            input_count=len(own_inputs),
+            parent=self._stack[-1] if self._stack else None,
+        )
         self.calls[call.key] = call
         target = self._force.get(call.key) if self._force is not None else None
         if target is not None and len(target.inputs) == len(own_inputs):
@@ -159,8 +180,9 @@ class RefRecorder:
             args, kwargs = replace_array_leaves((args, kwargs), [self._to_ref(x) for x in target.inputs])
             call.inputs = array_leaves((args, kwargs))
         elif target is not None:
-            self.mismatches[call.key] = (f"nnjax passed {len(target.inputs)} arrays to this call, "
-                                         f"nnref {len(own_inputs)}")
+            self.mismatches[call.key] = (
+                f"nnjax passed {len(target.inputs)} arrays to this call, nnref {len(own_inputs)}"
+            )
         self._stack.append(call.key)
         try:
             out = next_fun(*args, **kwargs)
@@ -174,7 +196,8 @@ class RefRecorder:
         if target is None:
             return out
         if len(target.outputs) != len(call.outputs):
-            self.mismatches[call.key] = (f"nnjax's call returned {len(target.outputs)} arrays, "
-                                         f"nnref's {len(call.outputs)}")
+            self.mismatches[call.key] = (
+                f"nnjax's call returned {len(target.outputs)} arrays, nnref's {len(call.outputs)}"
+            )
             return out
         return replace_array_leaves(out, [self._to_ref(x) for x in target.outputs])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 
 import nnref
-from nnjax.debug.rebuild import RebuildError, Rebuilder
+from nnjax.debug.rebuild import Rebuilder, RebuildError
 
 
 class ReferenceRunError(RuntimeError):
@@ -24,8 +24,9 @@ class ReferenceRunError(RuntimeError):
 class Twin:
     """The nnref side of ``module.apply(variables, *args, rngs=..., method=..., **kwargs)``."""
 
-    def __init__(self, module, variables, args: tuple, kwargs: dict, *, rngs, method, mutable=False,
-                 widen: bool = True):
+    def __init__(
+        self, module, variables, args: tuple, kwargs: dict, *, rngs, method, mutable=False, widen: bool = True
+    ):
         self.rebuilder = Rebuilder(widen=widen)
         self.module = self.rebuilder.module(module)
         self.variables = self.rebuilder.value(_plain(variables))
@@ -50,8 +51,9 @@ class Twin:
         context = nnref.intercept_methods(interceptor) if interceptor else contextlib.nullcontext()
         try:
             with context:
-                return self.module.apply(variables, *self.args, rngs=self.rngs, method=self.method,
-                                         mutable=self.mutable, **self.kwargs)
+                return self.module.apply(
+                    variables, *self.args, rngs=self.rngs, method=self.method, mutable=self.mutable, **self.kwargs
+                )
         except (RebuildError, ReferenceRunError):
             raise
         except Exception as e:
@@ -60,7 +62,8 @@ class Twin:
                 f"Running the model again on nnref failed{where}: {type(e).__name__}: {e}. nnjax.debug "
                 f"runs the model's own code with nnref's NumPy stand-ins for jax.numpy, jax.nn, jax.lax "
                 f"and jax.random; JAX-only array methods such as `x.at[...]` have no NumPy equivalent "
-                f"(use jnp.where or the lax stand-ins).") from e
+                f"(use jnp.where or the lax stand-ins)."
+            ) from e
 
 
 def _plain(variables):

@@ -109,11 +109,15 @@ class DivergenceReport:
     def _summary(self) -> str:
         first = self.first
         if first is None:
-            return (f'No divergence: every call agrees with the {self.reference_dtype} reference within '
-                    f'shared_spec tolerances ({len(self.rows)} calls compared).')
+            return (
+                f'No divergence: every call agrees with the {self.reference_dtype} reference within '
+                f'shared_spec tolerances ({len(self.rows)} calls compared).'
+            )
         if isinstance(first, Row):
-            why = first.note or (f'its own computation is {max(first.local, first.glue):.3g}x the '
-                                 f'{first.family} tolerance for {first.dtype}, on its own inputs')
+            why = first.note or (
+                f'its own computation is {max(first.local, first.glue):.3g}x the '
+                f'{first.family} tolerance for {first.dtype}, on its own inputs'
+            )
             return f'First divergence: {first.where} ({first.kind}): {why}.'
         why = first.note or f'the update is {first.local:.3g}x the tolerance'
         return f'First divergence: {first.collection} variable {first.path}: {why}.'
@@ -125,20 +129,38 @@ class DivergenceReport:
 
         first = self.first
         table = Table(title=f'nnjax vs nnref ({self.reference_dtype})', title_justify='left')
-        for header, justify in [('', 'left'), ('call', 'left'), ('module', 'left'), ('dtype', 'left'),
-                                ('in abs', 'right'), ('in rel', 'right'), ('out abs', 'right'),
-                                ('out rel', 'right'), ('local/tol', 'right')]:
-            table.add_column(header, justify=justify, no_wrap=True, overflow='ellipsis',
-                             max_width=24 if header == 'module' else None)
+        for header, justify in [
+            ('', 'left'),
+            ('call', 'left'),
+            ('module', 'left'),
+            ('dtype', 'left'),
+            ('in abs', 'right'),
+            ('in rel', 'right'),
+            ('out abs', 'right'),
+            ('out rel', 'right'),
+            ('local/tol', 'right'),
+        ]:
+            table.add_column(
+                header, justify=justify, no_wrap=True, overflow='ellipsis', max_width=24 if header == 'module' else None
+            )
         depth0 = min((r.path.count('/') for r in self.rows), default=0)
         for row in self.rows:
             mark = '>>' if row is first else ('!' if row.diverges else '')
             indent = '  ' * (row.path.count('/') - depth0) if row.path != '/' else ''
             style = 'bold red' if row is first else ('red' if row.diverges else None)
             local = max(row.local, row.glue)
-            table.add_row(mark, indent + row.where, row.kind, _short(row.dtype), _num(row.input_abs),
-                          _num(row.input_rel), _num(row.output_abs), _num(row.output_rel),
-                          row.note[:30] if row.note else f'{local:.2f}', style=style)
+            table.add_row(
+                mark,
+                indent + row.where,
+                row.kind,
+                _short(row.dtype),
+                _num(row.input_abs),
+                _num(row.input_rel),
+                _num(row.output_abs),
+                _num(row.output_rel),
+                row.note[:30] if row.note else f'{local:.2f}',
+                style=style,
+            )
         parts = [table]
         if self.state:
             state = Table(title='mutated collections', title_justify='left')
@@ -146,9 +168,16 @@ class DivergenceReport:
                 state.add_column(header, no_wrap=True)
             for row in self.state:
                 mark = '>>' if row is first else ('!' if row.diverges else '')
-                state.add_row(mark, row.collection, row.path, row.dtype, _num(row.abs), _num(row.rel),
-                              row.note[:30] if row.note else f'{row.local:.2f}',
-                              style='red' if row.diverges else None)
+                state.add_row(
+                    mark,
+                    row.collection,
+                    row.path,
+                    row.dtype,
+                    _num(row.abs),
+                    _num(row.rel),
+                    row.note[:30] if row.note else f'{row.local:.2f}',
+                    style='red' if row.diverges else None,
+                )
             parts.append(state)
         parts.append(Text(self._summary()))
         return Group(*parts)

@@ -89,7 +89,8 @@ class _MaxGradRules:
         if _earray is None:  # pragma: no cover - depends on the JAX version
             raise TypeError(
                 'This JAX version cannot return fp32_max_grad arrays from a '
-                'compiled function; convert them with to_float32() inside it.')
+                'compiled function; convert them with to_float32() inside it.'
+            )
         physical = _core.physical_aval(aval)
         make = _pxla.global_result_handlers[_core.ShapedArray]
         handler = make(physical, out_sharding, committed)

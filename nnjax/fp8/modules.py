@@ -33,12 +33,17 @@ from typing import Any
 import jax.numpy as jnp
 
 from nnjax.fp8 import OVERWRITE_WITH_GRADIENT
-from nnjax.fp8.rules import (dot_general_with_precision, fp8_scaled_dot_general,
-                             in_qdq, out_qdq)
+from nnjax.fp8.rules import dot_general_with_precision, fp8_scaled_dot_general, in_qdq, out_qdq
 from nnjax.module import Module
 
-__all__ = ['Fp8DotGeneralBase', 'Fp8DotGeneralOp', 'Fp8DirectDotGeneralOp',
-           'NANOOFp8DotGeneralOp', 'Fp8Einsum', 'Fp8DotGeneral']
+__all__ = [
+    'Fp8DotGeneralBase',
+    'Fp8DotGeneralOp',
+    'Fp8DirectDotGeneralOp',
+    'NANOOFp8DotGeneralOp',
+    'Fp8Einsum',
+    'Fp8DotGeneral',
+]
 
 _META_NAMES = ('input', 'kernel', 'output_grad')
 
@@ -55,8 +60,8 @@ def _dot_inputs(module, args, kwargs):
         raise TypeError(
             f'{type(module).__name__} is called like lax.dot_general(x, kernel, '
             f'dimension_numbers, precision=None, preferred_element_type=None); '
-            f'got {len(args)} positional arguments'
-            + (f' and keyword(s) {unknown}' if unknown else '') + '.')
+            f'got {len(args)} positional arguments' + (f' and keyword(s) {unknown}' if unknown else '') + '.'
+        )
     x, kernel, dimension_numbers = args[:3]
     # The kernel's dtype is the layer's computation dtype.
     compute_dtype = kernel.dtype
@@ -79,13 +84,17 @@ class Fp8DotGeneralBase(Module):
     def setup(self) -> None:
         history = (self.amax_history_length,)
         for what in _META_NAMES:
-            setattr(self, f'{what}_amax_history', self.variable(
-                OVERWRITE_WITH_GRADIENT, f'{what}_amax_history',
-                jnp.zeros, history, jnp.float32))
+            setattr(
+                self,
+                f'{what}_amax_history',
+                self.variable(OVERWRITE_WITH_GRADIENT, f'{what}_amax_history', jnp.zeros, history, jnp.float32),
+            )
         for what in _META_NAMES:
-            setattr(self, f'{what}_scale', self.variable(
-                OVERWRITE_WITH_GRADIENT, f'{what}_scale', jnp.ones, (1,),
-                jnp.float32))
+            setattr(
+                self,
+                f'{what}_scale',
+                self.variable(OVERWRITE_WITH_GRADIENT, f'{what}_scale', jnp.ones, (1,), jnp.float32),
+            )
 
 
 class Fp8DotGeneralOp(Fp8DotGeneralBase):
@@ -99,19 +108,19 @@ class Fp8DotGeneralOp(Fp8DotGeneralBase):
         super().__post_init__()
         if type(self) is Fp8DotGeneralOp:
             warnings.warn(
-                'Fp8DotGeneralOp is deprecated; use Fp8DirectDotGeneralOp or '
-                'Fp8Einsum instead.', DeprecationWarning, stacklevel=2)
+                'Fp8DotGeneralOp is deprecated; use Fp8DirectDotGeneralOp or Fp8Einsum instead.',
+                DeprecationWarning,
+                stacklevel=2,
+            )
 
     def __call__(self, *args, **kwargs):
         x, kernel, dimension_numbers, compute_dtype = _dot_inputs(self, args, kwargs)
-        x = in_qdq(compute_dtype, self.e4m3_dtype, x, self.input_scale.value,
-                   self.input_amax_history.value)
-        kernel = in_qdq(compute_dtype, self.e4m3_dtype, kernel,
-                        self.kernel_scale.value, self.kernel_amax_history.value)
+        x = in_qdq(compute_dtype, self.e4m3_dtype, x, self.input_scale.value, self.input_amax_history.value)
+        kernel = in_qdq(compute_dtype, self.e4m3_dtype, kernel, self.kernel_scale.value, self.kernel_amax_history.value)
         y = dot_general_with_precision(x, kernel, dimension_numbers)
-        return out_qdq(compute_dtype, self.e5m2_dtype, y,
-                       self.output_grad_scale.value,
-                       self.output_grad_amax_history.value)
+        return out_qdq(
+            compute_dtype, self.e5m2_dtype, y, self.output_grad_scale.value, self.output_grad_amax_history.value
+        )
 
 
 class NANOOFp8DotGeneralOp(Fp8DotGeneralOp):
@@ -130,9 +139,14 @@ class Fp8DirectDotGeneralOp(Fp8DotGeneralBase):
     def __call__(self, *args, **kwargs):
         x, kernel, dimension_numbers, compute_dtype = _dot_inputs(self, args, kwargs)
         return fp8_scaled_dot_general(
-            x, kernel, dimension_numbers, precision=None,
-            preferred_element_type=x.dtype, quantize_compute_type=compute_dtype,
-            **self._meta_kwargs())
+            x,
+            kernel,
+            dimension_numbers,
+            precision=None,
+            preferred_element_type=x.dtype,
+            quantize_compute_type=compute_dtype,
+            **self._meta_kwargs(),
+        )
 
     def _meta_kwargs(self):
         return dict(
@@ -141,7 +155,8 @@ class Fp8DirectDotGeneralOp(Fp8DotGeneralBase):
             grad_scale=self.output_grad_scale.value,
             lhs_amax_history=self.input_amax_history.value,
             rhs_amax_history=self.kernel_amax_history.value,
-            grad_amax_history=self.output_grad_amax_history.value)
+            grad_amax_history=self.output_grad_amax_history.value,
+        )
 
 
 class Fp8Einsum(Fp8DotGeneralBase):
@@ -158,16 +173,15 @@ class Fp8Einsum(Fp8DotGeneralBase):
     (2, 4)
     """
 
-    def __call__(self, eqn, lhs, rhs, precision=None,
-                 preferred_element_type=None):
+    def __call__(self, eqn, lhs, rhs, precision=None, preferred_element_type=None):
         compute_dtype = rhs.dtype
         lhs = lhs.astype(compute_dtype)
         dot_general = partial(
-            fp8_scaled_dot_general, quantize_compute_type=compute_dtype,
-            **Fp8DirectDotGeneralOp._meta_kwargs(self))
-        return jnp.einsum(eqn, lhs, rhs, precision=precision,
-                          preferred_element_type=preferred_element_type,
-                          _dot_general=dot_general)
+            fp8_scaled_dot_general, quantize_compute_type=compute_dtype, **Fp8DirectDotGeneralOp._meta_kwargs(self)
+        )
+        return jnp.einsum(
+            eqn, lhs, rhs, precision=precision, preferred_element_type=preferred_element_type, _dot_general=dot_general
+        )
 
 
 #: The seed's older name for :class:`Fp8DirectDotGeneralOp`.

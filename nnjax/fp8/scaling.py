@@ -29,15 +29,21 @@ from jax import lax
 
 from nnjax.fp8.meta_dtype import fp32_max_grad, is_max_grad, to_float32
 
-__all__ = ['FP8_DTYPES', 'get_fp8_max', 'quantize', 'dequantize', 'qdq',
-           'compute_scale', 'compute_amax_history', 'update_fp8_meta',
-           'quantize_dequantize_update']
+__all__ = [
+    'FP8_DTYPES',
+    'get_fp8_max',
+    'quantize',
+    'dequantize',
+    'qdq',
+    'compute_scale',
+    'compute_amax_history',
+    'update_fp8_meta',
+    'quantize_dequantize_update',
+]
 
 #: The fp8 formats supported: OCP e4m3/e5m2 and the NANOO (``fnuz``) variants
 #: some AMD GPUs use (no negative zero, no infinities, different bias).
-FP8_DTYPES = tuple(np.dtype(t) for t in (
-    jnp.float8_e4m3fn, jnp.float8_e5m2, jnp.float8_e4m3fnuz,
-    jnp.float8_e5m2fnuz))
+FP8_DTYPES = tuple(np.dtype(t) for t in (jnp.float8_e4m3fn, jnp.float8_e5m2, jnp.float8_e4m3fnuz, jnp.float8_e5m2fnuz))
 
 
 class _Fp8DtypeError(ValueError, AssertionError):
@@ -57,8 +63,8 @@ def get_fp8_max(fp8_dtype, out_dtype):
         ok = False
     if not ok:
         raise _Fp8DtypeError(
-            f'get_fp8_max: {fp8_dtype!r} is not an fp8 dtype; use one of '
-            f'{[d.name for d in FP8_DTYPES]}.')
+            f'get_fp8_max: {fp8_dtype!r} is not an fp8 dtype; use one of {[d.name for d in FP8_DTYPES]}.'
+        )
     return jnp.asarray(jnp.finfo(fp8_dtype).max, dtype=out_dtype)
 
 
@@ -113,7 +119,7 @@ def compute_scale(amax, scale, fp8_max, margin=0):
     Array([2., 3.], dtype=float32)
     """
     inverse_old = 1.0 / scale
-    inverse_new = (fp8_max / amax) / (2 ** margin)
+    inverse_new = (fp8_max / amax) / (2**margin)
     inverse_new = jnp.where(amax > 0.0, inverse_new, inverse_old)
     inverse_new = jnp.where(jnp.isfinite(amax), inverse_new, inverse_old)
     return 1.0 / inverse_new
@@ -165,5 +171,4 @@ def quantize_dequantize_update(x, q_dtype, scale, amax_history, compute_dtype):
     ``x`` is rounded with the *new* scale (see :func:`update_fp8_meta`).
     """
     new_scale, new_history = update_fp8_meta(x, q_dtype, scale, amax_history)
-    return (qdq(x, q_dtype, to_float32(new_scale), compute_dtype),
-            new_scale, new_history)
+    return (qdq(x, q_dtype, to_float32(new_scale), compute_dtype), new_scale, new_history)

@@ -37,7 +37,8 @@ def _check_qkv(fn: str, query, key, value=None) -> None:
     if len({a.ndim for a in arrays}) != 1 or query.ndim < 3:
         raise ValueError(
             f"{fn}: query, key (and value) must have the same rank >= 3, "
-            f"[batch..., length, num_heads, depth]; got shapes {[a.shape for a in arrays]}.")
+            f"[batch..., length, num_heads, depth]; got shapes {[a.shape for a in arrays]}."
+        )
     if len({a.shape[:-3] for a in arrays}) != 1:
         raise ValueError(f"{fn}: batch dimensions differ: {[a.shape for a in arrays]}.")
     if len({a.shape[-2] for a in arrays}) != 1:
@@ -52,18 +53,29 @@ def _weights_einsum(precision, einsum_dot_general, einsum) -> Callable:
     """The einsum attention uses: the given one, else ``jnp.einsum`` with ``precision``/``einsum_dot_general``."""
     if (precision or einsum_dot_general) and einsum:
         raise ValueError(
-            "precision/einsum_dot_general and einsum are mutually exclusive. Please specify only "
-            "one of them.")
+            "precision/einsum_dot_general and einsum are mutually exclusive. Please specify only one of them."
+        )
     if einsum:
         return einsum
-    return functools.partial(jnp.einsum, precision=precision,
-                             _dot_general=einsum_dot_general or lax.dot_general)
+    return functools.partial(jnp.einsum, precision=precision, _dot_general=einsum_dot_general or lax.dot_general)
 
 
-def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dropout: bool = True,
-                                  dropout_rng=None, dropout_rate: float = 0.0, deterministic: bool = False,
-                                  dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False,
-                                  einsum_dot_general: Callable | None = None, einsum: Callable | None = None):
+def dot_product_attention_weights(
+    query,
+    key,
+    bias=None,
+    mask=None,
+    broadcast_dropout: bool = True,
+    dropout_rng=None,
+    dropout_rate: float = 0.0,
+    deterministic: bool = False,
+    dtype=None,
+    precision=None,
+    module=None,
+    force_fp32_for_softmax: bool = False,
+    einsum_dot_general: Callable | None = None,
+    einsum: Callable | None = None,
+):
     """Attention weights ``softmax(q k^T / sqrt(depth) + bias)``, masked and dropped out.
 
     ``query`` is ``[batch..., q_length, num_heads, depth]``, ``key``
@@ -110,7 +122,8 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
             raise ValueError(
                 "dot_product_attention_weights: dropout is on (deterministic=False, "
                 f"dropout_rate={dropout_rate}) but `dropout_rng` is None; pass a key, or "
-                "deterministic=True.")
+                "deterministic=True."
+            )
         keep_prob = 1.0 - dropout_rate
         if broadcast_dropout:
             # One mask per (query, key) pair, shared by every batch entry and head.
@@ -123,11 +136,24 @@ def dot_product_attention_weights(query, key, bias=None, mask=None, broadcast_dr
     return weights
 
 
-def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dropout: bool = True,
-                          dropout_rng=None, dropout_rate: float = 0.0, deterministic: bool = False,
-                          dtype=None, precision=None, module=None, force_fp32_for_softmax: bool = False,
-                          einsum_dot_general: Callable | None = None, qk_attn_weights_einsum: Callable | None = None,
-                          attn_weights_value_einsum: Callable | None = None):
+def dot_product_attention(
+    query,
+    key,
+    value,
+    bias=None,
+    mask=None,
+    broadcast_dropout: bool = True,
+    dropout_rng=None,
+    dropout_rate: float = 0.0,
+    deterministic: bool = False,
+    dtype=None,
+    precision=None,
+    module=None,
+    force_fp32_for_softmax: bool = False,
+    einsum_dot_general: Callable | None = None,
+    qk_attn_weights_einsum: Callable | None = None,
+    attn_weights_value_einsum: Callable | None = None,
+):
     """Attention ``weights @ value`` with the weights of :func:`dot_product_attention_weights`.
 
     ``value`` is ``[batch..., kv_length, num_heads, v_depth]``; the result is
@@ -142,18 +168,32 @@ def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dro
     if (qk_attn_weights_einsum is None) != (attn_weights_value_einsum is None):
         raise ValueError(
             "qk_attn_weights_einsum and attn_weights_value_einsum must be specified together; "
-            "pass both (or neither, for the default einsum).")
+            "pass both (or neither, for the default einsum)."
+        )
     if (precision or einsum_dot_general) and (qk_attn_weights_einsum or attn_weights_value_einsum):
         raise ValueError(
             "precision/einsum_dot_general and qk_attn_weights_einsum/attn_weights_value_einsum are "
-            "mutually exclusive. Please specify only one of them.")
+            "mutually exclusive. Please specify only one of them."
+        )
     query, key, value = promote_dtype(query, key, value, dtype=dtype)
     dtype = query.dtype
     _check_qkv("dot_product_attention", query, key, value)
     weights = dot_product_attention_weights(
-        query, key, bias, mask, broadcast_dropout, dropout_rng, dropout_rate, deterministic,
-        dtype, precision, module, force_fp32_for_softmax, einsum_dot_general=einsum_dot_general,
-        einsum=qk_attn_weights_einsum)
+        query,
+        key,
+        bias,
+        mask,
+        broadcast_dropout,
+        dropout_rng,
+        dropout_rate,
+        deterministic,
+        dtype,
+        precision,
+        module,
+        force_fp32_for_softmax,
+        einsum_dot_general=einsum_dot_general,
+        einsum=qk_attn_weights_einsum,
+    )
     einsum = _weights_einsum(precision, einsum_dot_general, attn_weights_value_einsum)
     return einsum("...hqk,...khd->...qhd", weights, value)
 
@@ -161,8 +201,9 @@ def dot_product_attention(query, key, value, bias=None, mask=None, broadcast_dro
 # -- masks ---------------------------------------------------------------------------
 
 
-def make_attention_mask(query_input, key_input, pairwise_fn: Callable = jnp.multiply, extra_batch_dims: int = 0,
-                        dtype=jnp.float32):
+def make_attention_mask(
+    query_input, key_input, pairwise_fn: Callable = jnp.multiply, extra_batch_dims: int = 0, dtype=jnp.float32
+):
     """A ``[batch..., 1, len_q, len_kv]`` mask from ``pairwise_fn(query_input[..., :, None], key_input[..., None, :])``.
 
     ``extra_batch_dims`` leading singleton axes are added in front.
@@ -208,7 +249,8 @@ def combine_masks(*masks, dtype=jnp.float32):
     if len({jnp.ndim(m) for m in masks}) != 1:
         raise ValueError(
             f"combine_masks: masks must have the same rank, got ranks {tuple(jnp.ndim(m) for m in masks)}; "
-            "add singleton axes (e.g. with expand_dims) so they line up.")
+            "add singleton axes (e.g. with expand_dims) so they line up."
+        )
     mask = masks[0]
     for other in masks[1:]:
         mask = jnp.logical_and(mask, other)
@@ -304,23 +346,38 @@ class MultiHeadDotProductAttention(Module):
     attn_weights_value_einsum_cls: Callable | None = None
 
     @compact
-    def __call__(self, inputs_q, inputs_k=None, inputs_v=None, *, inputs_kv=None, mask=None,
-                 deterministic: bool | None = None, dropout_rng=None, sow_weights: bool = False):
+    def __call__(
+        self,
+        inputs_q,
+        inputs_k=None,
+        inputs_v=None,
+        *,
+        inputs_kv=None,
+        mask=None,
+        deterministic: bool | None = None,
+        dropout_rng=None,
+        sow_weights: bool = False,
+    ):
         name = type(self).__name__
         if inputs_kv is not None:
             if inputs_k is not None or inputs_v is not None:
                 raise ValueError(
                     f"{name}: pass either `inputs_kv` or `inputs_k`/`inputs_v`, not both; "
-                    "`inputs_kv` is deprecated, prefer `inputs_k` and `inputs_v`.")
-            warnings.warn(f"{name}: `inputs_kv` is deprecated; pass `inputs_k` (and `inputs_v`) instead.",
-                          DeprecationWarning, stacklevel=2)
+                    "`inputs_kv` is deprecated, prefer `inputs_k` and `inputs_v`."
+                )
+            warnings.warn(
+                f"{name}: `inputs_kv` is deprecated; pass `inputs_k` (and `inputs_v`) instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
             inputs_k = inputs_v = inputs_kv
         else:
             if inputs_k is None:
                 if inputs_v is not None:
                     raise ValueError(
                         f"{name}: `inputs_v` is given without `inputs_k`; pass `inputs_k` too "
-                        "(or only `inputs_k`, which then serves as the values as well).")
+                        "(or only `inputs_k`, which then serves as the values as well)."
+                    )
                 inputs_k = inputs_q
             if inputs_v is None:
                 inputs_v = inputs_k
@@ -333,15 +390,24 @@ class MultiHeadDotProductAttention(Module):
         if qkv_features % self.num_heads != 0:
             raise ValueError(
                 f"{layer_args.where(self)}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
-                f"({self.num_heads}); change one of them.")
+                f"({self.num_heads}); change one of them."
+            )
         head_dim = qkv_features // self.num_heads
 
         def projection(proj_name):
-            return DenseGeneral(features=(self.num_heads, head_dim), axis=-1, dtype=self.dtype,
-                                param_dtype=self.param_dtype, kernel_init=self.kernel_init,
-                                bias_init=self.bias_init, use_bias=self.use_bias, precision=self.precision,
-                                dot_general=self.qkv_dot_general,
-                                dot_general_cls=self.qkv_dot_general_cls, name=proj_name)
+            return DenseGeneral(
+                features=(self.num_heads, head_dim),
+                axis=-1,
+                dtype=self.dtype,
+                param_dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                use_bias=self.use_bias,
+                precision=self.precision,
+                dot_general=self.qkv_dot_general,
+                dot_general_cls=self.qkv_dot_general_cls,
+                name=proj_name,
+            )
 
         query = projection("query")(inputs_q)
         key = projection("key")(inputs_k)
@@ -365,28 +431,39 @@ class MultiHeadDotProductAttention(Module):
             m_deterministic = True
 
         # Optional einsum factories (e.g. quantized einsums), built per call like the seed.
-        qk_attn_weights_einsum = (self.qk_attn_weights_einsum_cls()
-                                  if self.qk_attn_weights_einsum_cls else None)
-        attn_weights_value_einsum = (self.attn_weights_value_einsum_cls()
-                                     if self.attn_weights_value_einsum_cls else None)
-        attn_kwargs = dict(mask=mask, dropout_rng=dropout_rng, dropout_rate=self.dropout_rate,
-                           broadcast_dropout=self.broadcast_dropout, deterministic=m_deterministic,
-                           dtype=self.dtype, precision=self.precision,
-                           force_fp32_for_softmax=self.force_fp32_for_softmax,
-                           qk_attn_weights_einsum=qk_attn_weights_einsum,
-                           attn_weights_value_einsum=attn_weights_value_einsum)
+        qk_attn_weights_einsum = self.qk_attn_weights_einsum_cls() if self.qk_attn_weights_einsum_cls else None
+        attn_weights_value_einsum = self.attn_weights_value_einsum_cls() if self.attn_weights_value_einsum_cls else None
+        attn_kwargs = dict(
+            mask=mask,
+            dropout_rng=dropout_rng,
+            dropout_rate=self.dropout_rate,
+            broadcast_dropout=self.broadcast_dropout,
+            deterministic=m_deterministic,
+            dtype=self.dtype,
+            precision=self.precision,
+            force_fp32_for_softmax=self.force_fp32_for_softmax,
+            qk_attn_weights_einsum=qk_attn_weights_einsum,
+            attn_weights_value_einsum=attn_weights_value_einsum,
+        )
         accepted = inspect.signature(self.attention_fn).parameters
         attn_kwargs = {k: v for k, v in attn_kwargs.items() if k in accepted}
         if sow_weights:
             attn_kwargs["module"] = self
         x = self.attention_fn(query, key, value, **attn_kwargs)
 
-        return DenseGeneral(features=features, axis=(-2, -1),
-                            kernel_init=self.out_kernel_init or self.kernel_init,
-                            bias_init=self.out_bias_init or self.bias_init, use_bias=self.use_bias,
-                            dtype=self.dtype, param_dtype=self.param_dtype, precision=self.precision,
-                            dot_general=self.out_dot_general,
-                            dot_general_cls=self.out_dot_general_cls, name="out")(x)
+        return DenseGeneral(
+            features=features,
+            axis=(-2, -1),
+            kernel_init=self.out_kernel_init or self.kernel_init,
+            bias_init=self.out_bias_init or self.bias_init,
+            use_bias=self.use_bias,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            precision=self.precision,
+            dot_general=self.out_dot_general,
+            dot_general_cls=self.out_dot_general_cls,
+            name="out",
+        )(x)
 
     @nowrap
     def _decode_step(self, query, key, value, mask):
@@ -403,7 +480,8 @@ class MultiHeadDotProductAttention(Module):
             raise ValueError(
                 f"{type(self).__name__}: autoregressive cache shape error, expected query shape "
                 f"{expected} but got {query.shape}; decode one position at a time with the batch "
-                "shape used at init.")
+                "shape used at init."
+            )
         index = cache_index.value
         zero = jnp.array(0, dtype=index.dtype)
         start = (zero,) * len(batch_dims) + (index, zero, zero)
@@ -446,9 +524,14 @@ class SelfAttention(MultiHeadDotProductAttention):
     """
 
     @compact
-    def __call__(self, inputs_q, mask=None, deterministic: bool | None = None, dropout_rng=None,
-                 sow_weights: bool = False):
-        warnings.warn("SelfAttention is deprecated; use MultiHeadDotProductAttention()(inputs_q) instead.",
-                      DeprecationWarning, stacklevel=2)
-        return super().__call__(inputs_q, mask=mask, deterministic=deterministic, dropout_rng=dropout_rng,
-                                sow_weights=sow_weights)
+    def __call__(
+        self, inputs_q, mask=None, deterministic: bool | None = None, dropout_rng=None, sow_weights: bool = False
+    ):
+        warnings.warn(
+            "SelfAttention is deprecated; use MultiHeadDotProductAttention()(inputs_q) instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return super().__call__(
+            inputs_q, mask=mask, deterministic=deterministic, dropout_rng=dropout_rng, sow_weights=sow_weights
+        )

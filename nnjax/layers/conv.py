@@ -56,7 +56,8 @@ def _flatten_batch(layer: Module, inputs, rank: int):
         raise ValueError(
             f"{type(layer).__name__}: inputs of shape {inputs.shape} need at least {rank + 1} dimensions "
             f"(the {rank} spatial axes of kernel_size and a feature axis); pass channels-last inputs "
-            "(*batch, *spatial, features).")
+            "(*batch, *spatial, features)."
+        )
     batch_shape = inputs.shape[:batch_ndim]
     if batch_ndim == 1:
         return inputs, batch_shape
@@ -71,12 +72,21 @@ def _restore_batch(y, batch_shape: tuple):
 def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
     # lax.conv_general_dilated reads its own names (SAME, VALID, ...) in any case; the layers' names are exact.
     if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
-        raise ValueError(f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
-                         "or explicit (low, high) pairs.")
+        raise ValueError(
+            f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
+            "or explicit (low, high) pairs."
+        )
 
 
-def _check_output_not_empty(layer: Module, spatial: tuple, kernel_size: tuple, strides: tuple, padding,
-                            input_dilation: tuple, kernel_dilation: tuple) -> None:
+def _check_output_not_empty(
+    layer: Module,
+    spatial: tuple,
+    kernel_size: tuple,
+    strides: tuple,
+    padding,
+    input_dilation: tuple,
+    kernel_dilation: tuple,
+) -> None:
     """Refuses explicit or VALID padding that leaves an output axis empty (O(rank), shapes only)."""
     if isinstance(padding, str):
         if padding.upper() != "VALID":
@@ -90,8 +100,10 @@ def _check_output_not_empty(layer: Module, spatial: tuple, kernel_size: tuple, s
 
 def _check_mask(layer: Module, kernel_shape: tuple) -> None:
     if layer.mask is not None and tuple(np.shape(layer.mask)) != tuple(kernel_shape):
-        raise ValueError(f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
-                         f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel).")
+        raise ValueError(
+            f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
+            f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel)."
+        )
 
 
 def _channels_last_numbers(ndim: int) -> lax.ConvDimensionNumbers:
@@ -152,10 +164,13 @@ class _ConvBase(Module):
         _check_padding_name(self, padding, _CONV_PADDINGS, any_case=("SAME", "SAME_LOWER", "VALID"))
         if isinstance(padding, str) and any(d != 1 for d in input_dilation):
             # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
-            raise ValueError(f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
-                             f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis.")
-        _check_output_not_empty(self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation,
-                                kernel_dilation)
+            raise ValueError(
+                f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
+                f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis."
+            )
+        _check_output_not_empty(
+            self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation, kernel_dilation
+        )
         if padding in ("CIRCULAR", "REFLECT"):
             # Wrap around (CIRCULAR) or mirror without repeating the edge (REFLECT) by half the
             # dilated kernel on each side (the extra one high), then convolve VALID.
@@ -165,8 +180,10 @@ class _ConvBase(Module):
             inputs, padding = jnp.pad(inputs, pads, mode=mode), "VALID"
         elif padding == "CAUSAL":
             if rank != 1:
-                raise ValueError(f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
-                                 f"(kernel_size has {rank} axes); pad explicitly for more.")
+                raise ValueError(
+                    f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
+                    f"(kernel_size has {rank} axes); pad explicitly for more."
+                )
             left = kernel_dilation[0] * (kernel_size[0] - 1)
             inputs, padding = jnp.pad(inputs, [(0, 0), (left, 0), (0, 0)]), "VALID"
 
@@ -177,18 +194,29 @@ class _ConvBase(Module):
             if in_features % groups or self.features % groups:
                 raise ValueError(
                     f"{type(self).__name__}.feature_group_count={groups} must divide both the input features "
-                    f"({in_features}) and features ({self.features}).")
+                    f"({in_features}) and features ({self.features})."
+                )
             kernel_shape = kernel_size + (in_features // groups, self.features)
         else:
             if groups != 1:
-                raise ValueError(f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
-                                 "convolutions have no feature groups; use feature_group_count=1.")
+                raise ValueError(
+                    f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
+                    "convolutions have no feature groups; use feature_group_count=1."
+                )
             # The unshared kernel has one slice per output position: ask the shared convolution for its shape.
             out_shape = jax.eval_shape(
                 lambda lhs, rhs: self.conv_general_dilated(
-                    lhs, rhs, strides, padding, lhs_dilation=input_dilation, rhs_dilation=kernel_dilation,
-                    dimension_numbers=dimension_numbers),
-                inputs, jax.ShapeDtypeStruct(kernel_size + (in_features, self.features), inputs.dtype)).shape
+                    lhs,
+                    rhs,
+                    strides,
+                    padding,
+                    lhs_dilation=input_dilation,
+                    rhs_dilation=kernel_dilation,
+                    dimension_numbers=dimension_numbers,
+                ),
+                inputs,
+                jax.ShapeDtypeStruct(kernel_size + (in_features, self.features), inputs.dtype),
+            ).shape
             kernel_shape = out_shape[1:-1] + (math.prod(kernel_size) * in_features, self.features)
 
         _check_mask(self, kernel_shape)
@@ -202,12 +230,29 @@ class _ConvBase(Module):
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
         if self.shared_weights:
-            y = self.conv_general_dilated(inputs, kernel, strides, padding, lhs_dilation=input_dilation,
-                                          rhs_dilation=kernel_dilation, dimension_numbers=dimension_numbers,
-                                          feature_group_count=groups, precision=self.precision)
+            y = self.conv_general_dilated(
+                inputs,
+                kernel,
+                strides,
+                padding,
+                lhs_dilation=input_dilation,
+                rhs_dilation=kernel_dilation,
+                dimension_numbers=dimension_numbers,
+                feature_group_count=groups,
+                precision=self.precision,
+            )
         else:
-            y = _conv_local(inputs, kernel, strides, _hashable(padding), kernel_size, input_dilation,
-                            kernel_dilation, dimension_numbers, _hashable(self.precision))
+            y = _conv_local(
+                inputs,
+                kernel,
+                strides,
+                _hashable(padding),
+                kernel_size,
+                input_dilation,
+                kernel_dilation,
+                dimension_numbers,
+                _hashable(self.precision),
+            )
         if bias is not None:
             y = y + jnp.reshape(bias, (1,) * (y.ndim - bias.ndim) + bias.shape)
         return _restore_batch(y, batch_shape)
@@ -348,8 +393,16 @@ class ConvTranspose(Module):
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = _conv_transpose(inputs, kernel, strides, "VALID" if circular else _hashable(padding), kernel_dilation,
-                            _channels_last_numbers(inputs.ndim), self.transpose_kernel, _hashable(self.precision))
+        y = _conv_transpose(
+            inputs,
+            kernel,
+            strides,
+            "VALID" if circular else _hashable(padding),
+            kernel_dilation,
+            _channels_last_numbers(inputs.ndim),
+            self.transpose_kernel,
+            _hashable(self.precision),
+        )
         if circular:
             y = _wrap_periodically(y, [n * s for n, s in zip(inputs.shape[1:-1], strides)], self.transpose_kernel)
         if bias is not None:
@@ -372,5 +425,5 @@ def _wrap_periodically(y, periods: Sequence[int], transpose_kernel: bool):
         pads.append((extra // 2, extra - extra // 2) if transpose_kernel else (extra - extra // 2, extra // 2))
     y = jnp.pad(y, pads + [(0, 0)])
     for axis, period in enumerate(periods, start=1):
-        y = jnp.reshape(y, y.shape[:axis] + (-1, period) + y.shape[axis + 1:]).sum(axis=axis)
+        y = jnp.reshape(y, y.shape[:axis] + (-1, period) + y.shape[axis + 1 :]).sum(axis=axis)
     return y

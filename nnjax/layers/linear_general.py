@@ -40,9 +40,9 @@ def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
         if not -ndim <= ax < ndim:
             raise ValueError(
                 f"{layer}: `{field}` {axes} names axis {ax}, out of range for an input of "
-                f"rank {ndim}; use axes in [-{ndim}, {ndim}).")
+                f"rank {ndim}; use axes in [-{ndim}, {ndim})."
+            )
     return tuple(sorted(ax % ndim for ax in axes))
-
 
 
 def resolve_dot_general(module, default: Callable = lax.dot_general) -> Callable:
@@ -55,8 +55,7 @@ def resolve_dot_general(module, default: Callable = lax.dot_general) -> Callable
     return default
 
 
-def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None,
-                           preferred_element_type=None):
+def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None, preferred_element_type=None):
     """A two-operand einsum computed by one call of ``dot_general`` (``shared_spec.einsum_plan``).
 
     >>> import jax.numpy as jnp
@@ -83,10 +82,10 @@ def _reshaped(value, shape):
     without a sharding constraint, reshaped, and boxed again.
     """
     if meta.is_axis_metadata(value):
-        inner = (value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned)
-                 else value.unbox())
+        inner = value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned) else value.unbox()
         return value.replace_boxed(jnp.reshape(inner, shape))
     return jnp.reshape(value, shape)
+
 
 class DenseGeneral(Module):
     """A linear transformation over any set of input axes, to any output shape.
@@ -145,7 +144,8 @@ class DenseGeneral(Module):
         if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
             raise ValueError(
                 f"DenseGeneral: `batch_dims` {batch_dims} must be the leading axes "
-                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose).")
+                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose)."
+            )
         shape = jnp.shape(inputs)
         ndim = len(shape)
         axis = _normalize_axes("DenseGeneral", "axis", _as_tuple(self.axis), ndim)
@@ -153,12 +153,13 @@ class DenseGeneral(Module):
         if set(axis) & set(batch_dims):
             raise ValueError(
                 f"DenseGeneral: `axis` {self.axis} and `batch_dims` {self.batch_dims} overlap; "
-                f"an input axis is either contracted or a batch axis.")
+                f"an input axis is either contracted or a batch axis."
+            )
         n_batch, n_axis = len(batch_dims), len(axis)
 
         def kernel_init(key, kshape, dtype=jnp.float32):
             # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
-            flat = (math.prod(kshape[:n_batch + n_axis]), math.prod(kshape[n_batch + n_axis:]))
+            flat = (math.prod(kshape[: n_batch + n_axis]), math.prod(kshape[n_batch + n_axis :]))
             return _reshaped(self.kernel_init(key, flat, dtype), kshape)
 
         def bias_init(key, bshape, dtype=jnp.float32):
@@ -196,12 +197,13 @@ def _einsum_terms(layer: str, einsum_str: str, lhs_ndim: int, rhs_ndim: int) -> 
         raise ValueError(f"{layer}: `einsum_str` {einsum_str!r} has more subscripts than operand axes.")
     n = max(counts)
     letters = "".join([c for c in string.ascii_letters if c not in einsum_str][:n])
-    spelt = [t.replace("...", letters[n - c:]) for t, c in zip(terms, counts)]
+    spelt = [t.replace("...", letters[n - c :]) for t, c in zip(terms, counts)]
     for term, ndim in zip(spelt, ndims):
         if len(term) != ndim:
             raise ValueError(
                 f"{layer}: `einsum_str` {einsum_str!r} gives subscripts {term!r} to an operand "
-                f"of rank {ndim}; use one letter per axis.")
+                f"of rank {ndim}; use one letter per axis."
+            )
     return spelt[0], spelt[1], out.replace("...", letters)
 
 
@@ -260,7 +262,8 @@ class Einsum(Module):
         if einsum_str.count(",") != 1:
             raise ValueError(
                 f"Einsum: `einsum_str` {einsum_str!r} must have exactly two operands (the input "
-                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}.")
+                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}."
+            )
         shape = tuple(self.shape)
         kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
         bias = None
@@ -269,18 +272,21 @@ class Einsum(Module):
             if len(set(rhs)) != len(rhs):
                 raise ValueError(
                     f"Einsum: the kernel subscripts {rhs!r} of `einsum_str` repeat a letter; "
-                    f"use a distinct letter per kernel axis.")
+                    f"use a distinct letter per kernel axis."
+                )
             bias_shape = [shape[rhs.index(c)] for c in out if c in rhs]
             broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
             bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
         if self.dot_general_cls is None and self.dot_general is None:
-            y = jnp.einsum(einsum_str, inputs, kernel, precision=self.precision,
-                           preferred_element_type=self.preferred_element_type)
+            y = jnp.einsum(
+                einsum_str, inputs, kernel, precision=self.precision, preferred_element_type=self.preferred_element_type
+            )
         else:
             # Not jnp.einsum(_dot_general=): it jits, and a Module may not cross a JAX transform.
-            y = einsum_via_dot_general(einsum_str, inputs, kernel, resolve_dot_general(self),
-                                       self.precision, self.preferred_element_type)
+            y = einsum_via_dot_general(
+                einsum_str, inputs, kernel, resolve_dot_general(self), self.precision, self.preferred_element_type
+            )
         if bias is not None:
             y = y + jnp.reshape(bias, broadcast_shape)
         return y

@@ -36,7 +36,6 @@ from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
 from shared_spec import layer_args
 
-
 # -- shared numerics --------------------------------------------------------------
 
 
@@ -54,8 +53,18 @@ def _abs_sq(x):
     return lax.square(x)
 
 
-def _compute_stats(x, axes, dtype, axis_name=None, axis_index_groups=None, *, use_mean: bool = True,
-                   use_fast_variance: bool = True, mask=None, force_float32_reductions: bool = True):
+def _compute_stats(
+    x,
+    axes,
+    dtype,
+    axis_name=None,
+    axis_index_groups=None,
+    *,
+    use_mean: bool = True,
+    use_fast_variance: bool = True,
+    mask=None,
+    force_float32_reductions: bool = True,
+):
     """``(mean, var)`` of ``x`` over ``axes`` (and over ``axis_name``, if given).
 
     Computed in ``dtype`` (default ``x``'s) promoted to at least float32
@@ -92,8 +101,21 @@ def _compute_stats(x, axes, dtype, axis_name=None, axis_index_groups=None, *, us
     return mu, var
 
 
-def _normalize(module: Module, x, mean, var, reduction_axes, feature_axes, dtype, param_dtype, epsilon: float,
-               use_bias: bool, use_scale: bool, bias_init: Callable, scale_init: Callable):
+def _normalize(
+    module: Module,
+    x,
+    mean,
+    var,
+    reduction_axes,
+    feature_axes,
+    dtype,
+    param_dtype,
+    epsilon: float,
+    use_bias: bool,
+    use_scale: bool,
+    bias_init: Callable,
+    scale_init: Callable,
+):
     """``(x - mean) * rsqrt(var + epsilon) * scale + bias``; declares ``scale``/``bias`` on ``module``.
 
     ``mean``/``var`` lack ``reduction_axes``; ``scale``/``bias`` have the
@@ -206,17 +228,35 @@ class BatchNorm(Module):
         else:
             initializing = self.is_initializing()
             mean, var = _compute_stats(
-                x, reduction_axes, self.dtype,
+                x,
+                reduction_axes,
+                self.dtype,
                 # The seed skips the cross-device average at init, so the axis need not exist yet.
-                None if initializing else self.axis_name, self.axis_index_groups,
-                use_fast_variance=self.use_fast_variance, mask=mask,
-                force_float32_reductions=self.force_float32_reductions)
+                None if initializing else self.axis_name,
+                self.axis_index_groups,
+                use_fast_variance=self.use_fast_variance,
+                mask=mask,
+                force_float32_reductions=self.force_float32_reductions,
+            )
             if not initializing:
                 ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
                 ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * var
 
-        return _normalize(self, x, mean, var, reduction_axes, feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes,
+            feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 class LayerNorm(Module):
@@ -262,11 +302,31 @@ class LayerNorm(Module):
     def __call__(self, x, *, mask=None):
         x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
         layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        mean, var = _compute_stats(x, self.reduction_axes, self.dtype, self.axis_name, self.axis_index_groups,
-                                   use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, self.reduction_axes, self.feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            self.reduction_axes,
+            self.dtype,
+            self.axis_name,
+            self.axis_index_groups,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            self.reduction_axes,
+            self.feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 class RMSNorm(Module):
@@ -307,11 +367,32 @@ class RMSNorm(Module):
     def __call__(self, x, *, mask=None):
         x = layer_args.array_input(x, jnp.asarray, arg="x", layer=self, min_ndim=1)
         layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        mean, var = _compute_stats(x, self.reduction_axes, self.dtype, self.axis_name, self.axis_index_groups,
-                                   use_mean=False, use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, self.reduction_axes, self.feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, False, self.use_scale, initializers.zeros, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            self.reduction_axes,
+            self.dtype,
+            self.axis_name,
+            self.axis_index_groups,
+            use_mean=False,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            self.reduction_axes,
+            self.feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            False,
+            self.use_scale,
+            initializers.zeros,
+            self.scale_init,
+        )
 
 
 def group_count(layer: str, num_groups, group_size, channels: int) -> int:
@@ -401,13 +482,33 @@ class GroupNorm(Module):
         if mask is not None:
             mask = mask.reshape(mask.shape[:-1] + (num_groups, group_size))
         # Reduce over the requested axes plus the within-group axis; one value per group.
-        mean, var = _compute_stats(grouped, list(reduction_axes[:-1]) + [-1], self.dtype, self.axis_name,
-                                   self.axis_index_groups, use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
+        mean, var = _compute_stats(
+            grouped,
+            list(reduction_axes[:-1]) + [-1],
+            self.dtype,
+            self.axis_name,
+            self.axis_index_groups,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
         mean = jnp.repeat(mean, group_size, axis=-1)
         var = jnp.repeat(var, group_size, axis=-1)
-        return _normalize(self, x, mean, var, reduction_axes[:-1], (-1,), self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes[:-1],
+            (-1,),
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 class InstanceNorm(Module):
@@ -457,11 +558,31 @@ class InstanceNorm(Module):
                 "Fix: name feature axes among 1..ndim-1 (default -1)."
             )
         reduction_axes = [i for i in range(1, x.ndim) if i not in feature_axes]
-        mean, var = _compute_stats(x, reduction_axes, self.dtype, self.axis_name, self.axis_index_groups,
-                                   use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, reduction_axes, feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            reduction_axes,
+            self.dtype,
+            self.axis_name,
+            self.axis_index_groups,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes,
+            feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 # -- weight wrappers -----------------------------------------------------------------
@@ -469,6 +590,7 @@ class InstanceNorm(Module):
 
 def _map_leaves_with_path(fn: Callable, tree):
     """``fn(path, leaf)`` over a variables tree; a boxed weight (with_partitioning) is mapped inside its box."""
+
     def visit(path, leaf):
         if meta.is_axis_metadata(leaf):
             inner = leaf.unbox(apply_constraint=False) if isinstance(leaf, meta.Partitioned) else leaf.unbox()
@@ -530,11 +652,17 @@ class SpectralNorm(Module):
     @compact
     def __call__(self, *args, update_stats: bool, **kwargs):
         def normalize_all(variables):
-            return _map_leaves_with_path(lambda path, leaf: self._spectral_normalize(path, leaf, update_stats),
-                                         variables)
+            return _map_leaves_with_path(
+                lambda path, leaf: self._spectral_normalize(path, leaf, update_stats), variables
+            )
 
-        return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
-                                        init=self.is_initializing(), mutable=True)
+        return call_on_mapped_variables(
+            self.layer_instance,
+            lambda layer: layer(*args, **kwargs),
+            normalize_all,
+            init=self.is_initializing(),
+            mutable=True,
+        )
 
     def _spectral_normalize(self, path, leaf, update_stats: bool):
         value = jnp.asarray(leaf)
@@ -554,8 +682,9 @@ class SpectralNorm(Module):
         u_name, sigma_name = stem + "/u", stem + "/sigma"
         # Draw a key only when u is created, as the seed does (the 'params' counter moves only then).
         key = self.make_rng("params") if not self.has_variable(self.collection_name, u_name) else None
-        u_var = self.variable(self.collection_name, u_name, jax.random.normal, key, (1, value.shape[-1]),
-                              self.param_dtype)
+        u_var = self.variable(
+            self.collection_name, u_name, jax.random.normal, key, (1, value.shape[-1]), self.param_dtype
+        )
         sigma_var = self.variable(self.collection_name, sigma_name, jnp.ones, (), self.param_dtype)
 
         u0 = u_var.value
@@ -615,8 +744,13 @@ class WeightNorm(Module):
         def normalize_all(variables):
             return _map_leaves_with_path(self._l2_normalize, variables)
 
-        return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
-                                        init=self.is_initializing(), mutable=False)
+        return call_on_mapped_variables(
+            self.layer_instance,
+            lambda layer: layer(*args, **kwargs),
+            normalize_all,
+            init=self.is_initializing(),
+            mutable=False,
+        )
 
     def _l2_normalize(self, path, leaf):
         value = jnp.asarray(leaf)

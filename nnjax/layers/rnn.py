@@ -31,10 +31,9 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 
-from shared_spec.frozen_dict import FrozenDict
-
 from nnjax.module import Module
 from nnjax.transforms.scan import scan
+from shared_spec.frozen_dict import FrozenDict
 
 __all__ = ["RNN", "Bidirectional", "flip_sequences"]
 
@@ -42,6 +41,7 @@ _log = logging.getLogger(__name__)
 
 
 # -- time-axis helpers -------------------------------------------------------------
+
 
 def _time_axis(ndim: int, num_feature_axes: int, time_major: bool) -> int:
     """The axis of ``inputs`` that is time: first (time-major) or just before the feature axes."""
@@ -51,7 +51,8 @@ def _time_axis(ndim: int, num_feature_axes: int, time_major: bool) -> int:
     if axis < 0:
         raise ValueError(
             f"RNN: inputs of rank {ndim} have no time axis: the cell reads {num_feature_axes} feature "
-            f"axis/axes, so inputs need at least {num_feature_axes + 1} axes ((*batch, time, *features)).")
+            f"axis/axes, so inputs need at least {num_feature_axes + 1} axes ((*batch, time, *features))."
+        )
     return axis
 
 
@@ -91,6 +92,7 @@ def _last_valid(carries, seq_lengths):
     Index ``length - 1``, negative indices counting from the end (a length
     of 0 takes the last step), clamped to the steps there are.
     """
+
     def pick(stacked):
         steps = stacked.shape[0]
         last = jnp.asarray(seq_lengths) - 1
@@ -112,6 +114,7 @@ def _cell_step_with_carries(cell, carry, x):
 
 
 # -- the layers ---------------------------------------------------------------------
+
 
 class RNN(Module):
     """Runs a recurrent ``cell`` over the time axis of a sequence, one lifted scan.
@@ -169,8 +172,18 @@ class RNN(Module):
     variable_carry: Any = False
     split_rngs: Mapping = FrozenDict({"params": False})
 
-    def __call__(self, inputs, *, initial_carry=None, init_key=None, seq_lengths=None, return_carry=None,
-                 time_major=None, reverse=None, keep_order=None):
+    def __call__(
+        self,
+        inputs,
+        *,
+        initial_carry=None,
+        init_key=None,
+        seq_lengths=None,
+        return_carry=None,
+        time_major=None,
+        reverse=None,
+        keep_order=None,
+    ):
         """Runs the cell over ``inputs``; ``None`` arguments take the attribute of the same name.
 
         Args:
@@ -197,7 +210,7 @@ class RNN(Module):
 
         if initial_carry is None:
             key = jax.random.PRNGKey(0) if init_key is None else init_key
-            step_shape = inputs.shape[:time_axis] + inputs.shape[time_axis + 1:]
+            step_shape = inputs.shape[:time_axis] + inputs.shape[time_axis + 1 :]
             carry = self.cell.initialize_carry(key, step_shape)
         else:
             carry = initial_carry
@@ -205,11 +218,16 @@ class RNN(Module):
         # The carry after the last valid step of each sequence is picked from
         # the stacked carries of all steps (only when it is returned).
         pick_carry = return_carry and seq_lengths is not None
-        step = scan(_cell_step_with_carries if pick_carry else _cell_step,
-                    variable_axes=self.variable_axes, variable_broadcast=self.variable_broadcast,
-                    variable_carry=self.variable_carry, split_rngs=self.split_rngs,
-                    in_axes=time_axis, out_axes=(0, time_axis) if pick_carry else time_axis,
-                    unroll=self.unroll)
+        step = scan(
+            _cell_step_with_carries if pick_carry else _cell_step,
+            variable_axes=self.variable_axes,
+            variable_broadcast=self.variable_broadcast,
+            variable_carry=self.variable_carry,
+            split_rngs=self.split_rngs,
+            in_axes=time_axis,
+            out_axes=(0, time_axis) if pick_carry else time_axis,
+            unroll=self.unroll,
+        )
         carry, outputs = step(self.cell, carry, inputs)
         if pick_carry:
             carries, outputs = outputs
@@ -262,8 +280,18 @@ class Bidirectional(Module):
     time_major: bool = False
     return_carry: bool = False
 
-    def __call__(self, inputs, *, initial_carry=None, init_key=None, seq_lengths=None, return_carry=None,
-                 time_major=None, reverse=None, keep_order=None):
+    def __call__(
+        self,
+        inputs,
+        *,
+        initial_carry=None,
+        init_key=None,
+        seq_lengths=None,
+        return_carry=None,
+        time_major=None,
+        reverse=None,
+        keep_order=None,
+    ):
         """Both directions over ``inputs``; arguments as in :meth:`RNN.__call__` (``reverse``/``keep_order`` unused)."""
         time_major = self.time_major if time_major is None else time_major
         return_carry = self.return_carry if return_carry is None else return_carry
@@ -274,15 +302,30 @@ class Bidirectional(Module):
         if initial_carry is not None:
             carry_forward, carry_backward = initial_carry
         if self.forward_rnn is self.backward_rnn:
-            _log.warning("Bidirectional: forward_rnn and backward_rnn are the same module, so the two "
-                         "directions share their parameters.")
+            _log.warning(
+                "Bidirectional: forward_rnn and backward_rnn are the same module, so the two "
+                "directions share their parameters."
+            )
 
         carry_forward, outputs_forward = self.forward_rnn(
-            inputs, initial_carry=carry_forward, init_key=key_forward, seq_lengths=seq_lengths,
-            return_carry=True, time_major=time_major, reverse=False)
+            inputs,
+            initial_carry=carry_forward,
+            init_key=key_forward,
+            seq_lengths=seq_lengths,
+            return_carry=True,
+            time_major=time_major,
+            reverse=False,
+        )
         carry_backward, outputs_backward = self.backward_rnn(
-            inputs, initial_carry=carry_backward, init_key=key_backward, seq_lengths=seq_lengths,
-            return_carry=True, time_major=time_major, reverse=True, keep_order=True)
+            inputs,
+            initial_carry=carry_backward,
+            init_key=key_backward,
+            seq_lengths=seq_lengths,
+            return_carry=True,
+            time_major=time_major,
+            reverse=True,
+            keep_order=True,
+        )
 
         carry = (carry_forward, carry_backward)
         outputs = jax.tree_util.tree_map(self.merge_fn, outputs_forward, outputs_backward)

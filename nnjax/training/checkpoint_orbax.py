@@ -48,8 +48,7 @@ _MARKERS = ('_CHECKPOINT_METADATA', '_METADATA', 'commit_success.txt', 'checkpoi
 
 def is_orbax_checkpoint(path):
     """Whether ``path`` is a directory written by Orbax."""
-    return os.path.isdir(path) and any(
-        os.path.exists(os.path.join(path, m)) for m in _MARKERS)
+    return os.path.isdir(path) and any(os.path.exists(os.path.join(path, m)) for m in _MARKERS)
 
 
 def is_async(checkpointer):
@@ -70,8 +69,7 @@ def save(path, state, checkpointer, overwrite):
     """
     checkpointer = checkpointer or ocp.PyTreeCheckpointer()
     wait(checkpointer)
-    checkpointer.save(os.path.abspath(path), state,
-                      save_args=save_args_from_target(state), force=overwrite)
+    checkpointer.save(os.path.abspath(path), state, save_args=save_args_from_target(state), force=overwrite)
 
 
 def _metadata_tree(path):
@@ -79,15 +77,15 @@ def _metadata_tree(path):
     try:
         md = ocp.PyTreeCheckpointer().metadata(os.path.abspath(path))
     except Exception as e:  # noqa: BLE001 - any failure to read means damage
-        raise CorruptCheckpointError(
-            path, f'Orbax cannot read its metadata ({type(e).__name__}: {e})'
-        ) from e
+        raise CorruptCheckpointError(path, f'Orbax cannot read its metadata ({type(e).__name__}: {e})') from e
     md = getattr(md, 'item_metadata', md)  # a StepMetadata in newer Orbax
     tree = getattr(md, 'tree', md)
     if not isinstance(tree, dict):
         raise CorruptCheckpointError(
-            path, 'its tree metadata (_METADATA) is missing or unreadable: an '
-            'incomplete copy, or not a checkpoint written from a state dict')
+            path,
+            'its tree metadata (_METADATA) is missing or unreadable: an '
+            'incomplete copy, or not a checkpoint written from a state dict',
+        )
     return tree
 
 
@@ -103,8 +101,7 @@ def _read(checkpointer, path, **kwargs):
     except (ValueError, OSError) as e:
         if isinstance(e, ValueError) and not any(m in str(e) for m in _DATA_ERRORS):
             raise  # e.g. a sharding that cannot split the saved shape
-        raise CorruptCheckpointError(
-            path, f'Orbax could not read its data ({type(e).__name__}: {e})') from e
+        raise CorruptCheckpointError(path, f'Orbax could not read its data ({type(e).__name__}: {e})') from e
 
 
 def _is_metadata_leaf(x):
@@ -113,8 +110,7 @@ def _is_metadata_leaf(x):
 
 def _is_array_metadata(x):
     """An array (0-d included); Orbax's ScalarMetadata marks Python scalars."""
-    return (isinstance(x, ocp.metadata.ArrayMetadata)
-            and not isinstance(x, ocp.metadata.ScalarMetadata))
+    return isinstance(x, ocp.metadata.ArrayMetadata) and not isinstance(x, ocp.metadata.ScalarMetadata)
 
 
 def _as_found(metadata):
@@ -124,33 +120,40 @@ def _as_found(metadata):
     float) become Python scalars, which any scalar of the target accepts, as
     in the msgpack format.
     """
+
     def leaf(m):
         if _is_array_metadata(m):
             return jax.ShapeDtypeStruct(tuple(m.shape), m.dtype)
         if hasattr(m, 'dtype') and m.dtype is not None:
             return np.zeros((), m.dtype).item()
         return m
+
     return jax.tree_util.tree_map(leaf, metadata, is_leaf=_is_metadata_leaf)
 
 
 def _host_restore_args(metadata):
     """Restore every array as a host NumPy array (no sharding needed)."""
     return jax.tree_util.tree_map(
-        lambda m: None if m is None else (
-            ocp.RestoreArgs(restore_type=np.ndarray) if _is_array_metadata(m)
-            else ocp.RestoreArgs()),
-        metadata, is_leaf=_is_metadata_leaf)
+        lambda m: (
+            None
+            if m is None
+            else (ocp.RestoreArgs(restore_type=np.ndarray) if _is_array_metadata(m) else ocp.RestoreArgs())
+        ),
+        metadata,
+        is_leaf=_is_metadata_leaf,
+    )
 
 
 def _as_saved(args, found):
     """Restore arguments that read an array at its saved shape and dtype."""
+
     def leaf(arg, saved):
         if isinstance(arg, ocp.ArrayRestoreArgs) and isinstance(saved, jax.ShapeDtypeStruct):
-            return dataclasses.replace(arg, global_shape=saved.shape, shape=None,
-                                       dtype=saved.dtype)
+            return dataclasses.replace(arg, global_shape=saved.shape, shape=None, dtype=saved.dtype)
         if type(arg) is ocp.RestoreArgs and isinstance(saved, jax.ShapeDtypeStruct):
             return dataclasses.replace(arg, dtype=saved.dtype)
         return arg
+
     return jax.tree_util.tree_map(leaf, args, found, is_leaf=_is_metadata_leaf)
 
 

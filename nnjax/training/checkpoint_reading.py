@@ -24,6 +24,7 @@ from nnjax import serialization
 from shared_spec.errors import CorruptCheckpointError
 from shared_spec.frozen_dict import FrozenDict
 
+
 def _dtype_name(dtype):
     return getattr(dtype, 'name', str(dtype))
 
@@ -67,9 +68,9 @@ def first_mismatch(expected, found, path='', strict=True):
             return where, 'keys', expected_keys, found_keys
         expected_by_name = {str(k): k for k in expected}
         for key in expected_keys:
-            mismatch = first_mismatch(expected[expected_by_name[key]],
-                                       found[found_by_name[key]],
-                                       f'{path}/{key}', strict)
+            mismatch = first_mismatch(
+                expected[expected_by_name[key]], found[found_by_name[key]], f'{path}/{key}', strict
+            )
             if mismatch is not None:
                 return mismatch
         return None
@@ -83,8 +84,7 @@ def first_mismatch(expected, found, path='', strict=True):
         if tuple(expected.shape) != tuple(np.shape(found)):
             return where, 'shape', tuple(expected.shape), tuple(np.shape(found))
         if _is_array(found) and expected.dtype != found.dtype:
-            return (where, 'dtype', _dtype_name(expected.dtype),
-                    _dtype_name(found.dtype))
+            return (where, 'dtype', _dtype_name(expected.dtype), _dtype_name(found.dtype))
         return None
     if _is_scalar(expected):
         if _is_array(found) and tuple(found.shape) != ():
@@ -126,13 +126,18 @@ def drop_unused_keys(target, state, dropped=None, path=''):
         by_name = {str(k): v for k, v in target.items()}
         if dropped is not None:
             dropped.extend(f'{path}/{k}' for k in state if str(k) not in by_name)
-        return {k: drop_unused_keys(by_name[str(k)], v, dropped, f'{path}/{k}')
-                for k, v in state.items() if str(k) in by_name}
+        return {
+            k: drop_unused_keys(by_name[str(k)], v, dropped, f'{path}/{k}')
+            for k, v in state.items()
+            if str(k) in by_name
+        }
     children = _children(target)
     if children is None:
         return state
-    return {k: drop_unused_keys(children[str(k)], v, dropped, f'{path}/{k}')
-            if str(k) in children else v for k, v in state.items()}
+    return {
+        k: drop_unused_keys(children[str(k)], v, dropped, f'{path}/{k}') if str(k) in children else v
+        for k, v in state.items()
+    }
 
 
 def log_reshaped(path, expected, found):
@@ -143,9 +148,15 @@ def log_reshaped(path, expected, found):
     """
     mismatch = first_mismatch(expected, found, strict=True)
     if mismatch is not None and mismatch[1] == 'shape':
-        logger.warning('Restoring %s: %s has shape %s in the checkpoint and %s in '
-                       'the target; the checkpoint\'s shape is kept (strict=True '
-                       'refuses this).', path, mismatch[0], mismatch[3], mismatch[2])
+        logger.warning(
+            'Restoring %s: %s has shape %s in the checkpoint and %s in '
+            'the target; the checkpoint\'s shape is kept (strict=True '
+            'refuses this).',
+            path,
+            mismatch[0],
+            mismatch[3],
+            mismatch[2],
+        )
 
 
 def rebuild(target, state, strict):
@@ -163,9 +174,13 @@ def _corruption_reason(error):
     return f'decoding failed with {type(error).__name__}: {error}'
 
 
-_FILE_KINDS = [(stat.S_ISDIR, 'a directory'), (stat.S_ISFIFO, 'a FIFO (named pipe)'),
-               (stat.S_ISCHR, 'a character device'), (stat.S_ISBLK, 'a block device'),
-               (stat.S_ISSOCK, 'a socket')]
+_FILE_KINDS = [
+    (stat.S_ISDIR, 'a directory'),
+    (stat.S_ISFIFO, 'a FIFO (named pipe)'),
+    (stat.S_ISCHR, 'a character device'),
+    (stat.S_ISBLK, 'a block device'),
+    (stat.S_ISSOCK, 'a socket'),
+]
 
 
 def _not_regular(mode):
@@ -220,6 +235,5 @@ def read_state(path, expect_dict):
     except Exception as e:  # noqa: BLE001 - any decoding failure means corrupt
         raise CorruptCheckpointError(path, _corruption_reason(e)) from e
     if (expect_dict and not isinstance(state, dict)) or isinstance(state, (list, tuple)):
-        raise CorruptCheckpointError(
-            path, f'it decodes to {_describe(state)}, not to a state dict')
+        raise CorruptCheckpointError(path, f'it decodes to {_describe(state)}, not to a state dict')
     return state

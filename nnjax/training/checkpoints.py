@@ -97,15 +97,23 @@ import numpy as np
 from nnjax import serialization
 from nnjax.config import config
 from nnjax.training import checkpoint_orbax
-from nnjax.training.checkpoint_reading import (drop_unused_keys, first_mismatch, log_reshaped,
-                                              read_state, rebuild)
+from nnjax.training.checkpoint_reading import drop_unused_keys, first_mismatch, log_reshaped, read_state, rebuild
 from nnjax.training.pre_linen import convert_pre_linen
-from shared_spec.errors import (AlreadyExistsError, CheckpointMismatchError,
-                                CorruptCheckpointError, InvalidCheckpointError)
+from shared_spec.errors import (
+    AlreadyExistsError,
+    CheckpointMismatchError,
+    CorruptCheckpointError,
+    InvalidCheckpointError,
+)
 
-__all__ = ['save_checkpoint', 'save_checkpoint_multiprocess',
-           'latest_checkpoint', 'restore_checkpoint', 'convert_pre_linen',
-           'AsyncManager']
+__all__ = [
+    'save_checkpoint',
+    'save_checkpoint_multiprocess',
+    'latest_checkpoint',
+    'restore_checkpoint',
+    'convert_pre_linen',
+    'AsyncManager',
+]
 
 logger = logging.getLogger(__name__)
 
@@ -118,11 +126,12 @@ _ORBAX_TMP_TAG = '.orbax-checkpoint-tmp-'
 
 # --- names on disk -----------------------------------------------------------
 
+
 def _step_in_name(name, prefix):
     """The step of file name ``{prefix}{number}``, or None for other names."""
     if not name.startswith(prefix):
         return None
-    rest = name[len(prefix):]
+    rest = name[len(prefix) :]
     if not re.fullmatch(_NUMBER, rest):
         return None
     return float(rest)
@@ -152,13 +161,11 @@ def _is_temp_name(name, prefix):
     """
     if name.startswith(prefix) and _ORBAX_TMP_TAG in name:
         final, _, token = name.rpartition(_ORBAX_TMP_TAG)
-        return (_step_in_name(final, prefix) is not None
-                and token.isdigit())
+        return _step_in_name(final, prefix) is not None and token.isdigit()
     if not name.startswith('.' + prefix) or _TMP_TAG not in name:
         return False
     final, _, token = name[1:].rpartition(_TMP_TAG)
-    return (_step_in_name(final, prefix) is not None
-            and _TMP_TOKEN.fullmatch(token) is not None)
+    return _step_in_name(final, prefix) is not None and _TMP_TOKEN.fullmatch(token) is not None
 
 
 # ``{host}-{pid}-{random}`` of a temporary written by this version, or the
@@ -230,8 +237,8 @@ def _normalize_step(step):
             arr = None
         if arr is None or arr.ndim != 0 or arr.dtype.kind not in 'iuf':
             raise TypeError(
-                f'step must be an int or a float (or a 0-d numeric array), got '
-                f'{type(step).__name__} {step!r}.')
+                f'step must be an int or a float (or a 0-d numeric array), got {type(step).__name__} {step!r}.'
+            )
         if arr.dtype.kind in 'iu':
             return int(arr)
         value = float(arr)
@@ -252,34 +259,34 @@ def _refuse_gda(gda_manager):
             'GlobalDeviceArray checkpoints are deprecated in the seed system '
             'in favour of Orbax. Leave gda_manager=None; arrays sharded over '
             'several processes are written by Orbax, each process writing its '
-            'own shards (pass orbax_checkpointer= to choose the checkpointer).')
+            'own shards (pass orbax_checkpointer= to choose the checkpointer).'
+        )
 
 
 def _checkpointer(orbax_checkpointer, orbax_checkpointers):
     """The Orbax checkpointer given under either of the seed's two names."""
     if orbax_checkpointer is not None and orbax_checkpointers is not None:
-        raise TypeError('Pass orbax_checkpointer or its older spelling '
-                        'orbax_checkpointers, not both.')
-    checkpointer = orbax_checkpointer if orbax_checkpointer is not None \
-        else orbax_checkpointers
+        raise TypeError('Pass orbax_checkpointer or its older spelling orbax_checkpointers, not both.')
+    checkpointer = orbax_checkpointer if orbax_checkpointer is not None else orbax_checkpointers
     if checkpointer is not None and not (
-            callable(getattr(checkpointer, 'save', None))
-            and callable(getattr(checkpointer, 'restore', None))):
+        callable(getattr(checkpointer, 'save', None)) and callable(getattr(checkpointer, 'restore', None))
+    ):
         raise TypeError(
             'orbax_checkpointer must be an orbax.checkpoint checkpointer, e.g. '
             'orbax.checkpoint.PyTreeCheckpointer() or orbax.checkpoint.'
             'AsyncCheckpointer(orbax.checkpoint.PyTreeCheckpointHandler()); got '
-            f'{type(checkpointer).__name__}.')
+            f'{type(checkpointer).__name__}.'
+        )
     return checkpointer
 
 
 def _spans_processes(state):
     """Whether some array of ``state`` has shards on other processes."""
-    return any(isinstance(x, jax.Array) and not x.is_fully_addressable
-               for x in jax.tree_util.tree_leaves(state))
+    return any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in jax.tree_util.tree_leaves(state))
 
 
 # --- durable writes ----------------------------------------------------------
+
 
 def _fsync_dir(path):
     """Make a rename in directory ``path`` durable (a no-op where unsupported)."""
@@ -328,8 +335,7 @@ def _remove(path):
         pass
 
 
-def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
-              keep_every_n_steps):
+def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps):
     """After ``name`` is in place: drop newer, old and temporary files."""
     checkpoints = _list_checkpoints(ckpt_dir, prefix)
     if overwrite:
@@ -360,8 +366,7 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
                 pass
 
 
-def _commit(ckpt_dir, name, step, data, prefix, keep, overwrite,
-            keep_every_n_steps):
+def _commit(ckpt_dir, name, step, data, prefix, keep, overwrite, keep_every_n_steps):
     os.makedirs(ckpt_dir, exist_ok=True)
     for attempt in range(3):
         tmp_path = os.path.join(ckpt_dir, _temp_name(name))
@@ -381,8 +386,7 @@ def _commit(ckpt_dir, name, step, data, prefix, keep, overwrite,
                 pass
             raise
     _fsync_dir(ckpt_dir)
-    _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
-              keep_every_n_steps)
+    _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps)
 
 
 class AsyncManager:
@@ -409,8 +413,7 @@ class AsyncManager:
         # One worker keeps saves in order whatever max_workers says; the
         # argument exists for the seed's signature.
         del max_workers
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix='nnjax-checkpoint')
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='nnjax-checkpoint')
         self._future = None
         self._orbax = None  # created by the first Orbax save through us
 
@@ -418,6 +421,7 @@ class AsyncManager:
         """The Orbax ``AsyncCheckpointer`` this manager's Orbax saves go through."""
         if self._orbax is None:
             import orbax.checkpoint as ocp  # noqa: PLC0415
+
             self._orbax = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
         return self._orbax
 
@@ -437,18 +441,17 @@ class AsyncManager:
 
 # --- saving -----------------------------------------------------------------
 
+
 def _check_keep(keep, keep_every_n_steps):
-    if not isinstance(keep, numbers.Integral) or isinstance(keep, bool) \
-            or keep < 1:
-        raise ValueError(f'keep must be an int >= 1 (the number of '
-                         f'checkpoints to keep), got {keep!r}.')
+    if not isinstance(keep, numbers.Integral) or isinstance(keep, bool) or keep < 1:
+        raise ValueError(f'keep must be an int >= 1 (the number of checkpoints to keep), got {keep!r}.')
     if keep_every_n_steps is not None and not keep_every_n_steps > 0:
-        raise ValueError('keep_every_n_steps must be None or > 0, got '
-                         f'{keep_every_n_steps!r}.')
+        raise ValueError(f'keep_every_n_steps must be None or > 0, got {keep_every_n_steps!r}.')
 
 
-def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
-          async_manager, checkpointer, use_orbax, primary):
+def _save(
+    ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps, async_manager, checkpointer, use_orbax, primary
+):
     """The shared body of the two save functions.
 
     ``use_orbax`` picks the format; ``primary`` says whether this process
@@ -460,8 +463,7 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
     step = _normalize_step(step)
     name = f'{prefix}{step}'
     if os.sep in name or (os.altsep and os.altsep in name):
-        raise ValueError(f'prefix {prefix!r} must not contain a path '
-                         'separator; put directories into ckpt_dir.')
+        raise ValueError(f'prefix {prefix!r} must not contain a path separator; put directories into ckpt_dir.')
     path = os.path.join(ckpt_dir, name)
     if async_manager is not None:
         async_manager.wait_previous_save()
@@ -471,11 +473,9 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
     # so the listing below sees it.
     checkpoint_orbax.wait(checkpointer)
     _check_not_a_file(ckpt_dir)
-    if use_orbax and primary and checkpoint_orbax.is_async(checkpointer) \
-            and os.path.isdir(ckpt_dir):
+    if use_orbax and primary and checkpoint_orbax.is_async(checkpointer) and os.path.isdir(ckpt_dir):
         # The clean-up an asynchronous save could not do when it was launched.
-        _clean_up(ckpt_dir, None, math.inf, prefix, keep, False,
-                  keep_every_n_steps)
+        _clean_up(ckpt_dir, None, math.inf, prefix, keep, False, keep_every_n_steps)
     if not overwrite:
         later = [n for s, n in _list_checkpoints(ckpt_dir, prefix) if s >= step]
         if later:
@@ -490,8 +490,7 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
                     _remove(os.path.join(ckpt_dir, n))
         checkpoint_orbax.save(path, state, checkpointer, overwrite)
         if primary and not checkpoint_orbax.is_async(checkpointer):
-            _clean_up(ckpt_dir, name, step, prefix, keep, overwrite,
-                      keep_every_n_steps)
+            _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps)
         logger.info('Saved Orbax checkpoint at %s', path)
         return path
     # Serialize before touching the disk: a target that cannot be written
@@ -499,8 +498,7 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
     data = serialization.to_bytes(target)
 
     def commit():
-        _commit(ckpt_dir, name, step, data, prefix, keep, overwrite,
-                keep_every_n_steps)
+        _commit(ckpt_dir, name, step, data, prefix, keep, overwrite, keep_every_n_steps)
 
     if async_manager is not None:
         async_manager.save_async(commit)
@@ -510,10 +508,19 @@ def _save(ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps,
     return path
 
 
-def save_checkpoint(ckpt_dir, target, step, prefix='checkpoint_', keep=1,
-                    overwrite=False, keep_every_n_steps=None,
-                    async_manager=None, orbax_checkpointer=None, *,
-                    orbax_checkpointers=None):
+def save_checkpoint(
+    ckpt_dir,
+    target,
+    step,
+    prefix='checkpoint_',
+    keep=1,
+    overwrite=False,
+    keep_every_n_steps=None,
+    async_manager=None,
+    orbax_checkpointer=None,
+    *,
+    orbax_checkpointers=None,
+):
     """Save ``target`` as ``{ckpt_dir}/{prefix}{step}``; keep the newest ``keep``.
 
     Each process writes on its own (single-host use); for several processes
@@ -572,19 +579,39 @@ def save_checkpoint(ckpt_dir, target, step, prefix='checkpoint_', keep=1,
             f'save_checkpoint({os.fspath(ckpt_dir)!r}, step={step!r}): the '
             'target holds arrays sharded across processes, which no single '
             'process can write. Call save_checkpoint_multiprocess on every '
-            'process instead: each writes its own shards.')
+            'process instead: each writes its own shards.'
+        )
     use_orbax = checkpointer is not None or config.nnjax_use_orbax_checkpointing
     primary = not use_orbax or jax.process_index() == 0
-    return _save(ckpt_dir, target, step, prefix, keep, overwrite,
-                 keep_every_n_steps, async_manager, checkpointer, use_orbax,
-                 primary)
+    return _save(
+        ckpt_dir,
+        target,
+        step,
+        prefix,
+        keep,
+        overwrite,
+        keep_every_n_steps,
+        async_manager,
+        checkpointer,
+        use_orbax,
+        primary,
+    )
 
 
-def save_checkpoint_multiprocess(ckpt_dir, target, step, prefix='checkpoint_',
-                                 keep=1, overwrite=False,
-                                 keep_every_n_steps=None, async_manager=None,
-                                 gda_manager=None, orbax_checkpointer=None, *,
-                                 orbax_checkpointers=None):
+def save_checkpoint_multiprocess(
+    ckpt_dir,
+    target,
+    step,
+    prefix='checkpoint_',
+    keep=1,
+    overwrite=False,
+    keep_every_n_steps=None,
+    async_manager=None,
+    gda_manager=None,
+    orbax_checkpointer=None,
+    *,
+    orbax_checkpointers=None,
+):
     """Save from several JAX processes into one shared directory.
 
     Every process must call it, with the same arguments.
@@ -622,27 +649,38 @@ def save_checkpoint_multiprocess(ckpt_dir, target, step, prefix='checkpoint_',
     """
     _refuse_gda(gda_manager)
     checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
-    use_orbax = (checkpointer is not None or config.nnjax_use_orbax_checkpointing
-                 or _spans_processes(target))
+    use_orbax = checkpointer is not None or config.nnjax_use_orbax_checkpointing or _spans_processes(target)
     primary = jax.process_index() == 0
     if use_orbax or jax.process_count() == 1:
-        return _save(ckpt_dir, target, step, prefix, keep, overwrite,
-                     keep_every_n_steps, async_manager, checkpointer,
-                     use_orbax, primary)
+        return _save(
+            ckpt_dir,
+            target,
+            step,
+            prefix,
+            keep,
+            overwrite,
+            keep_every_n_steps,
+            async_manager,
+            checkpointer,
+            use_orbax,
+            primary,
+        )
     from jax.experimental import multihost_utils
+
     barrier = f'nnjax_save_checkpoint_{prefix}{step}'
     if primary:
         try:
-            return _save(ckpt_dir, target, step, prefix, keep, overwrite,
-                         keep_every_n_steps, async_manager, None, False, True)
+            return _save(
+                ckpt_dir, target, step, prefix, keep, overwrite, keep_every_n_steps, async_manager, None, False, True
+            )
         finally:
             multihost_utils.sync_global_devices(barrier)
     multihost_utils.sync_global_devices(barrier)
-    return os.path.join(os.fspath(ckpt_dir),
-                        f'{prefix}{_normalize_step(step)}')
+    return os.path.join(os.fspath(ckpt_dir), f'{prefix}{_normalize_step(step)}')
 
 
 # --- finding and restoring ---------------------------------------------------
+
 
 def latest_checkpoint(ckpt_dir, prefix='checkpoint_'):
     """The path of the checkpoint with the highest step in ``ckpt_dir``, or None.
@@ -673,14 +711,11 @@ def _place(expected, state):
     """
     if isinstance(expected, dict) and isinstance(state, dict):
         by_name = {str(k): k for k in expected}
-        return {k: _place(expected[by_name[str(k)]], v) if str(k) in by_name
-                else v for k, v in state.items()}
+        return {k: _place(expected[by_name[str(k)]], v) if str(k) in by_name else v for k, v in state.items()}
     sharding = getattr(expected, 'sharding', None)
-    if isinstance(expected, (jax.Array, jax.ShapeDtypeStruct)) \
-            and sharding is not None:
+    if isinstance(expected, (jax.Array, jax.ShapeDtypeStruct)) and sharding is not None:
         host = np.asarray(state)
-        return jax.make_array_from_callback(host.shape, sharding,
-                                            lambda index: host[index])
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
     return state
 
 
@@ -700,7 +735,8 @@ def _resolve_path(ckpt_dir, step, prefix):
             raise ValueError(
                 f'Matching checkpoint not found: {ckpt_path}. Checkpoints in '
                 f'{ckpt_dir!r} with prefix {prefix!r}: {available or "none"}. '
-                'Pass one of their steps, or step=None for the latest.')
+                'Pass one of their steps, or step=None for the latest.'
+            )
         return os.path.join(ckpt_dir, same[-1])
     if not os.path.exists(ckpt_dir):
         logger.info('No checkpoint directory at %s', ckpt_dir)
@@ -713,11 +749,20 @@ def _resolve_path(ckpt_dir, step, prefix):
     return ckpt_dir  # the path of one checkpoint, file or Orbax directory
 
 
-def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
-                       parallel=True, gda_manager=None,
-                       allow_partial_mpa_restoration=False,
-                       orbax_checkpointer=None, orbax_transforms=None, *,
-                       orbax_checkpointers=None, strict=False):
+def restore_checkpoint(
+    ckpt_dir,
+    target,
+    step=None,
+    prefix='checkpoint_',
+    parallel=True,
+    gda_manager=None,
+    allow_partial_mpa_restoration=False,
+    orbax_checkpointer=None,
+    orbax_transforms=None,
+    *,
+    orbax_checkpointers=None,
+    strict=False,
+):
     """Restore the latest (or a given) checkpoint into ``target``.
 
     Picks the highest-numbered ``{prefix}{number}`` checkpoint in
@@ -825,17 +870,19 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
     if os.path.isdir(ckpt_path):
         if not checkpoint_orbax.is_orbax_checkpoint(ckpt_path):
             raise CorruptCheckpointError(
-                ckpt_path, 'it is a directory without the files Orbax writes '
+                ckpt_path,
+                'it is a directory without the files Orbax writes '
                 '(_CHECKPOINT_METADATA, _METADATA): not a checkpoint, or an '
-                'incomplete copy')
+                'incomplete copy',
+            )
         logger.info('Restoring Orbax checkpoint from %s', ckpt_path)
-        return checkpoint_orbax.restore(ckpt_path, target, checkpointer,
-                                        orbax_transforms, strict)
+        return checkpoint_orbax.restore(ckpt_path, target, checkpointer, orbax_transforms, strict)
     if orbax_transforms is not None:
         raise ValueError(
             f'orbax_transforms applies to Orbax checkpoints; {ckpt_path!r} is a '
             'msgpack file. Restore with target=None, change the state dict, '
-            'and rebuild with nnjax.serialization.from_state_dict.')
+            'and rebuild with nnjax.serialization.from_state_dict.'
+        )
     logger.info('Restoring checkpoint from %s', ckpt_path)
     expected = None if target is None else serialization.to_state_dict(target)
     state = read_state(ckpt_path, expect_dict=isinstance(expected, dict))
@@ -845,8 +892,11 @@ def restore_checkpoint(ckpt_dir, target, step=None, prefix='checkpoint_',
         dropped = []
         state = drop_unused_keys(target, state, dropped)
         if dropped:
-            logger.info('Restoring %s: the target has no place for %s; left out '
-                        '(strict=True refuses this).', ckpt_path, ', '.join(dropped))
+            logger.info(
+                'Restoring %s: the target has no place for %s; left out (strict=True refuses this).',
+                ckpt_path,
+                ', '.join(dropped),
+            )
     mismatch = first_mismatch(expected, state, strict=strict)
     if mismatch is not None:
         raise CheckpointMismatchError(ckpt_path, *mismatch)

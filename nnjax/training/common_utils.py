@@ -47,7 +47,8 @@ def shard(xs):
                 f'shard: the array at {jax.tree_util.keystr(path) or "<root>"} '
                 f'has shape {shape}; its leading (batch) axis must be divisible '
                 f'by the local device count {n}. Pad or trim the batch first '
-                '(nnjax.jax_utils.pad_shard_unpad pads automatically).')
+                '(nnjax.jax_utils.pad_shard_unpad pads automatically).'
+            )
         new_shape = (n, shape[0] // n) + tuple(shape[1:])
         if not hasattr(x, 'reshape'):
             x = np.asarray(x)
@@ -85,15 +86,15 @@ def stack_forest(forest):
     """
     forest = list(forest)
     if not forest:
-        raise ValueError('stack_forest: got an empty sequence; there is '
-                         'nothing to stack.')
+        raise ValueError('stack_forest: got an empty sequence; there is nothing to stack.')
     treedef = jax.tree_util.tree_structure(forest[0])
     for i, tree in enumerate(forest[1:], start=1):
         other = jax.tree_util.tree_structure(tree)
         if other != treedef:
             raise ValueError(
                 f'stack_forest: tree {i} has structure {other}, but tree 0 has '
-                f'{treedef}; all trees must have the same structure.')
+                f'{treedef}; all trees must have the same structure.'
+            )
     return jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *forest)
 
 

@@ -58,8 +58,7 @@ class EarlyStopping(struct.PyTreeNode):
         >>> fresh.best_metric, fresh.patience_count, fresh.should_stop
         (inf, 0, False)
         """
-        return self.replace(best_metric=float('inf'), patience_count=0,
-                            should_stop=False, has_improved=False)
+        return self.replace(best_metric=float('inf'), patience_count=0, should_stop=False, has_improved=False)
 
     def update(self, metric):
         """Record one metric value; returns ``(has_improved, new_state)``.
@@ -80,11 +79,9 @@ class EarlyStopping(struct.PyTreeNode):
         """
         first = math.isinf(self.best_metric) and self.best_metric > 0
         if first or bool(self.best_metric - metric > self.min_delta):
-            new_state = self.replace(best_metric=metric, patience_count=0,
-                                     has_improved=True)
+            new_state = self.replace(best_metric=metric, patience_count=0, has_improved=True)
             return True, new_state
         patience_count = self.patience_count + 1
         should_stop = self.should_stop or patience_count > self.patience
-        new_state = self.replace(patience_count=patience_count,
-                                 should_stop=should_stop, has_improved=False)
+        new_state = self.replace(patience_count=patience_count, should_stop=should_stop, has_improved=False)
         return False, new_state

@@ -27,9 +27,11 @@ Optax's own schedules (``optax.warmup_cosine_decay_schedule``, ...).
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ['create_constant_learning_rate_schedule',
-           'create_stepped_learning_rate_schedule',
-           'create_cosine_learning_rate_schedule']
+__all__ = [
+    'create_constant_learning_rate_schedule',
+    'create_stepped_learning_rate_schedule',
+    'create_cosine_learning_rate_schedule',
+]
 
 
 def _check_positive(name, value):
@@ -41,16 +43,14 @@ def _warmup_factor(step, steps_per_epoch, warmup_length):
     """``min(1, step / warmup_length / steps_per_epoch)``, or 1 without warmup."""
     if warmup_length <= 0:
         return jnp.float32(1.0)
-    return jnp.minimum(jnp.float32(1.0),
-                       step / float(warmup_length) / float(steps_per_epoch))
+    return jnp.minimum(jnp.float32(1.0), step / float(warmup_length) / float(steps_per_epoch))
 
 
 def _as_step(step):
     return jnp.asarray(step, dtype=jnp.float32)
 
 
-def create_constant_learning_rate_schedule(base_learning_rate, steps_per_epoch,
-                                           warmup_length=0.0):
+def create_constant_learning_rate_schedule(base_learning_rate, steps_per_epoch, warmup_length=0.0):
     """A constant learning rate, with optional linear warmup.
 
     ``lr(step) = base_learning_rate * warmup(step)``, where ``warmup`` is 1
@@ -73,14 +73,12 @@ def create_constant_learning_rate_schedule(base_learning_rate, steps_per_epoch,
 
     def learning_rate_fn(step):
         step = _as_step(step)
-        return jnp.float32(base) * _warmup_factor(step, steps_per_epoch,
-                                                  warmup_length)
+        return jnp.float32(base) * _warmup_factor(step, steps_per_epoch, warmup_length)
 
     return learning_rate_fn
 
 
-def create_stepped_learning_rate_schedule(base_learning_rate, steps_per_epoch,
-                                          lr_sched_steps, warmup_length=0.0):
+def create_stepped_learning_rate_schedule(base_learning_rate, steps_per_epoch, lr_sched_steps, warmup_length=0.0):
     """A piecewise-constant learning rate set by epoch, with optional warmup.
 
     ``lr_sched_steps`` is a list of ``[epoch, lr_factor]`` pairs. Each pair's
@@ -117,27 +115,24 @@ def create_stepped_learning_rate_schedule(base_learning_rate, steps_per_epoch,
         except (TypeError, ValueError):
             raise ValueError(
                 'lr_sched_steps must be a list of [epoch, lr_factor] pairs, '
-                f'e.g. [[30, 0.1], [60, 0.01]]; got the entry {pair!r}.') from None
+                f'e.g. [[30, 0.1], [60, 0.01]]; got the entry {pair!r}.'
+            ) from None
         pairs.append((float(epoch), float(factor)))
     pairs.sort(key=lambda p: p[0])
-    boundaries = np.round(np.array([e for e, _ in pairs], dtype=np.float64)
-                          * steps_per_epoch).astype(np.int64)
+    boundaries = np.round(np.array([e for e, _ in pairs], dtype=np.float64) * steps_per_epoch).astype(np.int64)
     # The rate in force after 0, 1, 2, ... boundaries, rounded once to
     # float32 from the exact (float64) product.
-    rates = (np.array([1.0] + [f for _, f in pairs], dtype=np.float64)
-             * float(base_learning_rate)).astype(np.float32)
+    rates = (np.array([1.0] + [f for _, f in pairs], dtype=np.float64) * float(base_learning_rate)).astype(np.float32)
 
     def learning_rate_fn(step):
         step = _as_step(step)
         passed = jnp.sum(jnp.asarray(boundaries, jnp.float32) < step)
-        return jnp.asarray(rates)[passed] * _warmup_factor(
-            step, steps_per_epoch, warmup_length)
+        return jnp.asarray(rates)[passed] * _warmup_factor(step, steps_per_epoch, warmup_length)
 
     return learning_rate_fn
 
 
-def create_cosine_learning_rate_schedule(base_learning_rate, steps_per_epoch,
-                                         halfcos_epochs, warmup_length=0.0):
+def create_cosine_learning_rate_schedule(base_learning_rate, steps_per_epoch, halfcos_epochs, warmup_length=0.0):
     """Half a cosine wave from ``base_learning_rate`` down to 0, with optional warmup.
 
     ``lr(step) = base_learning_rate * (cos(pi * step / H) / 2 + 1 / 2)``
@@ -170,7 +165,6 @@ def create_cosine_learning_rate_schedule(base_learning_rate, steps_per_epoch,
     def learning_rate_fn(step):
         step = _as_step(step)
         scale = jnp.cos(step * np.pi / halfwave_steps) * 0.5 + 0.5
-        return base * scale * _warmup_factor(step, steps_per_epoch,
-                                             warmup_length)
+        return base * scale * _warmup_factor(step, steps_per_epoch, warmup_length)
 
     return learning_rate_fn

@@ -48,24 +48,18 @@ def save_args_from_target(target):
       A tree of the same structure as ``target`` (``None`` leaves stay
       ``None``), to pass as Orbax's ``save_args``.
     """
-    return jax.tree_util.tree_map(
-        lambda x: None if x is None else ocp.SaveArgs(), target,
-        is_leaf=_is_leaf)
+    return jax.tree_util.tree_map(lambda x: None if x is None else ocp.SaveArgs(), target, is_leaf=_is_leaf)
 
 
 def _leaf_restore_args(x, mesh):
     if x is None:
         return None
     sharding = getattr(x, 'sharding', None)
-    if isinstance(x, (jax.Array, jax.ShapeDtypeStruct)) and (
-            sharding is not None or mesh is not None):
+    if isinstance(x, (jax.Array, jax.ShapeDtypeStruct)) and (sharding is not None or mesh is not None):
         if mesh is not None:
-            spec = (sharding.spec if isinstance(sharding, NamedSharding)
-                    else PartitionSpec())
+            spec = sharding.spec if isinstance(sharding, NamedSharding) else PartitionSpec()
             sharding = NamedSharding(mesh, spec)
-        return ocp.ArrayRestoreArgs(sharding=sharding,
-                                    global_shape=tuple(x.shape),
-                                    dtype=x.dtype)
+        return ocp.ArrayRestoreArgs(sharding=sharding, global_shape=tuple(x.shape), dtype=x.dtype)
     if isinstance(x, np.ndarray):
         return ocp.RestoreArgs(restore_type=np.ndarray, dtype=x.dtype)
     return ocp.RestoreArgs()
@@ -89,5 +83,4 @@ def restore_args_from_target(target, mesh=None):
       A tree of the same structure as ``target``, to pass as Orbax's
       ``restore_args``.
     """
-    return jax.tree_util.tree_map(lambda x: _leaf_restore_args(x, mesh),
-                                  target, is_leaf=_is_leaf)
+    return jax.tree_util.tree_map(lambda x: _leaf_restore_args(x, mesh), target, is_leaf=_is_leaf)

@@ -4,6 +4,7 @@ import re
 
 from shared_spec.frozen_dict import FrozenDict
 
+
 def convert_pre_linen(params):
     """Renumber submodules from pre-Linen naming to Linen naming.
 
@@ -33,11 +34,9 @@ def convert_pre_linen(params):
     for key in params:
         match = re.fullmatch(r'(.+)_(\d+)', key) if isinstance(key, str) else None
         if match:
-            by_class.setdefault(match.group(1), []).append(
-                (int(match.group(2)), key))
+            by_class.setdefault(match.group(1), []).append((int(match.group(2)), key))
     renamed = {}
     for cls, numbered in by_class.items():
         for new_index, (_, key) in enumerate(sorted(numbered)):
             renamed[key] = f'{cls}_{new_index}'
-    return {renamed.get(key, key): convert_pre_linen(value)
-            for key, value in params.items()}
+    return {renamed.get(key, key): convert_pre_linen(value) for key, value in params.items()}

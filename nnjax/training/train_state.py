@@ -96,12 +96,12 @@ class TrainState(struct.PyTreeNode):
             raise TypeError(
                 f'TrainState.create: tx must be an optax.GradientTransformation '
                 f'(with .init and .update), got {type(tx).__name__}. Pass e.g. '
-                'tx=optax.adam(1e-3).')
+                'tx=optax.adam(1e-3).'
+            )
         # Variables that are overwritten by their gradient (fp8 scales and
         # amax histories) get no optimizer state.
         opt_state = tx.init(_optimized_part(params))
-        return cls(step=0, apply_fn=apply_fn, params=params, tx=tx,
-                   opt_state=opt_state, **kwargs)
+        return cls(step=0, apply_fn=apply_fn, params=params, tx=tx, opt_state=opt_state, **kwargs)
 
     def apply_gradients(self, *, grads, check_finite=False, **kwargs):
         """One optimizer step: a new state with updated params and ``step + 1``.
@@ -158,29 +158,30 @@ class TrainState(struct.PyTreeNode):
                 'TrainState.apply_gradients: grads must have the same pytree '
                 f'structure as params.\n  params: {params_tree}\n  grads:  '
                 f'{grads_tree}\nTake the gradient with respect to '
-                'state.params (e.g. jax.grad(loss)(state.params, ...)).')
+                'state.params (e.g. jax.grad(loss)(state.params, ...)).'
+            )
         _check_leaves(self.params, params_leaves, grads_leaves)
         if check_finite:
             _check_finite(self.params, grads_leaves)
         if _has_overwrite(grads):
             _check_overwrite_layout(self.params)
             opt_params = self.params['params']
-            updates, new_opt_state = self.tx.update(
-                grads['params'], self.opt_state, opt_params)
+            updates, new_opt_state = self.tx.update(grads['params'], self.opt_state, opt_params)
             # The gradient of these variables is their next value.
-            new_params = {'params': optax.apply_updates(opt_params, updates),
-                          OVERWRITE_WITH_GRADIENT: grads[OVERWRITE_WITH_GRADIENT]}
+            new_params = {
+                'params': optax.apply_updates(opt_params, updates),
+                OVERWRITE_WITH_GRADIENT: grads[OVERWRITE_WITH_GRADIENT],
+            }
             if isinstance(self.params, FrozenDict):
                 new_params = FrozenDict(new_params)
         else:
-            updates, new_opt_state = self.tx.update(grads, self.opt_state,
-                                                    self.params)
+            updates, new_opt_state = self.tx.update(grads, self.opt_state, self.params)
             new_params = optax.apply_updates(self.params, updates)
-        return self.replace(step=self.step + 1, params=new_params,
-                            opt_state=new_opt_state, **kwargs)
+        return self.replace(step=self.step + 1, params=new_params, opt_state=new_opt_state, **kwargs)
 
 
 # --- the overwrite-with-gradient collection -----------------------------------
+
 
 def _has_overwrite(tree) -> bool:
     """Whether ``tree`` is a dict-like holding the overwrite collection."""
@@ -196,18 +197,19 @@ def _optimized_part(params):
 
 
 def _check_overwrite_layout(params):
-    extra = sorted(str(k) for k in params.keys()
-                   if k not in ('params', OVERWRITE_WITH_GRADIENT))
+    extra = sorted(str(k) for k in params.keys() if k not in ('params', OVERWRITE_WITH_GRADIENT))
     if 'params' not in params.keys() or extra:
         raise ValueError(
             f"TrainState: with an '{OVERWRITE_WITH_GRADIENT}' collection, "
             "params must be {'params': ..., "
             f"'{OVERWRITE_WITH_GRADIENT}': ...}}; got the keys "
             f'{sorted(str(k) for k in params.keys())}. Keep other collections '
-            '(e.g. batch_stats) in their own TrainState field.')
+            '(e.g. batch_stats) in their own TrainState field.'
+        )
 
 
 # --- gradient checks ----------------------------------------------------------
+
 
 def _leaf_path(params, index):
     """The ``'a/b/c'`` path of leaf ``index`` of ``params`` (only on errors)."""
@@ -253,21 +255,22 @@ def _check_leaves(params, params_leaves, grads_leaves):
                 f"TrainState.apply_gradients: the gradient of '"
                 f"{_leaf_path(params, i)}' has shape {g_shape}, but the "
                 f'parameter has shape {p_shape}; gradients are not broadcast. '
-                'Take the gradient with respect to state.params.')
+                'Take the gradient with respect to state.params.'
+            )
         p_dtype, g_dtype = _dtype(p), _dtype(g)
         if p_dtype == g_dtype:
             continue
         p_kind, g_kind = _kind(p_dtype), _kind(g_dtype)
         if p_kind == g_kind or (g_kind == 'float0' and p_kind == 'integer'):
             continue
-        hint = (' (its imaginary part would be dropped)'
-                if g_kind == 'complex' else '')
+        hint = ' (its imaginary part would be dropped)' if g_kind == 'complex' else ''
         raise ValueError(
             f"TrainState.apply_gradients: the gradient of '"
             f"{_leaf_path(params, i)}' has dtype {g_dtype}{hint}, but the "
             f'parameter has dtype {p_dtype}. Gradients must have the '
             "parameter's kind of dtype; take the gradient with respect to "
-            'state.params, or cast it (e.g. jnp.real(g)) on purpose.')
+            'state.params, or cast it (e.g. jnp.real(g)) on purpose.'
+        )
 
 
 def _check_finite(params, grads_leaves):
@@ -275,8 +278,7 @@ def _check_finite(params, grads_leaves):
         return
     finite = [jnp.all(jnp.isfinite(g)) for g in grads_leaves]
     concrete = not any(isinstance(f, jax.core.Tracer) for f in finite)
-    paths = None if concrete else [_leaf_path(params, i)
-                                   for i in range(len(grads_leaves))]
+    paths = None if concrete else [_leaf_path(params, i) for i in range(len(grads_leaves))]
 
     def report(flags, names):
         bad = [i for i, ok in enumerate(flags) if not ok]
@@ -286,10 +288,10 @@ def _check_finite(params, grads_leaves):
                 f"TrainState.apply_gradients(check_finite=True): the gradient "
                 f"of '{name}' is not finite (NaN or inf); {len(bad)} of "
                 f'{len(flags)} gradient leaves are. Look for a diverging '
-                'loss, a log/sqrt/division of zero, or lower the learning rate.')
+                'loss, a log/sqrt/division of zero, or lower the learning rate.'
+            )
 
     if concrete:
         report([bool(f) for f in finite], None)
     else:
-        jax.debug.callback(lambda flags: report(list(np.asarray(flags)), paths),
-                           jnp.stack(finite))
+        jax.debug.callback(lambda flags: report(list(np.asarray(flags)), paths), jnp.stack(finite))

@@ -44,8 +44,9 @@ def _per_scope(tree, n: int) -> tuple:
 def jvp_core(fn: Callable, variable_tangents=None, variables=True, rngs=True):
     def lifted(scopes, primals, tangents):
         scopes = single_scope(scopes)
-        var_tangents = tuple({col: t for col, t in vt.items() if t}
-                             for vt in _per_scope(variable_tangents or {}, len(scopes)))
+        var_tangents = tuple(
+            {col: t for col, t in vt.items() if t} for vt in _per_scope(variable_tangents or {}, len(scopes))
+        )
         target = tuple(sorted(var_tangents[0]))
         lift = Lift(scopes, (target, variables), (variables,), (rngs,))
         jvp_vars, others = lift.variable_groups
@@ -55,8 +56,7 @@ def jvp_core(fn: Callable, variable_tangents=None, variables=True, rngs=True):
             y = fn(inner, *args)
             return y, lift.repack(inner)
 
-        (y, out_groups), (y_tangent, _) = jax.jvp(wrapper, (jvp_vars, tuple(primals)),
-                                                  (var_tangents, tuple(tangents)))
+        (y, out_groups), (y_tangent, _) = jax.jvp(wrapper, (jvp_vars, tuple(primals)), (var_tangents, tuple(tangents)))
         lift.publish(out_groups)
         return y, y_tangent
 
@@ -71,8 +71,16 @@ def jvp(fn: Callable, mdl, primals, tangents, variable_tangents, variables=True,
     are returned for variables. ``variables``/``rngs``: the other
     collections and streams visible in ``fn``.
     """
-    return transform_direct(jvp_core, (fn,), mdl, tuple(primals), tuple(tangents),
-                            variable_tangents=variable_tangents, variables=variables, rngs=rngs)
+    return transform_direct(
+        jvp_core,
+        (fn,),
+        mdl,
+        tuple(primals),
+        tuple(tangents),
+        variable_tangents=variable_tangents,
+        variables=variables,
+        rngs=rngs,
+    )
 
 
 def _unflatten_var_grads(single: bool, bwd, cotangent):
@@ -82,8 +90,10 @@ def _unflatten_var_grads(single: bool, bwd, cotangent):
 
 def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True, rngs=True):
     if reduce_axes:
-        raise ValueError("nn.vjp(reduce_axes=...) is not supported: JAX removed reduce_axes from jax.vjp; "
-                         "reduce the cotangents yourself (e.g. lax.psum over the named axis).")
+        raise ValueError(
+            "nn.vjp(reduce_axes=...) is not supported: JAX removed reduce_axes from jax.vjp; "
+            "reduce the cotangents yourself (e.g. lax.psum over the named axis)."
+        )
 
     def lifted(scopes, *primals):
         lift = Lift(scopes, (vjp_variables, variables), (variables,), (rngs,))
@@ -105,8 +115,7 @@ def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params"
     return lifted
 
 
-def vjp(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True,
-        rngs=True):
+def vjp(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True, rngs=True):
     """``(fn(mdl, *primals), vjp_fn)``: ``vjp_fn(cotangent)`` gives ``(variable grads, *input grads)``.
 
     Gradients are returned for the collections ``vjp_variables`` selects
@@ -114,12 +123,20 @@ def vjp(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), vjp_variable
     ``has_aux=True``, ``fn`` returns ``(output, aux)`` and ``vjp`` returns
     ``(output, vjp_fn, aux)``.
     """
-    return transform_direct(vjp_core, (fn,), mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes,
-                            vjp_variables=vjp_variables, variables=variables, rngs=rngs)
+    return transform_direct(
+        vjp_core,
+        (fn,),
+        mdl,
+        *primals,
+        has_aux=has_aux,
+        reduce_axes=reduce_axes,
+        vjp_variables=vjp_variables,
+        variables=variables,
+        rngs=rngs,
+    )
 
 
-def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_vars="params",
-                    nondiff_argnums=()):
+def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_vars="params", nondiff_argnums=()):
     def lifted(scopes, *args):
         lift = Lift(scopes, (grad_vars, True), (grad_vars, True), (True,))
         grad_variables, others = lift.variable_groups
@@ -150,8 +167,7 @@ def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_v
     return lifted
 
 
-def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_vars="params",
-               nondiff_argnums=()):
+def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_vars="params", nondiff_argnums=()):
     """``fn(mdl, *args)`` with a custom backward pass; returns a function of ``(mdl, *args)``.
 
     ``forward_fn(mdl, *args)`` returns ``(output, residuals)``;
@@ -177,10 +193,14 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
     >>> [bool(jnp.all(jnp.abs(g) == 1)) for g in jax.tree_util.tree_leaves(grads)]  # signs only
     [True, True]
     """
+
     def call(mdl, *args):
         return transform_direct(
             lambda body, forward_body: custom_vjp_core(body, forward_body, backward_fn, grad_vars, nondiff_argnums),
-            (fn, forward_fn), mdl, *args)
+            (fn, forward_fn),
+            mdl,
+            *args,
+        )
 
     return call
 
@@ -188,16 +208,20 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
 def _check_scalar(y, path) -> None:
     shape = jax.numpy.shape(y)
     if shape != ():
-        raise ValueError(f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
-                         f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
-                         "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs.")
+        raise ValueError(
+            f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
+            f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
+            "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs."
+        )
 
 
 def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=True, rngs=True):
     """Scope-level value_and_grad: ``lifted(scopes, *primals)`` -> ``(y, grads)`` or ``(y, aux, grads)``."""
     if reduce_axes:
-        raise ValueError("nn.grad / nn.value_and_grad(reduce_axes=...) is not supported: JAX removed "
-                         "reduce_axes; reduce the gradients yourself (e.g. lax.psum over the named axis).")
+        raise ValueError(
+            "nn.grad / nn.value_and_grad(reduce_axes=...) is not supported: JAX removed "
+            "reduce_axes; reduce the gradients yourself (e.g. lax.psum over the named axis)."
+        )
 
     def lifted(scopes, *primals):
         # Only the primals are differentiated: the variables are closed over, as constants.
@@ -244,9 +268,17 @@ def value_and_grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), v
     >>> bool(jnp.allclose(x_grad, kernel.sum(1)))  # d(sum(x @ W * y)) / dx = W @ y
     True
     """
-    out = transform_direct(value_and_grad_core, (fn,), mdl, *primals, has_aux=has_aux,
-                           reduce_axes=reduce_axes, variables=variables, rngs=rngs,
-                           transform_name="value_and_grad")
+    out = transform_direct(
+        value_and_grad_core,
+        (fn,),
+        mdl,
+        *primals,
+        has_aux=has_aux,
+        reduce_axes=reduce_axes,
+        variables=variables,
+        rngs=rngs,
+        transform_name="value_and_grad",
+    )
     if has_aux:
         y, aux, grads = out
         return (y, aux), grads
@@ -271,6 +303,7 @@ def grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), variables=T
     >>> Foo().apply(variables, x).shape
     (1, 2)
     """
-    value, grads = value_and_grad(fn, mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes,
-                                  variables=variables, rngs=rngs)
+    value, grads = value_and_grad(
+        fn, mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes, variables=variables, rngs=rngs
+    )
     return (grads, value[1]) if has_aux else grads

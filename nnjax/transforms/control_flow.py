@@ -36,14 +36,14 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from shared_spec import errors
-
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import transform_direct
+from shared_spec import errors
 
 
-def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=False, broadcast_variables=True,
-                    split_rngs: Mapping = {}):
+def while_loop_core(
+    cond_body: Callable, loop_body: Callable, carry_variables=False, broadcast_variables=True, split_rngs: Mapping = {}
+):
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
@@ -53,9 +53,11 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
 
         def step_rngs(i):
             return tuple(
-                tuple({s: jax.random.fold_in(k, i) for s, k in streams.items()} for streams in group) if split
+                tuple({s: jax.random.fold_in(k, i) for s, k in streams.items()} for streams in group)
+                if split
                 else group
-                for group, split in zip(lift.rng_groups, rng_splits))
+                for group, split in zip(lift.rng_groups, rng_splits)
+            )
 
         def cond(state):
             i, carry_vars, carry = state
@@ -81,15 +83,19 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
 def check_loop_condition(go, path) -> None:
     """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
     if jnp.shape(go) != () or jnp.result_type(go) != jnp.bool_:
-        raise TypeError(f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
-                        f"scalar; got {type(go).__name__} of shape {tuple(jnp.shape(go))} and dtype "
-                        f"{jnp.result_type(go)}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n).")
+        raise TypeError(
+            f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
+            f"scalar; got {type(go).__name__} of shape {tuple(jnp.shape(go))} and dtype "
+            f"{jnp.result_type(go)}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n)."
+        )
 
 
 def check_predicate(transform: str, argument: str, value, path) -> None:
     if jnp.shape(value) != ():
-        raise TypeError(f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
-                        f"a scalar; got shape {tuple(jnp.shape(value))}.")
+        raise TypeError(
+            f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
+            f"a scalar; got shape {tuple(jnp.shape(value))}."
+        )
 
 
 def _checked_select(select, transform: str, path, bodies, *operands):
@@ -101,11 +107,12 @@ def _checked_select(select, transform: str, path, bodies, *operands):
             out = body(*args)
             shapes.append(jax.tree_util.tree_map(lambda x: (jnp.shape(x), jnp.result_type(x)), out))
             return out
+
         return run
 
     try:
         return select([recording(b) for b in bodies], *operands)
-    except TypeError as error:
+    except TypeError:
         if len(shapes) < 2 or all(s == shapes[0] for s in shapes):
             raise
         raise TypeError(
@@ -113,7 +120,8 @@ def _checked_select(select, transform: str, path, bodies, *operands):
             f"structures, shapes or dtypes (outputs, then updated variables): "
             + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
             + ". Every branch is traced, so each must return the same shapes and dtypes and create or update "
-            "the same variables.") from None
+            "the same variables."
+        ) from None
 
 
 def _short(value) -> str:
@@ -121,8 +129,15 @@ def _short(value) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=False, broadcast_variables=True,
-               split_rngs: Mapping = {}):
+def while_loop(
+    cond_fn: Callable,
+    body_fn: Callable,
+    mdl,
+    init,
+    carry_variables=False,
+    broadcast_variables=True,
+    split_rngs: Mapping = {},
+):
     """``lax.while_loop`` with ``cond_fn(mdl, carry)`` and ``body_fn(mdl, carry) -> carry``.
 
     ``carry_variables``: collections the body may update (same shapes);
@@ -130,9 +145,16 @@ def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=
     ``split_rngs``: stream filter -> whether each iteration gets its own
     keys (iteration ``i`` folds ``i`` into the stream's key).
     """
-    return transform_direct(while_loop_core, (cond_fn, body_fn), mdl, init, carry_variables=carry_variables,
-                            broadcast_variables=broadcast_variables, split_rngs=split_rngs,
-                            transform_name="while_loop")
+    return transform_direct(
+        while_loop_core,
+        (cond_fn, body_fn),
+        mdl,
+        init,
+        carry_variables=carry_variables,
+        broadcast_variables=broadcast_variables,
+        split_rngs=split_rngs,
+        transform_name="while_loop",
+    )
 
 
 def _branch(lift: Lift, body: Callable, *operands):
@@ -145,8 +167,13 @@ def switch_core(*bodies: Callable, index=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
         check_predicate("switch", "index", index, scopes[-1].path)
-        y, out_groups = _checked_select(lambda fns, *ops: lax.switch(index, fns, *ops), "switch", scopes[-1].path,
-                                        [functools.partial(_branch, lift, b) for b in bodies], *operands)
+        y, out_groups = _checked_select(
+            lambda fns, *ops: lax.switch(index, fns, *ops),
+            "switch",
+            scopes[-1].path,
+            [functools.partial(_branch, lift, b) for b in bodies],
+            *operands,
+        )
         lift.publish(out_groups)
         return y
 
@@ -155,17 +182,29 @@ def switch_core(*bodies: Callable, index=None, variables=True, rngs=True):
 
 def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variables=True, rngs=True):
     """``true_fun(mdl, *operands)`` if ``pred`` else ``false_fun(mdl, *operands)``, as ``lax.cond``."""
-    return transform_direct(_cond_core, (true_fun, false_fun), mdl, *operands, pred=pred,
-                            variables=variables, rngs=rngs, transform_name="cond")
+    return transform_direct(
+        _cond_core,
+        (true_fun, false_fun),
+        mdl,
+        *operands,
+        pred=pred,
+        variables=variables,
+        rngs=rngs,
+        transform_name="cond",
+    )
 
 
 def _cond_core(true_body: Callable, false_body: Callable, pred=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
         check_predicate("cond", "pred", pred, scopes[-1].path)
-        y, out_groups = _checked_select(lambda fns, *ops: lax.cond(pred, *fns, *ops), "cond", scopes[-1].path,
-                                        [functools.partial(_branch, lift, true_body),
-                                         functools.partial(_branch, lift, false_body)], *operands)
+        y, out_groups = _checked_select(
+            lambda fns, *ops: lax.cond(pred, *fns, *ops),
+            "cond",
+            scopes[-1].path,
+            [functools.partial(_branch, lift, true_body), functools.partial(_branch, lift, false_body)],
+            *operands,
+        )
         lift.publish(out_groups)
         return y
 
@@ -174,5 +213,13 @@ def _cond_core(true_body: Callable, false_body: Callable, pred=None, variables=T
 
 def switch(index, branches: Sequence[Callable], mdl, *operands, variables=True, rngs=True):
     """``branches[index](mdl, *operands)``, as ``lax.switch`` (index clamped to the valid range)."""
-    return transform_direct(switch_core, tuple(branches), mdl, *operands, index=index, variables=variables,
-                            rngs=rngs, transform_name="switch")
+    return transform_direct(
+        switch_core,
+        tuple(branches),
+        mdl,
+        *operands,
+        index=index,
+        variables=variables,
+        rngs=rngs,
+        transform_name="switch",
+    )

@@ -60,8 +60,20 @@ def _fingerprint(lift: Lift, fn) -> tuple:
     cache hit would hide the calls inside from them (``tabulate`` rows).
     """
     interceptors = tuple(interception._stack) if interception.active else ()
-    return (getattr(fn, "cache_key", fn), tuple((s.path, _hashable_filter(s.frame.mutable), tuple(sorted(s.frame.flags.items())),
-                       tuple(sorted(s.rngs)), tuple(sorted(rng_counts(s).items()))) for s in lift.outer), interceptors)
+    return (
+        getattr(fn, "cache_key", fn),
+        tuple(
+            (
+                s.path,
+                _hashable_filter(s.frame.mutable),
+                tuple(sorted(s.frame.flags.items())),
+                tuple(sorted(s.rngs)),
+                tuple(sorted(rng_counts(s).items())),
+            )
+            for s in lift.outer
+        ),
+        interceptors,
+    )
 
 
 def _fork_rngs(scopes) -> None:
@@ -70,8 +82,16 @@ def _fork_rngs(scopes) -> None:
         scope.rngs = {stream: RngStream(scope.make_rng(stream)) for stream in list(scope.rngs)}
 
 
-def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_argnames=(), donate_argnums=(),
-             device=None, backend=None):
+def jit_core(
+    fn: Callable,
+    variables=True,
+    rngs=True,
+    static_argnums=(),
+    static_argnames=(),
+    donate_argnums=(),
+    device=None,
+    backend=None,
+):
     """Scope-level jit: ``lifted(scopes, *args)`` runs ``fn(inner_scopes, *args)`` compiled."""
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
@@ -115,8 +135,13 @@ def _compiled(static_argnums: tuple, static_argnames: tuple, donate_argnums: tup
         options["device"] = device
     if backend is not None:
         options["backend"] = backend
-    return jax.jit(_jitted, static_argnums=(0,) + tuple(i + 3 for i in static_argnums),
-                   static_argnames=static_argnames, donate_argnums=tuple(i + 3 for i in donate_argnums), **options)
+    return jax.jit(
+        _jitted,
+        static_argnums=(0,) + tuple(i + 3 for i in static_argnums),
+        static_argnames=static_argnames,
+        donate_argnums=tuple(i + 3 for i in donate_argnums),
+        **options,
+    )
 
 
 def _unique(scopes):
@@ -152,15 +177,25 @@ def _replay_counts(key, roots, before) -> None:
     """Counters move as if every call traced: the first call records the increments, later ones replay them."""
     after = [rng_counts(s) for s in roots]
     if key not in _count_deltas:
-        _count_deltas[key] = [{k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)}
-                              for a, b in zip(after, before)]
+        _count_deltas[key] = [
+            {k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)} for a, b in zip(after, before)
+        ]
         return
     for scope, b, delta in zip(roots, before, _count_deltas[key]):
         set_rng_counts(scope, {k: b.get(k, 0) + d for k, d in delta.items()})
 
 
-def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] = (), static_argnames=(),
-        donate_argnums: int | Iterable[int] = (), device=None, backend: str | None = None, methods=None):
+def jit(
+    target,
+    variables=True,
+    rngs=True,
+    static_argnums: int | Iterable[int] = (),
+    static_argnames=(),
+    donate_argnums: int | Iterable[int] = (),
+    device=None,
+    backend: str | None = None,
+    methods=None,
+):
     """A lifted ``jax.jit`` of a Module class or of a function whose first argument is a module.
 
     ``variables``/``rngs``: the collections and streams lifted (default all);
@@ -185,6 +220,16 @@ def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] =
     donate_argnums = _argnums("jit", "donate_argnums", donate_argnums)
     static_argnums = tuple(i - 1 for i in static_argnums if i > 0)
     donate_argnums = tuple(i - 1 for i in donate_argnums if i > 0)
-    return lift_transform("jit", jit_core, target, methods=methods, variables=variables, rngs=rngs,
-                          static_argnums=static_argnums, static_argnames=static_argnames,
-                          donate_argnums=donate_argnums, device=device, backend=backend)
+    return lift_transform(
+        "jit",
+        jit_core,
+        target,
+        methods=methods,
+        variables=variables,
+        rngs=rngs,
+        static_argnums=static_argnums,
+        static_argnames=static_argnames,
+        donate_argnums=donate_argnums,
+        device=device,
+        backend=backend,
+    )

@@ -29,19 +29,25 @@ from __future__ import annotations
 
 from typing import Callable
 
-from shared_spec.collection_filters import subtract_filters
-
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import lift_transform
+from shared_spec.collection_filters import subtract_filters
 
 
 def _identity(x):
     return x
 
 
-def map_variables_core(fn: Callable, mapped_collections=True, trans_in_fn: Callable = _identity,
-                       trans_out_fn: Callable = _identity, init: bool = False, mutable: bool = False,
-                       rngs=True, variables=True):
+def map_variables_core(
+    fn: Callable,
+    mapped_collections=True,
+    trans_in_fn: Callable = _identity,
+    trans_out_fn: Callable = _identity,
+    init: bool = False,
+    mutable: bool = False,
+    rngs=True,
+    variables=True,
+):
     """Scope-level map_variables: ``lifted(scopes, *args)`` runs ``fn`` over mapped views of the variables."""
     writes_target = bool(mutable or init)
     in_filters = (mapped_collections, variables)
@@ -69,9 +75,17 @@ def map_variables_core(fn: Callable, mapped_collections=True, trans_in_fn: Calla
     return lifted
 
 
-def map_variables(target, mapped_collections=True, trans_in_fn: Callable = _identity,
-                  trans_out_fn: Callable = _identity, init: bool = False, mutable: bool = False, rngs=True,
-                  variables=True, methods=None):
+def map_variables(
+    target,
+    mapped_collections=True,
+    trans_in_fn: Callable = _identity,
+    trans_out_fn: Callable = _identity,
+    init: bool = False,
+    mutable: bool = False,
+    rngs=True,
+    variables=True,
+    methods=None,
+):
     """Maps the collections ``mapped_collections`` of a Module class (or function of a module).
 
     ``trans_in_fn``/``trans_out_fn`` receive and return a dict
@@ -82,6 +96,16 @@ def map_variables(target, mapped_collections=True, trans_in_fn: Callable = _iden
 
     See the module docstring for a masked (causal) Dense layer.
     """
-    return lift_transform("map_variables", map_variables_core, target, methods=methods,
-                          mapped_collections=mapped_collections, trans_in_fn=trans_in_fn,
-                          trans_out_fn=trans_out_fn, init=init, mutable=mutable, rngs=rngs, variables=variables)
+    return lift_transform(
+        "map_variables",
+        map_variables_core,
+        target,
+        methods=methods,
+        mapped_collections=mapped_collections,
+        trans_in_fn=trans_in_fn,
+        trans_out_fn=trans_out_fn,
+        init=init,
+        mutable=mutable,
+        rngs=rngs,
+        variables=variables,
+    )

@@ -22,7 +22,6 @@ compile time and memory that grows like ``n ** (1 / len(lengths))``.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, Sequence
 
 import jax
@@ -32,13 +31,15 @@ from nnjax.transforms.lifting import _argnums, check_argnums_in_range, lift_tran
 from nnjax.transforms.scan import scan_core
 
 
-def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_cse=True, static_argnums=(),
-               policy=None):
+def remat_core(
+    fn: Callable, variables=True, rngs=True, concrete=False, prevent_cse=True, static_argnums=(), policy=None
+):
     """Scope-level remat: ``lifted(scopes, *args)`` runs ``fn(inner_scopes, *args)`` under ``jax.checkpoint``."""
     if concrete:
         raise NotImplementedError(
             "nn.remat(concrete=True) is gone from JAX's checkpoint; mark the arguments that drive Python "
-            "control flow with static_argnums instead.")
+            "control flow with static_argnums instead."
+        )
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     def lifted(scopes, *args, **kwargs):
@@ -51,8 +52,9 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
             y = fn(inner, *args, **kwargs)
             return y, lift.repack(inner)
 
-        checkpointed = jax.checkpoint(rematted, prevent_cse=prevent_cse, policy=policy,
-                                      static_argnums=tuple(i + 2 for i in static_argnums))
+        checkpointed = jax.checkpoint(
+            rematted, prevent_cse=prevent_cse, policy=policy, static_argnums=tuple(i + 2 for i in static_argnums)
+        )
         y, out_groups = checkpointed(lift.variable_groups, lift.rng_groups, *args)
         lift.publish(out_groups)
         return y
@@ -60,8 +62,16 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
     return lifted
 
 
-def checkpoint(target, variables=True, rngs=True, concrete: bool = False, prevent_cse: bool = True,
-               static_argnums: int | tuple = (), policy: Callable | None = None, methods=None):
+def checkpoint(
+    target,
+    variables=True,
+    rngs=True,
+    concrete: bool = False,
+    prevent_cse: bool = True,
+    static_argnums: int | tuple = (),
+    policy: Callable | None = None,
+    methods=None,
+):
     """A lifted ``jax.checkpoint`` (alias ``nn.remat``) of a Module class or a function of a module.
 
     ``variables``/``rngs``: the collections and streams lifted (default
@@ -82,22 +92,44 @@ def checkpoint(target, variables=True, rngs=True, concrete: bool = False, preven
     (2, 3)
     """
     static_argnums = tuple(i - 1 for i in _argnums("checkpoint", "static_argnums", static_argnums))
-    return lift_transform("checkpoint", remat_core, target, methods=methods, variables=variables, rngs=rngs,
-                          concrete=concrete, prevent_cse=prevent_cse, static_argnums=static_argnums, policy=policy)
+    return lift_transform(
+        "checkpoint",
+        remat_core,
+        target,
+        methods=methods,
+        variables=variables,
+        rngs=rngs,
+        concrete=concrete,
+        prevent_cse=prevent_cse,
+        static_argnums=static_argnums,
+        policy=policy,
+    )
 
 
 remat = checkpoint
 
 
-def remat_scan_core(body_fn: Callable, lengths: Sequence[int] = (), policy=None, variable_broadcast=False,
-                    variable_carry=False, variable_axes={True: 0}, split_rngs={True: True}):
+def remat_scan_core(
+    body_fn: Callable,
+    lengths: Sequence[int] = (),
+    policy=None,
+    variable_broadcast=False,
+    variable_carry=False,
+    variable_axes={True: 0},
+    split_rngs={True: True},
+):
     """Scope-level remat_scan: ``lifted(scopes, carry)`` applies ``body_fn`` ``prod(lengths)`` times."""
     if not lengths:
         raise ValueError("nn.remat_scan needs at least one loop length, e.g. lengths=(10,).")
-    scan_options = dict(variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                        variable_axes=variable_axes, split_rngs=split_rngs)
+    scan_options = dict(
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+    )
 
     if len(lengths) == 1:
+
         def step(scopes, carry):
             return body_fn(scopes, carry), ()
     else:
@@ -115,8 +147,15 @@ def remat_scan_core(body_fn: Callable, lengths: Sequence[int] = (), policy=None,
     return lifted
 
 
-def remat_scan(target, lengths: Sequence[int] = (), policy=None, variable_broadcast=False, variable_carry=False,
-               variable_axes={True: 0}, split_rngs={True: True}):
+def remat_scan(
+    target,
+    lengths: Sequence[int] = (),
+    policy=None,
+    variable_broadcast=False,
+    variable_carry=False,
+    variable_axes={True: 0},
+    split_rngs={True: True},
+):
     """Applies a module ``prod(lengths)`` times as nested, rematerialized scans (``(x) -> x`` modules).
 
     Every collection is stacked along new leading axes, one per level
@@ -129,6 +168,14 @@ def remat_scan(target, lengths: Sequence[int] = (), policy=None, variable_broadc
     >>> variables['params']['kernel'].shape  # 2 x 3 = 6 layers
     (2, 3, 4, 4)
     """
-    return lift_transform("remat_scan", remat_scan_core, target, lengths=tuple(lengths), policy=policy,
-                          variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                          variable_axes=variable_axes, split_rngs=split_rngs)
+    return lift_transform(
+        "remat_scan",
+        remat_scan_core,
+        target,
+        lengths=tuple(lengths),
+        policy=policy,
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+    )

@@ -31,19 +31,18 @@ passed whole with ``nn.broadcast``); outputs are stacked along ``out_axes``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 from jax._src.interpreters import partial_eval as pe
 
-from shared_spec import errors
-from shared_spec.in_out_axes import split_in_out
-
 from nnjax import meta
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import lift_transform, validate_options
+from shared_spec import errors
+from shared_spec.in_out_axes import split_in_out
 
 
 class _Broadcast:
@@ -94,7 +93,8 @@ def _scan_length(axes, args, path) -> set:
                     raise ValueError(
                         f"nn.scan(in_axes=...) at module {errors.format_path(path)}: axis {axis!r} does not fit "
                         f"an input of shape {tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) "
-                        "or nn.broadcast (passed whole to every step).")
+                        "or nn.broadcast (passed whole to every step)."
+                    )
                 lengths.add(shape[axis])
 
     try:
@@ -102,9 +102,11 @@ def _scan_length(axes, args, path) -> set:
     except ValueError as error:
         if "nn.scan(" in str(error):
             raise
-        raise ValueError(f"nn.scan(in_axes={axes!r}) at module {errors.format_path(path)}: the axes do not match "
-                         f"the structure of the inputs after the carry ({error}); expected one entry per input "
-                         "(or a single int for all).") from None
+        raise ValueError(
+            f"nn.scan(in_axes={axes!r}) at module {errors.format_path(path)}: the axes do not match "
+            f"the structure of the inputs after the carry ({error}); expected one entry per input "
+            "(or a single int for all)."
+        ) from None
     return lengths
 
 
@@ -123,7 +125,8 @@ def _evaluate_independent(closed, out_tree):
             "broadcasted variable has a data dependency on the scan body. "
             "nn.scan: a broadcast variable (variable_broadcast) or broadcast output has a data dependency on "
             "the loop (the carry or the scanned inputs). Broadcast variables are created once for all steps; "
-            "make them independent of the loop's values, or scan them with variable_axes instead.")
+            "make them independent of the loop's values, or scan them with variable_axes instead."
+        )
     needed = {v for v in jaxpr.outvars if not hasattr(v, "val")}
     kept = []
     for eqn in reversed(jaxpr.eqns):
@@ -135,10 +138,22 @@ def _evaluate_independent(closed, out_tree):
     return jax.tree_util.tree_unflatten(out_tree, jax.core.eval_jaxpr(pruned, closed.consts, *dummies))
 
 
-def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
-              split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
-              check_constancy_invariants=True):
+def scan_core(
+    fn: Callable,
+    variable_axes: Mapping = {},
+    variable_broadcast=False,
+    variable_carry=False,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    length=None,
+    reverse=False,
+    unroll=1,
+    data_transform=None,
+    metadata_params: Mapping = {},
+    _split_transpose=False,
+    check_constancy_invariants=True,
+):
     """Scope-level scan: ``lifted(scopes, carry, *xs)`` -> ``(carry, ys)`` with ``fn(inner_scopes, carry, *x)``."""
     # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
     sides = split_in_out(variable_axes)
@@ -153,9 +168,11 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         path = scopes[-1].path
         arg_axes = _per_arg(in_axes, args)
         if len(arg_axes) != len(args):
-            raise ValueError(f"nn.scan(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
-                             f"axes for {len(args)} input(s) after the carry; expected one entry per input (or a "
-                             "single int/nn.broadcast for all).")
+            raise ValueError(
+                f"nn.scan(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
+                f"axes for {len(args)} input(s) after the carry; expected one entry per input (or a "
+                "single int/nn.broadcast for all)."
+            )
         if not check_constancy_invariants and _has_broadcast(out_axes):
             raise ValueError(no_broadcast_outputs_message(out_axes, path))
         lengths = _scan_length(arg_axes, args, path)
@@ -168,29 +185,34 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         else:
             raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
         if n == 0:
-            raise ValueError(f"nn.scan at module {errors.format_path(path)}: the scanned axis has size 0 (length 0), so "
-                             "there is no step to run (and scanned variables would be created empty); expected "
-                             "at least one step.")
+            raise ValueError(
+                f"nn.scan at module {errors.format_path(path)}: the scanned axis has size 0 (length 0), so "
+                "there is no step to run (and scanned variables would be created empty); expected "
+                "at least one step."
+            )
 
         broadcast_vars, carry_vars = lift.variable_groups[:2]
         try:
             scan_vars = tuple(
                 _to_front(axis, meta.remove_axis(group, axis, metadata_params))
-                for group, axis in zip(lift.variable_groups[2:], variable_scan_axes))
+                for group, axis in zip(lift.variable_groups[2:], variable_scan_axes)
+            )
         except ValueError as error:
-            raise ValueError(f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {errors.format_path(path)}: "
-                             f"an axis does not fit the variables it describes ({error}); expected an axis in "
-                             "[-ndim, ndim) of each variable of the collection.") from None
+            raise ValueError(
+                f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {errors.format_path(path)}: "
+                f"an axis does not fit the variables it describes ({error}); expected an axis in "
+                "[-ndim, ndim) of each variable of the collection."
+            ) from None
         rng_steps = tuple(
             tuple({s: jax.random.split(k, n) for s, k in streams.items()} for streams in group) if split else None
-            for group, split in zip(lift.rng_groups, rng_splits))
+            for group, split in zip(lift.rng_groups, rng_splits)
+        )
         xs = tuple(_to_front(axis, arg) for axis, arg in zip(arg_axes, args))
 
         def step(broadcast_in, carry, sliced):
             carry_vars, c = carry
             scan_slices, rng_slices, x_slices = sliced
-            step_args = tuple(arg if axis is broadcast else x
-                              for axis, arg, x in zip(arg_axes, args, x_slices))
+            step_args = tuple(arg if axis is broadcast else x for axis, arg, x in zip(arg_axes, args, x_slices))
             rngs = tuple(s if split else full for s, full, split in zip(rng_slices, lift.rng_groups, rng_splits))
             groups = (broadcast_in, carry_vars) + tuple(scan_slices)
             if data_transform is not None:
@@ -198,8 +220,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             inner = lift.scopes(groups, rngs)
             c, y = fn(inner, c, *step_args)
             out = lift.repack(inner)
-            broadcast_out = tuple(
-                {**group_in, **group_out} for group_in, group_out in zip(broadcast_in, out[0]))
+            broadcast_out = tuple({**group_in, **group_out} for group_in, group_out in zip(broadcast_in, out[0]))
             return broadcast_out, (out[1], c), (y, out[2:])
 
         sliced = (scan_vars, rng_steps, xs)
@@ -213,8 +234,7 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
         if check_constancy_invariants:
             one_step = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape[1:], x.dtype), sliced)
             closed, out_shape = jax.make_jaxpr(broadcast_pass, return_shape=True)((carry_vars, init), one_step)
-            broadcast_consts, y_consts = _evaluate_independent(
-                closed, jax.tree_util.tree_structure(out_shape))
+            broadcast_consts, y_consts = _evaluate_independent(closed, jax.tree_util.tree_structure(out_shape))
         else:
             # no first pass: the loop reads the broadcast variables as given, and what the body
             # writes to them (or creates in them) is dropped, as in the seed system
@@ -227,18 +247,24 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             return carry, (y, scan_out)
 
         (carry_vars, c), (ys, scan_out) = lax.scan(
-            body, (carry_vars, init), sliced, length=n, reverse=reverse, unroll=unroll)
+            body, (carry_vars, init), sliced, length=n, reverse=reverse, unroll=unroll
+        )
         try:
-            ys = _map_axes(lambda axis, stacked: stacked if axis is broadcast else _from_front(axis, stacked),
-                           out_axes, ys)
+            ys = _map_axes(
+                lambda axis, stacked: stacked if axis is broadcast else _from_front(axis, stacked), out_axes, ys
+            )
             ys = _merge_broadcast(out_axes, ys, y_consts)
-            scan_out = tuple(meta.add_axis(_from_front(axis, group), axis, metadata_params)
-                             for group, axis in zip(scan_out, variable_out_axes))
+            scan_out = tuple(
+                meta.add_axis(_from_front(axis, group), axis, metadata_params)
+                for group, axis in zip(scan_out, variable_out_axes)
+            )
         except ValueError as error:
-            raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
-                             f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
-                             f"describes ({error}); expected axes in [-ndim-1, ndim] of each stacked output "
-                             "(one per output, or a single int/nn.broadcast for all).") from None
+            raise ValueError(
+                f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
+                f"describes ({error}); expected axes in [-ndim-1, ndim] of each stacked output "
+                "(one per output, or a single int/nn.broadcast for all)."
+            ) from None
         lift.publish((broadcast_consts, carry_vars) + scan_out)
         return c, ys
 
@@ -246,25 +272,43 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
 
 
 def no_broadcast_outputs_message(out_axes, path) -> str:
-    return (f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
-            f"outputs. out_axes was given as {out_axes!r} (module {errors.format_path(path)}); mark no output "
-            "nn.broadcast, or pass check_constancy_invariants=True.")
+    return (
+        f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
+        f"outputs. out_axes was given as {out_axes!r} (module {errors.format_path(path)}); mark no output "
+        "nn.broadcast, or pass check_constancy_invariants=True."
+    )
 
 
 def _merge_broadcast(out_axes, ys, y_consts):
     """Stacked outputs with the broadcast ones (computed once, in pass 1) put back."""
-    return _map_axes(lambda axis, stacked, const: const if axis is broadcast else stacked, out_axes, ys, y_consts) \
-        if _has_broadcast(out_axes) else ys
+    return (
+        _map_axes(lambda axis, stacked, const: const if axis is broadcast else stacked, out_axes, ys, y_consts)
+        if _has_broadcast(out_axes)
+        else ys
+    )
 
 
 def _has_broadcast(axes) -> bool:
     return any(a is broadcast for a in jax.tree_util.tree_leaves(axes, is_leaf=_is_axis_leaf))
 
 
-def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
-         split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False,
-         check_constancy_invariants: bool = True):
+def scan(
+    target,
+    variable_axes: Mapping = {},
+    variable_broadcast=False,
+    variable_carry=False,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    length=None,
+    reverse=False,
+    unroll=1,
+    data_transform=None,
+    metadata_params: Mapping = {},
+    methods=None,
+    _split_transpose=False,
+    check_constancy_invariants: bool = True,
+):
     """A lifted ``jax.lax.scan`` of a Module class or of a function ``body(module, carry, *xs)``.
 
     The scanned method has the signature ``(carry, *xs) -> (carry, ys)``.
@@ -297,10 +341,26 @@ def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable
     >>> ys.shape
     (2, 5, 4)
     """
-    validate_options("scan", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
-                                  out_axes=out_axes, length=length), axis_markers=(broadcast,))
-    return lift_transform("scan", scan_core, target, methods=methods, variable_axes=variable_axes,
-                          variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                          split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,
-                          reverse=reverse, unroll=unroll, data_transform=data_transform,
-                          metadata_params=metadata_params, check_constancy_invariants=check_constancy_invariants)
+    validate_options(
+        "scan",
+        dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length),
+        axis_markers=(broadcast,),
+    )
+    return lift_transform(
+        "scan",
+        scan_core,
+        target,
+        methods=methods,
+        variable_axes=variable_axes,
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        split_rngs=split_rngs,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        length=length,
+        reverse=reverse,
+        unroll=unroll,
+        data_transform=data_transform,
+        metadata_params=metadata_params,
+        check_constancy_invariants=check_constancy_invariants,
+    )

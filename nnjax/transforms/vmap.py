@@ -22,17 +22,16 @@ split streams go through ``jax.vmap`` with axis 0 for the keys.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 import jax
 import jax.numpy as jnp
 
-from shared_spec import errors
-from shared_spec.in_out_axes import split_in_out
-
 from nnjax import meta
 from nnjax.lift import Lift
 from nnjax.transforms.lifting import lift_transform, validate_options
+from shared_spec import errors
+from shared_spec.in_out_axes import split_in_out
 
 
 def _axis_sizes(axes, tree, argument: str, path) -> set:
@@ -48,7 +47,8 @@ def _axis_sizes(axes, tree, argument: str, path) -> set:
                 raise ValueError(
                     f"nn.vmap({argument}=...) at module {errors.format_path(path)}: axis {axis} is out of range "
                     f"for a value of shape {tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) "
-                    "or None (not mapped).")
+                    "or None (not mapped)."
+                )
             sizes.add(shape[axis])
 
     try:
@@ -56,9 +56,11 @@ def _axis_sizes(axes, tree, argument: str, path) -> set:
     except ValueError as error:
         if "nn.vmap(" in str(error):
             raise
-        raise ValueError(f"nn.vmap({argument}={axes!r}) at module {errors.format_path(path)}: the axes do not "
-                         f"match the structure of the values they describe ({error}); expected one entry per "
-                         "argument (or a single int for all).") from None
+        raise ValueError(
+            f"nn.vmap({argument}={axes!r}) at module {errors.format_path(path)}: the axes do not "
+            f"match the structure of the values they describe ({error}); expected one entry per "
+            "argument (or a single int for all)."
+        ) from None
     return sizes
 
 
@@ -66,8 +68,17 @@ def _split_keys(group: tuple, n: int) -> tuple:
     return tuple({stream: jax.random.split(key, n) for stream, key in streams.items()} for streams in group)
 
 
-def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0,
-              axis_size=None, axis_name=None, spmd_axis_name=None, metadata_params: Mapping = {}):
+def vmap_core(
+    fn: Callable,
+    variable_axes: Mapping = {},
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    axis_size=None,
+    axis_name=None,
+    spmd_axis_name=None,
+    metadata_params: Mapping = {},
+):
     """Scope-level vmap: ``lifted(scopes, *args)`` runs ``fn(inner_scopes, *args)`` under ``jax.vmap``."""
     # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
     sides = split_in_out(variable_axes)
@@ -79,36 +90,45 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
         if kwargs:
             raise TypeError(
                 f"nn.vmap passes positional arguments only (got keyword arguments {sorted(kwargs)}); "
-                "pass them positionally and give their axes in in_axes.")
+                "pass them positionally and give their axes in in_axes."
+            )
         lift = Lift(scopes, sides.in_filters, sides.out_filters, rng_filters)
         path = scopes[-1].path
         arg_axes = tuple(in_axes) if isinstance(in_axes, (list, tuple)) else (in_axes,) * len(args)
         if len(arg_axes) != len(args):
-            raise ValueError(f"nn.vmap(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
-                             f"axes for {len(args)} argument(s); expected one entry per argument after the module "
-                             "(or a single int/None for all).")
-        sizes = (_axis_sizes(variable_in_axes, lift.variable_groups, "variable_axes", path)
-                 | _axis_sizes(arg_axes, args, "in_axes", path))
+            raise ValueError(
+                f"nn.vmap(in_axes={in_axes!r}) at module {errors.format_path(path)}: {len(arg_axes)} "
+                f"axes for {len(args)} argument(s); expected one entry per argument after the module "
+                "(or a single int/None for all)."
+            )
+        sizes = _axis_sizes(variable_in_axes, lift.variable_groups, "variable_axes", path) | _axis_sizes(
+            arg_axes, args, "in_axes", path
+        )
         if axis_size is not None:
             n = axis_size
         elif len(sizes) == 1:
             (n,) = sizes
         elif sizes:
-            raise ValueError(f"nn.vmap: inconsistent sizes {sorted(sizes)} of the mapped axes of the "
-                             "inputs and variables; they must all be equal.")
+            raise ValueError(
+                f"nn.vmap: inconsistent sizes {sorted(sizes)} of the mapped axes of the "
+                "inputs and variables; they must all be equal."
+            )
         else:
-            raise ValueError("nn.vmap: no input or variable is mapped, so the axis size is unknown; "
-                             "pass axis_size=.")
+            raise ValueError("nn.vmap: no input or variable is mapped, so the axis size is unknown; pass axis_size=.")
         if n == 0:
-            raise ValueError(f"nn.vmap at module {errors.format_path(path)}: the mapped axis has size 0, so there "
-                             "is nothing to map (and variables would be created empty); expected a mapped axis "
-                             "of size at least 1.")
-        rng_groups = tuple(_split_keys(group, n) if split else group
-                           for group, split in zip(lift.rng_groups, rng_splits))
+            raise ValueError(
+                f"nn.vmap at module {errors.format_path(path)}: the mapped axis has size 0, so there "
+                "is nothing to map (and variables would be created empty); expected a mapped axis "
+                "of size at least 1."
+            )
+        rng_groups = tuple(
+            _split_keys(group, n) if split else group for group, split in zip(lift.rng_groups, rng_splits)
+        )
         rng_axes = tuple(0 if split else None for split in rng_splits)
         variable_groups = tuple(
             group if axis is None else meta.remove_axis(group, axis, metadata_params)
-            for group, axis in zip(lift.variable_groups, variable_in_axes))
+            for group, axis in zip(lift.variable_groups, variable_in_axes)
+        )
 
         def mapped(variable_groups, rng_groups, args):
             inner = lift.scopes(variable_groups, rng_groups)
@@ -117,27 +137,44 @@ def vmap_core(fn: Callable, variable_axes: Mapping = {}, split_rngs: Mapping = {
 
         try:
             y, out_groups = jax.vmap(
-                mapped, in_axes=(variable_in_axes, rng_axes, in_axes), out_axes=(out_axes, variable_out_axes),
-                axis_name=axis_name, axis_size=axis_size, spmd_axis_name=spmd_axis_name,
+                mapped,
+                in_axes=(variable_in_axes, rng_axes, in_axes),
+                out_axes=(out_axes, variable_out_axes),
+                axis_name=axis_name,
+                axis_size=axis_size,
+                spmd_axis_name=spmd_axis_name,
             )(variable_groups, rng_groups, args)
         except ValueError as error:
             if "out of bounds" not in str(error) and "out_axes" not in str(error):
                 raise
-            raise ValueError(f"nn.vmap(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
-                             f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
-                             f"describes ({error}); expected axes in [-ndim-1, ndim] of each output (one per "
-                             "output, or a single int/None for all).") from None
+            raise ValueError(
+                f"nn.vmap(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
+                f"describes ({error}); expected axes in [-ndim-1, ndim] of each output (one per "
+                "output, or a single int/None for all)."
+            ) from None
         out_groups = tuple(
             group if axis is None else meta.add_axis(group, axis, metadata_params)
-            for group, axis in zip(out_groups, variable_out_axes))
+            for group, axis in zip(out_groups, variable_out_axes)
+        )
         lift.publish(out_groups)
         return y
 
     return lifted
 
 
-def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=0, out_axes=0, axis_size=None,
-         axis_name=None, spmd_axis_name=None, metadata_params: Mapping = {}, methods=None):
+def vmap(
+    target,
+    variable_axes: Mapping = {},
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    axis_size=None,
+    axis_name=None,
+    spmd_axis_name=None,
+    metadata_params: Mapping = {},
+    methods=None,
+):
     """A lifted ``jax.vmap`` of a Module class or of a function whose first argument is a module.
 
     ``variable_axes``: collection filter -> axis of its variables (``None``:
@@ -159,8 +196,23 @@ def vmap(target, variable_axes: Mapping = {}, split_rngs: Mapping = {}, in_axes=
     >>> variables['params']['kernel'].shape
     (5, 3)
     """
-    validate_options("vmap", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
-                                  out_axes=out_axes, axis_size=axis_size))
-    return lift_transform("vmap", vmap_core, target, methods=methods, variable_axes=variable_axes,
-                          split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size,
-                          axis_name=axis_name, spmd_axis_name=spmd_axis_name, metadata_params=metadata_params)
+    validate_options(
+        "vmap",
+        dict(
+            variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, axis_size=axis_size
+        ),
+    )
+    return lift_transform(
+        "vmap",
+        vmap_core,
+        target,
+        methods=methods,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        axis_size=axis_size,
+        axis_name=axis_name,
+        spmd_axis_name=spmd_axis_name,
+        metadata_params=metadata_params,
+    )

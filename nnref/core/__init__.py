@@ -12,13 +12,23 @@ The immutable-dict helpers (``FrozenDict``, ``freeze``, ``unfreeze``,
 {'params': {'w': 1.0}, 'batch_stats': {}}
 """
 
+from nnref.core import frozen_dict, meta, scope  # noqa: F401
+from nnref.core.meta import AxisMetadata, unbox
+from nnref.core.scope import Scope
 from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict, copy, freeze, pop, pretty_repr, unfreeze
 from shared_spec.type_aliases import Array
 
-from nnref.core import frozen_dict, meta, scope  # noqa: F401
-from nnref.core.meta import AxisMetadata, unbox
-from nnref.core.scope import Scope
-
-__all__ = ["Array", "AxisMetadata", "DenyList", "FrozenDict", "Scope", "copy", "freeze", "pop",
-           "pretty_repr", "unbox", "unfreeze"]
+__all__ = [
+    "Array",
+    "AxisMetadata",
+    "DenyList",
+    "FrozenDict",
+    "Scope",
+    "copy",
+    "freeze",
+    "pop",
+    "pretty_repr",
+    "unbox",
+    "unfreeze",
+]

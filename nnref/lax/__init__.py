@@ -177,8 +177,10 @@ from nnref.lax._sorting import sort, sort_key_val, top_k
 #: Every public name, for ``dir()`` and for the error message's readers.
 __all__ = sorted(name for name in list(globals()) if not name.startswith('_'))
 
-_AREAS = ('elementwise math, comparisons, casts, shapes and slicing, reductions, sorting, dot_general, '
-          'convolutions, reduce_window, control flow')
+_AREAS = (
+    'elementwise math, comparisons, casts, shapes and slicing, reductions, sorting, dot_general, '
+    'convolutions, reduce_window, control flow'
+)
 
 
 def __getattr__(name):
@@ -187,4 +189,5 @@ def __getattr__(name):
         raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
     raise AttributeError(
         f'nnref.lax has no `{name}`: the NumPy reference implements the subset of jax.lax that model code '
-        f'commonly uses ({_AREAS}). Write `{name}` with nnref.numpy, or open an issue to add it.')
+        f'commonly uses ({_AREAS}). Write `{name}` with nnref.numpy, or open an issue to add it.'
+    )

@@ -44,14 +44,17 @@ def _as_arrays(tree):
 def _scalar_predicate(op, value, kinds, what):
     a = rules.operand(value)
     if a.shape != () or rules.kind(a.dtype) not in kinds:
-        raise TypeError(f'nnref.lax.{op}: {what} must be a scalar of kind {" or ".join(kinds)}, as in jax.lax; '
-                        f'got {a.dtype}{list(a.shape)}.')
+        raise TypeError(
+            f'nnref.lax.{op}: {what} must be a scalar of kind {" or ".join(kinds)}, as in jax.lax; '
+            f'got {a.dtype}{list(a.shape)}.'
+        )
     return a
 
 
 # ---------------------------------------------------------------------------
 # loops
 # ---------------------------------------------------------------------------
+
 
 def while_loop(cond_fun, body_fun, init_val):
     """``val = body_fun(val)`` while ``cond_fun(val)``; returns the final ``val``.
@@ -86,8 +89,10 @@ def fori_loop(lower, upper, body_fun, init_val, *, unroll=None):
     bounds = [rules.operand(b) for b in (lower, upper)]
     for b in bounds:
         if b.shape != () or rules.kind(b.dtype) not in INTEGER:
-            raise TypeError(f'nnref.lax.fori_loop: lower and upper must be integer scalars, as in jax.lax; '
-                            f'got {b.dtype}{list(b.shape)}.')
+            raise TypeError(
+                f'nnref.lax.fori_loop: lower and upper must be integer scalars, as in jax.lax; '
+                f'got {b.dtype}{list(b.shape)}.'
+            )
     index_dtype = np.result_type(*(b.dtype for b in bounds))
     val = init_val
     for i in range(int(bounds[0]), int(bounds[1])):
@@ -192,9 +197,13 @@ def associative_scan(fn, elems, reverse=False, axis=0):
     step = 1
     while step < n:
         # Each element combines with the partial result `step` places before it.
-        combined = fn(tree_unflatten(tree, [a[:-step] for a in arrays]), tree_unflatten(tree, [a[step:] for a in arrays]))
-        arrays = [np.concatenate([a[:step], np.asarray(c).astype(a.dtype, copy=False)])
-                  for a, c in zip(arrays, tree_flatten(combined)[0])]
+        combined = fn(
+            tree_unflatten(tree, [a[:-step] for a in arrays]), tree_unflatten(tree, [a[step:] for a in arrays])
+        )
+        arrays = [
+            np.concatenate([a[:step], np.asarray(c).astype(a.dtype, copy=False)])
+            for a, c in zip(arrays, tree_flatten(combined)[0])
+        ]
         step *= 2
     if reverse:
         arrays = [np.flip(a, 0) for a in arrays]
@@ -204,6 +213,7 @@ def associative_scan(fn, elems, reverse=False, axis=0):
 # ---------------------------------------------------------------------------
 # branches
 # ---------------------------------------------------------------------------
+
 
 def _operands(op, operands, operand):
     if operand is not _NO_OPERAND:

@@ -40,8 +40,10 @@ def conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers):
     ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
     """
     if len(lhs_shape) != len(rhs_shape):
-        raise TypeError(f'nnref.lax.conv_dimension_numbers: operands of ranks {len(lhs_shape)} and '
-                        f'{len(rhs_shape)}; a convolution needs one rank.')
+        raise TypeError(
+            f'nnref.lax.conv_dimension_numbers: operands of ranks {len(lhs_shape)} and '
+            f'{len(rhs_shape)}; a convolution needs one rank.'
+        )
     specs = convolution.conv_dimension_numbers(len(lhs_shape), dimension_numbers)
     return ConvDimensionNumbers(*(tuple(int(i) for i in s) for s in specs))
 
@@ -65,9 +67,20 @@ def _operands(op, lhs, rhs, preferred_element_type):
     return a.astype(work, copy=False), b.astype(work, copy=False), out
 
 
-def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
-                         dimension_numbers=None, feature_group_count=1, batch_group_count=1, precision=None,
-                         preferred_element_type=None, out_sharding=None):
+def conv_general_dilated(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    feature_group_count=1,
+    batch_group_count=1,
+    precision=None,
+    preferred_element_type=None,
+    out_sharding=None,
+):
     """General dilated convolution, as ``jax.lax.conv_general_dilated``.
 
     ``padding``: ``'SAME'``, ``'VALID'``, ``'SAME_LOWER'`` or ``(low, high)``
@@ -86,18 +99,26 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
     a, b, out_dtype = _operands('conv_general_dilated', lhs, rhs, preferred_element_type)
     specs = conv_dimension_numbers(a.shape, b.shape, dimension_numbers)
     groups = operator.index(batch_group_count)
-    kwargs = dict(lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation, dimension_numbers=specs,
-                  feature_group_count=feature_group_count)
+    kwargs = dict(
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=specs,
+        feature_group_count=feature_group_count,
+    )
     if groups == 1:
         y = convolution.conv_general_dilated(a, b, window_strides, padding, **kwargs)
         return np.asarray(y).astype(out_dtype, copy=False)
     batch_axis, out_feature_axis = specs.lhs_spec[0], specs.rhs_spec[0]
     if a.shape[batch_axis] % groups or b.shape[out_feature_axis] % groups:
-        raise ValueError(f'nnref.lax.conv_general_dilated: batch {a.shape[batch_axis]} and output features '
-                         f'{b.shape[out_feature_axis]} must both divide into batch_group_count={groups}.')
+        raise ValueError(
+            f'nnref.lax.conv_general_dilated: batch {a.shape[batch_axis]} and output features '
+            f'{b.shape[out_feature_axis]} must both divide into batch_group_count={groups}.'
+        )
     # Batch group g convolves with output-feature group g; the groups stack along the output features.
-    pieces = [convolution.conv_general_dilated(x_g, w_g, window_strides, padding, **kwargs)
-              for x_g, w_g in zip(np.split(a, groups, axis=batch_axis), np.split(b, groups, axis=out_feature_axis))]
+    pieces = [
+        convolution.conv_general_dilated(x_g, w_g, window_strides, padding, **kwargs)
+        for x_g, w_g in zip(np.split(a, groups, axis=batch_axis), np.split(b, groups, axis=out_feature_axis))
+    ]
     return np.concatenate(pieces, axis=specs.out_spec[1]).astype(out_dtype, copy=False)
 
 
@@ -108,12 +129,14 @@ def conv(lhs, rhs, window_strides, padding, precision=None, preferred_element_ty
     >>> conv(np.ones((1, 1, 3), np.float32), np.ones((2, 1, 2), np.float32), (1,), 'SAME').shape
     (1, 2, 3)
     """
-    return conv_general_dilated(lhs, rhs, window_strides, padding, precision=precision,
-                                preferred_element_type=preferred_element_type)
+    return conv_general_dilated(
+        lhs, rhs, window_strides, padding, precision=precision, preferred_element_type=preferred_element_type
+    )
 
 
-def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, precision=None,
-                              preferred_element_type=None):
+def conv_with_general_padding(
+    lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation, precision=None, preferred_element_type=None
+):
     """``conv`` with explicit dilations.
 
     >>> import numpy as np
@@ -121,13 +144,30 @@ def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, r
     ...                           (1,), 'VALID', None, (2,)).shape
     (1, 1, 3)
     """
-    return conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-                                rhs_dilation=rhs_dilation, precision=precision,
-                                preferred_element_type=preferred_element_type)
+    return conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+    )
 
 
-def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None, transpose_kernel=False,
-                   precision=None, preferred_element_type=None, use_consistent_padding=False):
+def conv_transpose(
+    lhs,
+    rhs,
+    strides,
+    padding,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    transpose_kernel=False,
+    precision=None,
+    preferred_element_type=None,
+    use_consistent_padding=False,
+):
     """Transposed ("fractionally strided") convolution, as ``jax.lax.conv_transpose``.
 
     ``'SAME'``/``'VALID'`` are read as the padding of the forward
@@ -152,13 +192,29 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         kernel = [windows.dilated_size(b.shape[axis], d) for axis, d in zip(rhs_spec[2:], dilation)]
         # The forward pads (lo, hi) become k - 1 - lo and k - 1 - hi on the dilated input.
         padding = [(k - 1 - int(lo), k - 1 - int(hi)) for k, (lo, hi) in zip(kernel, padding)]
-    y = convolution.conv_transpose(a, b, strides, padding, rhs_dilation=rhs_dilation,
-                                   dimension_numbers=dimension_numbers, transpose_kernel=transpose_kernel)
+    y = convolution.conv_transpose(
+        a,
+        b,
+        strides,
+        padding,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers,
+        transpose_kernel=transpose_kernel,
+    )
     return np.asarray(y).astype(out_dtype, copy=False)
 
 
-def conv_general_dilated_local(lhs, rhs, window_strides, padding, filter_shape, lhs_dilation=None,
-                               rhs_dilation=None, dimension_numbers=None, precision=None):
+def conv_general_dilated_local(
+    lhs,
+    rhs,
+    window_strides,
+    padding,
+    filter_shape,
+    lhs_dilation=None,
+    rhs_dilation=None,
+    dimension_numbers=None,
+    precision=None,
+):
     """Locally connected convolution: a separate kernel at each output position.
 
     ``rhs`` has the output's spatial axes and ``C * prod(filter_shape)``
@@ -171,6 +227,14 @@ def conv_general_dilated_local(lhs, rhs, window_strides, padding, filter_shape, 
     """
     check_precision('conv_general_dilated_local', precision)
     (a, b), dtype = rules.same_dtype('conv_general_dilated_local', lhs, rhs)
-    y = convolution.conv_general_dilated_local(a, b, window_strides, padding, filter_shape, lhs_dilation=lhs_dilation,
-                                               rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers)
+    y = convolution.conv_general_dilated_local(
+        a,
+        b,
+        window_strides,
+        padding,
+        filter_shape,
+        lhs_dilation=lhs_dilation,
+        rhs_dilation=rhs_dilation,
+        dimension_numbers=dimension_numbers,
+    )
     return np.asarray(y).astype(dtype, copy=False)

@@ -35,9 +35,16 @@ class Precision(enum.Enum):
 
     @classmethod
     def _missing_(cls, value):
-        names = {'default': cls.DEFAULT, 'bfloat16': cls.DEFAULT, 'fastest': cls.DEFAULT,
-                 'high': cls.HIGH, 'bfloat16_3x': cls.HIGH, 'tensorfloat32': cls.HIGH,
-                 'highest': cls.HIGHEST, 'float32': cls.HIGHEST}
+        names = {
+            'default': cls.DEFAULT,
+            'bfloat16': cls.DEFAULT,
+            'fastest': cls.DEFAULT,
+            'high': cls.HIGH,
+            'bfloat16_3x': cls.HIGH,
+            'tensorfloat32': cls.HIGH,
+            'highest': cls.HIGHEST,
+            'float32': cls.HIGHEST,
+        }
         return names.get(value) if isinstance(value, str) else None
 
     def __str__(self):
@@ -45,29 +52,52 @@ class Precision(enum.Enum):
 
 
 # The member names of jax.lax.DotAlgorithmPreset (inputs_inputs_accumulation types).
-DotAlgorithmPreset = enum.Enum('DotAlgorithmPreset', [
-    'DEFAULT', 'ANY_F8_ANY_F8_F32', 'ANY_F8_ANY_F8_F32_FAST_ACCUM', 'ANY_F8_ANY_F8_ANY',
-    'ANY_F8_ANY_F8_ANY_FAST_ACCUM', 'F16_F16_F16', 'F16_F16_F32', 'BF16_BF16_BF16', 'BF16_BF16_F32',
-    'BF16_BF16_F32_X3', 'BF16_BF16_F32_X6', 'BF16_BF16_F32_X9', 'TF32_TF32_F32', 'TF32_TF32_F32_X3',
-    'F32_F32_F32', 'F64_F64_F64'])
-DotAlgorithmPreset.__doc__ = ('The names of lax\'s dot algorithm presets, accepted as ``precision``; '
-                              'nnref computes at full precision whatever the preset.')
+DotAlgorithmPreset = enum.Enum(
+    'DotAlgorithmPreset',
+    [
+        'DEFAULT',
+        'ANY_F8_ANY_F8_F32',
+        'ANY_F8_ANY_F8_F32_FAST_ACCUM',
+        'ANY_F8_ANY_F8_ANY',
+        'ANY_F8_ANY_F8_ANY_FAST_ACCUM',
+        'F16_F16_F16',
+        'F16_F16_F32',
+        'BF16_BF16_BF16',
+        'BF16_BF16_F32',
+        'BF16_BF16_F32_X3',
+        'BF16_BF16_F32_X6',
+        'BF16_BF16_F32_X9',
+        'TF32_TF32_F32',
+        'TF32_TF32_F32_X3',
+        'F32_F32_F32',
+        'F64_F64_F64',
+    ],
+)
+DotAlgorithmPreset.__doc__ = (
+    'The names of lax\'s dot algorithm presets, accepted as ``precision``; '
+    'nnref computes at full precision whatever the preset.'
+)
 
 
 def check_precision(op: str, precision) -> None:
     """ValueError unless ``precision`` is something lax accepts as a precision."""
+
     def one(p):
         if p is None or isinstance(p, (Precision, DotAlgorithmPreset)):
             return True
         return isinstance(p, str) and Precision._missing_(p) is not None
 
-    ok = one(precision) or (isinstance(precision, (tuple, list)) and len(precision) == 2 and all(
-        p is not None and one(p) and not isinstance(p, DotAlgorithmPreset) for p in precision))
+    ok = one(precision) or (
+        isinstance(precision, (tuple, list))
+        and len(precision) == 2
+        and all(p is not None and one(p) and not isinstance(p, DotAlgorithmPreset) for p in precision)
+    )
     if not ok:
         raise ValueError(
             f'nnref.lax.{op}: precision must be None, a lax.Precision, one of its strings (\'default\', '
             f"'high', 'highest', 'bfloat16', 'tensorfloat32', 'float32', ...), a pair of those, or a "
-            f'lax.DotAlgorithmPreset; got {precision!r}.')
+            f'lax.DotAlgorithmPreset; got {precision!r}.'
+        )
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, *, out_sharding=None):
@@ -105,10 +135,17 @@ def dot(lhs, rhs, *, dimension_numbers=None, precision=None, preferred_element_t
         if a.ndim not in (1, 2) or b.ndim not in (1, 2):
             raise ValueError(
                 'nnref.lax.dot: dimension_numbers must be given unless both operands are vectors or '
-                f'matrices, as in jax.lax; got shapes {a.shape} and {b.shape}.')
+                f'matrices, as in jax.lax; got shapes {a.shape} and {b.shape}.'
+            )
         dimension_numbers = (((a.ndim - 1,), (0,)), ((), ()))
-    return dot_general(a, b, dimension_numbers, precision=precision, preferred_element_type=preferred_element_type,
-                       out_sharding=out_sharding)
+    return dot_general(
+        a,
+        b,
+        dimension_numbers,
+        precision=precision,
+        preferred_element_type=preferred_element_type,
+        out_sharding=out_sharding,
+    )
 
 
 def batch_matmul(lhs, rhs, precision=None):
@@ -120,7 +157,9 @@ def batch_matmul(lhs, rhs, precision=None):
     """
     a, b = rules.operand(lhs), rules.operand(rhs)
     if a.ndim < 2 or a.ndim != b.ndim or a.shape[:-2] != b.shape[:-2]:
-        raise ValueError(f'nnref.lax.batch_matmul: operands need one rank >= 2 and equal batch axes, '
-                         f'got shapes {a.shape} and {b.shape}.')
+        raise ValueError(
+            f'nnref.lax.batch_matmul: operands need one rank >= 2 and equal batch axes, '
+            f'got shapes {a.shape} and {b.shape}.'
+        )
     batch = tuple(range(a.ndim - 2))
     return dot_general(a, b, (((a.ndim - 1,), (b.ndim - 2,)), (batch, batch)), precision=precision)

@@ -121,8 +121,10 @@ def operand(x) -> np.ndarray:
     if is_weak(x):
         return np.asarray(x, dtype=_PYTHON_DEFAULTS[type(x)])
     if isinstance(x, (list, tuple)):
-        raise TypeError(f'nnref.lax ops take arrays and scalars, not a Python {type(x).__name__} (nor does '
-                        'jax.lax); make an array of it with nnref.numpy.asarray first.')
+        raise TypeError(
+            f'nnref.lax ops take arrays and scalars, not a Python {type(x).__name__} (nor does '
+            'jax.lax); make an array of it with nnref.numpy.asarray first.'
+        )
     return np.asarray(x)
 
 
@@ -132,7 +134,8 @@ def check_kind(op: str, dtype, accepted) -> None:
         return
     raise TypeError(
         f'nnref.lax.{op} does not accept dtype {np.dtype(dtype)}, as jax.lax.{op} does not; '
-        f'it accepts {", ".join(accepted)} dtypes.')
+        f'it accepts {", ".join(accepted)} dtypes.'
+    )
 
 
 def same_dtype(op: str, *xs, accepted=ANY) -> tuple[list, np.dtype]:
@@ -150,13 +153,15 @@ def same_dtype(op: str, *xs, accepted=ANY) -> tuple[list, np.dtype]:
         raise TypeError(
             f'nnref.lax.{op} requires arguments of the same dtype, as jax.lax.{op} does; got '
             f'{", ".join(str(a.dtype) for a in arrays)}{note}. Convert one with lax.convert_element_type, '
-            "or use nnref.numpy's promoting functions.")
+            "or use nnref.numpy's promoting functions."
+        )
     typed = [a.dtype for x, a in zip(xs, arrays) if not is_weak(x)]
     dtype = max(typed, key=lambda d: d.itemsize) if typed else arrays[0].dtype
     check_kind(op, dtype, accepted)
     # A Python number converts straight to the result dtype: 0.1 in a float64 op is float64(0.1).
-    return [np.asarray(x, dtype=dtype) if is_weak(x) else a.astype(dtype, copy=False)
-            for x, a in zip(xs, arrays)], dtype
+    return [
+        np.asarray(x, dtype=dtype) if is_weak(x) else a.astype(dtype, copy=False) for x, a in zip(xs, arrays)
+    ], dtype
 
 
 def compute_dtype(dtype) -> np.dtype:
@@ -189,11 +194,13 @@ def check_same_types(what: str, before, after, before_name: str, after_name: str
     if tree_a != tree_b:
         raise TypeError(
             f'{what}: {before_name} and {after_name} must have the same tree structure, as in jax.lax; '
-            f'got {tree_a} and {tree_b}.')
+            f'got {tree_a} and {tree_b}.'
+        )
     for i, (a, b) in enumerate(zip(leaves_a, leaves_b)):
         ta, tb = leaf_type(a), leaf_type(b)
         dtypes_agree = ta[1] is None or tb[1] is None or ta[1] == tb[1]
         if ta[0] != tb[0] or not dtypes_agree:
             raise TypeError(
                 f'{what}: {before_name} and {after_name} must have equal types, as in jax.lax; leaf {i} '
-                f'is {_describe(ta)} in the {before_name} but {_describe(tb)} in the {after_name}.')
+                f'is {_describe(ta)} in the {before_name} but {_describe(tb)} in the {after_name}.'
+            )

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.special
 
 from nnref.lax import _dtype_rules as rules
-from nnref.lax._dtype_rules import (ANY, BOOL, COMPLEX, FLOAT, INEXACT, INTEGER, NUMBER, SIGNED, UNSIGNED)
+from nnref.lax._dtype_rules import ANY, BOOL, COMPLEX, FLOAT, INEXACT, INTEGER, NUMBER, SIGNED, UNSIGNED
 
 
 def _compute(fn, dtype, *arrays, out_dtype=None):
@@ -41,6 +41,7 @@ def _compute(fn, dtype, *arrays, out_dtype=None):
 # unary math: one NumPy/SciPy function each
 # ---------------------------------------------------------------------------
 
+
 def _unary(name, fn, accepted, doc, accuracy=False, out_dtype=None):
     """A lax unary op ``name(x)`` (with jax's keyword-only ``accuracy`` where it has one)."""
 
@@ -49,20 +50,24 @@ def _unary(name, fn, accepted, doc, accuracy=False, out_dtype=None):
         return _compute(fn, dtype, a, out_dtype=None if out_dtype is None else out_dtype(dtype))
 
     if accuracy:
+
         def op(x, *, accuracy=None):
             del accuracy  # NumPy computes each function to its own (full) accuracy
             return apply(x)
     else:
+
         def op(x):
             return apply(x)
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc
     return op
 
 
 def _real_part_dtype(dtype):
-    return np.dtype(np.float32) if dtype == np.complex64 else (
-        np.dtype(np.float64) if dtype == np.complex128 else dtype)
+    return (
+        np.dtype(np.float32) if dtype == np.complex64 else (np.dtype(np.float64) if dtype == np.complex128 else dtype)
+    )
 
 
 def _complex_dtype(dtype):
@@ -86,14 +91,26 @@ def _sign(x):
     return np.sign(x)
 
 
-abs = _unary('abs', np.abs, (SIGNED, FLOAT, COMPLEX), 'Absolute value ``|x|``; complex gives its real dtype.',
-             out_dtype=_real_part_dtype)
+abs = _unary(
+    'abs',
+    np.abs,
+    (SIGNED, FLOAT, COMPLEX),
+    'Absolute value ``|x|``; complex gives its real dtype.',
+    out_dtype=_real_part_dtype,
+)
 neg = _unary('neg', np.negative, NUMBER, 'Negation ``-x`` (unsigned integers wrap).')
-sign = _unary('sign', _sign, NUMBER, '-1, 0 or 1 by the sign of ``x`` (signed zeros and NaN kept); ``x/|x|`` for complex.')
+sign = _unary(
+    'sign', _sign, NUMBER, '-1, 0 or 1 by the sign of ``x`` (signed zeros and NaN kept); ``x/|x|`` for complex.'
+)
 floor = _unary('floor', np.floor, (FLOAT,), 'Round down to an integer value.')
 ceil = _unary('ceil', np.ceil, (FLOAT,), 'Round up to an integer value.')
-is_finite = _unary('is_finite', np.isfinite, (FLOAT,), 'True where ``x`` is neither infinite nor NaN.',
-                   out_dtype=lambda _: np.dtype(np.bool_))
+is_finite = _unary(
+    'is_finite',
+    np.isfinite,
+    (FLOAT,),
+    'True where ``x`` is neither infinite nor NaN.',
+    out_dtype=lambda _: np.dtype(np.bool_),
+)
 exp = _unary('exp', np.exp, INEXACT, '``e ** x``.', accuracy=True)
 exp2 = _unary('exp2', np.exp2, INEXACT, '``2 ** x``.', accuracy=True)
 log = _unary('log', np.log, INEXACT, 'Natural logarithm.', accuracy=True)
@@ -132,8 +149,10 @@ def _check_complex_part(op, *xs):
     for x in xs:
         a = rules.operand(x)
         if rules.kind(a.dtype) == FLOAT and a.dtype.itemsize < 4:
-            raise TypeError(f'nnref.lax.{op} does not accept dtype {a.dtype}, as jax.lax.{op} does not; '
-                            'complex parts are float32 or float64.')
+            raise TypeError(
+                f'nnref.lax.{op} does not accept dtype {a.dtype}, as jax.lax.{op} does not; '
+                'complex parts are float32 or float64.'
+            )
 
 
 def conj(x):
@@ -177,6 +196,7 @@ def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 (lax'
 # binary arithmetic
 # ---------------------------------------------------------------------------
 
+
 def _binary(name, fn, accepted, doc, out_dtype=None):
     """A lax binary op ``name(x, y)`` on operands of one dtype."""
 
@@ -198,7 +218,7 @@ def _int_div(x, y):
         safe_y = np.where(overflow, 1, safe_y)  # MIN / -1 wraps to MIN: dividing by 1 gives that
     quotient = x // safe_y
     # floor division rounds down; step back toward zero where the signs differ
-    inexact = (quotient * safe_y != x)
+    inexact = quotient * safe_y != x
     quotient = np.where(inexact & ((x < 0) != (safe_y < 0)), quotient + 1, quotient)
     all_bits = np.array(-1).astype(x.dtype)  # -1 signed, the maximum unsigned
     return np.where(zero, all_bits, quotient).astype(x.dtype, copy=False)
@@ -220,10 +240,17 @@ def _rem(x, y):
 add = _binary('add', np.add, NUMBER, '``x + y`` (integers wrap).')
 sub = _binary('sub', np.subtract, NUMBER, '``x - y`` (integers wrap).')
 div = _binary('div', _div, NUMBER, '``x / y``; integers round toward zero, and ``x / 0`` is -1 (all bits set).')
-rem = _binary('rem', _rem, (SIGNED, UNSIGNED, FLOAT), 'Remainder with the sign of ``x`` (C fmod); ``x rem 0`` is ``x`` for integers.')
+rem = _binary(
+    'rem',
+    _rem,
+    (SIGNED, UNSIGNED, FLOAT),
+    'Remainder with the sign of ``x`` (C fmod); ``x rem 0`` is ``x`` for integers.',
+)
 max = _binary('max', np.maximum, ANY, 'Elementwise maximum; NaN wins.')  # noqa: A001 (lax's name)
 min = _binary('min', np.minimum, ANY, 'Elementwise minimum; NaN wins.')  # noqa: A001 (lax's name)
-atan2 = _binary('atan2', np.arctan2, (FLOAT,), '``atan2(x, y)``: the angle of ``x / y`` in [-pi, pi], its quadrant from both signs.')
+atan2 = _binary(
+    'atan2', np.arctan2, (FLOAT,), '``atan2(x, y)``: the angle of ``x / y`` in [-pi, pi], its quadrant from both signs.'
+)
 _nextafter = _binary('nextafter', np.nextafter, (FLOAT,), '')
 
 
@@ -259,11 +286,15 @@ def pow(x, y):  # noqa: A001 (lax's name)
     array([ 8., -8.], dtype=float32)
     """
     a, b = rules.operand(x), rules.operand(y)
-    if rules.kind(a.dtype) not in INEXACT or rules.kind(b.dtype) not in INTEGER + INEXACT or (
-            rules.kind(b.dtype) in INEXACT and rules.canonical(a.dtype) != rules.canonical(b.dtype)):
+    if (
+        rules.kind(a.dtype) not in INEXACT
+        or rules.kind(b.dtype) not in INTEGER + INEXACT
+        or (rules.kind(b.dtype) in INEXACT and rules.canonical(a.dtype) != rules.canonical(b.dtype))
+    ):
         raise TypeError(
             f'nnref.lax.pow takes an inexact (float or complex) x and a y that is an integer or of '
-            f"x's dtype, as jax.lax.pow does; got {a.dtype} and {b.dtype}.")
+            f"x's dtype, as jax.lax.pow does; got {a.dtype} and {b.dtype}."
+        )
     typed = [v.dtype for v, orig in ((a, x), (b, y)) if not rules.is_weak(orig) and rules.kind(v.dtype) in INEXACT]
     dtype = builtins.max(typed, key=lambda d: d.itemsize) if typed else a.dtype
     # An integer exponent is exact in the base's type for any exponent a model uses.
@@ -315,7 +346,7 @@ def complex(x, y):  # noqa: A001 (lax's name)
 # comparisons and bitwise ops
 # ---------------------------------------------------------------------------
 
-_BOOL_OUT = (lambda _: np.dtype(np.bool_))
+_BOOL_OUT = lambda _: np.dtype(np.bool_)
 _ORDERED = (BOOL, SIGNED, UNSIGNED, FLOAT)
 eq = _binary('eq', np.equal, ANY, '``x == y``.', out_dtype=_BOOL_OUT)
 ne = _binary('ne', np.not_equal, ANY, '``x != y`` (True where either is NaN).', out_dtype=_BOOL_OUT)
@@ -369,17 +400,27 @@ def _as_array_op(fn):
     return lambda x, y: fn(np.asarray(x), np.asarray(y))
 
 
-shift_left = _binary('shift_left', _as_array_op(_shift_left), INTEGER,
-                     '``x << y``; 0 where ``y`` is at least the bit width (or negative).')
-shift_right_logical = _binary('shift_right_logical', _as_array_op(_shift_right_logical), INTEGER,
-                              '``x >> y`` filling with zeros; 0 where ``y`` is out of range.')
-shift_right_arithmetic = _binary('shift_right_arithmetic', _as_array_op(_shift_right_arithmetic), INTEGER,
-                                 '``x >> y`` filling with the sign bit.')
+shift_left = _binary(
+    'shift_left',
+    _as_array_op(_shift_left),
+    INTEGER,
+    '``x << y``; 0 where ``y`` is at least the bit width (or negative).',
+)
+shift_right_logical = _binary(
+    'shift_right_logical',
+    _as_array_op(_shift_right_logical),
+    INTEGER,
+    '``x >> y`` filling with zeros; 0 where ``y`` is out of range.',
+)
+shift_right_arithmetic = _binary(
+    'shift_right_arithmetic', _as_array_op(_shift_right_arithmetic), INTEGER, '``x >> y`` filling with the sign bit.'
+)
 
 
 # ---------------------------------------------------------------------------
 # selection
 # ---------------------------------------------------------------------------
+
 
 def select_n(which, *cases):
     """``cases[which]`` elementwise: ``which`` is bool (two cases at most) or an integer.
@@ -404,8 +445,10 @@ def select_n(which, *cases):
         raise TypeError(f'nnref.lax.select_n: cases must have the same shapes, got {[a.shape for a in arrays]}.')
     shape = arrays[0].shape
     if w.shape not in ((), shape):
-        raise TypeError(f'nnref.lax.select_n: `which` must be scalar or have the same shape as cases, '
-                        f'got `which` shape {w.shape} but case shape {shape}.')
+        raise TypeError(
+            f'nnref.lax.select_n: `which` must be scalar or have the same shape as cases, '
+            f'got `which` shape {w.shape} but case shape {shape}.'
+        )
     index = np.clip(w.astype(np.int64), 0, len(cases) - 1)
     out = arrays[0]
     for i, case in enumerate(arrays[1:], start=1):
@@ -433,14 +476,17 @@ def clamp(min, x, max):  # noqa: A002 (lax's names)
     (lo, a, hi), dtype = rules.same_dtype('clamp', min, x, max, accepted=_ORDERED)
     for name, bound in (('min', lo), ('max', hi)):
         if bound.shape not in ((), a.shape):
-            raise TypeError(f'nnref.lax.clamp requires {name}.shape == operand.shape or {name}.shape == (), '
-                            f'got {name}.shape={bound.shape}, operand.shape={a.shape}.')
+            raise TypeError(
+                f'nnref.lax.clamp requires {name}.shape == operand.shape or {name}.shape == (), '
+                f'got {name}.shape={bound.shape}, operand.shape={a.shape}.'
+            )
     return _compute(lambda lo_, a_, hi_: np.minimum(np.maximum(a_, lo_), hi_), dtype, lo, a, hi)
 
 
 # ---------------------------------------------------------------------------
 # conversions
 # ---------------------------------------------------------------------------
+
 
 def _float_to_int(x, dtype):
     """Truncate toward zero, saturate at the type's bounds, NaN to 0: XLA's conversion."""
@@ -494,10 +540,13 @@ def bitcast_convert_type(operand, new_dtype):
     """
     a = np.ascontiguousarray(rules.operand(operand))
     dtype = rules.requested_dtype(new_dtype, like=a.dtype)
-    if (BOOL in (rules.kind(a.dtype), rules.kind(dtype)) or COMPLEX in (rules.kind(a.dtype), rules.kind(dtype))) \
-            and a.dtype != dtype:
-        raise TypeError(f'nnref.lax.bitcast_convert_type does not convert bool or complex values to another type, '
-                        f'as jax.lax does not; got {a.dtype} -> {dtype}.')
+    if (
+        BOOL in (rules.kind(a.dtype), rules.kind(dtype)) or COMPLEX in (rules.kind(a.dtype), rules.kind(dtype))
+    ) and a.dtype != dtype:
+        raise TypeError(
+            f'nnref.lax.bitcast_convert_type does not convert bool or complex values to another type, '
+            f'as jax.lax does not; got {a.dtype} -> {dtype}.'
+        )
     size_in, size_out = a.dtype.itemsize, dtype.itemsize
     if size_in == size_out:
         return a.view(dtype)
@@ -505,6 +554,8 @@ def bitcast_convert_type(operand, new_dtype):
         return a.reshape(a.shape + (1,)).view(dtype).reshape(a.shape + (size_in // size_out,))
     ratio = size_out // size_in
     if a.ndim == 0 or a.shape[-1] != ratio:
-        raise ValueError(f'nnref.lax.bitcast_convert_type: converting {a.dtype} to the wider {dtype} needs a last '
-                         f'axis of {ratio} pieces, got shape {a.shape}.')
+        raise ValueError(
+            f'nnref.lax.bitcast_convert_type: converting {a.dtype} to the wider {dtype} needs a last '
+            f'axis of {ratio} pieces, got shape {a.shape}.'
+        )
     return a.view(dtype).reshape(a.shape[:-1])

@@ -36,8 +36,10 @@ from nnref.tree_util import tree_flatten, tree_unflatten
 def _axes(op, a, axes):
     axes = tuple(operator.index(d) for d in axes)
     if any(not 0 <= d < a.ndim for d in axes) or len(set(axes)) != len(axes):
-        raise ValueError(f'nnref.lax.{op}: reduction axes {axes} must be distinct axes in [0, {a.ndim}) of '
-                         f'{a.dtype}{list(a.shape)}, as in jax.lax (no negative axes).')
+        raise ValueError(
+            f'nnref.lax.{op}: reduction axes {axes} must be distinct axes in [0, {a.ndim}) of '
+            f'{a.dtype}{list(a.shape)}, as in jax.lax (no negative axes).'
+        )
     return axes
 
 
@@ -72,19 +74,40 @@ def _reducer(name, accepted, reduce, doc):
 
 _ORDERED = (BOOL, SIGNED, UNSIGNED, FLOAT)
 _MAXABLE = _ORDERED + (COMPLEX,)  # complex numbers compare lexicographically, as in XLA
-reduce_max = _reducer('reduce_max', _MAXABLE, lambda a, ax, t: np.max(a, axis=ax, initial=_lowest(t)),
-                      'Maximum over ``axes`` (NaN propagates; empty gives the lowest value).')
-reduce_min = _reducer('reduce_min', _MAXABLE, lambda a, ax, t: np.min(a, axis=ax, initial=_highest(t)),
-                      'Minimum over ``axes`` (NaN propagates; empty gives the highest value).')
-reduce_prod = _reducer('reduce_prod', NUMBER, lambda a, ax, t: np.prod(a, axis=ax, dtype=t),
-                       'Product over ``axes`` (integers wrap).')
+reduce_max = _reducer(
+    'reduce_max',
+    _MAXABLE,
+    lambda a, ax, t: np.max(a, axis=ax, initial=_lowest(t)),
+    'Maximum over ``axes`` (NaN propagates; empty gives the lowest value).',
+)
+reduce_min = _reducer(
+    'reduce_min',
+    _MAXABLE,
+    lambda a, ax, t: np.min(a, axis=ax, initial=_highest(t)),
+    'Minimum over ``axes`` (NaN propagates; empty gives the highest value).',
+)
+reduce_prod = _reducer(
+    'reduce_prod', NUMBER, lambda a, ax, t: np.prod(a, axis=ax, dtype=t), 'Product over ``axes`` (integers wrap).'
+)
 _BITS = (BOOL,) + INTEGER
-reduce_and = _reducer('reduce_and', _BITS, lambda a, ax, t: np.bitwise_and.reduce(a, axis=ax),
-                      'Bitwise (logical, for bool) AND over ``axes``.')
-reduce_or = _reducer('reduce_or', _BITS, lambda a, ax, t: np.bitwise_or.reduce(a, axis=ax),
-                     'Bitwise (logical, for bool) OR over ``axes``.')
-reduce_xor = _reducer('reduce_xor', _BITS, lambda a, ax, t: np.bitwise_xor.reduce(a, axis=ax),
-                      'Bitwise (logical, for bool) XOR over ``axes``.')
+reduce_and = _reducer(
+    'reduce_and',
+    _BITS,
+    lambda a, ax, t: np.bitwise_and.reduce(a, axis=ax),
+    'Bitwise (logical, for bool) AND over ``axes``.',
+)
+reduce_or = _reducer(
+    'reduce_or',
+    _BITS,
+    lambda a, ax, t: np.bitwise_or.reduce(a, axis=ax),
+    'Bitwise (logical, for bool) OR over ``axes``.',
+)
+reduce_xor = _reducer(
+    'reduce_xor',
+    _BITS,
+    lambda a, ax, t: np.bitwise_xor.reduce(a, axis=ax),
+    'Bitwise (logical, for bool) XOR over ``axes``.',
+)
 _reduce_sum = _reducer('reduce_sum', NUMBER, lambda a, ax, t: np.sum(a, axis=ax, dtype=t), '')
 
 
@@ -111,8 +134,10 @@ def _arg_extreme(name, pick):
         return np.asarray(pick(a.astype(rules.compute_dtype(a.dtype), copy=False), axis=axis)).astype(index_dtype)
 
     op.__name__ = op.__qualname__ = name
-    op.__doc__ = (f'Index of the {"largest" if pick is np.argmax else "smallest"} entry along ``axis`` '
-                  '(the first NaN if any, else the first extreme), as ``index_dtype``.')
+    op.__doc__ = (
+        f'Index of the {"largest" if pick is np.argmax else "smallest"} entry along ``axis`` '
+        '(the first NaN if any, else the first extreme), as ``index_dtype``.'
+    )
     return op
 
 
@@ -135,8 +160,9 @@ def reduce(operands, init_values, computation, dimensions, out_sharding=None):
     leaves, tree = tree_flatten(operands)
     inits, init_tree = tree_flatten(init_values)
     if tree != init_tree:
-        raise TypeError(f'nnref.lax.reduce: operands and init_values must have one tree structure, '
-                        f'got {tree} and {init_tree}.')
+        raise TypeError(
+            f'nnref.lax.reduce: operands and init_values must have one tree structure, got {tree} and {init_tree}.'
+        )
     arrays = [rules.operand(x) for x in leaves]
     dims = _axes('reduce', arrays[0], dimensions)
     kept = [d for d in range(arrays[0].ndim) if d not in dims]
@@ -153,6 +179,7 @@ def reduce(operands, init_values, computation, dimensions, out_sharding=None):
 # ---------------------------------------------------------------------------
 # cumulative ops
 # ---------------------------------------------------------------------------
+
 
 def _cumulative(name, accepted, accumulate, doc):
     def op(operand, axis=0, reverse=False):
@@ -173,21 +200,42 @@ def _cumulative(name, accepted, accumulate, doc):
     return op
 
 
-cumsum = _cumulative('cumsum', NUMBER, lambda a, ax, t: np.cumsum(a, axis=ax, dtype=t),
-                     'Running sum along ``axis`` (from the end with ``reverse``).')
-cumprod = _cumulative('cumprod', NUMBER, lambda a, ax, t: np.cumprod(a, axis=ax, dtype=t),
-                      'Running product along ``axis`` (from the end with ``reverse``).')
-cummax = _cumulative('cummax', NUMBER, lambda a, ax, t: np.maximum.accumulate(a, axis=ax),
-                     'Running maximum along ``axis``; a NaN stays for the rest of the run.')
-cummin = _cumulative('cummin', NUMBER, lambda a, ax, t: np.minimum.accumulate(a, axis=ax),
-                     'Running minimum along ``axis``; a NaN stays for the rest of the run.')
-cumlogsumexp = _cumulative('cumlogsumexp', (FLOAT,), lambda a, ax, t: np.logaddexp.accumulate(a, axis=ax),
-                           'Running ``log(sum(exp(x)))`` along ``axis``, without overflow.')
+cumsum = _cumulative(
+    'cumsum',
+    NUMBER,
+    lambda a, ax, t: np.cumsum(a, axis=ax, dtype=t),
+    'Running sum along ``axis`` (from the end with ``reverse``).',
+)
+cumprod = _cumulative(
+    'cumprod',
+    NUMBER,
+    lambda a, ax, t: np.cumprod(a, axis=ax, dtype=t),
+    'Running product along ``axis`` (from the end with ``reverse``).',
+)
+cummax = _cumulative(
+    'cummax',
+    NUMBER,
+    lambda a, ax, t: np.maximum.accumulate(a, axis=ax),
+    'Running maximum along ``axis``; a NaN stays for the rest of the run.',
+)
+cummin = _cumulative(
+    'cummin',
+    NUMBER,
+    lambda a, ax, t: np.minimum.accumulate(a, axis=ax),
+    'Running minimum along ``axis``; a NaN stays for the rest of the run.',
+)
+cumlogsumexp = _cumulative(
+    'cumlogsumexp',
+    (FLOAT,),
+    lambda a, ax, t: np.logaddexp.accumulate(a, axis=ax),
+    'Running ``log(sum(exp(x)))`` along ``axis``, without overflow.',
+)
 
 
 # ---------------------------------------------------------------------------
 # sliding windows
 # ---------------------------------------------------------------------------
+
 
 def _window_input(a, init, window, strides, padding, base_dilation, window_dilation):
     """``a`` dilated by ``base_dilation`` and padded, holes and pads holding ``init``."""
@@ -202,15 +250,25 @@ def _window_input(a, init, window, strides, padding, base_dilation, window_dilat
 def _init_value(a, init):
     """``init`` in ``a``'s dtype, as lax converts it: any typed value, a Python number that fits the kind."""
     inexact = rules.kind(a.dtype) in (FLOAT, COMPLEX)
-    if (isinstance(init, float) and not inexact) or (isinstance(init, builtins.complex)
-                                                     and rules.kind(a.dtype) != COMPLEX):
-        raise TypeError(f'nnref.lax.reduce_window: the init value {init!r} does not fit the operand dtype '
-                        f'{a.dtype}, as in jax.lax.')
+    if (isinstance(init, float) and not inexact) or (
+        isinstance(init, builtins.complex) and rules.kind(a.dtype) != COMPLEX
+    ):
+        raise TypeError(
+            f'nnref.lax.reduce_window: the init value {init!r} does not fit the operand dtype {a.dtype}, as in jax.lax.'
+        )
     return np.asarray(init, a.dtype) if rules.is_weak(init) else np.asarray(init).astype(a.dtype)
 
 
-def reduce_window(operand, init_value, computation, window_dimensions, window_strides=None, padding='VALID',
-                  base_dilation=None, window_dilation=None):
+def reduce_window(
+    operand,
+    init_value,
+    computation,
+    window_dimensions,
+    window_strides=None,
+    padding='VALID',
+    base_dilation=None,
+    window_dilation=None,
+):
     """Fold ``computation`` over every window of ``window_dimensions`` (one per output element).
 
     ``padding`` is ``'VALID'``, ``'SAME'``, ``'SAME_LOWER'`` or one ``(low,
@@ -227,8 +285,9 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     leaves, tree = tree_flatten(operand)
     inits, init_tree = tree_flatten(init_value)
     if tree != init_tree:
-        raise TypeError(f'nnref.lax.reduce_window: operand and init_value must have one tree structure, '
-                        f'got {tree} and {init_tree}.')
+        raise TypeError(
+            f'nnref.lax.reduce_window: operand and init_value must have one tree structure, got {tree} and {init_tree}.'
+        )
     arrays = [rules.operand(x) for x in leaves]
     ndim = arrays[0].ndim
     window = tuple(operator.index(k) for k in window_dimensions)
@@ -236,8 +295,9 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
     base = (1,) * ndim if base_dilation is None else tuple(operator.index(d) for d in base_dilation)
     dilation = (1,) * ndim if window_dilation is None else tuple(operator.index(d) for d in window_dilation)
     if not len(window) == len(strides) == len(base) == len(dilation) == ndim:
-        raise TypeError(f'nnref.lax.reduce_window: window, strides and dilations need one entry per axis of '
-                        f'{arrays[0].shape}.')
+        raise TypeError(
+            f'nnref.lax.reduce_window: window, strides and dilations need one entry per axis of {arrays[0].shape}.'
+        )
     inits = [_init_value(a, init) for a, init in zip(arrays, inits)]
     padded = [_window_input(a, init, window, strides, padding, base, dilation) for a, init in zip(arrays, inits)]
     axes = tuple(range(ndim))
@@ -249,4 +309,3 @@ def reduce_window(operand, init_value, computation, window_dimensions, window_st
             out = computation(tree_unflatten(tree, acc), step)
             acc = [np.asarray(x).astype(a.dtype, copy=False) for x, a in zip(tree_flatten(out)[0], arrays)]
     return tree_unflatten(tree, acc)
-

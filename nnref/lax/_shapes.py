@@ -41,6 +41,7 @@ def _shape(shape) -> tuple:
 # reshaping and broadcasting
 # ---------------------------------------------------------------------------
 
+
 def reshape(operand, new_sizes, dimensions=None, *, out_sharding=None):
     """``operand`` in row-major order, reshaped; ``dimensions`` transposes it first.
 
@@ -89,14 +90,18 @@ def broadcast_in_dim(operand, shape, broadcast_dimensions, *, out_sharding=None)
     del out_sharding
     a = rules.operand(operand)
     shape, dims = _shape(shape), _ints(broadcast_dimensions)
-    ok = (len(dims) == a.ndim and all(0 <= d < len(shape) for d in dims)
-          and all(d1 < d2 for d1, d2 in zip(dims, dims[1:]))
-          and all(a.shape[i] in (1, shape[d]) for i, d in enumerate(dims)))
+    ok = (
+        len(dims) == a.ndim
+        and all(0 <= d < len(shape) for d in dims)
+        and all(d1 < d2 for d1, d2 in zip(dims, dims[1:]))
+        and all(a.shape[i] in (1, shape[d]) for i, d in enumerate(dims))
+    )
     if not ok:
         raise TypeError(
             f'nnref.lax.broadcast_in_dim: an operand of shape {a.shape} cannot broadcast to {shape} with '
             f'broadcast_dimensions={dims}: one increasing target axis per operand axis, whose size the '
-            'operand axis matches or is 1.')
+            'operand axis matches or is 1.'
+        )
     expanded = [1] * len(shape)
     for i, d in enumerate(dims):
         expanded[d] = a.shape[i]
@@ -143,8 +148,10 @@ def squeeze(array, dimensions):
     a = rules.operand(array)
     dims = tuple(d % a.ndim for d in _ints(dimensions)) if a.ndim else _ints(dimensions)
     if any(a.shape[d] != 1 for d in dims):
-        raise ValueError(f'nnref.lax.squeeze: cannot squeeze axes {tuple(dimensions)} of shape {a.shape}: '
-                         'each squeezed axis must have size 1.')
+        raise ValueError(
+            f'nnref.lax.squeeze: cannot squeeze axes {tuple(dimensions)} of shape {a.shape}: '
+            'each squeezed axis must have size 1.'
+        )
     return np.squeeze(a, axis=dims)
 
 
@@ -180,8 +187,10 @@ def collapse(operand, start_dimension, stop_dimension=None):
     stop = a.ndim if stop_dimension is None else operator.index(stop_dimension)
     start, stop = (start + a.ndim if start < 0 else start), (stop + a.ndim if stop < 0 else stop)
     if not 0 <= start <= stop <= a.ndim:
-        raise ValueError(f'nnref.lax.collapse: axes [{start_dimension}, {stop_dimension}) are not a range of '
-                         f'the {a.ndim} axes of {a.shape}.')
+        raise ValueError(
+            f'nnref.lax.collapse: axes [{start_dimension}, {stop_dimension}) are not a range of '
+            f'the {a.ndim} axes of {a.shape}.'
+        )
     return a.reshape(a.shape[:start] + (int(np.prod(a.shape[start:stop])),) + a.shape[stop:])
 
 
@@ -214,6 +223,7 @@ def split(operand, sizes, axis=0):
 # padding and static slices
 # ---------------------------------------------------------------------------
 
+
 def pad(operand, padding_value, padding_config):
     """``operand`` padded with ``padding_value`` by ``(low, high, interior)`` per axis.
 
@@ -230,15 +240,17 @@ def pad(operand, padding_value, padding_config):
         raise TypeError(f'nnref.lax.pad: padding_value must be a scalar, got shape {value.shape}.')
     config = [tuple(_ints(c)) for c in padding_config]
     if len(config) != a.ndim or any(len(c) != 3 or c[2] < 0 for c in config):
-        raise ValueError(f'nnref.lax.pad: padding_config needs one (low, high, interior >= 0) per axis of '
-                         f'{a.shape}, got {padding_config}.')
+        raise ValueError(
+            f'nnref.lax.pad: padding_config needs one (low, high, interior >= 0) per axis of '
+            f'{a.shape}, got {padding_config}.'
+        )
     for axis, (low, high, interior) in enumerate(config):
         n = a.shape[axis]
         dilated = n + max(n - 1, 0) * interior
         if dilated + low + high < 0:
             raise ValueError(f'nnref.lax.pad: padding {(low, high, interior)} leaves a negative size on axis {axis}.')
         if interior and n > 1:
-            spread = np.full(a.shape[:axis] + (dilated,) + a.shape[axis + 1:], value, dtype)
+            spread = np.full(a.shape[:axis] + (dilated,) + a.shape[axis + 1 :], value, dtype)
             index = [builtins.slice(None)] * a.ndim
             index[axis] = builtins.slice(None, None, interior + 1)
             spread[tuple(index)] = a
@@ -263,10 +275,15 @@ def slice(operand, start_indices, limit_indices, strides=None):  # noqa: A001 (l
     a = rules.operand(operand)
     starts, limits = _ints(start_indices), _ints(limit_indices)
     steps = (1,) * a.ndim if strides is None else _ints(strides)
-    if not (len(starts) == len(limits) == len(steps) == a.ndim) or any(
-            not 0 <= s <= e <= n for s, e, n in zip(starts, limits, a.shape)) or any(st < 1 for st in steps):
-        raise ValueError(f'nnref.lax.slice: start {starts}, limit {limits} and strides {steps} must give '
-                         f'0 <= start <= limit <= size and strides >= 1 on each axis of {a.shape}.')
+    if (
+        not (len(starts) == len(limits) == len(steps) == a.ndim)
+        or any(not 0 <= s <= e <= n for s, e, n in zip(starts, limits, a.shape))
+        or any(st < 1 for st in steps)
+    ):
+        raise ValueError(
+            f'nnref.lax.slice: start {starts}, limit {limits} and strides {steps} must give '
+            f'0 <= start <= limit <= size and strides >= 1 on each axis of {a.shape}.'
+        )
     return a[tuple(builtins.slice(s, e, st) for s, e, st in zip(starts, limits, steps))]
 
 
@@ -309,6 +326,7 @@ def index_in_dim(operand, index, axis=0, keepdims=True):
 # dynamic slices: clamped starts
 # ---------------------------------------------------------------------------
 
+
 def _start_indices(op, start_indices, ndim):
     """The start indices as Python ints, checked to be integer scalars."""
     starts = list(start_indices)  # a sequence of scalars or a 1-d integer array
@@ -318,8 +336,9 @@ def _start_indices(op, start_indices, ndim):
     for s in starts:
         a = rules.operand(s)
         if a.shape != () or rules.kind(a.dtype) not in INTEGER:
-            raise TypeError(f'nnref.lax.{op}: start indices must be integer scalars, as in jax.lax; got '
-                            f'{a.dtype}{list(a.shape)}.')
+            raise TypeError(
+                f'nnref.lax.{op}: start indices must be integer scalars, as in jax.lax; got {a.dtype}{list(a.shape)}.'
+            )
         out.append(int(a))
     return out
 
@@ -346,8 +365,7 @@ def dynamic_slice(operand, start_indices, slice_sizes, *, allow_negative_indices
     sizes = _ints(slice_sizes)
     if len(sizes) != a.ndim or any(not 0 <= s <= n for s, n in zip(sizes, a.shape)):
         raise TypeError(f'nnref.lax.dynamic_slice: slice_sizes {sizes} must fit the operand shape {a.shape}.')
-    starts = _clamped(_start_indices('dynamic_slice', start_indices, a.ndim), sizes, a.shape,
-                      allow_negative_indices)
+    starts = _clamped(_start_indices('dynamic_slice', start_indices, a.ndim), sizes, a.shape, allow_negative_indices)
     return np.array(a[tuple(builtins.slice(s, s + n) for s, n in zip(starts, sizes))])
 
 
@@ -386,10 +404,13 @@ def dynamic_update_slice(operand, update, start_indices, *, allow_negative_indic
     """
     (a, u), dtype = rules.same_dtype('dynamic_update_slice', operand, update)
     if u.ndim != a.ndim or any(m > n for m, n in zip(u.shape, a.shape)):
-        raise TypeError(f'nnref.lax.dynamic_update_slice: an update of shape {u.shape} does not fit an operand '
-                        f'of shape {a.shape} (same rank, no larger on any axis).')
-    starts = _clamped(_start_indices('dynamic_update_slice', start_indices, a.ndim), u.shape, a.shape,
-                      allow_negative_indices)
+        raise TypeError(
+            f'nnref.lax.dynamic_update_slice: an update of shape {u.shape} does not fit an operand '
+            f'of shape {a.shape} (same rank, no larger on any axis).'
+        )
+    starts = _clamped(
+        _start_indices('dynamic_update_slice', start_indices, a.ndim), u.shape, a.shape, allow_negative_indices
+    )
     out = np.array(a, dtype=dtype)
     out[tuple(builtins.slice(s, s + n) for s, n in zip(starts, u.shape))] = u
     return out
@@ -425,6 +446,7 @@ def dynamic_update_index_in_dim(operand, update, index, axis, *, allow_negative_
 # ---------------------------------------------------------------------------
 # creation
 # ---------------------------------------------------------------------------
+
 
 def iota(dtype, size):
     """``[0, 1, ..., size - 1]`` in ``dtype`` (Python ``int``/``float`` mean int32/float32).
@@ -477,4 +499,3 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     del sharding
     a = rules.operand(x)
     return full(a.shape if shape is None else shape, fill_value, a.dtype if dtype is None else dtype)
-

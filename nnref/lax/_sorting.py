@@ -46,8 +46,10 @@ def sort(operand, dimension=-1, is_stable=True, num_keys=1):
     arrays = [rules.operand(x) for x in ([operand] if single else operand)]
     num_keys = operator.index(num_keys)
     if not 1 <= num_keys <= len(arrays) or len({a.shape for a in arrays}) != 1:
-        raise ValueError(f'nnref.lax.sort: needs operands of one shape and 1 <= num_keys <= {len(arrays)}, '
-                         f'got shapes {[a.shape for a in arrays]} and num_keys={num_keys}.')
+        raise ValueError(
+            f'nnref.lax.sort: needs operands of one shape and 1 <= num_keys <= {len(arrays)}, '
+            f'got shapes {[a.shape for a in arrays]} and num_keys={num_keys}.'
+        )
     axis = operator.index(dimension) % max(arrays[0].ndim, 1)
     # lexsort's last key is the primary one.
     keys = [_sort_key(a) for a in arrays[:num_keys]][::-1]

@@ -63,17 +63,19 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     if len(lhs_contract) != len(rhs_contract) or len(lhs_batch) != len(rhs_batch):
         raise TypeError(
             f"dot_general: contracting dimensions {dimension_numbers[0]} and batch dimensions "
-            f"{dimension_numbers[1]} must pair one lhs axis with one rhs axis.")
+            f"{dimension_numbers[1]} must pair one lhs axis with one rhs axis."
+        )
     if lhs.ndim + rhs.ndim > len(_LETTERS):
         raise ValueError(f"dot_general supports at most {len(_LETTERS)} axes in total.")
-    lhs_letters = list(_LETTERS[:lhs.ndim])
-    fresh = iter(_LETTERS[lhs.ndim:])
+    lhs_letters = list(_LETTERS[: lhs.ndim])
+    fresh = iter(_LETTERS[lhs.ndim :])
     rhs_letters = [None] * rhs.ndim
     for l_ax, r_ax in zip(lhs_contract + lhs_batch, rhs_contract + rhs_batch):
         if lhs.shape[l_ax] != rhs.shape[r_ax]:
             raise TypeError(
                 f"dot_general: lhs axis {l_ax} (size {lhs.shape[l_ax]}) and rhs axis {r_ax} "
-                f"(size {rhs.shape[r_ax]}) are paired but differ in size.")
+                f"(size {rhs.shape[r_ax]}) are paired but differ in size."
+            )
         rhs_letters[r_ax] = lhs_letters[l_ax]
     rhs_letters = [c if c is not None else next(fresh) for c in rhs_letters]
     lhs_free = [c for i, c in enumerate(lhs_letters) if i not in lhs_contract + lhs_batch]
@@ -83,9 +85,9 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     return einsum(subscripts, lhs, rhs, preferred_element_type)
 
 
-
-def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None,
-                           preferred_element_type=None) -> np.ndarray:
+def einsum_via_dot_general(
+    subscripts: str, lhs, rhs, dot_general, precision=None, preferred_element_type=None
+) -> np.ndarray:
     """A two-operand einsum computed by one call of ``dot_general`` (``shared_spec.einsum_plan``).
 
     >>> import numpy as np

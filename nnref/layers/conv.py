@@ -53,7 +53,8 @@ def _flatten_batch(layer: Module, inputs: np.ndarray, rank: int):
         raise ValueError(
             f"{type(layer).__name__}: inputs of shape {inputs.shape} need at least {rank + 1} dimensions "
             f"(the {rank} spatial axes of kernel_size and a feature axis); pass channels-last inputs "
-            "(*batch, *spatial, features).")
+            "(*batch, *spatial, features)."
+        )
     batch_shape = inputs.shape[:batch_ndim]
     return inputs.reshape((math.prod(batch_shape),) + inputs.shape[batch_ndim:]), batch_shape
 
@@ -61,12 +62,21 @@ def _flatten_batch(layer: Module, inputs: np.ndarray, rank: int):
 def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
     # lax.conv_general_dilated reads its own names (SAME, VALID, ...) in any case; the layers' names are exact.
     if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
-        raise ValueError(f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
-                         "or explicit (low, high) pairs.")
+        raise ValueError(
+            f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
+            "or explicit (low, high) pairs."
+        )
 
 
-def _check_output_not_empty(layer: Module, spatial: tuple, kernel_size: tuple, strides: tuple, padding,
-                            input_dilation: tuple, kernel_dilation: tuple) -> None:
+def _check_output_not_empty(
+    layer: Module,
+    spatial: tuple,
+    kernel_size: tuple,
+    strides: tuple,
+    padding,
+    input_dilation: tuple,
+    kernel_dilation: tuple,
+) -> None:
     """Refuses explicit or VALID padding that leaves an output axis empty (O(rank), shapes only)."""
     if isinstance(padding, str):
         if padding.upper() != "VALID":
@@ -80,8 +90,10 @@ def _check_output_not_empty(layer: Module, spatial: tuple, kernel_size: tuple, s
 
 def _check_mask(layer: Module, kernel_shape: tuple) -> None:
     if layer.mask is not None and tuple(np.shape(layer.mask)) != tuple(kernel_shape):
-        raise ValueError(f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
-                         f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel).")
+        raise ValueError(
+            f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
+            f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel)."
+        )
 
 
 def _apply_mask(layer: Module, kernel: np.ndarray) -> np.ndarray:
@@ -128,10 +140,13 @@ class _ConvBase(Module):
         _check_padding_name(self, padding, _CONV_PADDINGS, any_case=("SAME", "SAME_LOWER", "VALID"))
         if isinstance(padding, str) and any(d != 1 for d in input_dilation):
             # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
-            raise ValueError(f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
-                             f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis.")
-        _check_output_not_empty(self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation,
-                                kernel_dilation)
+            raise ValueError(
+                f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
+                f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis."
+            )
+        _check_output_not_empty(
+            self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation, kernel_dilation
+        )
         if padding in ("CIRCULAR", "REFLECT"):
             # Wrap around (CIRCULAR) or mirror without repeating the edge (REFLECT) by half the
             # dilated kernel on each side (the extra one high), then convolve VALID.
@@ -141,8 +156,10 @@ class _ConvBase(Module):
             inputs, padding = np.pad(inputs, pads, mode=mode), "VALID"
         elif padding == "CAUSAL":
             if rank != 1:
-                raise ValueError(f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
-                                 f"(kernel_size has {rank} axes); pad explicitly for more.")
+                raise ValueError(
+                    f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
+                    f"(kernel_size has {rank} axes); pad explicitly for more."
+                )
             left = kernel_dilation[0] * (kernel_size[0] - 1)
             inputs, padding = np.pad(inputs, [(0, 0), (left, 0), (0, 0)]), "VALID"
 
@@ -153,14 +170,18 @@ class _ConvBase(Module):
             if in_features % groups or self.features % groups:
                 raise ValueError(
                     f"{type(self).__name__}.feature_group_count={groups} must divide both the input features "
-                    f"({in_features}) and features ({self.features}).")
+                    f"({in_features}) and features ({self.features})."
+                )
             kernel_shape = kernel_size + (in_features // groups, self.features)
         else:
             if groups != 1:
-                raise ValueError(f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
-                                 "convolutions have no feature groups; use feature_group_count=1.")
-            out_shape = _output_shape(inputs.shape, kernel_size, self.features, strides, padding,
-                                      input_dilation, kernel_dilation)
+                raise ValueError(
+                    f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
+                    "convolutions have no feature groups; use feature_group_count=1."
+                )
+            out_shape = _output_shape(
+                inputs.shape, kernel_size, self.features, strides, padding, input_dilation, kernel_dilation
+            )
             kernel_shape = out_shape[1:-1] + (math.prod(kernel_size) * in_features, self.features)
 
         _check_mask(self, kernel_shape)
@@ -172,13 +193,29 @@ class _ConvBase(Module):
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
         if self.shared_weights:
-            y = self.conv_general_dilated(inputs, kernel, strides, padding, lhs_dilation=input_dilation,
-                                          rhs_dilation=kernel_dilation, dimension_numbers=dimension_numbers,
-                                          feature_group_count=groups, precision=self.precision)
+            y = self.conv_general_dilated(
+                inputs,
+                kernel,
+                strides,
+                padding,
+                lhs_dilation=input_dilation,
+                rhs_dilation=kernel_dilation,
+                dimension_numbers=dimension_numbers,
+                feature_group_count=groups,
+                precision=self.precision,
+            )
         else:
-            y = convolution.conv_general_dilated_local(inputs, kernel, strides, padding, kernel_size,
-                                                       lhs_dilation=input_dilation, rhs_dilation=kernel_dilation,
-                                                       dimension_numbers=dimension_numbers, precision=self.precision)
+            y = convolution.conv_general_dilated_local(
+                inputs,
+                kernel,
+                strides,
+                padding,
+                kernel_size,
+                lhs_dilation=input_dilation,
+                rhs_dilation=kernel_dilation,
+                dimension_numbers=dimension_numbers,
+                precision=self.precision,
+            )
         if bias is not None:
             y = y + bias.reshape((1,) * (y.ndim - bias.ndim) + bias.shape)
         return y.reshape(batch_shape + y.shape[1:])
@@ -339,9 +376,15 @@ class ConvTranspose(Module):
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        y = convolution.conv_transpose(inputs, kernel, strides, "VALID" if circular else padding,
-                                       rhs_dilation=kernel_dilation, transpose_kernel=self.transpose_kernel,
-                                       precision=self.precision)
+        y = convolution.conv_transpose(
+            inputs,
+            kernel,
+            strides,
+            "VALID" if circular else padding,
+            rhs_dilation=kernel_dilation,
+            transpose_kernel=self.transpose_kernel,
+            precision=self.precision,
+        )
         if circular:
             y = _wrap_periodically(y, [n * s for n, s in zip(inputs.shape[1:-1], strides)], self.transpose_kernel)
         if bias is not None:
@@ -365,5 +408,5 @@ def _wrap_periodically(y: np.ndarray, periods: Sequence[int], transpose_kernel: 
     dtype = y.dtype
     y = np.pad(y, pads + [(0, 0)]).astype(convolution.accumulation_dtype(dtype))
     for axis, period in enumerate(periods, start=1):
-        y = y.reshape(y.shape[:axis] + (-1, period) + y.shape[axis + 1:]).sum(axis=axis)
+        y = y.reshape(y.shape[:axis] + (-1, period) + y.shape[axis + 1 :]).sum(axis=axis)
     return y.astype(dtype)

@@ -88,7 +88,9 @@ class Embed(Module):
     def setup(self):
         layer_args.positive_int(self.num_embeddings, field="num_embeddings", layer=self)
         layer_args.positive_int(self.features, field="features", layer=self)
-        self.embedding = self.param("embedding", self.embedding_init, (self.num_embeddings, self.features), self.param_dtype)
+        self.embedding = self.param(
+            "embedding", self.embedding_init, (self.num_embeddings, self.features), self.param_dtype
+        )
 
     def __call__(self, inputs):
         """Looks up each id of ``inputs``; the output shape is ``inputs.shape + (features,)``."""

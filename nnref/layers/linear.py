@@ -71,7 +71,9 @@ class Dense(Module):
             # The same contraction as nnref.lax.dot_general, without the generic path.
             y = np.tensordot(inputs, kernel, axes=((inputs.ndim - 1,), (0,)))
         else:
-            y = resolve_dot_general(self)(inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision)
+            y = resolve_dot_general(self)(
+                inputs, kernel, (((inputs.ndim - 1,), (0,)), ((), ())), precision=self.precision
+            )
         if bias is not None:
             y = y + np.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
         return y

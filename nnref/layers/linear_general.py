@@ -40,13 +40,13 @@ def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
         if not -ndim <= ax < ndim:
             raise ValueError(
                 f"{layer}: `{field}` {axes} names axis {ax}, out of range for an input of "
-                f"rank {ndim}; use axes in [-{ndim}, {ndim}).")
+                f"rank {ndim}; use axes in [-{ndim}, {ndim})."
+            )
     return tuple(sorted(ax % ndim for ax in axes))
 
 
 def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
-
 
 
 def resolve_dot_general(module, default: Callable | None = None) -> Callable:
@@ -69,10 +69,10 @@ def _reshaped(value, shape):
     without a sharding constraint, reshaped, and boxed again.
     """
     if meta.is_axis_metadata(value):
-        inner = (value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned)
-                 else value.unbox())
+        inner = value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned) else value.unbox()
         return value.replace_boxed(np.reshape(inner, shape))
     return np.reshape(value, shape)
+
 
 class DenseGeneral(Module):
     """A linear transformation over any set of input axes, to any output shape.
@@ -132,19 +132,21 @@ class DenseGeneral(Module):
         if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
             raise ValueError(
                 f"DenseGeneral: `batch_dims` {batch_dims} must be the leading axes "
-                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose).")
+                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose)."
+            )
         ndim = inputs.ndim
         axis = _normalize_axes("DenseGeneral", "axis", _as_tuple(self.axis), ndim)
         batch_dims = _normalize_axes("DenseGeneral", "batch_dims", batch_dims, ndim)
         if set(axis) & set(batch_dims):
             raise ValueError(
                 f"DenseGeneral: `axis` {self.axis} and `batch_dims` {self.batch_dims} overlap; "
-                f"an input axis is either contracted or a batch axis.")
+                f"an input axis is either contracted or a batch axis."
+            )
         n_batch, n_axis, n_features = len(batch_dims), len(axis), len(features)
 
         def kernel_init(key, shape, dtype=np.float32):
             # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
-            flat = (_size(shape[:n_batch + n_axis]), _size(shape[n_batch + n_axis:]))
+            flat = (_size(shape[: n_batch + n_axis]), _size(shape[n_batch + n_axis :]))
             return _reshaped(self.kernel_init(key, flat, dtype), shape)
 
         def bias_init(key, shape, dtype=np.float32):
@@ -184,12 +186,13 @@ def _einsum_terms(layer: str, einsum_str: str, lhs_ndim: int, rhs_ndim: int) -> 
     n = max(counts)
     unused = [c for c in string.ascii_letters if c not in einsum_str]
     letters = "".join(unused[:n])
-    spelt = [t.replace("...", letters[n - c:]) for t, c in zip(terms, counts)]
+    spelt = [t.replace("...", letters[n - c :]) for t, c in zip(terms, counts)]
     for term, ndim in zip(spelt, ndims):
         if len(term) != ndim:
             raise ValueError(
                 f"{layer}: `einsum_str` {einsum_str!r} gives subscripts {term!r} to an operand "
-                f"of rank {ndim}; use one letter per axis.")
+                f"of rank {ndim}; use one letter per axis."
+            )
     return spelt[0], spelt[1], out.replace("...", letters)
 
 
@@ -249,7 +252,8 @@ class Einsum(Module):
         if einsum_str.count(",") != 1:
             raise ValueError(
                 f"Einsum: `einsum_str` {einsum_str!r} must have exactly two operands (the input "
-                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}.")
+                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}."
+            )
         shape = tuple(self.shape)
         kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
         bias = None
@@ -258,7 +262,8 @@ class Einsum(Module):
             if len(set(rhs)) != len(rhs):
                 raise ValueError(
                     f"Einsum: the kernel subscripts {rhs!r} of `einsum_str` repeat a letter; "
-                    f"use a distinct letter per kernel axis.")
+                    f"use a distinct letter per kernel axis."
+                )
             bias_shape = [shape[rhs.index(c)] for c in out if c in rhs]
             broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
             bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
@@ -266,8 +271,9 @@ class Einsum(Module):
         if self.dot_general_cls is None and self.dot_general is None:
             y = _contract.einsum(einsum_str, inputs, kernel, self.preferred_element_type)
         else:
-            y = _contract.einsum_via_dot_general(einsum_str, inputs, kernel, resolve_dot_general(self),
-                                                 self.precision, self.preferred_element_type)
+            y = _contract.einsum_via_dot_general(
+                einsum_str, inputs, kernel, resolve_dot_general(self), self.precision, self.preferred_element_type
+            )
         if bias is not None:
             y = y + np.reshape(bias, broadcast_shape)
         return y

@@ -32,8 +32,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from nnref import initializers, meta
-from nnref import random as nrandom
 from nnref import numpy as _rnp
+from nnref import random as nrandom
 from nnref.dtypes import canonicalize_dtype, result_type
 from nnref.layers._map_variables import call_on_mapped_variables
 from nnref.merge_param import merge_param
@@ -93,8 +93,16 @@ def _no_axis_name(layer: str, axis_name) -> None:
         )
 
 
-def _compute_stats(x, axes, dtype, *, use_mean: bool = True, use_fast_variance: bool = True,
-                   mask=None, force_float32_reductions: bool = True):
+def _compute_stats(
+    x,
+    axes,
+    dtype,
+    *,
+    use_mean: bool = True,
+    use_fast_variance: bool = True,
+    mask=None,
+    force_float32_reductions: bool = True,
+):
     """``(mean, var)`` of ``x`` over ``axes``.
 
     Computed in ``dtype`` (default ``x``'s) promoted to at least float32
@@ -123,8 +131,21 @@ def _compute_stats(x, axes, dtype, *, use_mean: bool = True, use_fast_variance: 
     return mu, var
 
 
-def _normalize(module: Module, x, mean, var, reduction_axes, feature_axes, dtype, param_dtype, epsilon: float,
-               use_bias: bool, use_scale: bool, bias_init: Callable, scale_init: Callable):
+def _normalize(
+    module: Module,
+    x,
+    mean,
+    var,
+    reduction_axes,
+    feature_axes,
+    dtype,
+    param_dtype,
+    epsilon: float,
+    use_bias: bool,
+    use_scale: bool,
+    bias_init: Callable,
+    scale_init: Callable,
+):
     """``(x - mean) * rsqrt(var + epsilon) * scale + bias``; declares ``scale``/``bias`` on ``module``.
 
     ``mean``/``var`` lack ``reduction_axes``; ``scale``/``bias`` have the
@@ -244,14 +265,33 @@ class BatchNorm(Module):
             initializing = self.is_initializing()
             # The seed skips the cross-device average at init, so the axis need not exist yet.
             _no_axis_name("BatchNorm", None if initializing else self.axis_name)
-            mean, var = _compute_stats(x, reduction_axes, self.dtype, use_fast_variance=self.use_fast_variance,
-                                       mask=mask, force_float32_reductions=self.force_float32_reductions)
+            mean, var = _compute_stats(
+                x,
+                reduction_axes,
+                self.dtype,
+                use_fast_variance=self.use_fast_variance,
+                mask=mask,
+                force_float32_reductions=self.force_float32_reductions,
+            )
             if not initializing:
                 ra_mean.value = _running_average(self.momentum, ra_mean.value, mean)
                 ra_var.value = _running_average(self.momentum, ra_var.value, var)
 
-        return _normalize(self, x, mean, var, reduction_axes, feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes,
+            feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 def _running_average(momentum: float, old, new):
@@ -304,10 +344,29 @@ class LayerNorm(Module):
         x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
         layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("LayerNorm", self.axis_name)
-        mean, var = _compute_stats(x, self.reduction_axes, self.dtype, use_fast_variance=self.use_fast_variance,
-                                   mask=mask, force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, self.reduction_axes, self.feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            self.reduction_axes,
+            self.dtype,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            self.reduction_axes,
+            self.feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 class RMSNorm(Module):
@@ -349,11 +408,30 @@ class RMSNorm(Module):
         x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
         layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
         _no_axis_name("RMSNorm", self.axis_name)
-        mean, var = _compute_stats(x, self.reduction_axes, self.dtype, use_mean=False,
-                                   use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, self.reduction_axes, self.feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, False, self.use_scale, initializers.zeros, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            self.reduction_axes,
+            self.dtype,
+            use_mean=False,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            self.reduction_axes,
+            self.feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            False,
+            self.use_scale,
+            initializers.zeros,
+            self.scale_init,
+        )
 
 
 def group_count(layer: str, num_groups, group_size, channels: int) -> int:
@@ -446,13 +524,31 @@ class GroupNorm(Module):
             mask = np.asarray(mask)
             mask = mask.reshape(mask.shape[:-1] + (num_groups, group_size))
         # Reduce over the requested axes plus the within-group axis; one value per group.
-        mean, var = _compute_stats(grouped, list(reduction_axes[:-1]) + [-1], self.dtype,
-                                   use_fast_variance=self.use_fast_variance, mask=mask,
-                                   force_float32_reductions=self.force_float32_reductions)
+        mean, var = _compute_stats(
+            grouped,
+            list(reduction_axes[:-1]) + [-1],
+            self.dtype,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
         mean = np.repeat(mean, group_size, axis=-1)
         var = np.repeat(var, group_size, axis=-1)
-        return _normalize(self, x, mean, var, reduction_axes[:-1], (-1,), self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes[:-1],
+            (-1,),
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 class InstanceNorm(Module):
@@ -504,10 +600,29 @@ class InstanceNorm(Module):
                 "Fix: name feature axes among 1..ndim-1 (default -1)."
             )
         reduction_axes = [i for i in range(1, x.ndim) if i not in feature_axes]
-        mean, var = _compute_stats(x, reduction_axes, self.dtype, use_fast_variance=self.use_fast_variance,
-                                   mask=mask, force_float32_reductions=self.force_float32_reductions)
-        return _normalize(self, x, mean, var, reduction_axes, feature_axes, self.dtype, self.param_dtype,
-                          self.epsilon, self.use_bias, self.use_scale, self.bias_init, self.scale_init)
+        mean, var = _compute_stats(
+            x,
+            reduction_axes,
+            self.dtype,
+            use_fast_variance=self.use_fast_variance,
+            mask=mask,
+            force_float32_reductions=self.force_float32_reductions,
+        )
+        return _normalize(
+            self,
+            x,
+            mean,
+            var,
+            reduction_axes,
+            feature_axes,
+            self.dtype,
+            self.param_dtype,
+            self.epsilon,
+            self.use_bias,
+            self.use_scale,
+            self.bias_init,
+            self.scale_init,
+        )
 
 
 # -- weight wrappers -----------------------------------------------------------------
@@ -574,10 +689,17 @@ class SpectralNorm(Module):
     @compact
     def __call__(self, *args, update_stats: bool, **kwargs):
         def normalize_all(variables):
-            return _map_leaves_with_path(lambda path, leaf: self._spectral_normalize(path, leaf, update_stats), variables)
+            return _map_leaves_with_path(
+                lambda path, leaf: self._spectral_normalize(path, leaf, update_stats), variables
+            )
 
-        return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
-                                        init=self.is_initializing(), mutable=True)
+        return call_on_mapped_variables(
+            self.layer_instance,
+            lambda layer: layer(*args, **kwargs),
+            normalize_all,
+            init=self.is_initializing(),
+            mutable=True,
+        )
 
     def _spectral_normalize(self, path: tuple, leaf, update_stats: bool):
         value = np.asarray(leaf)
@@ -654,8 +776,13 @@ class WeightNorm(Module):
         def normalize_all(variables):
             return _map_leaves_with_path(self._l2_normalize, variables)
 
-        return call_on_mapped_variables(self.layer_instance, lambda layer: layer(*args, **kwargs), normalize_all,
-                                        init=self.is_initializing(), mutable=False)
+        return call_on_mapped_variables(
+            self.layer_instance,
+            lambda layer: layer(*args, **kwargs),
+            normalize_all,
+            init=self.is_initializing(),
+            mutable=False,
+        )
 
     def _l2_normalize(self, path: tuple, leaf):
         value = np.asarray(leaf)
@@ -675,7 +802,9 @@ class WeightNorm(Module):
         value_bar = _l2_normalize(value, axis=reduction_axes, eps=self.epsilon)
         args = [leaf]
         if self.use_scale:
-            scale = np.reshape(self.param(stem + "/scale", self.scale_init, param_shape, self.param_dtype), feature_shape)
+            scale = np.reshape(
+                self.param(stem + "/scale", self.scale_init, param_shape, self.param_dtype), feature_shape
+            )
             value_bar = _binary(np.multiply, value_bar, scale)
             args.append(scale)
         return _cast(value_bar, canonicalize_dtype(*args, dtype=self.dtype))

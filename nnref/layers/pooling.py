@@ -21,8 +21,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from nnref import windows
 from nnref import numpy as _rnp
+from nnref import windows
 from nnref.dtypes import bfloat16, result_type
 from shared_spec import layer_args
 
@@ -36,18 +36,22 @@ def _checked(fn: str, inputs, window_shape, strides, padding):
     rank = len(window_shape)
     inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=fn, min_ndim=rank + 1))
     strides = layer_args.window_dims(strides or None, rank, field="strides", layer=fn)
-    spatial = inputs.shape[inputs.ndim - rank - 1:-1]
+    spatial = inputs.shape[inputs.ndim - rank - 1 : -1]
     if isinstance(padding, str):
         pads = ((0, 0),) * rank if padding.upper() == "VALID" else None
     else:
         try:
             pads = tuple((int(lo), int(hi)) for lo, hi in padding)
         except (TypeError, ValueError):
-            raise ValueError(f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
-                             f"pair of ints per window axis ({rank}).") from None
+            raise ValueError(
+                f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
+                f"pair of ints per window axis ({rank})."
+            ) from None
         if len(pads) != rank:
-            raise ValueError(f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
-                             f"pair of ints per window axis ({rank}).")
+            raise ValueError(
+                f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
+                f"pair of ints per window axis ({rank})."
+            )
     if pads is not None:
         out = layer_args.padded_output_dims(spatial, window_shape, strides, pads)
         layer_args.non_empty_output(out, field="window_shape", value=window_shape, layer=fn, in_shape=spatial)

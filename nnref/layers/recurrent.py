@@ -39,11 +39,20 @@ from nnref.layers.linear import Dense, default_kernel_init
 from nnref.module import Module, compact, nowrap
 from shared_spec import layer_args
 
-__all__ = ["RNNCellBase", "LSTMCell", "OptimizedLSTMCell", "GRUCell", "MGUCell",
-           "SimpleCell", "ConvLSTMCell", "DenseParams"]
+__all__ = [
+    "RNNCellBase",
+    "LSTMCell",
+    "OptimizedLSTMCell",
+    "GRUCell",
+    "MGUCell",
+    "SimpleCell",
+    "ConvLSTMCell",
+    "DenseParams",
+]
 
 
 # -- helpers shared by the cells ---------------------------------------------------
+
 
 def _typed(value, like):
     """A constant in ``like``'s dtype.
@@ -60,7 +69,8 @@ def _pair(cell, carry):
     if not isinstance(carry, (tuple, list)) or len(carry) != 2:
         raise TypeError(
             f"{type(cell).__name__}: carry must be the pair (c, h) returned by "
-            f"initialize_carry(rng, input_shape); got {type(carry).__name__}.")
+            f"initialize_carry(rng, input_shape); got {type(carry).__name__}."
+        )
     return np.asarray(carry[0]), np.asarray(carry[1])
 
 
@@ -70,7 +80,8 @@ def _single(cell, carry):
         raise TypeError(
             f"{type(cell).__name__}: carry must be one array (the hidden state) as "
             f"returned by initialize_carry(rng, input_shape); got a "
-            f"{type(carry).__name__} of {len(carry)}.")
+            f"{type(carry).__name__} of {len(carry)}."
+        )
     return np.asarray(carry)
 
 
@@ -82,7 +93,8 @@ def _hidden_size(cell, h):
         raise ValueError(
             f"{type(cell).__name__}: the carry has shape {h.shape}, but features="
             f"{cell.features} needs a last axis of {cell.features}; build the carry "
-            "with initialize_carry(rng, input_shape) or set features to the carry size.")
+            "with initialize_carry(rng, input_shape) or set features to the carry size."
+        )
     return size
 
 
@@ -94,8 +106,9 @@ def _batch_dims(cell, input_shape):
         raise ValueError(
             f"{type(cell).__name__}.initialize_carry: input_shape {shape} has fewer "
             f"than the {axes} feature axes the cell reads; pass the shape of one "
-            "step's input, e.g. x.shape.")
-    return shape, shape[:len(shape) - axes]
+            "step's input, e.g. x.shape."
+        )
+    return shape, shape[: len(shape) - axes]
 
 
 # -- the cells ---------------------------------------------------------------------
@@ -176,7 +189,8 @@ class RNNCellBase(Module):
         raise TypeError(
             f"{type(self).__name__} derives from RNNCellBase but does not define "
             "initialize_carry(rng, input_shape); define it (decorated with nowrap) "
-            "to return the first carry.")
+            "to return the first carry."
+        )
 
     @property
     def num_feature_axes(self) -> int:
@@ -184,7 +198,8 @@ class RNNCellBase(Module):
         raise TypeError(
             f"{type(self).__name__} derives from RNNCellBase but does not define "
             "the num_feature_axes property; define it to return how many trailing "
-            "axes of the input are feature axes (1 for vector inputs).")
+            "axes of the input are feature axes (1 for vector inputs)."
+        )
 
 
 class _VectorCell(RNNCellBase):
@@ -219,8 +234,7 @@ class _LSTMFields(_VectorCell):
         """``(c, h)``, each ``(*batch, features)`` from ``carry_init`` (one split key each)."""
         shape = self._state_shape(input_shape)
         key_c, key_h = _random.split(rng)
-        return (self.carry_init(key_c, shape, self.param_dtype),
-                self.carry_init(key_h, shape, self.param_dtype))
+        return (self.carry_init(key_c, shape, self.param_dtype), self.carry_init(key_h, shape, self.param_dtype))
 
 
 class LSTMCell(_LSTMFields):
@@ -274,10 +288,23 @@ class LSTMCell(_LSTMFields):
         inputs = np.asarray(inputs)
         # x and h projections are summed, so one bias per gate suffices: it
         # lives on the hidden side.
-        dense_i = functools.partial(Dense, features=hidden, use_bias=False, kernel_init=self.kernel_init,
-                                    dtype=self.dtype, param_dtype=self.param_dtype)
-        dense_h = functools.partial(Dense, features=hidden, use_bias=True, kernel_init=self.recurrent_kernel_init,
-                                    bias_init=self.bias_init, dtype=self.dtype, param_dtype=self.param_dtype)
+        dense_i = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=False,
+            kernel_init=self.kernel_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
+        dense_h = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=True,
+            kernel_init=self.recurrent_kernel_init,
+            bias_init=self.bias_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
         i = self.gate_fn(dense_i(name="ii")(inputs) + dense_h(name="hi")(h))
         f = self.gate_fn(dense_i(name="if")(inputs) + dense_h(name="hf")(h))
         g = self.activation_fn(dense_i(name="ig")(inputs) + dense_h(name="hg")(h))
@@ -343,12 +370,28 @@ class OptimizedLSTMCell(_LSTMFields):
         hidden = _hidden_size(self, h)
         inputs = np.asarray(inputs)
         gates = ("i", "f", "g", "o")
-        params_i = [DenseParams(features=hidden, use_bias=False, param_dtype=self.param_dtype,
-                                kernel_init=self.kernel_init, bias_init=self.bias_init,
-                                name=f"i{gate}")(inputs) for gate in gates]
-        params_h = [DenseParams(features=hidden, use_bias=True, param_dtype=self.param_dtype,
-                                kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init,
-                                name=f"h{gate}")(h) for gate in gates]
+        params_i = [
+            DenseParams(
+                features=hidden,
+                use_bias=False,
+                param_dtype=self.param_dtype,
+                kernel_init=self.kernel_init,
+                bias_init=self.bias_init,
+                name=f"i{gate}",
+            )(inputs)
+            for gate in gates
+        ]
+        params_h = [
+            DenseParams(
+                features=hidden,
+                use_bias=True,
+                param_dtype=self.param_dtype,
+                kernel_init=self.recurrent_kernel_init,
+                bias_init=self.bias_init,
+                name=f"h{gate}",
+            )(h)
+            for gate in gates
+        ]
         pre_i = self._fused(inputs, params_i)
         pre_h = self._fused(h, params_h)
         i, f, g, o = (a + b for a, b in zip(pre_h, pre_i))
@@ -425,10 +468,24 @@ class GRUCell(_VectorCell):
         h = _single(self, carry)
         hidden = _hidden_size(self, h)
         inputs = np.asarray(inputs)
-        dense_i = functools.partial(Dense, features=hidden, use_bias=True, kernel_init=self.kernel_init,
-                                    bias_init=self.bias_init, dtype=self.dtype, param_dtype=self.param_dtype)
-        dense_h = functools.partial(Dense, features=hidden, use_bias=False, kernel_init=self.recurrent_kernel_init,
-                                    bias_init=self.bias_init, dtype=self.dtype, param_dtype=self.param_dtype)
+        dense_i = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=True,
+            kernel_init=self.kernel_init,
+            bias_init=self.bias_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
+        dense_h = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=False,
+            kernel_init=self.recurrent_kernel_init,
+            bias_init=self.bias_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
         r = self.gate_fn(dense_i(name="ir")(inputs) + dense_h(name="hr")(h))
         z = self.gate_fn(dense_i(name="iz")(inputs) + dense_h(name="hz")(h))
         n = self.activation_fn(dense_i(name="in")(inputs) + r * dense_h(name="hn", use_bias=True)(h))
@@ -505,11 +562,23 @@ class MGUCell(_VectorCell):
         h = _single(self, carry)
         hidden = _hidden_size(self, h)
         inputs = np.asarray(inputs)
-        dense_i = functools.partial(Dense, features=hidden, use_bias=True, kernel_init=self.kernel_init,
-                                    dtype=self.dtype, param_dtype=self.param_dtype)
-        dense_h = functools.partial(Dense, features=hidden, use_bias=False, kernel_init=self.recurrent_kernel_init,
-                                    bias_init=self.activation_bias_init, dtype=self.dtype,
-                                    param_dtype=self.param_dtype)
+        dense_i = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=True,
+            kernel_init=self.kernel_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
+        dense_h = functools.partial(
+            Dense,
+            features=hidden,
+            use_bias=False,
+            kernel_init=self.recurrent_kernel_init,
+            bias_init=self.activation_bias_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
         f = self.gate_fn(dense_i(name="if", bias_init=self.forget_bias_init)(inputs) + dense_h(name="hf")(h))
         # With the reset gate, f scales the hidden projection, so it needs its
         # own bias; without it the input bias b_in covers both.
@@ -574,10 +643,23 @@ class SimpleCell(_VectorCell):
         h = _single(self, carry)
         hidden = _hidden_size(self, h)
         inputs = np.asarray(inputs)
-        x_part = Dense(features=hidden, use_bias=True, kernel_init=self.kernel_init, bias_init=self.bias_init,
-                       dtype=self.dtype, param_dtype=self.param_dtype, name="i")(inputs)
-        h_part = Dense(features=hidden, use_bias=False, kernel_init=self.recurrent_kernel_init,
-                       dtype=self.dtype, param_dtype=self.param_dtype, name="h")(h)
+        x_part = Dense(
+            features=hidden,
+            use_bias=True,
+            kernel_init=self.kernel_init,
+            bias_init=self.bias_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            name="i",
+        )(inputs)
+        h_part = Dense(
+            features=hidden,
+            use_bias=False,
+            kernel_init=self.recurrent_kernel_init,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+            name="h",
+        )(h)
         pre = x_part + h_part
         if self.residual:
             pre = pre + h
@@ -648,9 +730,16 @@ class ConvLSTMCell(RNNCellBase):
     def __call__(self, carry, inputs):
         c, h = _pair(self, carry)
         _hidden_size(self, h)
-        conv = functools.partial(Conv, features=4 * self.features, kernel_size=self._window(),
-                                 strides=self.strides, padding=self.padding, use_bias=self.use_bias,
-                                 dtype=self.dtype, param_dtype=self.param_dtype)
+        conv = functools.partial(
+            Conv,
+            features=4 * self.features,
+            kernel_size=self._window(),
+            strides=self.strides,
+            padding=self.padding,
+            use_bias=self.use_bias,
+            dtype=self.dtype,
+            param_dtype=self.param_dtype,
+        )
         gates = conv(name="ih")(np.asarray(inputs)) + conv(name="hh")(h)
         i, g, f, o = np.split(gates, 4, axis=-1)
         f = sigmoid(f + _typed(1, f))
@@ -671,7 +760,6 @@ class ConvLSTMCell(RNNCellBase):
     def initialize_carry(self, rng, input_shape):
         """``(c, h)``, each ``(*batch, *spatial, features)`` from ``carry_init`` (one split key each)."""
         shape, batch = _batch_dims(self, input_shape)
-        state = batch + shape[len(batch):-1] + (self.features,)
+        state = batch + shape[len(batch) : -1] + (self.features,)
         key_c, key_h = _random.split(rng)
-        return (self.carry_init(key_c, state, self.param_dtype),
-                self.carry_init(key_h, state, self.param_dtype))
+        return (self.carry_init(key_c, state, self.param_dtype), self.carry_init(key_h, state, self.param_dtype))

@@ -27,7 +27,9 @@ from nnref.module import Module, compact
 def check_dropout_fields(rate, broadcast_dims, ndim: int) -> list:
     """Validates ``rate`` and ``broadcast_dims``; returns the dims as non-negative axes."""
     if isinstance(rate, numbers.Real) and not 0.0 <= rate <= 1.0:
-        raise ValueError(f"Dropout: rate must lie in [0, 1] (it is the drop probability), got {rate}. Fix: pass e.g. Dropout(rate=0.1).")
+        raise ValueError(
+            f"Dropout: rate must lie in [0, 1] (it is the drop probability), got {rate}. Fix: pass e.g. Dropout(rate=0.1)."
+        )
     axes = []
     for dim in broadcast_dims:
         if not -ndim <= dim < ndim:

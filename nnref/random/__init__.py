@@ -9,13 +9,35 @@ shape ``(..., 2)`` (``PRNGKey``) or typed :class:`KeyArray` (``key``).
 dtype('float32')
 """
 
-from nnref.random.distributions import (bernoulli, categorical, choice, gumbel,
-                                        normal, permutation, randint,
-                                        truncated_normal, uniform)
-from nnref.random.keys import (KeyArray, PRNGKey, bits, fold_in, key,
-                               key_data, split, wrap_key_data)
+from nnref.random.distributions import (
+    bernoulli,
+    categorical,
+    choice,
+    gumbel,
+    normal,
+    permutation,
+    randint,
+    truncated_normal,
+    uniform,
+)
+from nnref.random.keys import KeyArray, PRNGKey, bits, fold_in, key, key_data, split, wrap_key_data
 
-__all__ = ["KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data", "split",
-           "fold_in", "bits", "uniform", "normal", "truncated_normal",
-           "bernoulli", "randint", "gumbel", "categorical", "permutation",
-           "choice"]
+__all__ = [
+    "KeyArray",
+    "PRNGKey",
+    "key",
+    "key_data",
+    "wrap_key_data",
+    "split",
+    "fold_in",
+    "bits",
+    "uniform",
+    "normal",
+    "truncated_normal",
+    "bernoulli",
+    "randint",
+    "gumbel",
+    "categorical",
+    "permutation",
+    "choice",
+]

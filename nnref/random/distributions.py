@@ -32,13 +32,21 @@ import scipy.special
 
 from nnref.random.dtypes import finfo, is_floating, nextafter_toward, uint_dtype
 from nnref.random.erfinv import erfinv
-from nnref.random.xla_math import erf as xla_erf
 from nnref.random.fma import fma
-from nnref.random.keys import (_bits_from_data, _canonical_shape,
-                               _normalize_key, _split_data)
+from nnref.random.keys import _bits_from_data, _canonical_shape, _normalize_key, _split_data
+from nnref.random.xla_math import erf as xla_erf
 
-__all__ = ["uniform", "normal", "truncated_normal", "bernoulli", "randint",
-           "gumbel", "categorical", "permutation", "choice"]
+__all__ = [
+    "uniform",
+    "normal",
+    "truncated_normal",
+    "bernoulli",
+    "randint",
+    "gumbel",
+    "categorical",
+    "permutation",
+    "choice",
+]
 
 _INDEX_DTYPE = np.dtype(np.int32)  # JAX's default integer dtype
 
@@ -51,8 +59,7 @@ def _single_key(key, name):
 def _float_dtype(dtype, name):
     dtype = np.dtype(np.float32 if dtype is None else dtype)
     if not is_floating(dtype):
-        raise ValueError(f"dtype argument to `{name}` must be a float dtype, "
-                         f"got {dtype}")
+        raise ValueError(f"dtype argument to `{name}` must be a float dtype, got {dtype}")
     return dtype
 
 
@@ -69,8 +76,7 @@ def _as_float_param(x):
 
 def _check_param_shape(name, shape, *param_shapes):
     if np.broadcast_shapes(shape, *param_shapes) != tuple(shape):
-        raise ValueError(f"{name} parameter shapes {param_shapes} must "
-                         f"broadcast to the shape argument {shape}")
+        raise ValueError(f"{name} parameter shapes {param_shapes} must broadcast to the shape argument {shape}")
 
 
 def _uniform(data, shape, dtype, minval, maxval):
@@ -136,8 +142,7 @@ def normal(key, shape=(), dtype=np.float32):
         im = _normal_real(k_im, shape, real).astype(dtype)
         return ((re + 1j * im) / np.array(np.sqrt(2), dtype)).astype(dtype)
     if not is_floating(dtype):
-        raise ValueError(f"dtype argument to `normal` must be a float or "
-                         f"complex dtype, got {dtype}")
+        raise ValueError(f"dtype argument to `normal` must be a float or complex dtype, got {dtype}")
     return _normal_real(data, shape, dtype)
 
 
@@ -203,8 +208,7 @@ def bernoulli(key, p=0.5, shape=None, mode="low"):
     data = _single_key(key, "bernoulli")
     p = _as_float_param(p)
     if not is_floating(p.dtype):
-        raise TypeError(f"bernoulli probability `p` must have a floating "
-                        f"dtype, got {p.dtype}")
+        raise TypeError(f"bernoulli probability `p` must have a floating dtype, got {p.dtype}")
     if shape is None:
         shape = p.shape
     else:
@@ -260,7 +264,7 @@ def _randint_core(data, shape, minval, maxval, dtype):
 
 
 def _is_big(v):
-    return isinstance(v, int) and not -2**63 <= v < 2**63
+    return isinstance(v, int) and not -(2**63) <= v < 2**63
 
 
 def _int_compare_gt(v, bound):
@@ -271,15 +275,16 @@ def _int_compare_gt(v, bound):
 
 def _clip_to(v, info):
     if v.dtype == object:
-        return np.vectorize(lambda e: min(max(int(e), info.min), info.max),
-                            otypes=[object])(v)
+        return np.vectorize(lambda e: min(max(int(e), info.min), info.max), otypes=[object])(v)
     if not np.issubdtype(v.dtype, np.integer):
         v = v.astype(np.int64)  # float bounds truncate, as JAX's astype(int)
     if v.dtype == np.uint64:
-        return np.minimum(v, np.uint64(info.max)) if info.min >= 0 else \
-            np.where(v > np.uint64(info.max), info.max, v.astype(np.int64))
-    return np.clip(v.astype(np.int64), max(info.min, -2**63),
-                   min(info.max, 2**63 - 1))
+        return (
+            np.minimum(v, np.uint64(info.max))
+            if info.min >= 0
+            else np.where(v > np.uint64(info.max), info.max, v.astype(np.int64))
+        )
+    return np.clip(v.astype(np.int64), max(info.min, -(2**63)), min(info.max, 2**63 - 1))
 
 
 def randint(key, shape, minval, maxval, dtype=np.int32):
@@ -329,8 +334,7 @@ def _gumbel(data, shape, dtype, mode):
             both = _uniform(data, (2, *shape), dtype, 0.0, 1.0)
             high, low = both[0], both[1]
             # Fill the low end of (0, 1) with a second, finer uniform.
-            fine = (high + np.array(2.0 ** -info.nmant, dtype) * low
-                    + np.array(info.tiny, dtype)).astype(dtype)
+            fine = (high + np.array(2.0**-info.nmant, dtype) * low + np.array(info.tiny, dtype)).astype(dtype)
             x = np.where(high >= np.array(0.5, dtype), high, fine)
             inner = _log(-x, dtype, np.log1p)
             return (-_log(-inner, dtype)).astype(dtype)
@@ -353,8 +357,8 @@ def _u64_to_unit_float32(hi, lo):
     all_in_lo = hiclz == 32
     with np.errstate(over="ignore"):
         shifted_lo = np.where(
-            all_in_lo, lo << (loclz % 32),
-            (lo.astype(np.uint64) >> (32 - hiclz).astype(np.uint64)).astype(np.uint32))
+            all_in_lo, lo << (loclz % 32), (lo.astype(np.uint64) >> (32 - hiclz).astype(np.uint64)).astype(np.uint32)
+        )
         mantissa = ((hi << (hiclz % 32)) * (~all_in_lo)) | shifted_lo
         mantissa = (mantissa >> np.uint32(32 - 23 - 1)) & np.uint32((1 << 23) - 1)
         lead = np.where(all_in_lo, 32 + loclz, hiclz).astype(np.int64)
@@ -373,8 +377,7 @@ def _gumbel_highest(data, shape):
     x = _u64_to_unit_float32(chosen[0], chosen[1])
     # log1p near 0 and log near 1 keep every bit of the 64-bit draw.
     f32 = np.dtype(np.float32)
-    return np.where(flip, -_log(-_log(-x, f32, np.log1p), f32),
-                    -_log(-_log(x, f32), f32)).astype(np.float32)
+    return np.where(flip, -_log(-_log(-x, f32, np.log1p), f32), -_log(-_log(x, f32), f32)).astype(np.float32)
 
 
 def gumbel(key, shape=(), dtype=np.float32, mode=None):
@@ -427,10 +430,10 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     else:
         shape = _canonical_shape(shape, "categorical")
         _check_param_shape("categorical", shape, batch_shape)
-    prefix = shape[:len(shape) - len(batch_shape)]
+    prefix = shape[: len(shape) - len(batch_shape)]
     if replace:
         neg_axis = axis - ndim if axis >= 0 else axis
-        noise_shape = list(shape[len(shape) - len(batch_shape):])
+        noise_shape = list(shape[len(shape) - len(batch_shape) :])
         noise_shape.insert(neg_axis % ndim, logits.shape[neg_axis])
         g = _gumbel(data, (*prefix, *noise_shape), dtype, mode or "low")
         scores = g + logits.reshape((1,) * len(prefix) + logits.shape)
@@ -438,8 +441,9 @@ def categorical(key, logits, axis=-1, shape=None, replace=True, mode=None):
     scores = logits + _gumbel(data, logits.shape, dtype, mode or "low")
     k = math.prod(prefix)
     if k > logits.shape[axis]:
-        raise ValueError(f"Number of samples without replacement ({k}) cannot "
-                         f"exceed number of categories ({logits.shape[axis]}).")
+        raise ValueError(
+            f"Number of samples without replacement ({k}) cannot exceed number of categories ({logits.shape[axis]})."
+        )
     idx = _top_k_indices(np.moveaxis(scores, axis, -1), k)
     return np.moveaxis(idx, -1, 0).reshape(shape).astype(_INDEX_DTYPE)
 
@@ -498,8 +502,7 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     """
     data = _single_key(key, "choice")
     if not isinstance(shape, Sequence):
-        raise TypeError(f"shape argument of choice must be a sequence, "
-                        f"got {shape}")
+        raise TypeError(f"shape argument of choice must be a sequence, got {shape}")
     shape = _canonical_shape(shape, "choice")
     arr = np.asarray(a)
     if arr.ndim == 0:
@@ -517,8 +520,9 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
     if n_inputs <= 0:
         raise ValueError("a must be greater than 0 unless no samples are taken")
     if not replace and n_draws > n_inputs:
-        raise ValueError(f"Cannot take a larger sample (size {n_draws}) than "
-                         f"population (size {n_inputs}) when 'replace=False'")
+        raise ValueError(
+            f"Cannot take a larger sample (size {n_draws}) than population (size {n_inputs}) when 'replace=False'"
+        )
     if p is None:
         if replace:
             ind = _randint_core(data, shape, 0, n_inputs, _INDEX_DTYPE)
@@ -533,9 +537,11 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
         if not is_floating(p_arr.dtype):
             p_arr = p_arr.astype(np.float32)  # JAX promotes integers to float
         if p_arr.shape != (n_inputs,):
-            raise ValueError(f"p must be None or a 1D vector with the same size "
-                             f"as a.shape[axis]. p has shape {p_arr.shape} and "
-                             f"a.shape[axis] is {n_inputs}.")
+            raise ValueError(
+                f"p must be None or a 1D vector with the same size "
+                f"as a.shape[axis]. p has shape {p_arr.shape} and "
+                f"a.shape[axis] is {n_inputs}."
+            )
         dtype = p_arr.dtype
         if replace:
             cdf = np.cumsum(p_arr, dtype=dtype)
@@ -544,10 +550,8 @@ def choice(key, a, shape=(), replace=True, p=None, axis=0, mode=None):
             ind = np.searchsorted(cdf, r, side="left").astype(_INDEX_DTYPE)
         else:
             with np.errstate(divide="ignore"):
-                g = (_gumbel(data, (n_inputs,), dtype, mode or "low")
-                     + np.log(p_arr)).astype(dtype)
+                g = (_gumbel(data, (n_inputs,), dtype, mode or "low") + np.log(p_arr)).astype(dtype)
             ind = _top_k_indices(g, n_draws).astype(_INDEX_DTYPE)
         result = ind if arr.ndim == 0 else np.take(arr, ind, axis=axis)
-    out_shape = shape if arr.ndim == 0 else (
-        arr.shape[:axis] + shape + arr.shape[axis + 1:])
+    out_shape = shape if arr.ndim == 0 else (arr.shape[:axis] + shape + arr.shape[axis + 1 :])
     return result.reshape(out_shape)

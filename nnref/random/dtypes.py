@@ -16,13 +16,12 @@ import numpy as np
 __all__ = ["is_floating", "finfo", "uint_dtype", "nextafter_toward"]
 
 _ML_FLOATS = frozenset(
-    np.dtype(getattr(ml_dtypes, name)) for name in (
-        "bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz",
-        "float8_e5m2", "float8_e5m2fnuz")
-    if hasattr(ml_dtypes, name))
+    np.dtype(getattr(ml_dtypes, name))
+    for name in ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2", "float8_e5m2fnuz")
+    if hasattr(ml_dtypes, name)
+)
 
-_UINTS = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16),
-          32: np.dtype(np.uint32), 64: np.dtype(np.uint64)}
+_UINTS = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32), 64: np.dtype(np.uint64)}
 
 
 def is_floating(dtype):

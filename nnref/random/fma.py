@@ -78,8 +78,7 @@ def fma(a, b, c):
     dtype = np.result_type(a, b, c)
     shape = np.broadcast_shapes(a.shape, b.shape, c.shape)
     # Work on 1-d arrays: NumPy scalars do not support the .view() below.
-    a, b, c = np.broadcast_arrays(*(np.atleast_1d(v).astype(dtype)
-                                    for v in (a, b, c)))
+    a, b, c = np.broadcast_arrays(*(np.atleast_1d(v).astype(dtype) for v in (a, b, c)))
     with np.errstate(over="ignore", invalid="ignore"):
         if dtype == np.float32:
             p = a.astype(np.float64) * b.astype(np.float64)

@@ -33,26 +33,25 @@ import numpy as np
 from nnref.random.dtypes import uint_dtype
 from nnref.random.threefry import threefry2x32
 
-__all__ = ["KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data",
-           "split", "fold_in", "bits"]
+__all__ = ["KeyArray", "PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits"]
 
 KEY_DTYPE_NAME = "key<fry>"
 
 
 # What a key must look like, appended to every message about a malformed one.
-_KEY_FORMS = ("a key is nn.random.key(0) (a typed key of shape ()) or "
-              "nn.random.PRNGKey(0) (a uint32 array of shape (2,)); a batch of "
-              "raw keys is uint32 of shape (..., 2)")
+_KEY_FORMS = (
+    "a key is nn.random.key(0) (a typed key of shape ()) or "
+    "nn.random.PRNGKey(0) (a uint32 array of shape (2,)); a batch of "
+    "raw keys is uint32 of shape (..., 2)"
+)
 
 
 def _check_key_data(data):
     data = np.asarray(data)
     if data.dtype != np.uint32:
-        raise TypeError(f"invalid PRNG key data: expected dtype uint32, "
-                        f"got {data.dtype}; {_KEY_FORMS}")
+        raise TypeError(f"invalid PRNG key data: expected dtype uint32, got {data.dtype}; {_KEY_FORMS}")
     if data.ndim < 1 or data.shape[-1] != 2:
-        raise TypeError(f"invalid PRNG key data: expected a shape ending in "
-                        f"(2,), got {data.shape}; {_KEY_FORMS}")
+        raise TypeError(f"invalid PRNG key data: expected a shape ending in (2,), got {data.shape}; {_KEY_FORMS}")
     return data
 
 
@@ -120,8 +119,7 @@ class KeyArray:
 
     def __array__(self, dtype=None, copy=None):
         # As in JAX: turning keys into numbers must be explicit.
-        raise TypeError("a KeyArray cannot be converted to a NumPy array; "
-                        "use nnref.random.key_data(keys)")
+        raise TypeError("a KeyArray cannot be converted to a NumPy array; use nnref.random.key_data(keys)")
 
     def __repr__(self):
         words = np.array2string(self._data, separator=", ")
@@ -135,15 +133,12 @@ def _normalize_key(k, name, allow_batched=True):
     """
     if isinstance(k, KeyArray):
         data, typed = k._data, True
-    elif isinstance(k, (np.ndarray, np.generic)) or (
-            hasattr(k, "__array__") and hasattr(k, "dtype")):
+    elif isinstance(k, (np.ndarray, np.generic)) or (hasattr(k, "__array__") and hasattr(k, "dtype")):
         data, typed = _check_key_data(np.asarray(k)), False
     else:
-        raise TypeError(f"{name}: unexpected PRNG key type {type(k).__name__}; "
-                        f"{_KEY_FORMS}")
+        raise TypeError(f"{name}: unexpected PRNG key type {type(k).__name__}; {_KEY_FORMS}")
     if not allow_batched and data.ndim != 1:
-        raise ValueError(f"{name} accepts a single key, but was given a key "
-                         f"array of shape {data.shape[:-1]} != ()")
+        raise ValueError(f"{name} accepts a single key, but was given a key array of shape {data.shape[:-1]} != ()")
     return data, typed
 
 
@@ -155,8 +150,7 @@ def _canonical_shape(shape, name):
     try:
         shape = tuple(operator.index(d) for d in shape)
     except TypeError:
-        raise TypeError(f"{name}: shape must be a sequence of integers, "
-                        f"got {shape!r}") from None
+        raise TypeError(f"{name}: shape must be a sequence of integers, got {shape!r}") from None
     if any(d < 0 for d in shape):
         raise ValueError(f"{name}: shape must be non-negative, got {shape}")
     return shape
@@ -168,17 +162,15 @@ def _seed_words(seed, name):
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(f"{name}: PRNG key seed must be an integer, got {seed!r}")
     if isinstance(seed, int):
-        if not -2**63 <= seed < 2**63:
+        if not -(2**63) <= seed < 2**63:
             raise OverflowError(f"{name}: seed {seed} does not fit in int64")
         value = seed
     else:
         arr = np.asarray(seed)
         if arr.ndim:
-            raise TypeError(f"{name} accepts a scalar seed, but was given an "
-                            f"array of shape {arr.shape} != ()")
+            raise TypeError(f"{name} accepts a scalar seed, but was given an array of shape {arr.shape} != ()")
         if not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"{name}: PRNG key seed must be an integer, "
-                            f"got {seed!r}")
+            raise TypeError(f"{name}: PRNG key seed must be an integer, got {seed!r}")
         value = int(arr)
     # JAX's default mode holds the seed in 32 bits, so the high word is 0.
     return np.array([0, value % 2**32], dtype=np.uint32)
@@ -270,8 +262,7 @@ def _fold_in_word(value):
         return np.uint32(value)
     arr = np.asarray(value)
     if arr.ndim:
-        raise TypeError(f"fold_in accepts a scalar, but was given an array of "
-                        f"shape {arr.shape} != ()")
+        raise TypeError(f"fold_in accepts a scalar, but was given an array of shape {arr.shape} != ()")
     if not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"fold_in data must be an integer, got {arr.dtype}")
     # A NumPy integer is reinterpreted modulo 2**32, as a dtype cast does.
@@ -308,7 +299,6 @@ def bits(key, shape=(), dtype=np.uint32):
     data, _ = _normalize_key(key, "bits", allow_batched=False)
     dtype = np.dtype(np.uint32 if dtype is None else dtype)
     if dtype.kind != "u":
-        raise ValueError(f"dtype argument to `bits` must be an unsigned int "
-                         f"dtype, got {dtype}")
+        raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
     shape = _canonical_shape(shape, "bits")
     return _bits_from_data(data, dtype.itemsize * 8, shape)

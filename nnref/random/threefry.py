@@ -41,8 +41,7 @@ def threefry2x32(k0, k1, x0, x1):
     >>> a.dtype, a.shape
     (dtype('uint32'), (3,))
     """
-    k0, k1, x0, x1 = np.broadcast_arrays(
-        *(np.asarray(v, dtype=np.uint32) for v in (k0, k1, x0, x1)))
+    k0, k1, x0, x1 = np.broadcast_arrays(*(np.asarray(v, dtype=np.uint32) for v in (k0, k1, x0, x1)))
     shape = k0.shape
     # Flatten to 1-d: arithmetic on 0-d arrays yields NumPy scalars, which
     # warn on the wrap-around that the cipher relies on.

@@ -42,8 +42,7 @@ def _bits(*words):
 
 # log(y): the Cephes logf polynomial coefficients, highest degree first,
 # grouped as XLA evaluates them (three interleaved Horner chains).
-_LOG = _bits(0x3D9021BB, 0xBDEBD1B8, 0x3DEF251A, 0xBDFE5D4F, 0x3E11E9BF,
-             0xBE2AAE50, 0x3E4CCEAC, 0xBE7FFFFC, 0x3EAAAAAA)
+_LOG = _bits(0x3D9021BB, 0xBDEBD1B8, 0x3DEF251A, 0xBDFE5D4F, 0x3E11E9BF, 0xBE2AAE50, 0x3E4CCEAC, 0xBE7FFFFC, 0x3EAAAAAA)
 _LOG_HI, _LOG_LO = _bits(0x3F318000, 0xB95E8083)  # ln 2 = hi + lo
 _SQRT_HALF, _MIN_NORMAL = _bits(0x3F3504F3, 0x00800000)
 # log1p(t) near 0: Horner chains of the denominator (leading 1) and numerator.

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from shared_spec import errors
-
 from nnref.tree_util import tree_flatten, tree_leaves, tree_map
+from shared_spec import errors
 
 
 def map_prefix(fn, axes, tree, *rest):
@@ -52,7 +51,8 @@ def axis_sizes(axes, tree, skip=(None,), what: str = "nn.vmap(in_axes=...)", pat
                 raise ValueError(
                     f"{what} at module {errors.format_path(path)}: axis {axis!r} does not fit a value of shape "
                     f"{tuple(shape)}; expected an axis in [{-len(shape)}, {len(shape)}) or "
-                    f"{' or '.join(repr(s) for s in skip)} (not mapped).")
+                    f"{' or '.join(repr(s) for s in skip)} (not mapped)."
+                )
             sizes.add(shape[axis])
         return subtree
 
@@ -61,26 +61,32 @@ def axis_sizes(axes, tree, skip=(None,), what: str = "nn.vmap(in_axes=...)", pat
     except (KeyError, IndexError, TypeError, ValueError) as error:
         if isinstance(error, ValueError) and " at module " in str(error):
             raise
-        raise ValueError(f"{what} at module {errors.format_path(path)}: the axes {axes!r} do not match the "
-                         f"structure of the values they describe ({error!r}); expected one entry per argument "
-                         "(or a single int for all).") from None
+        raise ValueError(
+            f"{what} at module {errors.format_path(path)}: the axes {axes!r} do not match the "
+            f"structure of the values they describe ({error!r}); expected one entry per argument "
+            "(or a single int for all)."
+        ) from None
     return sizes
 
 
 def check_length(transform: str, argument: str, axes, args: tuple, path) -> None:
     """A tuple/list of per-argument axes has one entry per argument."""
     if isinstance(axes, (list, tuple)) and len(axes) != len(args):
-        raise ValueError(f"nn.{transform}({argument}={axes!r}) at module {errors.format_path(path)}: {len(axes)} "
-                         f"axes for {len(args)} argument(s); expected one entry per argument after the module "
-                         "(or a single value for all).")
+        raise ValueError(
+            f"nn.{transform}({argument}={axes!r}) at module {errors.format_path(path)}: {len(axes)} "
+            f"axes for {len(args)} argument(s); expected one entry per argument after the module "
+            "(or a single value for all)."
+        )
 
 
 def check_not_empty(transform: str, n: int, path) -> None:
     """Both backends refuse a mapped/scanned axis of size 0 (nothing to run; variables would be empty)."""
     if n == 0:
-        raise ValueError(f"nn.{transform} at module {errors.format_path(path)}: the mapped/scanned axis has size 0, "
-                         "so there is nothing to run (and mapped variables would be created empty); expected "
-                         "size at least 1.")
+        raise ValueError(
+            f"nn.{transform} at module {errors.format_path(path)}: the mapped/scanned axis has size 0, "
+            "so there is nothing to run (and mapped variables would be created empty); expected "
+            "size at least 1."
+        )
 
 
 def take_keys(group: tuple, i: int) -> tuple:
@@ -101,4 +107,5 @@ def check_carry(before, after, what: str) -> None:
         raise TypeError(
             f"{what} must keep their structure and shapes from one iteration to the next. Variables of a "
             "carried collection cannot be created inside the loop (create them before it, e.g. with a first "
-            "call outside the loop), and the collection must be mutable in the call.")
+            "call outside the loop), and the collection must be mutable in the call."
+        )

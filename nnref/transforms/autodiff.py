@@ -95,8 +95,10 @@ def numeric_jvp(f: Callable, inputs, tangents):
     h = _STEP * scale / norm
     sides = []
     for sign in (1.0, -1.0):
-        moved = [np.asarray(x, np.float64) + sign * h * np.asarray(t, np.float64) if _is_float(x) else x
-                 for x, t in zip(leaves, t_leaves)]
+        moved = [
+            np.asarray(x, np.float64) + sign * h * np.asarray(t, np.float64) if _is_float(x) else x
+            for x, t in zip(leaves, t_leaves)
+        ]
         sides.append(tree_flatten(f(tree_unflatten(treedef, moved)))[0])
     y_leaves, y_def = tree_flatten(y)
     out = [((a - b) / (2 * h)).astype(np.asarray(ref).dtype) for a, b, ref in zip(sides[0], sides[1], y_leaves)]
@@ -126,8 +128,11 @@ def jvp_core(fn: Callable, variable_tangents=None, variables=True, rngs=True):
 
         y, out_groups = evaluate((jvp_vars, tuple(primals)))
         after = lift.counts()
-        _, y_tangent = numeric_jvp(lambda inputs: evaluate(inputs)[0], (jvp_vars, tuple(primals)),
-                                   (_fill_tangents(jvp_vars, var_tangents), tuple(tangents)))
+        _, y_tangent = numeric_jvp(
+            lambda inputs: evaluate(inputs)[0],
+            (jvp_vars, tuple(primals)),
+            (_fill_tangents(jvp_vars, var_tangents), tuple(tangents)),
+        )
         lift.set_counts(after)
         lift.publish(out_groups)
         return y, y_tangent
@@ -141,8 +146,16 @@ def _fill_tangents(jvp_vars, var_tangents):
 
 def jvp(fn: Callable, mdl, primals, tangents, variable_tangents, variables=True, rngs=True):
     """``(fn(mdl, *primals), its jvp)`` by central differences (see the module docstring)."""
-    return transform_direct(jvp_core, (fn,), mdl, tuple(primals), tuple(tangents),
-                            variable_tangents=variable_tangents, variables=variables, rngs=rngs)
+    return transform_direct(
+        jvp_core,
+        (fn,),
+        mdl,
+        tuple(primals),
+        tuple(tangents),
+        variable_tangents=variable_tangents,
+        variables=variables,
+        rngs=rngs,
+    )
 
 
 def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True, rngs=True):
@@ -177,15 +190,22 @@ def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params"
     return lifted
 
 
-def vjp(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True,
-        rngs=True):
+def vjp(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), vjp_variables="params", variables=True, rngs=True):
     """``(fn(mdl, *primals), vjp_fn)`` by central differences (see the module docstring)."""
-    return transform_direct(vjp_core, (fn,), mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes,
-                            vjp_variables=vjp_variables, variables=variables, rngs=rngs)
+    return transform_direct(
+        vjp_core,
+        (fn,),
+        mdl,
+        *primals,
+        has_aux=has_aux,
+        reduce_axes=reduce_axes,
+        vjp_variables=vjp_variables,
+        variables=variables,
+        rngs=rngs,
+    )
 
 
-def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_vars="params",
-                    nondiff_argnums=()):
+def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_vars="params", nondiff_argnums=()):
     def lifted(scopes, *args):
         lift = Lift(scopes, (grad_vars, True), (grad_vars, True), (True,))
         inner = lift.scopes(lift.variable_groups, lift.rng_groups)
@@ -196,13 +216,16 @@ def custom_vjp_core(fn: Callable, forward_fn: Callable, backward_fn=None, grad_v
     return lifted
 
 
-def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_vars="params",
-               nondiff_argnums=()):
+def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_vars="params", nondiff_argnums=()):
     """``fn(mdl, *args)`` with a custom backward rule; nnref runs ``fn`` forward (see the module docstring)."""
+
     def call(mdl, *args):
         return transform_direct(
             lambda body, forward_body: custom_vjp_core(body, forward_body, backward_fn, grad_vars, nondiff_argnums),
-            (fn, forward_fn), mdl, *args)
+            (fn, forward_fn),
+            mdl,
+            *args,
+        )
 
     return call
 
@@ -210,15 +233,19 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
 def _check_scalar(y, path) -> None:
     shape = np.shape(y)
     if shape != ():
-        raise ValueError(f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
-                         f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
-                         "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs.")
+        raise ValueError(
+            f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
+            f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
+            "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs."
+        )
 
 
 def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=True, rngs=True):
     if reduce_axes:
-        raise ValueError("nn.grad / nn.value_and_grad(reduce_axes=...) is not supported (JAX removed "
-                         "reduce_axes); reduce the gradients yourself.")
+        raise ValueError(
+            "nn.grad / nn.value_and_grad(reduce_axes=...) is not supported (JAX removed "
+            "reduce_axes); reduce the gradients yourself."
+        )
 
     def lifted(scopes, *primals):
         # Only the primals are differentiated: the variables are constants here.
@@ -263,9 +290,17 @@ def value_and_grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), v
     >>> bool(np.allclose(x_grad, 2 * (x @ w) @ w.T, atol=1e-4))  # d|xW|^2/dx = 2 (xW) W^T
     True
     """
-    out = transform_direct(value_and_grad_core, (fn,), mdl, *primals, has_aux=has_aux,
-                           reduce_axes=reduce_axes, variables=variables, rngs=rngs,
-                           transform_name="value_and_grad")
+    out = transform_direct(
+        value_and_grad_core,
+        (fn,),
+        mdl,
+        *primals,
+        has_aux=has_aux,
+        reduce_axes=reduce_axes,
+        variables=variables,
+        rngs=rngs,
+        transform_name="value_and_grad",
+    )
     if has_aux:
         y, aux, grads = out
         return (y, aux), grads
@@ -286,6 +321,7 @@ def grad(fn: Callable, mdl, *primals, has_aux=False, reduce_axes=(), variables=T
     >>> np.round(x_grad, 3).tolist()  # 3 x^2
     [3.0, 12.0]
     """
-    value, grads = value_and_grad(fn, mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes,
-                                  variables=variables, rngs=rngs)
+    value, grads = value_and_grad(
+        fn, mdl, *primals, has_aux=has_aux, reduce_axes=reduce_axes, variables=variables, rngs=rngs
+    )
     return (grads, value[1]) if has_aux else grads

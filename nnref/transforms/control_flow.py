@@ -25,17 +25,17 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from shared_spec import errors
-
 from nnref import random as nrandom
 from nnref.lift import Lift
 from nnref.transforms._axes import check_carry
 from nnref.transforms.lifting import transform_direct
 from nnref.tree_util import tree_flatten, tree_map
+from shared_spec import errors
 
 
-def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=False, broadcast_variables=True,
-                    split_rngs: Mapping = {}):
+def while_loop_core(
+    cond_body: Callable, loop_body: Callable, carry_variables=False, broadcast_variables=True, split_rngs: Mapping = {}
+):
     rng_filters = tuple(split_rngs.keys())
     rng_splits = tuple(bool(s) for s in split_rngs.values())
 
@@ -44,18 +44,23 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
         carry_vars, broadcast_vars = lift.variable_groups
 
         def step_rngs(i: int):
-            data = np.uint32(i % 2 ** 32)
+            data = np.uint32(i % 2**32)
             return tuple(
-                tuple({s: nrandom.fold_in(k, data) for s, k in streams.items()} for streams in group) if split
+                tuple({s: nrandom.fold_in(k, data) for s, k in streams.items()} for streams in group)
+                if split
                 else group
-                for group, split in zip(lift.rng_groups, rng_splits))
+                for group, split in zip(lift.rng_groups, rng_splits)
+            )
 
         def run_body(carry_vars, carry, i: int):
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(i))
             new_carry = loop_body(inner, carry)
             (new_vars,) = lift.repack(inner)
-            check_carry((carry_vars, carry), (new_vars, new_carry),
-                        "nn.while_loop: the carry and the carry_variables collections")
+            check_carry(
+                (carry_vars, carry),
+                (new_vars, new_carry),
+                "nn.while_loop: the carry and the carry_variables collections",
+            )
             return new_vars, new_carry
 
         start = lift.counts()
@@ -86,15 +91,19 @@ def while_loop_core(cond_body: Callable, loop_body: Callable, carry_variables=Fa
 def check_loop_condition(go, path) -> None:
     """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
     if np.shape(go) != () or np.asarray(go).dtype != np.bool_:
-        raise TypeError(f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
-                        f"scalar; got {type(go).__name__} of shape {tuple(np.shape(go))} and dtype "
-                        f"{np.asarray(go).dtype}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n).")
+        raise TypeError(
+            f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
+            f"scalar; got {type(go).__name__} of shape {tuple(np.shape(go))} and dtype "
+            f"{np.asarray(go).dtype}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n)."
+        )
 
 
 def check_predicate(transform: str, argument: str, value, path) -> None:
     if np.shape(value) != ():
-        raise TypeError(f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
-                        f"a scalar; got shape {tuple(np.shape(value))}.")
+        raise TypeError(
+            f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
+            f"a scalar; got shape {tuple(np.shape(value))}."
+        )
 
 
 def _signature(result):
@@ -107,12 +116,26 @@ def _short(value) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def while_loop(cond_fn: Callable, body_fn: Callable, mdl, init, carry_variables=False, broadcast_variables=True,
-               split_rngs: Mapping = {}):
+def while_loop(
+    cond_fn: Callable,
+    body_fn: Callable,
+    mdl,
+    init,
+    carry_variables=False,
+    broadcast_variables=True,
+    split_rngs: Mapping = {},
+):
     """A while loop with ``cond_fn(mdl, carry)`` and ``body_fn(mdl, carry) -> carry`` (see the module docstring)."""
-    return transform_direct(while_loop_core, (cond_fn, body_fn), mdl, init, carry_variables=carry_variables,
-                            broadcast_variables=broadcast_variables, split_rngs=split_rngs,
-                            transform_name="while_loop")
+    return transform_direct(
+        while_loop_core,
+        (cond_fn, body_fn),
+        mdl,
+        init,
+        carry_variables=carry_variables,
+        broadcast_variables=broadcast_variables,
+        split_rngs=split_rngs,
+        transform_name="while_loop",
+    )
 
 
 def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, transform="cond"):
@@ -131,7 +154,8 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, trans
                 "output structures, shapes or dtypes (outputs, then updated variables): "
                 + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
                 + ". Every branch is traced, so each must return the same shapes and dtypes and create or "
-                "update the same variables.")
+                "update the same variables."
+            )
         y, out_groups = results[index]
         lift.publish(out_groups)
         return y
@@ -142,14 +166,31 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, trans
 def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variables=True, rngs=True):
     """``true_fun(mdl, *operands)`` if ``pred`` else ``false_fun(mdl, *operands)``."""
     check_predicate("cond", "pred", pred, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
-    return transform_direct(_select_core, (true_fun, false_fun), mdl, *operands,
-                            index=0 if bool(np.asarray(pred)) else 1, variables=variables, rngs=rngs,
-                            transform="cond", transform_name="cond")
+    return transform_direct(
+        _select_core,
+        (true_fun, false_fun),
+        mdl,
+        *operands,
+        index=0 if bool(np.asarray(pred)) else 1,
+        variables=variables,
+        rngs=rngs,
+        transform="cond",
+        transform_name="cond",
+    )
 
 
 def switch(index, branches: Sequence[Callable], mdl, *operands, variables=True, rngs=True):
     """``branches[index](mdl, *operands)``, ``index`` clamped to the valid range like ``lax.switch``."""
     check_predicate("switch", "index", index, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
     chosen = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
-    return transform_direct(_select_core, tuple(branches), mdl, *operands, index=chosen, variables=variables,
-                            rngs=rngs, transform="switch", transform_name="switch")
+    return transform_direct(
+        _select_core,
+        tuple(branches),
+        mdl,
+        *operands,
+        index=chosen,
+        variables=variables,
+        rngs=rngs,
+        transform="switch",
+        transform_name="switch",
+    )

@@ -35,8 +35,16 @@ def _lifted_call(fn, scopes, variables, rngs, args, kwargs):
     return y
 
 
-def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_argnames=(), donate_argnums=(),
-             device=None, backend=None):
+def jit_core(
+    fn: Callable,
+    variables=True,
+    rngs=True,
+    static_argnums=(),
+    static_argnames=(),
+    donate_argnums=(),
+    device=None,
+    backend=None,
+):
     def lifted(scopes, *args, **kwargs):
         if static_argnums or donate_argnums:
             check_argnums_in_range("jit", "static_argnums", static_argnums, len(args), scopes[-1].path)
@@ -60,23 +68,44 @@ def jit_core(fn: Callable, variables=True, rngs=True, static_argnums=(), static_
     return lifted
 
 
-def jit(target, variables=True, rngs=True, static_argnums: int | Iterable[int] = (), static_argnames=(),
-        donate_argnums: int | Iterable[int] = (), device=None, backend: str | None = None, methods=None):
+def jit(
+    target,
+    variables=True,
+    rngs=True,
+    static_argnums: int | Iterable[int] = (),
+    static_argnames=(),
+    donate_argnums: int | Iterable[int] = (),
+    device=None,
+    backend: str | None = None,
+    methods=None,
+):
     """A lifted jit (a semantic identity here; see the module docstring)."""
     # the seed system's numbering: the module is argument 0 (and is never static or donated)
     static_argnums = tuple(i - 1 for i in _argnums("jit", "static_argnums", static_argnums) if i > 0)
     donate_argnums = tuple(i - 1 for i in _argnums("jit", "donate_argnums", donate_argnums) if i > 0)
-    return lift_transform("jit", jit_core, target, methods=methods, variables=variables, rngs=rngs,
-                          static_argnums=static_argnums, static_argnames=static_argnames,
-                          donate_argnums=donate_argnums, device=device, backend=backend)
+    return lift_transform(
+        "jit",
+        jit_core,
+        target,
+        methods=methods,
+        variables=variables,
+        rngs=rngs,
+        static_argnums=static_argnums,
+        static_argnames=static_argnames,
+        donate_argnums=donate_argnums,
+        device=device,
+        backend=backend,
+    )
 
 
-def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_cse=True, static_argnums=(),
-               policy=None):
+def remat_core(
+    fn: Callable, variables=True, rngs=True, concrete=False, prevent_cse=True, static_argnums=(), policy=None
+):
     if concrete:
         raise NotImplementedError(
             "nn.remat(concrete=True) is gone from JAX's checkpoint; mark the arguments that drive Python "
-            "control flow with static_argnums instead.")
+            "control flow with static_argnums instead."
+        )
 
     def lifted(scopes, *args, **kwargs):
         if static_argnums:
@@ -86,12 +115,30 @@ def remat_core(fn: Callable, variables=True, rngs=True, concrete=False, prevent_
     return lifted
 
 
-def checkpoint(target, variables=True, rngs=True, concrete: bool = False, prevent_cse: bool = True,
-               static_argnums: int | tuple = (), policy: Callable | None = None, methods=None):
+def checkpoint(
+    target,
+    variables=True,
+    rngs=True,
+    concrete: bool = False,
+    prevent_cse: bool = True,
+    static_argnums: int | tuple = (),
+    policy: Callable | None = None,
+    methods=None,
+):
     """A lifted checkpoint (alias ``remat``; a semantic identity here)."""
     static_argnums = tuple(i - 1 for i in _argnums("checkpoint", "static_argnums", static_argnums))
-    return lift_transform("checkpoint", remat_core, target, methods=methods, variables=variables, rngs=rngs,
-                          concrete=concrete, prevent_cse=prevent_cse, static_argnums=static_argnums, policy=policy)
+    return lift_transform(
+        "checkpoint",
+        remat_core,
+        target,
+        methods=methods,
+        variables=variables,
+        rngs=rngs,
+        concrete=concrete,
+        prevent_cse=prevent_cse,
+        static_argnums=static_argnums,
+        policy=policy,
+    )
 
 
 remat = checkpoint

@@ -22,12 +22,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from typing import Any, Callable
+from typing import Callable
 
-
+from nnref import module as _module
+from nnref.module import Module
+from nnref.tree_util import tree_leaves
+from nnref.variables import Variable
 from shared_spec import errors
-from shared_spec.attribute_names import map_modules
 from shared_spec import transform_args as _transform_args
+from shared_spec.attribute_names import map_modules
 from shared_spec.transform_args import (  # noqa: F401  (shared rules; other transform files import them from here)
     _RNG_OPTIONS,
     _VARIABLE_OPTIONS,
@@ -41,12 +44,6 @@ from shared_spec.transform_args import (  # noqa: F401  (shared rules; other tra
     check_argnums_in_range,
     validate_options,
 )
-
-from nnref import module as _module
-from nnref.module import Module
-from nnref.tree_util import tree_leaves
-from nnref.variables import Variable
-
 
 # -- collecting and re-binding scopes ----------------------------------------------------
 
@@ -120,8 +117,11 @@ def module_scopes(module: Module, args: tuple, kwargs: dict):
         for field in _field_names(m):
             value = m.__dict__[field]
             if isinstance(value, Module) or _container(value):
-                map_modules(lambda _s, sub: take_fields(sub) if _bound_module(sub) and sub.parent is not m else sub,
-                            value, _is_module)
+                map_modules(
+                    lambda _s, sub: take_fields(sub) if _bound_module(sub) and sub.parent is not m else sub,
+                    value,
+                    _is_module,
+                )
         scopes.append(m.scope)
 
     if module.scope is None:
@@ -218,8 +218,17 @@ def _check_return(value, method_name) -> None:
         raise errors.TransformedMethodReturnValueError(method_name)
 
 
-def _run_inner(outer: Module, fn: Callable, method_name: str, scopes, args, kwargs, cls=None, start=None,
-               transform=("lifted transform", {})):
+def _run_inner(
+    outer: Module,
+    fn: Callable,
+    method_name: str,
+    scopes,
+    args,
+    kwargs,
+    cls=None,
+    start=None,
+    transform=("lifted transform", {}),
+):
     inner, args, kwargs = bind_scopes(outer, args, kwargs, scopes, cls)
     _export_state(_snapshot_state(outer) if start is None else start, inner)
     try:
@@ -269,8 +278,10 @@ def _method_options(transform: str, methods, options: dict) -> dict:
         return {name: options for name in methods}
     if isinstance(methods, dict):
         return {name: dict(per_method) for name, per_method in methods.items()}
-    raise TypeError(f"{_what(transform)}(methods={_short(methods)}): expected None, a list/tuple of method names "
-                    f"or a dict of per-method options; got {type(methods).__name__}.")
+    raise TypeError(
+        f"{_what(transform)}(methods={_short(methods)}): expected None, a list/tuple of method names "
+        f"or a dict of per-method options; got {type(methods).__name__}."
+    )
 
 
 def transform_class(name: str, core: Callable, cls, methods=None, **options):
@@ -288,8 +299,9 @@ def transform_class(name: str, core: Callable, cls, methods=None, **options):
             start = _snapshot_state(self)
 
             def body(scopes, *args, **kwargs):
-                return _run_inner(self, fn, method_name, scopes, args, kwargs, cls=cls, start=start,
-                                  transform=transform)
+                return _run_inner(
+                    self, fn, method_name, scopes, args, kwargs, cls=cls, start=start, transform=transform
+                )
 
             body.cache_key = (fn, cls, _module_key(self))
 
@@ -336,8 +348,9 @@ def transform_method(core: Callable, fn: Callable, transform_name: str = "lifted
     return transformed
 
 
-def transform_direct(core: Callable, fns: tuple, module: Module, *args, transform_name: str = "lifted transform",
-                     **options):
+def transform_direct(
+    core: Callable, fns: tuple, module: Module, *args, transform_name: str = "lifted transform", **options
+):
     """Calls ``core(*bodies, **options)`` once, where body ``i`` runs ``fns[i](module, ...)`` on lifted scopes."""
     transform = (transform_name, options)
     if not isinstance(module, Module):
@@ -380,5 +393,6 @@ def single_scope(scopes):
     if len(scopes) != 1:
         raise NotImplementedError(
             "This lifted transform supports one module only; modules passed as arguments or held in "
-            "fields cannot be lifted with it.")
+            "fields cannot be lifted with it."
+        )
     return scopes

@@ -17,13 +17,25 @@ from nnref.transforms.lifting import lift_transform
 from nnref.transforms.scan import scan_core
 
 
-def remat_scan_core(body_fn: Callable, lengths: Sequence[int] = (), policy=None, variable_broadcast=False,
-                    variable_carry=False, variable_axes={True: 0}, split_rngs={True: True}):
+def remat_scan_core(
+    body_fn: Callable,
+    lengths: Sequence[int] = (),
+    policy=None,
+    variable_broadcast=False,
+    variable_carry=False,
+    variable_axes={True: 0},
+    split_rngs={True: True},
+):
     if not lengths:
         raise ValueError("nn.remat_scan needs at least one loop length, e.g. lengths=(10,).")
-    options = dict(variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                   variable_axes=variable_axes, split_rngs=split_rngs)
+    options = dict(
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+    )
     if len(lengths) == 1:
+
         def step(scopes, carry):
             return body_fn(scopes, carry), ()
     else:
@@ -37,9 +49,24 @@ def remat_scan_core(body_fn: Callable, lengths: Sequence[int] = (), policy=None,
     return lifted
 
 
-def remat_scan(target, lengths: Sequence[int] = (), policy=None, variable_broadcast=False, variable_carry=False,
-               variable_axes={True: 0}, split_rngs={True: True}):
+def remat_scan(
+    target,
+    lengths: Sequence[int] = (),
+    policy=None,
+    variable_broadcast=False,
+    variable_carry=False,
+    variable_axes={True: 0},
+    split_rngs={True: True},
+):
     """Applies a ``(x) -> x`` module ``prod(lengths)`` times as nested scans (see the production backend)."""
-    return lift_transform("remat_scan", remat_scan_core, target, lengths=tuple(lengths), policy=policy,
-                          variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                          variable_axes=variable_axes, split_rngs=split_rngs)
+    return lift_transform(
+        "remat_scan",
+        remat_scan_core,
+        target,
+        lengths=tuple(lengths),
+        policy=policy,
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        variable_axes=variable_axes,
+        split_rngs=split_rngs,
+    )

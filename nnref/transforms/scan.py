@@ -38,17 +38,25 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from shared_spec.errors import format_path as path_text
-from shared_spec.in_out_axes import split_in_out
-
 from nnref import meta
 from nnref import random as nrandom
 from nnref.interception import trace_only_pass
 from nnref.lift import Lift
-from nnref.tree_util import tree_flatten, tree_map
-from nnref.transforms._axes import (axis_sizes, check_carry, check_length, check_not_empty, map_prefix, per_arg,
-                                    stack, take, take_keys)
+from nnref.transforms._axes import (
+    axis_sizes,
+    check_carry,
+    check_length,
+    check_not_empty,
+    map_prefix,
+    per_arg,
+    stack,
+    take,
+    take_keys,
+)
 from nnref.transforms.lifting import lift_transform, validate_options
+from nnref.tree_util import tree_flatten, tree_map
+from shared_spec.errors import format_path as path_text
+from shared_spec.in_out_axes import split_in_out
 
 
 class _Broadcast:
@@ -62,10 +70,22 @@ class _Broadcast:
 broadcast = _Broadcast()
 
 
-def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
-              split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-              data_transform=None, metadata_params: Mapping = {}, _split_transpose=False,
-              check_constancy_invariants=True):
+def scan_core(
+    fn: Callable,
+    variable_axes: Mapping = {},
+    variable_broadcast=False,
+    variable_carry=False,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    length=None,
+    reverse=False,
+    unroll=1,
+    data_transform=None,
+    metadata_params: Mapping = {},
+    _split_transpose=False,
+    check_constancy_invariants=True,
+):
     # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
     sides = split_in_out(variable_axes)
     scan_axes, out_scan_axes = sides.in_axes, sides.out_axes
@@ -82,13 +102,16 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             raise ValueError(
                 f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
                 f"outputs. out_axes was given as {out_axes!r} (module {path_text(path)}); mark no output "
-                "nn.broadcast, or pass check_constancy_invariants=True.")
+                "nn.broadcast, or pass check_constancy_invariants=True."
+            )
         arg_axes = per_arg(in_axes, args)
         lengths = axis_sizes(arg_axes, args, skip=(broadcast,), what="nn.scan(in_axes=...)", path=path)
         if length is not None:
             if lengths - {length}:  # lax.scan's check
-                raise ValueError(f"nn.scan: length={length} disagrees with the lengths {sorted(lengths)} of the "
-                                 "scanned axes of the inputs.")
+                raise ValueError(
+                    f"nn.scan: length={length} disagrees with the lengths {sorted(lengths)} of the "
+                    "scanned axes of the inputs."
+                )
             n = length
         elif len(lengths) == 1:
             (n,) = lengths
@@ -98,21 +121,25 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
             raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
         check_not_empty("scan", n, path)
         broadcast_vars, carry_vars = lift.variable_groups[:2]
-        scan_vars = tuple(meta.remove_axis(g, a, metadata_params)
-                          for g, a in zip(lift.variable_groups[2:], scan_axes))
+        scan_vars = tuple(meta.remove_axis(g, a, metadata_params) for g, a in zip(lift.variable_groups[2:], scan_axes))
         split_keys = tuple(
             tuple({s: nrandom.split(k, n) for s, k in streams.items()} for streams in group) if split else None
-            for group, split in zip(lift.rng_groups, rng_splits))
+            for group, split in zip(lift.rng_groups, rng_splits)
+        )
 
         def step(i, broadcast_in, carry_vars, c, shift=False):
-            rngs = tuple(take_keys(keys, i) if split else group
-                         for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits))
+            rngs = tuple(
+                take_keys(keys, i) if split else group
+                for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits)
+            )
             try:
                 groups = (broadcast_in, carry_vars) + tuple(take(g, a, i) for g, a in zip(scan_vars, scan_axes))
             except np.exceptions.AxisError as error:
-                raise ValueError(f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {path_text(path)}: an "
-                                 f"axis does not fit the variables it describes ({error}); expected an axis in "
-                                 "[-ndim, ndim) of each variable of the collection.") from None
+                raise ValueError(
+                    f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {path_text(path)}: an "
+                    f"axis does not fit the variables it describes ({error}); expected an axis in "
+                    "[-ndim, ndim) of each variable of the collection."
+                ) from None
             if data_transform is not None:
                 groups, rngs = data_transform(groups, rngs)
             step_args = map_prefix(lambda a, x: x if a is broadcast else take(x, a, i), arg_axes, args)
@@ -142,33 +169,39 @@ def scan_core(fn: Callable, variable_axes: Mapping = {}, variable_broadcast=Fals
                 probe = None
             lift.set_counts(after)
             if probe is not None and not (
-                    _same(new_broadcast, probe[0])
-                    and _same(_broadcast_part(out_axes, y_first), _broadcast_part(out_axes, probe[3]))):
+                _same(new_broadcast, probe[0])
+                and _same(_broadcast_part(out_axes, y_first), _broadcast_part(out_axes, probe[3]))
+            ):
                 raise ValueError(
                     "broadcasted variable has a data dependency on the scan body. nn.scan: a broadcast variable "
                     "(variable_broadcast) or broadcast output has a data dependency on the loop (the carry or "
                     "the scanned inputs). Broadcast variables are created once for all steps; make them "
-                    "independent of the loop's values, or scan them with variable_axes instead.")
+                    "independent of the loop's values, or scan them with variable_axes instead."
+                )
             broadcast_vars = new_broadcast
         # (without the check, the loop reads the broadcast variables as given and drops what it writes to them)
         # 2. the loop, every step from the same counters
         counts = lift.counts()
         c = init
         ys, scanned = [None] * n, [None] * n
-        for i in (reversed(range(n)) if reverse else range(n)):
+        for i in reversed(range(n)) if reverse else range(n):
             lift.set_counts(counts)
             before = (carry_vars, c)
             _, carry_vars, c, ys[i], scanned[i] = step(i, broadcast_vars, carry_vars, c)
             check_carry(before, (carry_vars, c), "nn.scan: the carry and the variable_carry collections")
         try:
             ys = _stack_outputs(out_axes, ys, y_first if y_first is not None else ys[first])
-            scan_out = tuple(meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
-                             for g, a in enumerate(out_scan_axes))
+            scan_out = tuple(
+                meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
+                for g, a in enumerate(out_scan_axes)
+            )
         except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
-            raise ValueError(f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
-                             f"{path_text(path)}: an output or variable axis does not fit the value it describes "
-                             f"({error}); expected axes in [-ndim-1, ndim] of each stacked output (one per "
-                             "output, or a single int/nn.broadcast for all).") from None
+            raise ValueError(
+                f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
+                f"{path_text(path)}: an output or variable axis does not fit the value it describes "
+                f"({error}); expected axes in [-ndim-1, ndim] of each stacked output (one per "
+                "output, or a single int/nn.broadcast for all)."
+            ) from None
         lift.publish((broadcast_vars, carry_vars) + scan_out)
         return c, ys
 
@@ -222,19 +255,48 @@ def _stack_outputs(axes, ys: list, y_first):
     return stack(ys, axes)
 
 
-def scan(target, variable_axes: Mapping = {}, variable_broadcast=False, variable_carry=False,
-         split_rngs: Mapping = {}, in_axes=0, out_axes=0, length=None, reverse=False, unroll=1,
-         data_transform=None, metadata_params: Mapping = {}, methods=None, _split_transpose=False,
-         check_constancy_invariants: bool = True):
+def scan(
+    target,
+    variable_axes: Mapping = {},
+    variable_broadcast=False,
+    variable_carry=False,
+    split_rngs: Mapping = {},
+    in_axes=0,
+    out_axes=0,
+    length=None,
+    reverse=False,
+    unroll=1,
+    data_transform=None,
+    metadata_params: Mapping = {},
+    methods=None,
+    _split_transpose=False,
+    check_constancy_invariants: bool = True,
+):
     """A lifted scan of a Module class or of a function ``body(module, carry, *xs)``.
 
     Same arguments and semantics as the production backend's ``nn.scan``
     (``unroll`` changes nothing in a Python loop).
     """
-    validate_options("scan", dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes,
-                                  out_axes=out_axes, length=length), axis_markers=(broadcast,))
-    return lift_transform("scan", scan_core, target, methods=methods, variable_axes=variable_axes,
-                          variable_broadcast=variable_broadcast, variable_carry=variable_carry,
-                          split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length,
-                          reverse=reverse, unroll=unroll, data_transform=data_transform,
-                          metadata_params=metadata_params, check_constancy_invariants=check_constancy_invariants)
+    validate_options(
+        "scan",
+        dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length),
+        axis_markers=(broadcast,),
+    )
+    return lift_transform(
+        "scan",
+        scan_core,
+        target,
+        methods=methods,
+        variable_axes=variable_axes,
+        variable_broadcast=variable_broadcast,
+        variable_carry=variable_carry,
+        split_rngs=split_rngs,
+        in_axes=in_axes,
+        out_axes=out_axes,
+        length=length,
+        reverse=reverse,
+        unroll=unroll,
+        data_transform=data_transform,
+        metadata_params=metadata_params,
+        check_constancy_invariants=check_constancy_invariants,
+    )

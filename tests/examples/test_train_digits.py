@@ -50,7 +50,6 @@ def test_trains_checkpoints_each_epoch_resumes_and_refuses_a_mismatched_run(tmp_
     assert 'train loss' not in second
     assert first.splitlines()[-1].split(';')[0] == second.splitlines()[-1].split(';')[0]  # same accuracy
 
-
     # Asking for more epochs than the saved run's curves hold: the script says
     # so and how to start over, and leaves the checkpoint alone.
     with pytest.raises(SystemExit, match='--fresh'):

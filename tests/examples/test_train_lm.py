@@ -37,16 +37,37 @@ from shared_spec.tolerances import assert_close  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / 'examples' / 'train_lm.py'
-TINY = ['--d-model', '32', '--layers', '1', '--heads', '4', '--seq-len', '16', '--batch-size', '16',
-        '--checkpoint-every', '3', '--log-every', '1', '--no-plot']
+TINY = [
+    '--d-model',
+    '32',
+    '--layers',
+    '1',
+    '--heads',
+    '4',
+    '--seq-len',
+    '16',
+    '--batch-size',
+    '16',
+    '--checkpoint-every',
+    '3',
+    '--log-every',
+    '1',
+    '--no-plot',
+]
 TIMEOUT_S = 240  # a safety net for a hung run, far above the few seconds each takes
 
 
 def _start(workdir, *args):
     env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-    return subprocess.Popen([sys.executable, str(SCRIPT), *TINY, '--workdir', str(workdir), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=ROOT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), *TINY, '--workdir', str(workdir), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
 
 def _finish(proc, workdir):
@@ -68,11 +89,26 @@ def runs(tmp_path_factory):
     shutil.copytree(one, two, dirs_exist_ok=True)
     # The two resumed runs are independent (separate directories): run them side by side.
     again = _start(one, '--steps', '8', '--eval-batches', '0', '--generate', '0')
-    two_processes = _start(two, '--steps', '8', '--eval-batches', '0', '--generate', '8',
-                           '--processes', '2', '--timeout', str(TIMEOUT_S - 30))
+    two_processes = _start(
+        two,
+        '--steps',
+        '8',
+        '--eval-batches',
+        '0',
+        '--generate',
+        '8',
+        '--processes',
+        '2',
+        '--timeout',
+        str(TIMEOUT_S - 30),
+    )
     try:
-        return {'first': first, 'again': _finish(again, one),
-                'two_processes': _finish(two_processes, two), 'dirs': (one, two)}
+        return {
+            'first': first,
+            'again': _finish(again, one),
+            'two_processes': _finish(two_processes, two),
+            'dirs': (one, two),
+        }
     finally:
         for proc in (again, two_processes):
             if proc.poll() is None:
@@ -126,8 +162,10 @@ def test_two_processes_resume_the_same_run_and_save_their_shards(runs):
     saved = checkpoints.restore_checkpoint(two / 'checkpoints', target=None)
     assert int(saved['step']) == 8
     reference = checkpoints.restore_checkpoint(runs['dirs'][0] / 'checkpoints', target=None)
-    shapes = lambda tree: {k: shapes(v) if isinstance(v, dict) else np.shape(v)  # noqa: E731
-                           for k, v in tree.items()}
+    shapes = lambda tree: {
+        k: shapes(v) if isinstance(v, dict) else np.shape(v)  # noqa: E731
+        for k, v in tree.items()
+    }
     assert shapes(saved['params']) == shapes(reference['params'])
 
 
@@ -135,8 +173,14 @@ def test_a_run_with_other_model_options_is_refused(runs, tmp_path):
     one, _ = runs['dirs']
     env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
     args = [*TINY, '--d-model', '64']  # the last --d-model counts
-    result = subprocess.run([sys.executable, str(SCRIPT), *args, '--workdir', str(one), '--steps', '9'],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=TIMEOUT_S)
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *args, '--workdir', str(one), '--steps', '9'],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=TIMEOUT_S,
+    )
     assert result.returncode != 0 and '--fresh' in result.stderr and '--d-model 32' in result.stderr
     assert checkpoints.latest_checkpoint(one / 'checkpoints').endswith('checkpoint_8')
 
@@ -153,8 +197,24 @@ def test_demo_configuration_trains_alike_in_one_and_two_processes(tmp_path):
     # The demo's own model size (make demo-lm), 60 steps, in 1 process x 8
     # devices and in 2 processes x 4: the same losses but for the summation
     # order of cross-process all-reduces.
-    demo = ['--d-model', '128', '--layers', '2', '--seq-len', '64', '--batch-size', '64',
-            '--steps', '60', '--checkpoint-every', '30', '--eval-batches', '0', '--generate', '0']
+    demo = [
+        '--d-model',
+        '128',
+        '--layers',
+        '2',
+        '--seq-len',
+        '64',
+        '--batch-size',
+        '64',
+        '--steps',
+        '60',
+        '--checkpoint-every',
+        '30',
+        '--eval-batches',
+        '0',
+        '--generate',
+        '0',
+    ]
     one, two = tmp_path / 'one', tmp_path / 'two'
     first, _ = _finish(_start(one, *demo), one)
     second, _ = _finish(_start(two, *demo, '--processes', '2'), two)

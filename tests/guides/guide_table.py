@@ -81,10 +81,13 @@ NOT_RUN = {
         4: ('FrozenDict({', OUTPUT_REPR),
         5: ('FrozenDict({', OUTPUT_REPR),
         33: ('# Note that the Transformers library', SHELL),
-        34: ('%%capture', 'an IPython cell (`%%capture`) that downloads a pretrained CLIP through '
-             "Hugging Face's transformers, which needs the seed system itself and the network; "
-             'the preamble of the transfer run defines load_model() over a small Linen CLIP-like '
-             'model instead (the data download replaced, as the issue allows)'),
+        34: (
+            '%%capture',
+            'an IPython cell (`%%capture`) that downloads a pretrained CLIP through '
+            "Hugging Face's transformers, which needs the seed system itself and the network; "
+            'the preamble of the transfer run defines load_model() over a small Linen CLIP-like '
+            'model instead (the data download replaced, as the issue allows)',
+        ),
         40: ('FrozenDict({', OUTPUT_REPR),
     },
     'sharp': {
@@ -96,36 +99,50 @@ NOT_RUN = {
 #: guide -> {index: (first line starts with, exception class name, reason)}: cells that run
 #: and must raise that exception (the guide shows an error, or the guide's code relies on
 #: behaviour the seed system itself no longer has).
-_PLAIN_DICT_POP = ("`state, params = variables.pop('params')` expects the FrozenDict.pop of "
-                   'older releases, returning (rest, value); init returns a plain dict (as the '
-                   "seed system does by default, flax_return_frozendict=False), whose pop "
-                   'returns the value alone, so the unpacking fails')
+_PLAIN_DICT_POP = (
+    "`state, params = variables.pop('params')` expects the FrozenDict.pop of "
+    'older releases, returning (rest, value); init returns a plain dict (as the '
+    "seed system does by default, flax_return_frozendict=False), whose pop "
+    'returns the value alone, so the unpacking fails'
+)
 
 FAILS_AS_DOCUMENTED = {
     'basics': {
-        33: ('class SimpleDense(nn.Module):', 'TypeError',
-             'lax.dot_general((((ndim - 1), (0,)), ((0), ()))): `(0)` is the int 0, not a tuple; '
-             'JAX 0.10.2 refuses the unequal batch dimensions (so does the seed system on it)'),
+        33: (
+            'class SimpleDense(nn.Module):',
+            'TypeError',
+            'lax.dot_general((((ndim - 1), (0,)), ((0), ()))): `(0)` is the int 0, not a tuple; '
+            'JAX 0.10.2 refuses the unequal batch dimensions (so does the seed system on it)',
+        ),
         38: ('for val in [1.0, 2.0, 3.0]:', 'ValueError', _PLAIN_DICT_POP),
         41: ('from functools import partial', 'ValueError', _PLAIN_DICT_POP),
         46: ('model = BiasAdderWithRunningMean()', 'ValueError', _PLAIN_DICT_POP),
         49: ('model = MLP(hidden_size=10, out_size=1)', 'ValueError', _PLAIN_DICT_POP),
     },
     'training': {
-        38: ('from flax.core.frozen_dict import freeze', 'AttributeError',
-             "params.unfreeze(): init returns plain dicts (as the seed system does by default), "
-             'which have no unfreeze method'),
-        41: ('from flax.training.train_state import TrainState', 'ValueError',
-             'follows from cell 38: params stayed a plain dict while cell 39 labelled the '
-             'partitions with a FrozenDict (freeze), and optax.multi_transform refuses labels '
-             'whose tree type differs from the params (the seed system raises the same '
-             'pytree structure error)'),
+        38: (
+            'from flax.core.frozen_dict import freeze',
+            'AttributeError',
+            "params.unfreeze(): init returns plain dicts (as the seed system does by default), "
+            'which have no unfreeze method',
+        ),
+        41: (
+            'from flax.training.train_state import TrainState',
+            'ValueError',
+            'follows from cell 38: params stayed a plain dict while cell 39 labelled the '
+            'partitions with a FrozenDict (freeze), and optax.multi_transform refuses labels '
+            'whose tree type differs from the params (the seed system raises the same '
+            'pytree structure error)',
+        ),
     },
     'preprocessing': {
-        3: ('shard = lambda x: einops.rearrange(', 'TypeError',
+        3: (
+            'shard = lambda x: einops.rearrange(',
+            'TypeError',
             'the guide slices before unsharding, `unshard(get_preds(...)[:n])`, which cuts the '
             'device axis, not the examples: the padded last batch compares n labels with all the '
-            'padded predictions (any backend fails so; `unshard(...)[:n]` is what it means)'),
+            'padded predictions (any backend fails so; `unshard(...)[:n]` is what it means)',
+        ),
     },
 }
 
@@ -133,11 +150,13 @@ FAILS_AS_DOCUMENTED = {
 #: namespace, because what they bind would break the cells after them.
 ISOLATED = {
     'basics': {
-        7: ("try:\n    params['new_key']",
+        7: (
+            "try:\n    params['new_key']",
             "it expects init to return an immutable FrozenDict, so that params['new_key'] = ... "
             'raises; init returns a plain dict (as the seed system does by default), so the '
             "assignment succeeds and leaves a non-collection 'new_key' that every later apply "
-            'refuses'),
+            'refuses',
+        ),
     },
 }
 
@@ -158,48 +177,81 @@ _QUICKSTART_EPOCH_END = (
     '      f"accuracy: {metrics_history[\'train_accuracy\'][-1] * 100}")\n'
     'print(f"test epoch: {(step+1) // num_steps_per_epoch}, "\n'
     '      f"loss: {metrics_history[\'test_loss\'][-1]}, "\n'
-    '      f"accuracy: {metrics_history[\'test_accuracy\'][-1] * 100}")\n')
+    '      f"accuracy: {metrics_history[\'test_accuracy\'][-1] * 100}")\n'
+)
 _QUICKSTART_RECORD = "\nmetrics_history[f'train_{metric}'].append(value) # record metrics\n"
 
-_BASICS_RUNNING_MEAN = ("\nbias = self.param('bias', lambda rng, shape: jnp.zeros(shape), x.shape[1:])\n"
-                        "if is_initialized:\n"
-                        "    ra_mean.value = ")
-_BASICS_MLP_BODY = ('x = nn.Dense(self.hidden_size)(x)\nx = norm()(x)\nx = nn.relu(x)\n'
-                    'x = nn.Dense(self.hidden_size)(x)\nx = norm()(x)\nx = nn.relu(x)\n'
-                    'y = nn.Dense(self.out_size)(x)\n\nreturn y\n')
-_TRAINING_DROPOUT_STEP_TAIL = ('    return loss, logits\n'
-                               'grad_fn = jax.value_and_grad(loss_fn, has_aux=True)\n'
-                               '(loss, logits), grads = grad_fn(state.params)\n'
-                               'state = state.apply_gradients(grads=grads)\n'
-                               'return state\n')
+_BASICS_RUNNING_MEAN = (
+    "\nbias = self.param('bias', lambda rng, shape: jnp.zeros(shape), x.shape[1:])\n"
+    "if is_initialized:\n"
+    "    ra_mean.value = "
+)
+_BASICS_MLP_BODY = (
+    'x = nn.Dense(self.hidden_size)(x)\nx = norm()(x)\nx = nn.relu(x)\n'
+    'x = nn.Dense(self.hidden_size)(x)\nx = norm()(x)\nx = nn.relu(x)\n'
+    'y = nn.Dense(self.out_size)(x)\n\nreturn y\n'
+)
+_TRAINING_DROPOUT_STEP_TAIL = (
+    '    return loss, logits\n'
+    'grad_fn = jax.value_and_grad(loss_fn, has_aux=True)\n'
+    '(loss, logits), grads = grad_fn(state.params)\n'
+    'state = state.apply_gradients(grads=grads)\n'
+    'return state\n'
+)
 
 REPAIRS = {
     'basics': [
-        (13, '    return jnp.inner(y-pred, y-pred) / 2.0\n# Vectorize',
-         '        return jnp.inner(y-pred, y-pred) / 2.0\n    # Vectorize', _PAGE_INDENT),
-        (35, _BASICS_RUNNING_MEAN,
-         "\n    bias = self.param('bias', lambda rng, shape: jnp.zeros(shape), x.shape[1:])\n"
-         "    if is_initialized:\n"
-         "      ra_mean.value = ", _PAGE_INDENT),
+        (
+            13,
+            '    return jnp.inner(y-pred, y-pred) / 2.0\n# Vectorize',
+            '        return jnp.inner(y-pred, y-pred) / 2.0\n    # Vectorize',
+            _PAGE_INDENT,
+        ),
+        (
+            35,
+            _BASICS_RUNNING_MEAN,
+            "\n    bias = self.param('bias', lambda rng, shape: jnp.zeros(shape), x.shape[1:])\n"
+            "    if is_initialized:\n"
+            "      ra_mean.value = ",
+            _PAGE_INDENT,
+        ),
         (47, _BASICS_MLP_BODY, _indented(_BASICS_MLP_BODY, 8), _PAGE_INDENT),
-        (54, 'class MyDropout(nn.Module):', 'from typing import Optional\nclass MyDropout(nn.Module):',
-         'the guide uses typing.Optional without importing it (its imports cell has Any, '
-         'Callable, Sequence)'),
+        (
+            54,
+            'class MyDropout(nn.Module):',
+            'from typing import Optional\nclass MyDropout(nn.Module):',
+            'the guide uses typing.Optional without importing it (its imports cell has Any, Callable, Sequence)',
+        ),
     ],
     'training': [
-        (23, 'key: jax.random.KeyArray', 'key: jax.Array',
-         'jax.random.KeyArray was removed from JAX after its deprecation in 0.4.24 (the seed '
-         'system on JAX 0.10.2 fails the same); a key is a jax.Array'),
+        (
+            23,
+            'key: jax.random.KeyArray',
+            'key: jax.Array',
+            'jax.random.KeyArray was removed from JAX after its deprecation in 0.4.24 (the seed '
+            'system on JAX 0.10.2 fails the same); a key is a jax.Array',
+        ),
         (24, _TRAINING_DROPOUT_STEP_TAIL, _indented(_TRAINING_DROPOUT_STEP_TAIL, 4), _PAGE_INDENT),
-        (24, '        loss = optax.softmax_cross_entropy_with_integer_labels(\n    logits=',
-         '        loss = optax.softmax_cross_entropy_with_integer_labels(\n            logits=',
-         _PAGE_INDENT),
+        (
+            24,
+            '        loss = optax.softmax_cross_entropy_with_integer_labels(\n    logits=',
+            '        loss = optax.softmax_cross_entropy_with_integer_labels(\n            logits=',
+            _PAGE_INDENT,
+        ),
     ],
     'quickstart': [
-        (18, _QUICKSTART_RECORD, _indented(_QUICKSTART_RECORD, 12),
-         'a page break lost the indentation of the end-of-epoch block'),
-        (18, _QUICKSTART_EPOCH_END, _indented(_QUICKSTART_EPOCH_END, 8),
-         'a page break lost the indentation of the end-of-epoch block'),
+        (
+            18,
+            _QUICKSTART_RECORD,
+            _indented(_QUICKSTART_RECORD, 12),
+            'a page break lost the indentation of the end-of-epoch block',
+        ),
+        (
+            18,
+            _QUICKSTART_EPOCH_END,
+            _indented(_QUICKSTART_EPOCH_END, 8),
+            'a page break lost the indentation of the end-of-epoch block',
+        ),
     ],
 }
 
@@ -220,8 +272,7 @@ import optax
 
 import nnjax as nn
 '''
-_TRAINING_WHY = ('the training-technique guides show snippets without their imports; these are '
-                 'the names they use')
+_TRAINING_WHY = 'the training-technique guides show snippets without their imports; these are the names they use'
 _CLIP_STANDIN = '''
 class _Pooled:
     def __init__(self, pooler_output):
@@ -248,8 +299,10 @@ def load_model():
     variables = module.init(jax.random.PRNGKey(0), jnp.ones((1, 224, 224, 3)))
     return module, variables
 '''
-_CLIP_WHY = ("; load_model() returns a small CLIP-shaped Linen model (a `vision_model` submodule "
-             'whose output has `pooler_output`) instead of downloading the pretrained one')
+_CLIP_WHY = (
+    "; load_model() returns a small CLIP-shaped Linen model (a `vision_model` submodule "
+    'whose output has `pooler_output`) instead of downloading the pretrained one'
+)
 
 _PREPROCESSING_CONTEXT = '''\
 import collections
@@ -290,9 +343,11 @@ count_correct_p = jax.pmap(
     lambda labels, preds, mask: jax.lax.psum((mask & (labels == preds)).sum(), 'batch'),
     axis_name='batch')
 '''
-_PREPROCESSING_WHY = ('the guide is a set of snippets around an evaluation loop it does not show: '
-                      'the model, its (replicated) variables, a pmapped get_preds, the batch sizes '
-                      'and the dataset `ds` are defined here, on the random stand-in MNIST')
+_PREPROCESSING_WHY = (
+    'the guide is a set of snippets around an evaluation loop it does not show: '
+    'the model, its (replicated) variables, a pmapped get_preds, the batch sizes '
+    'and the dataset `ds` are defined here, on the random stand-in MNIST'
+)
 
 #: (guide, run) -> (source run before the run's first cell, reason).
 PREAMBLES = {
@@ -300,19 +355,27 @@ PREAMBLES = {
         'import jax.numpy as jnp\ndummy_input = jnp.ones((10, 5))\nnum_epochs = 3\n'
         'X = jnp.ones((8, 5))\nY = jnp.ones((8, 1))',
         'the "Managing parameters and state" cells use dummy_input, num_epochs, X and Y without '
-        'defining them; these give them small values'),
-    **{('training', run): (_TRAINING_IMPORTS, _TRAINING_WHY)
-       for run in ('batchnorm', 'dropout', 'lr_default', 'lr_schedule')},
-    **{('training', run): (_TRAINING_IMPORTS + 'from nnjax.training.train_state import TrainState\n',
-                           _TRAINING_WHY + '; the left-hand (plain) cells annotate their steps with '
-                           '`TrainState`, a name only the right-hand cells define')
-       for run in ('no_batchnorm', 'no_dropout')},
+        'defining them; these give them small values',
+    ),
+    **{
+        ('training', run): (_TRAINING_IMPORTS, _TRAINING_WHY)
+        for run in ('batchnorm', 'dropout', 'lr_default', 'lr_schedule')
+    },
+    **{
+        ('training', run): (
+            _TRAINING_IMPORTS + 'from nnjax.training.train_state import TrainState\n',
+            _TRAINING_WHY + '; the left-hand (plain) cells annotate their steps with '
+            '`TrainState`, a name only the right-hand cells define',
+        )
+        for run in ('no_batchnorm', 'no_dropout')
+    },
     ('training', 'transfer'): (_TRAINING_IMPORTS + _CLIP_STANDIN, _TRAINING_WHY + _CLIP_WHY),
     ('preprocessing', 'padding'): (_PREPROCESSING_CONTEXT, _PREPROCESSING_WHY),
     ('preprocessing', 'infinite'): (
         _PREPROCESSING_CONTEXT + _PREPROCESSING_INFINITE,
         _PREPROCESSING_WHY + '; the "infinite padding" loop reads batches already sharded per '
-        'device, with a mask, and two pmapped counters'),
+        'device, with a mask, and two pmapped counters',
+    ),
 }
 
 #: guide -> {run: [indices]} where a guide is not one notebook (side-by-side variants).
@@ -332,12 +395,16 @@ RUNS = {
 
 #: guides whose table lives in ``tables/<guide>.py`` (NOT_RUN, FAILS_AS_DOCUMENTED, ISOLATED,
 #: REPAIRS, MERGES, PREAMBLES keyed by run, RUNS; each optional).
-PER_GUIDE_TABLES = {'parallel': parallel, 'inspection': inspection, 'converting': converting,
-                    'upgrading': upgrading}
+PER_GUIDE_TABLES = {'parallel': parallel, 'inspection': inspection, 'converting': converting, 'upgrading': upgrading}
 for _guide, _table in PER_GUIDE_TABLES.items():
-    for _name, _merged in (('NOT_RUN', NOT_RUN), ('FAILS_AS_DOCUMENTED', FAILS_AS_DOCUMENTED),
-                           ('ISOLATED', ISOLATED), ('REPAIRS', REPAIRS), ('MERGES', MERGES),
-                           ('RUNS', RUNS)):
+    for _name, _merged in (
+        ('NOT_RUN', NOT_RUN),
+        ('FAILS_AS_DOCUMENTED', FAILS_AS_DOCUMENTED),
+        ('ISOLATED', ISOLATED),
+        ('REPAIRS', REPAIRS),
+        ('MERGES', MERGES),
+        ('RUNS', RUNS),
+    ):
         if hasattr(_table, _name):
             _merged[_guide] = getattr(_table, _name)
     for _run, _preamble in getattr(_table, 'PREAMBLES', {}).items():

@@ -39,15 +39,34 @@ from tests.nnjax.checkpointing_guides import SEED_PATH, _blocks, _unwrap
 
 #: Import lines of the stand-in packages (``standins.py``), kept as written.
 KEPT_IMPORTS = [
-    r'import tensorflow_datasets as tfds', r'import tensorflow as tf',
-    r'from clu import metrics', r'import matplotlib\.pyplot as plt',
-    r'import optax', r'import numpy as np', r'import jax(\.numpy as jnp)?',
-    r'from jax import .+', r'import jax\.numpy as jnp', r'from jax\.sharding import .+',
-    r'from jax\.experimental import .+', r'from jax\.lax import .+', r'from jax\.experimental\.pjit import .+',
-    r'import functools', r'from functools import .+', r'from typing import .+',
-    r'import typing as t', r'import os', r'import collections', r'import dataclasses',
-    r'import time', r'import math', r'import itertools', r'from itertools import .+',
-    r'import copy', r'import pprint', r'from pprint import .+', r'import orbax\.checkpoint',
+    r'import tensorflow_datasets as tfds',
+    r'import tensorflow as tf',
+    r'from clu import metrics',
+    r'import matplotlib\.pyplot as plt',
+    r'import optax',
+    r'import numpy as np',
+    r'import jax(\.numpy as jnp)?',
+    r'from jax import .+',
+    r'import jax\.numpy as jnp',
+    r'from jax\.sharding import .+',
+    r'from jax\.experimental import .+',
+    r'from jax\.lax import .+',
+    r'from jax\.experimental\.pjit import .+',
+    r'import functools',
+    r'from functools import .+',
+    r'from typing import .+',
+    r'import typing as t',
+    r'import os',
+    r'import collections',
+    r'import dataclasses',
+    r'import time',
+    r'import math',
+    r'import itertools',
+    r'from itertools import .+',
+    r'import copy',
+    r'import pprint',
+    r'from pprint import .+',
+    r'import orbax\.checkpoint',
 ]
 
 
@@ -66,14 +85,19 @@ def guide_body(guide, text):
 def guide_cells(guide, text):
     """The guide's fenced blocks, unwrapped and dedented, in seed order."""
     # '↵' ends a line the typesetter wrapped: the next line continues it.
-    return [textwrap.dedent(_unwrap(body.replace('↵\n', '').replace('↵', ''))).strip('\n') + '\n'
-            for body, _ in _blocks(guide_body(guide, text))]
+    return [
+        textwrap.dedent(_unwrap(body.replace('↵\n', '').replace('↵', ''))).strip('\n') + '\n'
+        for body, _ in _blocks(guide_body(guide, text))
+    ]
 
 
 def check_table(guide, cells):
     """Raise ``ValueError`` if the table's first lines or repairs do not match the seed."""
-    listed = [(i, e[0]) for kind in (table.NOT_RUN, table.FAILS_AS_DOCUMENTED, table.ISOLATED)
-              for i, e in kind.get(guide, {}).items()]
+    listed = [
+        (i, e[0])
+        for kind in (table.NOT_RUN, table.FAILS_AS_DOCUMENTED, table.ISOLATED)
+        for i, e in kind.get(guide, {}).items()
+    ]
     for index, first in listed:
         if not cells[index].startswith(first):
             raise ValueError(f'{guide}[{index}] starts {cells[index][:60]!r}, the table says {first!r}')
@@ -102,7 +126,7 @@ def rewrite(source):
         # A trailing comment ('import jax.numpy as jnp # JAX NumPy') is not part of the rule.
         stripped = re.sub(r'\s+#.*$', '', line.strip())
         if is_import_line(stripped):
-            indent = line[:len(line) - len(line.lstrip())]
+            indent = line[: len(line) - len(line.lstrip())]
             for pattern, replacement in IMPORT_REWRITES['nnjax'] + table.EXTRA_REWRITES:
                 if re.fullmatch(pattern, stripped):
                     line = indent + re.sub(pattern, replacement, stripped)
@@ -138,10 +162,12 @@ def _execute(source, namespace, rewrite_imports=True):
             value = run_cell(rewrite(source) if rewrite_imports else source, namespace)
         report['value'] = _literal_repr(value)
     except Exception as exc:  # reported, and judged by the test
-        report['error'] = {'type': type(exc).__name__,
-                           'mro': [c.__name__ for c in type(exc).__mro__],
-                           'message': str(exc)[:2000],
-                           'where': ''.join(traceback.format_exc().splitlines(True)[-6:])}
+        report['error'] = {
+            'type': type(exc).__name__,
+            'mro': [c.__name__ for c in type(exc).__mro__],
+            'message': str(exc)[:2000],
+            'where': ''.join(traceback.format_exc().splitlines(True)[-6:]),
+        }
     report['stdout'] = out.getvalue()[-4000:]
     report['seconds'] = round(time.perf_counter() - start, 3)
     return report
@@ -149,8 +175,7 @@ def _execute(source, namespace, rewrite_imports=True):
 
 def _isolated_copy(namespace):
     # Dicts are copied deeply: an isolated cell may assign into one (params['k'] = ...).
-    return {k: copy.deepcopy(v) if isinstance(v, dict) and not k.startswith('__') else v
-            for k, v in namespace.items()}
+    return {k: copy.deepcopy(v) if isinstance(v, dict) and not k.startswith('__') else v for k, v in namespace.items()}
 
 
 def run_guide(guide, text):

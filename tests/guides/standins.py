@@ -24,6 +24,7 @@ SPLIT_SIZES = {'train': 256, 'test': 128}
 
 # --- tf.data / tensorflow_datasets ---------------------------------------------------
 
+
 class _Count(int):
     """``Dataset.cardinality()``: a scalar tensor, read with ``.numpy()``."""
 
@@ -74,15 +75,14 @@ class Dataset:
     def batch(self, batch_size, drop_remainder=False):
         n = len(self)
         stops = range(0, n - (batch_size - 1 if drop_remainder else 0), batch_size)
-        batches = [{k: v[i:i + batch_size] for k, v in self._columns.items()} for i in stops]
+        batches = [{k: v[i : i + batch_size] for k, v in self._columns.items()} for i in stops]
         return _Batches(batches)
 
     def prefetch(self, buffer_size):
         return self
 
     def filter(self, predicate):
-        keep = [i for i in range(len(self))
-                if bool(predicate({k: v[i] for k, v in self._columns.items()}))]
+        keep = [i for i in range(len(self)) if bool(predicate({k: v[i] for k, v in self._columns.items()}))]
         return Dataset({k: v[keep] for k, v in self._columns.items()}, self._batched)
 
     def take(self, count):
@@ -110,8 +110,9 @@ class _Batches(Dataset):
     def batch(self, batch_size, drop_remainder=False):
         n = len(self._list)
         stops = range(0, n - (batch_size - 1 if drop_remainder else 0), batch_size)
-        return _Batches([{k: np.stack([b[k] for b in self._list[i:i + batch_size]])
-                          for k in self._list[0]} for i in stops])
+        return _Batches(
+            [{k: np.stack([b[k] for b in self._list[i : i + batch_size]]) for k in self._list[0]} for i in stops]
+        )
 
     def map(self, fn):
         return _Batches([{k: np.asarray(v) for k, v in fn(b).items()} for b in self._list])
@@ -139,8 +140,10 @@ class _Tensor(np.ndarray):
 def _mnist(split, seed):
     rng = np.random.default_rng(seed)
     n = SPLIT_SIZES[split]
-    return {'image': rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
-            'label': rng.integers(0, 10, (n,), dtype=np.int64)}
+    return {
+        'image': rng.integers(0, 256, (n, 28, 28, 1), dtype=np.uint8),
+        'label': rng.integers(0, 10, (n,), dtype=np.int64),
+    }
 
 
 def _load(name, split='train', **kwargs):
@@ -177,13 +180,13 @@ def _tensorflow():
     tf.int32 = np.int32
     tf.cast = lambda x, dtype: np.asarray(x).astype(dtype)
     tf.random = types.SimpleNamespace(set_seed=lambda seed: None)
-    tf.config = types.SimpleNamespace(
-        experimental=types.SimpleNamespace(set_visible_devices=lambda *a, **k: None))
+    tf.config = types.SimpleNamespace(experimental=types.SimpleNamespace(set_visible_devices=lambda *a, **k: None))
     tf.data = types.SimpleNamespace(Dataset=Dataset)
     return tf
 
 
 # --- clu.metrics ---------------------------------------------------------------------
+
 
 def _clu_metrics():
     """clu's metric interface: ``Collection.empty/single_from_model_output/merge/compute``."""
@@ -210,6 +213,7 @@ def _clu_metrics():
                 def from_model_output(klass, **kwargs):
                     value = jnp.asarray(kwargs[name], jnp.float32)
                     return klass(total=value.sum(), count=jnp.asarray(value.size, jnp.int32))
+
             return FromOutput
 
         def merge(self, other):
@@ -239,8 +243,7 @@ def _clu_metrics():
             return cls(**{name: tp.from_model_output(**kwargs) for name, tp in cls._fields().items()})
 
         def merge(self, other):
-            return type(self)(**{name: getattr(self, name).merge(getattr(other, name))
-                                 for name in self._fields()})
+            return type(self)(**{name: getattr(self, name).merge(getattr(other, name)) for name in self._fields()})
 
         def compute(self):
             return {name: getattr(self, name).compute() for name in self._fields()}
@@ -252,6 +255,7 @@ def _clu_metrics():
 
 
 # --- matplotlib ----------------------------------------------------------------------
+
 
 class _Drawing:
     """Any plotting object: every attribute is a call that draws nothing and returns another."""
@@ -277,6 +281,7 @@ def _pyplot():
         for index in np.ndindex(axes.shape):
             axes[index] = _Drawing()
         return _Drawing(), (axes[0, 0] if axes.size == 1 else axes.squeeze())
+
     plt.subplots = subplots
     plt.__getattr__ = lambda name: _Drawing()
     return plt
@@ -288,6 +293,13 @@ def install():
     clu.metrics = _clu_metrics()
     mpl = types.ModuleType('matplotlib')
     mpl.pyplot = _pyplot()
-    sys.modules.update({'tensorflow_datasets': _tensorflow_datasets(), 'tensorflow': _tensorflow(),
-                        'clu': clu, 'clu.metrics': clu.metrics,
-                        'matplotlib': mpl, 'matplotlib.pyplot': mpl.pyplot})
+    sys.modules.update(
+        {
+            'tensorflow_datasets': _tensorflow_datasets(),
+            'tensorflow': _tensorflow(),
+            'clu': clu,
+            'clu.metrics': clu.metrics,
+            'matplotlib': mpl,
+            'matplotlib.pyplot': mpl.pyplot,
+        }
+    )

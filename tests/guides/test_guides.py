@@ -41,12 +41,20 @@ def _reports(guide, tmp_path_factory):
     if guide not in _REPORTS:
         workdir = tmp_path_factory.mktemp(guide)
         out = workdir / 'reports.json'
-        env = dict(os.environ, XLA_FLAGS=' '.join(XLA_FLAGS),
-                   JAX_PLATFORMS='cpu',
-                   PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
-        child = subprocess.run([sys.executable, '-m', 'tests.guides.notebook', guide, str(out)],
-                               cwd=workdir, env=env, capture_output=True, text=True,
-                               timeout=GUIDE_TIMEOUT_S)
+        env = dict(
+            os.environ,
+            XLA_FLAGS=' '.join(XLA_FLAGS),
+            JAX_PLATFORMS='cpu',
+            PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]),
+        )
+        child = subprocess.run(
+            [sys.executable, '-m', 'tests.guides.notebook', guide, str(out)],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GUIDE_TIMEOUT_S,
+        )
         if child.returncode != 0 or not out.is_file():
             pytest.fail(f'the {guide} runner failed ({child.returncode}):\n{child.stderr[-6000:]}')
         _REPORTS[guide] = json.loads(out.read_text(encoding='utf-8'))
@@ -95,13 +103,14 @@ def test_guides_cover_sections_5_1_to_5_2_7():
     # tile the seed from '5.1 Quickstart' to '5.3 Examples': no code block falls between them.
     from tests.nnjax import checkpointing_guides
 
-    ranges = sorted((SEED_TEXT.index('\n' + start + '\n'), start, end)
-                    for start, end in [*table.GUIDES.values(),
-                                       *checkpointing_guides.GUIDES.values()])
+    ranges = sorted(
+        (SEED_TEXT.index('\n' + start + '\n'), start, end)
+        for start, end in [*table.GUIDES.values(), *checkpointing_guides.GUIDES.values()]
+    )
     assert ranges[0][1] == '### 5.1 Quickstart'
     assert ranges[-1][2] == '## 5.3 Examples'
     for (_, _, end), (next_at, next_start, _) in zip(ranges, ranges[1:]):
-        gap = SEED_TEXT[SEED_TEXT.index('\n' + end + '\n'):next_at]
+        gap = SEED_TEXT[SEED_TEXT.index('\n' + end + '\n') : next_at]
         assert '```' not in gap, f'code between {end!r} and {next_start!r} belongs to no guide'
 
 
@@ -142,5 +151,8 @@ def test_displayed_literals_match_the_seed_output(guide, tmp_path_factory):
     for index, expected in _printed_literals(guide):
         shown = [run[str(index - 1)] for run in reports.values() if str(index - 1) in run]
         assert shown, f'{guide}[{index}]: the cell above did not run'
-        assert all(r['value'] is not None and ast.literal_eval(r['value']) == expected
-                   for r in shown), (guide, index, [r.get('value') for r in shown])
+        assert all(r['value'] is not None and ast.literal_eval(r['value']) == expected for r in shown), (
+            guide,
+            index,
+            [r.get('value') for r in shown],
+        )

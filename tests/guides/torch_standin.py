@@ -130,7 +130,7 @@ class Conv2d(Module):
         out = np.zeros((n, w.shape[0], h - k + 1, wd - k + 1))
         for i in range(k):
             for j in range(k):
-                window = x[:, :, i:i + h - k + 1, j:j + wd - k + 1]
+                window = x[:, :, i : i + h - k + 1, j : j + wd - k + 1]
                 out += np.einsum('nchw,oc->nohw', window, w[:, :, i, j])
         return _f32(out + self.bias.numpy().astype(np.float64)[None, :, None, None])
 
@@ -149,6 +149,7 @@ class BatchNorm2d(Module):
         # beta = bias - mean * alpha, out = x * alpha + beta.
         def channel(t):
             return t.numpy().astype(np.float32)[None, :, None, None]
+
         eps = np.float32(self.eps)
         alpha = channel(self.weight) * (np.float32(1) / np.sqrt(channel(self.running_var) + eps))
         beta = channel(self.bias) - channel(self.running_mean) * alpha

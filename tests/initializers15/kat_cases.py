@@ -12,8 +12,7 @@ import ml_dtypes
 import numpy as np
 
 PATH = Path(__file__).resolve().parent.parent / "data" / "initializer_kat.npz"
-_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64,
-           "bfloat16": ml_dtypes.bfloat16}
+_DTYPES = {"float32": np.float32, "float16": np.float16, "float64": np.float64, "bfloat16": ml_dtypes.bfloat16}
 
 
 def _load():
@@ -70,5 +69,4 @@ def dtype(case):
 def same_bits(actual, expected):
     """Same dtype, same shape, same bits (so -0.0 != 0.0 and NaNs compare by payload)."""
     actual = np.asarray(actual)
-    return (actual.dtype == expected.dtype and actual.shape == expected.shape
-            and actual.tobytes() == expected.tobytes())
+    return actual.dtype == expected.dtype and actual.shape == expected.shape and actual.tobytes() == expected.tobytes()

@@ -31,11 +31,16 @@ def test_jit():
     # One compiled function holding every case: one compilation, and each
     # case's arithmetic is independent of the others.
     def all_cases(key):
-        return [kat.build(nn.initializers, case)(key, tuple(case["shape"]), kat.dtype(case))
-                for case in kat.REPRESENTATIVE]
+        return [
+            kat.build(nn.initializers, case)(key, tuple(case["shape"]), kat.dtype(case)) for case in kat.REPRESENTATIVE
+        ]
+
     outputs = jax.jit(all_cases)(_key())
-    wrong = [case["id"] for case, out in zip(kat.REPRESENTATIVE, outputs)
-             if not kat.same_bits(np.asarray(out), case["expected"])]
+    wrong = [
+        case["id"]
+        for case, out in zip(kat.REPRESENTATIVE, outputs)
+        if not kat.same_bits(np.asarray(out), case["expected"])
+    ]
     assert not wrong, f"differ from the seed under jit: {wrong}"
 
 
@@ -43,8 +48,13 @@ def test_jit():
 def test_jit_inside_a_larger_computation(builder):
     # Scaling the result afterwards must not pull the initializer's own
     # multiply into a folded constant either.
-    case = next(c for c in kat.CASES if c["builder"] == builder
-                and c["dtype"] == "float32" and (builder != "variance_scaling" or c["args"][2] == "normal"))
+    case = next(
+        c
+        for c in kat.CASES
+        if c["builder"] == builder
+        and c["dtype"] == "float32"
+        and (builder != "variance_scaling" or c["args"][2] == "normal")
+    )
     init = kat.build(nn.initializers, case)
     out = jax.jit(lambda key: init(key, tuple(case["shape"]), np.float32) * 3.0)(_key())
     expected = np.asarray(jax.numpy.asarray(case["expected"]) * 3.0)

@@ -15,7 +15,7 @@ import nnref as nn
 class AddsInPlace(nn.Module):
     @nn.compact
     def __call__(self, x, extra=None):
-        x += nn.Dense(x.shape[-1])(x)   # numpy: writes into x's buffer
+        x += nn.Dense(x.shape[-1])(x)  # numpy: writes into x's buffer
         x *= 2.0
         if extra is not None:
             extra["h"] += 1.0
@@ -55,6 +55,7 @@ def test_output_is_not_the_callers_input():
     class Identity(nn.Module):
         def __call__(self, x):
             return x
+
     x = _input()
     y = Identity().apply({}, x)
     y += 1.0
@@ -63,6 +64,7 @@ def test_output_is_not_the_callers_input():
 
 def test_containers_keep_their_type_and_order():
     from nnref.init_apply import fresh_arrays
+
     Pair = collections.namedtuple("Pair", "b a")
     x = _input()
     args = fresh_arrays(({"z": x, "a": 1}, [x], Pair(x, "s"), nn.FrozenDict({"k": x})))

@@ -46,7 +46,7 @@ def test_make_attention_mask_padding(nn):
     k = nn.numpy.asarray(np.array([[1, 0], [1, 1]], np.int32))
     mask = np.asarray(attn(nn).make_attention_mask(q > 0, k > 0))
     assert mask.shape == (2, 1, 3, 2)
-    want = (np.array([[1, 1, 0], [1, 0, 0]])[:, None, :, None] * np.array([[1, 0], [1, 1]])[:, None, None, :])
+    want = np.array([[1, 1, 0], [1, 0, 0]])[:, None, :, None] * np.array([[1, 0], [1, 1]])[:, None, None, :]
     assert_close(mask, want.astype(np.float32), family="exact")
     mask = attn(nn).make_attention_mask(q, k, pairwise_fn=nn.numpy.greater_equal, extra_batch_dims=1)
     assert np.asarray(mask).shape == (1, 2, 1, 3, 2)
@@ -67,8 +67,9 @@ def test_combine_masks(nn):
 def test_attention_weights_are_a_scaled_softmax(nn):
     q, k = _x((2, 3, 2, 4), 1), _x((2, 5, 2, 4), 2)
     bias = _x((1, 2, 3, 5), 3)
-    w = np.asarray(attn(nn).dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(k),
-                                                         bias=nn.numpy.asarray(bias)))
+    w = np.asarray(
+        attn(nn).dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(k), bias=nn.numpy.asarray(bias))
+    )
     logits = np.einsum("bqhd,bkhd->bhqk", q.astype(np.float64), k.astype(np.float64)) / 2.0 + bias
     assert_close(w, _softmax64(logits).astype(np.float32), family="attention")
 
@@ -76,8 +77,11 @@ def test_attention_weights_are_a_scaled_softmax(nn):
 def test_masked_weights_are_zero_and_rows_sum_to_one(nn):
     q = _x((3, 2, 4), 1)  # no batch axes at all
     mask = np.array([[True, False, True, True], [False, False, True, False], [True, True, True, True]])
-    w = np.asarray(attn(nn).dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(_x((4, 2, 4), 2)),
-                                                         mask=nn.numpy.asarray(mask)))
+    w = np.asarray(
+        attn(nn).dot_product_attention_weights(
+            nn.numpy.asarray(q), nn.numpy.asarray(_x((4, 2, 4), 2)), mask=nn.numpy.asarray(mask)
+        )
+    )
     assert w.shape == (2, 3, 4)
     assert_close(np.where(mask, 0.0, w), np.zeros_like(w), family="exact")
     assert_close(w[:, 1, 2], np.ones(2, np.float32), family="exact")  # the only key it may see
@@ -99,16 +103,19 @@ def test_attention_dropout_draws_bernoulli_keep_mask(nn, broadcast):
     mod = attn(nn)
     plain = np.asarray(mod.dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(k)))
     rng = nn.random.PRNGKey(11)
-    dropped = np.asarray(mod.dot_product_attention_weights(
-        nn.numpy.asarray(q), nn.numpy.asarray(k), dropout_rng=rng, dropout_rate=0.25,
-        broadcast_dropout=broadcast))
+    dropped = np.asarray(
+        mod.dot_product_attention_weights(
+            nn.numpy.asarray(q), nn.numpy.asarray(k), dropout_rng=rng, dropout_rate=0.25, broadcast_dropout=broadcast
+        )
+    )
     shape = (1, 1, 3, 5) if broadcast else (2, 2, 3, 5)
     keep = np.asarray(nn.random.bernoulli(rng, 0.75, shape))
     assert 0 < keep.sum() < keep.size
     assert_close(dropped, np.where(keep, plain / np.float32(0.75), 0).astype(np.float32), family="elementwise")
     # deterministic switches dropout off, whatever the rate and key.
-    same = mod.dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(k), dropout_rng=rng,
-                                             dropout_rate=0.25, deterministic=True)
+    same = mod.dot_product_attention_weights(
+        nn.numpy.asarray(q), nn.numpy.asarray(k), dropout_rng=rng, dropout_rate=0.25, deterministic=True
+    )
     assert_close(np.asarray(same), plain, family="exact")
 
 
@@ -239,8 +246,9 @@ def test_mha_sow_weights(nn):
 
 
 def test_mha_out_initializers(nn):
-    layer = attn(nn).MultiHeadDotProductAttention(num_heads=2, out_kernel_init=nn.initializers.ones,
-                                                  out_bias_init=nn.initializers.ones)
+    layer = attn(nn).MultiHeadDotProductAttention(
+        num_heads=2, out_kernel_init=nn.initializers.ones, out_bias_init=nn.initializers.ones
+    )
     p = layer.init(nn.random.PRNGKey(0), nn.numpy.ones((2, 3, 4)))["params"]
     assert_close(np.asarray(p["out"]["kernel"]), np.ones((2, 2, 4), np.float32), family="exact")
     assert_close(np.asarray(p["out"]["bias"]), np.ones((4,), np.float32), family="exact")
@@ -263,7 +271,9 @@ def test_mha_attention_fn_gets_only_its_keywords(nn):
 
 def test_mha_head_divisibility(nn):
     with pytest.raises(ValueError, match="divisible"):
-        attn(nn).MultiHeadDotProductAttention(num_heads=3, qkv_features=8).init(nn.random.PRNGKey(0), nn.numpy.ones((1, 2, 4)))
+        attn(nn).MultiHeadDotProductAttention(num_heads=3, qkv_features=8).init(
+            nn.random.PRNGKey(0), nn.numpy.ones((1, 2, 4))
+        )
 
 
 def test_mha_dtypes(nn):
@@ -289,8 +299,11 @@ def test_mha_autonames_and_variants(nn):
             return mod.MultiHeadAttention(num_heads=2)(x)
 
     variables = Block().init(nn.random.PRNGKey(0), nn.numpy.ones((2, 3, 4)))
-    assert sorted(variables["params"]) == ["MultiHeadAttention_0", "MultiHeadAttention_1",
-                                            "MultiHeadDotProductAttention_0"]
+    assert sorted(variables["params"]) == [
+        "MultiHeadAttention_0",
+        "MultiHeadAttention_1",
+        "MultiHeadDotProductAttention_0",
+    ]
 
 
 def test_self_attention_is_mha_on_inputs_q(nn):
@@ -339,18 +352,23 @@ def test_decode_step_by_step_equals_causal_attention(nn):
     layer = mod.MultiHeadDotProductAttention(num_heads=2, decode=True)
     variables = layer.init(nn.random.PRNGKey(0), nn.numpy.asarray(x))
     full = mod.MultiHeadDotProductAttention(num_heads=2).apply(
-        {"params": variables["params"]}, nn.numpy.asarray(x), mask=mod.make_causal_mask(nn.numpy.ones((batch, length))))
+        {"params": variables["params"]}, nn.numpy.asarray(x), mask=mod.make_causal_mask(nn.numpy.ones((batch, length)))
+    )
     cache, steps = variables["cache"], []
     for i in range(length):
-        y, state = layer.apply({"params": variables["params"], "cache": cache}, nn.numpy.asarray(x[:, i:i + 1]),
-                               mutable=["cache"])
+        y, state = layer.apply(
+            {"params": variables["params"], "cache": cache}, nn.numpy.asarray(x[:, i : i + 1]), mutable=["cache"]
+        )
         cache = state["cache"]
         steps.append(np.asarray(y))
         assert int(np.asarray(cache["cache_index"])) == i + 1
     assert_close(np.concatenate(steps, axis=1), np.asarray(full), family="attention")
     # The cache now holds every projected key.
-    keys = importlib.import_module(f"{nn.__name__}.layers.linear_general").DenseGeneral(features=(2, 2)).apply(
-        {"params": variables["params"]["key"]}, nn.numpy.asarray(x))
+    keys = (
+        importlib.import_module(f"{nn.__name__}.layers.linear_general")
+        .DenseGeneral(features=(2, 2))
+        .apply({"params": variables["params"]["key"]}, nn.numpy.asarray(x))
+    )
     assert_close(np.asarray(cache["cached_key"]), np.asarray(keys), family="matmul")
 
 

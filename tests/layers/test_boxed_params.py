@@ -46,17 +46,21 @@ def lm_classes(nn, boxed: bool):
         def __call__(self, x, mask):
             h = nn.LayerNorm(scale_init=L(ini.ones_init(), ("embed",)), bias_init=L(ini.zeros_init(), ("embed",)))(x)
             h = nn.MultiHeadDotProductAttention(
-                2, kernel_init=L(ini.xavier_uniform(), ("embed", "heads", "kv")),
+                2,
+                kernel_init=L(ini.xavier_uniform(), ("embed", "heads", "kv")),
                 bias_init=L(ini.normal(0.1), ("heads", "kv")),
                 out_kernel_init=L(ini.xavier_uniform(), ("heads", "kv", "embed")),
-                out_bias_init=L(ini.normal(0.1), ("embed",)))(h, mask=mask)
+                out_bias_init=L(ini.normal(0.1), ("embed",)),
+            )(h, mask=mask)
             x = x + h
             h = nn.RMSNorm(scale_init=L(ini.normal(1.0), ("embed",)))(x)
-            h = nn.Dense(16, kernel_init=L(ini.lecun_normal(), ("embed", "mlp")),
-                         bias_init=L(ini.normal(0.1), ("mlp",)))(h)
+            h = nn.Dense(
+                16, kernel_init=L(ini.lecun_normal(), ("embed", "mlp")), bias_init=L(ini.normal(0.1), ("mlp",))
+            )(h)
             h = nn.gelu(h)
-            h = nn.DenseGeneral(8, kernel_init=M(ini.lecun_normal(), ("model", None)),
-                                bias_init=M(ini.normal(0.1), (None,)))(h)
+            h = nn.DenseGeneral(
+                8, kernel_init=M(ini.lecun_normal(), ("model", None)), bias_init=M(ini.normal(0.1), (None,))
+            )(h)
             return x + h
 
     class LM(nn.Module):
@@ -105,8 +109,9 @@ def _layer_cases(nn, boxed):
         return nn.with_partitioning(init, (None,) * ndim) if boxed else init
 
     n01 = ini.normal(0.5)
-    cells = dict(kernel_init=B(ini.lecun_normal(), 2), recurrent_kernel_init=B(ini.orthogonal(), 2),
-                 bias_init=B(n01, 1))
+    cells = dict(
+        kernel_init=B(ini.lecun_normal(), 2), recurrent_kernel_init=B(ini.orthogonal(), 2), bias_init=B(n01, 1)
+    )
     return {
         "Dense": (nn.Dense(3, kernel_init=B(ini.lecun_normal(), 2), bias_init=B(n01, 1)), "x2"),
         "DenseGeneral": (nn.DenseGeneral((2, 3), kernel_init=B(ini.lecun_normal(), 3), bias_init=B(n01, 2)), "x2"),
@@ -114,28 +119,44 @@ def _layer_cases(nn, boxed):
         "Embed": (nn.Embed(5, 4, embedding_init=B(ini.normal(1.0), 2)), "tokens"),
         "Conv": (nn.Conv(3, (2,), kernel_init=P(ini.lecun_normal(), 3), bias_init=P(n01, 1)), "x3"),
         "ConvTranspose": (nn.ConvTranspose(3, (2,), kernel_init=P(ini.lecun_normal(), 3), bias_init=P(n01, 1)), "x3"),
-        "ConvLocal": (nn.ConvLocal(3, (2,), padding="VALID", kernel_init=P(ini.lecun_normal(), 3),
-                                   bias_init=P(n01, 2)), "x3"),
+        "ConvLocal": (
+            nn.ConvLocal(3, (2,), padding="VALID", kernel_init=P(ini.lecun_normal(), 3), bias_init=P(n01, 2)),
+            "x3",
+        ),
         "LayerNorm": (nn.LayerNorm(scale_init=B(n01, 1), bias_init=B(n01, 1)), "x2"),
         "RMSNorm": (nn.RMSNorm(scale_init=B(n01, 1)), "x2"),
         "BatchNorm": (nn.BatchNorm(use_running_average=False, scale_init=B(n01, 1), bias_init=B(n01, 1)), "x2"),
         "GroupNorm": (nn.GroupNorm(num_groups=2, scale_init=B(n01, 1), bias_init=B(n01, 1)), "x2"),
         "InstanceNorm": (nn.InstanceNorm(scale_init=B(n01, 1), bias_init=B(n01, 1)), "x3"),
-        "MultiHeadDotProductAttention": (nn.MultiHeadDotProductAttention(
-            2, kernel_init=B(ini.lecun_normal(), 3), bias_init=B(n01, 2),
-            out_kernel_init=B(ini.lecun_normal(), 3), out_bias_init=B(n01, 1)), "x3"),
+        "MultiHeadDotProductAttention": (
+            nn.MultiHeadDotProductAttention(
+                2,
+                kernel_init=B(ini.lecun_normal(), 3),
+                bias_init=B(n01, 2),
+                out_kernel_init=B(ini.lecun_normal(), 3),
+                out_bias_init=B(n01, 1),
+            ),
+            "x3",
+        ),
         "LSTMCell": (nn.LSTMCell(3, **cells), "cell"),
         "OptimizedLSTMCell": (nn.OptimizedLSTMCell(3, **cells), "cell"),
         "GRUCell": (nn.GRUCell(3, **cells), "cell"),
         "SimpleCell": (nn.SimpleCell(3, **cells), "cell"),
-        "MGUCell": (nn.MGUCell(3, kernel_init=B(ini.lecun_normal(), 2), recurrent_kernel_init=B(ini.orthogonal(), 2),
-                               forget_bias_init=B(n01, 1), activation_bias_init=B(n01, 1)), "cell"),
+        "MGUCell": (
+            nn.MGUCell(
+                3,
+                kernel_init=B(ini.lecun_normal(), 2),
+                recurrent_kernel_init=B(ini.orthogonal(), 2),
+                forget_bias_init=B(n01, 1),
+                activation_bias_init=B(n01, 1),
+            ),
+            "cell",
+        ),
         "RNN": (nn.RNN(nn.GRUCell(3, **cells)), "x3"),
         # The wrappers map the wrapped layer's boxed weights inside their boxes
         # (beyond the seed, whose WeightNorm/SpectralNorm fail on boxes).
         "WeightNorm": (nn.WeightNorm(nn.Dense(3, kernel_init=B(ini.lecun_normal(), 2), bias_init=B(n01, 1))), "x2"),
-        "SpectralNorm": (nn.SpectralNorm(nn.Dense(3, kernel_init=B(ini.lecun_normal(), 2),
-                                                  bias_init=B(n01, 1))), "x2"),
+        "SpectralNorm": (nn.SpectralNorm(nn.Dense(3, kernel_init=B(ini.lecun_normal(), 2), bias_init=B(n01, 1))), "x2"),
     }
 
 
@@ -147,8 +168,12 @@ def test_every_layer_unboxes_every_param(nn, name):
     boxed, kind = _layer_cases(nn, True)[name]
     plain, _ = _layer_cases(nn, False)[name]
     rng = np.random.default_rng(0)
-    x = {"x2": rng.standard_normal((2, 4)), "x3": rng.standard_normal((2, 5, 4)),
-         "tokens": np.array([[1, 2], [3, 4]]), "cell": rng.standard_normal((2, 4))}[kind]
+    x = {
+        "x2": rng.standard_normal((2, 4)),
+        "x3": rng.standard_normal((2, 5, 4)),
+        "tokens": np.array([[1, 2], [3, 4]]),
+        "cell": rng.standard_normal((2, 4)),
+    }[kind]
     x = nn.numpy.asarray(x.astype(np.int32 if kind == "tokens" else np.float32))
     key = nn.random.PRNGKey(3)
     args = (boxed.initialize_carry(key, x.shape), x) if kind == "cell" else (x,)

@@ -63,10 +63,12 @@ def test_inside_setup_the_chain_lives_under_the_attribute(nn):
             return self.body(x)
 
     variables = Model().init(nn.random.PRNGKey(0), _x(nn))
-    assert _shapes(variables["params"]) == {"body": {
-        "layers_0": {"kernel": (3, 3), "bias": (3,)},
-        "layers_1": {"kernel": (3, 2), "bias": (2,)},
-    }}
+    assert _shapes(variables["params"]) == {
+        "body": {
+            "layers_0": {"kernel": (3, 3), "bias": (3,)},
+            "layers_1": {"kernel": (3, 2), "bias": (2,)},
+        }
+    }
 
 
 def test_inside_compact_the_layers_belong_to_the_parent(nn):

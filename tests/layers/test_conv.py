@@ -25,10 +25,12 @@ def flat_normal_init(nn):
     initializers are tested in ``test_conv_parameter_names_shapes_and_defaults``,
     the KAT and the conformance tests.
     """
+
     def init(key, shape, dtype=np.float32):
         size = math.prod(shape)
         flat = nn.random.normal(key, (4096,), dtype)[:size].reshape(shape)
         return (flat / math.sqrt(max(math.prod(shape[:-1]), 1))).astype(dtype)
+
     return init
 
 
@@ -36,8 +38,12 @@ def conv_layers(nn, default_init=False):
     module = importlib.import_module(f"{nn.__name__}.layers.conv")
     if default_init:
         return module
-    return SimpleNamespace(**{name: functools.partial(getattr(module, name), kernel_init=flat_normal_init(nn))
-                              for name in ("Conv", "ConvLocal", "ConvTranspose")})
+    return SimpleNamespace(
+        **{
+            name: functools.partial(getattr(module, name), kernel_init=flat_normal_init(nn))
+            for name in ("Conv", "ConvLocal", "ConvTranspose")
+        }
+    )
 
 
 def normal(shape, seed=0, dtype=np.float32):
@@ -84,11 +90,22 @@ def test_conv_is_the_windowed_dot_product(nn):
     assert_close(y, expected.astype(np.float32), family="conv")
 
 
-@pytest.mark.parametrize("padding, kernel, stride, expected", [
-    ("SAME", 3, 2, 4), ("SAME", 4, 1, 7), ("VALID", 3, 2, 3), ("VALID", 4, 1, 4),
-    ("CIRCULAR", 3, 2, 4), ("CIRCULAR", 4, 1, 7), ("CAUSAL", 3, 2, 4), ("CAUSAL", 2, 1, 7),
-    (1, 3, 1, 7), ([(2, 0)], 3, 1, 7), ([(0, 3)], 3, 2, 4),
-])
+@pytest.mark.parametrize(
+    "padding, kernel, stride, expected",
+    [
+        ("SAME", 3, 2, 4),
+        ("SAME", 4, 1, 7),
+        ("VALID", 3, 2, 3),
+        ("VALID", 4, 1, 4),
+        ("CIRCULAR", 3, 2, 4),
+        ("CIRCULAR", 4, 1, 7),
+        ("CAUSAL", 3, 2, 4),
+        ("CAUSAL", 2, 1, 7),
+        (1, 3, 1, 7),
+        ([(2, 0)], 3, 1, 7),
+        ([(0, 3)], 3, 2, 4),
+    ],
+)
 def test_conv_output_length_for_each_padding_mode(nn, padding, kernel, stride, expected):
     layer = conv_layers(nn).Conv(features=2, kernel_size=kernel, strides=stride, padding=padding)
     _, y = run(nn, layer, normal((1, 7, 3)))
@@ -166,8 +183,15 @@ def test_conv_feature_groups_convolve_each_group_separately(nn):
     variables, y = run(nn, Conv(4, (3, 3), feature_group_count=2), x)
     kernel, bias = variables["params"]["kernel"], variables["params"]["bias"]
     assert kernel.shape == (3, 3, 3, 4)
-    halves = [run(nn, Conv(2, (3, 3)), x[..., 3 * g:3 * g + 3],
-                  params(kernel=kernel[..., 2 * g:2 * g + 2], bias=bias[2 * g:2 * g + 2]))[1] for g in range(2)]
+    halves = [
+        run(
+            nn,
+            Conv(2, (3, 3)),
+            x[..., 3 * g : 3 * g + 3],
+            params(kernel=kernel[..., 2 * g : 2 * g + 2], bias=bias[2 * g : 2 * g + 2]),
+        )[1]
+        for g in range(2)
+    ]
     assert_close(y, np.concatenate(halves, axis=-1), family="conv")
 
 
@@ -205,7 +229,9 @@ def test_conv_mask_multiplies_the_kernel_and_leaves_params_intact(nn):
     variables, y = run(nn, Conv(4, (3,), mask=mask, padding="VALID"), x)
     kernel = variables["params"]["kernel"]
     assert np.count_nonzero(kernel * (1 - mask)) > 0  # the stored parameter is not masked
-    _, expected = run(nn, Conv(4, (3,), padding="VALID"), x, params(kernel=kernel * mask, bias=variables["params"]["bias"]))
+    _, expected = run(
+        nn, Conv(4, (3,), padding="VALID"), x, params(kernel=kernel * mask, bias=variables["params"]["bias"])
+    )
     assert_close(y, expected, family="conv")
     _, again = run(nn, Conv(4, (3,), mask=mask, padding="VALID"), x, variables)
     assert_close(again, y, family="exact")
@@ -262,7 +288,9 @@ def test_conv_local_shapes_follow_the_output_grid(nn):
     assert {k: v.shape for k, v in variables["params"].items()} == {"kernel": (6, 9, 4), "bias": (6, 4)}
     assert y.shape == (1, 6, 4)
     # Two spatial axes but inputs of rank 3: one unbatched (1, 8) image.
-    variables, y = run(nn, ConvLocal(features=4, kernel_size=(3, 3), strides=2, padding="CIRCULAR"), np.ones((1, 8, 3), np.float32))
+    variables, y = run(
+        nn, ConvLocal(features=4, kernel_size=(3, 3), strides=2, padding="CIRCULAR"), np.ones((1, 8, 3), np.float32)
+    )
     assert {k: v.shape for k, v in variables["params"].items()} == {"kernel": (1, 4, 27, 4), "bias": (1, 4, 4)}
     assert y.shape == (1, 4, 4)
 
@@ -275,8 +303,12 @@ def test_conv_local_with_a_repeated_kernel_is_conv(nn):
     # The local kernel's patch axis is feature-major: entry c * taps + tap.
     local = np.transpose(kernel, (2, 0, 1, 3)).reshape(12, 3)
     local = np.broadcast_to(local, (5, 4, 12, 3))
-    _, y_local = run(nn, layers.ConvLocal(3, (2, 3), kernel_dilation=(2, 1), padding="SAME"), x,
-                     params(kernel=local, bias=np.broadcast_to(bias, (5, 4, 3))))
+    _, y_local = run(
+        nn,
+        layers.ConvLocal(3, (2, 3), kernel_dilation=(2, 1), padding="SAME"),
+        x,
+        params(kernel=local, bias=np.broadcast_to(bias, (5, 4, 3))),
+    )
     assert_close(y_local, y, family="conv")
 
 
@@ -302,35 +334,55 @@ def test_conv_transpose_parameter_shapes(nn):
     variables, y = run(nn, ConvTranspose(features=4, kernel_size=(3,), padding="VALID"), np.ones((1, 8, 3), np.float32))
     assert {k: v.shape for k, v in variables["params"].items()} == {"kernel": (3, 3, 4), "bias": (4,)}
     assert y.shape == (1, 10, 4)
-    variables, y = run(nn, ConvTranspose(4, (6, 6), strides=(2, 2), padding="CIRCULAR", transpose_kernel=True),
-                       np.ones((1, 15, 15, 3), np.float32))
+    variables, y = run(
+        nn,
+        ConvTranspose(4, (6, 6), strides=(2, 2), padding="CIRCULAR", transpose_kernel=True),
+        np.ones((1, 15, 15, 3), np.float32),
+    )
     assert variables["params"]["kernel"].shape == (6, 6, 4, 3)
     assert y.shape == (1, 30, 30, 4)
 
 
-@pytest.mark.parametrize("padding, kernel, stride, expected", [
-    ("SAME", 3, 2, 10), ("SAME", 2, 3, 15), ("VALID", 3, 2, 11), ("VALID", 2, 3, 15), ("VALID", 4, 1, 8),
-    ("CIRCULAR", 3, 2, 10), ("CIRCULAR", 5, 3, 15), (1, 3, 2, 9), ([(0, 2)], 3, 2, 9),
-])
+@pytest.mark.parametrize(
+    "padding, kernel, stride, expected",
+    [
+        ("SAME", 3, 2, 10),
+        ("SAME", 2, 3, 15),
+        ("VALID", 3, 2, 11),
+        ("VALID", 2, 3, 15),
+        ("VALID", 4, 1, 8),
+        ("CIRCULAR", 3, 2, 10),
+        ("CIRCULAR", 5, 3, 15),
+        (1, 3, 2, 9),
+        ([(0, 2)], 3, 2, 9),
+    ],
+)
 def test_conv_transpose_output_length(nn, padding, kernel, stride, expected):
     layer = conv_layers(nn).ConvTranspose(features=2, kernel_size=kernel, strides=stride, padding=padding)
     _, y = run(nn, layer, normal((1, 5, 3)))
     assert y.shape == (1, expected, 2)
 
 
-@pytest.mark.parametrize("padding, size, kernel, stride, dilation", [
-    ("SAME", 6, (3, 2), (2, 2), (1, 1)), ("SAME", 6, (4, 1), (3, 1), (1, 2)),
-    ("VALID", 7, (3, 3), (2, 2), (1, 1)), ("VALID", 5, (2, 3), (2, 1), (2, 1)),
-    ("CIRCULAR", 6, (3, 4), (2, 3), (1, 1)), ("CIRCULAR", 6, (2, 3), (1, 2), (2, 1)),
-])
+@pytest.mark.parametrize(
+    "padding, size, kernel, stride, dilation",
+    [
+        ("SAME", 6, (3, 2), (2, 2), (1, 1)),
+        ("SAME", 6, (4, 1), (3, 1), (1, 2)),
+        ("VALID", 7, (3, 3), (2, 2), (1, 1)),
+        ("VALID", 5, (2, 3), (2, 1), (2, 1)),
+        ("CIRCULAR", 6, (3, 4), (2, 3), (1, 1)),
+        ("CIRCULAR", 6, (2, 3), (1, 2), (2, 1)),
+    ],
+)
 def test_conv_transpose_with_transposed_kernel_is_the_adjoint_of_conv(nn, padding, size, kernel, stride, dilation):
     layers = conv_layers(nn)
     x = normal((2, size, size, 3), 1)
     conv = layers.Conv(4, kernel, strides=stride, kernel_dilation=dilation, padding=padding, use_bias=False)
     variables, y = run(nn, conv, x)
     g = normal(y.shape, 2)
-    transpose = layers.ConvTranspose(3, kernel, strides=stride, kernel_dilation=dilation, padding=padding,
-                                     use_bias=False, transpose_kernel=True)
+    transpose = layers.ConvTranspose(
+        3, kernel, strides=stride, kernel_dilation=dilation, padding=padding, use_bias=False, transpose_kernel=True
+    )
     _, xt = run(nn, transpose, g, variables)
     assert xt.shape == x.shape
     lhs = np.sum(y.astype(np.float64) * g)

@@ -45,6 +45,7 @@ def recording_dot(nn, calls):
     def dot(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
         calls.append(tuple(tuple(tuple(d) for d in pair) for pair in dimension_numbers))
         return lax(nn).dot_general(lhs, rhs, dimension_numbers, precision) * 3.0
+
     return dot
 
 
@@ -52,9 +53,11 @@ def recording_dot(nn, calls):
 def test_dot_general_cls_is_an_auto_named_submodule(nn, layer):
     ScaledDot = scaled_dot_cls(nn)
     x = _x((2, 4))
-    make = {"Dense": lambda **kw: nn.Dense(3, **kw),
-            "DenseGeneral": lambda **kw: nn.DenseGeneral((2, 3), **kw),
-            "Einsum": lambda **kw: nn.Einsum((4, 3), "ab,bc->ac", **kw)}[layer]
+    make = {
+        "Dense": lambda **kw: nn.Dense(3, **kw),
+        "DenseGeneral": lambda **kw: nn.DenseGeneral((2, 3), **kw),
+        "Einsum": lambda **kw: nn.Einsum((4, 3), "ab,bc->ac", **kw),
+    }[layer]
     m = make(dot_general_cls=ScaledDot)
     variables = m.init(nn.random.PRNGKey(0), nn.numpy.asarray(x))
     shapes = _shapes(variables["params"])
@@ -70,9 +73,11 @@ def test_dot_general_cls_is_an_auto_named_submodule(nn, layer):
 def test_dot_general_function_replaces_the_contraction(nn, layer):
     calls = []
     x = _x((2, 4))
-    make = {"Dense": lambda **kw: nn.Dense(3, use_bias=False, **kw),
-            "DenseGeneral": lambda **kw: nn.DenseGeneral(3, use_bias=False, **kw),
-            "Einsum": lambda **kw: nn.Einsum((4, 3), "ab,bc->ac", use_bias=False, **kw)}[layer]
+    make = {
+        "Dense": lambda **kw: nn.Dense(3, use_bias=False, **kw),
+        "DenseGeneral": lambda **kw: nn.DenseGeneral(3, use_bias=False, **kw),
+        "Einsum": lambda **kw: nn.Einsum((4, 3), "ab,bc->ac", use_bias=False, **kw),
+    }[layer]
     m = make(dot_general=recording_dot(nn, calls))
     variables = m.init(nn.random.PRNGKey(1), nn.numpy.asarray(x))
     assert set(variables["params"]) == {"kernel"}
@@ -120,10 +125,12 @@ def test_custom_einsums_in_attention(nn):
         def f(subscripts, a, b):
             seen.append(subscripts)
             return nn.numpy.einsum(subscripts, a, b) * scale
+
         return f
 
-    out = nn.dot_product_attention(*map(nn.numpy.asarray, (q, k, v)), qk_attn_weights_einsum=einsum(0.5),
-                                   attn_weights_value_einsum=einsum(2.0))
+    out = nn.dot_product_attention(
+        *map(nn.numpy.asarray, (q, k, v)), qk_attn_weights_einsum=einsum(0.5), attn_weights_value_einsum=einsum(2.0)
+    )
     assert seen == ["...qhd,...khd->...hqk", "...hqk,...khd->...qhd"]
     assert_close(np.asarray(out), _attention_oracle(q, k, v, 0.5, 2.0), family="attention")
     w = nn.dot_product_attention_weights(nn.numpy.asarray(q), nn.numpy.asarray(k), einsum=einsum(0.5))
@@ -136,8 +143,9 @@ def test_attention_einsum_misuse(nn):
     with pytest.raises(ValueError, match="must be specified together"):
         nn.dot_product_attention(q, q, q, qk_attn_weights_einsum=f)
     with pytest.raises(ValueError, match="mutually exclusive"):
-        nn.dot_product_attention(q, q, q, einsum_dot_general=lax(nn).dot_general,
-                                 qk_attn_weights_einsum=f, attn_weights_value_einsum=f)
+        nn.dot_product_attention(
+            q, q, q, einsum_dot_general=lax(nn).dot_general, qk_attn_weights_einsum=f, attn_weights_value_einsum=f
+        )
     with pytest.raises(ValueError, match="mutually exclusive"):
         nn.dot_product_attention_weights(q, q, einsum_dot_general=lax(nn).dot_general, einsum=f)
 

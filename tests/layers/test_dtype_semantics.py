@@ -43,10 +43,12 @@ class LayerCase:
 
 LAYERS = {
     "Dense": LayerCase(("linear",), "Dense", lambda c, **kw: c(features=3, **kw), (2, 4), "matmul"),
-    "DenseGeneral": LayerCase(("linear_general",), "DenseGeneral",
-                              lambda c, **kw: c(features=(2, 3), axis=-1, **kw), (2, 4), "matmul"),
-    "Conv": LayerCase(("conv", "convolution"), "Conv",
-                      lambda c, **kw: c(features=2, kernel_size=(3,), **kw), (1, 5, 3), "conv"),
+    "DenseGeneral": LayerCase(
+        ("linear_general",), "DenseGeneral", lambda c, **kw: c(features=(2, 3), axis=-1, **kw), (2, 4), "matmul"
+    ),
+    "Conv": LayerCase(
+        ("conv", "convolution"), "Conv", lambda c, **kw: c(features=2, kernel_size=(3,), **kw), (1, 5, 3), "conv"
+    ),
     "LayerNorm": LayerCase(("normalization",), "LayerNorm", lambda c, **kw: c(**kw), (2, 4), "normalization"),
 }
 
@@ -116,7 +118,9 @@ def test_param_dtype_sets_every_parameter_dtype(nn, name):
 
 def test_embed_param_dtype_sets_the_table_dtype(nn):
     for param_dtype in _float_dtypes(nn):
-        variables = _embed(nn)(num_embeddings=4, features=3, param_dtype=param_dtype).init(nn.random.PRNGKey(0), _ids(nn))
+        variables = _embed(nn)(num_embeddings=4, features=3, param_dtype=param_dtype).init(
+            nn.random.PRNGKey(0), _ids(nn)
+        )
         assert _dtype_of(variables["params"]["embedding"]) == param_dtype
 
 
@@ -157,8 +161,9 @@ PROMOTIONS = [
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
-@pytest.mark.parametrize("input_dtype,param_dtype,expected", PROMOTIONS,
-                         ids=[f"{a.name}+{b.name}" for a, b, _ in PROMOTIONS])
+@pytest.mark.parametrize(
+    "input_dtype,param_dtype,expected", PROMOTIONS, ids=[f"{a.name}+{b.name}" for a, b, _ in PROMOTIONS]
+)
 def test_no_dtype_promotes_input_and_params(nn, name, input_dtype, param_dtype, expected):
     layer = _layer(nn, name, param_dtype=param_dtype)
     y, _ = layer.init_with_output(nn.random.PRNGKey(0), _input(nn, LAYERS[name].input_shape, input_dtype))
@@ -182,8 +187,14 @@ def test_embed_no_dtype_keeps_the_table_dtype_and_attend_promotes(nn, param_dtyp
     assert _dtype_of(y) == param_dtype
     for query_dtype in (F32, BF16, F16):
         scores = layer.apply(variables, nn.numpy.ones((2, 3), query_dtype), method=layer.attend)
-        expected = {(F32, F32): F32, (F32, BF16): F32, (F32, F16): F32,
-                    (BF16, BF16): BF16, (BF16, F16): F32, (F16, F16): F16}
+        expected = {
+            (F32, F32): F32,
+            (F32, BF16): F32,
+            (F32, F16): F32,
+            (BF16, BF16): BF16,
+            (BF16, F16): F32,
+            (F16, F16): F16,
+        }
         key = (query_dtype, param_dtype) if (query_dtype, param_dtype) in expected else (param_dtype, query_dtype)
         assert _dtype_of(scores) == expected[key], f"attend: {query_dtype} query, {param_dtype} table"
 

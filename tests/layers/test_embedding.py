@@ -47,7 +47,8 @@ def test_embedding_init_gets_shape_and_param_dtype(nn):
         return nn.numpy.ones(shape, dtype)
 
     Embed(nn)(num_embeddings=4, features=2, param_dtype=np.float16, embedding_init=init).init(
-        nn.random.PRNGKey(0), _ids(nn, [0]))
+        nn.random.PRNGKey(0), _ids(nn, [0])
+    )
     assert seen == {"shape": (4, 2), "dtype": np.dtype(np.float16)}
 
 
@@ -142,5 +143,6 @@ def test_autonamed_inside_a_compact_parent(nn):
     variables = Model().init(nn.random.PRNGKey(0), _ids(nn, [1]))
     assert sorted(variables["params"]) == ["Embed_0", "Embed_1"]
     # Two children draw different tables from their own keys.
-    assert not np.array_equal(_np(variables["params"]["Embed_0"]["embedding"]),
-                              _np(variables["params"]["Embed_1"]["embedding"]))
+    assert not np.array_equal(
+        _np(variables["params"]["Embed_0"]["embedding"]), _np(variables["params"]["Embed_1"]["embedding"])
+    )

@@ -19,10 +19,10 @@ def test_linear_general_kat(nn, name):
     case = kat.load_case(name)
     run = RUNNERS[name](nn, case)
     # Parameters are normal draws: compared with the PRNG-normal tolerance.
-    assert_trees_close(_numpy(run.variables), case.variables, family="prng_normal",
-                       err_msg=f"{nn.__name__} {name}: variables")
+    assert_trees_close(
+        _numpy(run.variables), case.variables, family="prng_normal", err_msg=f"{nn.__name__} {name}: variables"
+    )
     assert len(run.outputs) == len(case.outputs)
     for i, (got, want) in enumerate(zip(run.outputs, case.outputs)):
         assert_close(got, want, family="matmul", err_msg=f"{nn.__name__} {name}: output {i}")
-    assert_trees_close(_numpy(run.mutated), case.mutated, family="matmul",
-                       err_msg=f"{nn.__name__} {name}: mutated")
+    assert_trees_close(_numpy(run.mutated), case.mutated, family="matmul", err_msg=f"{nn.__name__} {name}: mutated")

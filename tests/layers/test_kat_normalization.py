@@ -14,12 +14,14 @@ def test_normalization_reproduces_the_known_answer(nn, name):
     case = kat.load_case(name)
     run = RUNNERS[name](nn, case)
     # scale/bias are ones/zeros and batch_stats zeros/ones: exact.
-    assert_trees_close(to_numpy(run.variables), case.variables, family="exact",
-                       err_msg=f"{nn.__name__} {name} variables")
+    assert_trees_close(
+        to_numpy(run.variables), case.variables, family="exact", err_msg=f"{nn.__name__} {name} variables"
+    )
     (output,) = to_numpy(run.outputs)
     assert output.dtype == np.float32
     assert_close(output, case.outputs[0], family="normalization", err_msg=f"{nn.__name__} {name} output")
-    assert_trees_close(to_numpy(run.mutated), case.mutated, family="normalization",
-                       err_msg=f"{nn.__name__} {name} mutated batch_stats")
+    assert_trees_close(
+        to_numpy(run.mutated), case.mutated, family="normalization", err_msg=f"{nn.__name__} {name} mutated batch_stats"
+    )
     if name == "batchnorm_train":
         assert set(run.mutated) == {"batch_stats"}

@@ -18,8 +18,9 @@ def test_gru_reproduces_the_known_answer(nn):
     case = kat.load_case("gru")
     run = RUNNERS["gru"](nn, case)
     # Kernels are lecun_normal / orthogonal draws: the initializer row.
-    assert_trees_close(to_numpy(run.variables), case.variables, family="prng_normal",
-                       err_msg=f"{nn.__name__} gru variables")
+    assert_trees_close(
+        to_numpy(run.variables), case.variables, family="prng_normal", err_msg=f"{nn.__name__} gru variables"
+    )
     assert list(run.variables["params"]) == list(case.variables["params"])
     new_carry, y = to_numpy(run.outputs)
     assert_close(new_carry, case.outputs[0], family="matmul", err_msg=f"{nn.__name__} gru carry")
@@ -44,12 +45,20 @@ def test_lstm_cells_reproduce_scan_lstm_parameters_and_steps(nn, cell_name):
     x = nn.numpy.asarray(case.inputs[0])  # (batch 2, time 5, features 3)
     carry = cell_cls(4).initialize_carry(nn.random.PRNGKey(0), (2, 3))
     variables = _scanned_name_wrapper(nn, cell_cls).init(nn.random.PRNGKey(10), carry, x[:, 0])
-    assert_trees_close(to_numpy(variables), case.variables, family="prng_normal",
-                       err_msg=f"{nn.__name__} {cell_name} scan_lstm variables")
+    assert_trees_close(
+        to_numpy(variables),
+        case.variables,
+        family="prng_normal",
+        err_msg=f"{nn.__name__} {cell_name} scan_lstm variables",
+    )
 
     # One cell step per time index with the recorded parameters.
-    cell_vars = {"params": {k: {p: nn.numpy.asarray(v) for p, v in d.items()}
-                            for k, d in case.variables["params"]["ScanLSTMCell_0"].items()}}
+    cell_vars = {
+        "params": {
+            k: {p: nn.numpy.asarray(v) for p, v in d.items()}
+            for k, d in case.variables["params"]["ScanLSTMCell_0"].items()
+        }
+    }
     ys = []
     for t in range(x.shape[1]):
         carry, y = cell_cls(4).apply(cell_vars, carry, x[:, t])
@@ -57,5 +66,6 @@ def test_lstm_cells_reproduce_scan_lstm_parameters_and_steps(nn, cell_name):
     c, h = to_numpy(carry)
     assert_close(c, case.outputs[0], family="matmul", err_msg=f"{nn.__name__} {cell_name} final c")
     assert_close(h, case.outputs[1], family="matmul", err_msg=f"{nn.__name__} {cell_name} final h")
-    assert_close(np.stack(ys, axis=1), case.outputs[2], family="matmul",
-                 err_msg=f"{nn.__name__} {cell_name} outputs over time")
+    assert_close(
+        np.stack(ys, axis=1), case.outputs[2], family="matmul", err_msg=f"{nn.__name__} {cell_name} outputs over time"
+    )

@@ -30,7 +30,7 @@ def _conv_oracle(xp, kernel, out_spatial):
     out = np.zeros((1,) + out_spatial + (kernel.shape[-1],), np.float64)
     for i in range(out_spatial[0]):
         for j in range(out_spatial[1]):
-            out[0, i, j] = np.einsum("abc,abcd->d", xp[0, i:i + kh, j:j + kw], kernel)
+            out[0, i, j] = np.einsum("abc,abcd->d", xp[0, i : i + kh, j : j + kw], kernel)
     return out.astype(np.float32)
 
 
@@ -46,10 +46,16 @@ def test_conv_reflect_and_circular_match_numpy_pad(nn, mode, np_mode):
     assert_close(y, _conv_oracle(xp, kernel, (5, 6)), family="conv")
 
 
-@pytest.mark.parametrize("padding,pads", [
-    ("VALID", [(0, 0), (0, 0)]), (1, [(1, 1), (1, 1)]), ([(0, 1), 2], [(0, 1), (2, 2)]),
-    ([1, (2, 0)], [(1, 1), (2, 0)]), ("SAME", [(1, 1), (0, 1)]),
-])
+@pytest.mark.parametrize(
+    "padding,pads",
+    [
+        ("VALID", [(0, 0), (0, 0)]),
+        (1, [(1, 1), (1, 1)]),
+        ([(0, 1), 2], [(0, 1), (2, 2)]),
+        ([1, (2, 0)], [(1, 1), (2, 0)]),
+        ("SAME", [(1, 1), (0, 1)]),
+    ],
+)
 def test_conv_padding_forms_match_zero_padding(nn, padding, pads):
     x = _x((1, 4, 5, 2), 1)
     layer = nn.Conv(2, (3, 2), padding=padding, use_bias=False)
@@ -85,7 +91,7 @@ def _window_oracle(x, window, strides, fn):
     out = np.empty((x.shape[0], oh, ow, x.shape[3]), x.dtype)
     for i in range(oh):
         for j in range(ow):
-            out[:, i, j] = fn(x[:, i * sh:i * sh + wh, j * sw:j * sw + ww], axis=(1, 2))
+            out[:, i, j] = fn(x[:, i * sh : i * sh + wh, j * sw : j * sw + ww], axis=(1, 2))
     return out
 
 
@@ -134,7 +140,8 @@ def test_flip_sequences(nn):
 
 # Parameter tree of the seed system's Seq2Seq below (names and shapes only).
 SEED_SEQ2SEQ_TREE = {
-    "Dense_0/bias": (3,), "Dense_0/kernel": (6, 3),
+    "Dense_0/bias": (3,),
+    "Dense_0/kernel": (6, 3),
     **{f"LSTMCell_{i}/h{g}/bias": (6,) for i in (0, 1) for g in "fgio"},
     **{f"LSTMCell_{i}/h{g}/kernel": (6, 6) for i in (0, 1) for g in "fgio"},
     **{f"LSTMCell_0/i{g}/kernel": (5, 6) for g in "fgio"},
@@ -174,8 +181,10 @@ def test_seq2seq_lstm_decoder_starts_from_the_encoder_carry(nn):
     def run(cell, xs, c, h):
         hs = []
         for t in range(xs.shape[1]):
-            g = {k: xs[:, t] @ p[f"{cell}/i{k}/kernel"] + h @ p[f"{cell}/h{k}/kernel"] + p[f"{cell}/h{k}/bias"]
-                 for k in "fgio"}
+            g = {
+                k: xs[:, t] @ p[f"{cell}/i{k}/kernel"] + h @ p[f"{cell}/h{k}/kernel"] + p[f"{cell}/h{k}/bias"]
+                for k in "fgio"
+            }
             c = sig(g["f"]) * c + sig(g["i"]) * np.tanh(g["g"])
             h = sig(g["o"]) * np.tanh(c)
             hs.append(h)

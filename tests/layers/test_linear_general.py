@@ -22,23 +22,28 @@ def _params(variables):
 
 def _arange_init(calls):
     """An initializer that records the shape it is asked for and returns 0, 1, 2, ... in it."""
+
     def init(key, shape, dtype=np.float32):
         calls.append(tuple(shape))
         return np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape).astype(dtype)
+
     return init
 
 
 # -- DenseGeneral --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("features, axis, batch_dims, in_shape, kernel, bias, out", [
-    ((4, 5), -1, (), (1, 3), (3, 4, 5), (4, 5), (1, 4, 5)),
-    # Axes are contracted in sorted order, whatever order they are given in.
-    ((4, 5), (-1, 1), (), (1, 3, 6, 7), (3, 7, 4, 5), (4, 5), (1, 6, 4, 5)),
-    ((4, 5), (1, -1), (), (1, 3, 6, 7), (3, 7, 4, 5), (4, 5), (1, 6, 4, 5)),
-    (2, -1, (0,), (3, 4, 5), (3, 5, 2), (3, 2), (3, 4, 2)),
-    ((2, 1), (2,), (0, 1), (3, 4, 5, 6), (3, 4, 5, 2, 1), (3, 4, 2, 1), (3, 4, 6, 2, 1)),
-])
+@pytest.mark.parametrize(
+    "features, axis, batch_dims, in_shape, kernel, bias, out",
+    [
+        ((4, 5), -1, (), (1, 3), (3, 4, 5), (4, 5), (1, 4, 5)),
+        # Axes are contracted in sorted order, whatever order they are given in.
+        ((4, 5), (-1, 1), (), (1, 3, 6, 7), (3, 7, 4, 5), (4, 5), (1, 6, 4, 5)),
+        ((4, 5), (1, -1), (), (1, 3, 6, 7), (3, 7, 4, 5), (4, 5), (1, 6, 4, 5)),
+        (2, -1, (0,), (3, 4, 5), (3, 5, 2), (3, 2), (3, 4, 2)),
+        ((2, 1), (2,), (0, 1), (3, 4, 5, 6), (3, 4, 5, 2, 1), (3, 4, 2, 1), (3, 4, 6, 2, 1)),
+    ],
+)
 def test_dense_general_shapes(nn, features, axis, batch_dims, in_shape, kernel, bias, out):
     layer = lg(nn).DenseGeneral(features=features, axis=axis, batch_dims=batch_dims)
     x = nn.numpy.asarray(_x(in_shape))
@@ -53,8 +58,9 @@ def test_dense_general_shapes(nn, features, axis, batch_dims, in_shape, kernel, 
 def test_dense_general_kernel_drawn_as_flat_matrix(nn):
     # The initializer sees (prod(batch + contracted), prod(features)); the draw is reshaped.
     calls = []
-    layer = lg(nn).DenseGeneral(features=(2, 3), axis=(1, 2), batch_dims=(0,),
-                                kernel_init=_arange_init(calls), bias_init=_arange_init(calls))
+    layer = lg(nn).DenseGeneral(
+        features=(2, 3), axis=(1, 2), batch_dims=(0,), kernel_init=_arange_init(calls), bias_init=_arange_init(calls)
+    )
     variables = layer.init(nn.random.PRNGKey(0), nn.numpy.ones((4, 5, 6, 7)))
     assert calls == [(4 * 5 * 6, 2 * 3), (4 * 2 * 3,)]
     params = _params(variables)
@@ -127,11 +133,14 @@ def test_dense_general_custom_dot_general(nn):
     assert calls[-1] == (((1, 2), (0, 1)), ((), ()))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(features=2, batch_dims=(1,)), "batch_dims"),
-    (dict(features=2, axis=3), "axis"),
-    (dict(features=2, axis=(0, -1), batch_dims=(0,)), "overlap"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(features=2, batch_dims=(1,)), "batch_dims"),
+        (dict(features=2, axis=3), "axis"),
+        (dict(features=2, axis=(0, -1), batch_dims=(0,)), "overlap"),
+    ],
+)
 def test_dense_general_misuse(nn, kwargs, match):
     layer = lg(nn).DenseGeneral(**kwargs)
     with pytest.raises(ValueError, match=match):
@@ -141,15 +150,18 @@ def test_dense_general_misuse(nn, kwargs, match):
 # -- Einsum --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape, eq, in_shape, bias, out", [
-    ((5, 7), "...c,ce->...e", (2, 3, 5), (7,), (2, 3, 7)),
-    # Kernel axes that survive into the output, in output order.
-    ((6, 4, 7), "abcd,dbe->acbe", (3, 4, 5, 6), (4, 7), (3, 5, 4, 7)),
-    ((6, 4, 7), "abcd,dbe->eacb", (3, 4, 5, 6), (7, 4), (7, 3, 5, 4)),
-    # Ellipsis axes shared by input and kernel broadcast right-aligned.
-    ((4, 6, 7), "...cd,...de->...ce", (3, 4, 5, 6), (4, 7), (3, 4, 5, 7)),
-    ((5, 2), "abc,cd->ab", (3, 4, 5), (), (3, 4)),
-])
+@pytest.mark.parametrize(
+    "shape, eq, in_shape, bias, out",
+    [
+        ((5, 7), "...c,ce->...e", (2, 3, 5), (7,), (2, 3, 7)),
+        # Kernel axes that survive into the output, in output order.
+        ((6, 4, 7), "abcd,dbe->acbe", (3, 4, 5, 6), (4, 7), (3, 5, 4, 7)),
+        ((6, 4, 7), "abcd,dbe->eacb", (3, 4, 5, 6), (7, 4), (7, 3, 5, 4)),
+        # Ellipsis axes shared by input and kernel broadcast right-aligned.
+        ((4, 6, 7), "...cd,...de->...ce", (3, 4, 5, 6), (4, 7), (3, 4, 5, 7)),
+        ((5, 2), "abc,cd->ab", (3, 4, 5), (), (3, 4)),
+    ],
+)
 def test_einsum_shapes(nn, shape, eq, in_shape, bias, out):
     layer = lg(nn).Einsum(shape, eq)
     x = nn.numpy.asarray(_x(in_shape))
@@ -177,10 +189,14 @@ def test_einsum_str_at_call_time(nn):
     field = lg(nn).Einsum((5, 3), "ab,bc->ac")
     call = lg(nn).Einsum((5, 3))
     variables = field.init(nn.random.PRNGKey(0), x)
-    assert_close(np.asarray(call.apply(variables, x, "ab,bc->ac")), np.asarray(field.apply(variables, x)),
-                 family="exact")
-    assert_close(np.asarray(call.apply(variables, x, einsum_str="a b, b c -> a c")),
-                 np.asarray(field.apply(variables, x)), family="exact")
+    assert_close(
+        np.asarray(call.apply(variables, x, "ab,bc->ac")), np.asarray(field.apply(variables, x)), family="exact"
+    )
+    assert_close(
+        np.asarray(call.apply(variables, x, einsum_str="a b, b c -> a c")),
+        np.asarray(field.apply(variables, x)),
+        family="exact",
+    )
 
 
 def test_einsum_without_bias(nn):
@@ -188,13 +204,16 @@ def test_einsum_without_bias(nn):
     assert set(variables["params"]) == {"kernel"}
 
 
-@pytest.mark.parametrize("field, call, match", [
-    ("ab,bc->ac", "ab,bc->ac", "Einsum: .*einsum_str.*just once"),
-    (None, None, "Einsum: .*einsum_str.*must be passed"),
-    ("ab,bc", None, "->"),
-    ("ab,bc,cd->ad", None, "two operands"),
-    ("ab,bcd->ac", None, "rank"),
-])
+@pytest.mark.parametrize(
+    "field, call, match",
+    [
+        ("ab,bc->ac", "ab,bc->ac", "Einsum: .*einsum_str.*just once"),
+        (None, None, "Einsum: .*einsum_str.*must be passed"),
+        ("ab,bc", None, "->"),
+        ("ab,bc,cd->ad", None, "two operands"),
+        ("ab,bcd->ac", None, "rank"),
+    ],
+)
 def test_einsum_misuse(nn, field, call, match):
     layer = lg(nn).Einsum((5, 3), field)
     with pytest.raises(ValueError, match=match):
@@ -205,9 +224,11 @@ def test_dense_general_keeps_partitioning_boxes_of_its_initializers(nn):
     # The kernel is drawn as a matrix and reshaped; the box (with the names of
     # the final shape) must survive, as attention projections rely on it.
     names = ('embed', 'heads', 'kv')
-    layer = nn.DenseGeneral((4, 8), kernel_init=nn.with_logical_partitioning(
-        nn.initializers.lecun_normal(), names),
-        bias_init=nn.with_partitioning(nn.initializers.zeros_init(), ('heads', 'kv')))
+    layer = nn.DenseGeneral(
+        (4, 8),
+        kernel_init=nn.with_logical_partitioning(nn.initializers.lecun_normal(), names),
+        bias_init=nn.with_partitioning(nn.initializers.zeros_init(), ('heads', 'kv')),
+    )
     variables = layer.init(nn.random.PRNGKey(0), _x((2, 16)))
     kernel, bias = variables['params']['kernel'], variables['params']['bias']
     assert isinstance(kernel, nn.LogicallyPartitioned) and kernel.names == names

@@ -51,16 +51,25 @@ def _expected_norm(x, reduction_axes, epsilon, mask=None, center=True):
     "make, shape, expected",
     [
         (lambda m: m.LayerNorm(), (2, 3, 5), {"params": {"scale": (5,), "bias": (5,)}}),
-        (lambda m: m.LayerNorm(reduction_axes=(1, 2), feature_axes=(1, 2)), (2, 3, 5),
-         {"params": {"scale": (3, 5), "bias": (3, 5)}}),
+        (
+            lambda m: m.LayerNorm(reduction_axes=(1, 2), feature_axes=(1, 2)),
+            (2, 3, 5),
+            {"params": {"scale": (3, 5), "bias": (3, 5)}},
+        ),
         (lambda m: m.LayerNorm(use_bias=False, use_scale=False), (2, 3), {}),
         (lambda m: m.RMSNorm(), (2, 3, 5), {"params": {"scale": (5,)}}),
         (lambda m: m.GroupNorm(num_groups=2), (2, 3, 4), {"params": {"scale": (4,), "bias": (4,)}}),
         (lambda m: m.InstanceNorm(feature_axes=(1, 2)), (2, 3, 4), {"params": {"scale": (3, 4), "bias": (3, 4)}}),
-        (lambda m: m.BatchNorm(use_running_average=False), (4, 3),
-         {"params": {"scale": (3,), "bias": (3,)}, "batch_stats": {"mean": (3,), "var": (3,)}}),
-        (lambda m: m.BatchNorm(use_running_average=True, axis=(1, 2), use_scale=False), (4, 3, 2),
-         {"params": {"bias": (3, 2)}, "batch_stats": {"mean": (3, 2), "var": (3, 2)}}),
+        (
+            lambda m: m.BatchNorm(use_running_average=False),
+            (4, 3),
+            {"params": {"scale": (3,), "bias": (3,)}, "batch_stats": {"mean": (3,), "var": (3,)}},
+        ),
+        (
+            lambda m: m.BatchNorm(use_running_average=True, axis=(1, 2), use_scale=False),
+            (4, 3, 2),
+            {"params": {"bias": (3, 2)}, "batch_stats": {"mean": (3, 2), "var": (3, 2)}},
+        ),
     ],
 )
 def test_variable_names_shapes_and_initial_values(nn, make, shape, expected):
@@ -95,7 +104,7 @@ def test_rmsnorm_does_not_center(nn):
     x = _x(nn, (3, 6), offset=3.0)
     y = L(nn).RMSNorm(epsilon=1e-4).apply({"params": {"scale": np.full(6, 2.0, np.float32)}}, x)
     x64 = np.asarray(x, np.float64)
-    expected = 2.0 * x64 / np.sqrt(np.mean(x64 ** 2, axis=-1, keepdims=True) + 1e-4)
+    expected = 2.0 * x64 / np.sqrt(np.mean(x64**2, axis=-1, keepdims=True) + 1e-4)
     assert_close(y, expected, family="normalization", dtype="float32")
 
 
@@ -175,8 +184,11 @@ def test_groupnorm_and_batchnorm_take_masks(nn):
     x = _x(nn, (4, 6))
     mask = np.random.default_rng(3).random((4, 6)) > 0.3
     mask[0] = True
-    y = L(nn).GroupNorm(num_groups=2, use_bias=False, use_scale=False, epsilon=1e-5).apply(
-        {}, x, mask=nn.numpy.asarray(mask))
+    y = (
+        L(nn)
+        .GroupNorm(num_groups=2, use_bias=False, use_scale=False, epsilon=1e-5)
+        .apply({}, x, mask=nn.numpy.asarray(mask))
+    )
     grouped = np.asarray(x).reshape(4, 2, 3)
     expected = _expected_norm(grouped, (2,), 1e-5, mask=mask.reshape(4, 2, 3)).reshape(4, 6)
     assert_close(y, expected, family="normalization", dtype="float32")
@@ -210,10 +222,12 @@ def test_batchnorm_training_uses_batch_stats_and_moves_the_averages(nn, fast):
     assert set(updates) == {"batch_stats"}
     x64 = np.asarray(x, np.float64)
     assert_close(y, _expected_norm(x, (0, 1), 1e-5), family="normalization", dtype="float32")
-    assert_close(updates["batch_stats"]["mean"], 0.8 * old_mean + 0.2 * x64.mean((0, 1)),
-                 family="normalization", dtype="float32")
-    assert_close(updates["batch_stats"]["var"], 0.8 * old_var + 0.2 * x64.var((0, 1)),
-                 family="normalization", dtype="float32")
+    assert_close(
+        updates["batch_stats"]["mean"], 0.8 * old_mean + 0.2 * x64.mean((0, 1)), family="normalization", dtype="float32"
+    )
+    assert_close(
+        updates["batch_stats"]["var"], 0.8 * old_var + 0.2 * x64.var((0, 1)), family="normalization", dtype="float32"
+    )
 
 
 def test_batchnorm_evaluation_uses_the_stored_stats(nn):
@@ -224,8 +238,11 @@ def test_batchnorm_evaluation_uses_the_stored_stats(nn):
     expected = (np.asarray(x, np.float64) - stats["mean"]) / np.sqrt(stats["var"]) * params["scale"] + params["bias"]
     assert_close(y, expected, family="normalization", dtype="float32")
     # Read-only batch_stats are fine in evaluation: nothing is written.
-    y2, updates = L(nn).BatchNorm().apply({"params": params, "batch_stats": stats}, x, use_running_average=True,
-                                          mutable=["batch_stats"])
+    y2, updates = (
+        L(nn)
+        .BatchNorm()
+        .apply({"params": params, "batch_stats": stats}, x, use_running_average=True, mutable=["batch_stats"])
+    )
     assert_trees_close(_np(updates), {"batch_stats": stats}, family="exact")
 
 
@@ -256,7 +273,11 @@ def test_batchnorm_half_precision_inputs_keep_float32_stats(nn):
     expected = _expected_norm(np.asarray(x, np.float32), (0,), 1e-5)
     assert_close(y, expected, family="normalization", dtype="float32")
     # ... unless dtype asks for another one.
-    y16 = L(nn).BatchNorm(use_running_average=True, dtype=nn.numpy.bfloat16).apply(updates | {"params": variables["params"]}, x)
+    y16 = (
+        L(nn)
+        .BatchNorm(use_running_average=True, dtype=nn.numpy.bfloat16)
+        .apply(updates | {"params": variables["params"]}, x)
+    )
     assert np.asarray(y16).dtype == np.dtype(nn.numpy.bfloat16)
 
 
@@ -296,16 +317,19 @@ def test_nnjax_axis_name_averages_over_the_mapped_axis():
     y_ref, updates_ref = bn_r.apply(_np(variables), x.reshape(24, 3), mutable=["batch_stats"])
     assert_close(np.asarray(y).reshape(24, 3), y_ref, family="normalization")
     for shard in range(4):
-        assert_trees_close(jax.tree_util.tree_map(lambda a: np.asarray(a)[shard], updates), updates_ref,
-                           family="normalization")
+        assert_trees_close(
+            jax.tree_util.tree_map(lambda a: np.asarray(a)[shard], updates), updates_ref, family="normalization"
+        )
     # pmap over the one CPU device: a named axis of size 1 is the plain batch.
     y1, _ = jax.pmap(step, axis_name="shards")(x[:1])
     y1_ref, _ = bn_r.apply(_np(variables), x[0], mutable=["batch_stats"])
     assert_close(np.asarray(y1)[0], y1_ref, family="normalization")
     # axis_index_groups go to lax.pmean (pmap supports them; vmap does not).
     ln = L(nnjax).LayerNorm(axis_name="shards", axis_index_groups=[[0]])
-    y2 = jax.pmap(lambda s: ln.apply({"params": {"scale": np.ones(3, np.float32), "bias": np.zeros(3, np.float32)}},
-                                     s), axis_name="shards")(x[:1])
+    y2 = jax.pmap(
+        lambda s: ln.apply({"params": {"scale": np.ones(3, np.float32), "bias": np.zeros(3, np.float32)}}, s),
+        axis_name="shards",
+    )(x[:1])
     assert_close(np.asarray(y2)[0], _expected_norm(x[0], (-1,), 1e-6), family="normalization", dtype="float32")
 
 
@@ -389,8 +413,9 @@ def test_spectralnorm_variables_follow_the_seed(nn):
     u1 = v0 @ raw["kernel"]
     u1 /= np.linalg.norm(u1)
     sigma = (v0 @ raw["kernel"] @ u1.T)[0, 0]
-    assert_close(variables["params"]["layer_instance"]["kernel"], raw["kernel"] / sigma, family="normalization",
-                 dtype="float32")
+    assert_close(
+        variables["params"]["layer_instance"]["kernel"], raw["kernel"] / sigma, family="normalization", dtype="float32"
+    )
     assert_close(variables["params"]["layer_instance"]["bias"], raw["bias"], family="exact")
 
 
@@ -467,8 +492,9 @@ def test_weightnorm_normalizes_kernel_columns_and_scales_them(nn):
     key = nn.random.PRNGKey(4)
     layer = L(nn).WeightNorm(nn.Dense(4))
     variables = _np(layer.init(key, x))
-    assert _shapes(variables) == {"params": {"layer_instance": {"kernel": (3, 4), "bias": (4,)},
-                                             "layer_instance/kernel/scale": (4,)}}
+    assert _shapes(variables) == {
+        "params": {"layer_instance": {"kernel": (3, 4), "bias": (4,)}, "layer_instance/kernel/scale": (4,)}
+    }
     raw = _raw_dense(nn, key, x, 4)
     unit = raw["kernel"] / np.linalg.norm(raw["kernel"].astype(np.float64), axis=0, keepdims=True)
     # As in the seed, init stores the normalized kernel.
@@ -484,8 +510,11 @@ def test_weightnorm_filter_and_feature_axes(nn):
     key = nn.random.PRNGKey(4)
     everything = L(nn).WeightNorm(nn.Dense(4), variable_filter=None, feature_axes=None)
     variables = _np(everything.init(key, x))
-    assert _shapes(variables["params"]) == {"layer_instance": {"kernel": (3, 4), "bias": (4,)},
-                                            "layer_instance/bias/scale": (), "layer_instance/kernel/scale": ()}
+    assert _shapes(variables["params"]) == {
+        "layer_instance": {"kernel": (3, 4), "bias": (4,)},
+        "layer_instance/bias/scale": (),
+        "layer_instance/kernel/scale": (),
+    }
     raw = _raw_dense(nn, key, x, 4)
     frob = raw["kernel"] / np.linalg.norm(raw["kernel"].astype(np.float64))
     assert_close(variables["params"]["layer_instance"]["kernel"], frob, family="normalization", dtype="float32")

@@ -21,8 +21,9 @@ def grid(shape, dtype=np.float32):
 def test_max_pool_2d_with_strides(nn):
     x = grid((1, 4, 5, 2))
     y = np.asarray(pooling(nn).max_pool(x, (2, 3), strides=(2, 1)))
-    expected = np.stack([np.stack([x[:, 2 * i:2 * i + 2, j:j + 3].max(axis=(1, 2)) for j in range(3)], 1)
-                         for i in range(2)], 1)
+    expected = np.stack(
+        [np.stack([x[:, 2 * i : 2 * i + 2, j : j + 3].max(axis=(1, 2)) for j in range(3)], 1) for i in range(2)], 1
+    )
     assert y.shape == (1, 2, 3, 2)
     assert_close(y, expected, family="exact")
 
@@ -30,8 +31,11 @@ def test_max_pool_2d_with_strides(nn):
 def test_min_pool_is_negated_max_pool(nn):
     x = grid((2, 6, 3))
     p = pooling(nn)
-    assert_close(np.asarray(p.min_pool(x, (3,), padding="SAME")),
-                 -np.asarray(p.max_pool(-x, (3,), padding="SAME")), family="exact")
+    assert_close(
+        np.asarray(p.min_pool(x, (3,), padding="SAME")),
+        -np.asarray(p.max_pool(-x, (3,), padding="SAME")),
+        family="exact",
+    )
 
 
 def test_default_strides_are_one_and_padding_valid(nn):
@@ -58,8 +62,10 @@ def test_explicit_padding_pairs(nn):
     x = grid((2, 4, 3, 2))
     y = np.asarray(pooling(nn).avg_pool(x, (2, 2), strides=(1, 2), padding=((1, 0), (0, 1))))
     padded = np.pad(x, [(0, 0), (1, 0), (0, 1), (0, 0)])
-    expected = np.stack([np.stack([padded[:, i:i + 2, 2 * j:2 * j + 2].mean(axis=(1, 2)) for j in range(2)], 1)
-                         for i in range(4)], 1)
+    expected = np.stack(
+        [np.stack([padded[:, i : i + 2, 2 * j : 2 * j + 2].mean(axis=(1, 2)) for j in range(2)], 1) for i in range(4)],
+        1,
+    )
     assert_close(y, expected, family="reduction")
 
 
@@ -104,8 +110,11 @@ def test_dtypes(nn):
     assert np.asarray(p.avg_pool(x, (2,))).dtype == bf16
     # The seed divides by a float32 count: the result is float32.
     assert np.asarray(p.avg_pool(x, (2,), count_include_pad=False)).dtype == np.float32
-    assert_close(np.asarray(p.avg_pool(x, (2,))), np.asarray(p.avg_pool(x.astype(np.float32), (2,))).astype(bf16),
-                 family="reduction")
+    assert_close(
+        np.asarray(p.avg_pool(x, (2,))),
+        np.asarray(p.avg_pool(x.astype(np.float32), (2,))).astype(bf16),
+        family="reduction",
+    )
 
 
 def test_padding_of_the_wrong_length_is_rejected(nn):

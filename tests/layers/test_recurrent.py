@@ -42,13 +42,16 @@ def _init(nn, cell, xs, seed=1):
 
 # ------------------------------------------------------------ float64 references
 
+
 def _sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
 
 
 def _p64(variables):
-    return {name: {k: np.asarray(v, np.float64) for k, v in layer.items()}
-            for name, layer in to_numpy(variables)["params"].items()}
+    return {
+        name: {k: np.asarray(v, np.float64) for k, v in layer.items()}
+        for name, layer in to_numpy(variables)["params"].items()
+    }
 
 
 def _lin(p, name, v):
@@ -90,8 +93,9 @@ def simple_step(p, h, x, residual):
 
 
 def _reference_unroll(step, p, carry, xs):
-    carry = tuple(np.asarray(c, np.float64) for c in carry) if isinstance(carry, tuple) \
-        else np.asarray(carry, np.float64)
+    carry = (
+        tuple(np.asarray(c, np.float64) for c in carry) if isinstance(carry, tuple) else np.asarray(carry, np.float64)
+    )
     ys = []
     for x in xs.astype(np.float64):
         carry, y = step(p, carry, x)
@@ -118,11 +122,17 @@ def test_cells_match_handwritten_numpy_steps(nn, case):
     cell = cls(FEATURES, **kwargs)
     carry, variables = _init(nn, cell, xs)
     # Non-zero biases and a non-zero start, so every term of the equations counts.
-    variables = {"params": {name: {k: (np.asarray(v) + 0.1 * (k == "bias")).astype(np.float32)
-                                   for k, v in layer.items()}
-                            for name, layer in to_numpy(variables)["params"].items()}}
-    carry = tuple(np.full(np.shape(c), 0.3, np.float32) for c in carry) if isinstance(carry, tuple) \
+    variables = {
+        "params": {
+            name: {k: (np.asarray(v) + 0.1 * (k == "bias")).astype(np.float32) for k, v in layer.items()}
+            for name, layer in to_numpy(variables)["params"].items()
+        }
+    }
+    carry = (
+        tuple(np.full(np.shape(c), 0.3, np.float32) for c in carry)
+        if isinstance(carry, tuple)
         else np.full(np.shape(carry), 0.3, np.float32)
+    )
     got_carry, got_ys = _unroll(nn, cell, to_backend(nn, variables), to_backend(nn, carry), xs)
     want_carry, want_ys = _reference_unroll(step, _p64(variables), carry, xs)
     assert got_ys.dtype == np.float32
@@ -136,17 +146,19 @@ def test_cells_match_handwritten_numpy_steps(nn, case):
 
 # ------------------------------------------------------------ parameter trees
 
+
 def _shapes(variables):
-    return {name: {k: tuple(np.shape(v)) for k, v in layer.items()}
-            for name, layer in variables["params"].items()}
+    return {name: {k: tuple(np.shape(v)) for k, v in layer.items()} for name, layer in variables["params"].items()}
 
 
 def test_lstm_parameter_names_and_shapes(nn):
     xs = _inputs()
     _, variables = _init(nn, rec(nn).LSTMCell(FEATURES), xs)
     i, f = IN_FEATURES, FEATURES
-    want = {**{f"i{g}": {"kernel": (i, f)} for g in "ifgo"},
-            **{f"h{g}": {"kernel": (f, f), "bias": (f,)} for g in "ifgo"}}
+    want = {
+        **{f"i{g}": {"kernel": (i, f)} for g in "ifgo"},
+        **{f"h{g}": {"kernel": (f, f), "bias": (f,)} for g in "ifgo"},
+    }
     assert _shapes(variables) == want
     assert list(variables["params"]) == ["ii", "hi", "if", "hf", "ig", "hg", "io", "ho"]
 
@@ -168,9 +180,13 @@ def test_gru_parameter_names_and_shapes(nn):
     _, variables = _init(nn, rec(nn).GRUCell(FEATURES), xs)
     i, f = IN_FEATURES, FEATURES
     assert _shapes(variables) == {
-        "ir": {"kernel": (i, f), "bias": (f,)}, "hr": {"kernel": (f, f)},
-        "iz": {"kernel": (i, f), "bias": (f,)}, "hz": {"kernel": (f, f)},
-        "in": {"kernel": (i, f), "bias": (f,)}, "hn": {"kernel": (f, f), "bias": (f,)}}
+        "ir": {"kernel": (i, f), "bias": (f,)},
+        "hr": {"kernel": (f, f)},
+        "iz": {"kernel": (i, f), "bias": (f,)},
+        "hz": {"kernel": (f, f)},
+        "in": {"kernel": (i, f), "bias": (f,)},
+        "hn": {"kernel": (f, f), "bias": (f,)},
+    }
     assert list(variables["params"]) == ["ir", "hr", "iz", "hz", "in", "hn"]
 
 
@@ -179,9 +195,12 @@ def test_mgu_parameters_and_bias_inits(nn, reset_gate):
     xs = _inputs()
     _, variables = _init(nn, rec(nn).MGUCell(FEATURES, reset_gate=reset_gate), xs)
     i, f = IN_FEATURES, FEATURES
-    want = {"if": {"kernel": (i, f), "bias": (f,)}, "hf": {"kernel": (f, f)},
-            "hn": {"kernel": (f, f), "bias": (f,)} if reset_gate else {"kernel": (f, f)},
-            "in": {"kernel": (i, f), "bias": (f,)}}
+    want = {
+        "if": {"kernel": (i, f), "bias": (f,)},
+        "hf": {"kernel": (f, f)},
+        "hn": {"kernel": (f, f), "bias": (f,)} if reset_gate else {"kernel": (f, f)},
+        "in": {"kernel": (i, f), "bias": (f,)},
+    }
     assert _shapes(variables) == want
     params = to_numpy(variables)["params"]
     # The forget bias starts at one (open gate), the candidate biases at zero.
@@ -192,8 +211,10 @@ def test_mgu_parameters_and_bias_inits(nn, reset_gate):
 def test_simple_cell_parameters(nn):
     xs = _inputs()
     _, variables = _init(nn, rec(nn).SimpleCell(FEATURES), xs)
-    assert _shapes(variables) == {"i": {"kernel": (IN_FEATURES, FEATURES), "bias": (FEATURES,)},
-                                  "h": {"kernel": (FEATURES, FEATURES)}}
+    assert _shapes(variables) == {
+        "i": {"kernel": (IN_FEATURES, FEATURES), "bias": (FEATURES,)},
+        "h": {"kernel": (FEATURES, FEATURES)},
+    }
 
 
 def test_recurrent_kernels_are_orthogonal(nn):
@@ -204,6 +225,7 @@ def test_recurrent_kernels_are_orthogonal(nn):
 
 
 # ------------------------------------------------------------ carries
+
 
 @pytest.mark.parametrize("name", ["LSTMCell", "OptimizedLSTMCell", "GRUCell", "MGUCell", "SimpleCell"])
 @pytest.mark.parametrize("input_shape", [(4,), (2, 4), (2, 5, 4)])
@@ -232,8 +254,11 @@ def test_carry_init_keys_follow_the_seed(nn):
 
 
 def test_carry_dtype_is_param_dtype(nn):
-    carry = rec(nn).LSTMCell(FEATURES, param_dtype=nn.numpy.bfloat16).initialize_carry(
-        nn.random.PRNGKey(0), (2, IN_FEATURES))
+    carry = (
+        rec(nn)
+        .LSTMCell(FEATURES, param_dtype=nn.numpy.bfloat16)
+        .initialize_carry(nn.random.PRNGKey(0), (2, IN_FEATURES))
+    )
     assert [np.asarray(c).dtype.name for c in carry] == ["bfloat16", "bfloat16"]
 
 
@@ -246,6 +271,7 @@ def test_input_with_several_batch_axes(nn):
 
 
 # ------------------------------------------------------------ fields change the numbers
+
 
 def test_gate_and_activation_functions_are_used(nn):
     xs = _inputs()
@@ -292,8 +318,7 @@ def test_low_precision_dtype_follows_jax_promotion(nn, name):
     new_carry, y = cell.apply(variables, carry, nn.numpy.asarray(xs[0]))
     want = "bfloat16" if name == "SimpleCell" else "float32"
     assert np.asarray(y).dtype.name == want
-    assert all(np.asarray(p).dtype.name == want
-               for p in (new_carry if isinstance(new_carry, tuple) else (new_carry,)))
+    assert all(np.asarray(p).dtype.name == want for p in (new_carry if isinstance(new_carry, tuple) else (new_carry,)))
     # Everything bfloat16: the cell stays in bfloat16 (a Python 1 in (1 - z) must not widen it).
     # (JAX's orthogonal initializer has no bfloat16 QR on CPU, so another recurrent init.)
     cell = cls(FEATURES, dtype=bf16, param_dtype=bf16, recurrent_kernel_init=nn.initializers.lecun_normal())
@@ -302,11 +327,13 @@ def test_low_precision_dtype_follows_jax_promotion(nn, name):
     assert {np.asarray(v).dtype.name for layer in variables["params"].values() for v in layer.values()} == {"bfloat16"}
     new_carry, y = cell.apply(variables, carry, nn.numpy.asarray(xs16[0]))
     assert np.asarray(y).dtype.name == "bfloat16"
-    assert all(np.asarray(p).dtype.name == "bfloat16"
-               for p in (new_carry if isinstance(new_carry, tuple) else (new_carry,)))
+    assert all(
+        np.asarray(p).dtype.name == "bfloat16" for p in (new_carry if isinstance(new_carry, tuple) else (new_carry,))
+    )
 
 
 # ------------------------------------------------------------ misuse
+
 
 def test_lstm_rejects_a_bare_array_carry(nn):
     cell = rec(nn).LSTMCell(FEATURES)
@@ -349,20 +376,23 @@ def test_base_class_requires_its_methods(nn):
 
 # ------------------------------------------------------------ ConvLSTMCell
 
+
 def _conv_same(x, kernel, bias):
     """Stride-1 'SAME' convolution, channels last, in float64: pad (k-1)//2 low, the rest high."""
     window = kernel.shape[:-2]
     pads = [(0, 0)] + [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in window] + [(0, 0)]
     patches = np.lib.stride_tricks.sliding_window_view(np.pad(x, pads), window, axis=tuple(range(1, 1 + len(window))))
     # patches: (batch, *spatial, channels, *window)
-    letters = "ijk"[:len(window)]
+    letters = "ijk"[: len(window)]
     out = np.einsum(f"...c{letters},{letters}cf->...f", patches, kernel)
     return out if bias is None else out + bias
 
 
 def conv_lstm_step(p, carry, x):
     c, h = carry
-    gates = _conv_same(x, p["ih"]["kernel"], p["ih"].get("bias")) + _conv_same(h, p["hh"]["kernel"], p["hh"].get("bias"))
+    gates = _conv_same(x, p["ih"]["kernel"], p["ih"].get("bias")) + _conv_same(
+        h, p["hh"]["kernel"], p["hh"].get("bias")
+    )
     i, g, f, o = np.split(gates, 4, axis=-1)
     c = _sigmoid(f + 1) * c + _sigmoid(i) * np.tanh(g)
     h = _sigmoid(o) * np.tanh(c)
@@ -378,9 +408,12 @@ def test_conv_lstm_matches_handwritten_numpy_steps(nn, kernel_size, spatial, use
     carry, variables = _init(nn, cell, xs)
     assert _shapes(variables) == {
         "ih": {"kernel": kernel_size + (channels, 4 * features), **({"bias": (4 * features,)} if use_bias else {})},
-        "hh": {"kernel": kernel_size + (features, 4 * features), **({"bias": (4 * features,)} if use_bias else {})}}
-    params = {name: {k: (np.asarray(v) + 0.1 * (k == "bias")).astype(np.float32) for k, v in layer.items()}
-              for name, layer in to_numpy(variables)["params"].items()}
+        "hh": {"kernel": kernel_size + (features, 4 * features), **({"bias": (4 * features,)} if use_bias else {})},
+    }
+    params = {
+        name: {k: (np.asarray(v) + 0.1 * (k == "bias")).astype(np.float32) for k, v in layer.items()}
+        for name, layer in to_numpy(variables)["params"].items()
+    }
     carry = tuple(np.full(np.shape(c), 0.3, np.float32) for c in carry)
     got_carry, got_ys = _unroll(nn, cell, to_backend(nn, {"params": params}), to_backend(nn, carry), xs)
     want_carry, want_ys = _reference_unroll(conv_lstm_step, _p64({"params": params}), carry, xs)

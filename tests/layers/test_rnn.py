@@ -90,8 +90,7 @@ def manual_padded_rnn(nn, cell, cell_vars, carry, xs, lengths, *, reverse=False,
         order = list(range(STEPS))
         if reverse:
             order = order[:length][::-1] + order[length:][::-1]
-        carries, ys = _run_cell(nn, cell, cell_vars, _map(lambda c: np.asarray(c)[b], carry),
-                                [xs[b, t] for t in order])
+        carries, ys = _run_cell(nn, cell, cell_vars, _map(lambda c: np.asarray(c)[b], carry), [xs[b, t] for t in order])
         final_carries.append(carries[length - 1])
         if reverse and keep_order:
             placed = [None] * STEPS
@@ -194,8 +193,9 @@ def test_per_step_parameters(nn):
     # variable_axes/split_rngs are forwarded to scan: one parameter slice per step.
     R = rnn_layers(nn)
     xs = _inputs((BATCH, STEPS, IN_FEATURES))
-    layer = R.RNN(nn.SimpleCell(FEATURES), variable_axes={"params": 0}, variable_broadcast=False,
-                  split_rngs={"params": True})
+    layer = R.RNN(
+        nn.SimpleCell(FEATURES), variable_axes={"params": 0}, variable_broadcast=False, split_rngs={"params": True}
+    )
     variables = to_numpy(layer.init(nn.random.PRNGKey(4), nn.numpy.asarray(xs)))
     kernel = variables["params"]["cell"]["i"]["kernel"]
     assert kernel.shape == (STEPS, IN_FEATURES, FEATURES)
@@ -251,12 +251,21 @@ def test_matches_step_by_step_loop(nn, time_major, reverse, keep_order):
     R = rnn_layers(nn)
     shape = (STEPS, BATCH, IN_FEATURES) if time_major else (BATCH, STEPS, IN_FEATURES)
     xs = _inputs(shape)
-    layer = R.RNN(nn.LSTMCell(FEATURES), time_major=time_major, reverse=reverse, keep_order=keep_order,
-                  return_carry=True)
+    layer = R.RNN(
+        nn.LSTMCell(FEATURES), time_major=time_major, reverse=reverse, keep_order=keep_order, return_carry=True
+    )
     variables = layer.init(nn.random.PRNGKey(1), nn.numpy.asarray(xs))
     cell = nn.LSTMCell(FEATURES)
-    want = manual_rnn(nn, cell, _cell_variables(variables, "cell"), _zero_carry(nn, cell), xs,
-                      time_major=time_major, reverse=reverse, keep_order=keep_order)
+    want = manual_rnn(
+        nn,
+        cell,
+        _cell_variables(variables, "cell"),
+        _zero_carry(nn, cell),
+        xs,
+        time_major=time_major,
+        reverse=reverse,
+        keep_order=keep_order,
+    )
     _assert_tree_close(layer.apply(variables, nn.numpy.asarray(xs)), want, "RNN vs loop")
 
 
@@ -265,8 +274,9 @@ def test_keep_order_without_reverse_changes_nothing(nn):
     xs = nn.numpy.asarray(_inputs((BATCH, STEPS, IN_FEATURES)))
     layer = R.RNN(nn.GRUCell(FEATURES))
     variables = layer.init(nn.random.PRNGKey(0), xs)
-    np.testing.assert_array_equal(np.asarray(layer.apply(variables, xs, keep_order=True)),
-                                  np.asarray(layer.apply(variables, xs)))
+    np.testing.assert_array_equal(
+        np.asarray(layer.apply(variables, xs, keep_order=True)), np.asarray(layer.apply(variables, xs))
+    )
 
 
 def test_call_arguments_override_attributes(nn):
@@ -276,8 +286,9 @@ def test_call_arguments_override_attributes(nn):
     layer = R.RNN(nn.GRUCell(FEATURES), time_major=True, reverse=True, keep_order=True, return_carry=True)
     variables = layer.init(nn.random.PRNGKey(2), nn.numpy.asarray(np.swapaxes(xs, 0, 1)))
     _, want = manual_rnn(nn, cell, _cell_variables(variables, "cell"), _zero_carry(nn, cell), xs)
-    got = layer.apply(variables, nn.numpy.asarray(xs), time_major=False, reverse=False, keep_order=False,
-                      return_carry=False)
+    got = layer.apply(
+        variables, nn.numpy.asarray(xs), time_major=False, reverse=False, keep_order=False, return_carry=False
+    )
     _assert_tree_close(got, want, "overridden")
 
 
@@ -285,8 +296,11 @@ def test_unroll_gives_the_same_numbers(nn):
     R = rnn_layers(nn)
     xs = nn.numpy.asarray(_inputs((BATCH, STEPS, IN_FEATURES)))
     variables = R.RNN(nn.GRUCell(FEATURES)).init(nn.random.PRNGKey(0), xs)
-    _assert_tree_close(R.RNN(nn.GRUCell(FEATURES), unroll=2).apply(variables, xs),
-                       R.RNN(nn.GRUCell(FEATURES)).apply(variables, xs), "unroll=2")
+    _assert_tree_close(
+        R.RNN(nn.GRUCell(FEATURES), unroll=2).apply(variables, xs),
+        R.RNN(nn.GRUCell(FEATURES)).apply(variables, xs),
+        "unroll=2",
+    )
 
 
 # ---------------------------------------------------------------- the first carry
@@ -323,13 +337,13 @@ def test_seq_lengths_match_per_sequence_loops(nn, reverse, keep_order):
     variables = layer.init(nn.random.PRNGKey(1), nn.numpy.asarray(xs), seq_lengths=nn.numpy.asarray(lengths))
     cell = make()
     first = cell.initialize_carry(nn.random.PRNGKey(0), (BATCH, IN_FEATURES))
-    want = manual_padded_rnn(nn, cell, _cell_variables(variables, "cell"), first, xs, lengths,
-                             reverse=reverse, keep_order=keep_order)
+    want = manual_padded_rnn(
+        nn, cell, _cell_variables(variables, "cell"), first, xs, lengths, reverse=reverse, keep_order=keep_order
+    )
     got = layer.apply(variables, nn.numpy.asarray(xs), seq_lengths=nn.numpy.asarray(lengths))
     _assert_tree_close(got, want, "padded")
     # without return_carry, the same outputs
-    outputs = layer.apply(variables, nn.numpy.asarray(xs), seq_lengths=nn.numpy.asarray(lengths),
-                          return_carry=False)
+    outputs = layer.apply(variables, nn.numpy.asarray(xs), seq_lengths=nn.numpy.asarray(lengths), return_carry=False)
     _assert_tree_close(outputs, want[1], "padded outputs")
 
 
@@ -368,8 +382,16 @@ def test_seq_lengths_with_two_batch_axes(nn):
     layer = R.RNN(nn.SimpleCell(FEATURES), return_carry=True, reverse=True, keep_order=True)
     variables = layer.init(nn.random.PRNGKey(0), nn.numpy.asarray(xs))
     cell = nn.SimpleCell(FEATURES)
-    want = manual_padded_rnn(nn, cell, _cell_variables(variables, "cell"), _zero_carry(nn, cell), xs[:, 0],
-                             lengths[:, 0], reverse=True, keep_order=True)
+    want = manual_padded_rnn(
+        nn,
+        cell,
+        _cell_variables(variables, "cell"),
+        _zero_carry(nn, cell),
+        xs[:, 0],
+        lengths[:, 0],
+        reverse=True,
+        keep_order=True,
+    )
     carry, ys = layer.apply(variables, nn.numpy.asarray(xs), seq_lengths=nn.numpy.asarray(lengths))
     _assert_tree_close((carry[:, 0], ys[:, 0]), want, "two batch axes")
 
@@ -377,15 +399,18 @@ def test_seq_lengths_with_two_batch_axes(nn):
 def test_flip_sequences(nn):
     R = rnn_layers(nn)
     x = np.array([[1, 2, 3, 7, 8], [4, 5, 6, 9, 0]])
-    flipped = np.asarray(R.flip_sequences(nn.numpy.asarray(x), nn.numpy.asarray(np.array([3, 5])),
-                                          num_batch_dims=1, time_major=False))
+    flipped = np.asarray(
+        R.flip_sequences(nn.numpy.asarray(x), nn.numpy.asarray(np.array([3, 5])), num_batch_dims=1, time_major=False)
+    )
     # valid parts reversed; padding kept at the end (reversed within itself, as the seed does)
     np.testing.assert_array_equal(flipped, [[3, 2, 1, 8, 7], [0, 9, 6, 5, 4]])
-    back = R.flip_sequences(nn.numpy.asarray(flipped.T), nn.numpy.asarray(np.array([3, 5])),
-                            num_batch_dims=1, time_major=True)
+    back = R.flip_sequences(
+        nn.numpy.asarray(flipped.T), nn.numpy.asarray(np.array([3, 5])), num_batch_dims=1, time_major=True
+    )
     np.testing.assert_array_equal(np.asarray(back).T, x)
     np.testing.assert_array_equal(
-        np.asarray(R.flip_sequences(nn.numpy.asarray(x), None, num_batch_dims=1, time_major=False)), x[:, ::-1])
+        np.asarray(R.flip_sequences(nn.numpy.asarray(x), None, num_batch_dims=1, time_major=False)), x[:, ::-1]
+    )
 
 
 # ---------------------------------------------------------------- Bidirectional
@@ -397,8 +422,9 @@ def test_bidirectional_is_forward_and_reversed_rnn(nn, time_major, padded):
     R = rnn_layers(nn)
     xs = _inputs((BATCH, STEPS, IN_FEATURES), seed=8)
     lengths = np.array([4, 2]) if padded else None
-    layer = R.Bidirectional(R.RNN(nn.LSTMCell(FEATURES)), R.RNN(nn.GRUCell(2)), time_major=time_major,
-                            return_carry=True)
+    layer = R.Bidirectional(
+        R.RNN(nn.LSTMCell(FEATURES)), R.RNN(nn.GRUCell(2)), time_major=time_major, return_carry=True
+    )
     arg = nn.numpy.asarray(np.swapaxes(xs, 0, 1) if time_major else xs)
     kwargs = {} if lengths is None else {"seq_lengths": nn.numpy.asarray(lengths)}
     variables = layer.init(nn.random.PRNGKey(0), arg, **kwargs)
@@ -410,8 +436,9 @@ def test_bidirectional_is_forward_and_reversed_rnn(nn, time_major, padded):
         bwd = manual_rnn(nn, bwd_cell, bwd_vars, _zero_carry(nn, bwd_cell), xs, reverse=True, keep_order=True)
     else:
         fwd = manual_padded_rnn(nn, fwd_cell, fwd_vars, _zero_carry(nn, fwd_cell), xs, lengths)
-        bwd = manual_padded_rnn(nn, bwd_cell, bwd_vars, _zero_carry(nn, bwd_cell), xs, lengths,
-                                reverse=True, keep_order=True)
+        bwd = manual_padded_rnn(
+            nn, bwd_cell, bwd_vars, _zero_carry(nn, bwd_cell), xs, lengths, reverse=True, keep_order=True
+        )
     (carry_f, carry_b), ys = layer.apply(variables, arg, **kwargs)
     if time_major:
         ys = np.swapaxes(np.asarray(ys), 0, 1)
@@ -443,13 +470,15 @@ def test_bidirectional_keys_carries_and_merge(nn):
     # an init_key is split in two, the first half for the forward RNN
     key_f, key_b = nn.random.split(nn.random.PRNGKey(11))
     want = expect(cell.initialize_carry(key_f, step_shape), cell.initialize_carry(key_b, step_shape))
-    _assert_tree_close(layer.apply(variables, nn.numpy.asarray(xs), init_key=nn.random.PRNGKey(11)), want,
-                       "init_key")
+    _assert_tree_close(layer.apply(variables, nn.numpy.asarray(xs), init_key=nn.random.PRNGKey(11)), want, "init_key")
     # an initial carry is a (forward, backward) pair
     first_f = nn.numpy.asarray(_inputs(step_shape[:1] + (FEATURES,), seed=1))
     first_b = nn.numpy.asarray(_inputs(step_shape[:1] + (FEATURES,), seed=2))
-    _assert_tree_close(layer.apply(variables, nn.numpy.asarray(xs), initial_carry=(first_f, first_b)),
-                       expect(first_f, first_b), "initial_carry")
+    _assert_tree_close(
+        layer.apply(variables, nn.numpy.asarray(xs), initial_carry=(first_f, first_b)),
+        expect(first_f, first_b),
+        "initial_carry",
+    )
 
 
 def test_bidirectional_shared_rnn_warns_and_shares_parameters(nn, caplog):

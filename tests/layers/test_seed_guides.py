@@ -121,7 +121,9 @@ def test_dropout_guide_runs_on_both_backends_and_they_agree():
     # The guide feeds jnp.empty (zeros on JAX, uninitialized on NumPy); on a
     # defined input the same key draws the same dropout mask on both backends.
     x = np.linspace(1.0, 2.0, 48, dtype=np.float32).reshape(3, 4, 4)
-    outs = [ns["my_model"].apply({"params": ns["params"]}, x, training=True, rngs={"dropout": ns["dropout_key"]})
-            for ns in (ref, jax_ns)]
+    outs = [
+        ns["my_model"].apply({"params": ns["params"]}, x, training=True, rngs={"dropout": ns["dropout_key"]})
+        for ns in (ref, jax_ns)
+    ]
     np.testing.assert_array_equal(np.asarray(outs[1]) == 0, np.asarray(outs[0]) == 0)
     assert 0 < int((np.asarray(outs[0]) == 0).sum()) < outs[0].size

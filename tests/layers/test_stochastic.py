@@ -144,7 +144,9 @@ def test_two_dropout_layers_get_different_masks(nn):
 
 
 def test_dtype_is_kept(nn):
-    x = nn.numpy.ones((3, 4), nn.numpy.bfloat16 if nn.__name__ == "nnjax" else importlib.import_module("nnref.dtypes").bfloat16)
+    x = nn.numpy.ones(
+        (3, 4), nn.numpy.bfloat16 if nn.__name__ == "nnjax" else importlib.import_module("nnref.dtypes").bfloat16
+    )
     y = Dropout(nn)(0.3, deterministic=False).apply({}, x, rngs={"dropout": nn.random.PRNGKey(0)})
     assert _np(y).dtype == _np(x).dtype
     kept = _np(y).astype(np.float32)[_np(y).astype(np.float32) != 0]

@@ -15,33 +15,105 @@ from conformance.compare import Outcome, assert_same_outcome, to_numpy
 from shared_spec import type_aliases
 
 SEED_NAMES = {
-    'linear': ['Conv', 'ConvLocal', 'ConvTranspose', 'Dense', 'DenseGeneral', 'Einsum', 'Embed',
-               'canonicalize_padding', 'default_kernel_init', 'default_embed_init', 'promote_dtype',
-               'Array', 'ConvGeneralDilatedT', 'DotGeneralT', 'Dtype', 'Initializer', 'LaxPadding',
-               'PRNGKey', 'PaddingLike', 'PrecisionLike', 'PromoteDtypeFn', 'Shape'],
-    'attention': ['MultiHeadAttention', 'MultiHeadDotProductAttention', 'SelfAttention',
-                  'combine_masks', 'dot_product_attention', 'dot_product_attention_weights',
-                  'make_attention_mask', 'make_causal_mask', 'default_kernel_init',
-                  'Array', 'DotGeneralT', 'Dtype', 'Initializer', 'PRNGKey', 'PrecisionLike', 'Shape'],
-    'normalization': ['BatchNorm', 'GroupNorm', 'InstanceNorm', 'LayerNorm', 'RMSNorm',
-                      'SpectralNorm', 'WeightNorm', 'canonicalize_dtype',
-                      'Array', 'Axes', 'Dtype', 'Initializer', 'PRNGKey', 'Shape'],
+    'linear': [
+        'Conv',
+        'ConvLocal',
+        'ConvTranspose',
+        'Dense',
+        'DenseGeneral',
+        'Einsum',
+        'Embed',
+        'canonicalize_padding',
+        'default_kernel_init',
+        'default_embed_init',
+        'promote_dtype',
+        'Array',
+        'ConvGeneralDilatedT',
+        'DotGeneralT',
+        'Dtype',
+        'Initializer',
+        'LaxPadding',
+        'PRNGKey',
+        'PaddingLike',
+        'PrecisionLike',
+        'PromoteDtypeFn',
+        'Shape',
+    ],
+    'attention': [
+        'MultiHeadAttention',
+        'MultiHeadDotProductAttention',
+        'SelfAttention',
+        'combine_masks',
+        'dot_product_attention',
+        'dot_product_attention_weights',
+        'make_attention_mask',
+        'make_causal_mask',
+        'default_kernel_init',
+        'Array',
+        'DotGeneralT',
+        'Dtype',
+        'Initializer',
+        'PRNGKey',
+        'PrecisionLike',
+        'Shape',
+    ],
+    'normalization': [
+        'BatchNorm',
+        'GroupNorm',
+        'InstanceNorm',
+        'LayerNorm',
+        'RMSNorm',
+        'SpectralNorm',
+        'WeightNorm',
+        'canonicalize_dtype',
+        'Array',
+        'Axes',
+        'Dtype',
+        'Initializer',
+        'PRNGKey',
+        'Shape',
+    ],
     'pooling': ['avg_pool', 'max_pool', 'min_pool', 'pool'],
     'stochastic': ['Dropout', 'PRNGKey'],
-    'recurrent': ['Bidirectional', 'ConvLSTMCell', 'DenseParams', 'GRUCell', 'LSTMCell', 'MGUCell',
-                  'OptimizedLSTMCell', 'RNN', 'RNNBase', 'RNNCellBase', 'SimpleCell',
-                  'flip_sequences', 'default_kernel_init',
-                  'Array', 'Carry', 'CarryHistory', 'CollectionFilter', 'Dtype', 'InOutScanAxis',
-                  'Initializer', 'Output', 'PRNGKey', 'PRNGSequenceFilter', 'PrecisionLike'],
+    'recurrent': [
+        'Bidirectional',
+        'ConvLSTMCell',
+        'DenseParams',
+        'GRUCell',
+        'LSTMCell',
+        'MGUCell',
+        'OptimizedLSTMCell',
+        'RNN',
+        'RNNBase',
+        'RNNCellBase',
+        'SimpleCell',
+        'flip_sequences',
+        'default_kernel_init',
+        'Array',
+        'Carry',
+        'CarryHistory',
+        'CollectionFilter',
+        'Dtype',
+        'InOutScanAxis',
+        'Initializer',
+        'Output',
+        'PRNGKey',
+        'PRNGSequenceFilter',
+        'PrecisionLike',
+    ],
     'combinators': ['Sequential'],
     'dtypes': ['canonicalize_dtype', 'promote_dtype'],
 }
 
 # Where each non-alias name is implemented, relative to the backend package.
 IMPLEMENTED_IN = {
-    'canonicalize_padding': 'layers.conv', 'default_kernel_init': 'layers.linear',
-    'default_embed_init': 'layers.embedding', 'promote_dtype': 'dtypes',
-    'canonicalize_dtype': 'dtypes', 'flip_sequences': 'layers.rnn', 'DenseParams': 'layers.recurrent',
+    'canonicalize_padding': 'layers.conv',
+    'default_kernel_init': 'layers.linear',
+    'default_embed_init': 'layers.embedding',
+    'promote_dtype': 'dtypes',
+    'canonicalize_dtype': 'dtypes',
+    'flip_sequences': 'layers.rnn',
+    'DenseParams': 'layers.recurrent',
 }
 
 
@@ -102,21 +174,25 @@ out = Net().apply(variables, nn.numpy.ones((1, 4, 4, 1)))
         exec(source.format(b=b), namespace)  # noqa: S102
         results[b] = namespace
     for key in ('variables', 'out'):
-        assert_same_outcome(Outcome(value=to_numpy(results['nnref'][key])),
-                            Outcome(value=to_numpy(results['nnjax'][key])), key)
+        assert_same_outcome(
+            Outcome(value=to_numpy(results['nnref'][key])), Outcome(value=to_numpy(results['nnjax'][key])), key
+        )
     assert results['nnref']['out'].shape == (1, 2)
 
 
 # canonicalize_padding and flip_sequences: known answers from the seed.
-@pytest.mark.parametrize('padding, rank, expected', [
-    ('SAME', 2, 'SAME'),
-    ('valid', 1, 'valid'),
-    (1, 2, [(1, 1), (1, 1)]),
-    ((1, 2), 2, [(1, 1), (2, 2)]),
-    ([(1, 2)], 1, [(1, 2)]),
-    ([(1, 2), (3, 4)], 2, [(1, 2), (3, 4)]),
-    ((0, (1, 2)), 2, [(0, 0), (1, 2)]),
-])
+@pytest.mark.parametrize(
+    'padding, rank, expected',
+    [
+        ('SAME', 2, 'SAME'),
+        ('valid', 1, 'valid'),
+        (1, 2, [(1, 1), (1, 1)]),
+        ((1, 2), 2, [(1, 1), (2, 2)]),
+        ([(1, 2)], 1, [(1, 2)]),
+        ([(1, 2), (3, 4)], 2, [(1, 2), (3, 4)]),
+        ((0, (1, 2)), 2, [(0, 0), (1, 2)]),
+    ],
+)
 def test_canonicalize_padding_known_answers(nn, padding, rank, expected):
     assert nn.linear.canonicalize_padding(padding, rank) == expected
 
@@ -130,9 +206,11 @@ def test_flip_sequences_known_answers(nn):
 
 
 def test_typing_aliases_annotate(nn):
-    def layer(x: nn.linear.Array, padding: nn.linear.PaddingLike = 'SAME',
-              precision: nn.linear.PrecisionLike = None) -> nn.linear.Array:
+    def layer(
+        x: nn.linear.Array, padding: nn.linear.PaddingLike = 'SAME', precision: nn.linear.PrecisionLike = None
+    ) -> nn.linear.Array:
         return x
+
     hints = typing.get_type_hints(layer)
     assert hints['padding'] == typing.Union[str, int, typing.Sequence[typing.Union[int, tuple[int, int]]]]
     assert isinstance(nn.RNN(nn.GRUCell(2)), object)  # RNNBase is a Protocol: only annotates

@@ -11,11 +11,20 @@ from shared_spec.config_flags import SEED_FLAGS, UnknownFlagError
 # The seed's flags and defaults (flax 0.12.8), except use_orbax_checkpointing,
 # whose default here is False (the seed: True): msgpack files by default.
 SEED_DEFAULTS = {
-    'flax_filter_frames': True, 'flax_profile': True, 'flax_use_orbax_checkpointing': False,
-    'flax_preserve_adopted_names': False, 'flax_return_frozendict': False,
-    'flax_fix_rng_separator': False, 'flax_use_flaxlib': False, 'flax_array_ref': False,
-    'flax_pytree_module': True, 'flax_max_repr_depth': None, 'flax_always_shard_variable': True,
-    'flax_hijax_variable': False, 'nnx_graph_mode': True, 'nnx_graph_updates': True,
+    'flax_filter_frames': True,
+    'flax_profile': True,
+    'flax_use_orbax_checkpointing': False,
+    'flax_preserve_adopted_names': False,
+    'flax_return_frozendict': False,
+    'flax_fix_rng_separator': False,
+    'flax_use_flaxlib': False,
+    'flax_array_ref': False,
+    'flax_pytree_module': True,
+    'flax_max_repr_depth': None,
+    'flax_always_shard_variable': True,
+    'flax_hijax_variable': False,
+    'nnx_graph_mode': True,
+    'nnx_graph_updates': True,
 }
 
 
@@ -51,6 +60,7 @@ def test_every_flag_under_both_spellings(cfg, seed_name):
 def test_backends_have_separate_tables():
     import nnjax.config
     import nnref.config
+
     with nnjax.config.config.override('flax_return_frozendict', True):
         assert nnref.config.config.flax_return_frozendict is False
         assert nnref.config.config.nnref_return_frozendict is False

@@ -10,12 +10,32 @@ import shared_spec.frozen_dict
 from shared_spec import type_aliases
 
 FROZEN_DICT_NAMES = ['FrozenDict', 'copy', 'freeze', 'pop', 'pretty_repr', 'unfreeze']
-SCOPE_TYPES = ['Array', 'CollectionFilter', 'PRNGSequenceFilter', 'VariableDict',
-               'FrozenVariableDict', 'MutableVariableDict', 'RNGSequences', 'Filter',
-               'Collection', 'MutableCollection', 'PRNGKey']
-META_NAMES = ['AxisMetadata', 'Partitioned', 'unbox', 'replace_boxed', 'add_axis', 'remove_axis',
-              'is_axis_metadata', 'with_partitioning', 'get_partition_spec', 'PARTITION_NAME',
-              'LogicalNames']
+SCOPE_TYPES = [
+    'Array',
+    'CollectionFilter',
+    'PRNGSequenceFilter',
+    'VariableDict',
+    'FrozenVariableDict',
+    'MutableVariableDict',
+    'RNGSequences',
+    'Filter',
+    'Collection',
+    'MutableCollection',
+    'PRNGKey',
+]
+META_NAMES = [
+    'AxisMetadata',
+    'Partitioned',
+    'unbox',
+    'replace_boxed',
+    'add_axis',
+    'remove_axis',
+    'is_axis_metadata',
+    'with_partitioning',
+    'get_partition_spec',
+    'PARTITION_NAME',
+    'LogicalNames',
+]
 
 
 @pytest.mark.parametrize('path', ['core', 'core.frozen_dict', 'core.scope', 'core.meta'])
@@ -40,11 +60,13 @@ def test_core_names_are_the_shared_objects(nn):
 
 def test_seed_style_core_imports(nn):
     namespace = {}
-    exec(f'from {nn.__name__}.core import FrozenDict, freeze, unfreeze, copy, pop, AxisMetadata\n'  # noqa: S102
-         f'from {nn.__name__}.core.frozen_dict import pretty_repr\n'
-         f'from {nn.__name__}.core.meta import Partitioned, unbox\n'
-         f'from {nn.__name__}.core.scope import VariableDict, CollectionFilter, DenyList, Scope, Variable\n',
-         namespace)
+    exec(
+        f'from {nn.__name__}.core import FrozenDict, freeze, unfreeze, copy, pop, AxisMetadata\n'  # noqa: S102
+        f'from {nn.__name__}.core.frozen_dict import pretty_repr\n'
+        f'from {nn.__name__}.core.meta import Partitioned, unbox\n'
+        f'from {nn.__name__}.core.scope import VariableDict, CollectionFilter, DenyList, Scope, Variable\n',
+        namespace,
+    )
     fd = namespace['freeze']({'params': {'w': 1.0}})
     added = namespace['copy'](fd, {'cache': {}})
     assert namespace['unfreeze'](added) == {'params': {'w': 1.0}, 'cache': {}}
@@ -60,8 +82,9 @@ def test_scope_types_annotate(nn):
     for name in SCOPE_TYPES:
         assert getattr(scope, name) is getattr(type_aliases, name)
 
-    def step(variables: scope.VariableDict, rngs: scope.RNGSequences,
-             mutable: scope.CollectionFilter = False) -> scope.FrozenVariableDict:
+    def step(
+        variables: scope.VariableDict, rngs: scope.RNGSequences, mutable: scope.CollectionFilter = False
+    ) -> scope.FrozenVariableDict:
         return nn.core.freeze(variables)
 
     hints = typing.get_type_hints(step)
@@ -82,8 +105,10 @@ def test_meta_module_mirrors_the_backend_meta(nn):
 
 def test_existing_nnjax_core_users_still_work():
     import jax
+
     import nnjax.core
     from nnjax.core import FrozenDict, freeze
+
     # The pytree registration stays in the package: a FrozenDict is a node.
     leaves = jax.tree_util.tree_leaves(freeze({'b': 2.0, 'a': 1.0}))
     assert leaves == [1.0, 2.0]

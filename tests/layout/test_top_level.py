@@ -6,9 +6,26 @@ import sys
 import numpy as np
 import pytest
 
-COMMON_ATTRIBUTES = ['linear', 'attention', 'normalization', 'pooling', 'stochastic', 'recurrent',
-                     'combinators', 'dtypes', 'summary', 'initializers', 'activation', 'transforms',
-                     'spmd', 'module', 'meta', 'core', 'config', 'traverse_util']
+COMMON_ATTRIBUTES = [
+    'linear',
+    'attention',
+    'normalization',
+    'pooling',
+    'stochastic',
+    'recurrent',
+    'combinators',
+    'dtypes',
+    'summary',
+    'initializers',
+    'activation',
+    'transforms',
+    'spmd',
+    'module',
+    'meta',
+    'core',
+    'config',
+    'traverse_util',
+]
 NNJAX_ONLY = ['jax_utils', 'training', 'serialization', 'struct']
 
 _CHECK = '''
@@ -34,19 +51,23 @@ def test_nnjax_attributes_after_a_bare_import_and_training_loads_lazily():
         + _CHECK.format(backend='nnjax', names=COMMON_ATTRIBUTES + NNJAX_ONLY)
         + "print(nn.training.train_state.TrainState.__name__)\n"
         "from nnjax.training import checkpoints\n"
-        "print(checkpoints is nn.training.checkpoints)\n")
+        "print(checkpoints is nn.training.checkpoints)\n"
+    )
     assert out.split() == ['False', 'TrainState', 'True']
 
 
 def test_nnref_attributes_after_a_bare_import_and_no_jax():
-    out = _run(_CHECK.format(backend='nnref', names=COMMON_ATTRIBUTES)
-               + "import nnref.core.scope, nnref.core.meta, nnref.linear, nnref.recurrent\n"
-               "print('jax' in sys.modules, hasattr(nn, 'training'), hasattr(nn, 'serialization'))\n")
+    out = _run(
+        _CHECK.format(backend='nnref', names=COMMON_ATTRIBUTES)
+        + "import nnref.core.scope, nnref.core.meta, nnref.linear, nnref.recurrent\n"
+        "print('jax' in sys.modules, hasattr(nn, 'training'), hasattr(nn, 'serialization'))\n"
+    )
     assert out.split() == ['False', 'False', 'False']
 
 
 def test_unknown_attribute_is_still_an_attribute_error():
     import nnjax
+
     with pytest.raises(AttributeError, match='no_such_thing'):
         nnjax.no_such_thing  # noqa: B018
 
@@ -65,7 +86,9 @@ def test_zeros_ones_and_their_factories(nn):
 
 def test_nnjax_zeros_are_the_jax_initializers():
     import jax
+
     import nnjax
+
     assert nnjax.zeros is jax.nn.initializers.zeros and nnjax.ones is jax.nn.initializers.ones
 
 

@@ -43,9 +43,22 @@ def test_batch_apply_with_a_module(nn):
 
 
 # The public names of the seed's flax.linen.module (dir(), without underscores) that model code uses.
-SEED_MODULE_NAMES = ['Module', 'compact', 'nowrap', 'merge_param', 'share_scope', 'compact_name_scope',
-                     'apply', 'init', 'init_with_output', 'Variable', 'Scope', 'intercept_methods',
-                     'InterceptorContext', 'CompactNameScope']
+SEED_MODULE_NAMES = [
+    'Module',
+    'compact',
+    'nowrap',
+    'merge_param',
+    'share_scope',
+    'compact_name_scope',
+    'apply',
+    'init',
+    'init_with_output',
+    'Variable',
+    'Scope',
+    'intercept_methods',
+    'InterceptorContext',
+    'CompactNameScope',
+]
 
 
 @BACKENDS

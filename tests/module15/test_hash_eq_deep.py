@@ -22,10 +22,12 @@ class Holder(nnjax.Module):
 
 
 def transformed_submodules():
-    scan_lstm = nnjax.scan(nnjax.LSTMCell, variable_broadcast='params', split_rngs={'params': False},
-                           in_axes=1, out_axes=1)
-    vmap_dense = nnjax.vmap(nnjax.Dense, variable_axes={'params': 0}, split_rngs={'params': True},
-                            in_axes=0, out_axes=0)
+    scan_lstm = nnjax.scan(
+        nnjax.LSTMCell, variable_broadcast='params', split_rngs={'params': False}, in_axes=1, out_axes=1
+    )
+    vmap_dense = nnjax.vmap(
+        nnjax.Dense, variable_axes={'params': 0}, split_rngs={'params': True}, in_axes=0, out_axes=0
+    )
     remat_dense = nnjax.remat(nnjax.Dense)
     return {'scan': scan_lstm(features=3), 'vmap': vmap_dense(3), 'remat': remat_dense(3)}
 

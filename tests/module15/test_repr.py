@@ -43,20 +43,24 @@ def models(nn):
 
 # The seed's strings (flax 0.12.8, same classes).
 SEED_SCALE = "Scale(\n    # attributes\n    n = 2\n    act = relu\n    tag = 'a'\n)"
-SEED_PAIR_UNBOUND = ("Pair(\n    # attributes\n    first = Scale(\n        # attributes\n        n = 3\n"
-                     "        act = relu\n        tag = 'a'\n    )\n    rest = (Scale(\n        # attributes\n"
-                     "        n = 1\n        act = relu\n        tag = 'a'\n    ),)\n)")
+SEED_PAIR_UNBOUND = (
+    "Pair(\n    # attributes\n    first = Scale(\n        # attributes\n        n = 3\n"
+    "        act = relu\n        tag = 'a'\n    )\n    rest = (Scale(\n        # attributes\n"
+    "        n = 1\n        act = relu\n        tag = 'a'\n    ),)\n)"
+)
 SEED_PAIR_BOUND = (
     "Pair(\n    # attributes\n    first = Scale(\n        # attributes\n        n = 3\n        act = relu\n"
     "        tag = 'a'\n    )\n    rest = (Scale(\n        # attributes\n        n = 1\n        act = relu\n"
     "        tag = 'a'\n    ),)\n    # children\n    first = Scale(\n        # attributes\n        n = 3\n"
     "        act = relu\n        tag = 'a'\n    )\n    rest_0 = Scale(\n        # attributes\n        n = 1\n"
     "        act = relu\n        tag = 'a'\n    )\n    extra = Scale(\n        # attributes\n        n = 3\n"
-    "        act = relu\n        tag = 'setup'\n    )\n)")
+    "        act = relu\n        tag = 'setup'\n    )\n)"
+)
 SEED_FOO_BOUND = (
     "Foo(\n    # children\n    up = CompactNameScope(\n        # attributes\n        fn = up\n"
     "        module_fn = <lambda>\n        # children\n        Scale_0 = Scale(\n            # attributes\n"
-    "            n = 2\n            act = relu\n            tag = 'up'\n        )\n    )\n)")
+    "            n = 2\n            act = relu\n            tag = 'up'\n        )\n    )\n)"
+)
 
 
 @BACKENDS

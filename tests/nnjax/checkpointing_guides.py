@@ -70,7 +70,10 @@ CELLS = {
         ('legacy_save', '# Import Flax Checkpoints.'),
         ('orbax_restore_raw', "raw_restored = orbax_checkpointer.restore('tmp/orbax/single_save')"),
         ('orbax_manager_restore_raw', 'step = checkpoint_manager.latest_step() # step = 4'),
-        ('legacy_restore_raw', "raw_restored = checkpoints.restore_checkpoint(ckpt_dir='tmp/flax-checkpointing',target=None)"),
+        (
+            'legacy_restore_raw',
+            "raw_restored = checkpoints.restore_checkpoint(ckpt_dir='tmp/flax-checkpointing',target=None)",
+        ),
         ('orbax_restore_target', 'empty_state = train_state.TrainState.create('),
         ('orbax_manager_restore_target', 'checkpoint_manager.restore(4, items=target)'),
         ('legacy_restore_target', "checkpoints.restore_checkpoint(ckpt_dir='tmp/flax-checkpointing', target=target)"),
@@ -84,7 +87,10 @@ CELLS = {
         ('mp_array', 'from jax.sharding import PartitionSpec, NamedSharding'),
         ('mp_manager_save', 'async_checkpoint_manager.save(0, mp_ckpt)'),
         ('mp_orbax_restore', "# The reference doesn't need to be as large as your checkpoint!"),
-        ('mp_legacy_save', 'async_checkpointer = orbx.checkpoint.AsyncCheckpointer(orbx.checkpoint.PyTreeCheckpointHandler(), timeout_secs=50)'),
+        (
+            'mp_legacy_save',
+            'async_checkpointer = orbx.checkpoint.AsyncCheckpointer(orbx.checkpoint.PyTreeCheckpointHandler(), timeout_secs=50)',
+        ),
         ('mp_legacy_restore', 'mp_restored = checkpoints.restore_checkpoint(ckpt_dir,'),
         ('host0_only_pattern', 'if jax.process_index() == 0:'),
         ('all_hosts_pattern', 'flax.training.checkpoints.save_checkpoint_multiprocess(...)'),
@@ -105,63 +111,139 @@ CELLS = {
 #: Stands for a free TCP port, chosen when the guide runs.
 FREE_PORT = '<free port>'
 
-_TREE_MAP = ('jax.tree_map no longer exists in JAX (deprecated in 0.4.26, since removed); '
-             'jax.tree_util.tree_map is the same function')
-_ABSOLUTE = ('orbax-checkpoint 0.12.8 refuses relative checkpoint paths ("Checkpoint path '
-             'should be absolute"); the guide\'s pure-Orbax calls get os.path.abspath of the '
-             'same path')
+_TREE_MAP = (
+    'jax.tree_map no longer exists in JAX (deprecated in 0.4.26, since removed); '
+    'jax.tree_util.tree_map is the same function'
+)
+_ABSOLUTE = (
+    'orbax-checkpoint 0.12.8 refuses relative checkpoint paths ("Checkpoint path '
+    'should be absolute"); the guide\'s pure-Orbax calls get os.path.abspath of the '
+    'same path'
+)
 
 #: (guide, cell key, seed text, repaired text, reason). Each seed text must occur in that
 #: cell; every occurrence in the cell is replaced.
 REPAIRS = [
-    ('save_load', 'imports', 'import orbx.checkpoint', 'import orbax.checkpoint',
-     "OCR typo: the package is 'orbax' (every later cell says orbax.checkpoint)"),
+    (
+        'save_load',
+        'imports',
+        'import orbx.checkpoint',
+        'import orbax.checkpoint',
+        "OCR typo: the package is 'orbax' (every later cell says orbax.checkpoint)",
+    ),
     # JAX now refuses jax.distributed.initialize once its backend is up, and the
     # guide calls it after computing: the call moves to the end of the imports
     # cell, before any computation, so the single-process runtime the guide
     # wants exists. A probe shows the call where the guide has it raising.
-    ('save_load', 'imports', 'import optax',
-     f'import optax\njax.distributed.initialize("localhost:{FREE_PORT}", num_processes=1, process_id=0)',
-     'moved here from the async cell (JAX must initialise the distributed runtime before any '
-     'computation), on a free port instead of 8889'),
+    (
+        'save_load',
+        'imports',
+        'import optax',
+        f'import optax\njax.distributed.initialize("localhost:{FREE_PORT}", num_processes=1, process_id=0)',
+        'moved here from the async cell (JAX must initialise the distributed runtime before any '
+        'computation), on a free port instead of 8889',
+    ),
     ('save_load', 'make_ckpt', 'jax.tree_map(', 'jax.tree_util.tree_map(', _TREE_MAP),
-    ('save_load', 'orbax_save', "'tmp/orbox/single_save'", "os.path.abspath('tmp/orbax/single_save')",
-     "OCR typo 'orbox' (every cell that reads this checkpoint says 'tmp/orbax/single_save'); "
-     + _ABSOLUTE),
-    ('save_load', 'orbax_manager_save', "'tmp/orbox/managed', orbax_checkpointer",
-     "os.path.abspath('tmp/orbox/managed'), orbax_checkpointer", _ABSOLUTE),
-    ('save_load', 'orbax_restore_raw', "restore('tmp/orbax/single_save')",
-     "restore(os.path.abspath('tmp/orbax/single_save'))", _ABSOLUTE),
+    (
+        'save_load',
+        'orbax_save',
+        "'tmp/orbox/single_save'",
+        "os.path.abspath('tmp/orbax/single_save')",
+        "OCR typo 'orbox' (every cell that reads this checkpoint says 'tmp/orbax/single_save'); " + _ABSOLUTE,
+    ),
+    (
+        'save_load',
+        'orbax_manager_save',
+        "'tmp/orbox/managed', orbax_checkpointer",
+        "os.path.abspath('tmp/orbox/managed'), orbax_checkpointer",
+        _ABSOLUTE,
+    ),
+    (
+        'save_load',
+        'orbax_restore_raw',
+        "restore('tmp/orbax/single_save')",
+        "restore(os.path.abspath('tmp/orbax/single_save'))",
+        _ABSOLUTE,
+    ),
     ('save_load', 'orbax_restore_target', 'jax.tree_map(', 'jax.tree_util.tree_map(', _TREE_MAP),
-    ('save_load', 'orbax_restore_target', "restore('tmp/orbax/single_save',",
-     "restore(os.path.abspath('tmp/orbax/single_save'),", _ABSOLUTE),
-    ('save_load', 'partial_checkpoint_flax_orbax', "'flax_use_orbx_checkpointing'",
-     "'flax_use_orbax_checkpointing'",
-     "OCR typo: the flag is flax_use_orbax_checkpointing (as the next cell spells it)"),
-    ('save_load', 'async_save', 'jax.distributed.initialize("localhost:8889", num_processes=1, process_id=0)',
-     '', 'moved to the imports cell (see there)'),
-    ('save_load', 'async_save', "'tmp/orbax/single_save_async'",
-     "os.path.abspath('tmp/orbax/single_save_async')", _ABSOLUTE),
-    ('save_load', 'async_manager', "'tmp/orbax/managed_async', async_checkpoint, options",
-     "os.path.abspath('tmp/orbax/managed_async'), async_checkpointer, options",
-     'typo in the guide: the checkpointer the previous cell made is async_checkpointer; '
-     + _ABSOLUTE),
-    ('save_load', 'mp_array', "NamedSharding(mesh, PartitionSpec('x', 'y'))\n",
-     "NamedSharding(mesh, PartitionSpec('x', 'y')))\n",
-     'OCR lost the closing parenthesis of jax.device_put( at the page break'),
-    ('save_load', 'mp_orbax_restore', 'orbx_utils.restore_args_from_target',
-     'orbax_utils.restore_args_from_target',
-     "OCR typo: the module imported in an earlier cell is orbax_utils"),
-    ('save_load', 'mp_legacy_save', 'orbx.checkpoint.', 'orbax.checkpoint.',
-     "OCR typo: the package is 'orbax' (twice in the cell)"),
-    ('migrate', 'manager_orbax', "CKPT_DIR = './tmp/orbax'", "CKPT_DIR = os.path.abspath('./tmp/orbax')",
-     _ABSOLUTE),
-    ('migrate', 'pure_orbax', "PURE_CKPT_DIR = './tmp/pure'",
-     "PURE_CKPT_DIR = os.path.abspath('./tmp/pure')", _ABSOLUTE),
-    ('migrate', 'no_target_orbax', "NOTARGET_CKPT_DIR = './tmp/no_target'",
-     "NOTARGET_CKPT_DIR = os.path.abspath('./tmp/no_target')", _ABSOLUTE),
-    ('migrate', 'array_orbax', "ARR_CKPT_DIR = './tmp/singleton'",
-     "ARR_CKPT_DIR = os.path.abspath('./tmp/singleton')", _ABSOLUTE),
+    (
+        'save_load',
+        'orbax_restore_target',
+        "restore('tmp/orbax/single_save',",
+        "restore(os.path.abspath('tmp/orbax/single_save'),",
+        _ABSOLUTE,
+    ),
+    (
+        'save_load',
+        'partial_checkpoint_flax_orbax',
+        "'flax_use_orbx_checkpointing'",
+        "'flax_use_orbax_checkpointing'",
+        "OCR typo: the flag is flax_use_orbax_checkpointing (as the next cell spells it)",
+    ),
+    (
+        'save_load',
+        'async_save',
+        'jax.distributed.initialize("localhost:8889", num_processes=1, process_id=0)',
+        '',
+        'moved to the imports cell (see there)',
+    ),
+    (
+        'save_load',
+        'async_save',
+        "'tmp/orbax/single_save_async'",
+        "os.path.abspath('tmp/orbax/single_save_async')",
+        _ABSOLUTE,
+    ),
+    (
+        'save_load',
+        'async_manager',
+        "'tmp/orbax/managed_async', async_checkpoint, options",
+        "os.path.abspath('tmp/orbax/managed_async'), async_checkpointer, options",
+        'typo in the guide: the checkpointer the previous cell made is async_checkpointer; ' + _ABSOLUTE,
+    ),
+    (
+        'save_load',
+        'mp_array',
+        "NamedSharding(mesh, PartitionSpec('x', 'y'))\n",
+        "NamedSharding(mesh, PartitionSpec('x', 'y')))\n",
+        'OCR lost the closing parenthesis of jax.device_put( at the page break',
+    ),
+    (
+        'save_load',
+        'mp_orbax_restore',
+        'orbx_utils.restore_args_from_target',
+        'orbax_utils.restore_args_from_target',
+        "OCR typo: the module imported in an earlier cell is orbax_utils",
+    ),
+    (
+        'save_load',
+        'mp_legacy_save',
+        'orbx.checkpoint.',
+        'orbax.checkpoint.',
+        "OCR typo: the package is 'orbax' (twice in the cell)",
+    ),
+    ('migrate', 'manager_orbax', "CKPT_DIR = './tmp/orbax'", "CKPT_DIR = os.path.abspath('./tmp/orbax')", _ABSOLUTE),
+    (
+        'migrate',
+        'pure_orbax',
+        "PURE_CKPT_DIR = './tmp/pure'",
+        "PURE_CKPT_DIR = os.path.abspath('./tmp/pure')",
+        _ABSOLUTE,
+    ),
+    (
+        'migrate',
+        'no_target_orbax',
+        "NOTARGET_CKPT_DIR = './tmp/no_target'",
+        "NOTARGET_CKPT_DIR = os.path.abspath('./tmp/no_target')",
+        _ABSOLUTE,
+    ),
+    (
+        'migrate',
+        'array_orbax',
+        "ARR_CKPT_DIR = './tmp/singleton'",
+        "ARR_CKPT_DIR = os.path.abspath('./tmp/singleton')",
+        _ABSOLUTE,
+    ),
 ]
 
 #: Code run before a guide's first cell: guide -> (source, reason).
@@ -175,7 +257,8 @@ PREAMBLES = {
         'import orbax.checkpoint',
         "the guide's imports sit in a setup block the PDF does not print; these are the names "
         'its cells use (np, jnp, flax.config, flax.training.orbax_utils, checkpoints, orbax; '
-        'os for the absolute-path repairs)'),
+        'os for the absolute-path repairs)',
+    ),
 }
 
 #: guide -> {run: [cell keys]}. Each run is a fresh namespace in a fresh working
@@ -194,27 +277,27 @@ RUNS = {
 #: Cells that cannot run as written: (guide, key) -> reason. They run anyway (in
 #: order, like the rest) and the tests show the reason holds.
 FAILS_AS_DOCUMENTED = {
-    ('save_load', 'pip_install'):
-        'an IPython shell cell (`! pip install` of the seed system from GitHub): not Python',
-    ('save_load', 'partial_target'):
-        'pure Orbax: the guide restores a checkpoint into a target that lacks one of its '
-        'fields (batch_stats) and expects the field ignored; orbax-checkpoint 0.12.8 raises '
-        'ValueError "... tree structures do not match ... pass `partial_restore=True`" (so '
-        'does the seed system)',
-    ('save_load', 'partial_checkpoint_orbax'):
-        'pure Orbax: restoring a partial checkpoint into a target with an extra field is '
-        "meant to raise KeyError('batch_stats'); orbax-checkpoint 0.12.8 raises ValueError "
-        'instead (while formatting its own message), and the transforms={} restore that '
-        'follows raises ValueError "If providing `transforms`, must provide `restore_args`"',
-    ('save_load', 'mp_orbax_restore'):
-        'pure Orbax with restore_args_from_target: orbax-checkpoint 0.12.8 restores each array '
-        "at the reference's shape and refuses the guide's smaller (4, 2) reference for the "
-        "saved (8, 2) array (ValueError \"... not compatible with the stored shape\"); the "
-        "seed system's restore_args_from_target fails the same way",
-    ('save_load', 'host0_only_pattern'):
-        'a pattern sketch whose arguments are a literal `...`: not meant to run',
-    ('save_load', 'all_hosts_pattern'):
-        'a pattern sketch whose arguments are a literal `...`: not meant to run',
+    ('save_load', 'pip_install'): 'an IPython shell cell (`! pip install` of the seed system from GitHub): not Python',
+    ('save_load', 'partial_target'): 'pure Orbax: the guide restores a checkpoint into a target that lacks one of its '
+    'fields (batch_stats) and expects the field ignored; orbax-checkpoint 0.12.8 raises '
+    'ValueError "... tree structures do not match ... pass `partial_restore=True`" (so '
+    'does the seed system)',
+    (
+        'save_load',
+        'partial_checkpoint_orbax',
+    ): 'pure Orbax: restoring a partial checkpoint into a target with an extra field is '
+    "meant to raise KeyError('batch_stats'); orbax-checkpoint 0.12.8 raises ValueError "
+    'instead (while formatting its own message), and the transforms={} restore that '
+    'follows raises ValueError "If providing `transforms`, must provide `restore_args`"',
+    (
+        'save_load',
+        'mp_orbax_restore',
+    ): 'pure Orbax with restore_args_from_target: orbax-checkpoint 0.12.8 restores each array '
+    "at the reference's shape and refuses the guide's smaller (4, 2) reference for the "
+    "saved (8, 2) array (ValueError \"... not compatible with the stored shape\"); the "
+    "seed system's restore_args_from_target fails the same way",
+    ('save_load', 'host0_only_pattern'): 'a pattern sketch whose arguments are a literal `...`: not meant to run',
+    ('save_load', 'all_hosts_pattern'): 'a pattern sketch whose arguments are a literal `...`: not meant to run',
 }
 
 #: Extra sources run in a copy of a run's namespace after a cell:
@@ -224,14 +307,20 @@ PROBES = {
     # A pure-Orbax cell with the seed's relative path: why the absolute-path repairs.
     'relative_path': ('save_load', 'notebook', 'orbax_restore_raw', '{seed_cell}'),
     # The second half of the partial-checkpoint cell on its own: its own Orbax failure.
-    'partial_checkpoint_transforms': ('save_load', 'notebook', 'partial_checkpoint_orbax',
-                                      '{cell_from:# Step 4 is an original}'),
+    'partial_checkpoint_transforms': (
+        'save_load',
+        'notebook',
+        'partial_checkpoint_orbax',
+        '{cell_from:# Step 4 is an original}',
+    ),
     # The save guide's jax.distributed.initialize call, made after JAX has computed,
     # in a run that computes and never initialises the runtime.
-    'distributed_initialize_late': ('migrate', 'orbax', 'array_orbax',
-                                    'import jax\n'
-                                    f'jax.distributed.initialize("localhost:{FREE_PORT}", '
-                                    'num_processes=1, process_id=0)'),
+    'distributed_initialize_late': (
+        'migrate',
+        'orbax',
+        'array_orbax',
+        f'import jax\njax.distributed.initialize("localhost:{FREE_PORT}", num_processes=1, process_id=0)',
+    ),
 }
 
 _CONTINUED = re.compile(r'\n\s*\(continues on next page\)\s*\n\s*\(continued from previous page\)\s*\n')
@@ -315,20 +404,28 @@ def repaired_cells(guide, seed_text, port=8889):
 
 # --- describing values as JSON ----------------------------------------------------
 
+
 def _array(value):
     import numpy as np
 
     values = np.asarray(value)
-    out = {'kind': 'array', 'type': type(value).__module__.split('.')[0],
-           'dtype': str(value.dtype), 'shape': list(np.shape(value)),
-           'values': values.astype(str).tolist() if values.dtype == object else values.tolist()}
+    out = {
+        'kind': 'array',
+        'type': type(value).__module__.split('.')[0],
+        'dtype': str(value.dtype),
+        'shape': list(np.shape(value)),
+        'values': values.astype(str).tolist() if values.dtype == object else values.tolist(),
+    }
     sharding = getattr(value, 'sharding', None)
     if sharding is not None:
-        out['sharding'] = {'type': type(sharding).__name__,
-                           'spec': [None if s is None else list(s) if isinstance(s, tuple) else s
-                                    for s in getattr(sharding, 'spec', ())],
-                           'mesh': (dict(sharding.mesh.shape) if hasattr(sharding, 'mesh') else None),
-                           'devices': sorted(d.id for d in sharding.device_set)}
+        out['sharding'] = {
+            'type': type(sharding).__name__,
+            'spec': [
+                None if s is None else list(s) if isinstance(s, tuple) else s for s in getattr(sharding, 'spec', ())
+            ],
+            'mesh': (dict(sharding.mesh.shape) if hasattr(sharding, 'mesh') else None),
+            'devices': sorted(d.id for d in sharding.device_set),
+        }
     return out
 
 
@@ -345,16 +442,24 @@ def describe(value, depth=0):
     if hasattr(value, 'dtype') and isinstance(getattr(value, 'shape', None), tuple):
         return _array(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {'kind': 'dataclass', 'type': type(value).__name__,
-                'mro': [c.__name__ for c in type(value).__mro__],
-                'fields': {f.name: describe(getattr(value, f.name), depth + 1)
-                           for f in dataclasses.fields(value)}}
+        return {
+            'kind': 'dataclass',
+            'type': type(value).__name__,
+            'mro': [c.__name__ for c in type(value).__mro__],
+            'fields': {f.name: describe(getattr(value, f.name), depth + 1) for f in dataclasses.fields(value)},
+        }
     if hasattr(value, 'items') and hasattr(value, 'keys'):
-        return {'kind': 'dict', 'type': type(value).__name__,
-                'items': {str(k): describe(v, depth + 1) for k, v in value.items()}}
+        return {
+            'kind': 'dict',
+            'type': type(value).__name__,
+            'items': {str(k): describe(v, depth + 1) for k, v in value.items()},
+        }
     if isinstance(value, (list, tuple)):
-        return {'kind': 'list' if isinstance(value, list) else 'tuple', 'type': type(value).__name__,
-                'items': [describe(v, depth + 1) for v in value]}
+        return {
+            'kind': 'list' if isinstance(value, list) else 'tuple',
+            'type': type(value).__name__,
+            'items': [describe(v, depth + 1) for v in value],
+        }
     return {'kind': 'object', 'type': type(value).__name__}
 
 
@@ -368,8 +473,7 @@ def _files(root='tmp', depth=4):
 
 
 def _error(exc):
-    return {'type': type(exc).__name__, 'mro': [c.__name__ for c in type(exc).__mro__],
-            'message': str(exc)}
+    return {'type': type(exc).__name__, 'mro': [c.__name__ for c in type(exc).__mro__], 'message': str(exc)}
 
 
 def _execute(source, namespace):
@@ -385,9 +489,11 @@ def _execute(source, namespace):
         report['error'] = _error(exc)
     report['stdout'] = out.getvalue()
     bound = _bound_names(source) | {k for k, v in namespace.items() if before.get(k) != id(v)}
-    report['names'] = {k: describe(v) for k, v in namespace.items()
-                       if k in bound and not k.startswith('__')
-                       and (isinstance(v, type(os)) or not callable(v))}
+    report['names'] = {
+        k: describe(v)
+        for k, v in namespace.items()
+        if k in bound and not k.startswith('__') and (isinstance(v, type(os)) or not callable(v))
+    }
     report['files'] = _files()
     return report
 
@@ -419,7 +525,7 @@ def _probe_source(template, cell, seed_cell):
     match = re.fullmatch(r'\{cell_from:(.+)\}', template)
     if match is None:
         return template
-    return cell[cell.index(match.group(1)):]
+    return cell[cell.index(match.group(1)) :]
 
 
 def run_guide(guide, seed_text):

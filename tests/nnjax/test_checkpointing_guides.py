@@ -53,13 +53,21 @@ SEED_TEXT = guides.SEED_PATH.read_text(encoding='utf-8')
 def _run_guide(guide, workdir):
     """{run: {key: report}} from a fresh interpreter running the guide in ``workdir``."""
     out = workdir / 'reports.json'
-    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-               JAX_PLATFORMS='cpu',
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]))
+    env = dict(
+        os.environ,
+        XLA_FLAGS='--xla_force_host_platform_device_count=8',
+        JAX_PLATFORMS='cpu',
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get('PYTHONPATH', '')]),
+    )
     try:
         child = subprocess.run(
             [sys.executable, '-m', 'tests.nnjax.checkpointing_guides', guide, str(out)],
-            cwd=workdir, env=env, capture_output=True, text=True, timeout=GUIDE_TIMEOUT_S)
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GUIDE_TIMEOUT_S,
+        )
     except subprocess.TimeoutExpired as e:  # subprocess.run has killed the child
         pytest.fail(f'the {guide} guide did not finish in {GUIDE_TIMEOUT_S} s:\n{e.stderr}')
     if child.returncode != 0 or not out.is_file():
@@ -77,6 +85,7 @@ def reports(guide, tmp_path_factory):
 
 
 # --- reading the reports -----------------------------------------------------------
+
 
 class Obj:
     """A described dataclass: its class name, base class names and fields."""
@@ -115,7 +124,8 @@ def assert_same(got, want, path='value'):
     if isinstance(want, np.ndarray):
         assert isinstance(got, np.ndarray), f'{path}: {got!r} is not an array'
         assert got.dtype == want.dtype and got.shape == want.shape, (
-            f'{path}: {got.dtype}{got.shape} != {want.dtype}{want.shape}')
+            f'{path}: {got.dtype}{got.shape} != {want.dtype}{want.shape}'
+        )
         np.testing.assert_array_equal(got, want, err_msg=path)
     elif isinstance(want, dict):
         assert isinstance(got, dict) and sorted(got) == sorted(want), f'{path}: {got!r} vs {want!r}'
@@ -138,11 +148,11 @@ def printed(guide, key, index=-1):
 def entries(report, directory):
     """The names directly inside ``directory`` after the cell ran."""
     prefix = directory.rstrip('/') + '/'
-    return sorted(p[len(prefix):] for p in report['files']
-                  if p.startswith(prefix) and '/' not in p[len(prefix):])
+    return sorted(p[len(prefix) :] for p in report['files'] if p.startswith(prefix) and '/' not in p[len(prefix) :])
 
 
 # --- "Save and load checkpoints" -------------------------------------------------------
+
 
 def _saved(nb):
     """What the guide saved: the ckpt pytree and its parts, from the cell that built it."""
@@ -344,13 +354,14 @@ SAVE_LOAD_CHECKS = {
 
 # --- "Migrate checkpointing to Orbax" ---------------------------------------------------
 
+
 def _pytree(run):
     return plain(run['setup']['names']['CKPT_PYTREE'])
 
 
 def _check_kept(r, directory, prefix):
     """keep=3 / max_to_keep=3 with every-2-steps retention: the 3 newest of steps 0..4 stay."""
-    steps = sorted(int(name[len(prefix):]) for name in entries(r, directory) if name.startswith(prefix))
+    steps = sorted(int(name[len(prefix) :]) for name in entries(r, directory) if name.startswith(prefix))
     assert steps[-3:] == [2, 3, 4] and set(steps) <= {0, 1, 2, 3, 4}
 
 
@@ -416,6 +427,7 @@ MIGRATE_CHECKS = {
 
 # --- the tests ---------------------------------------------------------------------
 
+
 def _runnable():
     cases = []
     for guide, runs in guides.RUNS.items():
@@ -457,8 +469,7 @@ def test_every_cell_is_accounted_for():
 def test_cell(guide, run, key, tmp_path_factory):
     run_reports = reports(guide, tmp_path_factory)[run]
     report = run_reports[key]
-    assert report['error'] is None, (
-        f"{guide}/{key} raised {report['error']['type']}: {report['error']['message']}")
+    assert report['error'] is None, f"{guide}/{key} raised {report['error']['type']}: {report['error']['message']}"
     checks = SAVE_LOAD_CHECKS if guide == 'save_load' else MIGRATE_CHECKS
     checks[key](report, run_reports)
 
@@ -500,8 +511,10 @@ def test_pattern_sketches_pass_a_literal_ellipsis():
 def test_partial_checkpoint_cell_meets_orbax_errors_not_the_guides_key_error(tmp_path_factory):
     run = reports('save_load', tmp_path_factory)['notebook']
     # The guide prints "KeyError when target state has an unmentioned field: 'batch_stats'".
-    assert 'KeyError when' in {k: o for k, _, o in guides.guide_cells('save_load', SEED_TEXT)}[
-        'partial_checkpoint_orbax'][0]
+    assert (
+        'KeyError when'
+        in {k: o for k, _, o in guides.guide_cells('save_load', SEED_TEXT)}['partial_checkpoint_orbax'][0]
+    )
     cell = run['partial_checkpoint_orbax']
     assert cell['error']['type'] == 'ValueError' and 'KeyError' not in cell['stdout']
     # its second half alone: Orbax wants restore_args along with transforms

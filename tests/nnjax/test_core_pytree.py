@@ -29,9 +29,7 @@ def test_tree_map_keeps_frozendict_and_nesting():
     fd = freeze({'params': {'w': np.ones(2), 'b': np.zeros(2)}, 'step': 3})
     out = jax.tree_util.tree_map(lambda x: x + 1, fd)
     assert isinstance(out, FrozenDict) and isinstance(out['params'], FrozenDict)
-    assert_trees_close(unfreeze(out),
-                       {'params': {'w': np.full(2, 2.0), 'b': np.ones(2)}, 'step': 4},
-                       family='exact')
+    assert_trees_close(unfreeze(out), {'params': {'w': np.full(2, 2.0), 'b': np.ones(2)}, 'step': 4}, family='exact')
 
 
 def test_children_are_in_sorted_key_order_whatever_the_insertion_order():
@@ -40,8 +38,7 @@ def test_children_are_in_sorted_key_order_whatever_the_insertion_order():
     assert jax.tree_util.tree_leaves(a) == [1, 2, 3]
     assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
     # Different keys are a different structure even with the same leaf count.
-    assert (jax.tree_util.tree_structure(a)
-            != jax.tree_util.tree_structure(FrozenDict(a=1, b=2, d=3)))
+    assert jax.tree_util.tree_structure(a) != jax.tree_util.tree_structure(FrozenDict(a=1, b=2, d=3))
 
 
 def test_key_paths_are_dict_keys():
@@ -49,8 +46,7 @@ def test_key_paths_are_dict_keys():
     flat, _ = jax.tree_util.tree_flatten_with_path(fd)
     paths = [path for path, _ in flat]
     assert all(isinstance(k, jax.tree_util.DictKey) for path in paths for k in path)
-    assert [tuple(k.key for k in path) for path in paths] == [
-        ('params', 'bias'), ('params', 'kernel')]
+    assert [tuple(k.key for k in path) for path in paths] == [('params', 'bias'), ('params', 'kernel')]
     assert jax.tree_util.keystr(paths[1]) == "['params']['kernel']"
 
 
@@ -87,8 +83,7 @@ def test_jit_returns_frozendict():
 
 def test_hashable_frozendict_works_as_static_argument():
     f = jax.jit(lambda x, cfg: x * cfg['scale'], static_argnums=1)
-    assert_close(f(jnp.ones(2), freeze({'scale': 3.0})), np.full(2, 3.0),
-                 family='exact')
+    assert_close(f(jnp.ones(2), freeze({'scale': 3.0})), np.full(2, 3.0), family='exact')
 
 
 def test_registered_once_and_reload_is_harmless():

@@ -34,31 +34,47 @@ if not SEED_PATH.is_file():
     pytest.skip(f'seed not found at {SEED_PATH}', allow_module_level=True)
 
 CELL_IDS = [
-    'qdrEVv9tinJn', 'kN6bZDaReZO2', 'zWX2zEtphT4Y', 'K529lhzeYtl8', 'HtOFWeiynaJo',
-    'J8ietJecWiuK', 'bFIiMnL4dl-e', 'JqJaVc7BeNyT', 'ePEl1ndse0Jq', 'Ce77uDJx1bUF',
-    'PTSv0vx13xPO', 'BiUPRU93XnAZ', 'MOhoBDCOYYJ5', 'vbfrfbkxgPhg', 'DEYrVA6dnaJu',
-    'ZTCbdpQ4suSK', 'wK371Pt_vVfR', 'J6_tR-nPzB1i', 'IbTsCAvZcdBy', 'TUgAbUPpnaJw',
+    'qdrEVv9tinJn',
+    'kN6bZDaReZO2',
+    'zWX2zEtphT4Y',
+    'K529lhzeYtl8',
+    'HtOFWeiynaJo',
+    'J8ietJecWiuK',
+    'bFIiMnL4dl-e',
+    'JqJaVc7BeNyT',
+    'ePEl1ndse0Jq',
+    'Ce77uDJx1bUF',
+    'PTSv0vx13xPO',
+    'BiUPRU93XnAZ',
+    'MOhoBDCOYYJ5',
+    'vbfrfbkxgPhg',
+    'DEYrVA6dnaJu',
+    'ZTCbdpQ4suSK',
+    'wK371Pt_vVfR',
+    'J6_tR-nPzB1i',
+    'IbTsCAvZcdBy',
+    'TUgAbUPpnaJw',
 ]
 
 SKIPPED = {
     'qdrEVv9tinJn': 'IPython shell cell (`!pip install` of jax and flax), tagged '
-                    'skip-execution in the seed: nothing to run',
+    'skip-execution in the seed: nothing to run',
 }
 ISOLATED = {
     'HtOFWeiynaJo': 'it expects `init` to return an immutable FrozenDict, so that '
-                    "`params['new_key'] = ...` raises; the API reference's `init` "
-                    'returns a plain dict (notes/linen-compat.md), so the assignment '
-                    "succeeds and leaves a non-collection 'new_key' in params that "
-                    'makes every later apply() fail (ApplyScopeInvalidVariablesTypeError, '
-                    'as on the seed system). It runs on a copy of the namespace.',
+    "`params['new_key'] = ...` raises; the API reference's `init` "
+    'returns a plain dict (notes/linen-compat.md), so the assignment '
+    "succeeds and leaves a non-collection 'new_key' in params that "
+    'makes every later apply() fail (ApplyScopeInvalidVariablesTypeError, '
+    'as on the seed system). It runs on a copy of the namespace.',
 }
 FAILS_AS_DOCUMENTED = {
     'IbTsCAvZcdBy': "`old_state, params = variables.pop('params')` expects the older "
-                    'FrozenDict.pop that returns (rest, value); `variables` is the plain '
-                    'dict that `init` returns, whose pop returns the value alone',
+    'FrozenDict.pop that returns (rest, value); `variables` is the plain '
+    'dict that `init` returns, whose pop returns the value alone',
     'TUgAbUPpnaJw': "the same `state, params = variables.pop('params')` on init's plain "
-                    'dict (the update_step it defines is run below with the pop '
-                    'spelled for a dict)',
+    'dict (the update_step it defines is run below with the pop '
+    'spelled for a dict)',
 }
 
 
@@ -98,8 +114,7 @@ _NOTEBOOK = {}
 
 def _isolated(namespace):
     """A copy of ``namespace`` whose dicts (variables, params) a cell may mutate freely."""
-    return {k: copy.deepcopy(v) if isinstance(v, dict) and not k.startswith('__') else v
-            for k, v in namespace.items()}
+    return {k: copy.deepcopy(v) if isinstance(v, dict) and not k.startswith('__') else v for k, v in namespace.items()}
 
 
 def notebook():
@@ -116,6 +131,7 @@ def notebook():
 
 
 # --- helpers -------------------------------------------------------------------
+
 
 def _shapes(tree):
     if hasattr(tree, 'items'):
@@ -161,8 +177,10 @@ def _mlp_by_hand(x, params, n_layers):
 
 # --- the checks, one per runnable cell ------------------------------------------
 
+
 def check_imports(run, nb):
     import jax
+
     import nnjax
 
     assert run.ns['nn'] is nnjax and run.ns['jax'] is jax
@@ -248,8 +266,11 @@ def check_deserialize(run, nb):
 
 def check_explicit_mlp(run, nb):
     ns = run.ns
-    expected = {'params': {f'layers_{i}': {'bias': (f,), 'kernel': (p, f)}
-                           for i, (p, f) in enumerate(zip([4, 3, 4], [3, 4, 5]))}}
+    expected = {
+        'params': {
+            f'layers_{i}': {'bias': (f,), 'kernel': (p, f)} for i, (p, f) in enumerate(zip([4, 3, 4], [3, 4, 5]))
+        }
+    }
     assert _shapes(ns['params']) == expected
     assert 'initialized parameter shapes:' in run.stdout and 'output:' in run.stdout
     want = _mlp_by_hand(ns['x'], to_numpy(ns['params'])['params'], 3)
@@ -347,8 +368,9 @@ def test_update_step_with_the_pop_spelled_for_a_dict():
 
     ns = _isolated(notebook()['final'])
     source = CELLS['TUgAbUPpnaJw']
-    ported = source.replace("state, params = variables.pop('params')",
-                            "params = variables.pop('params'); state = variables")
+    ported = source.replace(
+        "state, params = variables.pop('params')", "params = variables.pop('params'); state = variables"
+    )
     assert ported != source
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -356,7 +378,7 @@ def test_update_step_with_the_pop_spelled_for_a_dict():
     decay = ns['model'].decay
     # three steps of the running mean on x = ones: mean_k = 1 - decay^k
     mean = np.asarray(ns['state']['batch_stats']['mean'])
-    assert_close(mean, np.full((1, 5), 1 - decay ** 3), family='elementwise', dtype='float32')
+    assert_close(mean, np.full((1, 5), 1 - decay**3), family='elementwise', dtype='float32')
     assert out.getvalue().count('Updated state:') == 3
     # the bias moved against the gradient of sum((x - y)^2) = sum((mean - bias)^2)
     assert np.all(np.asarray(ns['params']['bias']) > 0)

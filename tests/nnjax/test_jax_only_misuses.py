@@ -6,7 +6,6 @@ import nnjax as nn
 from conformance.misuse_cases import JAX_ONLY_MISUSES
 from shared_spec import errors
 
-
 # What each message must name besides its "Fix:": the lifted alternative, the
 # overwrite switch, the mismatching variable, the damage.
 MESSAGE_NAMES = {

@@ -2,7 +2,6 @@
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 import nnjax as nn
@@ -49,7 +48,9 @@ def test_grad_through_apply_matches_hand_written_jax():
         return jnp.mean((hand_written_mlp(params, X) - Y) ** 2)
 
     assert_close(loss(variables["params"]), reference_loss(variables["params"]), family="matmul")
-    assert_trees_close(jax.grad(loss)(variables["params"]), jax.grad(reference_loss)(variables["params"]), family="matmul")
+    assert_trees_close(
+        jax.grad(loss)(variables["params"]), jax.grad(reference_loss)(variables["params"]), family="matmul"
+    )
 
 
 def test_vmap_over_apply_matches_hand_written_jax():
@@ -63,7 +64,9 @@ def test_vmap_over_apply_matches_hand_written_jax():
     keys = jax.random.split(KEY, 3)
     stacked = jax.vmap(model.init, in_axes=(0, None))(keys, X)
     assert stacked["params"]["Dense_0"]["kernel"].shape == (3, 3, 5)
-    assert_close(stacked["params"]["Dense_0"]["kernel"][1], model.init(keys[1], X)["params"]["Dense_0"]["kernel"], family="exact")
+    assert_close(
+        stacked["params"]["Dense_0"]["kernel"][1], model.init(keys[1], X)["params"]["Dense_0"]["kernel"], family="exact"
+    )
 
 
 def test_eval_shape_and_lazy_init_create_no_arrays():

@@ -90,8 +90,7 @@ def test_pad_shard_unpad_on_the_local_devices():
 
 
 def test_pad_shard_unpad_static_arguments_and_errors():
-    fn = jax_utils.pad_shard_unpad(
-        lambda x, scale: x * scale, static_argnums=(-1,))
+    fn = jax_utils.pad_shard_unpad(lambda x, scale: x * scale, static_argnums=(-1,))
     np.testing.assert_array_equal(fn(np.arange(3.0), 2.0), np.arange(3.0) * 2)
     raw = jax_utils.pad_shard_unpad(lambda w, x: x.shape, static_return=True)
     assert raw(None, np.ones(3)) == (jax.local_device_count(), -(-3 // jax.local_device_count()))
@@ -120,14 +119,13 @@ def test_partial_eval_by_shape_returns_input_independent_outputs():
 
 def test_partial_eval_by_shape_initializes_a_model_without_data():
     import nnjax as nn
+
     model = nn.Dense(3)
     key = jax.random.PRNGKey(1)
-    y, variables = jax_utils.partial_eval_by_shape(
-        lambda x: model.init_with_output(key, x), [(2, 5)])
+    y, variables = jax_utils.partial_eval_by_shape(lambda x: model.init_with_output(key, x), [(2, 5)])
     assert y == jax.ShapeDtypeStruct((2, 3), jnp.float32)
     expected = jax.eval_shape(model.init, key, jnp.ones((2, 5)))
-    assert jax.tree_util.tree_map(lambda a: a.shape, variables) == \
-        jax.tree_util.tree_map(lambda a: a.shape, expected)
+    assert jax.tree_util.tree_map(lambda a: a.shape, variables) == jax.tree_util.tree_map(lambda a: a.shape, expected)
     assert isinstance(variables['params']['kernel'], jax.Array)
 
 
@@ -174,8 +172,13 @@ _TWO_DEVICES = textwrap.dedent('''
 
 
 def test_device_placement_with_two_host_devices():
-    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2',
-               JAX_PLATFORMS='cpu')
-    result = subprocess.run([sys.executable, '-c', _TWO_DEVICES.format(root=ROOT)],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2', JAX_PLATFORMS='cpu')
+    result = subprocess.run(
+        [sys.executable, '-c', _TWO_DEVICES.format(root=ROOT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0 and result.stdout.strip().endswith('OK'), result.stderr

@@ -17,7 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from nnjax import initializers, meta, spmd
 from shared_spec import errors
@@ -32,11 +33,11 @@ def one_device_mesh(names=('data', 'model')):
 
 def constraints(jaxpr):
     """The sharding of each sharding_constraint in a (closed) jaxpr, in order."""
-    return [eqn.params['sharding'] for eqn in jaxpr.jaxpr.eqns
-            if eqn.primitive.name == 'sharding_constraint']
+    return [eqn.params['sharding'] for eqn in jaxpr.jaxpr.eqns if eqn.primitive.name == 'sharding_constraint']
 
 
 # --- the box as a pytree -------------------------------------------------------
+
 
 def test_partition_name_key_is_the_seed_spelling():
     assert meta.PARTITION_NAME == 'partition_name'
@@ -55,8 +56,7 @@ def test_box_is_a_pytree_node_with_the_value_as_only_child():
 
 def test_tree_map_maps_the_value_and_keeps_the_metadata():
     mesh = one_device_mesh()
-    tree = {'w': meta.Partitioned(jnp.ones((2, 3)), ('data', 'model'), mesh=mesh),
-            'b': jnp.ones(3)}
+    tree = {'w': meta.Partitioned(jnp.ones((2, 3)), ('data', 'model'), mesh=mesh), 'b': jnp.ones(3)}
     out = jax.tree_util.tree_map(lambda x: x * 3.0, tree)
     assert isinstance(out['w'], meta.Partitioned)
     assert out['w'].names == ('data', 'model') and out['w'].mesh is mesh
@@ -75,7 +75,7 @@ def test_jit_and_grad_see_through_boxes():
     doubled = jax.jit(lambda b: jax.tree_util.tree_map(lambda v: 2 * v, b))(box)
     assert doubled.names == ('data',)
     np.testing.assert_array_equal(doubled.value, [2.0, 4.0])
-    grads = jax.grad(lambda b: jnp.sum(b.value ** 2))(box)
+    grads = jax.grad(lambda b: jnp.sum(b.value**2))(box)
     assert isinstance(grads, meta.Partitioned) and grads.names == ('data',)
     np.testing.assert_array_equal(grads.value, [2.0, 4.0])
 
@@ -117,19 +117,23 @@ def test_abstract_base_cannot_be_instantiated():
 
 # --- add_axis / remove_axis ------------------------------------------------------
 
-@pytest.mark.parametrize('names, index, name, expected', [
-    (('a', 'b'), 0, 'L', ('L', 'a', 'b')),
-    (('a', 'b'), 1, None, ('a', None, 'b')),
-    (('a', 'b'), 2, 'L', ('a', 'b', 'L')),
-    # index past the end: the gap is padded with None (unsharded) first
-    (('a',), 3, 'L', ('a', None, None, 'L')),
-    ((), 0, 'L', ('L',)),
-])
+
+@pytest.mark.parametrize(
+    'names, index, name, expected',
+    [
+        (('a', 'b'), 0, 'L', ('L', 'a', 'b')),
+        (('a', 'b'), 1, None, ('a', None, 'b')),
+        (('a', 'b'), 2, 'L', ('a', 'b', 'L')),
+        # index past the end: the gap is padded with None (unsharded) first
+        (('a',), 3, 'L', ('a', None, None, 'L')),
+        ((), 0, 'L', ('L',)),
+    ],
+)
 def test_box_add_axis_inserts_the_partition_name(names, index, name, expected):
     box = meta.Partitioned(0.0, names)
     added = box.add_axis(index, {PN: name})
     assert added.names == expected
-    assert added.remove_axis(index, {PN: name}).names[:len(names)] == names
+    assert added.remove_axis(index, {PN: name}).names[: len(names)] == names
 
 
 def test_add_axis_without_partition_name_is_the_catalogue_error():
@@ -150,9 +154,11 @@ def test_remove_axis_of_a_different_name_raises():
 
 def test_tree_add_remove_axis_on_nested_trees_leave_plain_arrays_alone():
     plain = jnp.ones((2,))
-    tree = {'enc': [meta.Partitioned(0.0, ('a',)), plain],
-            'dec': FrozenDict({'w': meta.Partitioned(1.0, (None, 'model')), 'n': 7}),
-            'none': None}
+    tree = {
+        'enc': [meta.Partitioned(0.0, ('a',)), plain],
+        'dec': FrozenDict({'w': meta.Partitioned(1.0, (None, 'model')), 'n': 7}),
+        'none': None,
+    }
     added = meta.add_axis(tree, 0, {PN: 'layers'})
     assert added['enc'][0].names == ('layers', 'a')
     assert added['dec']['w'].names == ('layers', None, 'model')
@@ -176,6 +182,7 @@ def test_tree_functions_without_boxes_are_identity():
 
 
 # --- unbox / replace_boxed ------------------------------------------------------
+
 
 def test_unbox_without_mesh_returns_the_value_itself():
     value = jnp.ones((2, 2))
@@ -211,8 +218,7 @@ def test_unbox_with_a_box_mesh_applies_its_named_sharding():
     (sharding,) = constraints(jaxpr)
     assert isinstance(sharding, NamedSharding) and sharding.mesh == mesh
     assert tuple(sharding.spec) == ('data', 'model')
-    off = jax.make_jaxpr(
-        lambda v: meta.Partitioned(v, ('data', 'model'), mesh=mesh).unbox(apply_constraint=False))(x)
+    off = jax.make_jaxpr(lambda v: meta.Partitioned(v, ('data', 'model'), mesh=mesh).unbox(apply_constraint=False))(x)
     assert constraints(off) == []
 
 
@@ -229,6 +235,7 @@ def test_unbox_under_an_active_mesh_applies_the_spec():
 
 # --- with_partitioning, get_partition_spec, get_sharding -------------------------
 
+
 def test_with_partitioning_wraps_the_initializer():
     init = initializers.lecun_normal()
     wrapped = meta.with_partitioning(init, ('data', 'model'))
@@ -236,15 +243,16 @@ def test_with_partitioning_wraps_the_initializer():
     box = wrapped(key, (4, 6))
     assert isinstance(box, meta.Partitioned) and box.names == ('data', 'model')
     np.testing.assert_array_equal(box.value, init(key, (4, 6)))
-    assert meta.with_partitioning(initializers.zeros_init(), ()).__name__ == \
-        initializers.zeros_init().__name__
+    assert meta.with_partitioning(initializers.zeros_init(), ()).__name__ == initializers.zeros_init().__name__
 
 
 def test_get_partition_spec_of_the_seed_guide_state():
     # After nn.scan with metadata_params={PARTITION_NAME: None} the guide shows
     # W1: (None, None, 'model'), W2: (None, 'model', None); plain arrays -> PartitionSpec().
-    layer = {'W1': meta.Partitioned(jnp.ones((3, 3)), (None, 'model')),
-             'W2': meta.Partitioned(jnp.ones((3, 3)), ('model', None))}
+    layer = {
+        'W1': meta.Partitioned(jnp.ones((3, 3)), (None, 'model')),
+        'W2': meta.Partitioned(jnp.ones((3, 3)), ('model', None)),
+    }
     stacked = meta.add_axis(layer, 0, {PN: None})
     state = {'params': stacked, 'step': jnp.array(0), 'count': 1, 'name': 'adam'}
     spec = meta.get_partition_spec(state)
@@ -274,25 +282,29 @@ def test_get_sharding_and_a_missing_mesh():
 
 # --- spmd: rules ----------------------------------------------------------------
 
+
 def test_logical_to_mesh_axes_seed_example():
     rules = (('batch', 'X'), ('features', 'X'), ('heads', 'Y'), ('batch', 'Z'))
     out = spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
     assert out == P('X', None, 'Y', None)
 
 
-@pytest.mark.parametrize('names, rules, expected', [
-    # first matching rule wins; a later rule for the same name is ignored
-    (('a',), (('a', 'x'), ('a', 'y')), ('x',)),
-    # a rule whose mesh axis is taken is skipped; the next one for the name applies
-    (('a', 'b'), (('a', 'x'), ('b', 'x'), ('b', 'y')), ('x', 'y')),
-    # a rule to None settles the dimension as unsharded
-    (('a',), (('a', None), ('a', 'x')), (None,)),
-    # multi-axis assignments block each of their axes
-    (('a', 'b'), (('a', ('x', 'y')), ('b', 'y'), ('b', 'z')), (('x', 'y'), 'z')),
-    # None dims and unknown names are unsharded
-    ((None, 'unknown', 'a'), (('a', 'x'),), (None, None, 'x')),
-    ((), (('a', 'x'),), ()),
-])
+@pytest.mark.parametrize(
+    'names, rules, expected',
+    [
+        # first matching rule wins; a later rule for the same name is ignored
+        (('a',), (('a', 'x'), ('a', 'y')), ('x',)),
+        # a rule whose mesh axis is taken is skipped; the next one for the name applies
+        (('a', 'b'), (('a', 'x'), ('b', 'x'), ('b', 'y')), ('x', 'y')),
+        # a rule to None settles the dimension as unsharded
+        (('a',), (('a', None), ('a', 'x')), (None,)),
+        # multi-axis assignments block each of their axes
+        (('a', 'b'), (('a', ('x', 'y')), ('b', 'y'), ('b', 'z')), (('x', 'y'), 'z')),
+        # None dims and unknown names are unsharded
+        ((None, 'unknown', 'a'), (('a', 'x'),), (None, None, 'x')),
+        ((), (('a', 'x'),), ()),
+    ],
+)
 def test_logical_to_mesh_axes_precedence(names, rules, expected):
     assert tuple(spmd.logical_to_mesh_axes(names, rules)) == expected
     assert tuple(spmd.logical_to_mesh_axes(list(names), list(rules))) == expected
@@ -339,16 +351,21 @@ def test_set_logical_axis_rules_and_threads():
 
 
 def test_logical_to_mesh_of_the_seed_guide_specs():
-    logical = {'W1': P('layer', 'embed', 'hidden'), 'W2': P('layer', 'hidden', 'embed'),
-               'step': P(), 'other': None}
+    logical = {'W1': P('layer', 'embed', 'hidden'), 'W2': P('layer', 'hidden', 'embed'), 'step': P(), 'other': None}
     rules = (('batch', 'data'), ('hidden', 'model'))
     mesh_specs = spmd.logical_to_mesh(logical, rules)
-    assert mesh_specs == {'W1': P(None, None, 'model'), 'W2': P(None, 'model', None),
-                          'step': P(), 'other': None}
+    assert mesh_specs == {'W1': P(None, None, 'model'), 'W2': P(None, 'model', None), 'step': P(), 'other': None}
     # ... which the guide checks equals the device-axis model's specs.
-    device = meta.get_partition_spec(meta.add_axis(
-        {'W1': meta.Partitioned(jnp.ones((2, 2)), (None, 'model')),
-         'W2': meta.Partitioned(jnp.ones((2, 2)), ('model', None))}, 0, {PN: None}))
+    device = meta.get_partition_spec(
+        meta.add_axis(
+            {
+                'W1': meta.Partitioned(jnp.ones((2, 2)), (None, 'model')),
+                'W2': meta.Partitioned(jnp.ones((2, 2)), ('model', None)),
+            },
+            0,
+            {PN: None},
+        )
+    )
     assert device == {k: mesh_specs[k] for k in ('W1', 'W2')}
 
 
@@ -360,6 +377,7 @@ def test_logical_to_mesh_sharding():
 
 # --- spmd: constraints and the logical box ---------------------------------------
 
+
 def test_with_logical_constraint_is_a_no_op_without_rules_or_mesh():
     x = jnp.ones((2, 2))
     assert spmd.with_logical_constraint(x, ('batch', 'embed')) is x  # no rules
@@ -369,23 +387,23 @@ def test_with_logical_constraint_is_a_no_op_without_rules_or_mesh():
     with pytest.raises(ValueError, match='more than once'):
         spmd.with_logical_constraint(x, ('b', 'b'), rules=(('b', 'data'),))
     with pytest.raises(ValueError, match='did not match'):
-        spmd.with_logical_constraint(x, ('q', 'b'), rules=(('b', 'data'),),
-                                     fallback=spmd.RulesFallback.RAISE_ERROR)
+        spmd.with_logical_constraint(x, ('q', 'b'), rules=(('b', 'data'),), fallback=spmd.RulesFallback.RAISE_ERROR)
 
 
 def test_with_logical_constraint_under_a_mesh():
     mesh = one_device_mesh()
     rules = (('batch', 'data'), ('hidden', 'model'))
     x = jnp.ones((2, 4))
-    jaxpr = jax.make_jaxpr(lambda v: spmd.with_logical_constraint(
-        v, ('batch', 'embed'), rules=rules, mesh=mesh))(x)
+    jaxpr = jax.make_jaxpr(lambda v: spmd.with_logical_constraint(v, ('batch', 'embed'), rules=rules, mesh=mesh))(x)
     (sharding,) = constraints(jaxpr)
     assert sharding == NamedSharding(mesh, P('data', None))
     with jax.set_mesh(mesh), spmd.logical_axis_rules(rules):
-        jaxpr = jax.make_jaxpr(lambda t: spmd.with_logical_constraint(
-            t, {'a': ('hidden', 'batch'), 'b': None}))({'a': x, 'b': x})
-        unconstrained = jax.make_jaxpr(lambda v: spmd.with_logical_constraint(
-            v, ('q', 'batch'), fallback=spmd.RulesFallback.NO_CONSTRAINT))(x)
+        jaxpr = jax.make_jaxpr(lambda t: spmd.with_logical_constraint(t, {'a': ('hidden', 'batch'), 'b': None}))(
+            {'a': x, 'b': x}
+        )
+        unconstrained = jax.make_jaxpr(
+            lambda v: spmd.with_logical_constraint(v, ('q', 'batch'), fallback=spmd.RulesFallback.NO_CONSTRAINT)
+        )(x)
     (sharding,) = constraints(jaxpr)
     assert tuple(sharding.spec) == ('model', 'data')
     assert constraints(unconstrained) == []
@@ -412,13 +430,12 @@ def test_logically_partitioned_keeps_rules_through_trees_and_axes():
     assert isinstance(added, spmd.LogicallyPartitioned)
     assert added.names == ('layer', 'embed', 'hidden') and added.rules == rules
     assert repr(jax.tree_util.tree_map(jnp.shape, added)) == (
-        "LogicallyPartitioned(value=(2, 2), names=('layer', 'embed', 'hidden'), "
-        "mesh=None, rules=(('embed', 'data'),))")
+        "LogicallyPartitioned(value=(2, 2), names=('layer', 'embed', 'hidden'), mesh=None, rules=(('embed', 'data'),))"
+    )
 
 
 def test_with_logical_partitioning_wraps_the_initializer():
-    wrapped = spmd.with_logical_partitioning(initializers.ones_init(), ('embed', 'hidden'),
-                                             rules=(('embed', 'data'),))
+    wrapped = spmd.with_logical_partitioning(initializers.ones_init(), ('embed', 'hidden'), rules=(('embed', 'data'),))
     box = wrapped(jax.random.PRNGKey(0), (2, 3))
     assert isinstance(box, spmd.LogicallyPartitioned)
     assert box.names == ('embed', 'hidden') and box.rules == (('embed', 'data'),)
@@ -440,11 +457,11 @@ def test_on_eight_devices_unbox_shards_as_the_seed_guide_shows():
             lbox = spmd.LogicallyPartitioned(jnp.ones((8, 8)), ('batch', 'hidden'), rules=rules)
             print(tuple(jax.jit(lambda b: b.unbox())(lbox).sharding.spec))
     ''')
-    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8',
-               JAX_PLATFORMS='cpu')
+    env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8', JAX_PLATFORMS='cpu')
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run([sys.executable, '-c', script], env=env, cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, '-c', script], env=env, cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert lines == ["(None, None, 'model') 4", "('data', 'model')"]

@@ -64,9 +64,14 @@ def compiled_grad(model, params, x):
 def stacked(params):
     """The plain MLP's per-layer parameters as remat_scan's stacked tree."""
     layers = [params[f"layers_{i}"]["Dense_0"] for i in range(DEPTH)]
-    return {"stack": {"Dense_0": {
-        name: jnp.stack([layer[name] for layer in layers]).reshape(*SCAN_LENGTHS, *layers[0][name].shape)
-        for name in ("kernel", "bias")}}}
+    return {
+        "stack": {
+            "Dense_0": {
+                name: jnp.stack([layer[name] for layer in layers]).reshape(*SCAN_LENGTHS, *layers[0][name].shape)
+                for name in ("kernel", "bias")
+            }
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +117,9 @@ def test_remat_scan_shrinks_temp_buffers(plain):
     params, x, plain_compiled, plain_grads = plain
     scan_params = stacked(params)
     assert jax.tree_util.tree_map(jnp.shape, scan_params) == jax.tree_util.tree_map(
-        jnp.shape, jax.eval_shape(ScanMLP().init, jax.random.PRNGKey(0), x)["params"])
+        jnp.shape, jax.eval_shape(ScanMLP().init, jax.random.PRNGKey(0), x)["params"]
+    )
     compiled = compiled_grad(ScanMLP(), scan_params, x)
     ratio = temp_bytes(compiled) / temp_bytes(plain_compiled)
     assert ratio <= MAX_RATIO, f"nn.remat_scan: temp {temp_bytes(compiled)} bytes = {ratio:.2f}x the plain model's"
     assert_grads_close(compiled(scan_params, x), stacked(plain_grads))
-

@@ -17,8 +17,8 @@ from shared_spec import kat
 from shared_spec.tolerances import assert_close
 
 requires_kat = pytest.mark.skipif(
-    not (kat.kat_dir() / kat.SERIALIZED_FILE).is_file(),
-    reason='known-answer vectors not found')
+    not (kat.kat_dir() / kat.SERIALIZED_FILE).is_file(), reason='known-answer vectors not found'
+)
 
 
 def test_docstring_examples():
@@ -28,13 +28,13 @@ def test_docstring_examples():
 
 # --- the known-answer bytes ---------------------------------------------------
 
+
 def _kat_state(array=np.asarray):
     """The state the seed serialized, rebuilt from the flat contents file."""
     c = kat.serialization_contents()
     return {
         'params': {
-            'Dense_0': {'kernel': array(c['params/Dense_0/kernel']),
-                        'bias': array(c['params/Dense_0/bias'])},
+            'Dense_0': {'kernel': array(c['params/Dense_0/kernel']), 'bias': array(c['params/Dense_0/bias'])},
             'Embed_0': {'embedding': array(c['params/Embed_0/embedding'])},
         },
         'step': array(c['step']),
@@ -115,17 +115,19 @@ Point = collections.namedtuple('Point', 'x y')
 
 
 def test_state_dict_forms():
-    tree = {'t': (1, [2, 3]), 1: 'int key', 'p': Point(4, 5),
-            'f': freeze({'a': None}), 'n': None}
+    tree = {'t': (1, [2, 3]), 1: 'int key', 'p': Point(4, 5), 'f': freeze({'a': None}), 'n': None}
     assert serialization.to_state_dict(tree) == {
-        't': {'0': 1, '1': {'0': 2, '1': 3}}, '1': 'int key',
-        'p': {'x': 4, 'y': 5}, 'f': {'a': None}, 'n': None}
+        't': {'0': 1, '1': {'0': 2, '1': 3}},
+        '1': 'int key',
+        'p': {'x': 4, 'y': 5},
+        'f': {'a': None},
+        'n': None,
+    }
 
 
 def test_state_dict_round_trip_keeps_target_types_and_keys():
     target = {'t': (0, [0, 0]), 1: 'x', 'p': Point(0, 0), 'f': freeze({'a': 0})}
-    state = {'t': {'0': 1, '1': {'0': 2, '1': 3}}, '1': 'y',
-             'p': {'x': 4, 'y': 5}, 'f': {'a': 6}}
+    state = {'t': {'0': 1, '1': {'0': 2, '1': 3}}, '1': 'y', 'p': {'x': 4, 'y': 5}, 'f': {'a': 6}}
     restored = serialization.from_state_dict(target, state)
     assert restored == {'t': (1, [2, 3]), 1: 'y', 'p': Point(4, 5), 'f': freeze({'a': 6})}
     assert isinstance(restored['p'], Point) and isinstance(restored['f'], FrozenDict)
@@ -149,8 +151,7 @@ def test_extra_dict_keys_are_ignored_as_in_the_seed():
 
 def test_list_length_mismatch_names_the_path():
     with pytest.raises(ValueError, match=r"tuple at '/layers' has 2 entries.*has 3"):
-        serialization.from_state_dict(
-            {'layers': (0, 0)}, {'layers': {'0': 1, '1': 2, '2': 3}})
+        serialization.from_state_dict({'layers': (0, 0)}, {'layers': {'0': 1, '1': 2, '2': 3}})
 
 
 def test_shape_mismatch_names_the_path():
@@ -180,13 +181,12 @@ def test_register_serialization_state_refuses_duplicates_unless_override():
         def __init__(self, v):
             self.v = v
 
-    serialization.register_serialization_state(
-        Box, lambda b: {'v': b.v}, lambda b, s: Box(s['v']))
+    serialization.register_serialization_state(Box, lambda b: {'v': b.v}, lambda b, s: Box(s['v']))
     with pytest.raises(ValueError, match='already registered'):
-        serialization.register_serialization_state(
-            Box, lambda b: {'v': b.v}, lambda b, s: Box(s['v']))
+        serialization.register_serialization_state(Box, lambda b: {'v': b.v}, lambda b, s: Box(s['v']))
     serialization.register_serialization_state(
-        Box, lambda b: {'value': b.v}, lambda b, s: Box(s['value']), override=True)
+        Box, lambda b: {'value': b.v}, lambda b, s: Box(s['value']), override=True
+    )
     assert serialization.to_state_dict(Box(3)) == {'value': 3}
     assert serialization.from_bytes(Box(0), serialization.to_bytes(Box(5))).v == 5
 
@@ -202,9 +202,9 @@ def test_state_dict_handlers_must_return_string_keyed_dicts():
 
 # --- msgpack layer ---------------------------------------------------------------
 
+
 def test_ext_types_for_complex_and_numpy_scalars():
-    encoded = serialization.msgpack_serialize(
-        {'c': 1 + 2j, 's': np.float32(1.5), 'f': 0.25, 'b': True, 'n': None})
+    encoded = serialization.msgpack_serialize({'c': 1 + 2j, 's': np.float32(1.5), 'f': 0.25, 'b': True, 'n': None})
     raw = msgpack.unpackb(encoded, ext_hook=lambda code, data: code)
     assert raw == {'c': 2, 's': 3, 'f': 0.25, 'b': True, 'n': None}
     restored = serialization.msgpack_restore(encoded)
@@ -213,8 +213,9 @@ def test_ext_types_for_complex_and_numpy_scalars():
 
 
 def test_tuples_lists_and_frozendicts_in_raw_trees():
-    restored = serialization.msgpack_restore(serialization.msgpack_serialize(
-        {'t': (1, 2), 'l': [3], 'f': freeze({'a': 4}), 7: 'int key'}))
+    restored = serialization.msgpack_restore(
+        serialization.msgpack_serialize({'t': (1, 2), 'l': [3], 'f': freeze({'a': 4}), 7: 'int key'})
+    )
     assert restored == {'t': [1, 2], 'l': [3], 'f': {'a': 4}, 7: 'int key'}
 
 
@@ -224,8 +225,7 @@ def test_in_place_flag():
     assert all(not isinstance(x, np.ndarray) for x in (tree['a'], tree['b'][0]))
     encoded = serialization.msgpack_serialize(tree, in_place=True)
     assert isinstance(tree['a'], np.ndarray) and isinstance(tree['b'][0], np.ndarray)
-    assert_close(serialization.msgpack_restore(encoded)['a'], np.ones(2),
-                 family='exact')
+    assert_close(serialization.msgpack_restore(encoded)['a'], np.ones(2), family='exact')
 
 
 def test_large_arrays_are_chunked_in_the_seed_form(monkeypatch):
@@ -274,9 +274,24 @@ def test_big_endian_arrays_keep_their_values():
 
 # --- property: random nested trees of many dtypes --------------------------------
 
-DTYPES = ['float32', 'float64', 'float16', 'bfloat16', 'complex64', 'complex128',
-          'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
-          'uint64', 'bool', 'float8_e4m3fn']
+DTYPES = [
+    'float32',
+    'float64',
+    'float16',
+    'bfloat16',
+    'complex64',
+    'complex128',
+    'int8',
+    'int16',
+    'int32',
+    'int64',
+    'uint8',
+    'uint16',
+    'uint32',
+    'uint64',
+    'bool',
+    'float8_e4m3fn',
+]
 
 
 @st.composite
@@ -290,17 +305,25 @@ def arrays(draw):
     return array.astype(bool) if dtype == np.bool_ else array
 
 
-leaves = st.one_of(arrays(), st.floats(allow_nan=False), st.integers(-2**63, 2**63 - 1),
-                   st.booleans(), st.none(), st.text(max_size=5),
-                   st.complex_numbers(allow_nan=False))
+leaves = st.one_of(
+    arrays(),
+    st.floats(allow_nan=False),
+    st.integers(-(2**63), 2**63 - 1),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=5),
+    st.complex_numbers(allow_nan=False),
+)
 trees = st.recursive(
     leaves,
     lambda children: st.one_of(
         st.dictionaries(st.text(max_size=4), children, max_size=3),
         st.lists(children, max_size=3),
         st.lists(children, max_size=3).map(tuple),
-        st.dictionaries(st.text(max_size=4), children, max_size=3).map(FrozenDict)),
-    max_leaves=8)
+        st.dictionaries(st.text(max_size=4), children, max_size=3).map(FrozenDict),
+    ),
+    max_leaves=8,
+)
 
 
 def _assert_same(actual, expected, path='/'):

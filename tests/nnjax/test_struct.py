@@ -40,7 +40,7 @@ def test_only_pytree_fields_are_leaves():
 
 def test_key_paths_name_fields():
     flat, _ = jax.tree_util.tree_flatten_with_path(Model({'w': 1.0}, jnp.sum))
-    (path, _), = flat
+    ((path, _),) = flat
     assert isinstance(path[0], jax.tree_util.GetAttrKey) and path[0].name == 'params'
 
 
@@ -69,12 +69,10 @@ def test_static_field_is_part_of_the_jit_cache_key():
         traces.append(None)
         return p.fn(*p.args)
 
-    assert_close(run(Partial(jnp.add, (jnp.ones(2), jnp.ones(2)))),
-                 np.full(2, 2.0), family='exact')
+    assert_close(run(Partial(jnp.add, (jnp.ones(2), jnp.ones(2)))), np.full(2, 2.0), family='exact')
     run(Partial(jnp.add, (jnp.zeros(2), jnp.ones(2))))
     assert len(traces) == 1  # same static fn: cached
-    assert_close(run(Partial(jnp.subtract, (jnp.ones(2), jnp.ones(2)))),
-                 np.zeros(2), family='exact')
+    assert_close(run(Partial(jnp.subtract, (jnp.ones(2), jnp.ones(2)))), np.zeros(2), family='exact')
     assert len(traces) == 2  # another static fn: retraced
 
 
@@ -157,8 +155,10 @@ def test_state_dict_holds_pytree_fields_only():
 
 
 def test_bytes_round_trip_of_nested_structs():
-    tree = {'model': Model({'w': np.arange(3.0)}, jnp.sum),
-            'partial': Partial(jnp.add, (np.int32(4), np.ones(2, np.float32)))}
+    tree = {
+        'model': Model({'w': np.arange(3.0)}, jnp.sum),
+        'partial': Partial(jnp.add, (np.int32(4), np.ones(2, np.float32))),
+    }
     restored = serialization.from_bytes(tree, serialization.to_bytes(tree))
     assert isinstance(restored['model'], Model)
     assert restored['partial'].fn is jnp.add
@@ -172,8 +172,7 @@ def test_restore_errors_name_the_field_and_path():
     with pytest.raises(ValueError, match=r"missing field.*'params'.*Model.*'/outer'"):
         serialization.from_state_dict(tree, {'outer': {}})
     with pytest.raises(ValueError, match=r"unknown field.*'extra'.*Model.*'/outer'"):
-        serialization.from_state_dict(
-            tree, {'outer': {'params': {'w': 1}, 'extra': 2}})
+        serialization.from_state_dict(tree, {'outer': {'params': {'w': 1}, 'extra': 2}})
     with pytest.raises(ValueError, match=r"'/outer/params'.*lacks key.*'w'"):
         serialization.from_state_dict(tree, {'outer': {'params': {}}})
     with pytest.raises(ValueError, match=r"'/outer'.*must be a dict"):

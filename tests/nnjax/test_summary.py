@@ -28,8 +28,14 @@ def test_seed_foo_table_text():
     assert 'Foo Summary' in lines
     assert '│         │ Foo    │ float32[16,9] │ float32[16,2] │                      │' in text
     assert '│ Dense_0 │ Dense  │ float32[16,9] │ float32[16,4] │ bias: float32[4]     │' in text
-    for expected in ['kernel: float32[9,4]', '40 (160 B)', 'kernel: float32[4,2]', '10 (40 B)',
-                     'Total │ 50 (200 B)', 'Total Parameters: 50 (200 B)']:
+    for expected in [
+        'kernel: float32[9,4]',
+        '40 (160 B)',
+        'kernel: float32[4,2]',
+        '10 (40 B)',
+        'Total │ 50 (200 B)',
+        'Total Parameters: 50 (200 B)',
+    ]:
         assert expected in text
 
 
@@ -48,8 +54,13 @@ def test_default_console_is_a_terminal_with_styles():
 
 
 def test_table_and_column_kwargs_reach_rich():
-    text = Foo().tabulate(jax.random.PRNGKey(0), jnp.ones((16, 9)), console_kwargs=PLAIN,
-                          table_kwargs={'box': rich.box.ASCII}, column_kwargs={'justify': 'right'})
+    text = Foo().tabulate(
+        jax.random.PRNGKey(0),
+        jnp.ones((16, 9)),
+        console_kwargs=PLAIN,
+        table_kwargs={'box': rich.box.ASCII},
+        column_kwargs={'justify': 'right'},
+    )
     assert '+---' in text and '|' in text and '━' not in text
     assert '|    path | module |' in text and '|    Foo |' in text  # right-justified columns
 
@@ -69,8 +80,9 @@ def test_forward_runs_under_eval_shape():
 
 
 def test_dense_flops_from_xla_cost_analysis():
-    table = summary_table(nn.Dense(4), jax.random.PRNGKey(0), (jnp.ones((16, 9)),),
-                          compute_flops=True, compute_vjp_flops=True)
+    table = summary_table(
+        nn.Dense(4), jax.random.PRNGKey(0), (jnp.ones((16, 9)),), compute_flops=True, compute_vjp_flops=True
+    )
     assert table.columns == ('path', 'module', 'inputs', 'outputs', 'flops', 'vjp_flops', 'params')
     flops, vjp_flops = int(table.rows[0][4]), int(table.rows[0][5])
     assert flops >= 2 * 16 * 9 * 4  # the matmul alone

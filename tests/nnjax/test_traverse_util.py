@@ -29,20 +29,18 @@ def test_dict_helpers_are_the_shared_ones():
 
 # --- path_aware_map ------------------------------------------------------------
 
+
 def test_path_aware_map_seed_example():
     params = {'a': {'x': 10, 'y': 3}, 'b': {'x': 20}}
     f = lambda path, x: x + 5 if 'x' in path else -x  # noqa: E731
-    assert traverse_util.path_aware_map(f, params) == {
-        'a': {'x': 15, 'y': -3}, 'b': {'x': 25}}
+    assert traverse_util.path_aware_map(f, params) == {'a': {'x': 15, 'y': -3}, 'b': {'x': 25}}
 
 
 def test_path_aware_map_partitions_for_multi_transform():
     params = freeze({'backbone': {'w': jnp.ones(2)}, 'head': {'w': jnp.ones(2)}})
-    labels = traverse_util.path_aware_map(
-        lambda path, v: 'frozen' if 'backbone' in path else 'trainable', params)
+    labels = traverse_util.path_aware_map(lambda path, v: 'frozen' if 'backbone' in path else 'trainable', params)
     assert labels == {'backbone': {'w': 'frozen'}, 'head': {'w': 'trainable'}}
-    tx = optax.multi_transform(
-        {'trainable': optax.sgd(1.0), 'frozen': optax.set_to_zero()}, freeze(labels))
+    tx = optax.multi_transform({'trainable': optax.sgd(1.0), 'frozen': optax.set_to_zero()}, freeze(labels))
     grads = jax.tree_util.tree_map(jnp.ones_like, params)
     updates, _ = tx.update(grads, tx.init(params), params)
     assert_close(updates['backbone']['w'], np.zeros(2), family='exact')
@@ -51,8 +49,7 @@ def test_path_aware_map_partitions_for_multi_transform():
 
 def test_path_aware_map_keeps_empty_subdicts_and_passes_full_paths():
     seen = []
-    out = traverse_util.path_aware_map(
-        lambda path, v: seen.append(path) or v, {'a': {}, 'b': {'c': 1}})
+    out = traverse_util.path_aware_map(lambda path, v: seen.append(path) or v, {'a': {}, 'b': {'c': 1}})
     assert out == {'a': {}, 'b': {'c': 1}} and seen == [('b', 'c')]
 
 
@@ -66,11 +63,14 @@ PARAMS = {
 
 def test_filter_gets_slash_joined_names_and_values():
     calls = []
-    traversal = traverse_util.ModelParamTraversal(
-        lambda name, value: calls.append((name, value.shape)) or False)
+    traversal = traverse_util.ModelParamTraversal(lambda name, value: calls.append((name, value.shape)) or False)
     assert list(traversal.iterate(PARAMS)) == []
-    assert calls == [('/Dense_0/bias', (2,)), ('/Dense_0/kernel', (2, 2)),
-                     ('/Dense_1/bias', (2,)), ('/Dense_1/kernel', (2, 2))]
+    assert calls == [
+        ('/Dense_0/bias', (2,)),
+        ('/Dense_0/kernel', (2, 2)),
+        ('/Dense_1/bias', (2,)),
+        ('/Dense_1/kernel', (2, 2)),
+    ]
 
 
 def test_iterate_and_update_select_by_name():
@@ -83,8 +83,7 @@ def test_iterate_and_update_select_by_name():
 
 
 def test_update_keeps_frozendict_type():
-    out = traverse_util.ModelParamTraversal(lambda p, _: True).update(
-        lambda x: x, freeze(PARAMS))
+    out = traverse_util.ModelParamTraversal(lambda p, _: True).update(lambda x: x, freeze(PARAMS))
     assert isinstance(out, FrozenDict) and out == freeze(PARAMS)
 
 
@@ -97,16 +96,15 @@ def test_seed_optax_masked_example():
     biases_mask = biases.update(lambda _: True, all_false)
     assert kernels_mask == {'Dense_0': {'kernel': True, 'bias': False}}
     assert biases_mask == {'Dense_0': {'kernel': False, 'bias': True}}
-    tx = optax.chain(optax.masked(optax.scale(-1.0), kernels_mask),
-                     optax.masked(optax.scale(-0.1), biases_mask))
+    tx = optax.chain(optax.masked(optax.scale(-1.0), kernels_mask), optax.masked(optax.scale(-0.1), biases_mask))
     grads = jax.tree_util.tree_map(jnp.ones_like, params)
     updates, _ = tx.update(grads, tx.init(params))
     assert_close(updates['Dense_0']['kernel'], -np.ones((2, 2)), family='exact')
-    assert_close(updates['Dense_0']['bias'], np.full(2, -0.1, np.float32),
-                 family='elementwise')
+    assert_close(updates['Dense_0']['bias'], np.full(2, -0.1, np.float32), family='elementwise')
 
 
 # --- Traversal chains ---------------------------------------------------------
+
 
 @dataclasses.dataclass(frozen=True)
 class Foo:
@@ -146,8 +144,7 @@ def test_filter_merge_tree_and_set():
     assert evens.update(lambda x: 0, [1, 2, 3, 4]) == [1, 0, 3, 0]
     both = t.merge(t['a'], t['b'])
     assert list(both.iterate({'a': 1, 'b': 2, 'c': 3})) == [1, 2]
-    assert both.update(lambda x: x * 10, {'a': 1, 'b': 2, 'c': 3}) == {
-        'a': 10, 'b': 20, 'c': 3}
+    assert both.update(lambda x: x * 10, {'a': 1, 'b': 2, 'c': 3}) == {'a': 10, 'b': 20, 'c': 3}
     assert list(t.tree().iterate({'x': [1, (2, 3)]})) == [1, 2, 3]
     assert t.tree().update(lambda v: v + 1, {'x': [1, (2, 3)]}) == {'x': [2, (3, 4)]}
     assert t.each().set([7, 8], [1, 2]) == [7, 8]

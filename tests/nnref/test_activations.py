@@ -23,18 +23,34 @@ jnp = jax.numpy
 # name -> (tolerance family, extra kwargs). Piecewise-linear functions are a
 # single rounded op per element; the rest go through exp/log/tanh/erf.
 ELEMENTWISE = {
-    'relu': {}, 'relu6': {}, 'hard_tanh': {}, 'leaky_relu': {},
-    'hard_sigmoid': {}, 'hard_silu': {}, 'hard_swish': {}, 'soft_sign': {},
+    'relu': {},
+    'relu6': {},
+    'hard_tanh': {},
+    'leaky_relu': {},
+    'hard_sigmoid': {},
+    'hard_silu': {},
+    'hard_swish': {},
+    'soft_sign': {},
 }
 TRANSCENDENTAL = {
-    'sigmoid': {}, 'silu': {}, 'swish': {}, 'softplus': {}, 'log_sigmoid': {},
-    'tanh': {}, 'elu': {}, 'celu': {'alpha': 0.7}, 'selu': {},
-    'gelu': {}, 'gelu_exact': {'approximate': False},
-    'softmax': {}, 'log_softmax': {}, 'glu': {},
-    'logsumexp': {'axis': -1}, 'logsumexp_all': {},
+    'sigmoid': {},
+    'silu': {},
+    'swish': {},
+    'softplus': {},
+    'log_sigmoid': {},
+    'tanh': {},
+    'elu': {},
+    'celu': {'alpha': 0.7},
+    'selu': {},
+    'gelu': {},
+    'gelu_exact': {'approximate': False},
+    'softmax': {},
+    'log_softmax': {},
+    'glu': {},
+    'logsumexp': {'axis': -1},
+    'logsumexp_all': {},
 }
-FAMILY = {**{k: 'elementwise' for k in ELEMENTWISE},
-          **{k: 'transcendental' for k in TRANSCENDENTAL}}
+FAMILY = {**{k: 'elementwise' for k in ELEMENTWISE}, **{k: 'transcendental' for k in TRANSCENDENTAL}}
 KWARGS = {**ELEMENTWISE, **TRANSCENDENTAL}
 
 
@@ -163,19 +179,20 @@ def test_softmax_initial_is_accepted_and_harmless():
     assert_close(act.log_softmax(x, initial=-10.0), act.log_softmax(x), family='transcendental')
 
 
-@pytest.mark.parametrize('row', [
-    [-np.inf, -np.inf, -np.inf],
-    [-np.inf, 0.0, 1.0],
-    [np.inf, 0.0, 1.0],
-    [np.inf, -np.inf, 0.0],
-])
+@pytest.mark.parametrize(
+    'row',
+    [
+        [-np.inf, -np.inf, -np.inf],
+        [-np.inf, 0.0, 1.0],
+        [np.inf, 0.0, 1.0],
+        [np.inf, -np.inf, 0.0],
+    ],
+)
 def test_infinities_match_jax(row):
     x = np.array([row], np.float32)
     for name in ('softmax', 'log_softmax'):
-        assert_close(getattr(act, name)(x), np.asarray(getattr(jax.nn, name)(x)),
-                     family='transcendental', err_msg=name)
-    assert_close(act.logsumexp(x, axis=-1), np.asarray(jax.nn.logsumexp(x, axis=-1)),
-                 family='transcendental')
+        assert_close(getattr(act, name)(x), np.asarray(getattr(jax.nn, name)(x)), family='transcendental', err_msg=name)
+    assert_close(act.logsumexp(x, axis=-1), np.asarray(jax.nn.logsumexp(x, axis=-1)), family='transcendental')
 
 
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
@@ -187,8 +204,9 @@ def test_logsumexp_b_sign_keepdims_match_jax(dtype, data):
     keepdims = data.draw(st.booleans(), label='keepdims')
     out, sign = act.logsumexp(a, axis=axis, b=b, keepdims=keepdims, return_sign=True)
     with _x64_if(dtype):
-        j_out, j_sign = jax.nn.logsumexp(jnp.asarray(a), axis=axis, b=jnp.asarray(b),
-                                         keepdims=keepdims, return_sign=True)
+        j_out, j_sign = jax.nn.logsumexp(
+            jnp.asarray(a), axis=axis, b=jnp.asarray(b), keepdims=keepdims, return_sign=True
+        )
     j_out, j_sign = np.asarray(j_out), np.asarray(j_sign)
     assert out.dtype == sign.dtype == np.dtype(dtype)
     # Where the weighted sum nearly cancels, the sign itself is decided by
@@ -212,8 +230,7 @@ def test_logsumexp_where_matches_jax():
 @pytest.mark.parametrize('dtype', [np.float32, np.float64])
 @given(data=st.data())
 def test_standardize_matches_jax(dtype, data):
-    x = data.draw(hnp.arrays(dtype, st.sampled_from(SHAPES),
-                             elements=st.floats(-10, 10, width=32)), label='x')
+    x = data.draw(hnp.arrays(dtype, st.sampled_from(SHAPES), elements=st.floats(-10, 10, width=32)), label='x')
     with _x64_if(dtype):
         desired = np.asarray(jax.nn.standardize(jnp.asarray(x)))
     actual = act.standardize(x)
@@ -229,10 +246,12 @@ def test_standardize_matches_jax(dtype, data):
 def test_standardize_where_and_given_statistics():
     x = np.array([[1.0, 2.0, 3.0]], np.float32)
     mask = np.array([[True, True, False]])
-    assert_close(act.standardize(x, where=mask),
-                 np.asarray(jax.nn.standardize(x, where=mask)), family='normalization')
-    assert_close(act.standardize(x, mean=2.0, variance=4.0, epsilon=0.0),
-                 np.array([[-0.5, 0.0, 0.5]], np.float32), family='elementwise')
+    assert_close(act.standardize(x, where=mask), np.asarray(jax.nn.standardize(x, where=mask)), family='normalization')
+    assert_close(
+        act.standardize(x, mean=2.0, variance=4.0, epsilon=0.0),
+        np.array([[-0.5, 0.0, 0.5]], np.float32),
+        family='elementwise',
+    )
 
 
 @pytest.mark.parametrize('shape', [(), (4,), (2, 3)])
@@ -268,10 +287,32 @@ def test_aliases():
 
 def test_every_seed_activation_exists():
     # flax.linen.activation's function list in the seed documentation.
-    seed = ['celu', 'elu', 'gelu', 'glu', 'hard_sigmoid', 'hard_silu', 'hard_swish',
-            'hard_tanh', 'leaky_relu', 'log_sigmoid', 'log_softmax', 'logsumexp',
-            'one_hot', 'relu', 'relu6', 'selu', 'sigmoid', 'silu', 'soft_sign',
-            'softmax', 'softplus', 'standardize', 'swish', 'tanh']
+    seed = [
+        'celu',
+        'elu',
+        'gelu',
+        'glu',
+        'hard_sigmoid',
+        'hard_silu',
+        'hard_swish',
+        'hard_tanh',
+        'leaky_relu',
+        'log_sigmoid',
+        'log_softmax',
+        'logsumexp',
+        'one_hot',
+        'relu',
+        'relu6',
+        'selu',
+        'sigmoid',
+        'silu',
+        'soft_sign',
+        'softmax',
+        'softplus',
+        'standardize',
+        'swish',
+        'tanh',
+    ]
     for name in seed:
         assert callable(getattr(act, name)), name
     # PReLU is the seed's one parameterised activation, a Module.

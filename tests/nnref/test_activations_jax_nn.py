@@ -111,8 +111,13 @@ def test_jax_nn_names():
     for name in act.JAX_NN_FUNCTIONS:
         assert callable(getattr(act, name)), name
     rest = public - set(act.JAX_NN_FUNCTIONS)
-    assert rest <= {'initializers', 'dot_product_attention', 'scaled_dot_general', 'scaled_matmul',
-                    'get_scaled_dot_general_config'}
+    assert rest <= {
+        'initializers',
+        'dot_product_attention',
+        'scaled_dot_general',
+        'scaled_matmul',
+        'get_scaled_dot_general_config',
+    }
 
 
 def test_jax_nn_only_names_stay_off_the_top_level():
@@ -139,13 +144,21 @@ ATTENTION_CASES = {
     'bias_3d': ((B, T, N, H), (B, S, K, H), lambda rng: {'bias': rng.normal(size=(N, T, S))}),
     'mask': ((B, T, N, H), (B, S, K, H), lambda rng: {'mask': rng.random((B, 1, T, S)) < 0.7}),
     'causal_t_ne_s': ((B, T, N, H), (B, S, K, H), lambda rng: {'is_causal': True}),
-    'causal_and_mask': ((B, T, N, H), (B, S, K, H), lambda rng: {'is_causal': True,
-                                                                 'mask': rng.random((B, N, T, S)) < 0.8}),
+    'causal_and_mask': (
+        (B, T, N, H),
+        (B, S, K, H),
+        lambda rng: {'is_causal': True, 'mask': rng.random((B, N, T, S)) < 0.8},
+    ),
     'window_int': ((B, T, N, H), (B, S, K, H), lambda rng: {'local_window_size': 1}),
-    'window_pair_causal': ((B, T, N, H), (B, S, K, H), lambda rng: {'local_window_size': (2, 0),
-                                                                    'is_causal': True}),
-    'seq_lengths': ((B, T, N, H), (B, S, K, H), lambda rng: {
-        'query_seq_lengths': np.array([3, 5], np.int32), 'key_value_seq_lengths': np.array([7, 2], np.int32)}),
+    'window_pair_causal': ((B, T, N, H), (B, S, K, H), lambda rng: {'local_window_size': (2, 0), 'is_causal': True}),
+    'seq_lengths': (
+        (B, T, N, H),
+        (B, S, K, H),
+        lambda rng: {
+            'query_seq_lengths': np.array([3, 5], np.int32),
+            'key_value_seq_lengths': np.array([7, 2], np.int32),
+        },
+    ),
     'unbatched': ((T, N, H), (S, K, H), lambda rng: {'is_causal': True}),
     'residual': ((B, T, N, H), (B, S, K, H), lambda rng: {'return_residual': True, 'is_causal': True}),
     'implementation_xla': ((B, T, N, H), (B, S, K, H), lambda rng: {'implementation': 'xla'}),
@@ -182,8 +195,7 @@ def test_dot_product_attention_matches_jax(case, dtype):
         assert_close(a, d, family='attention', err_msg=case)
 
 
-@pytest.mark.parametrize('case', ['plain', 'grouped_heads', 'bias_full', 'causal_and_mask', 'seq_lengths',
-                                  'residual'])
+@pytest.mark.parametrize('case', ['plain', 'grouped_heads', 'bias_full', 'causal_and_mask', 'seq_lengths', 'residual'])
 def test_dot_product_attention_float64_stays_float64(case):
     # jax.nn rounds the softmax through float32 even under x64; nnref keeps float64 throughout,
     # so the two agree to float32's attention tolerance, and nnref's result is float64.
@@ -203,11 +215,14 @@ def test_dot_product_attention_float64_is_exact_softmax_attention():
     assert_close(dot_product_attention(q, k, v), expected, family='attention')
 
 
-@pytest.mark.parametrize('kwargs,match', [
-    ({'implementation': 'flash'}, 'implementation'),
-    ({'mask': np.ones((B, 1, T, S), np.int32)}, 'mask dtype'),
-    ({'query_seq_lengths': np.array([1, 2], np.int16)}, 'query_seq_lengths dtype'),
-])
+@pytest.mark.parametrize(
+    'kwargs,match',
+    [
+        ({'implementation': 'flash'}, 'implementation'),
+        ({'mask': np.ones((B, 1, T, S), np.int32)}, 'mask dtype'),
+        ({'query_seq_lengths': np.array([1, 2], np.int16)}, 'query_seq_lengths dtype'),
+    ],
+)
 def test_dot_product_attention_rejects_what_jax_rejects(kwargs, match):
     q, k, v, _ = _attention_inputs('plain', np.float32)
     with pytest.raises(ValueError):
@@ -220,8 +235,11 @@ def test_dot_product_attention_takes_64_bit_lengths_like_jax():
     # JAX (x64 off) reads int64 lengths as int32, so they are accepted.
     q, k, v, kwargs = _attention_inputs('seq_lengths', np.float32)
     wide = {name: value.astype(np.int64) for name, value in kwargs.items()}
-    assert_close(dot_product_attention(q, k, v, **wide), np.asarray(jax.nn.dot_product_attention(q, k, v, **wide)),
-                 family='attention')
+    assert_close(
+        dot_product_attention(q, k, v, **wide),
+        np.asarray(jax.nn.dot_product_attention(q, k, v, **wide)),
+        family='attention',
+    )
 
 
 def test_dot_product_attention_head_counts_must_divide():
@@ -237,7 +255,9 @@ def test_imports_without_jax():
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['jax'] = None\n"
-            "import nnref.jax_nn_attention, nnref.lax, nnref.activation\n"
-            "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules if sys.modules[m] is not None)")
+    code = (
+        "import sys; sys.modules['jax'] = None\n"
+        "import nnref.jax_nn_attention, nnref.lax, nnref.activation\n"
+        "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules if sys.modules[m] is not None)"
+    )
     subprocess.run([sys.executable, '-c', code], check=True)

@@ -28,12 +28,15 @@ def test_default_dtype_is_float32_and_builder_dtype_is_default():
     assert init.lecun_normal(dtype=np.float16)(KEY, (3, 3)).dtype == np.float16
 
 
-@pytest.mark.parametrize("shape, kwargs, fans", [
-    ((4, 5), {}, (4, 5)),
-    ((3, 3, 16, 32), {}, (144, 288)),                  # conv HWIO
-    ((2, 3, 4), dict(batch_axis=0), (3, 4)),
-    ((6, 2, 5), dict(in_axis=0, out_axis=(1, 2)), (6, 10)),
-])
+@pytest.mark.parametrize(
+    "shape, kwargs, fans",
+    [
+        ((4, 5), {}, (4, 5)),
+        ((3, 3, 16, 32), {}, (144, 288)),  # conv HWIO
+        ((2, 3, 4), dict(batch_axis=0), (3, 4)),
+        ((6, 2, 5), dict(in_axis=0, out_axis=(1, 2)), (6, 10)),
+    ],
+)
 def test_fans(shape, kwargs, fans):
     assert _compute_fans(shape, **kwargs) == fans
 
@@ -43,8 +46,7 @@ def test_fans_need_two_dims_with_default_axes():
         _compute_fans((5,))
 
 
-@pytest.mark.parametrize("mode, n", [("fan_in", 100), ("fan_out", 400),
-                                     ("fan_avg", 250), ("fan_geo_avg", 200)])
+@pytest.mark.parametrize("mode, n", [("fan_in", 100), ("fan_out", 400), ("fan_avg", 250), ("fan_geo_avg", 200)])
 @pytest.mark.parametrize("distribution", ["truncated_normal", "normal", "uniform"])
 def test_variance_scaling_variance(mode, n, distribution):
     w = init.variance_scaling(2.0, mode, distribution)(KEY, (100, 400))
@@ -63,18 +65,21 @@ def test_variance_scaling_errors():
         init.variance_scaling(1.0, "fan_in", "cauchy")(KEY, (2, 2))
 
 
-@pytest.mark.parametrize("name, scale, mode, dist", [
-    ("glorot_uniform", 1.0, "fan_avg", "uniform"),
-    ("xavier_uniform", 1.0, "fan_avg", "uniform"),
-    ("glorot_normal", 1.0, "fan_avg", "truncated_normal"),
-    ("xavier_normal", 1.0, "fan_avg", "truncated_normal"),
-    ("lecun_uniform", 1.0, "fan_in", "uniform"),
-    ("lecun_normal", 1.0, "fan_in", "truncated_normal"),
-    ("he_uniform", 2.0, "fan_in", "uniform"),
-    ("kaiming_uniform", 2.0, "fan_in", "uniform"),
-    ("he_normal", 2.0, "fan_in", "truncated_normal"),
-    ("kaiming_normal", 2.0, "fan_in", "truncated_normal"),
-])
+@pytest.mark.parametrize(
+    "name, scale, mode, dist",
+    [
+        ("glorot_uniform", 1.0, "fan_avg", "uniform"),
+        ("xavier_uniform", 1.0, "fan_avg", "uniform"),
+        ("glorot_normal", 1.0, "fan_avg", "truncated_normal"),
+        ("xavier_normal", 1.0, "fan_avg", "truncated_normal"),
+        ("lecun_uniform", 1.0, "fan_in", "uniform"),
+        ("lecun_normal", 1.0, "fan_in", "truncated_normal"),
+        ("he_uniform", 2.0, "fan_in", "uniform"),
+        ("kaiming_uniform", 2.0, "fan_in", "uniform"),
+        ("he_normal", 2.0, "fan_in", "truncated_normal"),
+        ("kaiming_normal", 2.0, "fan_in", "truncated_normal"),
+    ],
+)
 def test_named_variance_scalings(name, scale, mode, dist):
     ours = getattr(init, name)()(KEY, (5, 7))
     spelled_out = init.variance_scaling(scale, mode, dist)(KEY, (5, 7))
@@ -97,9 +102,16 @@ def test_simple_distributions():
     assert np.abs(t).max() < 2.0
 
 
-@pytest.mark.parametrize("shape, column_axis", [
-    ((6, 4), -1), ((4, 6), -1), ((5, 5), -1), ((3, 3, 4, 8), -1), ((8, 3, 2), 0),
-])
+@pytest.mark.parametrize(
+    "shape, column_axis",
+    [
+        ((6, 4), -1),
+        ((4, 6), -1),
+        ((5, 5), -1),
+        ((3, 3, 4, 8), -1),
+        ((8, 3, 2), 0),
+    ],
+)
 def test_orthogonal_is_orthogonal(shape, column_axis):
     w = init.orthogonal(scale=2.0, column_axis=column_axis)(KEY, shape)
     assert w.shape == shape and w.dtype == np.float32

@@ -40,14 +40,12 @@ CELLS = load_cells()
 # --- which cells run -----------------------------------------------------------
 
 NOT_RUNNABLE = {
-    'HgRZ_G8wGcoB Install and Import: pip install':
-        'IPython shell cell (`!pip install` of jax and flax), tagged '
-        'skip-execution in the seed: nothing to run on any backend',
-    'BBrbcEdCnQ4o Another Mutability and RNGs Example: Block':
-        'written for the seed\'s older FrozenDict-returning init: '
-        '`_, init_params = init_variables.pop(\'params\')` expects a (rest, value) '
-        'pair, but init now returns a plain dict (notes/linen-compat.md), whose pop '
-        'returns the value alone; the cell fails the same way on the seed system',
+    'HgRZ_G8wGcoB Install and Import: pip install': 'IPython shell cell (`!pip install` of jax and flax), tagged '
+    'skip-execution in the seed: nothing to run on any backend',
+    'BBrbcEdCnQ4o Another Mutability and RNGs Example: Block': 'written for the seed\'s older FrozenDict-returning init: '
+    '`_, init_params = init_variables.pop(\'params\')` expects a (rest, value) '
+    'pair, but init now returns a plain dict (notes/linen-compat.md), whose pop '
+    'returns the value alone; the cell fails the same way on the seed system',
 }
 
 JIT_CELL = 'UEUTO8bf0Kf2 JIT: MLP with nn.jit'
@@ -58,6 +56,7 @@ SIMPLE_MLP_CELL = 'UPNGIr6wcGaw Composing submodules: SimpleMLP (compact)'
 
 
 # --- running the notebook ------------------------------------------------------
+
 
 class CellRun:
     """What one cell left behind: namespace snapshot, stdout, displayed value, error."""
@@ -103,6 +102,7 @@ def notebook(request):
 
 
 # --- checks, per cell ----------------------------------------------------------
+
 
 def _shapes(tree):
     if hasattr(tree, 'items'):
@@ -289,11 +289,16 @@ def check_vmap(run, runs):
     per_head = features // heads  # qkv_features // num_heads
     # heads: vmap with variable_axes={'params': 0}, axis_size=num_heads, so every
     # kernel has a leading heads axis; batch: vmap with params broadcast (no axis)
-    expected = {'params': {'attention': {
-        'query': {'kernel': (heads, features, per_head)},
-        'key': {'kernel': (heads, features, per_head)},
-        'value': {'kernel': (heads, features, per_head)},
-        'out': {'kernel': (heads, per_head, features), 'bias': (heads, features)}}}}
+    expected = {
+        'params': {
+            'attention': {
+                'query': {'kernel': (heads, features, per_head)},
+                'key': {'kernel': (heads, features, per_head)},
+                'value': {'kernel': (heads, features, per_head)},
+                'out': {'kernel': (heads, per_head, features), 'bias': (heads, features)},
+            }
+        }
+    }
     variables = ns['init_variables']
     assert _shapes(variables) == expected
     assert _printed(run.stdout, 'initialized parameter shapes:') == str(_sorted(expected))
@@ -362,12 +367,15 @@ AGREE = {
     'R9QZ6EOBg5X8 Invoking Modules: apply': {'y': 'matmul'},
     'qB6l-9EabOwH Composing submodules: ExplicitMLP (setup)': {'init_variables': 'prng_normal', 'y': 'matmul'},
     SIMPLE_MLP_CELL: {'init_variables': 'prng_normal', 'y': 'matmul'},
-    '7OACbTFHjMvl Declaring and using variables: SimpleDense (compact param)':
-        {'init_variables': 'prng_normal', 'y': 'matmul'},
-    'CE0CTLVvZ8Yn Declaring and using variables: ExplicitDense (setup param)':
-        {'init_variables': 'prng_normal', 'y': 'matmul'},
-    'u6_fbrW2XT5t General Variables: Counter':
-        {'init_variables': 'exact', 'mutated_variables': 'exact', 'y': 'exact'},
+    '7OACbTFHjMvl Declaring and using variables: SimpleDense (compact param)': {
+        'init_variables': 'prng_normal',
+        'y': 'matmul',
+    },
+    'CE0CTLVvZ8Yn Declaring and using variables: ExplicitDense (setup param)': {
+        'init_variables': 'prng_normal',
+        'y': 'matmul',
+    },
+    'u6_fbrW2XT5t General Variables: Counter': {'init_variables': 'exact', 'mutated_variables': 'exact', 'y': 'exact'},
     JIT_CELL: {'x': 'exact', 'init_variables': 'prng_normal', 'y': 'matmul'},
     REMAT_CELL: {'init_variables': 'prng_normal', 'y': 'matmul'},
     # dropout masks are PRNG bits: the same on both backends, or the outputs differ by far more
@@ -379,6 +387,7 @@ AGREE = {
 
 
 # --- tests ---------------------------------------------------------------------
+
 
 def test_every_cell_is_either_checked_or_not_runnable():
     titles = [title for title, _ in CELLS]
@@ -411,8 +420,8 @@ def test_rewrite_changes_only_import_lines(backend):
 #: the cell stops with a TypeError before anything is checked. Strict: once
 #: the cell accepts that form, these XPASS and fail until the marker is removed.
 LEGACY_LSTM = pytest.mark.xfail(
-    raises=TypeError, strict=True,
-    reason='LSTMCell() without features (size from the carry) is not supported')
+    raises=TypeError, strict=True, reason='LSTMCell() without features (size from the carry) is not supported'
+)
 
 
 def _marked(titles):
@@ -437,5 +446,6 @@ def test_backends_agree(title):
         if run.error is not None:  # the cell fails on this backend (test_cell reports it too)
             raise run.error
     for name, family in AGREE[title].items():
-        assert_trees_close(to_numpy(ours.ns[name]), to_numpy(ref.ns[name]), family=family,
-                           err_msg=f'{name}, nnjax vs nnref')
+        assert_trees_close(
+            to_numpy(ours.ns[name]), to_numpy(ref.ns[name]), family=family, err_msg=f'{name}, nnjax vs nnref'
+        )

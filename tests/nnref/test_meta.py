@@ -23,15 +23,18 @@ PN = meta.PARTITION_NAME
 
 
 def test_nnref_meta_and_spmd_import_without_jax():
-    code = ("import sys; sys.modules['jax'] = None\n"
-            "import nnref.meta, nnref.spmd\n"
-            "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules "
-            "if sys.modules[m] is not None)")
+    code = (
+        "import sys; sys.modules['jax'] = None\n"
+        "import nnref.meta, nnref.spmd\n"
+        "assert not any(m == 'jax' or m.startswith('jax.') for m in sys.modules "
+        "if sys.modules[m] is not None)"
+    )
     done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 # --- PartitionSpec -----------------------------------------------------------
+
 
 def test_partition_spec_is_a_tuple_with_the_seed_repr():
     spec = P('data', None)
@@ -56,6 +59,7 @@ def test_partition_spec_is_a_tree_leaf():
 
 
 # --- the box as a tree node ------------------------------------------------------
+
 
 def test_box_is_a_tree_node_with_the_value_as_only_child():
     value = np.arange(6.0).reshape(2, 3)
@@ -93,8 +97,10 @@ def test_replace_frozen_repr_and_names():
     assert box.replace(names=('b',)).names == ('b',) and box.names == ('a',)
     with pytest.raises(Exception):
         box.names = ('c',)
-    assert repr(tree_util.tree_map(np.shape, meta.Partitioned(np.ones((4, 8)), (None, 'model')))) == \
-        "Partitioned(value=(4, 8), names=(None, 'model'), mesh=None)"
+    assert (
+        repr(tree_util.tree_map(np.shape, meta.Partitioned(np.ones((4, 8)), (None, 'model'))))
+        == "Partitioned(value=(4, 8), names=(None, 'model'), mesh=None)"
+    )
     with pytest.raises(TypeError, match="'data',"):
         meta.Partitioned(np.ones(4), 'data')
     with pytest.raises(TypeError):
@@ -103,17 +109,21 @@ def test_replace_frozen_repr_and_names():
 
 # --- add_axis / remove_axis ----------------------------------------------------------
 
-@pytest.mark.parametrize('names, index, name, expected', [
-    (('a', 'b'), 0, 'L', ('L', 'a', 'b')),
-    (('a', 'b'), 1, None, ('a', None, 'b')),
-    (('a', 'b'), 2, 'L', ('a', 'b', 'L')),
-    (('a',), 3, 'L', ('a', None, None, 'L')),  # padded with None up to index
-    ((), 0, 'L', ('L',)),
-])
+
+@pytest.mark.parametrize(
+    'names, index, name, expected',
+    [
+        (('a', 'b'), 0, 'L', ('L', 'a', 'b')),
+        (('a', 'b'), 1, None, ('a', None, 'b')),
+        (('a', 'b'), 2, 'L', ('a', 'b', 'L')),
+        (('a',), 3, 'L', ('a', None, None, 'L')),  # padded with None up to index
+        ((), 0, 'L', ('L',)),
+    ],
+)
 def test_box_add_axis_inserts_the_partition_name(names, index, name, expected):
     added = meta.Partitioned(0.0, names).add_axis(index, {PN: name})
     assert added.names == expected
-    assert added.remove_axis(index, {PN: name}).names[:len(names)] == names
+    assert added.remove_axis(index, {PN: name}).names[: len(names)] == names
 
 
 def test_axis_errors():
@@ -128,9 +138,11 @@ def test_axis_errors():
 
 def test_tree_add_remove_axis_on_nested_trees_leave_plain_arrays_alone():
     plain = np.ones((2,))
-    tree = {'enc': [meta.Partitioned(0.0, ('a',)), plain],
-            'dec': FrozenDict({'w': meta.Partitioned(1.0, (None, 'model')), 'n': 7}),
-            'none': None}
+    tree = {
+        'enc': [meta.Partitioned(0.0, ('a',)), plain],
+        'dec': FrozenDict({'w': meta.Partitioned(1.0, (None, 'model')), 'n': 7}),
+        'none': None,
+    }
     added = meta.add_axis(tree, 0, {PN: 'layers'})
     assert added['enc'][0].names == ('layers', 'a')
     assert added['dec']['w'].names == ('layers', None, 'model')
@@ -147,6 +159,7 @@ def test_tree_add_axis_acts_on_the_outermost_box_only():
 
 
 # --- unbox / replace_boxed / get_partition_spec ---------------------------------------
+
 
 def test_unbox_returns_values_and_strips_nested_boxes():
     value = np.ones((2, 2))
@@ -178,10 +191,11 @@ def test_with_partitioning_wraps_the_initializer():
 
 
 def test_get_partition_spec_of_the_seed_guide_state():
-    layer = {'W1': meta.Partitioned(np.ones((3, 3)), (None, 'model')),
-             'W2': meta.Partitioned(np.ones((3, 3)), ('model', None))}
-    state = {'params': meta.add_axis(layer, 0, {PN: None}), 'step': np.array(0),
-             'count': 1, 'name': 'adam'}
+    layer = {
+        'W1': meta.Partitioned(np.ones((3, 3)), (None, 'model')),
+        'W2': meta.Partitioned(np.ones((3, 3)), ('model', None)),
+    }
+    state = {'params': meta.add_axis(layer, 0, {PN: None}), 'step': np.array(0), 'count': 1, 'name': 'adam'}
     spec = meta.get_partition_spec(state)
     assert spec['params']['W1'] == (None, None, 'model')
     assert spec['params']['W2'] == (None, 'model', None)
@@ -191,20 +205,24 @@ def test_get_partition_spec_of_the_seed_guide_state():
 
 # --- spmd -------------------------------------------------------------------------
 
+
 def test_logical_to_mesh_axes_seed_example():
     rules = (('batch', 'X'), ('features', 'X'), ('heads', 'Y'), ('batch', 'Z'))
     out = spmd.logical_to_mesh_axes(('batch', 'length', 'heads', 'features'), rules)
     assert out == ('X', None, 'Y', None) and type(out) is P
 
 
-@pytest.mark.parametrize('names, rules, expected', [
-    (('a',), (('a', 'x'), ('a', 'y')), ('x',)),
-    (('a', 'b'), (('a', 'x'), ('b', 'x'), ('b', 'y')), ('x', 'y')),
-    (('a',), (('a', None), ('a', 'x')), (None,)),
-    (('a', 'b'), (('a', ('x', 'y')), ('b', 'y'), ('b', 'z')), (('x', 'y'), 'z')),
-    ((None, 'unknown', 'a'), (('a', 'x'),), (None, None, 'x')),
-    ((), (('a', 'x'),), ()),
-])
+@pytest.mark.parametrize(
+    'names, rules, expected',
+    [
+        (('a',), (('a', 'x'), ('a', 'y')), ('x',)),
+        (('a', 'b'), (('a', 'x'), ('b', 'x'), ('b', 'y')), ('x', 'y')),
+        (('a',), (('a', None), ('a', 'x')), (None,)),
+        (('a', 'b'), (('a', ('x', 'y')), ('b', 'y'), ('b', 'z')), (('x', 'y'), 'z')),
+        ((None, 'unknown', 'a'), (('a', 'x'),), (None, None, 'x')),
+        ((), (('a', 'x'),), ()),
+    ],
+)
 def test_logical_to_mesh_axes_precedence(names, rules, expected):
     assert spmd.logical_to_mesh_axes(names, rules) == expected
     assert spmd.logical_to_mesh_axes(list(names), list(rules)) == expected
@@ -250,11 +268,9 @@ def test_set_logical_axis_rules_is_per_thread():
 
 
 def test_logical_to_mesh_of_the_seed_guide_specs():
-    logical = {'W1': P('layer', 'embed', 'hidden'), 'W2': P('layer', 'hidden', 'embed'),
-               'step': P(), 'other': None}
+    logical = {'W1': P('layer', 'embed', 'hidden'), 'W2': P('layer', 'hidden', 'embed'), 'step': P(), 'other': None}
     out = spmd.logical_to_mesh(logical, (('batch', 'data'), ('hidden', 'model')))
-    assert out == {'W1': (None, None, 'model'), 'W2': (None, 'model', None),
-                   'step': (), 'other': None}
+    assert out == {'W1': (None, None, 'model'), 'W2': (None, 'model', None), 'step': (), 'other': None}
     assert all(type(out[k]) is P for k in ('W1', 'W2', 'step'))
 
 
@@ -268,8 +284,7 @@ def test_with_logical_constraint_is_the_identity_but_checks_rules():
         spmd.with_logical_constraint(x, ('batch', 'batch'), rules=rules)
     with pytest.raises(ValueError, match='did not match'):
         spmd.with_logical_constraint(x, ('q',), rules=rules, fallback=spmd.RulesFallback.RAISE_ERROR)
-    assert spmd.with_logical_constraint(x, ('q',), rules=rules,
-                                        fallback=spmd.RulesFallback.NO_CONSTRAINT) is x
+    assert spmd.with_logical_constraint(x, ('q',), rules=rules, fallback=spmd.RulesFallback.NO_CONSTRAINT) is x
 
 
 def test_logically_partitioned_box():
@@ -283,9 +298,8 @@ def test_logically_partitioned_box():
     added = meta.add_axis({'w': box}, 0, {PN: 'layer'})['w']
     assert added.names == ('layer', 'embed', 'hidden') and added.rules == rules
     assert repr(tree_util.tree_map(np.shape, added)) == (
-        "LogicallyPartitioned(value=(2, 2), names=('layer', 'embed', 'hidden'), "
-        "mesh=None, rules=(('embed', 'data'),))")
-    made = spmd.with_logical_partitioning(initializers.ones_init(), ('embed',), rules=rules)(
-        random.PRNGKey(0), (3,))
+        "LogicallyPartitioned(value=(2, 2), names=('layer', 'embed', 'hidden'), mesh=None, rules=(('embed', 'data'),))"
+    )
+    made = spmd.with_logical_partitioning(initializers.ones_init(), ('embed',), rules=rules)(random.PRNGKey(0), (3,))
     assert isinstance(made, spmd.LogicallyPartitioned) and made.rules == rules
     np.testing.assert_array_equal(made.value, np.ones(3))

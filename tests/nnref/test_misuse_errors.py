@@ -10,7 +10,6 @@ from conformance.misuse_cases import JAX_ONLY_MISUSES, MISUSES
 from shared_spec import errors
 
 
-
 @pytest.mark.parametrize("error_name, description, misuse", MISUSES, ids=[m[1] for m in MISUSES])
 def test_misuse_raises_catalogue_error(error_name, description, misuse):
     error_cls = getattr(errors, error_name)
@@ -94,7 +93,6 @@ def test_failed_apply_leaves_caller_variables_unchanged():
 
 @pytest.mark.parametrize("name", ["write_immutable_collection", "param_shape_changed", "mutable_filter_invalid"])
 def test_failed_apply_misuse_does_not_touch_variables(name):
-    from conformance import misuse_cases as m
 
     model = nn.Dense(3)
     variables = model.init(nn.random.PRNGKey(0), np.ones((2, 4), np.float32))

@@ -155,18 +155,66 @@ def test_python_lists_are_weak_like_jax_asarray():
 
 def test_python_int_out_of_int32_range_overflows_like_jax():
     with pytest.raises(OverflowError):
-        jnp.array(2 ** 40)
+        jnp.array(2**40)
     with pytest.raises(OverflowError):
-        nnp.array(2 ** 40)
+        nnp.array(2**40)
 
 
-CORE = ['abs', 'max', 'min', 'round', 'sum', 'any', 'all', 'mean', 'exp', 'log', 'sqrt',
-        'einsum', 'matmul', 'dot', 'take', 'take_along_axis', 'where', 'clip', 'reshape',
-        'transpose', 'concatenate', 'stack', 'split', 'expand_dims', 'squeeze', 'pad',
-        'argmax', 'argsort', 'maximum', 'minimum', 'tanh', 'square', 'linalg', 'fft',
-        'float32', 'float64', 'float16', 'bfloat16', 'int32', 'int8', 'uint8', 'bool_',
-        'complex64', 'pi', 'inf', 'nan', 'newaxis', 'finfo', 'iinfo', 'dtype',
-        'issubdtype', 'result_type', 'ndarray']
+CORE = [
+    'abs',
+    'max',
+    'min',
+    'round',
+    'sum',
+    'any',
+    'all',
+    'mean',
+    'exp',
+    'log',
+    'sqrt',
+    'einsum',
+    'matmul',
+    'dot',
+    'take',
+    'take_along_axis',
+    'where',
+    'clip',
+    'reshape',
+    'transpose',
+    'concatenate',
+    'stack',
+    'split',
+    'expand_dims',
+    'squeeze',
+    'pad',
+    'argmax',
+    'argsort',
+    'maximum',
+    'minimum',
+    'tanh',
+    'square',
+    'linalg',
+    'fft',
+    'float32',
+    'float64',
+    'float16',
+    'bfloat16',
+    'int32',
+    'int8',
+    'uint8',
+    'bool_',
+    'complex64',
+    'pi',
+    'inf',
+    'nan',
+    'newaxis',
+    'finfo',
+    'iinfo',
+    'dtype',
+    'issubdtype',
+    'result_type',
+    'ndarray',
+]
 
 
 @pytest.mark.parametrize('name', CORE)
@@ -194,7 +242,7 @@ def test_dtype_names_and_finfo():
     assert nnp.bfloat16 is ml_dtypes.bfloat16
     assert nnp.dtype(nnp.bfloat16) == jnp.dtype(jnp.bfloat16)
     assert float(nnp.finfo(nnp.bfloat16).eps) == float(jnp.finfo(jnp.bfloat16).eps)
-    assert nnp.iinfo(nnp.int32).max == 2 ** 31 - 1
+    assert nnp.iinfo(nnp.int32).max == 2**31 - 1
 
 
 def test_ufunc_methods_still_work():

@@ -39,7 +39,11 @@ def _raises_shape_error(fn, name, path, value_shape, init_shape):
         fn()
     err = info.value
     assert (err.param_name, err.scope_path, tuple(err.value_shape), tuple(err.init_shape)) == (
-        name, path, value_shape, init_shape)
+        name,
+        path,
+        value_shape,
+        init_shape,
+    )
     assert str(err) == str(errors.ScopeParamShapeError(name, path, value_shape, init_shape))
 
 
@@ -56,14 +60,23 @@ def test_conv_with_other_in_channels_inside_a_parent():
             return nn.Conv(features=4, kernel_size=(3, 3))(x)
 
     variables = Net().init(nn.random.PRNGKey(0), np.ones((1, 8, 8, 2), np.float32))
-    _raises_shape_error(lambda: Net().apply(variables, np.ones((1, 8, 8, 3), np.float32)),
-                        "kernel", "/Conv_0", (3, 3, 2, 4), (3, 3, 3, 4))
+    _raises_shape_error(
+        lambda: Net().apply(variables, np.ones((1, 8, 8, 3), np.float32)),
+        "kernel",
+        "/Conv_0",
+        (3, 3, 2, 4),
+        (3, 3, 3, 4),
+    )
 
 
-@pytest.mark.parametrize("box", [
-    lambda init: nn.with_partitioning(init, (None, "model")),
-    lambda init: nn.with_logical_partitioning(init, ("embed", "mlp")),
-], ids=["with_partitioning", "with_logical_partitioning"])
+@pytest.mark.parametrize(
+    "box",
+    [
+        lambda init: nn.with_partitioning(init, (None, "model")),
+        lambda init: nn.with_logical_partitioning(init, ("embed", "mlp")),
+    ],
+    ids=["with_partitioning", "with_logical_partitioning"],
+)
 def test_boxed_initializer_is_checked_through_the_box(box):
     model = nn.Dense(4, kernel_init=box(nn.initializers.lecun_normal()))
     variables = model.init(nn.random.PRNGKey(0), np.ones((2, 3), np.float32))
@@ -148,8 +161,12 @@ def _cnn():
         @nn.compact
         def __call__(self, x):
             x = nn.relu(nn.BatchNorm(use_running_average=True)(nn.Conv(8, (3, 3))(x)))
-            x = nn.Conv(8, (3, 3), kernel_init=nn.initializers.orthogonal(),
-                        bias_init=nn.with_partitioning(nn.initializers.constant(0.1), ("model",)))(x)
+            x = nn.Conv(
+                8,
+                (3, 3),
+                kernel_init=nn.initializers.orthogonal(),
+                bias_init=nn.with_partitioning(nn.initializers.constant(0.1), ("model",)),
+            )(x)
             x = x + nn.Embed(5, x.shape[-1])(np.zeros(x.shape[:-1], np.int32))
             x = nn.Dense(6, kernel_init=nn.initializers.he_uniform())(x.reshape((x.shape[0], -1)))
             return nn.LayerNorm()(nn.Dense(3, kernel_init=nn.initializers.glorot_normal())(x))

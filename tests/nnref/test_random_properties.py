@@ -18,27 +18,28 @@ from nnref.random.fma import fma
 from nnref.random.threefry import threefry2x32
 from shared_spec.tolerances import assert_close
 
-key_words = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)).map(
-    lambda w: np.array(w, dtype=np.uint32))
+key_words = st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)).map(lambda w: np.array(w, dtype=np.uint32))
 
 
 # ---------------------------------------------------------------- threefry
 
-@pytest.mark.parametrize("key, counter, expected", [
-    # Known-answer vectors published with Random123 (threefry2x32, 20 rounds).
-    ((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
-    ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
-    ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
-])
+
+@pytest.mark.parametrize(
+    "key, counter, expected",
+    [
+        # Known-answer vectors published with Random123 (threefry2x32, 20 rounds).
+        ((0, 0), (0, 0), (0x6B200159, 0x99BA4EFE)),
+        ((0xFFFFFFFF, 0xFFFFFFFF), (0xFFFFFFFF, 0xFFFFFFFF), (0x1CB996FC, 0xBB002BE7)),
+        ((0x13198A2E, 0x03707344), (0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0)),
+    ],
+)
 def test_threefry_random123_vectors(key, counter, expected):
-    out = threefry2x32(np.uint32(key[0]), np.uint32(key[1]),
-                       np.uint32(counter[0]), np.uint32(counter[1]))
+    out = threefry2x32(np.uint32(key[0]), np.uint32(key[1]), np.uint32(counter[0]), np.uint32(counter[1]))
     assert tuple(int(v) for v in out) == expected
 
 
 def test_threefry_broadcasts_and_keeps_uint32():
-    a, b = threefry2x32(np.uint32(1), np.uint32(2), np.zeros((2, 3), np.uint32),
-                        np.arange(3, dtype=np.uint32))
+    a, b = threefry2x32(np.uint32(1), np.uint32(2), np.zeros((2, 3), np.uint32), np.arange(3, dtype=np.uint32))
     assert a.shape == b.shape == (2, 3) and a.dtype == b.dtype == np.uint32
     # Equal counters give equal outputs, different counters different ones.
     assert np.array_equal(a[0], a[1]) and len(set(a[0].tolist())) == 3
@@ -46,12 +47,21 @@ def test_threefry_broadcasts_and_keeps_uint32():
 
 # ---------------------------------------------------------------- keys
 
-@pytest.mark.parametrize("seed, words", [
-    (0, [0, 0]), (42, [0, 42]), (2**32 - 1, [0, 2**32 - 1]),
-    # JAX's default mode keeps the seed in 32 bits: high word 0, low word wraps.
-    (-1, [0, 2**32 - 1]), (2**32 + 5, [0, 5]), (-2**63, [0, 0]),
-    (np.int64(7), [0, 7]), (np.uint32(9), [0, 9]),
-])
+
+@pytest.mark.parametrize(
+    "seed, words",
+    [
+        (0, [0, 0]),
+        (42, [0, 42]),
+        (2**32 - 1, [0, 2**32 - 1]),
+        # JAX's default mode keeps the seed in 32 bits: high word 0, low word wraps.
+        (-1, [0, 2**32 - 1]),
+        (2**32 + 5, [0, 5]),
+        (-(2**63), [0, 0]),
+        (np.int64(7), [0, 7]),
+        (np.uint32(9), [0, 9]),
+    ],
+)
 def test_prng_key_words(seed, words):
     k = random.PRNGKey(seed)
     assert k.dtype == np.uint32 and k.shape == (2,)
@@ -59,10 +69,17 @@ def test_prng_key_words(seed, words):
     assert random.key_data(random.key(seed)).tolist() == words
 
 
-@pytest.mark.parametrize("bad, error", [
-    (1.5, TypeError), (np.array([1, 2]), TypeError), (True, TypeError),
-    (2**63, OverflowError), (-2**63 - 1, OverflowError), (random.key(0), TypeError),
-])
+@pytest.mark.parametrize(
+    "bad, error",
+    [
+        (1.5, TypeError),
+        (np.array([1, 2]), TypeError),
+        (True, TypeError),
+        (2**63, OverflowError),
+        (-(2**63) - 1, OverflowError),
+        (random.key(0), TypeError),
+    ],
+)
 def test_bad_seeds(bad, error):
     with pytest.raises(error):
         random.PRNGKey(bad)
@@ -96,10 +113,15 @@ def test_wrap_key_data_copies_and_round_trips():
     assert k == random.key(5)
 
 
-@pytest.mark.parametrize("bad", [
-    np.array([0, 1], np.int32), np.array([0, 1, 2], np.uint32),
-    np.zeros((2, 3), np.uint32), np.array([0.0, 1.0]),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.array([0, 1], np.int32),
+        np.array([0, 1, 2], np.uint32),
+        np.zeros((2, 3), np.uint32),
+        np.array([0.0, 1.0]),
+    ],
+)
 def test_bad_key_data(bad):
     with pytest.raises(TypeError):
         random.wrap_key_data(bad)
@@ -113,11 +135,17 @@ def test_non_array_keys_rejected(bad):
         random.split(bad)
 
 
-@pytest.mark.parametrize("fn", [
-    lambda k: random.uniform(k), lambda k: random.normal(k),
-    lambda k: random.bits(k), lambda k: random.randint(k, (), 0, 3),
-    lambda k: random.permutation(k, 3), lambda k: random.bernoulli(k),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda k: random.uniform(k),
+        lambda k: random.normal(k),
+        lambda k: random.bits(k),
+        lambda k: random.randint(k, (), 0, 3),
+        lambda k: random.permutation(k, 3),
+        lambda k: random.bernoulli(k),
+    ],
+)
 def test_samplers_want_one_key(fn):
     with pytest.raises(ValueError):
         fn(random.split(random.PRNGKey(0), 2))
@@ -140,8 +168,7 @@ def test_split_shape_and_kind(words, n):
 @given(key_words)
 def test_split_tuple_is_reshaped_flat_split(words):
     # Counters run over the flattened output shape.
-    assert np.array_equal(random.split(words, (2, 3)).reshape(6, 2),
-                          random.split(words, 6))
+    assert np.array_equal(random.split(words, (2, 3)).reshape(6, 2), random.split(words, 6))
 
 
 @settings()
@@ -166,8 +193,9 @@ def test_fold_in_is_split_rule_with_one_counter(words, data):
     assert np.array_equal(random.key_data(typed), random.fold_in(words, data))
 
 
-@pytest.mark.parametrize("bad, error", [(-1, OverflowError), (2**32, OverflowError),
-                                        (1.0, TypeError), (np.arange(2), TypeError)])
+@pytest.mark.parametrize(
+    "bad, error", [(-1, OverflowError), (2**32, OverflowError), (1.0, TypeError), (np.arange(2), TypeError)]
+)
 def test_fold_in_bad_data(bad, error):
     with pytest.raises(error):
         random.fold_in(random.PRNGKey(0), bad)
@@ -287,7 +315,7 @@ def test_gumbel_moments(mode):
     g = random.gumbel(random.PRNGKey(8), (100_000,), mode=mode).astype(np.float64)
     assert np.all(np.isfinite(g))
     assert abs(g.mean() - np.euler_gamma) < 0.02
-    assert abs(g.var() - np.pi ** 2 / 6) < 0.05
+    assert abs(g.var() - np.pi**2 / 6) < 0.05
 
 
 def test_gumbel_rejects_bad_mode_and_dtype():
@@ -298,6 +326,7 @@ def test_gumbel_rejects_bad_mode_and_dtype():
 
 
 # ---------------------------------------------------------------- discrete
+
 
 def test_bernoulli_edges_and_frequency():
     k = random.PRNGKey(9)
@@ -313,8 +342,7 @@ def test_bernoulli_edges_and_frequency():
         random.bernoulli(k, 0.5, mode="mid")
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64,
-                                   np.uint8, np.uint16, np.uint32, np.uint64])
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64])
 def test_randint_range_and_dtype(dtype):
     info = np.iinfo(dtype)
     lo, hi = (max(info.min, -7), min(info.max, 20))
@@ -332,8 +360,8 @@ def test_randint_edges():
     x = random.randint(k, (20_000,), 0, 256, np.uint8)
     assert x.max() == 255 and x.min() == 0
     # The full int32 range does not overflow.
-    y = random.randint(k, (1000,), -2**31, 2**31 - 1)
-    assert y.dtype == np.int32 and y.min() < -2**30 and y.max() > 2**30
+    y = random.randint(k, (1000,), -(2**31), 2**31 - 1)
+    assert y.dtype == np.int32 and y.min() < -(2**30) and y.max() > 2**30
     # Array bounds broadcast against the shape.
     z = random.randint(k, (4, 3), np.array([0, 10, 20]), np.array([5, 15, 25]))
     assert np.all((z >= [0, 10, 20]) & (z < [5, 15, 25]))
@@ -374,7 +402,11 @@ def test_choice_properties():
     assert set(random.choice(k, 4, (500,), p=p).tolist()) == {1, 3}
     assert set(random.choice(k, 4, (2,), replace=False, p=p).tolist()) == {1, 3}
     a = np.arange(12).reshape(3, 4)
-    assert random.choice(k, a, (2, 5), axis=1).shape == (3, 2, 5, )
+    assert random.choice(k, a, (2, 5), axis=1).shape == (
+        3,
+        2,
+        5,
+    )
     assert random.choice(k, a, (2,), replace=False).shape == (2, 4)
     assert random.choice(k, 3, (0,)).shape == (0,)
     with pytest.raises(ValueError):
@@ -396,8 +428,10 @@ def test_categorical_properties():
     assert y.shape == (2,)
     z = random.categorical(k, np.zeros((2, 5), np.float32), shape=(5, 2), replace=False)
     assert all(sorted(col) == list(range(5)) for col in z.T.tolist())
-    freq = np.bincount(random.categorical(k, np.log(np.array([0.2, 0.8], np.float32)),
-                                          shape=(20_000,)), minlength=2) / 20_000
+    freq = (
+        np.bincount(random.categorical(k, np.log(np.array([0.2, 0.8], np.float32)), shape=(20_000,)), minlength=2)
+        / 20_000
+    )
     assert abs(freq[1] - 0.8) < 0.02
     with pytest.raises(ValueError):
         random.categorical(k, np.zeros(3, np.float32), shape=(4,), replace=False)
@@ -405,13 +439,13 @@ def test_categorical_properties():
 
 # ---------------------------------------------------------------- building blocks
 
+
 def test_erfinv_inverts_erf():
     x = np.linspace(-0.999, 0.999, 2001)
     for dtype, family in [(np.float32, "prng_normal"), (np.float64, "prng_normal")]:
         y = erfinv(x.astype(dtype))
         assert y.dtype == dtype
-        assert_close(scipy.special.erf(y.astype(np.float64)).astype(dtype),
-                     x.astype(dtype), family=family)
+        assert_close(scipy.special.erf(y.astype(np.float64)).astype(dtype), x.astype(dtype), family=family)
     assert erfinv(np.array([-1.0, 1.0], np.float32)).tolist() == [-np.inf, np.inf]
     assert erfinv(np.array(0.3, ml_dtypes.bfloat16)).dtype == ml_dtypes.bfloat16
     with pytest.raises(TypeError):
@@ -422,17 +456,18 @@ def _exact_fma(a, b, c, dtype):
     """Correct rounding of the exact a*b+c, from rational arithmetic."""
     exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
     guess = dtype(float(exact))
-    neighbours = [np.nextafter(guess, dtype(-np.inf)), guess,
-                  np.nextafter(guess, dtype(np.inf))]
+    neighbours = [np.nextafter(guess, dtype(-np.inf)), guess, np.nextafter(guess, dtype(np.inf))]
     # Nearest, ties to even mantissa.
-    return min(neighbours, key=lambda v: (abs(Fraction(float(v)) - exact),
-                                          int(np.array(v).view(f"u{np.dtype(dtype).itemsize}")) & 1))
+    return min(
+        neighbours,
+        key=lambda v: (abs(Fraction(float(v)) - exact), int(np.array(v).view(f"u{np.dtype(dtype).itemsize}")) & 1),
+    )
 
 
 @settings()
-@given(st.sampled_from([np.float32, np.float64]),
-       st.tuples(*[st.floats(-1e6, 1e6, allow_nan=False)] * 3),
-       st.booleans())
+@given(
+    st.sampled_from([np.float32, np.float64]), st.tuples(*[st.floats(-1e6, 1e6, allow_nan=False)] * 3), st.booleans()
+)
 def test_fma_rounds_once(dtype, abc, cancel):
     a, b, c = (dtype(v) for v in abc)
     if cancel:  # make the sum cancel the product's leading bits

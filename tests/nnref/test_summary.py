@@ -72,8 +72,13 @@ def test_narrow_width_wraps_cells_inside_the_budget():
 
 def test_console_width_is_read_and_other_rich_options_are_accepted():
     x = nn.numpy.ones((4, 5))
-    text = Net().tabulate(key(), x, console_kwargs={'width': 60, 'force_terminal': True},
-                          table_kwargs={'show_edge': False}, column_kwargs={'justify': 'right'})
+    text = Net().tabulate(
+        key(),
+        x,
+        console_kwargs={'width': 60, 'force_terminal': True},
+        table_kwargs={'show_edge': False},
+        column_kwargs={'justify': 'right'},
+    )
     assert max(len(line) for line in text.splitlines()) <= 60
     assert '\x1b[' not in text  # plain text, whatever the console options
 
@@ -94,7 +99,9 @@ def test_flops_are_refused_with_a_pointer_to_nnjax(option):
 
 
 def test_summary_modules_import_neither_jax_nor_rich():
-    code = ('import sys, nnref.summary, nnref.summary_render; '
-            'bad = [m for m in ("jax", "rich") if m in sys.modules]; '
-            'assert not bad, bad')
+    code = (
+        'import sys, nnref.summary, nnref.summary_render; '
+        'bad = [m for m in ("jax", "rich") if m in sys.modules]; '
+        'assert not bad, bad'
+    )
     subprocess.run([sys.executable, '-c', code], check=True, cwd=str(__import__('pathlib').Path(__file__).parents[2]))

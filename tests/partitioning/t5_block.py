@@ -22,8 +22,16 @@ import importlib
 IDS = [[1, 2, 3], [4, 5, 6]]
 EMBED, HEADS, KV, MLP_DIM, LAYERS = 8, 2, 4, 16, 3
 
-RULES = (('batch', 'data'), ('heads', 'model'), ('mlp', 'model'), ('vocab', 'model'),
-         ('embed', None), ('kv', None), ('layers', None), ('length', None))
+RULES = (
+    ('batch', 'data'),
+    ('heads', 'model'),
+    ('mlp', 'model'),
+    ('vocab', 'model'),
+    ('embed', None),
+    ('kv', None),
+    ('layers', None),
+    ('length', None),
+)
 
 # What the seed records: module path -> '<name>_axes' -> names, 'layers' first (scan axis 0).
 EXPECTED_PARAMS_AXES = {
@@ -47,8 +55,12 @@ EXPECTED_CACHE_AXES = {'layers': {'attention': {'calls_axes': ('heads', 'layers'
 
 EXPECTED_SHAPES = {
     'layers': {
-        'attention': {'query': (LAYERS, EMBED, HEADS, KV), 'key': (LAYERS, EMBED, HEADS, KV),
-                      'value': (LAYERS, EMBED, HEADS, KV), 'out': (LAYERS, HEADS, KV, EMBED)},
+        'attention': {
+            'query': (LAYERS, EMBED, HEADS, KV),
+            'key': (LAYERS, EMBED, HEADS, KV),
+            'value': (LAYERS, EMBED, HEADS, KV),
+            'out': (LAYERS, HEADS, KV, EMBED),
+        },
         'mlp': {'wi': (LAYERS, EMBED, MLP_DIM), 'wo': (LAYERS, MLP_DIM, EMBED)},
         'scale': (LAYERS, EMBED),
     },
@@ -65,14 +77,16 @@ def make(nn):
     class Attention(nn.Module):
         @nn.compact
         def __call__(self, x):
-            proj = {name: P.param_with_axes(name, init, (EMBED, HEADS, KV), axes=('embed', 'heads', 'kv'))
-                    for name in ('query', 'key', 'value')}
+            proj = {
+                name: P.param_with_axes(name, init, (EMBED, HEADS, KV), axes=('embed', 'heads', 'kv'))
+                for name in ('query', 'key', 'value')
+            }
             out = P.param_with_axes('out', init, (HEADS, KV, EMBED), axes=('heads', 'kv', 'embed'))
             calls = P.variable_with_axes('cache', 'calls', np_.zeros, (HEADS,), axes=('heads',))
             calls.value = calls.value + 1.0
             q, k, v = (np_.einsum('ble,ehk->blhk', x, proj[n]) for n in ('query', 'key', 'value'))
             q = P.with_sharding_constraint(q, ('batch', 'length', 'heads', 'kv'))
-            logits = np_.einsum('bqhk,bshk->bhqs', q, k) / KV ** 0.5
+            logits = np_.einsum('bqhk,bshk->bhqs', q, k) / KV**0.5
             weights = nn.softmax(logits, axis=-1)
             mixed = np_.einsum('bhqs,bshk->bqhk', weights, v)
             return np_.einsum('bqhk,hke->bqe', mixed, out)
@@ -98,9 +112,14 @@ def make(nn):
         def __call__(self, ids):
             table = P.param_with_axes('embedding', init, (32, EMBED), axes=('vocab', 'embed'))
             x = table[ids]
-            layers = P.scan_with_axes(Block, variable_axes={'params': 0, 'cache': 1},
-                                      split_rngs={'params': True}, length=LAYERS,
-                                      axes_collections=('params', 'cache'), axis_name='layers')
+            layers = P.scan_with_axes(
+                Block,
+                variable_axes={'params': 0, 'cache': 1},
+                split_rngs={'params': True},
+                length=LAYERS,
+                axes_collections=('params', 'cache'),
+                axis_name='layers',
+            )
             x, _ = layers(name='layers')(x, None)
             return x
 

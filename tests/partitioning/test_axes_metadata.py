@@ -36,8 +36,9 @@ def test_apply_checks_and_keeps_the_names(nn):
     _, y, upd = T.run(nn.__name__)
     assert y.shape == (2, 3, T.EMBED)
     assert T.axes_names(upd['params_axes']) == T.EXPECTED_PARAMS_AXES
-    np.testing.assert_array_equal(np.asarray(upd['cache']['layers']['attention']['calls']),
-                                  np.full((T.HEADS, T.LAYERS), 2.0))
+    np.testing.assert_array_equal(
+        np.asarray(upd['cache']['layers']['attention']['calls']), np.full((T.HEADS, T.LAYERS), 2.0)
+    )
 
 
 def _small(nn, scanned: bool):
@@ -119,8 +120,9 @@ def test_variable_with_axes_reads_and_writes(nn):
     class Counter(nn.Module):
         @nn.compact
         def __call__(self):
-            v = P.variable_with_axes('stats', 'n', nn.numpy.zeros, (3,), axes=('mlp',),
-                                     fallback=P.RulesFallback.RAISE_ERROR)
+            v = P.variable_with_axes(
+                'stats', 'n', nn.numpy.zeros, (3,), axes=('mlp',), fallback=P.RulesFallback.RAISE_ERROR
+            )
             v.value = v.value + 1
             return v
 

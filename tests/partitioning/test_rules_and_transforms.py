@@ -17,23 +17,26 @@ def _entries(spec):
     return None if spec is None else tuple(spec)
 
 
-@pytest.mark.parametrize('names, rules, expected', [
-    # The seed's documented example: 'features' loses 'X' to 'batch'.
-    (('batch', 'length', 'heads', 'features'), SEED_DOC_RULES, ('X', None, 'Y', None)),
-    # The first rule for a name wins; a later one for the same name is ignored.
-    (('batch',), (('batch', 'Z'), ('batch', 'X')), ('Z',)),
-    # A mesh axis is used once: the second dimension asking for 'model' stays unsharded...
-    (('mlp', 'heads'), (('mlp', 'model'), ('heads', 'model')), ('model', None)),
-    # ...and a later rule may place it on another axis.
-    (('mlp', 'heads'), (('mlp', 'model'), ('heads', 'model'), ('heads', 'data')), ('model', 'data')),
-    # Several mesh axes for one dimension block each of them.
-    (('batch', 'embed'), (('batch', ('data', 'fsdp')), ('embed', 'fsdp')), (('data', 'fsdp'), None)),
-    # A None mesh axis means unsharded and blocks nothing.
-    (('embed', 'mlp'), (('embed', None), ('mlp', 'model')), (None, 'model')),
-    # None dimensions stay None; no names at all give None.
-    ((None, 'mlp'), (('mlp', 'model'),), (None, 'model')),
-    (None, (('mlp', 'model'),), None),
-])
+@pytest.mark.parametrize(
+    'names, rules, expected',
+    [
+        # The seed's documented example: 'features' loses 'X' to 'batch'.
+        (('batch', 'length', 'heads', 'features'), SEED_DOC_RULES, ('X', None, 'Y', None)),
+        # The first rule for a name wins; a later one for the same name is ignored.
+        (('batch',), (('batch', 'Z'), ('batch', 'X')), ('Z',)),
+        # A mesh axis is used once: the second dimension asking for 'model' stays unsharded...
+        (('mlp', 'heads'), (('mlp', 'model'), ('heads', 'model')), ('model', None)),
+        # ...and a later rule may place it on another axis.
+        (('mlp', 'heads'), (('mlp', 'model'), ('heads', 'model'), ('heads', 'data')), ('model', 'data')),
+        # Several mesh axes for one dimension block each of them.
+        (('batch', 'embed'), (('batch', ('data', 'fsdp')), ('embed', 'fsdp')), (('data', 'fsdp'), None)),
+        # A None mesh axis means unsharded and blocks nothing.
+        (('embed', 'mlp'), (('embed', None), ('mlp', 'model')), (None, 'model')),
+        # None dimensions stay None; no names at all give None.
+        ((None, 'mlp'), (('mlp', 'model'),), (None, 'model')),
+        (None, (('mlp', 'model'),), None),
+    ],
+)
 def test_logical_to_mesh_axes(nn, names, rules, expected):
     assert _entries(nn.partitioning.logical_to_mesh_axes(names, rules)) == expected
     with nn.partitioning.axis_rules(rules):
@@ -76,8 +79,9 @@ def test_fallbacks_without_a_mesh(nn):
     # Trees of specs walk trees of arrays.
     tree = {'a': x, 'b': x}
     with pytest.raises(ValueError, match='did not match a rule'):
-        P.with_sharding_constraint(tree, {'a': ('batch', None), 'b': ('mlp', None)}, rules=rules,
-                                   fallback=F.RAISE_ERROR)
+        P.with_sharding_constraint(
+            tree, {'a': ('batch', None), 'b': ('mlp', None)}, rules=rules, fallback=F.RAISE_ERROR
+        )
 
 
 def test_shared_fallback_arithmetic():
@@ -99,8 +103,9 @@ def test_vmap_with_axes_inserts_the_mapped_axis_name(nn):
         def __call__(self, x):
             return x @ P.param_with_axes('w', nn.initializers.ones_init(), (3, 2), axes=('embed', 'kv'))
 
-    Heads = P.vmap_with_axes(Head, variable_axes={'params': 1}, split_rngs={'params': True},
-                             partitioning_axis_names={'params': 'heads'})
+    Heads = P.vmap_with_axes(
+        Head, variable_axes={'params': 1}, split_rngs={'params': True}, partitioning_axis_names={'params': 'heads'}
+    )
     x = nn.numpy.ones((5, 4, 3))
     v = Heads().init(nn.random.PRNGKey(0), x)
     # The seed: the stacked axis is at variable_axes' position 1, and so is its name.
@@ -140,8 +145,9 @@ def _boxed_layer(nn):
 
 
 def test_add_metadata_axis_alone_changes_only_the_names(nn):
-    Tagged = nn.add_metadata_axis(_boxed_layer(nn), variable_axes={'params': 1},
-                                  metadata_params={nn.PARTITION_NAME: 'heads'})
+    Tagged = nn.add_metadata_axis(
+        _boxed_layer(nn), variable_axes={'params': 1}, metadata_params={nn.PARTITION_NAME: 'heads'}
+    )
     x = nn.numpy.ones((5, 3))
     v = Tagged().init(nn.random.PRNGKey(0), 0.0, x)
     assert v['params']['w'].names == ('embed', 'heads', 'mlp')
@@ -150,18 +156,29 @@ def test_add_metadata_axis_alone_changes_only_the_names(nn):
 
 
 def test_add_metadata_axis_under_scan_and_vmap(nn):
-    Tagged = nn.add_metadata_axis(_boxed_layer(nn), variable_axes={'params': 0},
-                                  metadata_params={nn.PARTITION_NAME: 'heads'})
+    Tagged = nn.add_metadata_axis(
+        _boxed_layer(nn), variable_axes={'params': 0}, metadata_params={nn.PARTITION_NAME: 'heads'}
+    )
     xs = nn.numpy.ones((2, 5, 3))
-    Scanned = nn.scan(Tagged, variable_axes={'params': 0}, split_rngs={'params': True}, length=2,
-                      metadata_params={nn.PARTITION_NAME: 'layers'})
+    Scanned = nn.scan(
+        Tagged,
+        variable_axes={'params': 0},
+        split_rngs={'params': True},
+        length=2,
+        metadata_params={nn.PARTITION_NAME: 'layers'},
+    )
     v = Scanned().init(nn.random.PRNGKey(0), 0.0, xs)
     # The seed: the inner transform adds 'heads' at 0, then scan adds 'layers' at 0.
     assert v['params']['w'].names == ('layers', 'heads', 'embed', 'mlp')
     assert v['params']['w'].value.shape == (2, 3, 4)
     assert Scanned().apply(v, 0.0, xs)[1].shape == (2, 5, 4)
-    Mapped = nn.vmap(Tagged, variable_axes={'params': 1}, split_rngs={'params': True}, in_axes=(None, 0),
-                     metadata_params={nn.PARTITION_NAME: 'batch'})
+    Mapped = nn.vmap(
+        Tagged,
+        variable_axes={'params': 1},
+        split_rngs={'params': True},
+        in_axes=(None, 0),
+        metadata_params={nn.PARTITION_NAME: 'batch'},
+    )
     v = Mapped().init(nn.random.PRNGKey(0), 0.0, xs)
     assert v['params']['w'].names == ('heads', 'batch', 'embed', 'mlp')
     assert v['params']['w'].value.shape == (3, 2, 4)

@@ -66,8 +66,9 @@ SCRIPT = textwrap.dedent('''
 def test_jitted_init_shards_parameters_per_the_rules():
     env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=8', JAX_PLATFORMS='cpu')
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run([sys.executable, '-c', SCRIPT], env=env, cwd=root, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, '-c', SCRIPT], env=env, cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines() == [
         # ('vocab', 'embed') -> ('model', None): 32 rows over 4 'model' devices.

@@ -69,12 +69,14 @@ from tests.seed_code import imports_for, lstm_shapes, lstm_step, rewrite_imports
 
 SEED_PATH = Path(__file__).resolve().parents[2].parent / 'shared' / 'seeds' / '003_ed3e6eab6dbd452e.txt'
 
-HEADER = '\n'.join([
-    'import jax',
-    'import jax.numpy as jnp',
-    'from jax import random',
-    'import seed_linen as nn',
-])
+HEADER = '\n'.join(
+    [
+        'import jax',
+        'import jax.numpy as jnp',
+        'from jax import random',
+        'import seed_linen as nn',
+    ]
+)
 
 #: The seed's Linen imports (whitespace removed) -> the placeholders the examples use instead.
 SEED_IMPORT_PLACEHOLDERS = {
@@ -84,12 +86,9 @@ SEED_IMPORT_PLACEHOLDERS = {
 
 #: {line as run: line as the seed prints it} for the three non-import edits (see the module docstring).
 DEVIATIONS = {
-    "    causal, i.e. output i only depends on input <= i.":
-        "... causal, i.e. output i only depends on input  $\\leq i$ .",
-    "        return (jax.tree_util.tree_map(jnp.triu, variables)":
-        "...     return (jax.tree_map(jnp.triu, variables)",
-    "        p = self.param('test', nn.initializers.zeros_init(), ())":
-        "    p = self.param('test', nn.initializers._init(), ())",
+    "    causal, i.e. output i only depends on input <= i.": "... causal, i.e. output i only depends on input  $\\leq i$ .",
+    "        return (jax.tree_util.tree_map(jnp.triu, variables)": "...     return (jax.tree_map(jnp.triu, variables)",
+    "        p = self.param('test', nn.initializers.zeros_init(), ())": "    p = self.param('test', nn.initializers._init(), ())",
 }
 
 
@@ -129,10 +128,15 @@ EXAMPLES = {}
 
 def example(name, lines, *blocks, prelude=''):
     def register(driver):
-        EXAMPLES[name] = Example(name, lines, [Seed(_code(b)) if isinstance(b, str) else
-                                               Seed(_code(b.code), b.only, b.raises) for b in blocks],
-                                 driver, _code(prelude))
+        EXAMPLES[name] = Example(
+            name,
+            lines,
+            [Seed(_code(b)) if isinstance(b, str) else Seed(_code(b.code), b.only, b.raises) for b in blocks],
+            driver,
+            _code(prelude),
+        )
         return driver
+
     return register
 
 
@@ -155,7 +159,9 @@ def run_example(name, backend):
             for i, block in enumerate(ex.blocks):
                 out = io.StringIO()
                 if block.only in (None, backend):
-                    code = compile(rewrite_imports(block.code, backend), f'<{name} block {i}>', 'exec', dont_inherit=True)
+                    code = compile(
+                        rewrite_imports(block.code, backend), f'<{name} block {i}>', 'exec', dont_inherit=True
+                    )
                     with contextlib.redirect_stdout(out):
                         if block.raises is None:
                             exec(code, ns)
@@ -180,6 +186,7 @@ def results(name, backend):
 
 
 # --- helpers for drivers ---------------------------------------------------------
+
 
 def shapes(tree):
     tree = to_numpy(dict(tree) if hasattr(tree, 'items') else tree)
@@ -213,13 +220,18 @@ def printed_tree(stdout):
 
 # --- nn.vmap ---------------------------------------------------------------------
 
-@example('vmap_batch_dense', (9205, 9216), """
+
+@example(
+    'vmap_batch_dense',
+    (9205, 9216),
+    """
     BatchDense = nn.vmap(
         nn.Dense,
         in_axes=0, out_axes=0,
         variable_axes={'params': 0},
         split_rngs={'params': True})
-""")
+""",
+)
 def drive_vmap_batch_dense(run, backend):
     ns = run.ns
     random = ns['random']
@@ -236,18 +248,23 @@ def drive_vmap_batch_dense(run, backend):
     return {'variables': ('prng_normal', variables), 'y': ('matmul', y)}
 
 
-@example('vmap_shared_params', (9217, 9230), """
+@example(
+    'vmap_shared_params',
+    (9217, 9230),
+    """
     BatchFoo = nn.vmap(
         Foo,
         in_axes=0, out_axes=0,
         variable_axes={'params': None},
         split_rngs={'params': False})
-""", prelude="""
+""",
+    prelude="""
     class Foo(nn.Module):  # the seed leaves Foo undefined; any Module with params will do
         @nn.compact
         def __call__(self, x):
             return nn.Dense(3)(x)
-""")
+""",
+)
 def drive_vmap_shared_params(run, backend):
     ns = run.ns
     random, Foo = ns['random'], ns['Foo']
@@ -265,7 +282,11 @@ def drive_vmap_shared_params(run, backend):
 
 # --- nn.scan ---------------------------------------------------------------------
 
-@example('scan_lstm_module', (9270, 9303), """
+
+@example(
+    'scan_lstm_module',
+    (9270, 9303),
+    """
     import seed_linen as nn
     import jax
     import jax.numpy as jnp
@@ -288,12 +309,16 @@ def drive_vmap_shared_params(run, backend):
     x = jnp.ones((4, 12, 7))
     module = LSTM(features=32)
     y, variables = module.init_with_output(jax.random.PRNGKey(0), x)
-""")
+""",
+)
 def drive_scan_lstm_module(run, backend):
     return _check_scan_lstm(run, 'ScanLSTMCell_0', run.ns['y'])
 
 
-@example('scan_lstm_function', (9306, 9332), """
+@example(
+    'scan_lstm_function',
+    (9306, 9332),
+    """
     class LSTM(nn.Module):
         features: int
 
@@ -316,7 +341,8 @@ def drive_scan_lstm_module(run, backend):
 
     module = LSTM(features=32)
     variables = module.init(jax.random.PRNGKey(0), jnp.ones((4, 12, 7)))
-""")
+""",
+)
 def drive_scan_lstm_function(run, backend):
     return _check_scan_lstm(run, 'LSTMCell_0', None)
 
@@ -338,14 +364,18 @@ def _check_scan_lstm(run, cell_name, y_init):
         ys.append(h)
     close(y, np.stack(ys, axis=1))
     if y_init is not None:  # init_with_output's output: the same scan over jnp.ones
-        assert_close(np.asarray(y_init), np.asarray(ns['module'].apply(variables, jnp.ones((4, 12, 7)))),
-                     family='exact')
+        assert_close(
+            np.asarray(y_init), np.asarray(ns['module'].apply(variables, jnp.ones((4, 12, 7)))), family='exact'
+        )
     # the recurrent kernels are orthogonal draws: a QR in each backend's LAPACK, so
     # compared at the matmul row (as conformance compares the orthogonal initializer)
     return {'variables': ('matmul', variables), 'y': ('matmul', y)}
 
 
-@example('scan_residual_mlp', (9336, 9369), """
+@example(
+    'scan_residual_mlp',
+    (9336, 9369),
+    """
     class ResidualMLPBlock(nn.Module):
         @nn.compact
         def __call__(self, x, _):
@@ -367,13 +397,15 @@ def _check_scan_lstm(run, cell_name, y_init):
 
     model = ResidualMLP(n_layers=4)
     variables = model.init(jax.random.PRNGKey(42), jnp.ones((1, 2)))
-""")
+""",
+)
 def drive_scan_residual_mlp(run, backend):
     ns = run.ns
     random, variables = ns['random'], ns['variables']
     # variable_axes={'params': 0}, length=4: one Dense(2) per layer, stacked on axis 0
-    assert shapes(variables) == {'params': {'ScanResidualMLPBlock_0': {'Dense_0': {'kernel': (4, 2, 2),
-                                                                                   'bias': (4, 2)}}}}
+    assert shapes(variables) == {
+        'params': {'ScanResidualMLPBlock_0': {'Dense_0': {'kernel': (4, 2, 2), 'bias': (4, 2)}}}
+    }
     p = p64(variables['params']['ScanResidualMLPBlock_0']['Dense_0'])
     assert all(not np.allclose(p['kernel'][0], p['kernel'][i]) for i in range(1, 4))  # split rngs
     x = random.uniform(random.PRNGKey(1), (3, 2), minval=-1.0, maxval=1.0)
@@ -387,7 +419,11 @@ def drive_scan_residual_mlp(run, backend):
 
 # --- nn.remat / nn.checkpoint, nn.remat_scan -------------------------------------
 
-@example('remat_checkpointed_mlp', (9425, 9449), """
+
+@example(
+    'remat_checkpointed_mlp',
+    (9425, 9449),
+    """
     import jax
     import jax.numpy as jnp
     import seed_linen as nn
@@ -403,14 +439,18 @@ def drive_scan_residual_mlp(run, backend):
 
     model = CheckpointedMLP()
     variables = model.init(jax.random.PRNGKey(0), jnp.ones((1, 16)))
-""")
+""",
+)
 def drive_remat_checkpointed_mlp(run, backend):
     ns = run.ns
     random, variables = ns['random'], ns['variables']
     # the transformed class is named CheckpointDense, and auto-named per class
-    assert shapes(variables) == {'params': {
-        'CheckpointDense_0': {'kernel': (16, 128), 'bias': (128,)},
-        'CheckpointDense_1': {'kernel': (128, 1), 'bias': (1,)}}}
+    assert shapes(variables) == {
+        'params': {
+            'CheckpointDense_0': {'kernel': (16, 128), 'bias': (128,)},
+            'CheckpointDense_1': {'kernel': (128, 1), 'bias': (1,)},
+        }
+    }
     x = random.normal(random.PRNGKey(1), (3, 16))
     y = ns['model'].apply(variables, x)
     p = p64(variables['params'])
@@ -419,14 +459,18 @@ def drive_remat_checkpointed_mlp(run, backend):
 
 
 # remat_scan runs the seed's 100 Dense layers (lengths=(10, 10), unchanged: fast enough).
-@example('remat_scan_big_model', (9480, 9489), """
+@example(
+    'remat_scan_big_model',
+    (9480, 9489),
+    """
     class BigModel(nn.Module):
         @nn.compact
         def __call__(self, x):
             DenseStack = nn.remat_scan(nn.Dense, lengths=(10, 10))
             # 100x dense with O(sqrt(N)) memory for gradient computation
             return DenseStack(8, name="dense_stack")(x)
-""")
+""",
+)
 def drive_remat_scan_big_model(run, backend):
     ns = run.ns
     random = ns['random']
@@ -450,7 +494,11 @@ def drive_remat_scan_big_model(run, backend):
 
 # --- nn.map_variables ------------------------------------------------------------
 
-@example('map_variables_causal_dense', (9515, 9546), """
+
+@example(
+    'map_variables_causal_dense',
+    (9515, 9546),
+    """
     import jax
     import jax.numpy as jnp
     import seed_linen as nn
@@ -476,7 +524,8 @@ def drive_remat_scan_big_model(run, backend):
 
     module = CausalDense(features=5)
     variables = module.init(jax.random.PRNGKey(0), jnp.ones((1, 5)))
-""")
+""",
+)
 def drive_map_variables_causal_dense(run, backend):
     ns = run.ns
     random, variables, module = ns['random'], ns['variables'], ns['module']
@@ -499,7 +548,11 @@ def drive_map_variables_causal_dense(run, backend):
 
 # --- nn.jvp, nn.vjp, nn.custom_vjp -----------------------------------------------
 
-@example('jvp_learn_scale', (9574, 9593), """
+
+@example(
+    'jvp_learn_scale',
+    (9574, 9593),
+    """
     class LearnScale(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -517,7 +570,8 @@ def drive_map_variables_causal_dense(run, backend):
                 lambda mdl, x: mdl(x), scale, (x,), (jnp.zeros_like(x),),
                 variable_tangents={'params': vars_t})
             return out_t
-""")
+""",
+)
 def drive_jvp_learn_scale(run, backend):
     ns = run.ns
     jnp, random, Foo = ns['jnp'], ns['random'], ns['Foo']
@@ -533,7 +587,10 @@ def drive_jvp_learn_scale(run, backend):
     return {'init_out': ('derivative', out_init), 'out_t': ('derivative', out_t)}
 
 
-@example('vjp_foo', (9637, 9651), """
+@example(
+    'vjp_foo',
+    (9637, 9651),
+    """
     class LearnScale(nn.Module):
         @nn.compact
         def __call__(self, x, y):
@@ -546,7 +603,8 @@ def drive_jvp_learn_scale(run, backend):
             z, bwd = nn.vjp(lambda mdl, x, y: mdl(x, y), LearnScale(), x, y)
             params_grad, x_grad, y_grad = bwd(jnp.ones(z.shape))
             return z, params_grad, x_grad, y_grad
-""")
+""",
+)
 def drive_vjp_foo(run, backend):
     ns = run.ns
     jnp, random, Foo = ns['jnp'], ns['random'], ns['Foo']
@@ -571,7 +629,10 @@ def drive_vjp_foo(run, backend):
     return {'z': ('elementwise', z), 'grads': ('derivative', (params_grad, x_grad, y_grad))}
 
 
-@example('custom_vjp_foo', (9684, 9715), """
+@example(
+    'custom_vjp_foo',
+    (9684, 9715),
+    """
     class Foo(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -592,9 +653,14 @@ def drive_vjp_foo(run, backend):
 
     x = jnp.ones((2,))
     variables = Foo().init(random.PRNGKey(0), x)
-""", Seed("""
+""",
+    Seed(
+        """
     grad = jax.grad(Foo().apply)(variables, x)
-""", only='nnjax'))
+""",
+        only='nnjax',
+    ),
+)
 def drive_custom_vjp_foo(run, backend):
     ns = run.ns
     jnp, variables, Foo = ns['jnp'], ns['variables'], ns['Foo']
@@ -609,7 +675,11 @@ def drive_custom_vjp_foo(run, backend):
 
 # --- nn.while_loop, nn.cond, nn.switch -------------------------------------------
 
-@example('while_loop', (9745, 9776), """
+
+@example(
+    'while_loop',
+    (9745, 9776),
+    """
     class WhileLoopExample(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -631,7 +701,8 @@ def drive_custom_vjp_foo(run, backend):
     x = jnp.ones((2, 2))
     initial_vars = WhileLoopExample().init(k, x)
     result, state = WhileLoopExample().apply(initial_vars, x, mutable=['state'])
-""")
+""",
+)
 def drive_while_loop(run, backend):
     ns = run.ns
     initial_vars, state, result = ns['initial_vars'], ns['state'], ns['result']
@@ -648,7 +719,10 @@ def drive_while_loop(run, backend):
     return {'variables': ('prng_normal', initial_vars), 'state': ('exact', state), 'result': ('matmul', result)}
 
 
-@example('cond', (9801, 9816), """
+@example(
+    'cond',
+    (9801, 9816),
+    """
     class CondExample(nn.Module):
         @nn.compact
         def __call__(self, x, pred):
@@ -661,15 +735,18 @@ def drive_while_loop(run, backend):
                 mdl.variable('state', 'false_count').value += 1
                 return -nn.Dense(2, name='dense')(x)
             return nn.cond(pred, true_fn, false_fn, self, x)
-""")
+""",
+)
 def drive_cond(run, backend):
     ns = run.ns
     random, jnp, CondExample = ns['random'], ns['jnp'], ns['CondExample']
     x = random.normal(random.PRNGKey(1), (1, 3))
     variables = CondExample().init(random.PRNGKey(0), x, True)
     # both branches name their Dense 'dense': one parameter set
-    assert shapes(variables) == {'params': {'dense': {'kernel': (3, 2), 'bias': (2,)}},
-                                 'state': {'true_count': (), 'false_count': ()}}
+    assert shapes(variables) == {
+        'params': {'dense': {'kernel': (3, 2), 'bias': (2,)}},
+        'state': {'true_count': (), 'false_count': ()},
+    }
     assert _counts(variables, 'true_count', 'false_count') == (1, 0)
     assert _counts(CondExample().init(random.PRNGKey(0), x, False), 'true_count', 'false_count') == (0, 1)
     p = p64(variables['params']['dense'])
@@ -686,7 +763,10 @@ def _counts(variables, *names):
     return tuple(int(variables['state'][n]) for n in names)
 
 
-@example('switch', (9841, 9860), """
+@example(
+    'switch',
+    (9841, 9860),
+    """
     class SwitchExample(nn.Module):
         @nn.compact
         def __call__(self, x, index):
@@ -703,14 +783,17 @@ def _counts(variables, *names):
                 mdl.variable('state', 'c_count').value += 1
                 return nn.Dense(2, name='dense')(x)
             return nn.switch(index, [a_fn, b_fn, c_fn], self, x)
-""")
+""",
+)
 def drive_switch(run, backend):
     ns = run.ns
     random, jnp, SwitchExample = ns['random'], ns['jnp'], ns['SwitchExample']
     x = random.normal(random.PRNGKey(1), (1, 3))
     variables = SwitchExample().init(random.PRNGKey(0), x, 1)
-    assert shapes(variables) == {'params': {'dense': {'kernel': (3, 2), 'bias': (2,)}},
-                                 'state': {'a_count': (), 'b_count': (), 'c_count': ()}}
+    assert shapes(variables) == {
+        'params': {'dense': {'kernel': (3, 2), 'bias': (2,)}},
+        'state': {'a_count': (), 'b_count': (), 'c_count': ()},
+    }
     names = ('a_count', 'b_count', 'c_count')
     assert _counts(variables, *names) == (0, 1, 0)
     p = p64(variables['params']['dense'])
@@ -723,7 +806,10 @@ def drive_switch(run, backend):
     return {'variables': ('prng_normal', variables), **out}
 
 
-@example('switch_multi_head', (9862, 9891), """
+@example(
+    'switch_multi_head',
+    (9862, 9891),
+    """
     class MultiHeadSwitchExample(nn.Module):
         def setup(self) -> None:
             self.heads = [
@@ -744,23 +830,31 @@ def drive_switch(run, backend):
                     _ = branch(self, x)
 
             return nn.switch(index, branches, self, x)
-""")
+""",
+)
 def drive_switch_multi_head(run, backend):
     ns = run.ns
     random, jnp, Model = ns['random'], ns['jnp'], ns['MultiHeadSwitchExample']
     x = random.normal(random.PRNGKey(1), (2, 3))
     variables = Model().init(random.PRNGKey(0), x, 1)
     # every head is initialized, whichever index init saw
-    assert shapes(variables) == {'params': {
-        'heads_0': {'layers_0': {'kernel': (3, 10), 'bias': (10,)}, 'layers_1': {'kernel': (10, 7), 'bias': (7,)},
-                    'layers_2': {'kernel': (7, 5), 'bias': (5,)}},
-        'heads_1': {'layers_0': {'kernel': (3, 11), 'bias': (11,)}, 'layers_1': {'kernel': (11, 5), 'bias': (5,)}},
-        'heads_2': {'kernel': (3, 5), 'bias': (5,)}}}
+    assert shapes(variables) == {
+        'params': {
+            'heads_0': {
+                'layers_0': {'kernel': (3, 10), 'bias': (10,)},
+                'layers_1': {'kernel': (10, 7), 'bias': (7,)},
+                'layers_2': {'kernel': (7, 5), 'bias': (5,)},
+            },
+            'heads_1': {'layers_0': {'kernel': (3, 11), 'bias': (11,)}, 'layers_1': {'kernel': (11, 5), 'bias': (5,)}},
+            'heads_2': {'kernel': (3, 5), 'bias': (5,)},
+        }
+    }
     p = p64(variables['params'])
-    heads = [lambda h: dense(dense(dense(h, p['heads_0']['layers_0']), p['heads_0']['layers_1']),
-                             p['heads_0']['layers_2']),
-             lambda h: dense(dense(h, p['heads_1']['layers_0']), p['heads_1']['layers_1']),
-             lambda h: dense(h, p['heads_2'])]
+    heads = [
+        lambda h: dense(dense(dense(h, p['heads_0']['layers_0']), p['heads_0']['layers_1']), p['heads_0']['layers_2']),
+        lambda h: dense(dense(h, p['heads_1']['layers_0']), p['heads_1']['layers_1']),
+        lambda h: dense(h, p['heads_2']),
+    ]
     out = {'variables': ('prng_normal', variables)}
     for index in range(3):
         y = Model().apply(variables, x, jnp.asarray(index))
@@ -775,7 +869,10 @@ NAIVE_VMAP_MLP = 1  # block indices, for the nnjax-only checks below
 MANUAL_INIT = 3
 
 
-@example('lifted_transformations_note', (6880, 7138), """
+@example(
+    'lifted_transformations_note',
+    (6880, 7138),
+    """
     import jax
     from jax import random, numpy as jnp
     from seed import linen as nn
@@ -786,13 +883,15 @@ MANUAL_INIT = 3
             h = nn.Dense(4, name='hidden')(xs)
             h = nn.relu(h)
             return nn.Dense(1, name='out')(h)
-""", """
+""",
+    """
     class NaiveVmapMLP(nn.Module):
         @nn.compact
         def __call__(self, xs):
             mlp = MLP()
             return jax.vmap(lambda mlp, x: mlp(x))(mlp, xs) # fails
-""", """
+""",
+    """
     class ManualVmapMLP(nn.Module):
         @nn.compact
         def __call__(self, xs):
@@ -803,10 +902,15 @@ MANUAL_INIT = 3
             return apply_fn({'params': mlp_params}, xs)
 
     xs = jnp.ones((3, 4))
-""", Seed("""
+""",
+    Seed(
+        """
     variables = ManualVmapMLP().init(random.PRNGKey(0), xs)
     print(jax.tree_util.tree_map(jnp.shape, variables['params']))
-""", only='nnjax'), """
+""",
+        only='nnjax',
+    ),
+    """
     class LinenVmapMLP(nn.Module):
         @nn.compact
         def __call__(self, xs):
@@ -815,7 +919,8 @@ MANUAL_INIT = 3
 
     variables = LinenVmapMLP().init(random.PRNGKey(0), xs)
     print(jax.tree_util.tree_map(jnp.shape, variables['params']))
-""", """
+""",
+    """
     class StatefulMLP(nn.Module):
         @nn.compact
         def __call__(self, x, *, train):
@@ -829,17 +934,21 @@ MANUAL_INIT = 3
         def __call__(self, xs, *, train):
             VmapMLP = nn.vmap(StatefulMLP, variable_axes={'params': 0, 'batch_stats': 0}, split_rngs={'params': True}, in_axes=0)
             return VmapMLP(name='mlp')(xs, train=train)
-""", Seed("""
+""",
+    Seed(
+        """
     variables = LinenStatefulVmapMLP().init(random.PRNGKey(0), xs)
-""", raises=TypeError))
+""",
+        raises=TypeError,
+    ),
+)
 def drive_lifted_transformations_note(run, backend):
     ns = run.ns
     random, jnp = ns['random'], ns['jnp']
     linen_block = MANUAL_INIT + 1
     variables = run.after[linen_block]['variables']
     # variable_axes={'params': 0} over xs (3, 4): one MLP per row of xs, stacked on axis 0
-    expected = {'mlp': {'hidden': {'bias': (3, 4), 'kernel': (3, 4, 4)},
-                        'out': {'bias': (3, 1), 'kernel': (3, 4, 1)}}}
+    expected = {'mlp': {'hidden': {'bias': (3, 4), 'kernel': (3, 4, 4)}, 'out': {'bias': (3, 1), 'kernel': (3, 4, 1)}}}
     assert shapes(variables['params']) == expected
     assert printed_tree(run.stdout[linen_block]) == expected
     p = p64(variables['params']['mlp'])
@@ -867,8 +976,8 @@ NAMES = list(EXAMPLES)
 #: examples stop with a TypeError before anything is checked. Strict: once the
 #: cell accepts that form, these XPASS and fail until the marker is removed.
 LEGACY_LSTM = pytest.mark.xfail(
-    raises=TypeError, strict=True,
-    reason='LSTMCell() without features (size from the carry) is not supported')
+    raises=TypeError, strict=True, reason='LSTMCell() without features (size from the carry) is not supported'
+)
 LEGACY_LSTM_EXAMPLES = ('scan_lstm_module', 'scan_lstm_function')
 
 
@@ -888,27 +997,33 @@ def test_backends_agree(name):
     ours, ref = results(name, 'nnjax'), results(name, 'nnref')
     assert ours.keys() == ref.keys()
     for label, (family, tree) in ref.items():
-        assert_trees_close(to_numpy(ours[label][1]), to_numpy(tree), family=family,
-                           err_msg=f'{name}: {label}, nnjax vs nnref')
+        assert_trees_close(
+            to_numpy(ours[label][1]), to_numpy(tree), family=family, err_msg=f'{name}: {label}, nnjax vs nnref'
+        )
 
 
 # nnjax only: these need jax.grad or jax.vmap, which nnref does not have.
+
 
 def test_custom_vjp_backward_rule_nnjax():
     """``jax.grad(Foo().apply)`` (the seed's last line) goes through the custom sign-gradient rule."""
     pytest.importorskip('jax')
     import jax
+
     run = run_example('custom_vjp_foo', 'nnjax')
     grad, variables, Foo = run.ns['grad'], run.ns['variables'], run.ns['Foo']
     # the plain gradient of x @ k + b at x = ones would be (ones, 1): its sign is the same
-    assert_trees_close(to_numpy(grad), {'params': {'Dense_0': {'kernel': np.ones((2, 1), np.float32),
-                                                               'bias': np.ones(1, np.float32)}}},
-                       family='exact')
+    assert_trees_close(
+        to_numpy(grad),
+        {'params': {'Dense_0': {'kernel': np.ones((2, 1), np.float32), 'bias': np.ones(1, np.float32)}}},
+        family='exact',
+    )
     # at x = (2, -3) the plain kernel gradient is x; the rule returns its sign
     x = np.asarray([2.0, -3.0], np.float32)
     grad = jax.grad(Foo().apply)(variables, x)
-    assert_close(np.asarray(grad['params']['Dense_0']['kernel']), np.asarray([[1.0], [-1.0]], np.float32),
-                 family='exact')
+    assert_close(
+        np.asarray(grad['params']['Dense_0']['kernel']), np.asarray([[1.0], [-1.0]], np.float32), family='exact'
+    )
     assert_close(np.asarray(grad['params']['Dense_0']['bias']), np.ones(1, np.float32), family='exact')
 
 
@@ -917,6 +1032,7 @@ def test_remat_gradients_nnjax():
     pytest.importorskip('jax')
     import jax
     import jax.numpy as jnp
+
     run = run_example('remat_checkpointed_mlp', 'nnjax')
     variables, model = run.ns['variables'], run.ns['model']
     x = jax.random.normal(jax.random.PRNGKey(1), (3, 16))
@@ -935,8 +1051,7 @@ def test_design_note_manual_vmap_nnjax():
     pytest.importorskip('jax')
     run = run_example('lifted_transformations_note', 'nnjax')
     variables = run.after[MANUAL_INIT]['variables']
-    expected = {'mlp': {'hidden': {'bias': (3, 4), 'kernel': (3, 4, 4)},
-                        'out': {'bias': (3, 1), 'kernel': (3, 4, 1)}}}
+    expected = {'mlp': {'hidden': {'bias': (3, 4), 'kernel': (3, 4, 4)}, 'out': {'bias': (3, 1), 'kernel': (3, 4, 1)}}}
     assert shapes(variables['params']) == expected
     assert printed_tree(run.stdout[MANUAL_INIT]) == expected
     ns = run.ns
@@ -958,9 +1073,10 @@ def test_design_note_naive_vmap_fails_nnjax():
 
 # --- the examples are the seed's text ----------------------------------------------
 
+
 def _normalized_seed_lines(first, last):
     """Seed lines ``first..last`` (1-based) as code: prompts and whitespace gone, wrapped lines joined."""
-    lines = SEED_PATH.read_text(encoding='utf-8').split('\n')[first - 1:last]
+    lines = SEED_PATH.read_text(encoding='utf-8').split('\n')[first - 1 : last]
     out = []
     for line in lines:
         text = _normalize(line)
@@ -991,7 +1107,8 @@ def test_example_code_is_the_seed_text(name):
             if not want:
                 continue
             assert want in seed[position:], (
-                f'{name}: {line.strip()!r} is not a seed line after the previous one (lines {ex.lines})')
+                f'{name}: {line.strip()!r} is not a seed line after the previous one (lines {ex.lines})'
+            )
             position = seed.index(want, position) + 1
 
 

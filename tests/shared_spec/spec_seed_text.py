@@ -14,14 +14,14 @@ def api_reference_text():
     if not API_REFERENCE.is_file():
         pytest.skip(f'seed API reference not found at {API_REFERENCE}')
     text = API_REFERENCE.read_text(encoding='utf-8')
-    text = text[text.index('## 5.8 API Reference'):]
+    text = text[text.index('## 5.8 API Reference') :]
     return text.replace('\\_', '_')
 
 
 def seed_error_signatures():
     """{error name: [positional argument names]} from the flax.errors section."""
     text = api_reference_text()
-    section = text[text.index('flax.error package'):text.index('flax.jax_utils package')]
+    section = text[text.index('flax.error package') : text.index('flax.jax_utils package')]
     section = section.replace('*', '').replace('`', '')
     found = {}
     for match in re.finditer(r'flax\.errors\.(\w+)\s*(\(([^)]*)\))?', section):
@@ -39,15 +39,14 @@ def seed_error_summaries():
     from the seed system's ``flax/errors.py`` (see test_spec_errors.SEED_MESSAGES).
     """
     text = api_reference_text()
-    section = text[text.index('flax.error package'):text.index('flax.jax_utils package')]
+    section = text[text.index('flax.error package') : text.index('flax.jax_utils package')]
     section = section.replace('*', '').replace('`', '')
     heading = re.compile(r'^(?:#+ )?exception\s+flax\.errors\.(\w+).*$', re.M)
     matches = list(heading.finditer(section))
     found = {}
     for match, following in zip(matches, matches[1:] + [None]):
-        body = section[match.end():following.start() if following else len(section)]
-        prose = ' '.join(line.strip() for line in body.strip().split('\n\n')[0:2]
-                         if line.strip())
+        body = section[match.end() : following.start() if following else len(section)]
+        prose = ' '.join(line.strip() for line in body.strip().split('\n\n')[0:2] if line.strip())
         sentence = re.split(r'(?<=[.:])\s', ' '.join(prose.split()), maxsplit=1)[0]
         found.setdefault(match.group(1), sentence)
     return found

@@ -14,11 +14,20 @@ def test_positive_int_accepts_python_and_numpy_ints(value):
     assert out == int(value) and type(out) is int
 
 
-@pytest.mark.parametrize("value, cls", [
-    (0, ValueError), (-2, ValueError), (np.int32(0), ValueError),
-    (2.0, TypeError), (2.5, TypeError), ("3", TypeError), (None, TypeError), (True, TypeError),
-    ((3,), TypeError),
-])
+@pytest.mark.parametrize(
+    "value, cls",
+    [
+        (0, ValueError),
+        (-2, ValueError),
+        (np.int32(0), ValueError),
+        (2.0, TypeError),
+        (2.5, TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        (True, TypeError),
+        ((3,), TypeError),
+    ],
+)
 def test_positive_int_refuses_with_the_field_value_and_path(value, cls):
     with pytest.raises(cls) as info:
         la.positive_int(value, field="features", **WHO)
@@ -39,10 +48,20 @@ def test_kernel_dims_accepts_an_int_or_a_sequence(value, expected):
     assert la.kernel_dims(value, field="kernel_size", **WHO) == expected
 
 
-@pytest.mark.parametrize("value, cls", [
-    ((), ValueError), ([], ValueError), (0, ValueError), ((3, 0), ValueError), ((-1,), ValueError),
-    ((2.5,), TypeError), ("3", TypeError), (None, TypeError), (3.0, TypeError),
-])
+@pytest.mark.parametrize(
+    "value, cls",
+    [
+        ((), ValueError),
+        ([], ValueError),
+        (0, ValueError),
+        ((3, 0), ValueError),
+        ((-1,), ValueError),
+        ((2.5,), TypeError),
+        ("3", TypeError),
+        (None, TypeError),
+        (3.0, TypeError),
+    ],
+)
 def test_kernel_dims_refuses_empty_zero_float_and_text(value, cls):
     with pytest.raises(cls, match=r"kernel_size=.*non-empty sequence of positive ints \(one per spatial axis\)"):
         la.kernel_dims(value, field="kernel_size", **WHO)
@@ -58,10 +77,18 @@ def test_window_dims_broadcasts_an_int_and_defaults_none(value, expected):
     assert la.window_dims(value, 2, field="strides", **WHO) == expected
 
 
-@pytest.mark.parametrize("value, cls", [
-    (0, ValueError), (-1, ValueError), ((1, 0), ValueError), ((1, 1, 1), ValueError), ((1,), ValueError),
-    ((1.0, 1), TypeError), ("2", TypeError),
-])
+@pytest.mark.parametrize(
+    "value, cls",
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        ((1, 0), ValueError),
+        ((1, 1, 1), ValueError),
+        ((1,), ValueError),
+        ((1.0, 1), TypeError),
+        ("2", TypeError),
+    ],
+)
 def test_window_dims_refuses_non_positive_wrong_length_and_floats(value, cls):
     with pytest.raises(cls) as info:
         la.window_dims(value, 2, field="kernel_dilation", **WHO)
@@ -74,8 +101,16 @@ def test_non_negative_accepts_zero_and_positive_numbers(value):
     assert la.non_negative(value, field="epsilon", **WHO) is value
 
 
-@pytest.mark.parametrize("value, cls", [(-1e-6, ValueError), (float("nan"), ValueError), (np.float32(-1), ValueError),
-                                        ("1e-6", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "value, cls",
+    [
+        (-1e-6, ValueError),
+        (float("nan"), ValueError),
+        (np.float32(-1), ValueError),
+        ("1e-6", TypeError),
+        (None, TypeError),
+    ],
+)
 def test_non_negative_refuses_negative_nan_and_text(value, cls):
     with pytest.raises(cls, match=r"epsilon=.* expected a number >= 0"):
         la.non_negative(value, field="epsilon", **WHO)
@@ -92,8 +127,10 @@ def test_in_unit_interval_accepts_the_closed_interval(value):
     assert la.in_unit_interval(value, field="momentum", **WHO) is value
 
 
-@pytest.mark.parametrize("value, cls", [(1.5, ValueError), (-0.1, ValueError), (float("nan"), ValueError),
-                                        ("0.9", TypeError), (None, TypeError)])
+@pytest.mark.parametrize(
+    "value, cls",
+    [(1.5, ValueError), (-0.1, ValueError), (float("nan"), ValueError), ("0.9", TypeError), (None, TypeError)],
+)
 def test_in_unit_interval_refuses_outside_values(value, cls):
     with pytest.raises(cls, match=r"momentum=.* expected a number in \[0, 1\]"):
         la.in_unit_interval(value, field="momentum", **WHO)
@@ -113,15 +150,18 @@ def test_array_input_returns_arrays_unchanged_and_converts_lists():
     assert converted.shape == (1, 2)
 
 
-@pytest.mark.parametrize("x, cls, text", [
-    (None, TypeError, "inputs=None"),
-    ("abc", TypeError, "inputs='abc'"),
-    (np.array(["a"]), TypeError, "dtype <U1"),
-    (np.array([object()]), TypeError, "dtype object"),
-    ([["a", "b"]], TypeError, "holds no numbers"),
-    (np.float32(1.0), ValueError, "shape ()"),
-    (2.0, ValueError, "at least 1 dimension (got rank 0)"),
-])
+@pytest.mark.parametrize(
+    "x, cls, text",
+    [
+        (None, TypeError, "inputs=None"),
+        ("abc", TypeError, "inputs='abc'"),
+        (np.array(["a"]), TypeError, "dtype <U1"),
+        (np.array([object()]), TypeError, "dtype object"),
+        ([["a", "b"]], TypeError, "holds no numbers"),
+        (np.float32(1.0), ValueError, "shape ()"),
+        (2.0, ValueError, "at least 1 dimension (got rank 0)"),
+    ],
+)
 def test_array_input_refuses_none_text_objects_and_low_ranks(x, cls, text):
     with pytest.raises(cls) as info:
         la.array_input(x, np.asarray, arg="inputs", min_ndim=1, **WHO)

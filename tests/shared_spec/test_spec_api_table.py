@@ -5,9 +5,7 @@ import re
 import pytest
 
 from shared_spec import api_table, errors
-from shared_spec.api_table import (API_TABLE, BACKENDS, KINDS, NAMESPACES,
-                                   backend_module_name, entries, provided_by)
-
+from shared_spec.api_table import API_TABLE, BACKENDS, KINDS, NAMESPACES, backend_module_name, entries, provided_by
 from tests.shared_spec.spec_seed_text import api_reference_text, seed_error_signatures
 
 STATUS = re.compile(r'(yes|planned:(\d+)|no:\S.*)')
@@ -46,12 +44,25 @@ def test_what_nnref_provides_nnjax_provides_too():
 
 def test_issue_2_core_names_are_yes_on_nnref():
     yes = {(e.namespace, e.name) for e in provided_by('nnref')}
-    for key in [('', 'Module'), ('', 'compact'), ('', 'nowrap'), ('', 'init'),
-                ('', 'apply'), ('', 'init_with_output'), ('', 'intercept_methods'),
-                ('', 'Variable'), ('', 'Dense'), ('', 'relu'), ('', 'random'),
-                ('', 'numpy'), ('initializers', 'lecun_normal'),
-                ('activation', 'gelu'), ('core', 'freeze'),
-                ('traverse_util', 'flatten_dict'), ('errors', 'NameInUseError')]:
+    for key in [
+        ('', 'Module'),
+        ('', 'compact'),
+        ('', 'nowrap'),
+        ('', 'init'),
+        ('', 'apply'),
+        ('', 'init_with_output'),
+        ('', 'intercept_methods'),
+        ('', 'Variable'),
+        ('', 'Dense'),
+        ('', 'relu'),
+        ('', 'random'),
+        ('', 'numpy'),
+        ('initializers', 'lecun_normal'),
+        ('activation', 'gelu'),
+        ('core', 'freeze'),
+        ('traverse_util', 'flatten_dict'),
+        ('errors', 'NameInUseError'),
+    ]:
         assert key in yes, key
     # the lifted transforms and the recurrent wrappers built on them (issue 5)
     assert ('', 'scan') in yes and ('', 'RNN') in yes
@@ -116,8 +127,15 @@ PREFIXES = [
 ]
 # Mentions in the reference that are not public API names of that namespace:
 # submodule names, a private sentinel, and a typo of 'spmd' in the source.
-NOT_NAMES = {('', 'activation'), ('', 'initializers'), ('', 'spmd'), ('', 'spmv'),
-             ('', 'module'), ('', 'recurrent'), ('', 'transforms')}
+NOT_NAMES = {
+    ('', 'activation'),
+    ('', 'initializers'),
+    ('', 'spmd'),
+    ('', 'spmv'),
+    ('', 'module'),
+    ('', 'recurrent'),
+    ('', 'transforms'),
+}
 
 
 def test_every_documented_name_has_a_row():
@@ -129,7 +147,7 @@ def test_every_documented_name_has_a_row():
         dotted = match.group(0)
         for prefix, namespace in PREFIXES:
             if dotted.startswith(prefix):
-                rest = dotted[len(prefix):]
+                rest = dotted[len(prefix) :]
                 if rest and '.' not in rest and not rest.startswith('_'):
                     documented.add((namespace, rest))
                 break
@@ -142,19 +160,51 @@ def test_every_documented_name_has_a_row():
 def test_every_table_listed_linen_name_has_a_row():
     # The reference's summary tables list names without the flax.linen prefix.
     text = api_reference_text()
-    linen = text[text.index('5.8.5 flax.linen package'):text.index('5.8.6 flax.serialization')]
+    linen = text[text.index('5.8.5 flax.linen package') : text.index('5.8.6 flax.serialization')]
     in_table = {e.name for e in API_TABLE if e.namespace in ('', 'activation', 'initializers')}
     listed = set()
     for line in linen.splitlines():
         m = re.match(r'^<(?:code|i)>\s*([A-Za-z_]\w*)\s*(?:\(|</)', line)
         if m:
             listed.add(m.group(1))
-    method_like = {'attend', 'setup', 'apply', 'bind', 'clone', 'get_variable', 'has_rng',
-                   'has_variable', 'init', 'init_with_output', 'is_initializing',
-                   'is_mutable_collection', 'lazy_init', 'make_rng', 'param', 'perturb',
-                   'put_variable', 'sow', 'tabulate', 'unbind', 'variable', 'name',
-                   'parent', 'scope', 'variables', 'negative_slope_init', 'add_axis',
-                   'get_partition_spec', 'get_sharding', 'remove_axis', 'replace',
-                   'replace_boxed', 'unbox', 'mesh', 'rules', 'initialize_carry', '__init__'}
+    method_like = {
+        'attend',
+        'setup',
+        'apply',
+        'bind',
+        'clone',
+        'get_variable',
+        'has_rng',
+        'has_variable',
+        'init',
+        'init_with_output',
+        'is_initializing',
+        'is_mutable_collection',
+        'lazy_init',
+        'make_rng',
+        'param',
+        'perturb',
+        'put_variable',
+        'sow',
+        'tabulate',
+        'unbind',
+        'variable',
+        'name',
+        'parent',
+        'scope',
+        'variables',
+        'negative_slope_init',
+        'add_axis',
+        'get_partition_spec',
+        'get_sharding',
+        'remove_axis',
+        'replace',
+        'replace_boxed',
+        'unbox',
+        'mesh',
+        'rules',
+        'initialize_carry',
+        '__init__',
+    }
     assert len(listed) > 80
     assert sorted(listed - in_table - method_like) == []

@@ -32,8 +32,7 @@ def test_containers_select_their_members(container):
 
 def test_denylist_is_the_complement_and_nests():
     default = DenyList(deny='intermediates')
-    assert [c for c in COLS if in_filter(default, c)] == \
-        ['params', 'batch_stats', 'cache']
+    assert [c for c in COLS if in_filter(default, c)] == ['params', 'batch_stats', 'cache']
     assert not any(in_filter(DenyList(True), c) for c in COLS)
     assert all(in_filter(DenyList(False), c) for c in COLS)
     twice = DenyList(DenyList(['cache']))
@@ -50,8 +49,7 @@ def test_denylist_is_a_frozen_dataclass_with_field_deny():
         d.deny = 'params'
 
 
-@pytest.mark.parametrize('bad', [1, None, 2.5, {'params': True}, ['params', 3],
-                                 lambda c: True, DenyList(7)])
+@pytest.mark.parametrize('bad', [1, None, 2.5, {'params': True}, ['params', 3], lambda c: True, DenyList(7)])
 def test_invalid_filters_raise(bad):
     with pytest.raises(InvalidFilterError) as info:
         in_filter(bad, 'params')
@@ -59,7 +57,8 @@ def test_invalid_filters_raise(bad):
     assert info.value.filter_like is inner
 
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared_spec.collection_filters import union_filters
 

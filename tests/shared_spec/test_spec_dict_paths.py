@@ -4,7 +4,8 @@ import copy
 import pickle
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared_spec.dict_paths import empty_node, flatten_dict, unflatten_dict
 from shared_spec.frozen_dict import FrozenDict, freeze
@@ -60,15 +61,13 @@ def test_separator_round_trip(tree):
 
 @given(nested_dicts)
 def test_frozen_input_flattens_like_dict(tree):
-    assert flatten_dict(freeze(tree), keep_empty_nodes=True) == \
-        flatten_dict(tree, keep_empty_nodes=True)
+    assert flatten_dict(freeze(tree), keep_empty_nodes=True) == flatten_dict(tree, keep_empty_nodes=True)
 
 
 def test_documented_example():
     xs = {'foo': 1, 'bar': {'a': 2, 'b': {}}}
     assert flatten_dict(xs) == {('foo',): 1, ('bar', 'a'): 2}
-    assert flatten_dict(xs, keep_empty_nodes=True) == {
-        ('foo',): 1, ('bar', 'a'): 2, ('bar', 'b'): empty_node}
+    assert flatten_dict(xs, keep_empty_nodes=True) == {('foo',): 1, ('bar', 'a'): 2, ('bar', 'b'): empty_node}
 
 
 def test_empty_input_gives_empty_output_even_with_empty_nodes():
@@ -85,8 +84,7 @@ def test_is_leaf_stops_descent_and_sees_paths():
         return path == ('a', 'b')
 
     xs = {'a': {'b': {'c': 1}, 'd': {'e': 2}}}
-    assert flatten_dict(xs, is_leaf=is_leaf) == {
-        ('a', 'b'): {'c': 1}, ('a', 'd', 'e'): 2}
+    assert flatten_dict(xs, is_leaf=is_leaf) == {('a', 'b'): {'c': 1}, ('a', 'd', 'e'): 2}
     assert ('a',) in seen and ('a', 'd') in seen and () not in seen
 
 

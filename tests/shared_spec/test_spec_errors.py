@@ -7,7 +7,6 @@ import pytest
 
 from shared_spec import errors
 from shared_spec.errors import CATALOGUE, NNError, format_path
-
 from tests.shared_spec.spec_seed_text import seed_error_signatures, seed_error_summaries
 
 # The constructor signatures the project settled on (seed arguments first,
@@ -117,8 +116,7 @@ def test_positional_arguments_follow_the_seed():
     for name, cls in zip(SIGNATURES, CLASSES):
         if cls in errors.EXTENSIONS + errors.SEED_UNDOCUMENTED:
             continue
-        positional = [p.name for p in inspect.signature(cls).parameters.values()
-                      if p.kind is p.POSITIONAL_OR_KEYWORD]
+        positional = [p.name for p in inspect.signature(cls).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
         assert positional == seed[name], name
 
 
@@ -146,11 +144,16 @@ def test_pickles_with_its_message(cls):
     assert type(back) is cls and str(back) == str(err)
 
 
-@pytest.mark.parametrize('cls', [c for c in CLASSES
-                                 if not inspect.signature(c).parameters
-                                 or all(p.default is None for p in
-                                        inspect.signature(c).parameters.values())],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    'cls',
+    [
+        c
+        for c in CLASSES
+        if not inspect.signature(c).parameters
+        or all(p.default is None for p in inspect.signature(c).parameters.values())
+    ],
+    ids=lambda c: c.__name__,
+)
 def test_context_is_optional(cls):
     assert 'Fix:' in str(cls())
 
@@ -171,8 +174,11 @@ def test_catalogue_covers_every_class_once_with_a_known_area():
     for cls, area in CATALOGUE:
         assert issubclass(cls, NNError)
         assert area in errors.AREAS
-    defined = {obj for obj in vars(errors).values()
-               if isinstance(obj, type) and issubclass(obj, NNError) and obj is not NNError}
+    defined = {
+        obj
+        for obj in vars(errors).values()
+        if isinstance(obj, type) and issubclass(obj, NNError) and obj is not NNError
+    }
     assert defined == set(classes)
 
 
@@ -189,7 +195,6 @@ def test_catalogue_is_the_seed_catalogue_minus_multiprocess_arrays():
     assert {n for n in seed_names - ours} == {n for n in seed_names if n.startswith('MPA')}
 
 
-
 # --- the seed's wording at the start of every message -----------------------
 #
 # Section 5.8.3 of seed 003 documents each class but does not print the text
@@ -201,62 +206,108 @@ def test_catalogue_is_the_seed_catalogue_minus_multiprocess_arrays():
 # text minus that URL.
 SEED_MESSAGES = {
     'AlreadyExistsError': (('/ck/checkpoint_3',), {}, 'Trying overwrite an existing file: "/ck/checkpoint_3".'),
-    'ApplyModuleInvalidMethodError': (('encode',), {}, 'Cannot call apply(): encode is not a valid function for apply().'),
+    'ApplyModuleInvalidMethodError': (
+        ('encode',),
+        {},
+        'Cannot call apply(): encode is not a valid function for apply().',
+    ),
     'ApplyScopeInvalidVariablesStructureError': (
-        ({'params': {'params': {}}},), {},
+        ({'params': {'params': {}}},),
+        {},
         'Expect the `variables` (first argument) passed to apply() to be a dict with the structure '
         '{"params": ...}, but got a dict with an extra params layer, i.e.  {"params": {"params": ... }'
-        ' }. You should instead pass in your dict\'s ["params"].'),
+        ' }. You should instead pass in your dict\'s ["params"].',
+    ),
     'ApplyScopeInvalidVariablesTypeError': (
-        (), {'got_type': list},
+        (),
+        {'got_type': list},
         'The first argument passed to an apply function should be a dictionary of collections. '
-        'Each collection should be a dictionary with string keys.'),
-    'AssignSubModuleError': (('Conv',), {}, 'Submodule Conv must be defined in `setup()` or in a method wrapped in `@compact`'),
+        'Each collection should be a dictionary with string keys.',
+    ),
+    'AssignSubModuleError': (
+        ('Conv',),
+        {},
+        'Submodule Conv must be defined in `setup()` or in a method wrapped in `@compact`',
+    ),
     'CallCompactUnboundModuleError': ((), {'module_cls': 'Dense'}, "Can't call compact methods on unbound modules"),
     # (sic: the seed reuses the compact-method message for setup())
     'CallSetupUnboundModuleError': ((), {'module_cls': 'MyModule'}, "Can't call compact methods on unbound modules"),
     'CallUnbindOnUnboundModuleError': ((), {}, "Can't call `unbind()` on unbound modules"),
     'DescriptorAttributeError': ((), {}, 'Trying to access a property that is accessing a non-existent attribute.'),
     'IncorrectPostInitOverrideError': ((), {}, 'Overrode `.__post_init__()` without calling `super().__post_init__()`'),
-    'InvalidCheckpointError': (('/ck/checkpoint_2', 2), {},
-                               'Trying to save an outdated checkpoint at step: "2" and path: "/ck/checkpoint_2".'),
+    'InvalidCheckpointError': (
+        ('/ck/checkpoint_2', 2),
+        {},
+        'Trying to save an outdated checkpoint at step: "2" and path: "/ck/checkpoint_2".',
+    ),
     'InvalidFilterError': ((3.5,), {}, 'Invalid Filter: "3.5"'),
-    'InvalidInstanceModuleError': ((), {'module_cls': 'B'},
-                                   'Can only call init, init_with_output or apply methods on an instance of '
-                                   'the Module class, not the Module class itself'),
+    'InvalidInstanceModuleError': (
+        (),
+        {'module_cls': 'B'},
+        'Can only call init, init_with_output or apply methods on an instance of '
+        'the Module class, not the Module class itself',
+    ),
     'InvalidRngError': (("Dropout_0 needs PRNG for 'dropout'.",), {}, "Dropout_0 needs PRNG for 'dropout'."),
     'InvalidScopeError': (('tmp',), {}, 'The scope "tmp" is no longer valid.'),
     'JaxTransformError': ((), {}, 'Jax transforms and Flax models cannot be mixed.'),
-    'LazyInitError': (('(8, 4)',), {}, 'Lazy init encountered a value that could with the given inputs (shape: (8, 4)).'),
-    'ModifyScopeVariableError': (('batch_stats', 'mean', ('enc', 'BatchNorm_0')), {},
-                                 'Cannot update variable "mean" in "/enc/BatchNorm_0" because collection '
-                                 '"batch_stats" is immutable.'),
+    'LazyInitError': (
+        ('(8, 4)',),
+        {},
+        'Lazy init encountered a value that could with the given inputs (shape: (8, 4)).',
+    ),
+    'ModifyScopeVariableError': (
+        ('batch_stats', 'mean', ('enc', 'BatchNorm_0')),
+        {},
+        'Cannot update variable "mean" in "/enc/BatchNorm_0" because collection "batch_stats" is immutable.',
+    ),
     'MultipleMethodsCompactError': ((), {}, 'Only one method per class can be @compact'),
     'NameInUseError': (('param', 'bar', 'Foo'), {}, 'Could not create param "bar" in Module Foo: Name in use.'),
-    'PartitioningUnspecifiedError': (('Partitioned(w)',), {},
-                                     'Trying to transform a Partitioned variable but "partition_name" is not '
-                                     'specified in metadata_params: Partitioned(w)'),
-    'ReservedModuleAttributeError': (({'parent': 'int'},), {},
-                                     "properties `parent` and `name` are reserved: {'parent': 'int'}"),
-    'ScopeCollectionNotFound': (('cache', 'cached_key', ('attn',)), {},
-                                'Tried to access "cached_key" from collection "cache" in "/attn" but the '
-                                'collection is empty.'),
+    'PartitioningUnspecifiedError': (
+        ('Partitioned(w)',),
+        {},
+        'Trying to transform a Partitioned variable but "partition_name" is not '
+        'specified in metadata_params: Partitioned(w)',
+    ),
+    'ReservedModuleAttributeError': (
+        ({'parent': 'int'},),
+        {},
+        "properties `parent` and `name` are reserved: {'parent': 'int'}",
+    ),
+    'ScopeCollectionNotFound': (
+        ('cache', 'cached_key', ('attn',)),
+        {},
+        'Tried to access "cached_key" from collection "cache" in "/attn" but the collection is empty.',
+    ),
     'ScopeParamNotFoundError': (('kernel', ()), {}, 'Could not find parameter named "kernel" in scope "/".'),
-    'ScopeParamShapeError': (('kernel', ('Dense_0',), (5, 8), (1, 8)), {},
-                             'For parameter "kernel" in "/Dense_0", the given initializer is expected to '
-                             'generate shape (1, 8), but the existing parameter it received has shape (5, 8).'),
-    'ScopeVariableNotFoundError': (('mean', 'batch_stats', ('bn',)), {},
-                                   'No Variable named "mean" for collection "batch_stats" exists in "/bn".'),
-    'SetAttributeFrozenModuleError': (('SomeModule', 'features', 20), {},
-                                      "Can't set features=20 for Module of type SomeModule: Module instance is "
-                                      'frozen outside of setup method.'),
+    'ScopeParamShapeError': (
+        ('kernel', ('Dense_0',), (5, 8), (1, 8)),
+        {},
+        'For parameter "kernel" in "/Dense_0", the given initializer is expected to '
+        'generate shape (1, 8), but the existing parameter it received has shape (5, 8).',
+    ),
+    'ScopeVariableNotFoundError': (
+        ('mean', 'batch_stats', ('bn',)),
+        {},
+        'No Variable named "mean" for collection "batch_stats" exists in "/bn".',
+    ),
+    'SetAttributeFrozenModuleError': (
+        ('SomeModule', 'features', 20),
+        {},
+        "Can't set features=20 for Module of type SomeModule: Module instance is frozen outside of setup method.",
+    ),
     'SetAttributeInModuleSetupError': ((), {'attr_name': 'features'}, 'Module construction attributes are frozen.'),
-    'TransformTargetError': (('Dense(features=3)',), {},
-                             'Linen transformations must be applied to Modules classes or functions taking a '
-                             'Module instance as the first argument. The provided target is not a Module class '
-                             'or callable: Dense(features=3)'),
-    'TransformedMethodReturnValueError': (('decode',), {},
-                                          'Transformed module method decode cannot return Modules or Variables.'),
+    'TransformTargetError': (
+        ('Dense(features=3)',),
+        {},
+        'Linen transformations must be applied to Modules classes or functions taking a '
+        'Module instance as the first argument. The provided target is not a Module class '
+        'or callable: Dense(features=3)',
+    ),
+    'TransformedMethodReturnValueError': (
+        ('decode',),
+        {},
+        'Transformed module method decode cannot return Modules or Variables.',
+    ),
 }
 
 
@@ -265,8 +316,7 @@ def test_seed_messages_cover_the_seed_catalogue():
     seed_classes = {name for name in summaries if not name.startswith('MPA')}
     assert set(SEED_MESSAGES) == seed_classes
     assert all(summaries[name] for name in SEED_MESSAGES)
-    ours = {cls.__name__ for cls, _ in CATALOGUE} - {
-        c.__name__ for c in errors.EXTENSIONS + errors.SEED_UNDOCUMENTED}
+    ours = {cls.__name__ for cls, _ in CATALOGUE} - {c.__name__ for c in errors.EXTENSIONS + errors.SEED_UNDOCUMENTED}
     assert ours == seed_classes
 
 
@@ -278,7 +328,7 @@ def test_message_starts_with_the_seed_wording(name):
     assert message.startswith(seed_prefix), (seed_prefix, message)
     assert err.seed_message == seed_prefix
     # the seed's text is followed by ours, not by the seed's documentation URL
-    assert 'readthedocs' not in message and 'Fix:' in message[len(seed_prefix):]
+    assert 'readthedocs' not in message and 'Fix:' in message[len(seed_prefix) :]
     assert str(pickle.loads(pickle.dumps(err))) == message
 
 

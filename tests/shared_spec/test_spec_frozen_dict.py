@@ -36,12 +36,15 @@ def test_unsafe_skip_copy_stores_the_mapping_as_given():
     assert fd['a'] is inner
 
 
-@pytest.mark.parametrize('mutate', [
-    lambda fd: fd.__setitem__('a', 2),
-    lambda fd: fd.__delitem__('a'),
-    lambda fd: setattr(fd, 'x', 1),
-    lambda fd: fd['n'].__setitem__('k', 0),
-])
+@pytest.mark.parametrize(
+    'mutate',
+    [
+        lambda fd: fd.__setitem__('a', 2),
+        lambda fd: fd.__delitem__('a'),
+        lambda fd: setattr(fd, 'x', 1),
+        lambda fd: fd['n'].__setitem__('k', 0),
+    ],
+)
 def test_immutable(mutate):
     fd = FrozenDict(a=1, n={'k': 1})
     with pytest.raises((TypeError, AttributeError)):

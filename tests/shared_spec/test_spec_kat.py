@@ -38,8 +38,13 @@ def test_every_case_loads(index):
     spec = cases[index]
     case = kat.load_case(spec['name'])
     assert case.name == spec['name'] and case.text == spec['text']
-    arrays = list(case.inputs) + list(case.outputs) + list(_leaves(case.variables)) \
-        + list(_leaves(case.mutated)) + list(case.extras.values())
+    arrays = (
+        list(case.inputs)
+        + list(case.outputs)
+        + list(_leaves(case.variables))
+        + list(_leaves(case.mutated))
+        + list(case.extras.values())
+    )
     assert arrays, 'case has no arrays'
     assert all(isinstance(a, np.ndarray) for a in arrays)
     # nested dict structure: collection -> ... -> name, string keys all the way
@@ -65,8 +70,13 @@ def test_counts_match_the_raw_archive():
     total = 0
     for name in kat.case_names():
         case = kat.load_case(name)
-        total += (len(case.inputs) + len(case.outputs) + len(case.extras)
-                  + len(list(_leaves(case.variables))) + len(list(_leaves(case.mutated))))
+        total += (
+            len(case.inputs)
+            + len(case.outputs)
+            + len(case.extras)
+            + len(list(_leaves(case.variables)))
+            + len(list(_leaves(case.mutated)))
+        )
     assert total == len(keys)
 
 
@@ -127,15 +137,18 @@ def test_missing_directory_is_a_clear_error(tmp_path, monkeypatch):
 
 def _write_synthetic(directory):
     directory.mkdir()
-    (directory / 'cases.json').write_text(json.dumps({'cases': [
-        {'name': 'm', 'text': 'a model'}, {'name': 'm2', 'text': 'prefix clash'}]}))
+    (directory / 'cases.json').write_text(
+        json.dumps({'cases': [{'name': 'm', 'text': 'a model'}, {'name': 'm2', 'text': 'prefix clash'}]})
+    )
     arrays = {
-        'm/input/1': np.full(2, 1.0), 'm/input/0': np.full(2, 0.0),
+        'm/input/1': np.full(2, 1.0),
+        'm/input/0': np.full(2, 0.0),
         'm/output/0': np.full(1, 5.0),
         'm/variables/params/a/b/kernel': np.full(3, 2.0),
         'm/variables/state/count': np.array(4),
         'm/mutated/state/count': np.array(5),
-        'm/extra_thing': np.array(6), 'm/rng/split_3': np.array(7),
+        'm/extra_thing': np.array(6),
+        'm/rng/split_3': np.array(7),
         'm2/input/0': np.array(8.0),
     }
     np.savez(directory / 'linen_kat.npz', **arrays)

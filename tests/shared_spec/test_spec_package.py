@@ -25,13 +25,13 @@ def test_only_stdlib_numpy_and_itself_are_imported():
     assert len(files) >= 8
     for path in files:
         for name in _imported_top_level_names(path):
-            ok = (name in sys.stdlib_module_names or name in ALLOWED_THIRD_PARTY
-                  or name == 'shared_spec')
+            ok = name in sys.stdlib_module_names or name in ALLOWED_THIRD_PARTY or name == 'shared_spec'
             assert ok, f'{path.name} imports {name}'
 
 
 def test_reexports_resolve_to_the_submodule_objects():
     from shared_spec import collection_filters, dict_paths, frozen_dict, tolerances
+
     assert shared_spec.FrozenDict is frozen_dict.FrozenDict
     assert shared_spec.flatten_dict is dict_paths.flatten_dict
     assert shared_spec.empty_node is dict_paths.empty_node

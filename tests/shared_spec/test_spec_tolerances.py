@@ -5,21 +5,28 @@ import pytest
 
 from shared_spec import tolerances
 from shared_spec.frozen_dict import freeze
-from shared_spec.tolerances import (DTYPES, FAMILIES, assert_close,
-                                    assert_trees_close, tolerance)
+from shared_spec.tolerances import DTYPES, FAMILIES, assert_close, assert_trees_close, tolerance
 
 FLOAT_DTYPES = ['float64', 'float32', 'bfloat16', 'float16']
 NON_EXACT = [f for f in FAMILIES if f != 'exact']
 # Unit roundoff per dtype, from the mantissa widths (not from the module).
-EPS = {'float64': 2.0 ** -52, 'float32': 2.0 ** -23,
-       'float16': 2.0 ** -10, 'bfloat16': 2.0 ** -7}
+EPS = {'float64': 2.0**-52, 'float32': 2.0**-23, 'float16': 2.0**-10, 'bfloat16': 2.0**-7}
 
 
 def test_every_dtype_and_family_has_an_entry():
     assert set(DTYPES) == set(FLOAT_DTYPES)
-    assert set(FAMILIES) == {'exact', 'elementwise', 'transcendental', 'matmul',
-                             'reduction', 'normalization', 'conv', 'attention',
-                             'prng_normal', 'derivative'}
+    assert set(FAMILIES) == {
+        'exact',
+        'elementwise',
+        'transcendental',
+        'matmul',
+        'reduction',
+        'normalization',
+        'conv',
+        'attention',
+        'prng_normal',
+        'derivative',
+    }
     for family in FAMILIES:
         for dtype in DTYPES:
             rtol, atol = tolerance(dtype, family)
@@ -119,10 +126,9 @@ def test_exact_family_and_integer_dtypes():
     with pytest.raises(AssertionError, match='kind'):
         assert_close(np.array([True]), np.array([1], np.int32), family='exact')
     with pytest.raises(AssertionError):
-        assert_close(np.float32([1.0]), np.float32([np.nextafter(1, 2, dtype=np.float32)]),
-                     family='exact')
+        assert_close(np.float32([1.0]), np.float32([np.nextafter(1, 2, dtype=np.float32)]), family='exact')
     # big integers are compared as integers, not through float64
-    big = np.array([2 ** 62], np.int64)
+    big = np.array([2**62], np.int64)
     with pytest.raises(AssertionError):
         assert_close(big + 1, big, family='exact')
 
@@ -152,12 +158,11 @@ def test_array_likes_with___array__():
 def test_bfloat16_arrays_when_available():
     ml_dtypes = pytest.importorskip('ml_dtypes')
     desired = np.array([1.0, 2.0, 3.0], ml_dtypes.bfloat16)
-    one_ulp = np.array([1.0 + 2 ** -7, 2.0, 3.0], ml_dtypes.bfloat16)
+    one_ulp = np.array([1.0 + 2**-7, 2.0, 3.0], ml_dtypes.bfloat16)
     assert_close(one_ulp, desired, family='elementwise')
     assert_close(desired.copy(), desired, family='exact')
     with pytest.raises(AssertionError):
-        assert_close(np.array([1.25, 2.0, 3.0], ml_dtypes.bfloat16), desired,
-                     family='elementwise')
+        assert_close(np.array([1.25, 2.0, 3.0], ml_dtypes.bfloat16), desired, family='elementwise')
 
 
 def test_complex_values_compare_by_modulus_of_difference():
@@ -169,9 +174,12 @@ def test_complex_values_compare_by_modulus_of_difference():
 
 # --- trees ------------------------------------------------------------------
 
+
 def _tree():
-    return {'params': {'Dense_0': {'kernel': np.ones((2, 3)), 'bias': np.zeros(3)}},
-            'out': [np.array(1.0), (np.arange(3, dtype=np.int32),)]}
+    return {
+        'params': {'Dense_0': {'kernel': np.ones((2, 3)), 'bias': np.zeros(3)}},
+        'out': [np.array(1.0), (np.arange(3, dtype=np.int32),)],
+    }
 
 
 def test_trees_equal_including_frozen_and_tuple_list_mix():

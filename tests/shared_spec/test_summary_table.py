@@ -9,8 +9,15 @@ from shared_spec import summary_table as st
 from shared_spec import summary_values as sv
 from shared_spec.summary_table import CallRecord, build_summary_table
 from shared_spec.summary_values import (
-    ArraySpec, BoxedArraySpec, bytes_repr, describe_value, escape_markup, size_and_bytes,
-    size_and_bytes_repr, strip_markup, yaml_block,
+    ArraySpec,
+    BoxedArraySpec,
+    bytes_repr,
+    describe_value,
+    escape_markup,
+    size_and_bytes,
+    size_and_bytes_repr,
+    strip_markup,
+    yaml_block,
 )
 
 
@@ -27,12 +34,15 @@ def call(path, module_type='Dense', method='__call__', args=(), kwargs=None, out
 
 
 def seed_foo_table(**options):
-    calls = [call((), 'Foo', args=(f32(16, 9),), out=f32(16, 2)),
-             call(('Dense_0',), args=(f32(16, 9),), out=f32(16, 4)),
-             call(('Dense_1',), args=(f32(16, 4),), out=f32(16, 2))]
+    calls = [
+        call((), 'Foo', args=(f32(16, 9),), out=f32(16, 2)),
+        call(('Dense_0',), args=(f32(16, 9),), out=f32(16, 4)),
+        call(('Dense_1',), args=(f32(16, 4),), out=f32(16, 2)),
+    ]
     # Insertion order deliberately unsorted: the table sorts keys as JAX does.
-    variables = {'params': {'Dense_1': {'kernel': f32(4, 2), 'bias': f32(2)},
-                            'Dense_0': {'kernel': f32(9, 4), 'bias': f32(4)}}}
+    variables = {
+        'params': {'Dense_1': {'kernel': f32(4, 2), 'bias': f32(2)}, 'Dense_0': {'kernel': f32(9, 4), 'bias': f32(4)}}
+    }
     return build_summary_table('Foo', calls, variables, **options)
 
 
@@ -43,10 +53,20 @@ def test_seed_foo_table_matches_the_hand_derived_numbers():
     # Dense(4) on 9 features: 9*4 + 4 = 40 floats = 160 bytes; Dense(2) on 4: 4*2 + 2 = 10 = 40 B.
     assert table.rows == (
         ('', 'Foo', '[dim]float32[/dim][16,9]', '[dim]float32[/dim][16,2]', ''),
-        ('Dense_0', 'Dense', '[dim]float32[/dim][16,9]', '[dim]float32[/dim][16,4]',
-         'bias: [dim]float32[/dim][4]\nkernel: [dim]float32[/dim][9,4]\n\n[bold]40 (160 B)[/bold]'),
-        ('Dense_1', 'Dense', '[dim]float32[/dim][16,4]', '[dim]float32[/dim][16,2]',
-         'bias: [dim]float32[/dim][2]\nkernel: [dim]float32[/dim][4,2]\n\n[bold]10 (40 B)[/bold]'),
+        (
+            'Dense_0',
+            'Dense',
+            '[dim]float32[/dim][16,9]',
+            '[dim]float32[/dim][16,4]',
+            'bias: [dim]float32[/dim][4]\nkernel: [dim]float32[/dim][9,4]\n\n[bold]40 (160 B)[/bold]',
+        ),
+        (
+            'Dense_1',
+            'Dense',
+            '[dim]float32[/dim][16,4]',
+            '[dim]float32[/dim][16,2]',
+            'bias: [dim]float32[/dim][2]\nkernel: [dim]float32[/dim][4,2]\n\n[bold]10 (40 B)[/bold]',
+        ),
     )
     assert table.footer == ('', '', '', 'Total', '50 (200 B)')
     assert table.total_column == 3
@@ -85,18 +105,24 @@ def test_no_variables_gives_an_empty_total():
 
 
 def nested_calls():
-    return [call((), 'Net', args=(f32(2, 3),), out=f32(2, 2)),
-            call(('block',), 'Block', args=(f32(2, 3),), out=f32(2, 4)),
-            call(('block', 'Dense_0'), args=(f32(2, 3),), out=f32(2, 4)),
-            call(('block', 'Dense_0'), args=(f32(2, 4),), out=f32(2, 4)),  # called again
-            call(('head',), args=(f32(2, 4),), out=f32(2, 2))]
+    return [
+        call((), 'Net', args=(f32(2, 3),), out=f32(2, 2)),
+        call(('block',), 'Block', args=(f32(2, 3),), out=f32(2, 4)),
+        call(('block', 'Dense_0'), args=(f32(2, 3),), out=f32(2, 4)),
+        call(('block', 'Dense_0'), args=(f32(2, 4),), out=f32(2, 4)),  # called again
+        call(('head',), args=(f32(2, 4),), out=f32(2, 2)),
+    ]
 
 
 def nested_variables():
-    return {'params': {'scale': f32(3),
-                       'block': {'Dense_0': {'kernel': f32(3, 4), 'bias': f32(4)}, 'gain': f32(4)},
-                       'head': {'kernel': f32(4, 2), 'bias': f32(2)}},
-            'stats': {'block': {'count': np.zeros((), np.int32)}}}
+    return {
+        'params': {
+            'scale': f32(3),
+            'block': {'Dense_0': {'kernel': f32(3, 4), 'bias': f32(4)}, 'gain': f32(4)},
+            'head': {'kernel': f32(4, 2), 'bias': f32(2)},
+        },
+        'stats': {'block': {'count': np.zeros((), np.int32)}},
+    }
 
 
 def counts(table, column):
@@ -180,11 +206,22 @@ def test_call_inputs_keeps_the_seed_shapes():
 # -- value formatting ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize('num_bytes,text', [
-    (0, '0 B'), (999, '999 B'), (1000, '1,000 B'), (1001, '1.0 KB'), (74_000, '74.0 KB'),
-    (1_000_000, '1,000.0 KB'), (1_000_001, '1.0 MB'), (3_297_832, '3.3 MB'),
-    (1_000_000_000, '1,000.0 MB'), (1_000_000_001, '1.0 GB'), (2_500_000_000_000, '2,500.0 GB'),
-])
+@pytest.mark.parametrize(
+    'num_bytes,text',
+    [
+        (0, '0 B'),
+        (999, '999 B'),
+        (1000, '1,000 B'),
+        (1001, '1.0 KB'),
+        (74_000, '74.0 KB'),
+        (1_000_000, '1,000.0 KB'),
+        (1_000_001, '1.0 MB'),
+        (3_297_832, '3.3 MB'),
+        (1_000_000_000, '1,000.0 MB'),
+        (1_000_000_001, '1.0 GB'),
+        (2_500_000_000_000, '2,500.0 GB'),
+    ],
+)
 def test_byte_unit_boundaries(num_bytes, text):
     assert bytes_repr(num_bytes) == text
 
@@ -222,18 +259,20 @@ def test_boxes_render_with_their_names():
 
 def test_yaml_block_nesting():
     tree = describe_value({'b': {'y': f32(1), 'x': [1, {'k': 'v'}]}, 'a': [[1, 2], []], 'c': {}})
-    assert strip_markup(yaml_block(tree)) == '\n'.join([
-        'a:',
-        '- - 1',
-        '  - 2',
-        '- []',
-        'b:',
-        '  x:',
-        '  - 1',
-        '  - k: v',
-        '  y: float32[1]',
-        'c: {}',
-    ])
+    assert strip_markup(yaml_block(tree)) == '\n'.join(
+        [
+            'a:',
+            '- - 1',
+            '  - 2',
+            '- []',
+            'b:',
+            '  x:',
+            '  - 1',
+            '  - k: v',
+            '  y: float32[1]',
+            'c: {}',
+        ]
+    )
 
 
 def test_yaml_block_drops_quotes_and_escapes_markup():

@@ -18,4 +18,3 @@ def nn(request):
     if request.param == "nnjax":
         pytest.importorskip("jax")
     return importlib.import_module(request.param)
-

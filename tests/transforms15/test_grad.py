@@ -49,7 +49,7 @@ def test_values_grads_aux_and_mutated_variables(nn):
             value_aux = nn.value_and_grad(lambda mdl, x: (mdl(x, y), x), LearnScale(name='d'), x, has_aux=True)
             return both, only_x, with_aux, value_aux
 
-    x, y = np.array([1., 2.], np.float32), np.array([3., -1.], np.float32)
+    x, y = np.array([1.0, 2.0], np.float32), np.array([3.0, -1.0], np.float32)
     variables = Foo().init(nn.random.PRNGKey(0), x, y)
     assert sorted(variables['params']) == ['LearnScale_0', 'b', 'c', 'd']  # the params are created, not lost
     (both, only_x, with_aux, value_aux), updates = Foo().apply(variables, x, y, mutable=['counter'])
@@ -78,11 +78,11 @@ def test_setup_submodule_and_several_primals(nn):
         def __call__(self, x, w):
             return nn.grad(lambda mdl, x, w: (mdl(x) * w).sum(), self.dense, x, w)
 
-    x, w = np.array([[1., 2.]], np.float32), np.array([[3.]], np.float32)
+    x, w = np.array([[1.0, 2.0]], np.float32), np.array([[3.0]], np.float32)
     variables = Foo().init(nn.random.PRNGKey(0), x, w)
     gx, gw = Foo().apply(variables, x, w)
-    np.testing.assert_allclose(gx, [[3., 3.]], rtol=1e-3)   # d(sum(x) * w)/dx = w
-    np.testing.assert_allclose(gw, [[3.]], rtol=1e-3)       # d/dw = sum(x)
+    np.testing.assert_allclose(gx, [[3.0, 3.0]], rtol=1e-3)  # d(sum(x) * w)/dx = w
+    np.testing.assert_allclose(gw, [[3.0]], rtol=1e-3)  # d/dw = sum(x)
 
 
 def test_non_scalar_output_and_reduce_axes_are_refused(nn):
@@ -119,6 +119,7 @@ def test_variables_filter_limits_what_fn_sees(nn):
 
 def test_module_holding_an_outside_submodule(nn):
     """``mdl`` holds a Dense made by its parent (two scopes lifted); hand-derived: f = |xW + b|^2 + s * sum(x)."""
+
     class Wrap(nn.Module):
         dense: nn.Module
 
@@ -133,11 +134,11 @@ def test_module_holding_an_outside_submodule(nn):
             value, grads = nn.value_and_grad(lambda m, x: m(x), Wrap(shared), x)
             return value, grads, shared(x)
 
-    x = np.array([[1., 2.]], np.float32)
+    x = np.array([[1.0, 2.0]], np.float32)
     variables = Top().init(nn.random.PRNGKey(0), x)
     assert sorted(variables['params']) == ['Dense_0', 'Wrap_0']
     value, (gx,), y = Top().apply(variables, x)
     # y = [3, 3]; f = 18 + 3 = 21; df/dx_i = 2 * sum_j y_j W_ij + 1 = 2 * 6 + 1 = 13
     np.testing.assert_allclose(float(value), 21.0, rtol=1e-5)
-    np.testing.assert_allclose(gx, [[13., 13.]], rtol=1e-3)
-    np.testing.assert_allclose(y, [[3., 3.]])
+    np.testing.assert_allclose(gx, [[13.0, 13.0]], rtol=1e-3)
+    np.testing.assert_allclose(y, [[3.0, 3.0]])

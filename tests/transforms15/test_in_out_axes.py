@@ -26,6 +26,7 @@ def _params_shapes(variables):
 
 # -- (1) nn.vmap with 'params': In(0) / Out(0) --------------------------------------------
 
+
 def test_vmap_in_reads_existing_params(nn):
     x = np.ones((3, 2, 5), np.float32)
     variables = _vmapped_dense(nn, 0)(4).init(nn.random.PRNGKey(0), x)
@@ -60,18 +61,21 @@ def test_vmap_out_creates_params_but_cannot_read_them(nn):
 
 # -- (2) nn.scan and partitioning.scan_with_axes with ScanIn / ScanOut ---------------------
 
+
 def _layer(nn):
     class Layer(nn.Module):
         @nn.compact
         def __call__(self, x, _):
             w = nn.partitioning.param_with_axes('w', nn.initializers.ones_init(), (3, 3), axes=('embed', 'mlp'))
             return x @ w, None
+
     return Layer
 
 
 def _scan_with_axes(nn, axis):
-    return nn.partitioning.scan_with_axes(_layer(nn), variable_axes={'params': axis},
-                                          split_rngs={'params': True}, length=4)
+    return nn.partitioning.scan_with_axes(
+        _layer(nn), variable_axes={'params': axis}, split_rngs={'params': True}, length=4
+    )
 
 
 def test_partitioning_scan_in(nn):
@@ -112,6 +116,7 @@ def _block(nn):
         def __call__(self, c, x):
             h = nn.Dense(3)(c) + x
             return h, h.sum()
+
     return Blk
 
 
@@ -121,9 +126,15 @@ def _scan_params(nn, axis):
 
 def _scan_inputs():
     c0 = np.ones((2, 3), np.float32)
-    xs = (np.arange(24.0, dtype=np.float32).reshape(4, 2, 3) / 10)
-    variables = {'params': {'Dense_0': {'kernel': np.arange(36.0, dtype=np.float32).reshape(4, 3, 3) / 50,
-                                        'bias': np.arange(12.0, dtype=np.float32).reshape(4, 3) / 7}}}
+    xs = np.arange(24.0, dtype=np.float32).reshape(4, 2, 3) / 10
+    variables = {
+        'params': {
+            'Dense_0': {
+                'kernel': np.arange(36.0, dtype=np.float32).reshape(4, 3, 3) / 50,
+                'bias': np.arange(12.0, dtype=np.float32).reshape(4, 3) / 7,
+            }
+        }
+    }
     return c0, xs, variables
 
 
@@ -135,8 +146,7 @@ def test_scan_in_and_out_params(nn):
     np.testing.assert_array_equal(np.asarray(ys), np.asarray(plain_ys))
     # seed: Out(1) init stacks along axis 1: kernel (3, 4, 3), bias (3, 4)
     created = _scan_params(nn, Out(1))().init(nn.random.PRNGKey(1), c0, xs)
-    assert {k: np.shape(v) for k, v in created['params']['Dense_0'].items()} == {'kernel': (3, 4, 3),
-                                                                                'bias': (3, 4)}
+    assert {k: np.shape(v) for k, v in created['params']['Dense_0'].items()} == {'kernel': (3, 4, 3), 'bias': (3, 4)}
     # seed: In(1) slices the (4, 3, 3) kernel along axis 1: ScopeParamShapeError (expected (3, 3), got (4, 3))
     with pytest.raises(errors.ScopeParamShapeError):
         _scan_params(nn, In(1))().apply(variables, c0, xs)
@@ -146,6 +156,7 @@ def test_scan_in_and_out_params(nn):
 
 
 # -- (3) a mutable collection with Out(0) / In(0) ------------------------------------------
+
 
 def _counter(nn):
     class Counter(nn.Module):
@@ -157,12 +168,14 @@ def _counter(nn):
             total.value = total.value + x.sum()
             self.sow('intermediates', 'x', x.sum())
             return x * 2.0
+
     return Counter
 
 
 def _vmapped_counter(nn, stats_axis, intermediates_axis=Out(0)):
-    return nn.vmap(_counter(nn), variable_axes={'stats': stats_axis, 'intermediates': intermediates_axis},
-                   split_rngs={})
+    return nn.vmap(
+        _counter(nn), variable_axes={'stats': stats_axis, 'intermediates': intermediates_axis}, split_rngs={}
+    )
 
 
 _X = np.arange(6.0, dtype=np.float32).reshape(3, 2)  # row sums 1, 5, 9
@@ -173,12 +186,15 @@ def _values(tree):
     return {k: np.asarray(v).tolist() for k, v in tree.items()}
 
 
-@pytest.mark.parametrize('stats_axis, expected', [
-    # seed: a plain axis reads the given stats and writes them back
-    (0, {'count': [6, 7, 8], 'total': [11.0, 25.0, 39.0]}),
-    # seed: Out(0) does not see the given stats; the body creates them afresh
-    (Out(0), {'count': [1, 1, 1], 'total': [1.0, 5.0, 9.0]}),
-])
+@pytest.mark.parametrize(
+    'stats_axis, expected',
+    [
+        # seed: a plain axis reads the given stats and writes them back
+        (0, {'count': [6, 7, 8], 'total': [11.0, 25.0, 39.0]}),
+        # seed: Out(0) does not see the given stats; the body creates them afresh
+        (Out(0), {'count': [1, 1, 1], 'total': [1.0, 5.0, 9.0]}),
+    ],
+)
 def test_vmap_mutable_collection(nn, stats_axis, expected):
     y, state = _vmapped_counter(nn, stats_axis)().apply(_STATS, _X, mutable=True)
     np.testing.assert_array_equal(np.asarray(y), 2 * _X)
@@ -218,16 +234,21 @@ def _twice(nn, intermediates_axis):
         @nn.compact
         def __call__(self, x):
             self.sow('intermediates', 'pre', x.sum())
-            m = nn.vmap(counter, variable_axes={'stats': 0, 'intermediates': intermediates_axis},
-                        split_rngs={})(name='v')
+            m = nn.vmap(counter, variable_axes={'stats': 0, 'intermediates': intermediates_axis}, split_rngs={})(
+                name='v'
+            )
             return m(m(x))
+
     return Twice
 
 
-@pytest.mark.parametrize('axis, expected', [
-    (0, [[1.0, 5.0, 9.0], [2.0, 10.0, 18.0]]),  # seed: a plain axis: the second call appends
-    (Out(0), [[2.0, 10.0, 18.0]]),              # seed: Out(0): each call starts empty; the last one wins
-])
+@pytest.mark.parametrize(
+    'axis, expected',
+    [
+        (0, [[1.0, 5.0, 9.0], [2.0, 10.0, 18.0]]),  # seed: a plain axis: the second call appends
+        (Out(0), [[2.0, 10.0, 18.0]]),  # seed: Out(0): each call starts empty; the last one wins
+    ],
+)
 def test_sow_twice_through_vmap(nn, axis, expected):
     stats = {'stats': {'v': _STATS['stats']}}
     y, state = _twice(nn, axis)().apply(stats, _X, mutable=True)
@@ -266,6 +287,7 @@ def test_scan_mutable_collection(nn):
 
 
 # -- arguments -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize('transform', ['vmap', 'scan'])
 @pytest.mark.parametrize('value', [In('a'), Out(1.5), In(In(0))])

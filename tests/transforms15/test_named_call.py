@@ -27,7 +27,9 @@ def test_results_unchanged(nn):
 
 def test_nnjax_label_names_module_and_method():
     import jax
+
     import nnjax as nn
+
     x = np.ones((1, 3), np.float32)
     Block = block(nn)
     variables = Block(name='blk').init(jax.random.PRNGKey(0), x)

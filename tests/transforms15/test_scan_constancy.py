@@ -29,8 +29,9 @@ def test_signature_default(nn):
 
 @pytest.mark.parametrize('check', [True, False])
 def test_independent_broadcast_params(nn, check):
-    Scanned = nn.scan(cell(nn), variable_broadcast='params', split_rngs={'params': False},
-                      check_constancy_invariants=check)
+    Scanned = nn.scan(
+        cell(nn), variable_broadcast='params', split_rngs={'params': False}, check_constancy_invariants=check
+    )
     c, xs = np.zeros(2, np.float32), np.ones((3, 2), np.float32)
     variables = Scanned().init(nn.random.PRNGKey(0), c, xs)
     if check:
@@ -67,8 +68,8 @@ def test_broadcast_state_written_from_the_carry(nn, check):
             Scanned().apply(state, c, xs, mutable=['state'])
     else:
         (carry, _), updates = Scanned().apply(state, c, xs, mutable=['state'])
-        np.testing.assert_allclose(carry, [7., 7.])  # each step sees its own write: c <- 2c + 1
-        np.testing.assert_allclose(updates['state']['s'], [0., 0.])  # but the writes are dropped
+        np.testing.assert_allclose(carry, [7.0, 7.0])  # each step sees its own write: c <- 2c + 1
+        np.testing.assert_allclose(updates['state']['s'], [0.0, 0.0])  # but the writes are dropped
 
 
 @pytest.mark.parametrize('check', [True, False])
@@ -84,9 +85,12 @@ def test_broadcast_outputs(nn, check):
     args = (np.zeros(2, np.float32), np.ones(2, np.float32))
     if check:
         (carry, ys), _ = Scanned().init_with_output(nn.random.PRNGKey(0), *args)
-        np.testing.assert_allclose(carry, [3., 3.])
-        np.testing.assert_allclose(ys, [1., 1., 1.])  # computed once, not stacked
+        np.testing.assert_allclose(carry, [3.0, 3.0])
+        np.testing.assert_allclose(ys, [1.0, 1.0, 1.0])  # computed once, not stacked
     else:
-        with pytest.raises(ValueError, match='^nn.scan run with check_constancy_invariants=False does not support '
-                                             'broadcast non-carry function outputs'):
+        with pytest.raises(
+            ValueError,
+            match='^nn.scan run with check_constancy_invariants=False does not support '
+            'broadcast non-carry function outputs',
+        ):
             Scanned().init_with_output(nn.random.PRNGKey(0), *args)

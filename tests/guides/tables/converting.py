@@ -30,7 +30,10 @@ from tests.guides import torch_standin as torch
 '''
 
 PREAMBLES = {
-    'notebook': (_IMPORTS, 'the cells use jax, jnp, random, np, nn and torch without importing '
-                 'them; torch is the NumPy double of tests/guides/torch_standin.py (PyTorch is '
-                 'not a dependency)'),
+    'notebook': (
+        _IMPORTS,
+        'the cells use jax, jnp, random, np, nn and torch without importing '
+        'them; torch is the NumPy double of tests/guides/torch_standin.py (PyTorch is '
+        'not a dependency)',
+    ),
 }

@@ -37,9 +37,12 @@ def __call__(self, x):
 
 REPAIRS = [
     (15, _CNN_CALL, indented(_CNN_CALL, 4), PAGE_INDENT),
-    (25, 'flattened_dict = flax.traverse_util.flatten_dict(',
-     'import flax\nflattened_dict = flax.traverse_util.flatten_dict(',
-     'the cell calls `flax.traverse_util` but the guide only ever imports '
-     '`from flax import traverse_util` (cell 1); the repair adds the missing import line '
-     '(rewritten like every import), nothing else'),
+    (
+        25,
+        'flattened_dict = flax.traverse_util.flatten_dict(',
+        'import flax\nflattened_dict = flax.traverse_util.flatten_dict(',
+        'the cell calls `flax.traverse_util` but the guide only ever imports '
+        '`from flax import traverse_util` (cell 1); the repair adds the missing import line '
+        '(rewritten like every import), nothing else',
+    ),
 ]

@@ -10,11 +10,15 @@ devices with pjit" is one notebook on the 8 host devices the guide asks for.
 
 from tests.guides.reasons import OUTPUT, OUTPUT_REPR, PAGE_INDENT, SHELL, indented
 
-_JAX_RENAMED_PJIT_ARGS = ('JAX renamed the pjit arguments in_axis_resources/out_axis_resources '
-                          'to in_shardings/out_shardings and then removed the old names (the '
-                          'seed system on JAX 0.10.2 fails the same); same meaning')
-_JAX_REMOVED_TREE_MAP = ('jax.tree_map was removed from JAX (0.6); jax.tree_util.tree_map is the '
-                         'same function (the seed system on JAX 0.10.2 fails the same)')
+_JAX_RENAMED_PJIT_ARGS = (
+    'JAX renamed the pjit arguments in_axis_resources/out_axis_resources '
+    'to in_shardings/out_shardings and then removed the old names (the '
+    'seed system on JAX 0.10.2 fails the same); same meaning'
+)
+_JAX_REMOVED_TREE_MAP = (
+    'jax.tree_map was removed from JAX (0.6); jax.tree_util.tree_map is the '
+    'same function (the seed system on JAX 0.10.2 fails the same)'
+)
 
 NOT_RUN = {
     9: ('# Once Flax v0.6.4 is released', SHELL),
@@ -30,16 +34,18 @@ NOT_RUN = {
     29: ("NamedSharding(mesh={'data': 2, 'model': 4}", OUTPUT_REPR),
     31: ('FrozenDict({', OUTPUT),
     34: ("<class 'jaxlib.xla_extension.ArrayImpl'>", OUTPUT),
-    35: ('%%timeit', 'an IPython cell magic (`%%timeit`), not Python; it also times '
-         '`pjit_step_fn`, a name the guide never defines (its train step is '
-         '`pjitted_train_step`, which cell 32 runs)'),
+    35: (
+        '%%timeit',
+        'an IPython cell magic (`%%timeit`), not Python; it also times '
+        '`pjit_step_fn`, a name the guide never defines (its train step is '
+        '`pjitted_train_step`, which cell 32 runs)',
+    ),
     36: ('519 ms', OUTPUT),
     39: ('TrainState(step=PartitionSpec()', OUTPUT),
     41: ('TrainState(step=PartitionSpec()', OUTPUT),
     43: ('True', OUTPUT_REPR),
     45: ('TrainState(step=()', OUTPUT),
-    46: ("W2: LogicallyPartitioned(value=(4, 1024, 1024)", OUTPUT + ' (the rest of cell 45, '
-         'after a page break)'),
+    46: ("W2: LogicallyPartitioned(value=(4, 1024, 1024)", OUTPUT + ' (the rest of cell 45, after a page break)'),
 }
 
 _DOT_RELU_DOT_TAIL = """\
@@ -94,15 +100,20 @@ _LOGICAL_MLP_RETURN = '                x, _ = DotReluDot(self.depth)(x)\n    ret
 
 
 def _renamed_pjit_args(index):
-    return [(index, 'in_axis_resources=', 'in_shardings=', _JAX_RENAMED_PJIT_ARGS),
-            (index, 'out_axis_resources=', 'out_shardings=', _JAX_RENAMED_PJIT_ARGS)]
+    return [
+        (index, 'in_axis_resources=', 'in_shardings=', _JAX_RENAMED_PJIT_ARGS),
+        (index, 'out_axis_resources=', 'out_shardings=', _JAX_RENAMED_PJIT_ARGS),
+    ]
 
 
 REPAIRS = [
-    (14, 'from jax.experimental.pjit import pjit, with_sharding_constraint',
-     'from jax.experimental.pjit import pjit\nfrom jax.lax import with_sharding_constraint',
-     'JAX removed with_sharding_constraint from jax.experimental.pjit; it is '
-     'jax.lax.with_sharding_constraint (the seed system on JAX 0.10.2 fails the same import)'),
+    (
+        14,
+        'from jax.experimental.pjit import pjit, with_sharding_constraint',
+        'from jax.experimental.pjit import pjit\nfrom jax.lax import with_sharding_constraint',
+        'JAX removed with_sharding_constraint from jax.experimental.pjit; it is '
+        'jax.lax.with_sharding_constraint (the seed system on JAX 0.10.2 fails the same import)',
+    ),
     (18, _DOT_RELU_DOT_TAIL, indented(_DOT_RELU_DOT_TAIL, 8), PAGE_INDENT),
     (19, _MLP_CALL, indented(_MLP_CALL, 4), PAGE_INDENT),
     *_renamed_pjit_args(24),
@@ -111,14 +122,12 @@ REPAIRS = [
     *_renamed_pjit_args(32),
     *_renamed_pjit_args(33),
     (37, _LOGICAL_DOT_RELU_DOT_CALL, indented(_LOGICAL_DOT_RELU_DOT_CALL, 4), PAGE_INDENT),
-    (37, _LOGICAL_MLP_RETURN, _LOGICAL_MLP_RETURN.replace('    return x', '        return x'),
-     PAGE_INDENT),
+    (37, _LOGICAL_MLP_RETURN, _LOGICAL_MLP_RETURN.replace('    return x', '        return x'), PAGE_INDENT),
     *_renamed_pjit_args(44),
     (44, 'jax.tree_map(', 'jax.tree_util.tree_map(', _JAX_REMOVED_TREE_MAP),
 ]
 
-MERGES = [(6, 4, "the single-model loop's logging.info call (its last statement) starts on "
-           'the next page')]
+MERGES = [(6, 4, "the single-model loop's logging.info call (its last statement) starts on the next page")]
 
 _ENSEMBLE_CONTEXT = '''\
 import functools
@@ -154,10 +163,12 @@ def get_datasets():
 
 learning_rate, momentum, num_epochs, batch_size = 0.1, 0.9, 1, 16
 '''
-_ENSEMBLE_WHY = ("the guide shows the parts of the MNIST example that change; the example's "
-                 'imports, its CNN (here a smaller one), get_datasets() (here random '
-                 'MNIST-shaped arrays: the download replaced) and its hyperparameters are '
-                 'defined here')
+_ENSEMBLE_WHY = (
+    "the guide shows the parts of the MNIST example that change; the example's "
+    'imports, its CNN (here a smaller one), get_datasets() (here random '
+    'MNIST-shaped arrays: the download replaced) and its hyperparameters are '
+    'defined here'
+)
 
 PREAMBLES = {
     'single_model': (_ENSEMBLE_CONTEXT, _ENSEMBLE_WHY),

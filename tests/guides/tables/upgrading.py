@@ -11,13 +11,17 @@ sub-modules the snippets name for the Linen run.
 
 from tests.guides.reasons import SKETCH
 
-_OPTIM = ('the flax.optim half of a side-by-side comparison: flax.optim was removed from the '
-          'seed system (flax 0.12.8 has no flax.optim module) and nnjax has none either; the '
-          'optax cell next to it runs')
-_OLD_FLAX = ('the "Old Flax" half of a side-by-side comparison: the pre-Linen flax.nn API '
-             '(Module.apply with shapes, nn.Model, Module.partial/shared, nn.stateful, '
-             'nn.stochastic) was removed from the seed system (flax 0.12.8 has no flax.nn) and '
-             'nnjax has none either; the Linen cell next to it runs')
+_OPTIM = (
+    'the flax.optim half of a side-by-side comparison: flax.optim was removed from the '
+    'seed system (flax 0.12.8 has no flax.optim module) and nnjax has none either; the '
+    'optax cell next to it runs'
+)
+_OLD_FLAX = (
+    'the "Old Flax" half of a side-by-side comparison: the pre-Linen flax.nn API '
+    '(Module.apply with shapes, nn.Model, Module.partial/shared, nn.stateful, '
+    'nn.stochastic) was removed from the seed system (flax 0.12.8 has no flax.nn) and '
+    'nnjax has none either; the Linen cell next to it runs'
+)
 
 NOT_RUN = {
     0: ('@jax.jit\ndef train_step(optimizer, batch):', _OPTIM),
@@ -29,8 +33,7 @@ NOT_RUN = {
     14: ('class Encoder(nn.Module):', _OLD_FLAX),
     16: ('class AutoEncoder(nn.Module):', _OLD_FLAX),
     18: ('# no import', _OLD_FLAX),
-    19: ('    use_running_average=not train,', _OLD_FLAX + ' (the rest of cell 18, after a '
-         'page break)'),
+    19: ('    use_running_average=not train,', _OLD_FLAX + ' (the rest of cell 18, after a page break)'),
     21: ('def create_model(key):', _OLD_FLAX),
     23: ('class BatchNorm(nn.Module):\n    def apply(self, x, ...):', _OLD_FLAX),
     25: ('# initial params and state', _OLD_FLAX),
@@ -97,12 +100,18 @@ class CNN(nn.Module):
 '''
 
 PREAMBLES = {
-    'optax': (_OPTAX_CONTEXT, 'the Optax snippets use a loss, variables, a training set and '
-              'hyperparameters the guide does not show: a small MLP, a mean-squared loss, three '
-              'random batches and the usual values (flax is nnjax, for flax.traverse_util)'),
-    'linen': (_LINEN_CONTEXT, 'the Linen snippets use names from the Linen sources they are '
-              'taken from (typing aliases, default_kernel_init, initializers, train_state) and '
-              'modules the guide names but does not show (Decoder, CNN): small ones here'),
+    'optax': (
+        _OPTAX_CONTEXT,
+        'the Optax snippets use a loss, variables, a training set and '
+        'hyperparameters the guide does not show: a small MLP, a mean-squared loss, three '
+        'random batches and the usual values (flax is nnjax, for flax.traverse_util)',
+    ),
+    'linen': (
+        _LINEN_CONTEXT,
+        'the Linen snippets use names from the Linen sources they are '
+        'taken from (typing aliases, default_kernel_init, initializers, train_state) and '
+        'modules the guide names but does not show (Decoder, CNN): small ones here',
+    ),
 }
 
 RUNS = {

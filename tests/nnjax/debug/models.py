@@ -68,8 +68,9 @@ class CNN(nn.Module):
         return nn.Dense(10)(x)
 
 
-ScanLSTM = nn.scan(nn.OptimizedLSTMCell, variable_broadcast='params', split_rngs={'params': False},
-                   in_axes=1, out_axes=1)
+ScanLSTM = nn.scan(
+    nn.OptimizedLSTMCell, variable_broadcast='params', split_rngs={'params': False}, in_axes=1, out_axes=1
+)
 
 
 class SequenceModel(nn.Module):

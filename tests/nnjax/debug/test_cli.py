@@ -106,13 +106,15 @@ def _write(tmp_path, source, name='model.py'):
 def _run(*argv):
     env = {k: v for k, v in os.environ.items() if k != 'COLUMNS'}
     env['PYTHONPATH'] = ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    return subprocess.run([sys.executable, '-m', 'nnjax.debug', *argv], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, '-m', 'nnjax.debug', *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_healthy_model_with_every_check(tmp_path):
-    done = _run(_write(tmp_path, HEALTHY) + ':make', '--shape', '2,5', '--jit', '--nonfinite', '--grads',
-                '--directions', '2')
+    done = _run(
+        _write(tmp_path, HEALTHY) + ':make', '--shape', '2,5', '--jit', '--nonfinite', '--grads', '--directions', '2'
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert 'factory got shape (2, 5)' in out
@@ -143,27 +145,34 @@ def test_usage_error_in_a_subprocess(tmp_path):
     done = _run(str(tmp_path / 'missing.py') + ':make')
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f'python -m nnjax.debug: error: no such file: {tmp_path / "missing.py"} (expected FILE.py:FACTORY)']
+        f'python -m nnjax.debug: error: no such file: {tmp_path / "missing.py"} (expected FILE.py:FACTORY)'
+    ]
     assert done.stdout == ''
 
 
-@pytest.mark.parametrize('target, extra, message', [
-    ('model.py', (), 'expected FILE.py:FACTORY'),
-    ('{file}:build', (), "defines no function 'build' (its functions: make, pair, scalar)"),
-    ('{file}:pair', (), 'FACTORY must return (module, variables, args)'),
-    ('{file}:make', ('--shape', '3,4'), 'takes no `shape` parameter'),
-    ('{file}:make', ('--shape', '3x4'), '--shape takes comma-separated integers'),
-    ('{file}:scalar', (), 'the module is a int, not an nnjax Module'),
-])
+@pytest.mark.parametrize(
+    'target, extra, message',
+    [
+        ('model.py', (), 'expected FILE.py:FACTORY'),
+        ('{file}:build', (), "defines no function 'build' (its functions: make, pair, scalar)"),
+        ('{file}:pair', (), 'FACTORY must return (module, variables, args)'),
+        ('{file}:make', ('--shape', '3,4'), 'takes no `shape` parameter'),
+        ('{file}:make', ('--shape', '3x4'), '--shape takes comma-separated integers'),
+        ('{file}:scalar', (), 'the module is a int, not an nnjax Module'),
+    ],
+)
 def test_usage_errors(tmp_path, capsys, monkeypatch, target, extra, message):
     monkeypatch.setattr(sys, 'path', list(sys.path))  # main puts the file's folder first
-    file = _write(tmp_path, '''
+    file = _write(
+        tmp_path,
+        '''
         def make():
             raise AssertionError('not reached')
         def pair():
             return 1, 2
         scalar = lambda: (1, {}, ())
-    ''')
+    ''',
+    )
     assert main([target.format(file=file), *extra]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err, err
@@ -171,10 +180,14 @@ def test_usage_errors(tmp_path, capsys, monkeypatch, target, extra, message):
 
 def test_an_exception_in_the_factory_shows_its_traceback(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(sys, 'path', list(sys.path))
-    file = _write(tmp_path, '''
+    file = _write(
+        tmp_path,
+        '''
         def make():
             return {}['variables']
-    ''', name='broken.py')
+    ''',
+        name='broken.py',
+    )
     assert main([file + ':make']) == 3
     err = capsys.readouterr().err
     assert 'Traceback' in err and "KeyError: 'variables'" in err and 'nnjax.debug: make() raised' in err

@@ -21,10 +21,12 @@ def transformer():
 
 def _only_at(path, buggy, original):
     """A layer helper that misbehaves only for the module at ``path`` (its first argument)."""
+
     def helper(module, *args):
         if module.scope.path == path:
             return buggy(module, *args)
         return original(module, *args)
+
     return helper
 
 
@@ -45,8 +47,7 @@ def test_layernorm_without_epsilon_is_named(transformer, monkeypatch):
     def no_epsilon(module, x, mean, var, reduction_axes, feature_axes, dtype, param_dtype, epsilon, *rest):
         return original(module, x, mean, var, reduction_axes, feature_axes, dtype, param_dtype, 0.0, *rest)
 
-    monkeypatch.setattr(normalization, '_normalize',
-                        _only_at(('Block_1', 'LayerNorm_1'), no_epsilon, original))
+    monkeypatch.setattr(normalization, '_normalize', _only_at(('Block_1', 'LayerNorm_1'), no_epsilon, original))
     report = compare(model, variables, tokens)
     assert report.first_divergence == '/Block_1/LayerNorm_1', str(report)
     first = report.first
@@ -109,11 +110,14 @@ def test_cnn_with_batchnorm_and_dropout_in_training():
     model = M.CNN()
     x = jax.random.normal(jax.random.key(2), (4, 8, 8, 1))
     variables = model.init(jax.random.key(0), x)
-    report = compare(model, variables, x, train=True, mutable=['batch_stats'],
-                     rngs={'dropout': jax.random.key(3)})
+    report = compare(model, variables, x, train=True, mutable=['batch_stats'], rngs={'dropout': jax.random.key(3)})
     assert report.first_divergence is None, str(report)
     assert {row.path for row in report.state} == {
-        '/BatchNorm_0/mean', '/BatchNorm_0/var', '/BatchNorm_1/mean', '/BatchNorm_1/var'}
+        '/BatchNorm_0/mean',
+        '/BatchNorm_0/var',
+        '/BatchNorm_1/mean',
+        '/BatchNorm_1/var',
+    }
 
 
 def test_wrong_batchnorm_statistics_update_is_named(monkeypatch):
@@ -128,8 +132,7 @@ def test_wrong_batchnorm_statistics_update_is_named(monkeypatch):
         return original(self, x, use_running_average, mask=mask)
 
     monkeypatch.setattr(normalization.BatchNorm, '__call__', other_momentum)
-    report = compare(model, variables, x, train=True, mutable=['batch_stats'],
-                     rngs={'dropout': jax.random.key(3)})
+    report = compare(model, variables, x, train=True, mutable=['batch_stats'], rngs={'dropout': jax.random.key(3)})
     assert report.first_divergence == '/BatchNorm_1', str(report)
     assert report.first.collection == 'batch_stats'
 
@@ -157,8 +160,7 @@ def test_vmap_remat_jit_and_method(jit):
     class Outer(nn.Module):
         @nn.compact
         def __call__(self, x):
-            x = nn.vmap(Inner, in_axes=0, out_axes=0, variable_axes={'params': 0},
-                        split_rngs={'params': True})()(x)
+            x = nn.vmap(Inner, in_axes=0, out_axes=0, variable_axes={'params': 0}, split_rngs={'params': True})()(x)
             x = nn.remat(Inner)()(x)
             return nn.jit(Inner)()(x)
 

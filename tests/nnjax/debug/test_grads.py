@@ -10,7 +10,7 @@ from tests.nnjax.debug import models as M
 
 
 def mean_square(y):
-    return jnp.mean(y ** 2)
+    return jnp.mean(y**2)
 
 
 class PositiveScale(nn.Module):
@@ -41,8 +41,14 @@ def test_healthy_mlp_passes(mlp):
     report = check_grads(model, variables, x, loss=mean_square)
     assert report.ok and report.failing == (), str(report)
     assert [row.path for row in report.rows] == [
-        '/Dense_0/bias', '/Dense_0/kernel', '/Dense_1/bias', '/Dense_1/kernel', '/Dense_2/bias',
-        '/Dense_2/kernel', '/PositiveScale_0/raw']
+        '/Dense_0/bias',
+        '/Dense_0/kernel',
+        '/Dense_1/bias',
+        '/Dense_1/kernel',
+        '/Dense_2/bias',
+        '/Dense_2/kernel',
+        '/PositiveScale_0/raw',
+    ]
     assert all(row.max_rel < 1e-3 for row in report.rows), str(report)
     assert str(report).splitlines()[-1] == 'All gradients agree.'
 
@@ -69,7 +75,7 @@ def test_a_wrong_backward_rule_names_exactly_its_leaf(mlp, monkeypatch, loss_sca
     """
     model, variables, x = mlp
     monkeypatch.setattr(jax.nn, 'softplus', _wrong_softplus(lambda x, g: (1.5 * g * jax.nn.sigmoid(x),)))
-    report = check_grads(model, variables, x, loss=lambda y: loss_scale * jnp.mean(y ** 2))
+    report = check_grads(model, variables, x, loss=lambda y: loss_scale * jnp.mean(y**2))
     assert report.failing == ('/PositiveScale_0/raw',), str(report)
     row = {row.path: row for row in report.rows}['/PositiveScale_0/raw']
     # <1.5 g, v> against <g, v>: a third of the larger one, in every direction
@@ -92,14 +98,28 @@ def test_cnn_with_batchnorm_in_training_and_dropout():
     model = M.CNN()
     x = jax.random.normal(jax.random.key(2), (2, 6, 6, 1))
     variables = model.init(jax.random.key(0), x)
-    report = check_grads(model, variables, x, train=True, mutable=['batch_stats'],
-                         rngs={'dropout': jax.random.key(3)}, loss=mean_square, directions=1)
+    report = check_grads(
+        model,
+        variables,
+        x,
+        train=True,
+        mutable=['batch_stats'],
+        rngs={'dropout': jax.random.key(3)},
+        loss=mean_square,
+        directions=1,
+    )
     assert report.ok, str(report)
     assert {row.path for row in report.rows} == {
-        f'/{layer}/{name}' for layer, names in [('Conv_0', ('kernel', 'bias')), ('Conv_1', ('kernel', 'bias')),
-                                                ('BatchNorm_0', ('scale', 'bias')),
-                                                ('BatchNorm_1', ('scale', 'bias')), ('Dense_0', ('kernel', 'bias'))]
-        for name in names}
+        f'/{layer}/{name}'
+        for layer, names in [
+            ('Conv_0', ('kernel', 'bias')),
+            ('Conv_1', ('kernel', 'bias')),
+            ('BatchNorm_0', ('scale', 'bias')),
+            ('BatchNorm_1', ('scale', 'bias')),
+            ('Dense_0', ('kernel', 'bias')),
+        ]
+        for name in names
+    }
     assert report.directions == 1
 
 

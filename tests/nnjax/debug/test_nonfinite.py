@@ -64,8 +64,7 @@ def test_log_of_negatives_in_one_block_is_named(jit):
 
     assert found.found and found.path == '/Block_1/Act_0', str(found)
     assert (found.kind, found.method, found.index) == ('Act', '__call__', 0)
-    assert [(leaf.name, leaf.shape, leaf.nan, leaf.inf) for leaf in found.leaves] == [
-        ('', (5, 6), negative, 0)]
+    assert [(leaf.name, leaf.shape, leaf.nan, leaf.inf) for leaf in found.leaves] == [('', (5, 6), negative, 0)]
     assert found.handed_to is None and not found.inputs_nonfinite
     text = str(found)
     assert text.startswith('/Block_1/Act_0 (Act) returns NaN/Inf from finite inputs')
@@ -75,6 +74,7 @@ def test_log_of_negatives_in_one_block_is_named(jit):
 @pytest.mark.parametrize('dtype', [jnp.float16, jnp.bfloat16])
 def test_overflow_in_a_narrow_dtype_counts_the_infinities(dtype):
     """A Dense with large weights overflows the narrow dtype; only the columns with those weights turn to Inf."""
+
     class Net(nn.Module):
         @nn.compact
         def __call__(self, x):
@@ -87,8 +87,10 @@ def test_overflow_in_a_narrow_dtype_counts_the_infinities(dtype):
     kernel = np.asarray(variables['params']['Dense_1']['kernel'], np.float64)
     kernel[:, 1] = biggest / 2  # every input is >= 1, so these columns sum past the largest value
     kernel[:, 3] = -biggest / 2
-    params = {**variables['params'], 'Dense_1': {**variables['params']['Dense_1'],
-                                                 'kernel': jnp.asarray(kernel, dtype)}}
+    params = {
+        **variables['params'],
+        'Dense_1': {**variables['params']['Dense_1'], 'kernel': jnp.asarray(kernel, dtype)},
+    }
     found = find_nonfinite(Net(), {'params': params}, x)
 
     p = variables['params']

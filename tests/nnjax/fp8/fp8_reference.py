@@ -17,10 +17,10 @@ import numpy as np
 #: ("fnuz") variants have bias 8 / 16 and use every exponent for numbers:
 #: e4m3fnuz max 1.875 * 2**7, e5m2fnuz max 1.75 * 2**15.
 FORMATS = {
-    'float8_e4m3fn': (3, -6, 1.75 * 2.0 ** 8),
-    'float8_e5m2': (2, -14, 1.75 * 2.0 ** 15),
-    'float8_e4m3fnuz': (3, -7, 1.875 * 2.0 ** 7),
-    'float8_e5m2fnuz': (2, -15, 1.75 * 2.0 ** 15),
+    'float8_e4m3fn': (3, -6, 1.75 * 2.0**8),
+    'float8_e5m2': (2, -14, 1.75 * 2.0**15),
+    'float8_e4m3fnuz': (3, -7, 1.875 * 2.0**7),
+    'float8_e5m2fnuz': (2, -15, 1.75 * 2.0**15),
 }
 
 
@@ -28,10 +28,10 @@ def grid(name):
     """All finite non-negative values of the format, ascending."""
     mbits, emin, fmax = FORMATS[name]
     step = 2.0 ** (emin - mbits)
-    values = [i * step for i in range(2 ** mbits)]  # zero and subnormals
+    values = [i * step for i in range(2**mbits)]  # zero and subnormals
     e = emin
     while True:
-        binade = [(1 + i / 2 ** mbits) * 2.0 ** e for i in range(2 ** mbits)]
+        binade = [(1 + i / 2**mbits) * 2.0**e for i in range(2**mbits)]
         values += [v for v in binade if v <= fmax]
         if binade[-1] >= fmax:
             break
@@ -67,8 +67,7 @@ def quantize(x, name, scale):
 
 
 def qdq(x, name, scale):
-    return (quantize(x, name, scale).astype(np.float32)
-            * np.float32(scale)).astype(np.float32)
+    return (quantize(x, name, scale).astype(np.float32) * np.float32(scale)).astype(np.float32)
 
 
 def new_scale(history, scale, name, margin=0):
@@ -76,8 +75,7 @@ def new_scale(history, scale, name, margin=0):
     amax = np.float32(np.max(history))
     if not (amax > 0 and np.isfinite(amax)):
         return np.float32(scale)
-    return np.float32(1.0) / ((np.float32(fp8_max(name)) / amax)
-                              / np.float32(2.0 ** margin))
+    return np.float32(1.0) / ((np.float32(fp8_max(name)) / amax) / np.float32(2.0**margin))
 
 
 def new_history(x, history):

@@ -18,8 +18,14 @@ from tests.nnjax.fp8 import fp8_reference as ref
 
 OWG = '_overwrite_with_gradient'
 E4M3 = 'float8_e4m3fn'
-META = ('input_amax_history', 'input_scale', 'kernel_amax_history',
-        'kernel_scale', 'output_grad_amax_history', 'output_grad_scale')
+META = (
+    'input_amax_history',
+    'input_scale',
+    'kernel_amax_history',
+    'kernel_scale',
+    'output_grad_amax_history',
+    'output_grad_scale',
+)
 
 
 def _f32(x):
@@ -30,8 +36,7 @@ def test_public_names():
     assert fp8_ops.OVERWRITE_WITH_GRADIENT == OWG
     assert nn.fp8_ops is fp8_ops
     assert nn.Fp8DotGeneral is nn.Fp8DirectDotGeneralOp
-    for name in ('Fp8DotGeneralOp', 'Fp8DirectDotGeneralOp', 'Fp8Einsum',
-                 'NANOOFp8DotGeneralOp'):
+    for name in ('Fp8DotGeneralOp', 'Fp8DirectDotGeneralOp', 'Fp8Einsum', 'NANOOFp8DotGeneralOp'):
         assert getattr(nn, name) is getattr(fp8_ops, name)
         assert issubclass(getattr(nn, name), fp8_ops.Fp8DotGeneralBase)
     assert nn.NANOOFp8DotGeneralOp.e4m3_dtype == jnp.float8_e4m3fnuz
@@ -51,8 +56,7 @@ def test_dense_variables_and_initial_values():
             assert value.shape == (1,) and float(value[0]) == 1.0
         else:
             assert value.shape == (1024,) and not np.any(_f32(value))
-    assert jax.tree_util.tree_map(jnp.shape, variables['params']) == {
-        'kernel': (3, 4), 'bias': (4,)}
+    assert jax.tree_util.tree_map(jnp.shape, variables['params']) == {'kernel': (3, 4), 'bias': (4,)}
 
 
 @pytest.mark.parametrize('cls', ['Fp8DirectDotGeneralOp', 'Fp8DotGeneralOp'])
@@ -75,8 +79,7 @@ def test_dense_forward_matches_numpy_and_float32_bound(cls):
     u, a = 2.0 ** -(mbits + 1), 2.0 ** (emin - mbits) / 2
     y32 = _f32(nn.Dense(4).apply({'params': variables['params']}, x))
     ax, ak = np.abs(x), np.abs(kernel)
-    bound = (ax @ ak) * (2 * u + u * u) + a * (ax.sum(1, keepdims=True)
-                                               + ak.sum(0)) + a * a * x.shape[1]
+    bound = (ax @ ak) * (2 * u + u * u) + a * (ax.sum(1, keepdims=True) + ak.sum(0)) + a * a * x.shape[1]
     assert np.all(np.abs(y8 - y32) <= bound * (1 + 1e-5) + 1e-6)
 
 
@@ -106,11 +109,11 @@ def test_jitted_training_overwrites_meta_and_lowers_the_loss(cls):
     op = functools.partial(getattr(nn, cls), amax_history_length=3)
     model = nn.Dense(4, dot_general_cls=op)
     variables = model.init(jax.random.PRNGKey(0), x)
-    state = TrainState.create(apply_fn=model.apply, params=variables,
-                              tx=optax.adam(0.05))
+    state = TrainState.create(apply_fn=model.apply, params=variables, tx=optax.adam(0.05))
     # The optimizer holds state for 'params' only.
-    assert (jax.tree_util.tree_structure(state.opt_state)
-            == jax.tree_util.tree_structure(state.tx.init(variables['params'])))
+    assert jax.tree_util.tree_structure(state.opt_state) == jax.tree_util.tree_structure(
+        state.tx.init(variables['params'])
+    )
 
     @jax.jit
     def step(state):
@@ -129,27 +132,30 @@ def test_jitted_training_overwrites_meta_and_lowers_the_loss(cls):
     # Step 1 records max|x| and max|kernel| at the front; scales stay 1
     # (the history was all zeros).
     first = metas[0]
-    assert_close(first['input_amax_history'],
-                 ref.new_history(x, np.zeros(3)), family='exact')
-    assert_close(first['kernel_amax_history'],
-                 ref.new_history(kernels[0], np.zeros(3)), family='exact')
+    assert_close(first['input_amax_history'], ref.new_history(x, np.zeros(3)), family='exact')
+    assert_close(first['kernel_amax_history'], ref.new_history(kernels[0], np.zeros(3)), family='exact')
     assert first['output_grad_amax_history'][0] > 0
     assert_close(first['input_scale'], np.ones(1, np.float32), family='exact')
     # Each later step: scale from the previous history, then record.
     for before, after, kernel in zip(metas, metas[1:], kernels[1:]):
-        assert_close(after['input_scale'],
-                     np.array([ref.new_scale(before['input_amax_history'], 1.0, E4M3)]),
-                     family='elementwise')
-        assert_close(after['kernel_scale'],
-                     np.array([ref.new_scale(before['kernel_amax_history'], 1.0, E4M3)]),
-                     family='elementwise')
-        assert_close(after['kernel_amax_history'],
-                     ref.new_history(kernel, before['kernel_amax_history']),
-                     family='exact')
-        assert_close(after['output_grad_scale'],
-                     np.array([ref.new_scale(before['output_grad_amax_history'],
-                                             1.0, 'float8_e5m2')]),
-                     family='elementwise')
+        assert_close(
+            after['input_scale'],
+            np.array([ref.new_scale(before['input_amax_history'], 1.0, E4M3)]),
+            family='elementwise',
+        )
+        assert_close(
+            after['kernel_scale'],
+            np.array([ref.new_scale(before['kernel_amax_history'], 1.0, E4M3)]),
+            family='elementwise',
+        )
+        assert_close(
+            after['kernel_amax_history'], ref.new_history(kernel, before['kernel_amax_history']), family='exact'
+        )
+        assert_close(
+            after['output_grad_scale'],
+            np.array([ref.new_scale(before['output_grad_amax_history'], 1.0, 'float8_e5m2')]),
+            family='elementwise',
+        )
 
 
 def test_train_state_overwrite_rules():
@@ -157,14 +163,9 @@ def test_train_state_overwrite_rules():
     state = TrainState.create(apply_fn=None, params=params, tx=optax.sgd(0.5))
     grads = {'params': {'w': jnp.array([1.0, 2.0])}, OWG: {'s': jnp.array([7.0])}}
     new = state.apply_gradients(grads=grads)
-    assert_close(_f32(new.params['params']['w']), np.array([0.5, 0.0], np.float32),
-                 family='exact')
-    assert_close(_f32(new.params[OWG]['s']), np.array([7.0], np.float32),
-                 family='exact')
-    frozen = TrainState.create(apply_fn=None, params=FrozenDict(params),
-                               tx=optax.sgd(0.5))
-    assert isinstance(frozen.apply_gradients(grads=FrozenDict(grads)).params,
-                      FrozenDict)
+    assert_close(_f32(new.params['params']['w']), np.array([0.5, 0.0], np.float32), family='exact')
+    assert_close(_f32(new.params[OWG]['s']), np.array([7.0], np.float32), family='exact')
+    frozen = TrainState.create(apply_fn=None, params=FrozenDict(params), tx=optax.sgd(0.5))
+    assert isinstance(frozen.apply_gradients(grads=FrozenDict(grads)).params, FrozenDict)
     with pytest.raises(ValueError, match="batch_stats"):
-        TrainState.create(apply_fn=None, tx=optax.sgd(0.5),
-                          params=dict(params, batch_stats={'m': jnp.ones(1)}))
+        TrainState.create(apply_fn=None, tx=optax.sgd(0.5), params=dict(params, batch_stats={'m': jnp.ones(1)}))

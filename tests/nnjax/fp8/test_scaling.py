@@ -9,8 +9,7 @@ from nnjax import fp8_ops
 from shared_spec.tolerances import assert_close
 from tests.nnjax.fp8 import fp8_reference as ref
 
-FP8 = [jnp.float8_e4m3fn, jnp.float8_e5m2, jnp.float8_e4m3fnuz,
-       jnp.float8_e5m2fnuz]
+FP8 = [jnp.float8_e4m3fn, jnp.float8_e5m2, jnp.float8_e4m3fnuz, jnp.float8_e5m2fnuz]
 NAMES = {t: np.dtype(t).name for t in FP8}
 
 
@@ -50,8 +49,7 @@ def test_quantize_and_qdq_match_numpy_rounding(q_dtype, scale):
     q = fp8_ops.quantize(jnp.asarray(x), q_dtype, s, jnp.float32)
     assert q.dtype == q_dtype and q.shape == x.shape
     expected = ref.quantize(x, name, scale)
-    assert_close(np.asarray(q.astype(jnp.float32)), expected.astype(np.float32),
-                 family='exact')
+    assert_close(np.asarray(q.astype(jnp.float32)), expected.astype(np.float32), family='exact')
     back = fp8_ops.qdq(jnp.asarray(x), q_dtype, s, jnp.float32)
     assert back.dtype == jnp.float32
     assert_close(np.asarray(back), ref.qdq(x, name, scale), family='exact')
@@ -63,12 +61,9 @@ def test_compute_scale_matches_the_recipe():
     amax = np.array([896.0, 0.0, np.inf, np.nan, 1e-3, 5.0], np.float32)
     old = np.array([1.0, 3.0, 0.5, 2.0, 1.0, 4.0], np.float32)
     for margin in (0, 2):
-        got = fp8_ops.compute_scale(jnp.asarray(amax), jnp.asarray(old), 448.0,
-                                    margin=margin)
-        want = [ref.new_scale([a], s, 'float8_e4m3fn', margin)
-                for a, s in zip(amax, old)]
-        assert_close(np.asarray(got), np.array(want, np.float32),
-                     family='elementwise')
+        got = fp8_ops.compute_scale(jnp.asarray(amax), jnp.asarray(old), 448.0, margin=margin)
+        want = [ref.new_scale([a], s, 'float8_e4m3fn', margin) for a, s in zip(amax, old)]
+        assert_close(np.asarray(got), np.array(want, np.float32), family='elementwise')
 
 
 @pytest.mark.parametrize('length', [1, 2, 5])
@@ -88,27 +83,23 @@ def test_quantize_dequantize_update_uses_the_previous_history(q_dtype):
     history = np.array([0.0, 600.0, 20.0], np.float32)
     scale = np.float32(0.25)
     qx, s, h = jax.jit(fp8_ops.quantize_dequantize_update, static_argnums=(1, 4))(
-        jnp.asarray(x), q_dtype, jnp.array([scale]), jnp.asarray(history),
-        jnp.float32)
+        jnp.asarray(x), q_dtype, jnp.array([scale]), jnp.asarray(history), jnp.float32
+    )
     want_scale = ref.new_scale(history, scale, name)
     assert_close(np.asarray(s), np.array([want_scale]), family='elementwise')
     assert_close(np.asarray(h), ref.new_history(x, history), family='exact')
-    assert_close(np.asarray(qx), ref.qdq(x, name, np.asarray(s)[0]),
-                 family='exact')
+    assert_close(np.asarray(qx), ref.qdq(x, name, np.asarray(s)[0]), family='exact')
 
 
 def test_zero_history_keeps_the_scale():
-    s, h = fp8_ops.update_fp8_meta(jnp.ones(3), jnp.float8_e4m3fn,
-                                   jnp.array([2.0]), jnp.zeros(4))
+    s, h = fp8_ops.update_fp8_meta(jnp.ones(3), jnp.float8_e4m3fn, jnp.array([2.0]), jnp.zeros(4))
     assert_close(np.asarray(s), np.array([2.0], np.float32), family='exact')
-    assert_close(np.asarray(h), np.array([1.0, 0, 0, 0], np.float32),
-                 family='exact')
+    assert_close(np.asarray(h), np.array([1.0, 0, 0, 0], np.float32), family='exact')
 
 
 def test_qdq_relative_error_is_within_half_an_ulp():
     # Normal-range e4m3 values are off by at most 2**-4 relative (3 mantissa bits).
-    x = jnp.asarray(np.random.default_rng(2).uniform(0.02, 400, size=200),
-                    jnp.float32)
+    x = jnp.asarray(np.random.default_rng(2).uniform(0.02, 400, size=200), jnp.float32)
     err = jnp.abs(fp8_ops.qdq(x, jnp.float8_e4m3fn, jnp.ones(1), jnp.float32) - x)
     half_ulp = float(jnp.finfo(jnp.float8_e4m3fn).eps) / 2
     assert bool(jnp.all(err <= half_ulp * x))
@@ -118,8 +109,7 @@ def test_fp32_max_grad_merges_gradients_with_max():
     x = jnp.array([[1.0, -4.0], [2.5, 0.5]])
 
     def used_twice(x, scale, history):
-        f = lambda v: fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, v, scale,
-                                     history).sum()
+        f = lambda v: fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, v, scale, history).sum()
         return f(x) + f(3 * x)
 
     meta = lambda v: jax.lax.convert_element_type(v, fp8_ops.fp32_max_grad)

@@ -58,8 +58,7 @@ def worker_env(devices):
     flags = [f for f in env.get('XLA_FLAGS', '').split() if not f.startswith(_DEVICE_FLAG)]
     env['XLA_FLAGS'] = ' '.join(flags + [f'{_DEVICE_FLAG}={devices}'])
     env['JAX_PLATFORMS'] = 'cpu'
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (str(ROOT), env.get('PYTHONPATH')) if p)
     return env
 
 
@@ -101,12 +100,27 @@ def run_workers(role, *, processes, devices, workdir, timeout, args=(), tag=None
         for pid in range(processes):
             out = workdir / f'{tag}_{pid}.json'
             log = workdir / f'{tag}_{pid}.log'
-            cmd = [sys.executable, '-m', 'tests.nnjax.scale.worker', role,
-                   '--process-id', str(pid), '--num-processes', str(processes),
-                   '--port', str(port), '--out', str(out), *map(str, args)]
+            cmd = [
+                sys.executable,
+                '-m',
+                'tests.nnjax.scale.worker',
+                role,
+                '--process-id',
+                str(pid),
+                '--num-processes',
+                str(processes),
+                '--port',
+                str(port),
+                '--out',
+                str(out),
+                *map(str, args),
+            ]
             with open(log, 'wb') as log_file:
-                procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log_file,
-                                              stderr=subprocess.STDOUT, start_new_session=True))
+                procs.append(
+                    subprocess.Popen(
+                        cmd, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+                    )
+                )
             outs.append(out)
             logs.append(log)
         deadline = time.monotonic() + timeout
@@ -127,8 +141,6 @@ def run_workers(role, *, processes, devices, workdir, timeout, args=(), tag=None
     if problem is None and not all(out.exists() for out in outs):
         problem = 'a worker exited 0 without writing its result'
     if problem is not None:
-        tails = '\n'.join(f'--- {tag} process {i} log ---\n{_log_tail(log)}'
-                          for i, log in enumerate(logs))
-        raise WorkerError(f'{tag} workers failed: {problem}\n{tails}',
-                          pids=[proc.pid for proc in procs])
+        tails = '\n'.join(f'--- {tag} process {i} log ---\n{_log_tail(log)}' for i, log in enumerate(logs))
+        raise WorkerError(f'{tag} workers failed: {problem}\n{tails}', pids=[proc.pid for proc in procs])
     return [json.loads(out.read_text()) for out in outs]

@@ -31,8 +31,7 @@ def test_a_failed_process_ends_the_run_and_its_peers(tmp_path):
     # The deadline is far off: the run must end because process 0 failed,
     # with process 1 still running (exit code None) until it was killed.
     with pytest.raises(launcher.WorkerError) as info:
-        launcher.run_workers('hang', processes=2, devices=1, workdir=tmp_path,
-                             timeout=300, args=['--fail-first'])
+        launcher.run_workers('hang', processes=2, devices=1, workdir=tmp_path, timeout=300, args=['--fail-first'])
     message = str(info.value)
     assert 'exit codes [1, None]' in message
     assert 'fails on purpose' in message  # the failing process's log is shown

@@ -74,9 +74,15 @@ def _start(phase, ckpt_dir, logs):
     procs = []
     for pid in range(2):
         log = open(logs / f'{phase}_{pid}.log', 'w')
-        procs.append(subprocess.Popen(
-            [sys.executable, '-c', _JOB, str(port), str(pid), phase, str(ckpt_dir)],
-            env=worker_env(4), stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, '-c', _JOB, str(port), str(pid), phase, str(ckpt_dir)],
+                env=worker_env(4),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
     return procs
 
 
@@ -116,5 +122,6 @@ def test_preempted_async_save_leaves_the_previous_checkpoint(tmp_path):
     finally:
         _kill(procs)
     assert sorted(os.listdir(ckpt_dir)) == ['checkpoint_2']
-    np.testing.assert_array_equal(checkpoints.restore_checkpoint(ckpt_dir, None)['b'],
-                                  2 * np.arange(8, dtype=np.float32).reshape(2, 4))
+    np.testing.assert_array_equal(
+        checkpoints.restore_checkpoint(ckpt_dir, None)['b'], 2 * np.arange(8, dtype=np.float32).reshape(2, 4)
+    )

@@ -45,16 +45,16 @@ MESH_SIZES = {'data': 2, 'model': 4}
 # bias (embed), heads_in (embed, heads, kv), heads_out (heads, kv, embed).
 EXPECTED_SPECS = {
     # parameter                   data_parallel  fsdp                        tensor_parallel         fsdp_tp
-    'Dense_0/bias':               ((),           (),                         (),                     ()),
-    'Dense_0/kernel':             ((),           ('data',),                  (),                     ('data',)),
-    'LayerNorm_0/bias':           ((),           ('data',),                  (),                     ('data',)),
-    'LayerNorm_0/scale':          ((),           ('data',),                  (),                     ('data',)),
-    'ScanBlock_0/Dense_0/bias':   ((),           (),                         (None, 'model'),        (None, 'model')),
-    'ScanBlock_0/Dense_0/kernel': ((),           (None, 'data'),             (None, None, 'model'),  (None, 'data', 'model')),
-    'ScanBlock_0/Dense_1/bias':   ((),           (None, 'data'),             (),                     (None, 'data')),
-    'ScanBlock_0/Dense_1/kernel': ((),           (None, None, 'data'),       (None, 'model'),        (None, 'model', 'data')),
-    'ScanBlock_0/heads_in':       ((),           (None, 'data'),             (None, None, 'model'),  (None, 'data', 'model')),
-    'ScanBlock_0/heads_out':      ((),           (None, None, None, 'data'), (None, 'model'),        (None, 'model', None, 'data')),
+    'Dense_0/bias': ((), (), (), ()),
+    'Dense_0/kernel': ((), ('data',), (), ('data',)),
+    'LayerNorm_0/bias': ((), ('data',), (), ('data',)),
+    'LayerNorm_0/scale': ((), ('data',), (), ('data',)),
+    'ScanBlock_0/Dense_0/bias': ((), (), (None, 'model'), (None, 'model')),
+    'ScanBlock_0/Dense_0/kernel': ((), (None, 'data'), (None, None, 'model'), (None, 'data', 'model')),
+    'ScanBlock_0/Dense_1/bias': ((), (None, 'data'), (), (None, 'data')),
+    'ScanBlock_0/Dense_1/kernel': ((), (None, None, 'data'), (None, 'model'), (None, 'model', 'data')),
+    'ScanBlock_0/heads_in': ((), (None, 'data'), (None, None, 'model'), (None, 'data', 'model')),
+    'ScanBlock_0/heads_out': ((), (None, None, None, 'data'), (None, 'model'), (None, 'model', None, 'data')),
 }
 RULE_SET_COLUMNS = ('data_parallel', 'fsdp', 'tensor_parallel', 'fsdp_tp')
 
@@ -75,12 +75,12 @@ def _as_spec(entries):
 
 def _shards(spec):
     """How many pieces a spec cuts an array into on the 2x4 mesh."""
-    axes = [a for entry in spec if entry is not None
-            for a in (entry if isinstance(entry, tuple) else (entry,))]
+    axes = [a for entry in spec if entry is not None for a in (entry if isinstance(entry, tuple) else (entry,))]
     return math.prod(MESH_SIZES[a] for a in axes)
 
 
 # --- the runs ------------------------------------------------------------------
+
 
 @pytest.fixture(scope='module')
 def workdir(tmp_path_factory):
@@ -95,8 +95,14 @@ def ckpt_dir(workdir):
 @pytest.fixture(scope='module')
 def two(workdir, ckpt_dir):
     return launcher.run_workers(
-        'multi', processes=2, devices=4, workdir=workdir, timeout=TIMEOUT_S, tag='two',
-        args=['--ckpt-dir', ckpt_dir, '--rules', *TRAINED])
+        'multi',
+        processes=2,
+        devices=4,
+        workdir=workdir,
+        timeout=TIMEOUT_S,
+        tag='two',
+        args=['--ckpt-dir', ckpt_dir, '--rules', *TRAINED],
+    )
 
 
 @pytest.fixture(scope='module')
@@ -107,18 +113,26 @@ def one(request, workdir, ckpt_dir):
         args += ['--ckpt-dir', ckpt_dir, '--saved-by', 2]
     except launcher.WorkerError:
         pass
-    return launcher.run_workers('single', processes=1, devices=8, workdir=workdir,
-                                timeout=TIMEOUT_S, tag='one', args=args)[0]
+    return launcher.run_workers(
+        'single', processes=1, devices=8, workdir=workdir, timeout=TIMEOUT_S, tag='one', args=args
+    )[0]
 
 
 @pytest.fixture(scope='module')
 def one_gloo(workdir):
-    return launcher.run_workers('multi', processes=1, devices=8, workdir=workdir,
-                                timeout=TIMEOUT_S, tag='one_gloo',
-                                args=['--rules', TRAINED[0]])[0]
+    return launcher.run_workers(
+        'multi',
+        processes=1,
+        devices=8,
+        workdir=workdir,
+        timeout=TIMEOUT_S,
+        tag='one_gloo',
+        args=['--rules', TRAINED[0]],
+    )[0]
 
 
 # --- initialising into the shardings -------------------------------------------
+
 
 @pytest.mark.parametrize('rule_set', RULE_SET_COLUMNS)
 def test_init_lands_in_the_shardings_the_rules_imply(one, rule_set):
@@ -153,6 +167,7 @@ def test_fsdp_and_tensor_parallel_rules_shrink_the_per_device_state(one):
 
 # --- the same training in one and in two processes -----------------------------
 
+
 def test_two_processes_train_on_one_mesh_that_spans_them(two):
     for pid, result in enumerate(two):
         assert result['process_index'] == pid and result['process_count'] == 2
@@ -176,16 +191,16 @@ def test_sharded_losses_are_bitwise_equal_with_the_same_collectives(one_gloo, tw
 def test_sharded_losses_with_in_process_collectives_differ_by_summation_order_only(one, two):
     # 4-way all-reduces over 'model' may add in another order in XLA's
     # in-process collectives than in gloo's: at most last-bit differences.
-    assert_close(np.float32(one['train']['losses']['fsdp_tp']),
-                 np.float32(two[0]['losses']['fsdp_tp']), family='reduction')
+    assert_close(
+        np.float32(one['train']['losses']['fsdp_tp']), np.float32(two[0]['losses']['fsdp_tp']), family='reduction'
+    )
 
 
 # --- the two processes' checkpoint, restored in one ----------------------------
 
 # Target label (see worker._restore_report) -> devices of its mesh. The
 # abstract target holds only shapes, dtypes and shardings.
-RESTORE_TARGETS = {'1x8': 8, '2x4': 8, '2x4 tensor_parallel': 8, '2x2 on 4 devices': 4,
-                   'abstract 2x2 on 4 devices': 4}
+RESTORE_TARGETS = {'1x8': 8, '2x4': 8, '2x4 tensor_parallel': 8, '2x2 on 4 devices': 4, 'abstract 2x2 on 4 devices': 4}
 
 
 @pytest.mark.parametrize('target', RESTORE_TARGETS)
@@ -197,7 +212,7 @@ def test_checkpoint_from_two_processes_restores_onto_any_mesh(two, one, target):
     assert entry['type'] == 'TrainState'
     assert entry['missing'] == [] and entry['extra'] == []
     assert entry['sharding_mismatch'] == []  # exactly the target's shardings
-    assert entry['value_mismatch'] == []     # exactly the saved values
+    assert entry['value_mismatch'] == []  # exactly the saved values
 
 
 def test_checkpoint_from_two_processes_restores_as_host_arrays_without_target(two, one):

@@ -61,9 +61,10 @@ def _spec_json(spec):
 
 def _describe(state, device):
     """Per leaf: shape, dtype, spec; plus the bytes held on ``device``."""
-    leaves = {path: {'shape': list(leaf.shape), 'dtype': str(leaf.dtype),
-                     'spec': _spec_json(leaf.sharding.spec)}
-              for path, leaf in workload.named_leaves(state).items()}
+    leaves = {
+        path: {'shape': list(leaf.shape), 'dtype': str(leaf.dtype), 'spec': _spec_json(leaf.sharding.spec)}
+        for path, leaf in workload.named_leaves(state).items()
+    }
     return {'leaves': leaves, 'device0_bytes': workload.device_bytes(state, device)}
 
 
@@ -76,8 +77,8 @@ def _init_report(mesh):
         states[name] = state = workload.sharded_init(mesh, rules)
         entry = _describe(state, jax.devices()[0])
         entry['values_differ'] = sorted(
-            k for k, v in workload.named_leaves(state).items()
-            if not np.array_equal(np.asarray(v), plain[k]))
+            k for k, v in workload.named_leaves(state).items() if not np.array_equal(np.asarray(v), plain[k])
+        )
         report[name] = entry
     return states, report
 
@@ -97,8 +98,7 @@ def _train_report(mesh, rule_sets, initial=None):
     }
     first = None
     for name in rule_sets:
-        state, losses = workload.train(mesh, workload.RULE_SETS[name], STEPS,
-                                       state=(initial or {}).get(name))
+        state, losses = workload.train(mesh, workload.RULE_SETS[name], STEPS, state=(initial or {}).get(name))
         first = state if first is None else first
         report['losses'][name] = losses
     return first, report
@@ -119,8 +119,9 @@ def _dump_own_shards(state, path):
 
 def _role_multi(opts):
     jax.config.update('jax_cpu_collectives_implementation', 'gloo')
-    jax.distributed.initialize(coordinator_address=f'127.0.0.1:{opts.port}',
-                               num_processes=opts.num_processes, process_id=opts.process_id)
+    jax.distributed.initialize(
+        coordinator_address=f'127.0.0.1:{opts.port}', num_processes=opts.num_processes, process_id=opts.process_id
+    )
     mesh = workload.make_mesh(TRAIN_MESH)
     state, result = _train_report(mesh, opts.rules)
     if opts.ckpt_dir:
@@ -143,7 +144,8 @@ def _save(state, opts):
     try:
         checkpointer = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
         path = checkpoints.save_checkpoint_multiprocess(
-            opts.ckpt_dir, state, step=STEPS, keep=2, orbax_checkpointer=checkpointer)
+            opts.ckpt_dir, state, step=STEPS, keep=2, orbax_checkpointer=checkpointer
+        )
         checkpointer.wait_until_finished()
     finally:
         multihost_utils.process_allgather = real
@@ -178,9 +180,13 @@ def _restore_report(opts, initialised):
 
     def compare(restored, target_shardings):
         leaves = workload.named_leaves(restored)
-        report = {'missing': sorted(set(saved) - set(leaves)),
-                  'extra': sorted(set(leaves) - set(saved)),
-                  'value_mismatch': [], 'sharding_mismatch': [], 'not_numpy': []}
+        report = {
+            'missing': sorted(set(saved) - set(leaves)),
+            'extra': sorted(set(leaves) - set(saved)),
+            'value_mismatch': [],
+            'sharding_mismatch': [],
+            'not_numpy': [],
+        }
         for name, leaf in leaves.items():
             if name not in saved:
                 continue
@@ -192,17 +198,20 @@ def _restore_report(opts, initialised):
                     report['not_numpy'].append(f'{name}: {type(leaf).__name__}')
             elif getattr(leaf, 'sharding', None) != target_shardings[name]:
                 report['sharding_mismatch'].append(
-                    f'{name}: {getattr(leaf, "sharding", type(leaf).__name__)} '
-                    f'!= {target_shardings[name]}')
+                    f'{name}: {getattr(leaf, "sharding", type(leaf).__name__)} != {target_shardings[name]}'
+                )
         return report
 
     report = {'uncovered_saved_leaves': uncovered, 'meshes': {}}
     # Targets on other meshes and layouts than the saved 2x4 / fsdp_tp one.
     # (label, mesh shape, rule set, abstract target: shapes and shardings only)
-    targets = (('1x8', (1, 8), 'fsdp_tp', False), ('2x4', (2, 4), 'fsdp_tp', False),
-               ('2x4 tensor_parallel', (2, 4), 'tensor_parallel', False),
-               ('2x2 on 4 devices', (2, 2), 'fsdp_tp', False),
-               ('abstract 2x2 on 4 devices', (2, 2), 'tensor_parallel', True))
+    targets = (
+        ('1x8', (1, 8), 'fsdp_tp', False),
+        ('2x4', (2, 4), 'fsdp_tp', False),
+        ('2x4 tensor_parallel', (2, 4), 'tensor_parallel', False),
+        ('2x2 on 4 devices', (2, 2), 'fsdp_tp', False),
+        ('abstract 2x2 on 4 devices', (2, 2), 'tensor_parallel', True),
+    )
     for label, shape, rule_set, abstract in targets:
         mesh = workload.make_mesh(shape)
         if shape == TRAIN_MESH:
@@ -250,10 +259,10 @@ def main(argv=None):
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--out', required=True)
     parser.add_argument('--ckpt-dir', default=None)
-    parser.add_argument('--rules', nargs='+', default=['fsdp_tp'],
-                        help='rule sets to train with; the first one is saved')
-    parser.add_argument('--saved-by', type=int, default=2,
-                        help='how many processes wrote the checkpoint (single role)')
+    parser.add_argument(
+        '--rules', nargs='+', default=['fsdp_tp'], help='rule sets to train with; the first one is saved'
+    )
+    parser.add_argument('--saved-by', type=int, default=2, help='how many processes wrote the checkpoint (single role)')
     parser.add_argument('--fail-first', action='store_true', help='hang role: process 0 fails')
     opts = parser.parse_args(argv)
     result = {'multi': _role_multi, 'single': _role_single, 'hang': _role_hang}[opts.role](opts)

@@ -38,8 +38,7 @@ RULE_SETS = {
     'tensor_parallel': (('batch', 'data'), ('mlp', 'model'), ('heads', 'model')),
     # Both at once: the layout trained and saved across processes, so that
     # gradients and parameters cross the process boundary ('data' spans them).
-    'fsdp_tp': (('batch', 'data'), ('embed', 'data'), ('mlp', 'model'),
-                ('heads', 'model')),
+    'fsdp_tp': (('batch', 'data'), ('embed', 'data'), ('mlp', 'model'), ('heads', 'model')),
 }
 
 
@@ -60,19 +59,15 @@ class Block(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        w_in = self.param('heads_in', _logical(_kernel, ('embed', 'heads', 'kv')),
-                          (EMBED, HEADS, KV))
-        h = nn.with_logical_constraint(jnp.tanh(jnp.einsum('be,ehk->bhk', x, w_in)),
-                                       ('batch', 'heads', 'kv'))
-        w_out = self.param('heads_out', _logical(_kernel, ('heads', 'kv', 'embed')),
-                           (HEADS, KV, EMBED))
-        x = nn.with_logical_constraint(x + jnp.einsum('bhk,hke->be', h, w_out),
-                                       ('batch', 'embed'))
-        m = nn.Dense(MLP, kernel_init=_logical(_kernel, ('embed', 'mlp')),
-                     bias_init=_logical(_zeros, ('mlp',)))(x)
+        w_in = self.param('heads_in', _logical(_kernel, ('embed', 'heads', 'kv')), (EMBED, HEADS, KV))
+        h = nn.with_logical_constraint(jnp.tanh(jnp.einsum('be,ehk->bhk', x, w_in)), ('batch', 'heads', 'kv'))
+        w_out = self.param('heads_out', _logical(_kernel, ('heads', 'kv', 'embed')), (HEADS, KV, EMBED))
+        x = nn.with_logical_constraint(x + jnp.einsum('bhk,hke->be', h, w_out), ('batch', 'embed'))
+        m = nn.Dense(MLP, kernel_init=_logical(_kernel, ('embed', 'mlp')), bias_init=_logical(_zeros, ('mlp',)))(x)
         m = nn.with_logical_constraint(nn.relu(m), ('batch', 'mlp'))
-        x = x + nn.Dense(EMBED, kernel_init=_logical(_kernel, ('mlp', 'embed')),
-                         bias_init=_logical(_zeros, ('embed',)))(m)
+        x = x + nn.Dense(
+            EMBED, kernel_init=_logical(_kernel, ('mlp', 'embed')), bias_init=_logical(_zeros, ('embed',))
+        )(m)
         return nn.with_logical_constraint(x, ('batch', 'embed')), None
 
 
@@ -82,13 +77,19 @@ class Classifier(nn.Module):
     @nn.compact
     def __call__(self, x):
         x = nn.with_logical_constraint(x, ('batch', 'embed'))
-        x, _ = nn.scan(Block, length=LAYERS, variable_axes={'params': 0},
-                       split_rngs={'params': True},
-                       metadata_params={nn.PARTITION_NAME: 'layer'})()(x)
-        x = nn.LayerNorm(scale_init=_logical(nn.initializers.ones_init(), ('embed',)),
-                         bias_init=_logical(_zeros, ('embed',)))(x)
-        return nn.Dense(CLASSES, kernel_init=_logical(_kernel, ('embed', 'classes')),
-                        bias_init=_logical(_zeros, ('classes',)))(x)
+        x, _ = nn.scan(
+            Block,
+            length=LAYERS,
+            variable_axes={'params': 0},
+            split_rngs={'params': True},
+            metadata_params={nn.PARTITION_NAME: 'layer'},
+        )()(x)
+        x = nn.LayerNorm(
+            scale_init=_logical(nn.initializers.ones_init(), ('embed',)), bias_init=_logical(_zeros, ('embed',))
+        )(x)
+        return nn.Dense(
+            CLASSES, kernel_init=_logical(_kernel, ('embed', 'classes')), bias_init=_logical(_zeros, ('classes',))
+        )(x)
 
 
 def make_mesh(shape, devices=None):
@@ -107,8 +108,7 @@ OPTIMIZER = optax.adam(1e-2)
 def init_fn():
     """A fresh TrainState (fixed key and input shape): what ``jax.jit`` shards."""
     variables = MODEL.init(jax.random.PRNGKey(0), jnp.ones((BATCH, EMBED), jnp.float32))
-    return train_state.TrainState.create(apply_fn=MODEL.apply, params=variables['params'],
-                                         tx=OPTIMIZER)
+    return train_state.TrainState.create(apply_fn=MODEL.apply, params=variables['params'], tx=OPTIMIZER)
 
 
 def state_shardings(mesh, rules):
@@ -161,14 +161,15 @@ def train(mesh, rules, steps, state=None):
     these rules), or from a fresh :func:`sharded_init`.
     """
     shardings = state_shardings(mesh, rules)
-    x_sharding = nn.logical_to_mesh_sharding(jax.sharding.PartitionSpec('batch', 'embed'),
-                                             mesh, rules)
+    x_sharding = nn.logical_to_mesh_sharding(jax.sharding.PartitionSpec('batch', 'embed'), mesh, rules)
     y_sharding = nn.logical_to_mesh_sharding(jax.sharding.PartitionSpec('batch'), mesh, rules)
     replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
     # A new function object per call, for the reason given in sharded_init.
-    step = jax.jit(lambda *args: _train_step(*args),
-                   in_shardings=(shardings, x_sharding, y_sharding),
-                   out_shardings=(shardings, replicated))
+    step = jax.jit(
+        lambda *args: _train_step(*args),
+        in_shardings=(shardings, x_sharding, y_sharding),
+        out_shardings=(shardings, replicated),
+    )
     state = sharded_init(mesh, rules) if state is None else state
     x, y = batch()
     x, y = global_array(x, x_sharding), global_array(y, y_sharding)
@@ -195,5 +196,9 @@ def named_leaves(tree):
 
 def device_bytes(tree, device):
     """Bytes of ``tree``'s arrays stored on ``device``."""
-    return sum(shard.data.nbytes for leaf in named_leaves(tree).values()
-               for shard in leaf.addressable_shards if shard.device == device)
+    return sum(
+        shard.data.nbytes
+        for leaf in named_leaves(tree).values()
+        for shard in leaf.addressable_shards
+        if shard.device == device
+    )

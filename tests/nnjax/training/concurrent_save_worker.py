@@ -35,8 +35,7 @@ def main(ckpt_dir, parity, barrier_dir):
     try:
         for i in range(SAVES):
             step = 2 * i + parity
-            checkpoints.save_checkpoint(ckpt_dir, state_at(step), step, keep=3,
-                                        overwrite=True)
+            checkpoints.save_checkpoint(ckpt_dir, state_at(step), step, keep=3, overwrite=True)
     except BaseException:  # noqa: BLE001 - report whatever failed
         traceback.print_exc()
         return 1

@@ -15,14 +15,17 @@ from nnjax import errors, serialization
 from nnjax.training import checkpoints
 from shared_spec.frozen_dict import FrozenDict
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _state(scale=1.0):
     return {
-        'params': {'Dense_0': {'kernel': np.arange(6, dtype=np.float32).reshape(2, 3) * scale,
-                               'bias': np.zeros(3, np.float32) + scale}},
+        'params': {
+            'Dense_0': {
+                'kernel': np.arange(6, dtype=np.float32).reshape(2, 3) * scale,
+                'bias': np.zeros(3, np.float32) + scale,
+            }
+        },
         'step': 3,
         'opt': (np.int32(7), {'mu': np.ones(2, np.float64) * scale}),
     }
@@ -39,6 +42,7 @@ def _assert_same_tree(actual, expected):
 
 
 # --- saving and restoring ----------------------------------------------------
+
 
 def test_save_writes_the_seed_layout_under_prefix_step(tmp_path):
     path = checkpoints.save_checkpoint(tmp_path, _state(), step=3)
@@ -85,18 +89,18 @@ def test_restore_from_a_file_path_and_a_given_step(tmp_path):
 
 
 def test_frozen_dict_and_python_scalars_round_trip(tmp_path):
-    target = {'params': FrozenDict({'w': np.ones(2, np.float32)}), 'lr': 0.5,
-              'name': 'run', 'empty': {}}
+    target = {'params': FrozenDict({'w': np.ones(2, np.float32)}), 'lr': 0.5, 'name': 'run', 'empty': {}}
     checkpoints.save_checkpoint(tmp_path, target, 0)
     restored = checkpoints.restore_checkpoint(
-        tmp_path, {'params': FrozenDict({'w': np.zeros(2, np.float32)}), 'lr': 0.0,
-                   'name': '', 'empty': {}})
+        tmp_path, {'params': FrozenDict({'w': np.zeros(2, np.float32)}), 'lr': 0.0, 'name': '', 'empty': {}}
+    )
     assert isinstance(restored['params'], FrozenDict)
     assert restored['lr'] == 0.5 and restored['name'] == 'run'
 
 
 def test_step_types(tmp_path):
     import jax.numpy as jnp
+
     assert checkpoints.save_checkpoint(tmp_path, {}, jnp.int32(5)).endswith('checkpoint_5')
     assert checkpoints.save_checkpoint(tmp_path, {}, np.int64(6)).endswith('checkpoint_6')
     assert checkpoints.save_checkpoint(tmp_path, {}, 6.5).endswith('checkpoint_6.5')
@@ -110,12 +114,16 @@ def test_step_types(tmp_path):
 
 # --- ordering, retention, overwrite ------------------------------------------
 
-@pytest.mark.parametrize('names, latest', [
-    (['ckpt_1', 'ckpt_2', 'ckpt_3'], 'ckpt_3'),
-    (['ckpt_0.01', 'ckpt_0.1', 'ckpt_0.001'], 'ckpt_0.1'),
-    (['ckpt_-1.0', 'ckpt_1.0', 'ckpt_1e5'], 'ckpt_1e5'),
-    (['ckpt_9', 'ckpt_10', 'ckpt_100', 'ckpt_final', 'ckpt_'], 'ckpt_100'),
-])
+
+@pytest.mark.parametrize(
+    'names, latest',
+    [
+        (['ckpt_1', 'ckpt_2', 'ckpt_3'], 'ckpt_3'),
+        (['ckpt_0.01', 'ckpt_0.1', 'ckpt_0.001'], 'ckpt_0.1'),
+        (['ckpt_-1.0', 'ckpt_1.0', 'ckpt_1e5'], 'ckpt_1e5'),
+        (['ckpt_9', 'ckpt_10', 'ckpt_100', 'ckpt_final', 'ckpt_'], 'ckpt_100'),
+    ],
+)
 def test_latest_checkpoint_sorts_naturally(tmp_path, names, latest):
     for name in names:
         (tmp_path / name).write_bytes(b'')
@@ -148,10 +156,8 @@ def test_keep_every_n_steps_keeps_the_milestones(tmp_path):
     # at least n steps after the last kept; step 0 never counts. From 0..10
     # with n=3 that keeps 1, 4, 7, plus the newest (keep=1): 10.
     for step in range(11):
-        checkpoints.save_checkpoint(tmp_path, {'s': step}, step, keep=1,
-                                    keep_every_n_steps=3)
-    assert _names(tmp_path) == ['checkpoint_1', 'checkpoint_10', 'checkpoint_4',
-                                'checkpoint_7']
+        checkpoints.save_checkpoint(tmp_path, {'s': step}, step, keep=1, keep_every_n_steps=3)
+    assert _names(tmp_path) == ['checkpoint_1', 'checkpoint_10', 'checkpoint_4', 'checkpoint_7']
 
 
 def test_prefixes_do_not_interfere(tmp_path):
@@ -201,8 +207,7 @@ def test_refused_arguments_leave_the_directory_alone(tmp_path):
     with pytest.raises(TypeError, match='orbax_checkpointer'):
         checkpoints.save_checkpoint(tmp_path, {}, 1, orbax_checkpointers=object())
     with pytest.raises(TypeError, match='not both'):
-        checkpoints.save_checkpoint(tmp_path, {}, 1, orbax_checkpointer=object(),
-                                    orbax_checkpointers=object())
+        checkpoints.save_checkpoint(tmp_path, {}, 1, orbax_checkpointer=object(), orbax_checkpointers=object())
     with pytest.raises(ValueError, match='gda_manager'):
         checkpoints.save_checkpoint_multiprocess(tmp_path, {}, 1, gda_manager=object())
     with pytest.raises(ValueError, match='gda_manager'):
@@ -223,8 +228,7 @@ def test_directory_that_orbax_did_not_write_is_reported(tmp_path):
 def test_async_manager_writes_in_order(tmp_path):
     manager = checkpoints.AsyncManager()
     for step in range(3):
-        checkpoints.save_checkpoint(tmp_path, {'v': step}, step, keep=2,
-                                    async_manager=manager)
+        checkpoints.save_checkpoint(tmp_path, {'v': step}, step, keep=2, async_manager=manager)
     manager.wait_previous_save()
     assert _names(tmp_path) == ['checkpoint_1', 'checkpoint_2']
     with pytest.raises(errors.InvalidCheckpointError):
@@ -233,10 +237,10 @@ def test_async_manager_writes_in_order(tmp_path):
 
 def test_multiprocess_save_with_one_process(tmp_path):
     import jax.numpy as jnp
+
     path = checkpoints.save_checkpoint_multiprocess(tmp_path, {'w': jnp.arange(3)}, 4)
     assert path.endswith('checkpoint_4')
-    np.testing.assert_array_equal(
-        checkpoints.restore_checkpoint(tmp_path, None)['w'], np.arange(3))
+    np.testing.assert_array_equal(checkpoints.restore_checkpoint(tmp_path, None)['w'], np.arange(3))
 
 
 # --- crash safety -------------------------------------------------------------
@@ -276,7 +280,11 @@ _CHILD = textwrap.dedent('''
 def test_a_write_killed_midway_leaves_the_previous_checkpoint(tmp_path):
     child = subprocess.Popen(
         [sys.executable, '-c', _CHILD.format(root=ROOT), str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     watchdog = threading.Timer(90, child.kill)
     watchdog.start()
     try:
@@ -304,8 +312,7 @@ def test_a_write_killed_midway_leaves_the_previous_checkpoint(tmp_path):
     assert restored['step'] == 1
     np.testing.assert_array_equal(restored['w'], np.arange(4096, dtype=np.float32))
     # A later save of step 2 succeeds and sweeps the stale temporary file.
-    checkpoints.save_checkpoint(tmp_path, {'w': np.arange(4096, dtype=np.float32) * 2,
-                                           'step': 2}, 2)
+    checkpoints.save_checkpoint(tmp_path, {'w': np.arange(4096, dtype=np.float32) * 2, 'step': 2}, 2)
     assert _names(tmp_path) == ['checkpoint_2']
     assert (tmp_path / 'checkpoint_2').read_bytes() == full
 
@@ -336,10 +343,11 @@ def test_a_failed_write_removes_its_temporary_file(tmp_path, monkeypatch):
 
 # --- corrupt files -------------------------------------------------------------
 
+
 def _corrupt_cases():
     good = serialization.to_bytes(_state())
     return {
-        'truncated': (good[:len(good) // 2], 'truncated'),
+        'truncated': (good[: len(good) // 2], 'truncated'),
         'garbage': (b'this is not a checkpoint at all', 'msgpack'),
         'invalid-type-byte': (b'\xc1\x00\x01', 'not msgpack'),
         'empty': (b'', 'empty'),
@@ -364,9 +372,10 @@ def test_corrupt_files_raise_corrupt_checkpoint_error(tmp_path, kind):
 
 # --- mismatched targets ---------------------------------------------------------
 
+
 def _mismatch_cases():
     missing = _state()
-    del missing['params']['Dense_0']['bias']            # the file has an extra key
+    del missing['params']['Dense_0']['bias']  # the file has an extra key
     extra = _state()
     extra['params']['Dense_0']['scale'] = np.ones(3, np.float32)  # the file lacks it
     shape = _state()
@@ -377,8 +386,7 @@ def _mismatch_cases():
     structure['step'] = {'count': 0}
     return {
         'missing-key': (missing, '/params/Dense_0', 'keys', ['kernel'], ['bias', 'kernel']),
-        'extra-key': (extra, '/params/Dense_0', 'keys', ['bias', 'kernel', 'scale'],
-                      ['bias', 'kernel']),
+        'extra-key': (extra, '/params/Dense_0', 'keys', ['bias', 'kernel', 'scale'], ['bias', 'kernel']),
         'shape': (shape, '/params/Dense_0/kernel', 'shape', (3, 2), (2, 3)),
         'dtype': (dtype, '/opt/1/mu', 'dtype', 'float32', 'float64'),
         'leaf-vs-dict': (structure, '/step', 'keys', ['count'], 'a leaf of type int'),
@@ -426,35 +434,42 @@ def test_without_strict_the_checkpoint_gives_shapes_and_dtypes(tmp_path, caplog)
     assert checkpoints.restore_checkpoint(tmp_path, dtype_case)['opt'][1]['mu'].dtype == np.float64
     # A file holding one array (no tree) restores too.
     checkpoints.save_checkpoint(tmp_path / 'one', np.arange(10), 0)
-    np.testing.assert_array_equal(checkpoints.restore_checkpoint(tmp_path / 'one', None),
-                                  np.arange(10))
+    np.testing.assert_array_equal(checkpoints.restore_checkpoint(tmp_path / 'one', None), np.arange(10))
 
 
 def test_scalars_none_and_zero_d_arrays_are_lenient(tmp_path):
     import jax.numpy as jnp
-    checkpoints.save_checkpoint(tmp_path, {'step': jnp.int32(4), 'count': 2,
-                                           'config': {'depth': 3}}, 1)
+
+    checkpoints.save_checkpoint(tmp_path, {'step': jnp.int32(4), 'count': 2, 'config': {'depth': 3}}, 1)
     # A Python int takes a 0-d array; a 0-d array takes a Python int; None takes anything.
-    restored = checkpoints.restore_checkpoint(
-        tmp_path, {'step': 0, 'count': np.zeros((), np.int64), 'config': None})
+    restored = checkpoints.restore_checkpoint(tmp_path, {'step': 0, 'count': np.zeros((), np.int64), 'config': None})
     assert int(restored['step']) == 4 and restored['count'] == 2
     assert restored['config'] == {'depth': 3}
     with pytest.raises(errors.CheckpointMismatchError) as info:
-        checkpoints.restore_checkpoint(tmp_path, {'step': np.zeros(2, np.int32), 'count': 0,
-                                                  'config': None}, strict=True)
+        checkpoints.restore_checkpoint(
+            tmp_path, {'step': np.zeros(2, np.int32), 'count': 0, 'config': None}, strict=True
+        )
     assert (info.value.key_path, info.value.what, info.value.found) == ('/step', 'shape', ())
 
 
 # --- pre-Linen names -------------------------------------------------------------
 
+
 def test_convert_pre_linen():
-    pre = {'Conv_0': {'kernel': 1}, 'Dense_1': {'kernel': 2}, 'Conv_2': {'bias': 3},
-           'Block_3': {'Dense_0': {'k': 4}, 'LayerNorm_1': {'s': 5}, 'Dense_2': {'k': 6}},
-           'scale': 7}
+    pre = {
+        'Conv_0': {'kernel': 1},
+        'Dense_1': {'kernel': 2},
+        'Conv_2': {'bias': 3},
+        'Block_3': {'Dense_0': {'k': 4}, 'LayerNorm_1': {'s': 5}, 'Dense_2': {'k': 6}},
+        'scale': 7,
+    }
     assert checkpoints.convert_pre_linen(pre) == {
-        'Conv_0': {'kernel': 1}, 'Dense_0': {'kernel': 2}, 'Conv_1': {'bias': 3},
+        'Conv_0': {'kernel': 1},
+        'Dense_0': {'kernel': 2},
+        'Conv_1': {'bias': 3},
         'Block_0': {'Dense_0': {'k': 4}, 'LayerNorm_0': {'s': 5}, 'Dense_1': {'k': 6}},
-        'scale': 7}
+        'scale': 7,
+    }
     linen = {'Conv_0': {}, 'Conv_1': {}, 'Dense_0': {'kernel': 1}}
     assert checkpoints.convert_pre_linen(linen) == linen
     frozen = checkpoints.convert_pre_linen(FrozenDict({'Dense_1': {'w': 1}}))

@@ -32,8 +32,12 @@ def _names(d):
 
 def _state(seed=0):
     rng = np.random.default_rng(seed)
-    params = {'Dense_0': {'kernel': jax.numpy.asarray(rng.normal(size=(5, 3)), np.float32),
-                          'bias': jax.numpy.zeros(3, np.float32)}}
+    params = {
+        'Dense_0': {
+            'kernel': jax.numpy.asarray(rng.normal(size=(5, 3)), np.float32),
+            'bias': jax.numpy.zeros(3, np.float32),
+        }
+    }
     return train_state.TrainState.create(apply_fn=None, params=params, tx=optax.adam(1e-2))
 
 
@@ -75,20 +79,17 @@ def test_restore_gives_what_the_target_holds(tmp_path):
     _assert_same(restored, state)
     # A NumPy target gives NumPy arrays; no target gives the raw state dict of host arrays.
     host = jax.tree_util.tree_map(np.asarray, state)
-    assert isinstance(checkpoints.restore_checkpoint(tmp_path, host).params['Dense_0']['kernel'],
-                      np.ndarray)
+    assert isinstance(checkpoints.restore_checkpoint(tmp_path, host).params['Dense_0']['kernel'], np.ndarray)
     raw = checkpoints.restore_checkpoint(tmp_path, None)
     assert sorted(raw) == ['opt_state', 'params', 'step']
     assert isinstance(raw['params']['Dense_0']['kernel'], np.ndarray)
-    np.testing.assert_array_equal(raw['params']['Dense_0']['kernel'],
-                                  np.asarray(state.params['Dense_0']['kernel']))
+    np.testing.assert_array_equal(raw['params']['Dense_0']['kernel'], np.asarray(state.params['Dense_0']['kernel']))
     # An abstract target (shapes, dtypes, shardings) restores as well.
     abstract = jax.eval_shape(lambda: state)
     device = jax.devices()[0]
     abstract = jax.tree_util.tree_map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                       sharding=jax.sharding.SingleDeviceSharding(device)),
-        abstract)
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=jax.sharding.SingleDeviceSharding(device)), abstract
+    )
     from_abstract = checkpoints.restore_checkpoint(tmp_path, abstract)
     _assert_same(from_abstract.params, state.params)
     _assert_same(from_abstract.opt_state, state.opt_state)
@@ -103,12 +104,10 @@ def test_mismatched_target_names_the_leaf_and_leaves_files(tmp_path, orbax_flag)
         checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros((2, 3), np.float32)})
     assert info.value.what == 'keys'
     with pytest.raises(errors.CheckpointMismatchError) as info:
-        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros((3, 2), np.float32), 'step': 0},
-                                       strict=True)
+        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros((3, 2), np.float32), 'step': 0}, strict=True)
     assert (info.value.key_path, info.value.what) == ('/w', 'shape')
     with pytest.raises(errors.CheckpointMismatchError) as info:
-        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros((2, 3), np.int32), 'step': 0},
-                                       strict=True)
+        checkpoints.restore_checkpoint(tmp_path, {'w': np.zeros((2, 3), np.int32), 'step': 0}, strict=True)
     assert info.value.what == 'dtype'
     assert _names(tmp_path / 'checkpoint_1') == before
     # Without strict, the saved shape and dtype come back, as in the seed system.
@@ -138,8 +137,7 @@ def test_orbax_transforms_fill_what_the_checkpoint_lacks(tmp_path, orbax_flag):
 
     state = _state()
     checkpoints.save_checkpoint(tmp_path, state, 4)
-    custom = CustomTrainState.create(apply_fn=None, params=state.params, tx=optax.adam(1e-2),
-                                     batch_stats=np.arange(10))
+    custom = CustomTrainState.create(apply_fn=None, params=state.params, tx=optax.adam(1e-2), batch_stats=np.arange(10))
     with pytest.raises(errors.CheckpointMismatchError, match='batch_stats'):
         checkpoints.restore_checkpoint(tmp_path, custom)
     restored = checkpoints.restore_checkpoint(tmp_path, custom, step=4, orbax_transforms={})
@@ -171,12 +169,14 @@ class _Gate:
             self.reached.set()
             assert self.release.wait(60), 'the test never released the save'
             return fn(*args, **kwargs)
+
         return gated
 
 
 def _train_step(state, x):
     def loss(params):
         return ((x @ params['Dense_0']['kernel'] + params['Dense_0']['bias']) ** 2).mean()
+
     return state.apply_gradients(grads=jax.grad(loss)(state.params))
 
 
@@ -189,8 +189,7 @@ def test_training_steps_run_while_an_async_save_is_written(tmp_path, monkeypatch
     expected_next = step(state, x)
     if kind == 'orbax':
         # Finalizing is the last thing before Orbax renames the directory into place.
-        monkeypatch.setattr(ocp.PyTreeCheckpointHandler, 'finalize',
-                            gate.wrap(ocp.PyTreeCheckpointHandler.finalize))
+        monkeypatch.setattr(ocp.PyTreeCheckpointHandler, 'finalize', gate.wrap(ocp.PyTreeCheckpointHandler.finalize))
         saver = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
         kwargs = {'orbax_checkpointer': saver}
         wait = saver.wait_until_finished
@@ -214,15 +213,13 @@ def test_async_orbax_keeps_the_newest_committed_until_the_next_is(tmp_path):
     saver = ocp.AsyncCheckpointer(ocp.PyTreeCheckpointHandler())
     tmp_path = tmp_path / 'not_yet_created'
     for step in range(3):
-        checkpoints.save_checkpoint(tmp_path, {'v': np.full(2, step)}, step, keep=1,
-                                    orbax_checkpointer=saver)
+        checkpoints.save_checkpoint(tmp_path, {'v': np.full(2, step)}, step, keep=1, orbax_checkpointer=saver)
     saver.wait_until_finished()
     # The clean-up of an asynchronous save runs at the start of the next one.
     assert _names(tmp_path) == ['checkpoint_1', 'checkpoint_2']
     raw = checkpoints.restore_checkpoint(tmp_path, None, orbax_checkpointer=saver)
     np.testing.assert_array_equal(raw['v'], [2, 2])
-    checkpoints.save_checkpoint(tmp_path, {'v': np.full(2, 3)}, 3, keep=1,
-                                orbax_checkpointer=saver)
+    checkpoints.save_checkpoint(tmp_path, {'v': np.full(2, 3)}, 3, keep=1, orbax_checkpointer=saver)
     saver.wait_until_finished()
     assert _names(tmp_path) == ['checkpoint_2', 'checkpoint_3']
 
@@ -252,9 +249,13 @@ _KILLED_SAVE = textwrap.dedent('''
 def test_killed_orbax_save_leaves_the_previous_checkpoint_restorable(tmp_path):
     ckpt_dir = tmp_path / 'ckpt'
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, '-c', _KILLED_SAVE, str(ckpt_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, '-c', _KILLED_SAVE, str(ckpt_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.strip() == 'finalizing', 'the child never reached the second save'
@@ -270,15 +271,21 @@ def test_killed_orbax_save_leaves_the_previous_checkpoint_restorable(tmp_path):
     np.testing.assert_array_equal(restored['w'], np.arange(1000.0))
     assert restored['step'] == 1
     # The next save succeeds and sweeps the leftover.
-    checkpoints.save_checkpoint(ckpt_dir, {'w': np.ones(1000), 'step': 2}, 2,
-                                orbax_checkpointer=ocp.PyTreeCheckpointer())
+    checkpoints.save_checkpoint(
+        ckpt_dir, {'w': np.ones(1000), 'step': 2}, 2, orbax_checkpointer=ocp.PyTreeCheckpointer()
+    )
     assert _names(ckpt_dir) == ['checkpoint_2']
 
 
 def test_orbax_utils_args_follow_the_target():
     sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
-    target = {'a': jax.numpy.zeros((2, 3)), 'b': np.zeros(4, np.int32), 'n': None, 's': 'x',
-              'abstract': jax.ShapeDtypeStruct((5,), np.float32, sharding=sharding)}
+    target = {
+        'a': jax.numpy.zeros((2, 3)),
+        'b': np.zeros(4, np.int32),
+        'n': None,
+        's': 'x',
+        'abstract': jax.ShapeDtypeStruct((5,), np.float32, sharding=sharding),
+    }
     save_args = orbax_utils.save_args_from_target(target)
     assert all(isinstance(save_args[k], ocp.SaveArgs) for k in 'abs')
     assert save_args['n'] is None

@@ -87,10 +87,10 @@ _WORKER = textwrap.dedent('''
 
 
 def test_checkpoint_from_a_2x4_mesh_restores_onto_other_meshes(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT),
-               XLA_FLAGS='--xla_force_host_platform_device_count=8')
-    proc = subprocess.run([sys.executable, '-c', _WORKER, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XLA_FLAGS='--xla_force_host_platform_device_count=8')
+    proc = subprocess.run(
+        [sys.executable, '-c', _WORKER, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     layouts = [k for k in report if not k.endswith('/raw')]
@@ -103,7 +103,6 @@ def test_checkpoint_from_a_2x4_mesh_restores_onto_other_meshes(tmp_path):
             if 'step' in key:
                 assert leaf['equal'], where
                 continue
-            assert leaf == {'is_array': True, 'same_sharding': True, 'equal': True,
-                            'dtype_ok': True}, where
+            assert leaf == {'is_array': True, 'same_sharding': True, 'equal': True, 'dtype_ok': True}, where
     for fmt in ('orbax', 'msgpack'):
         assert report[f'{fmt}/raw'] == {'host': True, 'equal': True}

@@ -24,9 +24,11 @@ MEAN = np.array([1.0, 2.0], np.float64)
 
 
 def _saved():
-    return {'params': {'Dense_0': {'kernel': KERNEL.copy(), 'bias': BIAS.copy()}},
-            'batch_stats': {'BatchNorm_0': {'mean': MEAN.copy()}},
-            'step': 7}
+    return {
+        'params': {'Dense_0': {'kernel': KERNEL.copy(), 'bias': BIAS.copy()}},
+        'batch_stats': {'BatchNorm_0': {'mean': MEAN.copy()}},
+        'step': 7,
+    }
 
 
 def _save(tmp_path, state=None):
@@ -42,6 +44,7 @@ def _unchanged(path, data, target, target_bytes):
 
 
 # --- (a) partial targets ---------------------------------------------------------
+
 
 def test_a_dict_target_may_pick_a_part_of_the_checkpoint(tmp_path, caplog):
     path, data = _save(tmp_path)
@@ -107,8 +110,7 @@ def test_dataclasses_and_lists_still_need_their_exact_fields(tmp_path):
         checkpoints.restore_checkpoint(tmp_path / 'dc', _Small(params={'w': np.zeros(2)}))
     assert (info.value.key_path, info.value.found) == ('/', ['batch_stats', 'params'])
     # ... while a dict inside a dataclass may still pick a part.
-    restored = checkpoints.restore_checkpoint(
-        tmp_path / 'dc', _WithStats(params={'w': np.zeros(2)}, batch_stats={}))
+    restored = checkpoints.restore_checkpoint(tmp_path / 'dc', _WithStats(params={'w': np.zeros(2)}, batch_stats={}))
     assert restored.batch_stats == {} and list(restored.params) == ['w']
     _save(tmp_path / 'list', {'layers': [np.ones(1), np.ones(1), np.ones(1)]})
     with pytest.raises(errors.CheckpointMismatchError) as info:
@@ -117,6 +119,7 @@ def test_dataclasses_and_lists_still_need_their_exact_fields(tmp_path):
 
 
 # --- (b) other shapes and dtypes -------------------------------------------------
+
 
 def test_a_smaller_reference_gets_the_checkpoints_leaves(tmp_path):
     big = np.arange(16, dtype=np.int32).reshape(8, 2)
@@ -143,6 +146,7 @@ def test_from_state_dict_takes_any_leaf_when_not_strict():
 
 # --- (c) a bare array ------------------------------------------------------------
 
+
 def test_a_bare_array_checkpoint_restores_with_target_none(tmp_path):
     array = np.linspace(0.0, 1.0, 5)
     checkpoints.save_checkpoint(tmp_path, array, step=3)
@@ -153,6 +157,7 @@ def test_a_bare_array_checkpoint_restores_with_target_none(tmp_path):
 
 
 # --- strict=True -----------------------------------------------------------------
+
 
 @pytest.mark.parametrize('kind', ['extra-in-file', 'shape', 'dtype'])
 def test_strict_refuses_what_the_seed_lets_through(tmp_path, kind):

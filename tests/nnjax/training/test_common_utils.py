@@ -11,12 +11,10 @@ from nnjax.training import common_utils
 def test_onehot_values_shape_and_dtype():
     out = common_utils.onehot(jnp.array([[0, 2], [1, 7]]), 3)
     assert out.shape == (2, 2, 3) and out.dtype == jnp.float32
-    np.testing.assert_array_equal(out, np.float32([[[1, 0, 0], [0, 0, 1]],
-                                                   [[0, 1, 0], [0, 0, 0]]]))
+    np.testing.assert_array_equal(out, np.float32([[[1, 0, 0], [0, 0, 1]], [[0, 1, 0], [0, 0, 0]]]))
     smooth = common_utils.onehot(np.array([1]), 2, on_value=0.75, off_value=0.25)
     np.testing.assert_array_equal(smooth, np.float32([[0.25, 0.75]]))
-    np.testing.assert_array_equal(common_utils.onehot(np.array([0, 1]), 2),
-                                  jax.nn.one_hot(np.array([0, 1]), 2))
+    np.testing.assert_array_equal(common_utils.onehot(np.array([0, 1]), 2), jax.nn.one_hot(np.array([0, 1]), 2))
 
 
 def test_shard_reshapes_the_leading_axis_per_device():
@@ -54,9 +52,11 @@ def test_stack_forest_stacks_leafwise():
 
 
 def test_get_metrics_takes_replica_zero_and_stacks_over_steps():
-    device_metrics = [{'loss': jnp.array([0.5, 0.5]), 'acc': jnp.array([1, 1])},
-                      {'loss': jnp.array([0.25, 0.25]), 'acc': jnp.array([2, 2])},
-                      {'loss': jnp.array([0.125, 0.125]), 'acc': jnp.array([3, 3])}]
+    device_metrics = [
+        {'loss': jnp.array([0.5, 0.5]), 'acc': jnp.array([1, 1])},
+        {'loss': jnp.array([0.25, 0.25]), 'acc': jnp.array([2, 2])},
+        {'loss': jnp.array([0.125, 0.125]), 'acc': jnp.array([3, 3])},
+    ]
     metrics = common_utils.get_metrics(device_metrics)
     assert isinstance(metrics['loss'], np.ndarray)
     np.testing.assert_array_equal(metrics['loss'], np.float32([0.5, 0.25, 0.125]))

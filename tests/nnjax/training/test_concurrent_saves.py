@@ -29,11 +29,17 @@ STEPS = set(range(40))
 
 def _run_two_workers(ckpt_dir, barrier_dir):
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS='cpu')
-    procs = [subprocess.Popen([sys.executable, str(WORKER), str(ckpt_dir), str(parity),
-                               str(barrier_dir)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env=env, cwd=ROOT)
-             for parity in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), str(ckpt_dir), str(parity), str(barrier_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        for parity in (0, 1)
+    ]
     results = []
     try:
         for proc in procs:
@@ -58,12 +64,12 @@ def test_two_processes_saving_into_one_directory(tmp_path):
     listed = [n for n in names if n.startswith('checkpoint_')]
     assert listed, names
     for name in listed:
-        step = int(name[len('checkpoint_'):])
+        step = int(name[len('checkpoint_') :])
         assert step in STEPS
         target = {'w': np.zeros(64, np.float32), 'step': 0}
         restored = checkpoints.restore_checkpoint(ckpt_dir / name, target, strict=True)
         assert restored['step'] == step
         np.testing.assert_array_equal(restored['w'], np.full(64, step, np.float32))
-    newest = max(int(n[len('checkpoint_'):]) for n in listed)
+    newest = max(int(n[len('checkpoint_') :]) for n in listed)
     assert checkpoints.latest_checkpoint(ckpt_dir) == str(ckpt_dir / f'checkpoint_{newest}')
     assert checkpoints.restore_checkpoint(ckpt_dir, None)['step'] == newest

@@ -22,9 +22,14 @@ def _run(stopper, metrics):
 
 def test_defaults():
     stopper = EarlyStopping()
-    assert (stopper.min_delta, stopper.patience, stopper.best_metric,
-            stopper.patience_count, stopper.should_stop, stopper.has_improved) == (
-        0, 0, float('inf'), 0, False, False)
+    assert (
+        stopper.min_delta,
+        stopper.patience,
+        stopper.best_metric,
+        stopper.patience_count,
+        stopper.should_stop,
+        stopper.has_improved,
+    ) == (0, 0, float('inf'), 0, False, False)
 
 
 def test_first_update_always_improves():
@@ -33,11 +38,16 @@ def test_first_update_always_improves():
 
 
 def test_patience_counts_updates_without_improvement():
-    stopper, trace = _run(EarlyStopping(min_delta=0.1, patience=2),
-                          [1.0, 0.8, 0.75, 0.72, 0.71, 0.5])
+    stopper, trace = _run(EarlyStopping(min_delta=0.1, patience=2), [1.0, 0.8, 0.75, 0.72, 0.71, 0.5])
     # 0.8 improves by 0.2 > 0.1; 0.75, 0.72 and 0.71 are within 0.1 of 0.8.
-    assert trace == [(True, 0, False), (True, 0, False), (False, 1, False),
-                     (False, 2, False), (False, 3, True), (True, 0, True)]
+    assert trace == [
+        (True, 0, False),
+        (True, 0, False),
+        (False, 1, False),
+        (False, 2, False),
+        (False, 3, True),
+        (True, 0, True),
+    ]
     # should_stop is sticky; best_metric followed the improvements.
     assert stopper.best_metric == 0.5
 
@@ -59,8 +69,12 @@ def test_reset_keeps_the_configuration():
     assert stopper.should_stop
     fresh = stopper.reset()
     assert (fresh.min_delta, fresh.patience) == (0.1, 0)
-    assert (fresh.best_metric, fresh.patience_count, fresh.should_stop,
-            fresh.has_improved) == (float('inf'), 0, False, False)
+    assert (fresh.best_metric, fresh.patience_count, fresh.should_stop, fresh.has_improved) == (
+        float('inf'),
+        0,
+        False,
+        False,
+    )
 
 
 def test_array_metrics_pytree_and_state_dict():
@@ -69,8 +83,7 @@ def test_array_metrics_pytree_and_state_dict():
     assert improved and float(stopper.best_metric) == 0.25
     assert len(jax.tree_util.tree_leaves(stopper)) == 6
     state = serialization.to_state_dict(stopper)
-    assert sorted(state) == ['best_metric', 'has_improved', 'min_delta',
-                             'patience', 'patience_count', 'should_stop']
+    assert sorted(state) == ['best_metric', 'has_improved', 'min_delta', 'patience', 'patience_count', 'should_stop']
     restored = serialization.from_bytes(EarlyStopping(), serialization.to_bytes(stopper))
     assert float(restored.best_metric) == 0.25 and restored.has_improved
 
