@@ -36,10 +36,10 @@ from jax.nn import (  # noqa: F401
 )
 from jax.numpy import tanh  # noqa: F401
 
+from nnjax.module import Module, compact
+
 # The seed keeps ``normalize`` as an alias of ``standardize`` (jax.nn dropped the old name).
 normalize = standardize
-
-from nnjax.module import Module, compact
 
 __all__ = [
     'celu',

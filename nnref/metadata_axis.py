@@ -33,7 +33,7 @@ from shared_spec.frozen_dict import FrozenDict
 __all__ = ['add_metadata_axis']
 
 
-def add_metadata_axis(target, variable_axes: Mapping = FrozenDict(), metadata_params: dict[Any, Any] = {}):
+def add_metadata_axis(target, variable_axes: Mapping = FrozenDict(), metadata_params: dict[Any, Any] = {}):  # noqa: B006 (the seed's default; never mutated)
     """``target`` (a Module class or a function of a module) with an axis added to the metadata of
     each collection of ``variable_axes`` (collection -> axis index) on the way out.
 

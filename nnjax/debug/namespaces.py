@@ -88,7 +88,7 @@ def _vmap(fun, in_axes=0, out_axes=0, axis_size=None, **_ignored):
         outs = []
         for i in range(n):
             sliced = [
-                a if ax is None else tree.tree_map(lambda x, ax=ax: np.take(x, i, axis=ax), a)
+                a if ax is None else tree.tree_map(lambda x, ax=ax, i=i: np.take(x, i, axis=ax), a)
                 for a, ax in zip(args, axes)
             ]
             outs.append(fun(*sliced))

@@ -64,7 +64,9 @@ class _MaxGradRules:
     @staticmethod
     def add(dtype, x, y):
         # The point of the dtype: cotangents merge by max, not by sum.
-        as_float = lambda v: lax.convert_element_type(v, dtype.float_dtype)
+        def as_float(v):
+            return lax.convert_element_type(v, dtype.float_dtype)
+
         return lax.convert_element_type(lax.max(as_float(x), as_float(y)), dtype)
 
     @staticmethod

@@ -115,8 +115,8 @@ def remat_scan_core(
     policy=None,
     variable_broadcast=False,
     variable_carry=False,
-    variable_axes={True: 0},
-    split_rngs={True: True},
+    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
+    split_rngs={True: True},  # noqa: B006
 ):
     """Scope-level remat_scan: ``lifted(scopes, carry)`` applies ``body_fn`` ``prod(lengths)`` times."""
     if not lengths:
@@ -153,8 +153,8 @@ def remat_scan(
     policy=None,
     variable_broadcast=False,
     variable_carry=False,
-    variable_axes={True: 0},
-    split_rngs={True: True},
+    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
+    split_rngs={True: True},  # noqa: B006
 ):
     """Applies a module ``prod(lengths)`` times as nested, rematerialized scans (``(x) -> x`` modules).
 

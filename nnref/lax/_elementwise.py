@@ -346,7 +346,11 @@ def complex(x, y):  # noqa: A001 (lax's name)
 # comparisons and bitwise ops
 # ---------------------------------------------------------------------------
 
-_BOOL_OUT = lambda _: np.dtype(np.bool_)
+
+def _BOOL_OUT(_):
+    return np.dtype(np.bool_)
+
+
 _ORDERED = (BOOL, SIGNED, UNSIGNED, FLOAT)
 eq = _binary('eq', np.equal, ANY, '``x == y``.', out_dtype=_BOOL_OUT)
 ne = _binary('ne', np.not_equal, ANY, '``x != y`` (True where either is NaN).', out_dtype=_BOOL_OUT)

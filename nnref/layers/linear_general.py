@@ -142,7 +142,7 @@ class DenseGeneral(Module):
                 f"DenseGeneral: `axis` {self.axis} and `batch_dims` {self.batch_dims} overlap; "
                 f"an input axis is either contracted or a batch axis."
             )
-        n_batch, n_axis, n_features = len(batch_dims), len(axis), len(features)
+        n_batch, n_axis = len(batch_dims), len(axis)
 
         def kernel_init(key, shape, dtype=np.float32):
             # Draw the kernel as a matrix so the initializer sees the true fan-in/out.

@@ -23,8 +23,8 @@ def remat_scan_core(
     policy=None,
     variable_broadcast=False,
     variable_carry=False,
-    variable_axes={True: 0},
-    split_rngs={True: True},
+    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
+    split_rngs={True: True},  # noqa: B006
 ):
     if not lengths:
         raise ValueError("nn.remat_scan needs at least one loop length, e.g. lengths=(10,).")
@@ -55,8 +55,8 @@ def remat_scan(
     policy=None,
     variable_broadcast=False,
     variable_carry=False,
-    variable_axes={True: 0},
-    split_rngs={True: True},
+    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
+    split_rngs={True: True},  # noqa: B006
 ):
     """Applies a ``(x) -> x`` module ``prod(lengths)`` times as nested scans (see the production backend)."""
     return lift_transform(

@@ -110,7 +110,7 @@ def vmap_core(
                 take_keys(keys, i) if split else group
                 for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits)
             )
-            args_i = map_prefix(lambda a, x: x if a is None else take(x, a, i), arg_axes, args)
+            args_i = map_prefix(lambda a, x, i=i: x if a is None else take(x, a, i), arg_axes, args)
             inner = lift.scopes(groups_i, rngs_i)
             ys.append(fn(inner, *args_i))
             outs.append(lift.repack(inner))
