@@ -4,7 +4,8 @@ XLA's ConvGeneralDilated and ReduceWindow both slide a window, possibly
 dilated, with strides over an input that is first dilated and padded. Written
 out in NumPy, one step per function:
 
-* :func:`padtype_to_pads` turns ``'SAME'`` / ``'VALID'`` into explicit
+* :func:`padtype_to_pads` (the rule shared with nnjax, from
+  :mod:`shared_spec.windows`) turns ``'SAME'`` / ``'VALID'`` into explicit
   ``(low, high)`` pairs, with XLA's rule for odd totals (the extra element
   goes high);
 * :func:`dilate` puts ``d - 1`` zeros between neighbours along an axis;
@@ -31,35 +32,10 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
+# The shape rules (how a padding name becomes pairs, how many windows fit) are shared with nnjax.
+from shared_spec.windows import dilated_size, padtype_to_pads, window_count  # noqa: F401  (re-exported)
+
 Pads = list  # of (low, high) pairs, one per axis
-
-
-def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int], strides: Sequence[int], padding: str) -> Pads:
-    """Explicit ``(low, high)`` pads for a padding name, per XLA.
-
-    ``'VALID'`` pads nothing. ``'SAME'`` pads so that the output has
-    ``ceil(n / stride)`` elements; the total goes half low, half high, the
-    odd element high (``'SAME_LOWER'`` puts it low).
-    """
-    name = padding.upper() if isinstance(padding, str) else padding
-    if name == "VALID":
-        return [(0, 0)] * len(in_shape)
-    if name not in ("SAME", "SAME_LOWER"):
-        raise ValueError(
-            f"Unknown padding {padding!r}: use 'SAME', 'SAME_LOWER', 'VALID' or explicit (low, high) pairs."
-        )
-    pads = []
-    for n, k, s in zip(in_shape, window_shape, strides):
-        out = -(-n // s)  # ceil(n / s)
-        total = max((out - 1) * s + k - n, 0)
-        small, large = total // 2, total - total // 2
-        pads.append((small, large) if name == "SAME" else (large, small))
-    return pads
-
-
-def dilated_size(n: int, dilation: int) -> int:
-    """Length of an axis of ``n`` elements after dilation by ``dilation``."""
-    return 0 if n == 0 else (n - 1) * dilation + 1
 
 
 def dilate(x: np.ndarray, dilation: Sequence[int], axes: Sequence[int]) -> np.ndarray:
@@ -87,12 +63,6 @@ def pad(x: np.ndarray, pads: Pads, axes: Sequence[int], value=0) -> np.ndarray:
     if any(w != (0, 0) for w in widths):
         x = np.pad(x, widths, mode="constant", constant_values=np.asarray(value, dtype=x.dtype))
     return x
-
-
-def window_count(n: int, window: int, stride: int, dilation: int = 1) -> int:
-    """How many windows of a (dilated) size fit in ``n`` elements with ``stride``."""
-    span = dilated_size(window, dilation)
-    return max((n - span) // stride + 1, 0) if n >= span else 0
 
 
 def window_views(

@@ -19,98 +19,39 @@ arithmetic is XLA's (``lax.conv_general_dilated``, ``lax.conv_transpose``,
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from nnjax import initializers
 from nnjax.dtypes import promote_dtype
 from nnjax.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import conv_shapes, layer_args
 from shared_spec.layer_args import canonicalize_padding  # noqa: F401  (public: nn.linear.canonicalize_padding)
 
 default_kernel_init = initializers.lecun_normal()
 
-#: Padding names each layer understands besides explicit pairs.
-_CONV_PADDINGS = ("SAME", "SAME_LOWER", "VALID", "CIRCULAR", "REFLECT", "CAUSAL")
-_TRANSPOSE_PADDINGS = ("SAME", "VALID", "CIRCULAR")
+# jnp.pad's name for what each edge padding mode does with the values past the edge.
+_PAD_MODE = {"CIRCULAR": "wrap", "REFLECT": "reflect", "CAUSAL": "constant"}
 
 
-def _kernel_size(layer: Module) -> tuple:
-    return layer_args.kernel_dims(layer.kernel_size, field="kernel_size", layer=layer)
+def _merge_batch(inputs, plan):
+    """``inputs`` with its batch axes merged into one (one added if there is none)."""
+    if len(plan.batch_shape) == 1:
+        return inputs
+    return jnp.reshape(inputs, (plan.merged_batch,) + inputs.shape[len(plan.batch_shape) :])
 
 
-def _per_axis(value, rank: int, layer: Module, field: str) -> tuple:
-    """An int (or ``None`` = 1) broadcast to every spatial axis, or one positive int per axis."""
-    return layer_args.window_dims(value, rank, field=field, layer=layer)
+def _split_batch(y, plan):
+    """Inverse of :func:`_merge_batch` on the output."""
+    return y if len(plan.batch_shape) == 1 else jnp.reshape(y, plan.batch_shape + y.shape[1:])
 
 
-def _flatten_batch(layer: Module, inputs, rank: int):
-    """``inputs`` with all batch axes merged into one (added if absent), and the original batch shape."""
-    batch_ndim = inputs.ndim - (rank + 1)
-    if batch_ndim < 0:
-        raise ValueError(
-            f"{type(layer).__name__}: inputs of shape {inputs.shape} need at least {rank + 1} dimensions "
-            f"(the {rank} spatial axes of kernel_size and a feature axis); pass channels-last inputs "
-            "(*batch, *spatial, features)."
-        )
-    batch_shape = inputs.shape[:batch_ndim]
-    if batch_ndim == 1:
-        return inputs, batch_shape
-    return jnp.reshape(inputs, (math.prod(batch_shape),) + inputs.shape[batch_ndim:]), batch_shape
-
-
-def _restore_batch(y, batch_shape: tuple):
-    """Inverse of :func:`_flatten_batch` on the output."""
-    return y if len(batch_shape) == 1 else jnp.reshape(y, batch_shape + y.shape[1:])
-
-
-def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
-    # lax.conv_general_dilated reads its own names (SAME, VALID, ...) in any case; the layers' names are exact.
-    if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
-        raise ValueError(
-            f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
-            "or explicit (low, high) pairs."
-        )
-
-
-def _check_output_not_empty(
-    layer: Module,
-    spatial: tuple,
-    kernel_size: tuple,
-    strides: tuple,
-    padding,
-    input_dilation: tuple,
-    kernel_dilation: tuple,
-) -> None:
-    """Refuses explicit or VALID padding that leaves an output axis empty (O(rank), shapes only)."""
-    if isinstance(padding, str):
-        if padding.upper() != "VALID":
-            return
-        pads, field, value = ((0, 0),) * len(spatial), "kernel_size", layer.kernel_size
-    else:
-        pads, field, value = padding, "padding", layer.padding
-    out = layer_args.padded_output_dims(spatial, kernel_size, strides, pads, input_dilation, kernel_dilation)
-    layer_args.non_empty_output(out, field=field, value=value, layer=layer, in_shape=spatial)
-
-
-def _check_mask(layer: Module, kernel_shape: tuple) -> None:
-    if layer.mask is not None and tuple(np.shape(layer.mask)) != tuple(kernel_shape):
-        raise ValueError(
-            f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
-            f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel)."
-        )
-
-
-def _channels_last_numbers(ndim: int) -> lax.ConvDimensionNumbers:
-    """Dimension numbers of ``(N, *spatial, C)`` inputs and ``(*spatial, I, O)`` kernels."""
-    lhs = (0, ndim - 1) + tuple(range(1, ndim - 1))
-    rhs = (ndim - 1, ndim - 2) + tuple(range(ndim - 2))
-    return lax.ConvDimensionNumbers(lhs, rhs, lhs)
+def _kernel(layer: Module, shape: tuple):
+    kernel = layer.param("kernel", layer.kernel_init, shape, layer.param_dtype)
+    return kernel if layer.mask is None else kernel * layer.mask
 
 
 # The local and transposed convolutions are several primitives each (patches then a batched dot; flip,
@@ -151,111 +92,44 @@ class _ConvBase(Module):
     @compact
     def __call__(self, inputs):
         """Convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        layer_args.positive_int(self.features, field="features", layer=self)
-        kernel_size = _kernel_size(self)
-        rank = len(kernel_size)
-        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
-        inputs, batch_shape = _flatten_batch(self, inputs, rank)
-        strides = _per_axis(self.strides, rank, self, "strides")
-        input_dilation = _per_axis(self.input_dilation, rank, self, "input_dilation")
-        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
-
-        padding = canonicalize_padding(self.padding, rank)
-        _check_padding_name(self, padding, _CONV_PADDINGS, any_case=("SAME", "SAME_LOWER", "VALID"))
-        if isinstance(padding, str) and any(d != 1 for d in input_dilation):
-            # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
-            raise ValueError(
-                f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
-                f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis."
-            )
-        _check_output_not_empty(
-            self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation, kernel_dilation
-        )
-        if padding in ("CIRCULAR", "REFLECT"):
-            # Wrap around (CIRCULAR) or mirror without repeating the edge (REFLECT) by half the
-            # dilated kernel on each side (the extra one high), then convolve VALID.
-            spans = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation)]
-            pads = [(0, 0)] + [((s - 1) // 2, s // 2) for s in spans] + [(0, 0)]
-            mode = {"CIRCULAR": "wrap", "REFLECT": "reflect"}[padding]
-            inputs, padding = jnp.pad(inputs, pads, mode=mode), "VALID"
-        elif padding == "CAUSAL":
-            if rank != 1:
-                raise ValueError(
-                    f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
-                    f"(kernel_size has {rank} axes); pad explicitly for more."
-                )
-            left = kernel_dilation[0] * (kernel_size[0] - 1)
-            inputs, padding = jnp.pad(inputs, [(0, 0), (left, 0), (0, 0)]), "VALID"
-
-        in_features = inputs.shape[-1]
-        groups = self.feature_group_count
-        dimension_numbers = _channels_last_numbers(inputs.ndim)
-        if self.shared_weights:
-            if in_features % groups or self.features % groups:
-                raise ValueError(
-                    f"{type(self).__name__}.feature_group_count={groups} must divide both the input features "
-                    f"({in_features}) and features ({self.features})."
-                )
-            kernel_shape = kernel_size + (in_features // groups, self.features)
-        else:
-            if groups != 1:
-                raise ValueError(
-                    f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
-                    "convolutions have no feature groups; use feature_group_count=1."
-                )
-            # The unshared kernel has one slice per output position: ask the shared convolution for its shape.
-            out_shape = jax.eval_shape(
-                lambda lhs, rhs: self.conv_general_dilated(
-                    lhs,
-                    rhs,
-                    strides,
-                    padding,
-                    lhs_dilation=input_dilation,
-                    rhs_dilation=kernel_dilation,
-                    dimension_numbers=dimension_numbers,
-                ),
-                inputs,
-                jax.ShapeDtypeStruct(kernel_size + (in_features, self.features), inputs.dtype),
-            ).shape
-            kernel_shape = out_shape[1:-1] + (math.prod(kernel_size) * in_features, self.features)
-
-        _check_mask(self, kernel_shape)
-        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
-        if self.mask is not None:
-            kernel = kernel * self.mask
-        bias = None
-        if self.use_bias:
-            bias_shape = (self.features,) if self.shared_weights else out_shape[1:]
-            bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
+        min_ndim = len(conv_shapes.kernel_size_of(self)) + 1
+        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=min_ndim))
+        plan = conv_shapes.plan_conv(self, inputs.shape, shared_weights=self.shared_weights)
+        inputs = _merge_batch(inputs, plan)
+        if plan.edge_mode is not None:
+            inputs = jnp.pad(inputs, [(0, 0), *plan.edge_pads, (0, 0)], mode=_PAD_MODE[plan.edge_mode])
+        kernel = _kernel(self, plan.kernel_shape)
+        bias = self.param("bias", self.bias_init, plan.bias_shape, self.param_dtype) if self.use_bias else None
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        dimension_numbers = lax.ConvDimensionNumbers(*plan.dimension_numbers)
         if self.shared_weights:
             y = self.conv_general_dilated(
                 inputs,
                 kernel,
-                strides,
-                padding,
-                lhs_dilation=input_dilation,
-                rhs_dilation=kernel_dilation,
+                plan.strides,
+                plan.padding,
+                lhs_dilation=plan.input_dilation,
+                rhs_dilation=plan.kernel_dilation,
                 dimension_numbers=dimension_numbers,
-                feature_group_count=groups,
+                feature_group_count=self.feature_group_count,
                 precision=self.precision,
             )
         else:
             y = _conv_local(
                 inputs,
                 kernel,
-                strides,
-                _hashable(padding),
-                kernel_size,
-                input_dilation,
-                kernel_dilation,
+                plan.strides,
+                _hashable(plan.padding),
+                plan.kernel_size,
+                plan.input_dilation,
+                plan.kernel_dilation,
                 dimension_numbers,
                 _hashable(self.precision),
             )
         if bias is not None:
             y = y + jnp.reshape(bias, (1,) * (y.ndim - bias.ndim) + bias.shape)
-        return _restore_batch(y, batch_shape)
+        return _split_batch(y, plan)
 
 
 class Conv(_ConvBase):
@@ -371,59 +245,35 @@ class ConvTranspose(Module):
     @compact
     def __call__(self, inputs):
         """Transposed-convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        layer_args.positive_int(self.features, field="features", layer=self)
-        kernel_size = _kernel_size(self)
-        rank = len(kernel_size)
-        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
-        inputs, batch_shape = _flatten_batch(self, inputs, rank)
-        strides = _per_axis(self.strides, rank, self, "strides")
-        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
-
-        in_features = inputs.shape[-1]
-        io = (self.features, in_features) if self.transpose_kernel else (in_features, self.features)
-        kernel_shape = kernel_size + io
-        _check_mask(self, kernel_shape)
-        kernel = self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype)
-        if self.mask is not None:
-            kernel = kernel * self.mask
-
-        padding = canonicalize_padding(self.padding, rank)
-        _check_padding_name(self, padding, _TRANSPOSE_PADDINGS)
-        circular = padding == "CIRCULAR"
+        min_ndim = len(conv_shapes.kernel_size_of(self)) + 1
+        inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self, min_ndim=min_ndim))
+        plan = conv_shapes.plan_conv_transpose(self, inputs.shape)
+        inputs = _merge_batch(inputs, plan)
+        kernel = _kernel(self, plan.kernel_shape)
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
 
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
         y = _conv_transpose(
             inputs,
             kernel,
-            strides,
-            "VALID" if circular else _hashable(padding),
-            kernel_dilation,
-            _channels_last_numbers(inputs.ndim),
+            plan.strides,
+            _hashable(plan.padding),
+            plan.kernel_dilation,
+            lax.ConvDimensionNumbers(*plan.dimension_numbers),
             self.transpose_kernel,
             _hashable(self.precision),
         )
-        if circular:
-            y = _wrap_periodically(y, [n * s for n, s in zip(inputs.shape[1:-1], strides)], self.transpose_kernel)
+        if plan.circular:
+            y = _wrap_periodically(y, plan.periods, self.transpose_kernel)
         if bias is not None:
             y = y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
-        return _restore_batch(y, batch_shape)
+        return _split_batch(y, plan)
 
 
 def _wrap_periodically(y, periods: Sequence[int], transpose_kernel: bool):
-    """Fold a VALID transposed convolution onto periodic outputs of ``periods`` elements per axis.
-
-    Each axis is padded up to a whole number of periods, placed so that the
-    input's start falls on a period boundary (otherwise the result would come
-    out circularly shifted), then the periods are summed. An odd pad puts its
-    extra element low, or high with ``transpose_kernel`` (mirroring ``Conv``'s
-    CIRCULAR padding, so that the same kernel gives the true transpose).
-    """
-    pads = [(0, 0)]
-    for size, period in zip(y.shape[1:-1], periods):
-        extra = -(size - period) % (2 * period)
-        pads.append((extra // 2, extra - extra // 2) if transpose_kernel else (extra - extra // 2, extra // 2))
-    y = jnp.pad(y, pads + [(0, 0)])
+    """Sums the periods of each spatial axis of a VALID transposed convolution onto one (CIRCULAR padding)."""
+    pads = conv_shapes.periodic_fold_pads(y.shape[1:-1], periods, transpose_kernel)
+    y = jnp.pad(y, [(0, 0), *pads, (0, 0)])
     for axis, period in enumerate(periods, start=1):
         y = jnp.reshape(y, y.shape[:axis] + (-1, period) + y.shape[axis + 1 :]).sum(axis=axis)
     return y

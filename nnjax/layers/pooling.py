@@ -24,51 +24,14 @@ import numpy as np
 from jax import lax
 
 from shared_spec import layer_args
+from shared_spec.windows import pool_geometry, pool_window
 
 
-def _checked(fn: str, inputs, window_shape, strides, padding):
-    """``inputs`` as an array, ``window_shape`` and ``strides`` as tuples of positive ints; refuses empty outputs.
-
-    Reads shapes only (O(rank)); ``fn`` names the public function in messages.
-    """
-    window_shape = layer_args.kernel_dims(window_shape, field="window_shape", layer=fn, per="window axis")
-    rank = len(window_shape)
-    inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=fn, min_ndim=rank + 1))
-    strides = layer_args.window_dims(strides or None, rank, field="strides", layer=fn)
-    spatial = inputs.shape[inputs.ndim - rank - 1 : -1]
-    if isinstance(padding, str):
-        pads = ((0, 0),) * rank if padding.upper() == "VALID" else None
-    else:
-        try:
-            pads = tuple((int(lo), int(hi)) for lo, hi in padding)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
-                f"pair of ints per window axis ({rank})."
-            ) from None
-        if len(pads) != rank:
-            raise ValueError(
-                f"{fn}: padding={padding!r} is invalid; expected 'SAME', 'VALID' or one (low, high) "
-                f"pair of ints per window axis ({rank})."
-            )
-    if pads is not None:
-        out = layer_args.padded_output_dims(spatial, window_shape, strides, pads)
-        layer_args.non_empty_output(out, field="window_shape", value=window_shape, layer=fn, in_shape=spatial)
-    return inputs, window_shape, strides
-
-
-def _window_args(inputs, window_shape: Sequence[int], strides, padding, fn: str = "pool"):
-    """Window, strides and padding over every axis of ``inputs`` (one batch axis added if absent)."""
-    inputs, window_shape, strides = _checked(fn, inputs, window_shape, strides, padding)
-    rank = len(window_shape)
-    batch_ndim = inputs.ndim - (rank + 1)
-    squeeze = batch_ndim == 0
-    if squeeze:
-        inputs, batch_ndim = inputs[None], 1
-    edge = (1,) * batch_ndim
-    if not isinstance(padding, str):
-        padding = ((0, 0),) * batch_ndim + tuple((int(lo), int(hi)) for lo, hi in padding) + ((0, 0),)
-    return inputs, edge + window_shape + (1,), edge + strides + (1,), padding, squeeze
+def _geometry(fn: str, inputs, window_shape, strides, padding):
+    """``(inputs, geometry)``: the input as an array and the window arguments over all of its axes."""
+    window = pool_window(window_shape, fn)
+    inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=fn, min_ndim=len(window) + 1))
+    return inputs, pool_geometry(fn, inputs.shape, window, strides, padding)
 
 
 def pool(inputs, init, reduce_fn: Callable, window_shape: Sequence[int], strides, padding):
@@ -94,9 +57,10 @@ def pool(inputs, init, reduce_fn: Callable, window_shape: Sequence[int], strides
 
 
 def _pool(fn: str, inputs, init, reduce_fn: Callable, window_shape, strides, padding):
-    x, dims, steps, padding, squeeze = _window_args(inputs, window_shape, strides, padding, fn)
-    y = lax.reduce_window(x, init, reduce_fn, dims, steps, padding)
-    return y[0] if squeeze else y
+    inputs, g = _geometry(fn, inputs, window_shape, strides, padding)
+    if g.add_batch_axis:
+        return lax.reduce_window(inputs[None], init, reduce_fn, g.window, g.strides, g.padding)[0]
+    return lax.reduce_window(inputs, init, reduce_fn, g.window, g.strides, g.padding)
 
 
 def avg_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID", count_include_pad: bool = True):
@@ -116,7 +80,8 @@ def avg_pool(inputs, window_shape: Sequence[int], strides=None, padding="VALID",
     >>> avg_pool(jnp.float32([[1], [3]]), (2,), padding=((0, 1),), count_include_pad=False)[:, 0]
     Array([2., 3.], dtype=float32)
     """
-    inputs, window_shape, strides = _checked("avg_pool", inputs, window_shape, strides, padding)
+    inputs, g = _geometry("avg_pool", inputs, window_shape, strides, padding)
+    window_shape, strides = g.window_shape, g.window_strides
     y = pool(inputs, 0.0, lax.add, window_shape, strides, padding)
     if count_include_pad:
         return y / int(np.prod(window_shape))

@@ -10,6 +10,9 @@ lifted scan); the cell's variables are created on the first call and reused.
 of one step's input (batch dimensions and feature axes); it is a plain method
 and may be called on an unbound cell.
 
+``RNNCellBase`` (:mod:`nnjax.layers.cell_base`) and ``ConvLSTMCell``
+(:mod:`nnjax.layers.conv_lstm`) are importable from here too.
+
 >>> import jax, jax.numpy as jnp
 >>> from nnjax.layers.recurrent import GRUCell
 >>> cell = GRUCell(features=3)
@@ -25,19 +28,19 @@ and may be called on an unbound cell.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 
 from nnjax import initializers
 from nnjax.activation import sigmoid, tanh
 from nnjax.dtypes import promote_dtype
-from nnjax.layers.conv import Conv
+from nnjax.layers.cell_base import RNNCellBase, VectorCell
+from nnjax.layers.conv_lstm import ConvLSTMCell
 from nnjax.layers.linear import Dense, default_kernel_init
 from nnjax.module import Module, compact, nowrap
-from shared_spec import layer_args
+from shared_spec import recurrent_args
 
 __all__ = [
     "RNNCellBase",
@@ -51,161 +54,7 @@ __all__ = [
 ]
 
 
-# -- helpers shared by the cells ---------------------------------------------------
-
-
-def _pair(cell, carry):
-    """``(c, h)`` of an LSTM carry, refusing a bare array (it would unpack by rows)."""
-    if not isinstance(carry, (tuple, list)) or len(carry) != 2:
-        raise TypeError(
-            f"{type(cell).__name__}: carry must be the pair (c, h) returned by "
-            f"initialize_carry(rng, input_shape); got {type(carry).__name__}."
-        )
-    return carry[0], carry[1]
-
-
-def _single(cell, carry):
-    """The carry array of a single-state cell (GRU, MGU, simple)."""
-    if isinstance(carry, (tuple, list)):
-        raise TypeError(
-            f"{type(cell).__name__}: carry must be one array (the hidden state) as "
-            f"returned by initialize_carry(rng, input_shape); got a "
-            f"{type(carry).__name__} of {len(carry)}."
-        )
-    return carry
-
-
-def _hidden_size(cell, h):
-    """The number of hidden units, checked against ``cell.features``."""
-    layer_args.positive_int(cell.features, field="features", layer=cell)
-    shape = jnp.shape(h)
-    size = shape[-1] if shape else None
-    if size != cell.features:
-        raise ValueError(
-            f"{type(cell).__name__}: the carry has shape {shape}, but features="
-            f"{cell.features} needs a last axis of {cell.features}; build the carry "
-            "with initialize_carry(rng, input_shape) or set features to the carry size."
-        )
-    return size
-
-
-def _batch_dims(cell, input_shape):
-    """``input_shape`` without its feature axes (the last ``num_feature_axes``)."""
-    shape = tuple(int(d) for d in input_shape)
-    axes = cell.num_feature_axes
-    if len(shape) < axes:
-        raise ValueError(
-            f"{type(cell).__name__}.initialize_carry: input_shape {shape} has fewer "
-            f"than the {axes} feature axes the cell reads; pass the shape of one "
-            "step's input, e.g. x.shape."
-        )
-    return shape, shape[: len(shape) - axes]
-
-
-# -- the cells ---------------------------------------------------------------------
-
-
-class _LegacyOnClass:
-    """``initialize_carry`` that also answers the seed system's older call on the *class*.
-
-    On an instance it is the method, ``cell.initialize_carry(rng, input_shape)``.
-    Older tutorials (and the seed's own scan examples) call it on the class as
-    ``LSTMCell.initialize_carry(rng, batch_dims, size, init_fn=zeros)``; that
-    form builds ``batch_dims + (size,)``-shaped states, one split key per state.
-
-    >>> from nnjax.layers.recurrent import LSTMCell
-    >>> c, h = LSTMCell.initialize_carry(None, (2,), 3)
-    >>> c.shape, h.shape
-    ((2, 3), (2, 3))
-    """
-
-    def __init__(self, method, n_states: int):
-        self.method = method
-        self.n_states = n_states
-        functools.update_wrapper(self, method)
-
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return functools.partial(_legacy_initialize_carry, self.n_states)
-        return self.method.__get__(obj, cls)
-
-
-def _legacy_initialize_carry(n_states: int, rng, batch_dims, size: int, init_fn=initializers.zeros_init()):
-    shape = tuple(batch_dims) + (size,)
-    if n_states == 1:
-        return init_fn(rng, shape)
-    keys = jax.random.split(rng) if rng is not None else [None] * n_states
-    return tuple(init_fn(key, shape) for key in keys)
-
-
-def _also_on_class(n_states: int):
-    return lambda method: _LegacyOnClass(method, n_states)
-
-
-class RNNCellBase(Module):
-    """Base class of recurrent cells.
-
-    A subclass implements ``__call__(carry, inputs) -> (new_carry, output)``,
-    ``initialize_carry(rng, input_shape)`` (decorated with ``nowrap``: it is
-    called on unbound cells) and the ``num_feature_axes`` property, the number
-    of trailing axes of one step's input that are not batch axes.
-
-    >>> import jax, jax.numpy as jnp
-    >>> from nnjax.module import compact, nowrap
-    >>> from nnjax.layers.linear import Dense
-    >>> from nnjax.layers.recurrent import RNNCellBase
-    >>> class Accumulator(RNNCellBase):
-    ...     features: int
-    ...     @compact
-    ...     def __call__(self, carry, x):
-    ...         carry = carry + Dense(self.features)(x)
-    ...         return carry, carry
-    ...     @nowrap
-    ...     def initialize_carry(self, rng, input_shape):
-    ...         return jnp.zeros(tuple(input_shape[:-1]) + (self.features,))
-    ...     @property
-    ...     def num_feature_axes(self):
-    ...         return 1
-    >>> cell = Accumulator(2)
-    >>> carry = cell.initialize_carry(jax.random.PRNGKey(0), (3, 5))
-    >>> variables = cell.init(jax.random.PRNGKey(1), carry, jnp.ones((3, 5)))
-    >>> carry.shape, variables['params']['Dense_0']['kernel'].shape
-    ((3, 2), (5, 2))
-    """
-
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """The initial carry for inputs of shape ``input_shape``; each cell defines it."""
-        raise TypeError(
-            f"{type(self).__name__} derives from RNNCellBase but does not define "
-            "initialize_carry(rng, input_shape); define it (decorated with nowrap) "
-            "to return the first carry."
-        )
-
-    @property
-    def num_feature_axes(self) -> int:
-        """The number of trailing non-batch axes of one step's input; each cell defines it."""
-        raise TypeError(
-            f"{type(self).__name__} derives from RNNCellBase but does not define "
-            "the num_feature_axes property; define it to return how many trailing "
-            "axes of the input are feature axes (1 for vector inputs)."
-        )
-
-
-class _VectorCell(RNNCellBase):
-    """Shared carry shape of the cells whose inputs are vectors (one feature axis)."""
-
-    @property
-    def num_feature_axes(self) -> int:
-        return 1
-
-    @nowrap
-    def _state_shape(self, input_shape):
-        _, batch = _batch_dims(self, input_shape)
-        return batch + (layer_args.positive_int(self.features, field="features", layer=self),)
-
-
-class _LSTMFields(_VectorCell):
+class _LSTMFields(VectorCell):
     """Fields and carry of the two LSTM cells (their parameters are interchangeable)."""
 
     features: int
@@ -218,13 +67,7 @@ class _LSTMFields(_VectorCell):
     param_dtype: Any = jnp.float32
     carry_init: Callable = initializers.zeros_init()
 
-    @_also_on_class(2)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``(c, h)``, each ``(*batch, features)`` from ``carry_init`` (one split key each)."""
-        shape = self._state_shape(input_shape)
-        key_c, key_h = jax.random.split(rng)
-        return (self.carry_init(key_c, shape, self.param_dtype), self.carry_init(key_h, shape, self.param_dtype))
+    carry_states = 2  # (c, h)
 
 
 class LSTMCell(_LSTMFields):
@@ -272,8 +115,8 @@ class LSTMCell(_LSTMFields):
 
     @compact
     def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        hidden = _hidden_size(self, h)
+        c, h = recurrent_args.carry_pair(self, carry)
+        hidden = recurrent_args.hidden_size(self, self.features, jnp.shape(h))
         # x and h projections are summed, so one bias per gate suffices: it
         # lives on the hidden side.
         dense_i = functools.partial(
@@ -353,8 +196,8 @@ class OptimizedLSTMCell(_LSTMFields):
 
     @compact
     def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        hidden = _hidden_size(self, h)
+        c, h = recurrent_args.carry_pair(self, carry)
+        hidden = recurrent_args.hidden_size(self, self.features, jnp.shape(h))
         gates = ("i", "f", "g", "o")
         params_i = [
             DenseParams(
@@ -398,7 +241,7 @@ class OptimizedLSTMCell(_LSTMFields):
         return jnp.split(y, len(params), axis=-1)
 
 
-class GRUCell(_VectorCell):
+class GRUCell(VectorCell):
     r"""Gated recurrent unit cell.
 
     With ``x`` the step's input, ``h`` the carry, ``sigma = gate_fn`` and
@@ -450,8 +293,8 @@ class GRUCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
+        h = recurrent_args.single_carry(self, carry)
+        hidden = recurrent_args.hidden_size(self, self.features, jnp.shape(h))
         dense_i = functools.partial(
             Dense,
             features=hidden,
@@ -476,14 +319,8 @@ class GRUCell(_VectorCell):
         new_h = (1.0 - z) * n + z * h
         return new_h, new_h
 
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
 
-
-class MGUCell(_VectorCell):
+class MGUCell(VectorCell):
     r"""Minimal gated unit cell (Zhou et al., 2016): a GRU with one gate.
 
     With ``x`` the step's input, ``h`` the carry, ``sigma = gate_fn`` and
@@ -542,8 +379,8 @@ class MGUCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
+        h = recurrent_args.single_carry(self, carry)
+        hidden = recurrent_args.hidden_size(self, self.features, jnp.shape(h))
         dense_i = functools.partial(
             Dense,
             features=hidden,
@@ -571,14 +408,8 @@ class MGUCell(_VectorCell):
         new_h = (1.0 - f) * n + f * h
         return new_h, new_h
 
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
 
-
-class SimpleCell(_VectorCell):
+class SimpleCell(VectorCell):
     r"""Elman cell: ``h' = activation_fn(W_i x + b_i + W_h h)``.
 
     With ``residual=True`` the old state is added before the activation,
@@ -621,8 +452,8 @@ class SimpleCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
+        h = recurrent_args.single_carry(self, carry)
+        hidden = recurrent_args.hidden_size(self, self.features, jnp.shape(h))
         x_part = Dense(
             features=hidden,
             use_bias=True,
@@ -645,100 +476,3 @@ class SimpleCell(_VectorCell):
             pre = pre + h
         new_h = self.activation_fn(pre)
         return new_h, new_h
-
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
-
-
-class ConvLSTMCell(RNNCellBase):
-    r"""Convolutional LSTM cell (Shi et al., 2015): an LSTM whose matmuls are convolutions.
-
-    Inputs and carries are channels-last feature maps ``(*batch, *spatial,
-    features)``. With ``*`` a convolution of ``kernel_size``::
-
-        i, g, f, o = split(conv_ih * x + conv_hh * h, 4, axis=-1)
-        c' = sigmoid(f + 1) * c + sigmoid(i) * tanh(g)
-        h' = sigmoid(o) * tanh(c')
-
-    The carry becomes ``(c', h')`` and the output is ``h'``. The ``+ 1`` on the
-    forget gate starts it mostly open (Jozefowicz et al., 2015). Parameters
-    are two :class:`~nnjax.layers.conv.Conv` layers with ``4 * features``
-    outputs (gates in the order i, g, f, o): ``ih`` on the input and ``hh`` on
-    the hidden state, each with a bias when ``use_bias``.
-
-    Attributes:
-      features: the number of channels of ``c`` and ``h``.
-      kernel_size: the convolution window, one int per spatial axis (an int
-        means one spatial axis).
-      strides: the convolution strides (default None: 1 on every axis). The
-        carry keeps the input's spatial shape, so strides other than 1 do not
-        fit a recurrence.
-      padding: ``'SAME'`` (default), ``'VALID'`` or explicit ``(low, high)``
-        pairs, as for ``Conv``.
-      use_bias: whether both convolutions add a bias (default True).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``c`` and ``h`` in ``initialize_carry``
-        (default zeros).
-
-    >>> import jax, jax.numpy as jnp
-    >>> from nnjax.layers.recurrent import ConvLSTMCell
-    >>> cell = ConvLSTMCell(features=4, kernel_size=(3, 3))
-    >>> x = jnp.ones((2, 5, 5, 3))     # (batch, height, width, channels)
-    >>> carry = cell.initialize_carry(jax.random.PRNGKey(0), x.shape)
-    >>> variables = cell.init(jax.random.PRNGKey(1), carry, x)
-    >>> (c, h), y = cell.apply(variables, carry, x)
-    >>> y.shape, variables['params']['ih']['kernel'].shape, cell.num_feature_axes
-    ((2, 5, 5, 4), (3, 3, 3, 16), 3)
-    """
-
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] | None = None
-    padding: Any = "SAME"
-    use_bias: bool = True
-    dtype: Any = None
-    param_dtype: Any = jnp.float32
-    carry_init: Callable = initializers.zeros_init()
-
-    @compact
-    def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        _hidden_size(self, h)
-        conv = functools.partial(
-            Conv,
-            features=4 * self.features,
-            kernel_size=self._window(),
-            strides=self.strides,
-            padding=self.padding,
-            use_bias=self.use_bias,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        gates = conv(name="ih")(inputs) + conv(name="hh")(h)
-        i, g, f, o = jnp.split(gates, 4, axis=-1)
-        f = sigmoid(f + 1)
-        new_c = f * c + sigmoid(i) * jnp.tanh(g)
-        new_h = sigmoid(o) * jnp.tanh(new_c)
-        return (new_c, new_h), new_h
-
-    @nowrap
-    def _window(self):
-        size = self.kernel_size
-        return (int(size),) if isinstance(size, int) else tuple(int(k) for k in size)
-
-    @property
-    def num_feature_axes(self) -> int:
-        return len(self._window()) + 1
-
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``(c, h)``, each ``(*batch, *spatial, features)`` from ``carry_init`` (one split key each)."""
-        shape, batch = _batch_dims(self, input_shape)
-        state = batch + shape[len(batch) : -1] + (self.features,)
-        key_c, key_h = jax.random.split(rng)
-        return (self.carry_init(key_c, state, self.param_dtype), self.carry_init(key_h, state, self.param_dtype))

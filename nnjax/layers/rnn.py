@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from nnjax.module import Module
 from nnjax.transforms.scan import scan
+from shared_spec import recurrent_args
 from shared_spec.frozen_dict import FrozenDict
 
 __all__ = ["RNN", "Bidirectional", "flip_sequences"]
@@ -41,19 +42,6 @@ _log = logging.getLogger(__name__)
 
 
 # -- time-axis helpers -------------------------------------------------------------
-
-
-def _time_axis(ndim: int, num_feature_axes: int, time_major: bool) -> int:
-    """The axis of ``inputs`` that is time: first (time-major) or just before the feature axes."""
-    if time_major:
-        return 0
-    axis = ndim - (num_feature_axes + 1)
-    if axis < 0:
-        raise ValueError(
-            f"RNN: inputs of rank {ndim} have no time axis: the cell reads {num_feature_axes} feature "
-            f"axis/axes, so inputs need at least {num_feature_axes + 1} axes ((*batch, time, *features))."
-        )
-    return axis
 
 
 def _lengths_along(seq_lengths, time_axis: int, ndim: int):
@@ -198,13 +186,12 @@ class RNN(Module):
         Returns:
           the outputs, or ``(carry, outputs)`` with ``return_carry``.
         """
-        return_carry = self.return_carry if return_carry is None else return_carry
-        time_major = self.time_major if time_major is None else time_major
-        reverse = self.reverse if reverse is None else reverse
-        keep_order = self.keep_order if keep_order is None else keep_order
-
-        time_axis = _time_axis(inputs.ndim, self.cell.num_feature_axes, time_major)
-        num_batch = inputs.ndim - 1 - self.cell.num_feature_axes
+        o = recurrent_args.call_options(
+            self, return_carry=return_carry, time_major=time_major, reverse=reverse, keep_order=keep_order
+        )
+        return_carry, time_major, reverse, keep_order = o.return_carry, o.time_major, o.reverse, o.keep_order
+        time_axis = recurrent_args.time_axis(inputs.ndim, self.cell.num_feature_axes, time_major)
+        num_batch = recurrent_args.num_batch_dims(inputs.ndim, self.cell.num_feature_axes)
         if reverse:
             inputs = flip_sequences(inputs, seq_lengths, num_batch, time_major)
 
@@ -293,8 +280,8 @@ class Bidirectional(Module):
         keep_order=None,
     ):
         """Both directions over ``inputs``; arguments as in :meth:`RNN.__call__` (``reverse``/``keep_order`` unused)."""
-        time_major = self.time_major if time_major is None else time_major
-        return_carry = self.return_carry if return_carry is None else return_carry
+        o = recurrent_args.call_options(self, time_major=time_major, return_carry=return_carry)
+        time_major, return_carry = o.time_major, o.return_carry
         key_forward = key_backward = None
         if init_key is not None:
             key_forward, key_backward = jax.random.split(init_key)
@@ -302,10 +289,7 @@ class Bidirectional(Module):
         if initial_carry is not None:
             carry_forward, carry_backward = initial_carry
         if self.forward_rnn is self.backward_rnn:
-            _log.warning(
-                "Bidirectional: forward_rnn and backward_rnn are the same module, so the two "
-                "directions share their parameters."
-            )
+            _log.warning(recurrent_args.SHARED_DIRECTIONS_WARNING)
 
         carry_forward, outputs_forward = self.forward_rnn(
             inputs,

@@ -1,110 +1,88 @@
-"""Convolution layers: ``Conv``, ``ConvLocal`` (unshared weights) and ``ConvTranspose``.
+"""Convolution layers, computed step by step in NumPy: ``Conv``, ``ConvLocal`` and ``ConvTranspose``.
 
-Inputs are channels-last, ``(*batch, *spatial, features)``, with any number
-of batch axes: they are flattened into one for the convolution and restored
-afterwards, and an input with no batch axis gets one for the duration. The
-arithmetic is :mod:`nnref.convolution` (NumPy).
+What a convolution computes
+---------------------------
+Take one spatial axis, an input ``x`` of shape ``(length, in_features)`` and a
+kernel ``w`` of shape ``(k, in_features, features)``. Output position ``p``
+is a weighted sum over the ``k`` taps of a window that starts at ``p * s``
+(``s`` the stride), the taps ``d`` apart (``d`` the kernel dilation)::
+
+    y[p, o] = b[o] + sum_{t < k} sum_{c} x[p * s + t * d, c] * w[t, c, o]
+
+More spatial axes add one tap index each. Before that, the input may be
+dilated (``input_dilation - 1`` zeros between neighbours) and padded; the
+padding decides the output length (``'SAME'``: ``ceil(length / s)``,
+``'VALID'``: only windows that fit). With ``feature_group_count = G`` the
+input and output features split into ``G`` groups and group ``g`` of the
+output sees only group ``g`` of the input.
+
+The three layers differ in their kernel:
+
+* ``Conv`` uses one kernel ``w`` at every position;
+* ``ConvLocal`` ("locally connected") has a separate kernel per output
+  position, so it learns position-dependent filters;
+* ``ConvTranspose`` runs the convolution backwards: it spreads each input
+  element over a window of the output, upsampling by the stride.
+
+The shape rules (which paddings mean what, kernel and output shapes) are
+shared with nnjax in :mod:`shared_spec.conv_shapes`; the arithmetic is
+:mod:`nnref.convolution` (im2col and a matrix product). Inputs are
+channels-last, ``(*batch, *spatial, features)``: any number of batch axes,
+none included, is merged into one for the computation.
 
 >>> import nnref as nn
 >>> from nnref.layers.conv import Conv
->>> layer = Conv(features=4, kernel_size=(3, 3))
->>> x = nn.numpy.ones((1, 5, 5, 2))
->>> variables = layer.init(nn.random.PRNGKey(0), x)
+>>> conv = Conv(features=6, kernel_size=(3, 3))    # 3x3 windows, 6 filters
+>>> images = nn.numpy.ones((2, 7, 7, 3))           # two 7x7 RGB images
+>>> variables = conv.init(nn.random.PRNGKey(0), images)
 >>> {name: v.shape for name, v in variables['params'].items()}
-{'kernel': (3, 3, 2, 4), 'bias': (4,)}
->>> layer.apply(variables, x).shape
-(1, 5, 5, 4)
+{'kernel': (3, 3, 3, 6), 'bias': (6,)}
+>>> conv.apply(variables, images).shape            # 'SAME' keeps 7x7
+(2, 7, 7, 6)
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nnref import convolution, initializers, windows
+from nnref import convolution, initializers
 from nnref import numpy as _rnp
 from nnref.dtypes import promote_dtype, result_type
 from nnref.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import conv_shapes, layer_args
 from shared_spec.layer_args import canonicalize_padding  # noqa: F401  (public: nn.linear.canonicalize_padding)
 
 default_kernel_init = initializers.lecun_normal()
 
-#: Padding names each layer understands besides explicit pairs.
-_CONV_PADDINGS = ("SAME", "SAME_LOWER", "VALID", "CIRCULAR", "REFLECT", "CAUSAL")
-_TRANSPOSE_PADDINGS = ("SAME", "VALID", "CIRCULAR")
+# numpy.pad's name for what each edge padding mode does with the values past the edge.
+_NUMPY_PAD_MODE = {"CIRCULAR": "wrap", "REFLECT": "reflect", "CAUSAL": "constant"}
 
 
-def _kernel_size(layer: Module) -> tuple:
-    return layer_args.kernel_dims(layer.kernel_size, field="kernel_size", layer=layer)
+def _as_array(layer: Module, inputs, kernel_size: tuple) -> np.ndarray:
+    """The input as a NumPy array with at least the spatial axes and a feature axis."""
+    return np.asarray(
+        layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=layer, min_ndim=len(kernel_size) + 1)
+    )
 
 
-def _per_axis(value, rank: int, layer: Module, field: str) -> tuple:
-    """An int (or ``None`` = 1) broadcast to every spatial axis, or one positive int per axis."""
-    return layer_args.window_dims(value, rank, field=field, layer=layer)
-
-
-def _flatten_batch(layer: Module, inputs: np.ndarray, rank: int):
-    """``inputs`` with all batch axes merged into one (added if absent), and the original batch shape."""
-    batch_ndim = inputs.ndim - (rank + 1)
-    if batch_ndim < 0:
-        raise ValueError(
-            f"{type(layer).__name__}: inputs of shape {inputs.shape} need at least {rank + 1} dimensions "
-            f"(the {rank} spatial axes of kernel_size and a feature axis); pass channels-last inputs "
-            "(*batch, *spatial, features)."
-        )
-    batch_shape = inputs.shape[:batch_ndim]
-    return inputs.reshape((math.prod(batch_shape),) + inputs.shape[batch_ndim:]), batch_shape
-
-
-def _check_padding_name(layer: Module, padding, allowed, any_case=()) -> None:
-    # lax.conv_general_dilated reads its own names (SAME, VALID, ...) in any case; the layers' names are exact.
-    if isinstance(padding, str) and padding not in allowed and padding.upper() not in any_case:
-        raise ValueError(
-            f"{type(layer).__name__}.padding={padding!r} is not supported; use one of {allowed} "
-            "or explicit (low, high) pairs."
-        )
-
-
-def _check_output_not_empty(
-    layer: Module,
-    spatial: tuple,
-    kernel_size: tuple,
-    strides: tuple,
-    padding,
-    input_dilation: tuple,
-    kernel_dilation: tuple,
-) -> None:
-    """Refuses explicit or VALID padding that leaves an output axis empty (O(rank), shapes only)."""
-    if isinstance(padding, str):
-        if padding.upper() != "VALID":
-            return
-        pads, field, value = ((0, 0),) * len(spatial), "kernel_size", layer.kernel_size
-    else:
-        pads, field, value = padding, "padding", layer.padding
-    out = layer_args.padded_output_dims(spatial, kernel_size, strides, pads, input_dilation, kernel_dilation)
-    layer_args.non_empty_output(out, field=field, value=value, layer=layer, in_shape=spatial)
-
-
-def _check_mask(layer: Module, kernel_shape: tuple) -> None:
-    if layer.mask is not None and tuple(np.shape(layer.mask)) != tuple(kernel_shape):
-        raise ValueError(
-            f"{type(layer).__name__}: mask needs to have the same shape as the kernel; shapes are "
-            f"{tuple(np.shape(layer.mask))} (mask) and {tuple(kernel_shape)} (kernel)."
-        )
-
-
-def _apply_mask(layer: Module, kernel: np.ndarray) -> np.ndarray:
+def _masked(layer: Module, kernel: np.ndarray) -> np.ndarray:
+    """The kernel times ``layer.mask``: a new array, so the stored parameter is never changed."""
     if layer.mask is None:
         return kernel
-    # Never `*=`: that would write into the stored parameter.
     return np.asarray(kernel * np.asarray(layer.mask), dtype=result_type(kernel, layer.mask))
 
 
+def _add_bias(y: np.ndarray, bias) -> np.ndarray:
+    """``y + bias``, the bias aligned with ``y``'s trailing axes."""
+    if bias is None:
+        return y
+    return y + bias.reshape((1,) * (y.ndim - bias.ndim) + bias.shape)
+
+
 class _ConvBase(Module):
-    """What ``Conv`` and ``ConvLocal`` share: fields, padding modes, batch handling."""
+    """``Conv`` and ``ConvLocal``: the same fields and steps, one kernel or one per position."""
 
     features: int
     kernel_size: int | Sequence[int]
@@ -122,221 +100,143 @@ class _ConvBase(Module):
     bias_init: Callable = initializers.zeros_init()
     conv_general_dilated: Callable = convolution.conv_general_dilated
 
-    shared_weights = True  # ConvLocal: one kernel per output position
+    shared_weights = True  # False in ConvLocal
 
     @compact
     def __call__(self, inputs):
-        """Convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        layer_args.positive_int(self.features, field="features", layer=self)
-        kernel_size = _kernel_size(self)
-        rank = len(kernel_size)
-        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
-        inputs, batch_shape = _flatten_batch(self, inputs, rank)
-        strides = _per_axis(self.strides, rank, self, "strides")
-        input_dilation = _per_axis(self.input_dilation, rank, self, "input_dilation")
-        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
+        """``y = conv(x, kernel) + bias`` over ``inputs`` of shape ``(*batch, *spatial, in_features)``."""
+        # 1. Shapes first: every field is checked against the input's shape before any
+        #    parameter exists (the rules shared with nnjax, in the same order).
+        x = _as_array(self, inputs, conv_shapes.kernel_size_of(self))
+        plan = conv_shapes.plan_conv(self, x.shape, shared_weights=self.shared_weights)
+        x = x.reshape((plan.merged_batch,) + x.shape[len(plan.batch_shape) :])
 
-        padding = canonicalize_padding(self.padding, rank)
-        _check_padding_name(self, padding, _CONV_PADDINGS, any_case=("SAME", "SAME_LOWER", "VALID"))
-        if isinstance(padding, str) and any(d != 1 for d in input_dilation):
-            # XLA's convolution resolves padding names only for undilated inputs; the seed system raises too.
-            raise ValueError(
-                f"{type(self).__name__}.input_dilation={input_dilation} needs explicit padding, not "
-                f"{padding!r}: pass padding as an int or (low, high) pairs per spatial axis."
-            )
-        _check_output_not_empty(
-            self, inputs.shape[1:-1], kernel_size, strides, padding, input_dilation, kernel_dilation
-        )
-        if padding in ("CIRCULAR", "REFLECT"):
-            # Wrap around (CIRCULAR) or mirror without repeating the edge (REFLECT) by half the
-            # dilated kernel on each side (the extra one high), then convolve VALID.
-            spans = [(k - 1) * d + 1 for k, d in zip(kernel_size, kernel_dilation)]
-            pads = [(0, 0)] + [((s - 1) // 2, s // 2) for s in spans] + [(0, 0)]
-            mode = {"CIRCULAR": "wrap", "REFLECT": "reflect"}[padding]
-            inputs, padding = np.pad(inputs, pads, mode=mode), "VALID"
-        elif padding == "CAUSAL":
-            if rank != 1:
-                raise ValueError(
-                    f"{type(self).__name__}.padding='CAUSAL' is only implemented for 1D convolutions "
-                    f"(kernel_size has {rank} axes); pad explicitly for more."
-                )
-            left = kernel_dilation[0] * (kernel_size[0] - 1)
-            inputs, padding = np.pad(inputs, [(0, 0), (left, 0), (0, 0)]), "VALID"
+        # 2. Edge padding modes are padded here, by hand; the convolution then runs VALID.
+        if plan.edge_mode is not None:
+            x = np.pad(x, [(0, 0), *plan.edge_pads, (0, 0)], mode=_NUMPY_PAD_MODE[plan.edge_mode])
 
-        in_features = inputs.shape[-1]
-        groups = self.feature_group_count
-        dimension_numbers = _channels_last_numbers(inputs.ndim)
-        if self.shared_weights:
-            if in_features % groups or self.features % groups:
-                raise ValueError(
-                    f"{type(self).__name__}.feature_group_count={groups} must divide both the input features "
-                    f"({in_features}) and features ({self.features})."
-                )
-            kernel_shape = kernel_size + (in_features // groups, self.features)
-        else:
-            if groups != 1:
-                raise ValueError(
-                    f"{type(self).__name__}.feature_group_count={groups}: unshared (local) "
-                    "convolutions have no feature groups; use feature_group_count=1."
-                )
-            out_shape = _output_shape(
-                inputs.shape, kernel_size, self.features, strides, padding, input_dilation, kernel_dilation
-            )
-            kernel_shape = out_shape[1:-1] + (math.prod(kernel_size) * in_features, self.features)
-
-        _check_mask(self, kernel_shape)
-        kernel = _apply_mask(self, self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype))
+        # 3. The parameters (the kernel masked on use, never in storage).
+        kernel = _masked(self, self.param("kernel", self.kernel_init, plan.kernel_shape, self.param_dtype))
         bias = None
         if self.use_bias:
-            bias_shape = (self.features,) if self.shared_weights else out_shape[1:]
-            bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
+            bias = self.param("bias", self.bias_init, plan.bias_shape, self.param_dtype)
 
-        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-        if self.shared_weights:
-            y = self.conv_general_dilated(
-                inputs,
-                kernel,
-                strides,
-                padding,
-                lhs_dilation=input_dilation,
-                rhs_dilation=kernel_dilation,
-                dimension_numbers=dimension_numbers,
-                feature_group_count=groups,
-                precision=self.precision,
+        # 4. Convolve in the common dtype, add the bias, give back the batch axes.
+        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
+        geometry = dict(lhs_dilation=plan.input_dilation, rhs_dilation=plan.kernel_dilation)
+        geometry.update(dimension_numbers=plan.dimension_numbers)
+        if not self.shared_weights:
+            y = convolution.conv_general_dilated_local(
+                x, kernel, plan.strides, plan.padding, plan.kernel_size, **geometry
             )
         else:
-            y = convolution.conv_general_dilated_local(
-                inputs,
-                kernel,
-                strides,
-                padding,
-                kernel_size,
-                lhs_dilation=input_dilation,
-                rhs_dilation=kernel_dilation,
-                dimension_numbers=dimension_numbers,
-                precision=self.precision,
-            )
-        if bias is not None:
-            y = y + bias.reshape((1,) * (y.ndim - bias.ndim) + bias.shape)
-        return y.reshape(batch_shape + y.shape[1:])
-
-
-def _channels_last_numbers(ndim: int) -> tuple:
-    """lax dimension numbers of ``(N, *spatial, C)`` inputs and ``(*spatial, I, O)`` kernels."""
-    spatial = tuple(range(1, ndim - 1))
-    lhs = (0, ndim - 1) + spatial
-    rhs = (ndim - 1, ndim - 2) + tuple(range(ndim - 2))
-    return lhs, rhs, lhs
-
-
-def _output_shape(in_shape, kernel_size, features, strides, padding, input_dilation, kernel_dilation) -> tuple:
-    """Shape of a shared-weight convolution's output, without computing it."""
-    spatial = in_shape[1:-1]
-    if isinstance(padding, str):
-        spans = [windows.dilated_size(k, d) for k, d in zip(kernel_size, kernel_dilation)]
-        padding = windows.padtype_to_pads(spatial, spans, strides, padding)
-    out = []
-    for n, k, s, ld, kd, (low, high) in zip(spatial, kernel_size, strides, input_dilation, kernel_dilation, padding):
-        padded = windows.dilated_size(n, ld) + low + high
-        out.append(windows.window_count(padded, k, s, kd))
-    return (in_shape[0],) + tuple(out) + (features,)
+            groups, precision = self.feature_group_count, self.precision
+            conv = self.conv_general_dilated  # the NumPy one by default; a field, so it can be swapped
+            y = conv(x, kernel, plan.strides, plan.padding, **geometry, feature_group_count=groups, precision=precision)
+        y = _add_bias(y, bias)
+        return y.reshape(plan.batch_shape + y.shape[1:])
 
 
 class Conv(_ConvBase):
-    """A convolution with one kernel shared by every position (``lax.conv_general_dilated`` in NumPy).
+    """One kernel slid over every position of the input.
 
-    Attributes:
-      features: number of convolution filters (output features).
-      kernel_size: the window shape; an int for 1D, else one int per spatial axis.
-      strides: an int or one per spatial axis (default 1).
-      padding: ``'SAME'`` (default), ``'VALID'``, ``'CIRCULAR'`` (periodic
-        boundary), ``'REFLECT'`` (mirrored edges, as ``numpy.pad(mode='reflect')``),
-        ``'CAUSAL'`` (1D: left padding, same-sized output), an int
-        (both sides of every axis), or per axis an int or a ``(low, high)`` pair.
-      input_dilation: an int or one per spatial axis: zeros put between input
-        elements (a transposed convolution with that stride). Default 1.
-      kernel_dilation: an int or one per spatial axis: spacing of the kernel
-        taps ("atrous" convolution). Default 1.
-      feature_group_count: split the input and output features into this many
-        groups, each convolved separately (default 1).
-      use_bias: whether to add a bias (default True).
-      mask: optional array of the kernel's shape multiplied into the kernel.
-      dtype: the computation dtype (default: promoted from input and params).
-      param_dtype: the dtype of the parameters (default float32).
-      precision: accepted for parity with nnjax; NumPy computes at the full
-        precision of ``dtype``.
-      kernel_init: initializer of the ``kernel_size + (in_features //
-        feature_group_count, features)`` kernel (default ``lecun_normal()``).
-      bias_init: initializer of the ``(features,)`` bias (default zeros).
-      conv_general_dilated: the convolution function (default the NumPy
-        :func:`nnref.convolution.conv_general_dilated`).
+    For each output position the layer cuts the window of the (dilated,
+    padded) input that the kernel covers and takes its dot product with the
+    kernel, one per output feature; the bias is then added. In NumPy this is
+    im2col: all windows stacked into a matrix, one matrix product.
+
+    Fields and what they change:
+
+    * ``features`` output features; ``kernel_size`` the window (an int: one
+      spatial axis), which also fixes how many spatial axes the input has;
+    * ``strides`` how far the window moves per output step (1);
+    * ``padding``: ``'SAME'`` (the output keeps ``ceil(n / stride)``
+      positions), ``'VALID'`` (only whole windows), ``'CIRCULAR'`` (the
+      input wraps around, a periodic signal), ``'REFLECT'`` (the input is
+      mirrored at its edges, the edge itself not repeated), ``'CAUSAL'`` (1D:
+      padded at the start only, so ``y[t]`` never sees ``x[t + 1:]``), an
+      int or ``(low, high)`` pairs per axis;
+    * ``input_dilation`` zeros put between input elements (1: none);
+      ``kernel_dilation`` the spacing of the kernel's taps, widening the
+      window without adding weights;
+    * ``feature_group_count`` splits the features into independent groups (a
+      depthwise convolution when it equals the input features);
+    * ``use_bias``, ``kernel_init`` (kernel shape ``kernel_size + (in_features
+      // feature_group_count, features)``), ``bias_init``;
+    * ``mask`` multiplies the kernel when it is used (e.g. for masked,
+      autoregressive convolutions), the stored kernel staying as it is;
+    * ``dtype`` of the computation (default: promoted from inputs and
+      parameters), ``param_dtype`` of the parameters (float32);
+    * ``precision`` is nnjax's knob: NumPy always sums at the operands'
+      precision (half precision in float32);
+    * ``conv_general_dilated`` the function doing the arithmetic
+      (:func:`nnref.convolution.conv_general_dilated`).
 
     >>> import nnref as nn
     >>> from nnref.layers.conv import Conv
-    >>> layer = Conv(features=3, kernel_size=2, strides=2, padding='VALID')
-    >>> x = nn.numpy.ones((4, 8, 5))          # (batch, length, features)
-    >>> variables = layer.init(nn.random.PRNGKey(1), x)
-    >>> variables['params']['kernel'].shape, layer.apply(variables, x).shape
-    ((2, 5, 3), (4, 4, 3))
-    >>> layer.apply(variables, x[0]).shape    # no batch axis
-    (4, 3)
+    >>> pairs = Conv(features=2, kernel_size=2, strides=2, padding='VALID')   # non-overlapping pairs
+    >>> signals = nn.numpy.ones((3, 10, 4))   # 3 signals of length 10 with 4 channels
+    >>> variables = pairs.init(nn.random.PRNGKey(1), signals)
+    >>> variables['params']['kernel'].shape, pairs.apply(variables, signals).shape
+    ((2, 4, 2), (3, 5, 2))
+    >>> pairs.apply(variables, signals[0]).shape    # one signal, no batch axis
+    (5, 2)
     """
 
 
 class ConvLocal(_ConvBase):
-    """A locally connected layer: a convolution whose kernel differs at every output position.
+    """A locally connected layer: the sum of ``Conv``, with a different kernel at each output position.
 
-    Fields as :class:`Conv` (``feature_group_count`` must be 1). The kernel has
-    shape ``out_spatial + (prod(kernel_size) * in_features, features)``, its
-    second-to-last axis ordered feature-major (entry ``c * prod(kernel_size) +
-    tap``); the bias has one entry per output element, ``out_spatial +
-    (features,)``.
+    Because the weights are not shared, the number of output positions must
+    be known to create them: the kernel has shape ``out_spatial +
+    (prod(kernel_size) * in_features, features)``, the window's entries
+    flattened feature-major (entry ``c * prod(kernel_size) + tap``), and the
+    bias one value per output element, ``out_spatial + (features,)``. The
+    fields are :class:`Conv`'s; there are no feature groups.
 
     >>> import nnref as nn
     >>> from nnref.layers.conv import ConvLocal
-    >>> layer = ConvLocal(features=4, kernel_size=(3,), padding='VALID')
-    >>> x = nn.numpy.ones((1, 8, 3))
-    >>> variables = layer.init(nn.random.PRNGKey(0), x)
-    >>> {name: v.shape for name, v in variables['params'].items()}
-    {'kernel': (6, 9, 4), 'bias': (6, 4)}
-    >>> layer.apply(variables, x).shape
-    (1, 6, 4)
+    >>> local = ConvLocal(features=2, kernel_size=(3,), padding='VALID')
+    >>> x = nn.numpy.ones((1, 5, 4))          # 5 positions of 4 features: 3 whole windows of 3
+    >>> variables = local.init(nn.random.PRNGKey(0), x)
+    >>> {name: v.shape for name, v in variables['params'].items()}   # 3 kernels of 3 * 4 inputs
+    {'kernel': (3, 12, 2), 'bias': (3, 2)}
+    >>> local.apply(variables, x).shape
+    (1, 3, 2)
     """
 
     shared_weights = False
 
 
 class ConvTranspose(Module):
-    """A transposed convolution (``lax.conv_transpose`` in NumPy).
+    """A transposed convolution: each input element spreads a weighted copy of the kernel over the output.
 
-    Attributes:
-      features: number of convolution filters (output features).
-      kernel_size: the window shape; an int for 1D, else one int per spatial axis.
-      strides: an int or one per spatial axis: the upsampling factor (default 1).
-      padding: ``'SAME'`` (default: output ``input * strides``), ``'VALID'``,
-        ``'CIRCULAR'`` (periodic: the output wraps around to
-        ``input * strides``), an int, or per axis an int or a ``(low, high)``
-        pair, padding the stride-dilated input.
-      kernel_dilation: ``None`` (1), an int or one per spatial axis.
-      use_bias: whether to add a bias (default True).
-      mask: optional array of the kernel's shape multiplied into the kernel.
-      dtype: the computation dtype (default: promoted from input and params).
-      param_dtype: the dtype of the parameters (default float32).
-      precision: accepted for parity with nnjax.
-      kernel_init: initializer of the kernel, shape ``kernel_size +
-        (in_features, features)`` (``kernel_size + (features, in_features)``
-        with ``transpose_kernel``); default ``lecun_normal()``.
-      bias_init: initializer of the ``(features,)`` bias (default zeros).
-      transpose_kernel: flip the kernel's spatial axes and swap its feature
-        axes, making this the gradient of a :class:`Conv` with the same kernel.
+    Where a strided ``Conv`` gathers a window into one output, the transposed
+    one scatters one input over a window: output position ``q`` collects
+    ``x[p] * w[t]`` from every ``p, t`` with ``p * stride + t = q`` (then
+    the padding crops or extends the result). Computed as a convolution of
+    the input dilated by ``strides`` (``stride - 1`` zeros between elements),
+    so an input of ``n`` positions gives ``n * stride`` with ``'SAME'``.
+
+    With ``transpose_kernel=True`` the kernel's taps are flipped and its
+    feature axes swapped first: the layer is then exactly the gradient (the
+    adjoint) of a ``Conv`` with the same kernel.
+
+    Fields: ``features``, ``kernel_size``, ``strides`` (the upsampling
+    factor, default 1), ``padding`` (``'SAME'``, ``'VALID'``, ``'CIRCULAR'``:
+    the output wraps around onto ``n * stride`` positions, or explicit pairs
+    padding the dilated input), ``kernel_dilation``, ``use_bias``, ``mask``,
+    ``dtype``, ``param_dtype``, ``precision`` (accepted, as for ``Conv``),
+    ``kernel_init`` (kernel ``kernel_size + (in_features, features)``,
+    reversed feature axes with ``transpose_kernel``), ``bias_init``.
 
     >>> import nnref as nn
     >>> from nnref.layers.conv import ConvTranspose
-    >>> layer = ConvTranspose(features=3, kernel_size=(2, 2), strides=(2, 2))
-    >>> x = nn.numpy.ones((1, 4, 4, 2))
-    >>> variables = layer.init(nn.random.PRNGKey(3), x)
-    >>> variables['params']['kernel'].shape, layer.apply(variables, x).shape
-    ((2, 2, 2, 3), (1, 8, 8, 3))
+    >>> upsample = ConvTranspose(features=1, kernel_size=(3, 3), strides=(2, 2))
+    >>> x = nn.numpy.ones((1, 3, 3, 2))       # a 3x3 image becomes 6x6
+    >>> variables = upsample.init(nn.random.PRNGKey(3), x)
+    >>> variables['params']['kernel'].shape, upsample.apply(variables, x).shape
+    ((3, 3, 2, 1), (1, 6, 6, 1))
     """
 
     features: int
@@ -355,58 +255,41 @@ class ConvTranspose(Module):
 
     @compact
     def __call__(self, inputs):
-        """Transposed-convolves channels-last ``inputs`` of shape ``(*batch, *spatial, features)``."""
-        layer_args.positive_int(self.features, field="features", layer=self)
-        kernel_size = _kernel_size(self)
-        rank = len(kernel_size)
-        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self, min_ndim=rank + 1))
-        inputs, batch_shape = _flatten_batch(self, inputs, rank)
-        strides = _per_axis(self.strides, rank, self, "strides")
-        kernel_dilation = _per_axis(self.kernel_dilation, rank, self, "kernel_dilation")
-
-        in_features = inputs.shape[-1]
-        io = (self.features, in_features) if self.transpose_kernel else (in_features, self.features)
-        kernel_shape = kernel_size + io
-        _check_mask(self, kernel_shape)
-        kernel = _apply_mask(self, self.param("kernel", self.kernel_init, kernel_shape, self.param_dtype))
-
-        padding = canonicalize_padding(self.padding, rank)
-        _check_padding_name(self, padding, _TRANSPOSE_PADDINGS)
-        circular = padding == "CIRCULAR"
+        """Scatters each input position over an output window; ``inputs`` is ``(*batch, *spatial, in_features)``."""
+        x = _as_array(self, inputs, conv_shapes.kernel_size_of(self))
+        plan = conv_shapes.plan_conv_transpose(self, x.shape)
+        x = x.reshape((plan.merged_batch,) + x.shape[len(plan.batch_shape) :])
+        kernel = _masked(self, self.param("kernel", self.kernel_init, plan.kernel_shape, self.param_dtype))
         bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
 
-        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
         y = convolution.conv_transpose(
-            inputs,
+            x,
             kernel,
-            strides,
-            "VALID" if circular else padding,
-            rhs_dilation=kernel_dilation,
+            plan.strides,
+            plan.padding,
+            rhs_dilation=plan.kernel_dilation,
             transpose_kernel=self.transpose_kernel,
-            precision=self.precision,
         )
-        if circular:
-            y = _wrap_periodically(y, [n * s for n, s in zip(inputs.shape[1:-1], strides)], self.transpose_kernel)
-        if bias is not None:
-            y = y + bias.reshape((1,) * (y.ndim - 1) + (-1,))
-        return y.reshape(batch_shape + y.shape[1:])
+        if plan.circular:
+            # The whole VALID result, folded onto one period per axis: the output wraps around.
+            y = _fold_periods(y, plan.periods, self.transpose_kernel)
+        y = _add_bias(y, bias)
+        return y.reshape(plan.batch_shape + y.shape[1:])
 
 
-def _wrap_periodically(y: np.ndarray, periods: Sequence[int], transpose_kernel: bool) -> np.ndarray:
-    """Fold a VALID transposed convolution onto periodic outputs of ``periods`` elements per axis.
+def _fold_periods(y: np.ndarray, periods: Sequence[int], transpose_kernel: bool) -> np.ndarray:
+    """Sum the periods of each spatial axis onto one: what wrapping the output around means.
 
-    Each axis is padded up to a whole number of periods, placed so that the
-    input's start falls on a period boundary (otherwise the result would come
-    out circularly shifted), then the periods are summed. An odd pad puts its
-    extra element low, or high with ``transpose_kernel`` (mirroring ``Conv``'s
-    CIRCULAR padding, so that the same kernel gives the true transpose).
+    The axis is first padded to a whole number of periods, aligned so that
+    the input's start falls on a period boundary
+    (:func:`shared_spec.conv_shapes.periodic_fold_pads`); then the axis is
+    cut into periods, ``(count, period)``, and the ``count`` axis summed.
     """
-    pads = [(0, 0)]
-    for size, period in zip(y.shape[1:-1], periods):
-        extra = -(size - period) % (2 * period)
-        pads.append((extra // 2, extra - extra // 2) if transpose_kernel else (extra - extra // 2, extra // 2))
     dtype = y.dtype
-    y = np.pad(y, pads + [(0, 0)]).astype(convolution.accumulation_dtype(dtype))
-    for axis, period in enumerate(periods, start=1):
-        y = y.reshape(y.shape[:axis] + (-1, period) + y.shape[axis + 1 :]).sum(axis=axis)
+    aligned = conv_shapes.periodic_fold_pads(y.shape[1:-1], periods, transpose_kernel)
+    y = np.pad(y, [(0, 0), *aligned, (0, 0)]).astype(convolution.accumulation_dtype(dtype))
+    for axis, period in zip(range(1, y.ndim - 1), periods):
+        cut = y.reshape(y.shape[:axis] + (y.shape[axis] // period, period) + y.shape[axis + 1 :])
+        y = cut.sum(axis=axis)
     return y.astype(dtype)

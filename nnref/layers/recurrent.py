@@ -1,43 +1,53 @@
-"""Recurrent cells: one time step of a recurrent network, in NumPy.
+"""Gated recurrent cells, written as their equations: LSTM, GRU, MGU and the simple (Elman) cell.
 
-A cell maps ``(carry, x)`` to ``(new_carry, y)``: ``carry`` is the state
-handed from one step to the next (an array, or a ``(c, h)`` pair for the LSTM
-cells) and ``x`` is the input of one step, ``(*batch, in_features)``. A
-sequence is processed by calling the cell once per step; the cell's variables
-are created on the first call and reused on the next ones.
+Every cell here does one time step, ``(carry, x) -> (new_carry, y)`` (see
+:mod:`nnref.layers.cell_base` for the contract and how a sequence is run).
+They differ in how the new state is made from the old one and the input.
 
-``initialize_carry(rng, input_shape)`` builds the first carry from the shape
-of one step's input (batch dimensions and feature axes); it is a plain method
-and may be called on an unbound cell.
+The plain recurrence (:class:`SimpleCell`) rewrites its whole state every
+step, ``h' = tanh(W_i x + b + W_h h)``; over long sequences the gradient
+through many such steps vanishes or explodes. The *gated* cells fix this with
+gates: vectors of numbers in ``(0, 1)`` (a sigmoid of a learned projection)
+that decide, per unit, how much of the old state to keep and how much new
+content to write. Where a gate is close to "keep", the state, and its
+gradient, pass through the step almost unchanged.
+
+Each projection ``W v + b`` is a :class:`~nnref.layers.linear.Dense` layer
+with its own name (``ii``: input to input gate, ``hf``: hidden to forget
+gate, ...), so the parameters are a dictionary of small kernels. Input-side
+kernels default to ``lecun_normal``, hidden-side ones to ``orthogonal`` (a
+rotation neither grows nor shrinks the state), biases to zeros.
+
+The convolutional LSTM is in :mod:`nnref.layers.conv_lstm`; both it and
+``RNNCellBase`` are importable from here too.
 
 >>> import numpy as np
 >>> from nnref import random
 >>> from nnref.layers.recurrent import GRUCell
->>> cell = GRUCell(features=3)
->>> x = np.ones((2, 4), np.float32)
->>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
->>> variables = cell.init(random.PRNGKey(1), carry, x)
->>> for _ in range(3):
-...     carry, y = cell.apply(variables, carry, x)
->>> y.shape
-(2, 3)
+>>> cell = GRUCell(features=2)
+>>> sentence = np.ones((5, 1, 3), np.float32)         # 5 steps, 1 sequence, 3 features per step
+>>> h = cell.initialize_carry(random.PRNGKey(0), sentence[0].shape)
+>>> variables = cell.init(random.PRNGKey(1), h, sentence[0])
+>>> for x in sentence:                                # the recurrence, written as a loop
+...     h, y = cell.apply(variables, h, x)
+>>> h.shape
+(1, 2)
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
 from nnref import initializers
-from nnref import random as _random
 from nnref.activation import sigmoid, tanh
 from nnref.dtypes import promote_dtype
-from nnref.layers.conv import Conv
+from nnref.layers.cell_base import RNNCellBase, VectorCell
+from nnref.layers.conv_lstm import ConvLSTMCell
 from nnref.layers.linear import Dense, default_kernel_init
 from nnref.module import Module, compact, nowrap
-from shared_spec import layer_args
+from shared_spec import recurrent_args
 
 __all__ = [
     "RNNCellBase",
@@ -51,172 +61,33 @@ __all__ = [
 ]
 
 
-# -- helpers shared by the cells ---------------------------------------------------
+def _one_minus(z: np.ndarray) -> np.ndarray:
+    """``1 - z`` in ``z``'s dtype (NumPy would widen ``1.0 - bfloat16`` to float32; JAX keeps bfloat16)."""
+    return np.asarray(1, dtype=z.dtype) - z
 
 
-def _typed(value, like):
-    """A constant in ``like``'s dtype.
-
-    NumPy promotes ``1.0 - bfloat16_array`` to float32; JAX treats the Python
-    number as weakly typed and keeps bfloat16. A typed constant keeps both
-    backends in the same dtype.
-    """
-    return np.asarray(value, dtype=like.dtype)
+def _projection(cell, features: int, name: str, *, bias: bool, kernel_init, bias_init=None) -> Dense:
+    """The Dense layer ``v -> W v (+ b)`` named ``name``, in the cell's dtypes."""
+    options = dict(dtype=cell.dtype, param_dtype=cell.param_dtype, kernel_init=kernel_init)
+    if bias_init is not None:
+        options["bias_init"] = bias_init
+    return Dense(features, use_bias=bias, name=name, **options)
 
 
-def _pair(cell, carry):
-    """``(c, h)`` of an LSTM carry, refusing a bare array (it would unpack by rows)."""
-    if not isinstance(carry, (tuple, list)) or len(carry) != 2:
-        raise TypeError(
-            f"{type(cell).__name__}: carry must be the pair (c, h) returned by "
-            f"initialize_carry(rng, input_shape); got {type(carry).__name__}."
-        )
-    return np.asarray(carry[0]), np.asarray(carry[1])
+def _hidden_state(cell, carry) -> tuple:
+    """``(h, n)``: a single-state cell's carry as an array, and its size (checked against ``features``)."""
+    h = np.asarray(recurrent_args.single_carry(cell, carry))
+    return h, recurrent_args.hidden_size(cell, cell.features, h.shape)
 
 
-def _single(cell, carry):
-    """The carry array of a single-state cell (GRU, MGU, simple)."""
-    if isinstance(carry, (tuple, list)):
-        raise TypeError(
-            f"{type(cell).__name__}: carry must be one array (the hidden state) as "
-            f"returned by initialize_carry(rng, input_shape); got a "
-            f"{type(carry).__name__} of {len(carry)}."
-        )
-    return np.asarray(carry)
+def _memory_and_hidden(cell, carry) -> tuple:
+    """``(c, h, n)``: an LSTM carry as two arrays, and the hidden size (checked against ``features``)."""
+    c, h = (np.asarray(state) for state in recurrent_args.carry_pair(cell, carry))
+    return c, h, recurrent_args.hidden_size(cell, cell.features, h.shape)
 
 
-def _hidden_size(cell, h):
-    """The number of hidden units, checked against ``cell.features``."""
-    layer_args.positive_int(cell.features, field="features", layer=cell)
-    size = h.shape[-1] if h.ndim else None
-    if size != cell.features:
-        raise ValueError(
-            f"{type(cell).__name__}: the carry has shape {h.shape}, but features="
-            f"{cell.features} needs a last axis of {cell.features}; build the carry "
-            "with initialize_carry(rng, input_shape) or set features to the carry size."
-        )
-    return size
-
-
-def _batch_dims(cell, input_shape):
-    """``input_shape`` without its feature axes (the last ``num_feature_axes``)."""
-    shape = tuple(int(d) for d in input_shape)
-    axes = cell.num_feature_axes
-    if len(shape) < axes:
-        raise ValueError(
-            f"{type(cell).__name__}.initialize_carry: input_shape {shape} has fewer "
-            f"than the {axes} feature axes the cell reads; pass the shape of one "
-            "step's input, e.g. x.shape."
-        )
-    return shape, shape[: len(shape) - axes]
-
-
-# -- the cells ---------------------------------------------------------------------
-
-
-class _LegacyOnClass:
-    """``initialize_carry`` that also answers the seed system's older call on the *class*.
-
-    On an instance it is the method, ``cell.initialize_carry(rng, input_shape)``.
-    Older tutorials (and the seed's own scan examples) call it on the class as
-    ``LSTMCell.initialize_carry(rng, batch_dims, size, init_fn=zeros)``; that
-    form builds ``batch_dims + (size,)``-shaped states, one split key per state.
-
-    >>> from nnref.layers.recurrent import LSTMCell
-    >>> c, h = LSTMCell.initialize_carry(None, (2,), 3)
-    >>> c.shape, h.shape
-    ((2, 3), (2, 3))
-    """
-
-    def __init__(self, method, n_states: int):
-        self.method = method
-        self.n_states = n_states
-        functools.update_wrapper(self, method)
-
-    def __get__(self, obj, cls=None):
-        if obj is None:
-            return functools.partial(_legacy_initialize_carry, self.n_states)
-        return self.method.__get__(obj, cls)
-
-
-def _legacy_initialize_carry(n_states: int, rng, batch_dims, size: int, init_fn=initializers.zeros_init()):
-    shape = tuple(batch_dims) + (size,)
-    if n_states == 1:
-        return init_fn(rng, shape)
-    keys = _random.split(rng) if rng is not None else [None] * n_states
-    return tuple(init_fn(key, shape) for key in keys)
-
-
-def _also_on_class(n_states: int):
-    return lambda method: _LegacyOnClass(method, n_states)
-
-
-class RNNCellBase(Module):
-    """Base class of recurrent cells.
-
-    A subclass implements ``__call__(carry, inputs) -> (new_carry, output)``,
-    ``initialize_carry(rng, input_shape)`` (decorated with ``nowrap``: it is
-    called on unbound cells) and the ``num_feature_axes`` property, the number
-    of trailing axes of one step's input that are not batch axes.
-
-    >>> import numpy as np
-    >>> from nnref import random
-    >>> from nnref.module import compact, nowrap
-    >>> from nnref.layers.linear import Dense
-    >>> from nnref.layers.recurrent import RNNCellBase
-    >>> class Accumulator(RNNCellBase):
-    ...     features: int
-    ...     @compact
-    ...     def __call__(self, carry, x):
-    ...         carry = carry + Dense(self.features)(x)
-    ...         return carry, carry
-    ...     @nowrap
-    ...     def initialize_carry(self, rng, input_shape):
-    ...         return np.zeros(tuple(input_shape[:-1]) + (self.features,), np.float32)
-    ...     @property
-    ...     def num_feature_axes(self):
-    ...         return 1
-    >>> cell = Accumulator(2)
-    >>> carry = cell.initialize_carry(random.PRNGKey(0), (3, 5))
-    >>> variables = cell.init(random.PRNGKey(1), carry, np.ones((3, 5), np.float32))
-    >>> carry.shape, variables['params']['Dense_0']['kernel'].shape
-    ((3, 2), (5, 2))
-    """
-
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """The initial carry for inputs of shape ``input_shape``; each cell defines it."""
-        raise TypeError(
-            f"{type(self).__name__} derives from RNNCellBase but does not define "
-            "initialize_carry(rng, input_shape); define it (decorated with nowrap) "
-            "to return the first carry."
-        )
-
-    @property
-    def num_feature_axes(self) -> int:
-        """The number of trailing non-batch axes of one step's input; each cell defines it."""
-        raise TypeError(
-            f"{type(self).__name__} derives from RNNCellBase but does not define "
-            "the num_feature_axes property; define it to return how many trailing "
-            "axes of the input are feature axes (1 for vector inputs)."
-        )
-
-
-class _VectorCell(RNNCellBase):
-    """Shared carry shape of the cells whose inputs are vectors (one feature axis)."""
-
-    @property
-    def num_feature_axes(self) -> int:
-        return 1
-
-    @nowrap
-    def _state_shape(self, input_shape):
-        _, batch = _batch_dims(self, input_shape)
-        return batch + (layer_args.positive_int(self.features, field="features", layer=self),)
-
-
-class _LSTMFields(_VectorCell):
-    """Fields and carry of the two LSTM cells (their parameters are interchangeable)."""
+class _LSTMFields(VectorCell):
+    """The fields and the carry ``(c, h)`` of both LSTM cells, whose parameters are interchangeable."""
 
     features: int
     gate_fn: Callable[..., Any] = sigmoid
@@ -228,105 +99,81 @@ class _LSTMFields(_VectorCell):
     param_dtype: Any = np.float32
     carry_init: Callable = initializers.zeros_init()
 
-    @_also_on_class(2)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``(c, h)``, each ``(*batch, features)`` from ``carry_init`` (one split key each)."""
-        shape = self._state_shape(input_shape)
-        key_c, key_h = _random.split(rng)
-        return (self.carry_init(key_c, shape, self.param_dtype), self.carry_init(key_h, shape, self.param_dtype))
+    carry_states = 2  # the memory c and the hidden state h
 
 
 class LSTMCell(_LSTMFields):
-    r"""Long short-term memory cell.
+    r"""Long short-term memory (Hochreiter & Schmidhuber, 1997): a memory ``c`` behind three gates.
 
-    With ``x`` the step's input, ``(c, h)`` the carry, ``sigma = gate_fn`` and
-    ``phi = activation_fn``::
+    The carry is a pair: ``c``, the memory, and ``h``, what the cell shows of
+    it. One step, with ``sigma = gate_fn`` (sigmoid) and ``phi =
+    activation_fn`` (tanh)::
 
-        i  = sigma(W_ii x + W_hi h + b_hi)
-        f  = sigma(W_if x + W_hf h + b_hf)
-        g  = phi(W_ig x + W_hg h + b_hg)
-        o  = sigma(W_io x + W_ho h + b_ho)
-        c' = f * c + i * g
-        h' = o * phi(c')
+        i  = sigma(W_ii x + W_hi h + b_hi)     input gate: how much new content to write
+        f  = sigma(W_if x + W_hf h + b_hf)     forget gate: how much of the memory to keep
+        g  = phi  (W_ig x + W_hg h + b_hg)     the candidate content
+        o  = sigma(W_io x + W_ho h + b_ho)     output gate: how much of the memory to show
+        c' = f * c + i * g                     keep part of the memory, add part of the candidate
+        h' = o * phi(c')                       show part of it
 
-    The carry becomes ``(c', h')`` and the output is ``h'``. Parameters are
-    Dense layers named ``ii``, ``if``, ``ig``, ``io`` (input kernels, no bias)
-    and ``hi``, ``hf``, ``hg``, ``ho`` (hidden kernels with bias).
+    The new carry is ``(c', h')``, the output ``h'``. The memory is updated
+    by a sum, not rewritten: where ``f`` is near 1 and ``i`` near 0, ``c``
+    passes through the step unchanged. The input and hidden projections are
+    added, so one bias per gate is enough; it sits on the hidden side.
 
-    Attributes:
-      features: the number of hidden units (last axis of ``c`` and ``h``).
-      gate_fn: activation of the i, f, o gates (default sigmoid).
-      activation_fn: activation of the candidate g and of the output
-        (default tanh).
-      kernel_init: initializer of the input kernels (default lecun_normal).
-      recurrent_kernel_init: initializer of the hidden kernels (default
-        orthogonal).
-      bias_init: initializer of the biases (default zeros).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``c`` and ``h`` in ``initialize_carry``
-        (default zeros).
+    Parameters: Dense layers ``ii, if, ig, io`` (``W_i*``, no bias) and
+    ``hi, hf, hg, ho`` (``W_h*`` and ``b_h*``). Fields: ``features`` (the
+    size of ``c`` and ``h``), ``gate_fn``, ``activation_fn``,
+    ``kernel_init`` (``W_i*``), ``recurrent_kernel_init`` (``W_h*``),
+    ``bias_init``, ``dtype``, ``param_dtype`` (also the carry's) and
+    ``carry_init`` (of ``c`` and ``h``).
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import LSTMCell
-    >>> cell = LSTMCell(features=4)
-    >>> x = np.ones((2, 3), np.float32)
+    >>> cell = LSTMCell(features=2)
+    >>> x = np.zeros((1, 3), np.float32)      # with x = 0 and (c, h) = 0, every gate is sigmoid(0) = 1/2
     >>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
     >>> variables = cell.init(random.PRNGKey(1), carry, x)
     >>> (c, h), y = cell.apply(variables, carry, x)
-    >>> c.shape, y.shape, sorted(variables['params'])
-    ((2, 4), (2, 4), ['hf', 'hg', 'hi', 'ho', 'if', 'ig', 'ii', 'io'])
+    >>> c, sorted(variables['params'])          # g = tanh(0) = 0, so nothing is written
+    (array([[0., 0.]], dtype=float32), ['hf', 'hg', 'hi', 'ho', 'if', 'ig', 'ii', 'io'])
     """
 
     @compact
     def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        hidden = _hidden_size(self, h)
-        inputs = np.asarray(inputs)
-        # x and h projections are summed, so one bias per gate suffices: it
-        # lives on the hidden side.
-        dense_i = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=False,
-            kernel_init=self.kernel_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        dense_h = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=True,
-            kernel_init=self.recurrent_kernel_init,
-            bias_init=self.bias_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        i = self.gate_fn(dense_i(name="ii")(inputs) + dense_h(name="hi")(h))
-        f = self.gate_fn(dense_i(name="if")(inputs) + dense_h(name="hf")(h))
-        g = self.activation_fn(dense_i(name="ig")(inputs) + dense_h(name="hg")(h))
-        o = self.gate_fn(dense_i(name="io")(inputs) + dense_h(name="ho")(h))
-        new_c = f * c + i * g
-        new_h = o * self.activation_fn(new_c)
-        return (new_c, new_h), new_h
+        c, h, n = _memory_and_hidden(self, carry)
+        x = np.asarray(inputs)
+
+        def pre_activation(gate):  # W_i{gate} x + W_h{gate} h + b_h{gate}
+            from_x = _projection(self, n, "i" + gate, bias=False, kernel_init=self.kernel_init)
+            from_h = _projection(
+                self, n, "h" + gate, bias=True, kernel_init=self.recurrent_kernel_init, bias_init=self.bias_init
+            )
+            return from_x(x) + from_h(h)
+
+        i = self.gate_fn(pre_activation("i"))
+        f = self.gate_fn(pre_activation("f"))
+        g = self.activation_fn(pre_activation("g"))
+        o = self.gate_fn(pre_activation("o"))
+        c_next = f * c + i * g
+        h_next = o * self.activation_fn(c_next)
+        return (c_next, h_next), h_next
 
 
 class DenseParams(Module):
-    """The kernel (and bias) of a Dense layer, created but not applied.
+    """A Dense layer's kernel ``(in_features, features)`` and bias, created and returned, not applied.
 
-    :class:`OptimizedLSTMCell` creates its parameters with this module so
-    that they have Dense's names and shapes, then applies all gates at once.
+    :class:`OptimizedLSTMCell` creates its parameters with it (so that they
+    have the names and shapes :class:`LSTMCell`'s Dense layers give them) and
+    then applies all gates together.
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import DenseParams
-    >>> (kernel, bias), variables = DenseParams(3).init_with_output(
-    ...     random.PRNGKey(0), np.ones((1, 2), np.float32))
-    >>> kernel.shape, bias.shape
-    ((2, 3), (3,))
+    >>> (W, b), _ = DenseParams(4).init_with_output(random.PRNGKey(0), np.ones((2, 5), np.float32))
+    >>> W.shape, b.shape
+    ((5, 4), (4,))
     """
 
     features: int
@@ -338,119 +185,105 @@ class DenseParams(Module):
 
     @compact
     def __call__(self, inputs):
-        kernel = self.param("kernel", self.kernel_init, (np.shape(inputs)[-1], self.features), self.param_dtype)
-        bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
-        return kernel, bias
+        in_features = np.shape(inputs)[-1]
+        W = self.param("kernel", self.kernel_init, (in_features, self.features), self.param_dtype)
+        b = self.param("bias", self.bias_init, (self.features,), self.param_dtype) if self.use_bias else None
+        return W, b
 
 
 class OptimizedLSTMCell(_LSTMFields):
-    r"""The LSTM cell of :class:`LSTMCell`, with the four gates in one matmul per side.
+    r""":class:`LSTMCell` computed with two matrix products per step instead of eight.
 
-    The parameters are those of :class:`LSTMCell` (same names, shapes and
-    initial values for the same key); the call concatenates the four input
-    kernels and the four hidden kernels (and biases) and applies each side
-    with a single contraction, then splits the result into the i, f, g, o
-    pre-activations. Fields are those of :class:`LSTMCell`.
+    The four input kernels are side by side one matrix ``[W_ii W_if W_ig
+    W_io]``, and the same for the hidden side, so::
+
+        [z_i z_f z_g z_o] = x [W_ii W_if W_ig W_io] + h [W_hi W_hf W_hg W_ho] + [b_hi b_hf b_hg b_ho]
+
+    and the four blocks of ``z`` are the gates' pre-activations; the rest is
+    :class:`LSTMCell`'s equations. The parameters are stored as the plain
+    cell stores them (same names, shapes and initial values for the same
+    key), so either cell runs the other's variables.
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import LSTMCell, OptimizedLSTMCell
-    >>> x = np.ones((2, 3), np.float32)
-    >>> carry = LSTMCell(4).initialize_carry(random.PRNGKey(0), x.shape)
-    >>> variables = OptimizedLSTMCell(4).init(random.PRNGKey(1), carry, x)
-    >>> _, y_fused = OptimizedLSTMCell(4).apply(variables, carry, x)
-    >>> _, y_plain = LSTMCell(4).apply(variables, carry, x)
-    >>> bool(np.allclose(y_fused, y_plain, atol=1e-6))
+    >>> x = np.full((3, 2), 0.5, np.float32)
+    >>> carry = LSTMCell(5).initialize_carry(random.PRNGKey(0), x.shape)
+    >>> variables = LSTMCell(5).init(random.PRNGKey(1), carry, x)
+    >>> fused = OptimizedLSTMCell(5).apply(variables, carry, x)[1]
+    >>> plain = LSTMCell(5).apply(variables, carry, x)[1]
+    >>> bool(np.allclose(fused, plain, atol=1e-6))
     True
     """
 
     @compact
     def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        hidden = _hidden_size(self, h)
-        inputs = np.asarray(inputs)
-        gates = ("i", "f", "g", "o")
-        params_i = [
-            DenseParams(
-                features=hidden,
-                use_bias=False,
-                param_dtype=self.param_dtype,
-                kernel_init=self.kernel_init,
-                bias_init=self.bias_init,
-                name=f"i{gate}",
-            )(inputs)
-            for gate in gates
+        c, h, n = _memory_and_hidden(self, carry)
+        x = np.asarray(inputs)
+        input_side = [
+            DenseParams(n, use_bias=False, param_dtype=self.param_dtype, kernel_init=self.kernel_init, name="i" + gate)(
+                x
+            )
+            for gate in "ifgo"
         ]
-        params_h = [
+        hidden_side = [
             DenseParams(
-                features=hidden,
-                use_bias=True,
+                n,
                 param_dtype=self.param_dtype,
                 kernel_init=self.recurrent_kernel_init,
                 bias_init=self.bias_init,
-                name=f"h{gate}",
+                name="h" + gate,
             )(h)
-            for gate in gates
+            for gate in "ifgo"
         ]
-        pre_i = self._fused(inputs, params_i)
-        pre_h = self._fused(h, params_h)
-        i, f, g, o = (a + b for a, b in zip(pre_h, pre_i))
-        i, f, g, o = self.gate_fn(i), self.gate_fn(f), self.activation_fn(g), self.gate_fn(o)
-        new_c = f * c + i * g
-        new_h = o * self.activation_fn(new_c)
-        return (new_c, new_h), new_h
+        z_h, z_x = self._side_by_side(h, hidden_side), self._side_by_side(x, input_side)
+        z_i, z_f, z_g, z_o = (a + b for a, b in zip(z_h, z_x))
+        i, f, g, o = self.gate_fn(z_i), self.gate_fn(z_f), self.activation_fn(z_g), self.gate_fn(z_o)
+        c_next = f * c + i * g
+        h_next = o * self.activation_fn(c_next)
+        return (c_next, h_next), h_next
 
     @nowrap
-    def _fused(self, x, params):
-        """Apply four (kernel, bias) pairs with one contraction; returns the four results."""
-        kernel = np.concatenate([k for k, _ in params], axis=-1)
-        bias = None if params[0][1] is None else np.concatenate([b for _, b in params], axis=-1)
-        x, kernel, bias = promote_dtype(x, kernel, bias, dtype=self.dtype)
-        y = np.tensordot(x, kernel, axes=((x.ndim - 1,), (0,)))
-        if bias is not None:
-            y = y + bias
-        return np.split(y, len(params), axis=-1)
+    def _side_by_side(self, v, params):
+        """``v [W_1 ... W_4] (+ [b_1 ... b_4])`` in one product, cut back into the four blocks."""
+        W = np.concatenate([kernel for kernel, _ in params], axis=-1)
+        b = None if params[0][1] is None else np.concatenate([bias for _, bias in params], axis=-1)
+        v, W, b = promote_dtype(v, W, b, dtype=self.dtype)
+        z = np.tensordot(v, W, axes=((v.ndim - 1,), (0,)))
+        return np.split(z if b is None else z + b, len(params), axis=-1)
 
 
-class GRUCell(_VectorCell):
-    r"""Gated recurrent unit cell.
+class GRUCell(VectorCell):
+    r"""Gated recurrent unit (Cho et al., 2014): one state ``h``, interpolated by an update gate.
 
-    With ``x`` the step's input, ``h`` the carry, ``sigma = gate_fn`` and
-    ``phi = activation_fn``::
+    One step, with ``sigma = gate_fn`` (sigmoid) and ``phi = activation_fn`` (tanh)::
 
-        r  = sigma(W_ir x + b_ir + W_hr h)
-        z  = sigma(W_iz x + b_iz + W_hz h)
-        n  = phi(W_in x + b_in + r * (W_hn h + b_hn))
+        r  = sigma(W_ir x + b_ir + W_hr h)                  reset gate
+        z  = sigma(W_iz x + b_iz + W_hz h)                  update gate
+        n  = phi  (W_in x + b_in + r * (W_hn h + b_hn))     candidate state
         h' = (1 - z) * n + z * h
 
-    The new carry and the output are both ``h'``. Parameters are Dense layers
-    named ``ir``, ``iz``, ``in`` (input kernels with bias), ``hr``, ``hz``
-    (hidden kernels, no bias) and ``hn`` (hidden kernel with bias: the reset
-    gate multiplies it, so it cannot share the input bias).
+    The new carry and the output are both ``h'``: a per-unit mix of the old
+    state (``z`` near 1) and the candidate (``z`` near 0). The reset gate
+    decides how much of the old state the candidate may see. ``b_hn`` is
+    separate from ``b_in`` because ``r`` multiplies it.
 
-    Attributes:
-      features: the number of hidden units (last axis of ``h``).
-      gate_fn: activation of the r and z gates (default sigmoid).
-      activation_fn: activation of the candidate n (default tanh).
-      kernel_init: initializer of the input kernels (default lecun_normal).
-      recurrent_kernel_init: initializer of the hidden kernels (default
-        orthogonal).
-      bias_init: initializer of the biases (default zeros).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``h`` in ``initialize_carry`` (default zeros).
+    Parameters: Dense layers ``ir, iz, in`` (with bias), ``hr, hz`` (no
+    bias) and ``hn`` (with bias). Fields: ``features``, ``gate_fn``,
+    ``activation_fn``, ``kernel_init``, ``recurrent_kernel_init``,
+    ``bias_init``, ``dtype``, ``param_dtype`` and ``carry_init``, as for
+    :class:`LSTMCell`.
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import GRUCell
-    >>> cell = GRUCell(features=3)
-    >>> x = np.ones((2, 4), np.float32)
-    >>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
-    >>> variables = cell.init(random.PRNGKey(1), carry, x)
-    >>> new_carry, y = cell.apply(variables, carry, x)
-    >>> list(variables['params']), y.shape
-    (['ir', 'hr', 'iz', 'hz', 'in', 'hn'], (2, 3))
+    >>> cell = GRUCell(features=4)
+    >>> x = np.ones((3, 2), np.float32)
+    >>> h = cell.initialize_carry(random.PRNGKey(0), x.shape)
+    >>> variables = cell.init(random.PRNGKey(1), h, x)
+    >>> h_next, y = cell.apply(variables, h, x)
+    >>> list(variables['params']), bool((h_next == y).all())
+    (['ir', 'hr', 'iz', 'hz', 'in', 'hn'], True)
     """
 
     features: int
@@ -465,84 +298,56 @@ class GRUCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
-        inputs = np.asarray(inputs)
-        dense_i = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=True,
-            kernel_init=self.kernel_init,
-            bias_init=self.bias_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        dense_h = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=False,
-            kernel_init=self.recurrent_kernel_init,
-            bias_init=self.bias_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        r = self.gate_fn(dense_i(name="ir")(inputs) + dense_h(name="hr")(h))
-        z = self.gate_fn(dense_i(name="iz")(inputs) + dense_h(name="hz")(h))
-        n = self.activation_fn(dense_i(name="in")(inputs) + r * dense_h(name="hn", use_bias=True)(h))
-        new_h = (_typed(1, z) - z) * n + z * h
-        return new_h, new_h
+        h, n = _hidden_state(self, carry)
+        x = np.asarray(inputs)
 
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
+        def W_x(gate):  # W_i{gate} x + b_i{gate}
+            return _projection(self, n, "i" + gate, bias=True, kernel_init=self.kernel_init, bias_init=self.bias_init)(
+                x
+            )
+
+        def W_h(gate, bias=False):  # W_h{gate} h (+ b_h{gate})
+            kernel_init, bias_init = self.recurrent_kernel_init, self.bias_init
+            return _projection(self, n, "h" + gate, bias=bias, kernel_init=kernel_init, bias_init=bias_init)(h)
+
+        r = self.gate_fn(W_x("r") + W_h("r"))
+        z = self.gate_fn(W_x("z") + W_h("z"))
+        candidate = self.activation_fn(W_x("n") + r * W_h("n", bias=True))
+        h_next = _one_minus(z) * candidate + z * h
+        return h_next, h_next
 
 
-class MGUCell(_VectorCell):
-    r"""Minimal gated unit cell (Zhou et al., 2016): a GRU with one gate.
+class MGUCell(VectorCell):
+    r"""Minimal gated unit (Zhou et al., 2016): a GRU whose two gates are one.
 
-    With ``x`` the step's input, ``h`` the carry, ``sigma = gate_fn`` and
-    ``phi = activation_fn``::
+    One forget gate ``f`` does the work of the GRU's reset and update gates::
 
         f  = sigma(W_if x + b_if + W_hf h)
-        n  = phi(W_in x + b_in + f * (W_hn h + b_hn))    # reset_gate=True
-        n  = phi(W_in x + b_in + W_hn h)                 # reset_gate=False
+        n  = phi  (W_in x + b_in + f * (W_hn h + b_hn))     with reset_gate (default)
+        n  = phi  (W_in x + b_in + W_hn h)                  without
         h' = (1 - f) * n + f * h
 
-    The new carry and the output are both ``h'``. Parameters are Dense layers
-    named ``if``, ``in`` (input kernels with bias), ``hf`` (hidden kernel, no
-    bias) and ``hn`` (hidden kernel, with a bias only when ``reset_gate``).
+    Fewer parameters than a GRU, often as good. ``b_if`` starts at one
+    (``forget_bias_init``), so the gate starts open towards keeping ``h``,
+    which lets gradients flow through early training.
 
-    Attributes:
-      features: the number of hidden units (last axis of ``h``).
-      gate_fn: activation of the forget gate f (default sigmoid).
-      activation_fn: activation of the candidate n (default tanh).
-      kernel_init: initializer of the input kernels (default lecun_normal).
-      recurrent_kernel_init: initializer of the hidden kernels (default
-        orthogonal).
-      forget_bias_init: initializer of ``b_if`` (default ones: a forget gate
-        that starts open keeps gradients flowing).
-      activation_bias_init: initializer of ``b_in`` and ``b_hn`` (default
-        zeros).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``h`` in ``initialize_carry`` (default zeros).
-      reset_gate: whether f also gates the hidden projection in n (default
-        True).
+    Parameters: Dense layers ``if``, ``in`` (with bias), ``hf`` (no bias)
+    and ``hn`` (with a bias only with ``reset_gate``: without it, ``b_in``
+    already covers the sum). Fields: ``features``, ``gate_fn``,
+    ``activation_fn``, ``kernel_init``, ``recurrent_kernel_init``,
+    ``forget_bias_init`` (``b_if``, default ones), ``activation_bias_init``
+    (``b_in`` and ``b_hn``, default zeros), ``dtype``, ``param_dtype``,
+    ``carry_init`` and ``reset_gate``.
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import MGUCell
-    >>> cell = MGUCell(features=3)
-    >>> x = np.ones((2, 4), np.float32)
-    >>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
-    >>> variables = cell.init(random.PRNGKey(1), carry, x)
-    >>> variables['params']['if']['bias']
-    array([1., 1., 1.], dtype=float32)
-    >>> cell.apply(variables, carry, x)[1].shape
-    (2, 3)
+    >>> cell = MGUCell(features=2, reset_gate=False)
+    >>> x = np.ones((1, 3), np.float32)
+    >>> h = cell.initialize_carry(random.PRNGKey(0), x.shape)
+    >>> variables = cell.init(random.PRNGKey(1), h, x)
+    >>> variables['params']['if']['bias'], 'bias' in variables['params']['hn']
+    (array([1., 1.], dtype=float32), False)
     """
 
     features: int
@@ -559,73 +364,44 @@ class MGUCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
-        inputs = np.asarray(inputs)
-        dense_i = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=True,
-            kernel_init=self.kernel_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        dense_h = functools.partial(
-            Dense,
-            features=hidden,
-            use_bias=False,
-            kernel_init=self.recurrent_kernel_init,
-            bias_init=self.activation_bias_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        f = self.gate_fn(dense_i(name="if", bias_init=self.forget_bias_init)(inputs) + dense_h(name="hf")(h))
-        # With the reset gate, f scales the hidden projection, so it needs its
-        # own bias; without it the input bias b_in covers both.
-        hidden_n = dense_h(name="hn", use_bias=self.reset_gate)(h)
+        h, n = _hidden_state(self, carry)
+        x = np.asarray(inputs)
+        recurrent, zeros = self.recurrent_kernel_init, self.activation_bias_init
+
+        f_x = _projection(self, n, "if", bias=True, kernel_init=self.kernel_init, bias_init=self.forget_bias_init)
+        f = self.gate_fn(f_x(x) + _projection(self, n, "hf", bias=False, kernel_init=recurrent, bias_init=zeros)(h))
+        hidden_part = _projection(self, n, "hn", bias=self.reset_gate, kernel_init=recurrent, bias_init=zeros)(h)
         if self.reset_gate:
-            hidden_n = f * hidden_n
-        n = self.activation_fn(dense_i(name="in", bias_init=self.activation_bias_init)(inputs) + hidden_n)
-        new_h = (_typed(1, f) - f) * n + f * h
-        return new_h, new_h
-
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
+            hidden_part = f * hidden_part
+        n_x = _projection(self, n, "in", bias=True, kernel_init=self.kernel_init, bias_init=zeros)(x)
+        candidate = self.activation_fn(n_x + hidden_part)
+        h_next = _one_minus(f) * candidate + f * h
+        return h_next, h_next
 
 
-class SimpleCell(_VectorCell):
-    r"""Elman cell: ``h' = activation_fn(W_i x + b_i + W_h h)``.
+class SimpleCell(VectorCell):
+    r"""The Elman cell, the plain recurrence: ``h' = phi(W_i x + b_i + W_h h)``.
 
-    With ``residual=True`` the old state is added before the activation,
-    ``h' = activation_fn(W_i x + b_i + W_h h + h)``. The new carry and the
-    output are both ``h'``. Parameters are Dense layers named ``i`` (input
-    kernel with bias) and ``h`` (hidden kernel, no bias).
+    Every step rewrites the whole state, which is why long-range memory is
+    hard for it (the gated cells above exist to fix that). With
+    ``residual=True`` the old state is added inside, ``h' = phi(W_i x + b_i
+    + W_h h + h)``, a shortcut that eases the flow of gradients. The new
+    carry and the output are both ``h'``.
 
-    Attributes:
-      features: the number of hidden units (last axis of ``h``).
-      activation_fn: the activation (default tanh).
-      kernel_init: initializer of the input kernel (default lecun_normal).
-      recurrent_kernel_init: initializer of the hidden kernel (default
-        orthogonal).
-      bias_init: initializer of the bias (default zeros).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``h`` in ``initialize_carry`` (default zeros).
-      residual: add ``h`` to the pre-activation (default False).
+    Parameters: Dense layers ``i`` (with bias) and ``h`` (no bias). Fields:
+    ``features``, ``activation_fn`` (``phi``, default tanh),
+    ``kernel_init``, ``recurrent_kernel_init``, ``bias_init``, ``dtype``,
+    ``param_dtype``, ``carry_init`` and ``residual``.
 
     >>> import numpy as np
     >>> from nnref import random
     >>> from nnref.layers.recurrent import SimpleCell
-    >>> cell = SimpleCell(features=3)
-    >>> x = np.ones((2, 4), np.float32)
-    >>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
-    >>> variables = cell.init(random.PRNGKey(1), carry, x)
-    >>> sorted(variables['params']), cell.apply(variables, carry, x)[1].shape
-    (['h', 'i'], (2, 3))
+    >>> cell = SimpleCell(features=2)
+    >>> x = np.zeros((1, 4), np.float32)
+    >>> h = cell.initialize_carry(random.PRNGKey(0), x.shape)
+    >>> variables = cell.init(random.PRNGKey(1), h, x)
+    >>> sorted(variables['params']), cell.apply(variables, h, x)[1]   # tanh(0) = 0
+    (['h', 'i'], array([[0., 0.]], dtype=float32))
     """
 
     features: int
@@ -640,126 +416,12 @@ class SimpleCell(_VectorCell):
 
     @compact
     def __call__(self, carry, inputs):
-        h = _single(self, carry)
-        hidden = _hidden_size(self, h)
-        inputs = np.asarray(inputs)
-        x_part = Dense(
-            features=hidden,
-            use_bias=True,
-            kernel_init=self.kernel_init,
-            bias_init=self.bias_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-            name="i",
-        )(inputs)
-        h_part = Dense(
-            features=hidden,
-            use_bias=False,
-            kernel_init=self.recurrent_kernel_init,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-            name="h",
-        )(h)
-        pre = x_part + h_part
+        h, n = _hidden_state(self, carry)
+        x = np.asarray(inputs)
+        W_i = _projection(self, n, "i", bias=True, kernel_init=self.kernel_init, bias_init=self.bias_init)
+        W_h = _projection(self, n, "h", bias=False, kernel_init=self.recurrent_kernel_init)
+        pre_activation = W_i(x) + W_h(h)
         if self.residual:
-            pre = pre + h
-        new_h = self.activation_fn(pre)
-        return new_h, new_h
-
-    @_also_on_class(1)
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``h`` of shape ``(*batch, features)`` from ``carry_init(rng, ...)``."""
-        return self.carry_init(rng, self._state_shape(input_shape), self.param_dtype)
-
-
-class ConvLSTMCell(RNNCellBase):
-    r"""Convolutional LSTM cell (Shi et al., 2015): an LSTM whose matmuls are convolutions.
-
-    Inputs and carries are channels-last feature maps ``(*batch, *spatial,
-    features)``. With ``*`` a convolution of ``kernel_size``::
-
-        i, g, f, o = split(conv_ih * x + conv_hh * h, 4, axis=-1)
-        c' = sigmoid(f + 1) * c + sigmoid(i) * tanh(g)
-        h' = sigmoid(o) * tanh(c')
-
-    The carry becomes ``(c', h')`` and the output is ``h'``. The ``+ 1`` on the
-    forget gate starts it mostly open (Jozefowicz et al., 2015). Parameters
-    are two :class:`~nnref.layers.conv.Conv` layers with ``4 * features``
-    outputs (gates in the order i, g, f, o): ``ih`` on the input and ``hh`` on
-    the hidden state, each with a bias when ``use_bias``.
-
-    Attributes:
-      features: the number of channels of ``c`` and ``h``.
-      kernel_size: the convolution window, one int per spatial axis (an int
-        means one spatial axis).
-      strides: the convolution strides (default None: 1 on every axis). The
-        carry keeps the input's spatial shape, so strides other than 1 do not
-        fit a recurrence.
-      padding: ``'SAME'`` (default), ``'VALID'`` or explicit ``(low, high)``
-        pairs, as for ``Conv``.
-      use_bias: whether both convolutions add a bias (default True).
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters and of the initial carry
-        (default float32).
-      carry_init: initializer of ``c`` and ``h`` in ``initialize_carry``
-        (default zeros).
-
-    >>> import numpy as np
-    >>> from nnref import random
-    >>> from nnref.layers.recurrent import ConvLSTMCell
-    >>> cell = ConvLSTMCell(features=4, kernel_size=(3, 3))
-    >>> x = np.ones((2, 5, 5, 3), np.float32)     # (batch, height, width, channels)
-    >>> carry = cell.initialize_carry(random.PRNGKey(0), x.shape)
-    >>> variables = cell.init(random.PRNGKey(1), carry, x)
-    >>> (c, h), y = cell.apply(variables, carry, x)
-    >>> y.shape, variables['params']['ih']['kernel'].shape, cell.num_feature_axes
-    ((2, 5, 5, 4), (3, 3, 3, 16), 3)
-    """
-
-    features: int
-    kernel_size: Sequence[int]
-    strides: Sequence[int] | None = None
-    padding: Any = "SAME"
-    use_bias: bool = True
-    dtype: Any = None
-    param_dtype: Any = np.float32
-    carry_init: Callable = initializers.zeros_init()
-
-    @compact
-    def __call__(self, carry, inputs):
-        c, h = _pair(self, carry)
-        _hidden_size(self, h)
-        conv = functools.partial(
-            Conv,
-            features=4 * self.features,
-            kernel_size=self._window(),
-            strides=self.strides,
-            padding=self.padding,
-            use_bias=self.use_bias,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-        )
-        gates = conv(name="ih")(np.asarray(inputs)) + conv(name="hh")(h)
-        i, g, f, o = np.split(gates, 4, axis=-1)
-        f = sigmoid(f + _typed(1, f))
-        new_c = f * c + sigmoid(i) * tanh(g)
-        new_h = sigmoid(o) * tanh(new_c)
-        return (new_c, new_h), new_h
-
-    @nowrap
-    def _window(self):
-        size = self.kernel_size
-        return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(k) for k in size)
-
-    @property
-    def num_feature_axes(self) -> int:
-        return len(self._window()) + 1
-
-    @nowrap
-    def initialize_carry(self, rng, input_shape):
-        """``(c, h)``, each ``(*batch, *spatial, features)`` from ``carry_init`` (one split key each)."""
-        shape, batch = _batch_dims(self, input_shape)
-        state = batch + shape[len(batch) : -1] + (self.features,)
-        key_c, key_h = _random.split(rng)
-        return (self.carry_init(key_c, state, self.param_dtype), self.carry_init(key_h, state, self.param_dtype))
+            pre_activation = pre_activation + h
+        h_next = self.activation_fn(pre_activation)
+        return h_next, h_next
