@@ -1,6 +1,6 @@
 # Developer entry points. GNU make; recipes are indented with tabs.
 #
-#   make test               install (once) and run tests, conformance and docs
+#   make test               install (once), check format and lint (ruff), run tests, conformance and docs
 #   make test-slow          the slow cases (marked `slow`: the demo-size LM in 1 and 2 processes)
 #   make conformance-deep   conformance/ with 2000 Hypothesis examples per test
 #   make demo               train the digits CNN (examples/train_digits.py); reruns resume
@@ -28,11 +28,16 @@ $(VENV)/.installed: pyproject.toml
 	$(VPY) -m pip install -e '.[test]'
 	touch $@
 
-# Two pytest workers (pytest-xdist; worksteal evens out the slow tail): the CI
+# Formatting and lint first (make stops at the first failure), then what a
+# plain `pytest` collects (testpaths and addopts in pyproject.toml) on two
+# pytest workers (pytest-xdist; worksteal evens out the slow tail): the CI
 # machine has two cores and most tests are single-threaded Python or XLA
-# compilation.
+# compilation. The Hypothesis profile is conftest.py's default, `ci`, unless
+# HYPOTHESIS_PROFILE says otherwise.
 test: $(VENV)/.installed
-	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance docs README.md nnref nnjax shared_spec --doctest-modules -q -n 2 --dist worksteal
+	$(VPY) -m ruff format --check .
+	$(VPY) -m ruff check .
+	$(VPY) -m pytest -q -n 2 --dist worksteal
 
 test-slow: $(VENV)/.installed
 	HYPOTHESIS_PROFILE=ci $(VPY) -m pytest tests conformance -m slow -q

@@ -285,13 +285,15 @@ def run(
                     gc.collect()
                     gc.disable()
                     _flush()
-                    save_s, _ = _timed(lambda: saver.save(dirs[label], state))
+                    save_s, _ = _timed(lambda saver=saver, label=label: saver.save(dirs[label], state))
                     _flush()
-                    restore_s, restored = _timed(lambda: saver.restore(dirs[label], state))
+                    restore_s, restored = _timed(lambda saver=saver, label=label: saver.restore(dirs[label], state))
                     _flush()
                     alone_s, _ = _timed(run_step)
                     _flush()
-                    call_s, wait = _timed(lambda: saver.save(async_dirs[label], state, asynchronous=True))
+                    call_s, wait = _timed(
+                        lambda saver=saver, label=label: saver.save(async_dirs[label], state, asynchronous=True)
+                    )
                     after_s, _ = _timed(run_step)
                     rest_s, _ = _timed(wait)
                     if gc_was_enabled:

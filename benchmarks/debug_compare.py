@@ -95,10 +95,18 @@ def run(backends: dict, repeat: int = 3, min_seconds: float = 0.0) -> list[dict]
     for name, model, variables, args, kwargs in _cases():
         params = sum(x.size for x in jax.tree_util.tree_leaves(variables))
         twin = Twin(model, variables, args, kwargs, rngs=None, method=None)
+
+        # Defaults bind this case's values (the functions must not see a later case's).
+        def apply_nnjax(model=model, variables=variables, args=args, kwargs=kwargs):
+            return jax.block_until_ready(model.apply(variables, *args, **kwargs))
+
+        def compare_case(model=model, variables=variables, args=args, kwargs=kwargs):
+            return compare(model, variables, *args, **kwargs)
+
         times = {
-            'nnjax apply': _best(lambda: jax.block_until_ready(model.apply(variables, *args, **kwargs)), repeat),
+            'nnjax apply': _best(apply_nnjax, repeat),
             'nnref apply': _best(twin.apply, repeat),
-            'compare': _best(lambda: compare(model, variables, *args, **kwargs), repeat),
+            'compare': _best(compare_case, repeat),
         }
         rows.append({'figure': name, 'params': int(params), **times})
     return rows

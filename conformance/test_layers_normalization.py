@@ -137,7 +137,10 @@ def _statistics_axes(case, x, mask):
     """``(x, mask, axes)`` regrouped so that each statistic is a reduction of ``x`` over ``axes``."""
     f = dict(case.fields)
     rank = x.ndim
-    canon = lambda a: sorted({i % rank for i in np.atleast_1d(a)})
+
+    def canon(a):
+        return sorted({i % rank for i in np.atleast_1d(a)})
+
     if case.kind in ("LayerNorm", "RMSNorm"):
         return x, mask, canon(f["reduction_axes"])
     if case.kind == "InstanceNorm":
@@ -145,7 +148,10 @@ def _statistics_axes(case, x, mask):
     if case.kind == "BatchNorm":
         return x, mask, [i for i in range(rank) if i not in canon(f["axis"])]
     groups = f["num_groups"] or x.shape[-1] // f["group_size"]
-    split = lambda a: a.reshape(a.shape[:-1] + (groups, -1))
+
+    def split(a):
+        return a.reshape(a.shape[:-1] + (groups, -1))
+
     axes = canon(f.get("reduction_axes", list(range(1, rank))))[:-1] + [rank]
     return split(x), None if mask is None else split(mask), axes
 

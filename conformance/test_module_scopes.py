@@ -154,8 +154,7 @@ def test_share_scope_at_the_root_and_errors():
 
 
 def test_share_scope_name_clash_is_name_in_use_on_both():
-    for nn in BACKENDS:
-
+    def check(nn):
         class Conflict(nn.Module):
             base: nn.Module
 
@@ -176,10 +175,12 @@ def test_share_scope_name_clash_is_name_in_use_on_both():
         with pytest.raises(nn.errors.NameInUseError, match='kernel'):
             M().init(nn.random.PRNGKey(0), nn.numpy.ones((1, 3)))
 
+    for nn in BACKENDS:
+        check(nn)
+
 
 def test_share_scope_moves_setup_children_along():
-    for nn in BACKENDS:
-
+    def check(nn):
         class Block(nn.Module):
             def setup(self):
                 self.inner = nn.Dense(3)
@@ -201,6 +202,9 @@ def test_share_scope_moves_setup_children_along():
         assert shapes_of(v) == {
             'params': {'inner': {'kernel': (5, 3), 'bias': (3,)}, 'extra': {'kernel': (3, 2), 'bias': (2,)}}
         }
+
+    for nn in BACKENDS:
+        check(nn)
 
 
 @settings(max_examples=2, deadline=None)
@@ -238,7 +242,7 @@ def test_compact_name_scope_trees_match_seed(seed):
 
 
 def test_compact_name_scope_unbound_and_param_errors():
-    for nn in BACKENDS:
+    def check(nn):
         Foo, _, _ = name_scope_models(nn)
         with pytest.raises(ValueError, match="Cannot call compact_name_scope method 'up'"):
             Foo().up(nn.numpy.ones((1, 2)))
@@ -255,10 +259,12 @@ def test_compact_name_scope_unbound_and_param_errors():
         with pytest.raises(nn.errors.AssignSubModuleError):
             WithParam().init(nn.random.PRNGKey(0), nn.numpy.ones((1, 2)))
 
+    for nn in BACKENDS:
+        check(nn)
+
 
 def test_preserve_adopted_names_on_both():
-    for nn in BACKENDS:
-
+    def check(nn):
         class Leaf(nn.Module):
             @nn.compact
             def __call__(self, x):
@@ -282,12 +288,15 @@ def test_preserve_adopted_names_on_both():
             assert list(Holder(Leaf()).init(key, x)['params']) == ['sub']  # no name of its own
         assert list(Keeps(Leaf(name='keep')).init(key, x)['params']) == ['keep']
 
+    for nn in BACKENDS:
+        check(nn)
+
 
 def test_share_scope_survives_repeated_calls():
     """A module that moved into another scope in setup stays there for every later call."""
     outputs = []
-    for nn in BACKENDS:
 
+    def check(nn):
         class DenseLoRA(nn.Module):
             base: nn.Module
 
@@ -311,5 +320,8 @@ def test_share_scope_survives_repeated_calls():
         assert shapes_of(v) == {'params': {'l': {'A': (3, 1), 'kernel': (3, 2), 'bias': (2,)}}}
         bound = Model().bind(v)
         outputs.append(to_numpy([bound(x), bound(x), Model().apply(v, x)]))
+
+    for nn in BACKENDS:
+        check(nn)
     assert_trees_close(outputs[1], outputs[0], family=FORWARD_FAMILY)
     np.testing.assert_array_equal(outputs[0][0], outputs[0][1])

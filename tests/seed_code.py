@@ -206,7 +206,10 @@ def lstm_step(params, carry, x):
         return 1 / (1 + np.exp(-z))
 
     c, h = carry
-    gate = lambda g, act: act(dense(x, params['i' + g]) + dense(h, params['h' + g]))
+
+    def gate(g, act):
+        return act(dense(x, params['i' + g]) + dense(h, params['h' + g]))
+
     i, f, o, g = gate('i', sigmoid), gate('f', sigmoid), gate('o', sigmoid), gate('g', np.tanh)
     c = f * c + i * g
     h = o * np.tanh(c)

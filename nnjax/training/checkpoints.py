@@ -47,8 +47,9 @@ its leftovers.
 directory at once: each writes its own temporary file (the name holds a hash
 of the host name, the pid and a random token), and a save's clean-up removes
 only temporaries whose writer is gone (a dead pid on this host, or no change
-for :data:`STALE_TEMP_SECONDS`), never one a live save may still rename. A
-checkpoint or temporary another save removed first is not an error. Which
+for :data:`~nnjax.training.checkpoint_names.STALE_TEMP_SECONDS`), never one
+a live save may still rename. A checkpoint or temporary another save removed
+first is not an error. Which
 checkpoints remain follows each save's ``keep``/``overwrite`` as it ran; a
 save without ``overwrite`` still refuses a step at or below one already on
 disk (``InvalidCheckpointError``), whoever wrote it.
@@ -65,6 +66,15 @@ caller's target as they were.
 **Not supported**: GlobalDeviceArray managers (``gda_manager``), which the
 seed deprecated for Orbax: passing anything other than ``None`` raises
 ``ValueError``.
+
+**Where the parts live.** This module is the public import path and holds
+saving (durable writes, clean-up, :class:`AsyncManager`);
+:mod:`~nnjax.training.checkpoint_names` names checkpoints on disk and finds
+them (:func:`latest_checkpoint`), :mod:`~nnjax.training.checkpoint_restore`
+holds :func:`restore_checkpoint`, :mod:`~nnjax.training.checkpoint_reading`
+reads a msgpack state, :mod:`~nnjax.training.checkpoint_orbax` is the Orbax
+path, and :mod:`~nnjax.training.checkpoint_options` checks the arguments
+save and restore share.
 
 >>> import tempfile
 >>> import numpy as np
@@ -84,25 +94,29 @@ import logging
 import math
 import numbers
 import os
-import re
-import secrets
 import shutil
-import socket
-import time
-import zlib
 
 import jax
-import numpy as np
 
 from nnjax import serialization
 from nnjax.config import config
 from nnjax.training import checkpoint_orbax
-from nnjax.training.checkpoint_reading import drop_unused_keys, first_mismatch, log_reshaped, read_state, rebuild
+from nnjax.training.checkpoint_names import (
+    STALE_TEMP_SECONDS,  # noqa: F401 - named in the docstring; set it in checkpoint_names
+    is_stale_temp,
+    is_temp_name,
+    latest_checkpoint,
+    list_checkpoints,
+    normalize_step,
+    temp_name,
+)
+from nnjax.training.checkpoint_options import orbax_checkpointer_arg, refuse_gda_manager
+from nnjax.training.checkpoint_restore import restore_checkpoint
 from nnjax.training.pre_linen import convert_pre_linen
 from shared_spec.errors import (
     AlreadyExistsError,
-    CheckpointMismatchError,
-    CorruptCheckpointError,
+    CheckpointMismatchError,  # noqa: F401 - raised by restore_checkpoint, reachable here as before
+    CorruptCheckpointError,  # noqa: F401
     InvalidCheckpointError,
 )
 
@@ -117,167 +131,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# A step as it may appear in a file name: what str() makes of an int or a
-# float (1, -1.0, 0.01, 1e-05, 1e+20), plus forms such as 1e5 and .5.
-_NUMBER = r'[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?'
-_TMP_TAG = '.tmp-'
-_ORBAX_TMP_TAG = '.orbax-checkpoint-tmp-'
-
-
-# --- names on disk -----------------------------------------------------------
-
-
-def _step_in_name(name, prefix):
-    """The step of file name ``{prefix}{number}``, or None for other names."""
-    if not name.startswith(prefix):
-        return None
-    rest = name[len(prefix) :]
-    if not re.fullmatch(_NUMBER, rest):
-        return None
-    return float(rest)
-
-
-def _list_checkpoints(ckpt_dir, prefix):
-    """``[(step, name)]`` of the checkpoints in ``ckpt_dir``, oldest first."""
-    try:
-        names = os.listdir(ckpt_dir)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    found = []
-    for name in names:
-        step = _step_in_name(name, prefix)
-        if step is not None:
-            found.append((step, name))
-    found.sort()
-    return found
-
-
-def _is_temp_name(name, prefix):
-    """Whether ``name`` is a temporary of a save with this prefix.
-
-    Ours are ``.{prefix}{step}.tmp-{host}-{pid}-{hex}`` files (older
-    versions wrote ``.{prefix}{step}.tmp-{hex}``); Orbax's are
-    ``{prefix}{step}.orbax-checkpoint-tmp-{number}`` directories.
-    """
-    if name.startswith(prefix) and _ORBAX_TMP_TAG in name:
-        final, _, token = name.rpartition(_ORBAX_TMP_TAG)
-        return _step_in_name(final, prefix) is not None and token.isdigit()
-    if not name.startswith('.' + prefix) or _TMP_TAG not in name:
-        return False
-    final, _, token = name[1:].rpartition(_TMP_TAG)
-    return _step_in_name(final, prefix) is not None and _TMP_TOKEN.fullmatch(token) is not None
-
-
-# ``{host}-{pid}-{random}`` of a temporary written by this version, or the
-# bare ``{random}`` of older ones.
-_TMP_TOKEN = re.compile(r'(?:([0-9a-f]{8})-(\d+)-)?[0-9a-f]+')
-
-#: A temporary file of a live save is never removed by another save; one
-#: whose writer is gone (its pid is dead on this host) is, and so is one not
-#: modified for this many seconds (a writer on another host, or a pid reused).
-STALE_TEMP_SECONDS = 3600
-
-
-def _host_tag():
-    return f'{zlib.crc32(socket.gethostname().encode()):08x}'
-
-
-def _temp_name(name):
-    """A temporary name no other process or thread can pick: host, pid, random."""
-    return f'.{name}{_TMP_TAG}{_host_tag()}-{os.getpid()}-{secrets.token_hex(8)}'
-
-
-def _pid_alive(pid):
-    if os.name != 'posix':
-        return True  # no cheap, safe probe (os.kill(pid, 0) would signal)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # e.g. EPERM: it exists, owned by someone else
-    return True
-
-
-def _is_stale_temp(ckpt_dir, name):
-    """Whether temporary ``name`` may be removed: its writer cannot be saving it.
-
-    Orbax directories and our older, owner-less names count as stale (as
-    before); ours are stale once their writer's pid is dead on this host or
-    after :data:`STALE_TEMP_SECONDS` without a change.
-    """
-    if not name.startswith('.'):
-        return True  # Orbax's temporary directory
-    token = name.rpartition(_TMP_TAG)[2]
-    match = _TMP_TOKEN.fullmatch(token)
-    if match is None or match.group(1) is None:
-        return True
-    host, pid = match.group(1), int(match.group(2))
-    if host == _host_tag() and pid != os.getpid() and not _pid_alive(pid):
-        return True
-    try:
-        age = time.time() - os.stat(os.path.join(ckpt_dir, name)).st_mtime
-    except FileNotFoundError:
-        return False  # already gone
-    return age > STALE_TEMP_SECONDS
-
-
-def _normalize_step(step):
-    """``step`` as a Python int or finite float, for the file name."""
-    if isinstance(step, bool):
-        raise TypeError('step must be an int or a float, not a bool.')
-    if isinstance(step, numbers.Integral):
-        return int(step)
-    if isinstance(step, numbers.Real):
-        value = float(step)
-    else:
-        try:
-            arr = np.asarray(step)
-        except Exception:  # noqa: BLE001 - any unconvertible object
-            arr = None
-        if arr is None or arr.ndim != 0 or arr.dtype.kind not in 'iuf':
-            raise TypeError(
-                f'step must be an int or a float (or a 0-d numeric array), got {type(step).__name__} {step!r}.'
-            )
-        if arr.dtype.kind in 'iu':
-            return int(arr)
-        value = float(arr)
-    if not math.isfinite(value):
-        raise ValueError(f'step must be finite, got {value}.')
-    return value
-
 
 def _check_not_a_file(ckpt_dir):
     if os.path.exists(ckpt_dir) and not os.path.isdir(ckpt_dir):
         raise AlreadyExistsError(ckpt_dir)
-
-
-def _refuse_gda(gda_manager):
-    if gda_manager is not None:
-        raise ValueError(
-            'gda_manager is not supported by nnjax.training.checkpoints: '
-            'GlobalDeviceArray checkpoints are deprecated in the seed system '
-            'in favour of Orbax. Leave gda_manager=None; arrays sharded over '
-            'several processes are written by Orbax, each process writing its '
-            'own shards (pass orbax_checkpointer= to choose the checkpointer).'
-        )
-
-
-def _checkpointer(orbax_checkpointer, orbax_checkpointers):
-    """The Orbax checkpointer given under either of the seed's two names."""
-    if orbax_checkpointer is not None and orbax_checkpointers is not None:
-        raise TypeError('Pass orbax_checkpointer or its older spelling orbax_checkpointers, not both.')
-    checkpointer = orbax_checkpointer if orbax_checkpointer is not None else orbax_checkpointers
-    if checkpointer is not None and not (
-        callable(getattr(checkpointer, 'save', None)) and callable(getattr(checkpointer, 'restore', None))
-    ):
-        raise TypeError(
-            'orbax_checkpointer must be an orbax.checkpoint checkpointer, e.g. '
-            'orbax.checkpoint.PyTreeCheckpointer() or orbax.checkpoint.'
-            'AsyncCheckpointer(orbax.checkpoint.PyTreeCheckpointHandler()); got '
-            f'{type(checkpointer).__name__}.'
-        )
-    return checkpointer
 
 
 def _spans_processes(state):
@@ -337,7 +194,7 @@ def _remove(path):
 
 def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps):
     """After ``name`` is in place: drop newer, old and temporary files."""
-    checkpoints = _list_checkpoints(ckpt_dir, prefix)
+    checkpoints = list_checkpoints(ckpt_dir, prefix)
     if overwrite:
         # Steps at or after the new one, other than the new file itself,
         # belong to the run being overwritten.
@@ -358,7 +215,7 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps)
             logger.info('Removing checkpoint %s (keep=%d)', n, keep)
             _remove(os.path.join(ckpt_dir, n))
     for n in os.listdir(ckpt_dir):
-        if _is_temp_name(n, prefix) and _is_stale_temp(ckpt_dir, n):
+        if is_temp_name(n, prefix) and is_stale_temp(ckpt_dir, n):
             logger.info('Removing stale temporary %s', n)
             try:
                 _remove(os.path.join(ckpt_dir, n))
@@ -369,7 +226,7 @@ def _clean_up(ckpt_dir, name, step, prefix, keep, overwrite, keep_every_n_steps)
 def _commit(ckpt_dir, name, step, data, prefix, keep, overwrite, keep_every_n_steps):
     os.makedirs(ckpt_dir, exist_ok=True)
     for attempt in range(3):
-        tmp_path = os.path.join(ckpt_dir, _temp_name(name))
+        tmp_path = os.path.join(ckpt_dir, temp_name(name))
         _write_durably(tmp_path, data)
         try:
             os.replace(tmp_path, os.path.join(ckpt_dir, name))
@@ -460,7 +317,7 @@ def _save(
     """
     ckpt_dir = os.fspath(ckpt_dir)
     _check_keep(keep, keep_every_n_steps)
-    step = _normalize_step(step)
+    step = normalize_step(step)
     name = f'{prefix}{step}'
     if os.sep in name or (os.altsep and os.altsep in name):
         raise ValueError(f'prefix {prefix!r} must not contain a path separator; put directories into ckpt_dir.')
@@ -477,7 +334,7 @@ def _save(
         # The clean-up an asynchronous save could not do when it was launched.
         _clean_up(ckpt_dir, None, math.inf, prefix, keep, False, keep_every_n_steps)
     if not overwrite:
-        later = [n for s, n in _list_checkpoints(ckpt_dir, prefix) if s >= step]
+        later = [n for s, n in list_checkpoints(ckpt_dir, prefix) if s >= step]
         if later:
             raise InvalidCheckpointError(path, step)
     if use_orbax:
@@ -485,7 +342,7 @@ def _save(
         if overwrite and primary and checkpoint_orbax.is_async(checkpointer):
             # Checkpoints after this step belong to the run being
             # overwritten; earlier ones stay until this save is committed.
-            for s, n in _list_checkpoints(ckpt_dir, prefix):
+            for s, n in list_checkpoints(ckpt_dir, prefix):
                 if s > step:
                     _remove(os.path.join(ckpt_dir, n))
         checkpoint_orbax.save(path, state, checkpointer, overwrite)
@@ -573,7 +430,7 @@ def save_checkpoint(
     ...     sorted(os.listdir(d))
     ['checkpoint_2', 'checkpoint_3']
     """
-    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
+    checkpointer = orbax_checkpointer_arg(orbax_checkpointer, orbax_checkpointers)
     if _spans_processes(target):
         raise ValueError(
             f'save_checkpoint({os.fspath(ckpt_dir)!r}, step={step!r}): the '
@@ -647,8 +504,8 @@ def save_checkpoint_multiprocess(
     ...     os.path.basename(path)
     'checkpoint_7'
     """
-    _refuse_gda(gda_manager)
-    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
+    refuse_gda_manager(gda_manager)
+    checkpointer = orbax_checkpointer_arg(orbax_checkpointer, orbax_checkpointers)
     use_orbax = checkpointer is not None or config.nnjax_use_orbax_checkpointing or _spans_processes(target)
     primary = jax.process_index() == 0
     if use_orbax or jax.process_count() == 1:
@@ -676,229 +533,4 @@ def save_checkpoint_multiprocess(
         finally:
             multihost_utils.sync_global_devices(barrier)
     multihost_utils.sync_global_devices(barrier)
-    return os.path.join(os.fspath(ckpt_dir), f'{prefix}{_normalize_step(step)}')
-
-
-# --- finding and restoring ---------------------------------------------------
-
-
-def latest_checkpoint(ckpt_dir, prefix='checkpoint_'):
-    """The path of the checkpoint with the highest step in ``ckpt_dir``, or None.
-
-    Only names ``{prefix}{number}`` count (temporary files of interrupted
-    saves do not); numbers compare as numbers, e.g. ``1e5 > 9 > 0.5 > -1.0``.
-
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     for name in ['ckpt_0.01', 'ckpt_0.1', 'ckpt_0.001', 'ckpt_x']:
-    ...         open(os.path.join(d, name), 'wb').close()
-    ...     os.path.basename(latest_checkpoint(d, prefix='ckpt_'))
-    'ckpt_0.1'
-    """
-    checkpoints = _list_checkpoints(os.fspath(ckpt_dir), prefix)
-    if not checkpoints:
-        return None
-    return os.path.join(os.fspath(ckpt_dir), checkpoints[-1][1])
-
-
-def _place(expected, state):
-    """Put the arrays of ``state`` where the target's array leaves live.
-
-    ``expected`` is the target's state dict. Where it holds a ``jax.Array``
-    (or a ``ShapeDtypeStruct`` with a sharding), the host array read from the
-    file becomes a ``jax.Array`` with that sharding: each process builds only
-    the shards its devices hold, so this works across processes too.
-    """
-    if isinstance(expected, dict) and isinstance(state, dict):
-        by_name = {str(k): k for k in expected}
-        return {k: _place(expected[by_name[str(k)]], v) if str(k) in by_name else v for k, v in state.items()}
-    sharding = getattr(expected, 'sharding', None)
-    if isinstance(expected, (jax.Array, jax.ShapeDtypeStruct)) and sharding is not None:
-        host = np.asarray(state)
-        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
-    return state
-
-
-def _resolve_path(ckpt_dir, step, prefix):
-    """The checkpoint to read, or None where the seed returns the target as is."""
-    if step is not None:
-        name = f'{prefix}{_normalize_step(step)}'
-        ckpt_path = os.path.join(ckpt_dir, name)
-        if os.path.exists(ckpt_path):
-            return ckpt_path
-        # A float step may have been saved under its int spelling or the
-        # other way round; match by value.
-        wanted = float(_normalize_step(step))
-        same = [n for s, n in _list_checkpoints(ckpt_dir, prefix) if s == wanted]
-        if not same:
-            available = [n for _, n in _list_checkpoints(ckpt_dir, prefix)]
-            raise ValueError(
-                f'Matching checkpoint not found: {ckpt_path}. Checkpoints in '
-                f'{ckpt_dir!r} with prefix {prefix!r}: {available or "none"}. '
-                'Pass one of their steps, or step=None for the latest.'
-            )
-        return os.path.join(ckpt_dir, same[-1])
-    if not os.path.exists(ckpt_dir):
-        logger.info('No checkpoint directory at %s', ckpt_dir)
-        return None
-    if os.path.isdir(ckpt_dir) and not checkpoint_orbax.is_orbax_checkpoint(ckpt_dir):
-        ckpt_path = latest_checkpoint(ckpt_dir, prefix)
-        if ckpt_path is None:
-            logger.info('No checkpoint with prefix %r in %s', prefix, ckpt_dir)
-        return ckpt_path
-    return ckpt_dir  # the path of one checkpoint, file or Orbax directory
-
-
-def restore_checkpoint(
-    ckpt_dir,
-    target,
-    step=None,
-    prefix='checkpoint_',
-    parallel=True,
-    gda_manager=None,
-    allow_partial_mpa_restoration=False,
-    orbax_checkpointer=None,
-    orbax_transforms=None,
-    *,
-    orbax_checkpointers=None,
-    strict=False,
-):
-    """Restore the latest (or a given) checkpoint into ``target``.
-
-    Picks the highest-numbered ``{prefix}{number}`` checkpoint in
-    ``ckpt_dir`` (``ckpt_1, ckpt_2, ckpt_3 -> ckpt_3``; ``ckpt_0.01,
-    ckpt_0.1, ckpt_0.001 -> ckpt_0.1``; ``ckpt_-1.0, ckpt_1.0, ckpt_1e5 ->
-    ckpt_1e5``), or the one for ``step``. ``ckpt_dir`` may also name one
-    checkpoint. msgpack files and Orbax directories are both read, whatever
-    the flag ``nnjax_use_orbax_checkpointing`` says.
-
-    The seed's restore rules hold by default, so its guides run unchanged:
-
-    * **Partial target.** A plain dict (or ``FrozenDict``) in ``target`` may
-      hold a subset of the checkpoint's keys there: the other entries are
-      left out (and logged), as the seed's ``from_state_dict`` ignores them.
-      Dataclasses (``TrainState``), lists, tuples and namedtuples need their
-      exact fields, as in the seed. ``target=None`` returns the whole raw
-      state dict, whatever it holds -- a single array too, when the
-      checkpoint is a bare array.
-    * **Any shape.** The values, shapes and dtypes are the checkpoint's, as
-      in the seed system, whose guides restore with a smaller reference
-      array ("the reference doesn't need to be as large as your
-      checkpoint"); a leaf whose shape differs is logged.
-    * A key the target has and the checkpoint lacks, or a dict where the
-      target has an array (or the reverse), is refused: before anything is
-      built, the (trimmed) checkpoint tree is compared with
-      ``nnjax.serialization.to_state_dict(target)`` and the first difference,
-      in sorted key order, raises ``CheckpointMismatchError`` (a
-      ``ValueError``, like the seed's). A ``None`` leaf in the target takes
-      whatever the checkpoint holds there. With ``orbax_transforms`` Orbax's
-      transformations reconcile the trees instead.
-
-    ``strict=True`` (an nnjax extension) refuses what the seed lets through:
-    every dict must hold exactly the target's keys, and each leaf's shape,
-    and dtype where both sides are arrays, must match the target's (a Python
-    scalar, such as an ``int`` step, takes any scalar or 0-d array). Use it
-    when a checkpoint from another configuration must not be resumed.
-    Either way a refused restore changes neither ``target`` nor the file.
-
-    Leaves of ``target`` that are ``jax.Array``s, or ``jax.ShapeDtypeStruct``s
-    with a ``sharding`` (an abstract target from ``jax.eval_shape``), come
-    back as ``jax.Array``s with the target's sharding, on any mesh and in
-    any number of processes: a checkpoint written from a 2x4 mesh restores
-    onto a 1x8 or a 4-device mesh. Other arrays come back as NumPy arrays
-    (read-only from msgpack files).
-
-    Args:
-      ckpt_dir: directory of checkpoints, or the path of one checkpoint.
-      target: the object to rebuild (its structure, shardings and dtypes are
-        used, not its values), or None to get the raw state dict of host
-        NumPy arrays.
-      step: the step to load, or None for the latest. With a step,
-        ``ckpt_dir`` must be a directory holding ``{prefix}{step}``.
-      prefix: name prefix.
-      parallel: accepted for compatibility; a msgpack file is read in one go.
-      gda_manager: unsupported (the seed deprecated it for Orbax); must be
-        ``None``.
-      allow_partial_mpa_restoration: accepted for compatibility; there are
-        no multiprocess-array placeholders in either format, so it changes
-        nothing.
-      orbax_checkpointer: the Orbax checkpointer to read an Orbax checkpoint
-        with (default: a ``PyTreeCheckpointer``); an ``AsyncCheckpointer``'s
-        save in flight is waited for first.
-      orbax_transforms: Orbax restore transformations (e.g. ``{}`` to fill
-        what the checkpoint lacks from ``target``), for Orbax checkpoints.
-      orbax_checkpointers: the API reference's spelling of
-        ``orbax_checkpointer``.
-      strict: require exactly the target's keys, and every leaf's shape and
-        dtype to match the target's (an nnjax extension; the seed system has
-        no such checks). Default False: the seed's rules above.
-
-    Returns:
-      ``target`` updated from the checkpoint (a new object; ``target`` itself
-      is not changed), or the state dict if ``target`` is None. If ``step``
-      is None and there is no checkpoint (or ``ckpt_dir`` does not exist),
-      ``target`` is returned unchanged.
-
-    Raises:
-      ValueError: ``step`` was given and ``{prefix}{step}`` does not exist;
-        or ``orbax_transforms`` was given for a msgpack checkpoint.
-      CorruptCheckpointError: the checkpoint is empty, truncated or not a
-        checkpoint.
-      CheckpointMismatchError: the checkpoint does not fit ``target``.
-
-    >>> import tempfile
-    >>> import numpy as np
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     _ = save_checkpoint(d, {'w': np.ones((2, 2), np.float32)}, step=1)
-    ...     print(restore_checkpoint(d, {'w': np.zeros(3, np.float32)})['w'].shape)
-    ...     try:
-    ...         restore_checkpoint(d, {'w': np.zeros(3, np.float32)}, strict=True)
-    ...     except CheckpointMismatchError as e:
-    ...         print(e.key_path, e.what, e.expected, e.found)
-    (2, 2)
-    /w shape (3,) (2, 2)
-    """
-    _refuse_gda(gda_manager)
-    checkpointer = _checkpointer(orbax_checkpointer, orbax_checkpointers)
-    del parallel, allow_partial_mpa_restoration  # see the docstring
-    # A save still in flight may be the very checkpoint asked for.
-    checkpoint_orbax.wait(checkpointer)
-    ckpt_dir = os.fspath(ckpt_dir)
-    ckpt_path = _resolve_path(ckpt_dir, step, prefix)
-    if ckpt_path is None:
-        return target
-    if os.path.isdir(ckpt_path):
-        if not checkpoint_orbax.is_orbax_checkpoint(ckpt_path):
-            raise CorruptCheckpointError(
-                ckpt_path,
-                'it is a directory without the files Orbax writes '
-                '(_CHECKPOINT_METADATA, _METADATA): not a checkpoint, or an '
-                'incomplete copy',
-            )
-        logger.info('Restoring Orbax checkpoint from %s', ckpt_path)
-        return checkpoint_orbax.restore(ckpt_path, target, checkpointer, orbax_transforms, strict)
-    if orbax_transforms is not None:
-        raise ValueError(
-            f'orbax_transforms applies to Orbax checkpoints; {ckpt_path!r} is a '
-            'msgpack file. Restore with target=None, change the state dict, '
-            'and rebuild with nnjax.serialization.from_state_dict.'
-        )
-    logger.info('Restoring checkpoint from %s', ckpt_path)
-    expected = None if target is None else serialization.to_state_dict(target)
-    state = read_state(ckpt_path, expect_dict=isinstance(expected, dict))
-    if target is None:
-        return state
-    if not strict:
-        dropped = []
-        state = drop_unused_keys(target, state, dropped)
-        if dropped:
-            logger.info(
-                'Restoring %s: the target has no place for %s; left out (strict=True refuses this).',
-                ckpt_path,
-                ', '.join(dropped),
-            )
-    mismatch = first_mismatch(expected, state, strict=strict)
-    if mismatch is not None:
-        raise CheckpointMismatchError(ckpt_path, *mismatch)
-    log_reshaped(ckpt_path, expected, state)
-    return rebuild(target, _place(expected, state), strict)
+    return os.path.join(os.fspath(ckpt_dir), f'{prefix}{normalize_step(step)}')

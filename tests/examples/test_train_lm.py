@@ -162,10 +162,10 @@ def test_two_processes_resume_the_same_run_and_save_their_shards(runs):
     saved = checkpoints.restore_checkpoint(two / 'checkpoints', target=None)
     assert int(saved['step']) == 8
     reference = checkpoints.restore_checkpoint(runs['dirs'][0] / 'checkpoints', target=None)
-    shapes = lambda tree: {
-        k: shapes(v) if isinstance(v, dict) else np.shape(v)  # noqa: E731
-        for k, v in tree.items()
-    }
+
+    def shapes(tree):
+        return {k: shapes(v) if isinstance(v, dict) else np.shape(v) for k, v in tree.items()}
+
     assert shapes(saved['params']) == shapes(reference['params'])
 
 

@@ -101,7 +101,7 @@ def check_table(guide, cells):
     for index, first in listed:
         if not cells[index].startswith(first):
             raise ValueError(f'{guide}[{index}] starts {cells[index][:60]!r}, the table says {first!r}')
-    for index, old, new, _ in table.REPAIRS.get(guide, []):
+    for index, old, _new, _ in table.REPAIRS.get(guide, []):
         if old not in cells[index]:
             raise ValueError(f'repair {old!r} does not occur in {guide}[{index}]')
 

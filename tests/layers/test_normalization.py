@@ -318,7 +318,9 @@ def test_nnjax_axis_name_averages_over_the_mapped_axis():
     assert_close(np.asarray(y).reshape(24, 3), y_ref, family="normalization")
     for shard in range(4):
         assert_trees_close(
-            jax.tree_util.tree_map(lambda a: np.asarray(a)[shard], updates), updates_ref, family="normalization"
+            jax.tree_util.tree_map(lambda a, shard=shard: np.asarray(a)[shard], updates),
+            updates_ref,
+            family="normalization",
         )
     # pmap over the one CPU device: a named axis of size 1 is the plain batch.
     y1, _ = jax.pmap(step, axis_name="shards")(x[:1])

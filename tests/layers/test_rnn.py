@@ -90,7 +90,9 @@ def manual_padded_rnn(nn, cell, cell_vars, carry, xs, lengths, *, reverse=False,
         order = list(range(STEPS))
         if reverse:
             order = order[:length][::-1] + order[length:][::-1]
-        carries, ys = _run_cell(nn, cell, cell_vars, _map(lambda c: np.asarray(c)[b], carry), [xs[b, t] for t in order])
+        carries, ys = _run_cell(
+            nn, cell, cell_vars, _map(lambda c, b=b: np.asarray(c)[b], carry), [xs[b, t] for t in order]
+        )
         final_carries.append(carries[length - 1])
         if reverse and keep_order:
             placed = [None] * STEPS
@@ -204,7 +206,7 @@ def test_per_step_parameters(nn):
     carry = _zero_carry(nn, cell)
     ys = []
     for t in range(STEPS):
-        step_vars = {"params": {"cell": _map_dict(lambda a: a[t], variables["params"]["cell"])}}
+        step_vars = {"params": {"cell": _map_dict(lambda a, t=t: a[t], variables["params"]["cell"])}}
         carry, y = cell.apply(_cell_variables(step_vars, "cell"), carry, nn.numpy.asarray(xs[:, t]))
         ys.append(np.asarray(y))
     _assert_tree_close(layer.apply(variables, nn.numpy.asarray(xs)), np.stack(ys, axis=1), "per-step params")

@@ -7,6 +7,7 @@ Flax Modules on multiple devices" guide (the scan-stacked ``W1``/``W2`` specs,
 arrays), or from hand derivations written next to each case.
 """
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_seed_guide_tree_map_difference_of_boxed_params():
 def test_replace_and_frozen():
     box = meta.Partitioned(1.0, ('a',))
     assert box.replace(names=('b',)).names == ('b',) and box.names == ('a',)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         box.names = ('c',)
 
 

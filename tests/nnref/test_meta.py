@@ -6,6 +6,7 @@ derivations next to each case; nnref has no devices, so only the metadata
 side is tested here.
 """
 
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_replace_frozen_repr_and_names():
     box = meta.Partitioned(1.0, ['a'])
     assert box.names == ('a',)
     assert box.replace(names=('b',)).names == ('b',) and box.names == ('a',)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         box.names = ('c',)
     assert (
         repr(tree_util.tree_map(np.shape, meta.Partitioned(np.ones((4, 8)), (None, 'model'))))

@@ -71,7 +71,7 @@ def test_setup_runs_lazily_once_per_bound_instance(nn):
     assert calls == ["setup", "setup"]
     bound = Net().bind(variables)
     assert calls == ["setup"] * 2  # not yet: setup waits for first use
-    bound.dense  # attribute access triggers it
+    _ = bound.dense  # attribute access triggers it
     bound(X)
     assert calls == ["setup"] * 3
 
@@ -258,7 +258,7 @@ def test_setup_attribute_access_on_unbound_module_explains(nn):
             self.dense = nn.Dense(2)
 
     with pytest.raises(AttributeError, match="bound"):
-        Net().dense
+        _ = Net().dense
 
 
 def test_subclass_inherits_fields_and_compact(nn):

@@ -135,7 +135,9 @@ def test_capture_intermediates_default_and_filter(nn):
     np.testing.assert_array_equal(inter["__call__"][0], y)
     np.testing.assert_array_equal(inter["Dense_0"]["__call__"][0], y)
 
-    only_helper = lambda module, method_name: method_name == "helper"
+    def only_helper(module, method_name):
+        return method_name == "helper"
+
     _, state = Net().apply(variables, X, capture_intermediates=only_helper, mutable=["intermediates"])
     np.testing.assert_array_equal(state["intermediates"]["helper"][0], 2 * X)
     assert set(state["intermediates"]) == {"helper"}

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from shared_spec import kat
+from shared_spec.dict_paths import flatten_dict
 
 CASES_JSON = kat.kat_dir() / 'cases.json'
 
@@ -18,11 +19,7 @@ def _real_cases():
 
 
 def _leaves(tree):
-    for value in tree.values():
-        if isinstance(value, dict):
-            yield from _leaves(value)
-        else:
-            yield value
+    return list(flatten_dict(tree).values())
 
 
 def test_case_names_follow_cases_json():
@@ -41,8 +38,8 @@ def test_every_case_loads(index):
     arrays = (
         list(case.inputs)
         + list(case.outputs)
-        + list(_leaves(case.variables))
-        + list(_leaves(case.mutated))
+        + _leaves(case.variables)
+        + _leaves(case.mutated)
         + list(case.extras.values())
     )
     assert arrays, 'case has no arrays'
@@ -74,8 +71,8 @@ def test_counts_match_the_raw_archive():
             len(case.inputs)
             + len(case.outputs)
             + len(case.extras)
-            + len(list(_leaves(case.variables)))
-            + len(list(_leaves(case.mutated)))
+            + len(_leaves(case.variables))
+            + len(_leaves(case.mutated))
         )
     assert total == len(keys)
 

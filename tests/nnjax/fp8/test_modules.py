@@ -117,7 +117,9 @@ def test_jitted_training_overwrites_meta_and_lowers_the_loss(cls):
 
     @jax.jit
     def step(state):
-        loss_fn = lambda v: jnp.mean((state.apply_fn(v, x) - t) ** 2)
+        def loss_fn(v):
+            return jnp.mean((state.apply_fn(v, x) - t) ** 2)
+
         loss, grads = jax.value_and_grad(loss_fn)(state.params)
         return state.apply_gradients(grads=grads), loss
 

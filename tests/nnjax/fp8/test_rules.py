@@ -22,7 +22,10 @@ def test_in_qdq_is_straight_through_and_returns_new_meta():
     x = (rng.normal(size=(3, 5)) * 30).astype(np.float32)
     cot = rng.normal(size=(3, 5)).astype(np.float32)
     scale, history = np.float32(0.5), np.array([0.0, 112.0], np.float32)
-    loss = lambda x, s, h: jnp.sum(cot * fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, x, s, h))
+
+    def loss(x, s, h):
+        return jnp.sum(cot * fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, x, s, h))
+
     value, (dx, ds, dh) = jax.value_and_grad(loss, argnums=(0, 1, 2))(
         jnp.asarray(x), jnp.array([scale]), jnp.asarray(history)
     )
@@ -38,7 +41,10 @@ def test_out_qdq_is_identity_forward_and_rounds_the_gradient():
     y = rng.normal(size=(4, 2)).astype(np.float32)
     cot = (rng.normal(size=(4, 2)) * 1e-3).astype(np.float32)
     scale, history = np.float32(1.0), np.array([2e-3, 0.0, 0.0], np.float32)
-    f = lambda y, s, h: fp8_ops.out_qdq(jnp.float32, jnp.float8_e5m2, y, s, h)
+
+    def f(y, s, h):
+        return fp8_ops.out_qdq(jnp.float32, jnp.float8_e5m2, y, s, h)
+
     out, pullback = jax.vjp(f, jnp.asarray(y), jnp.array([scale]), jnp.asarray(history))
     assert_close(_f32(out), y, family='exact')
     dy, ds, dh = pullback(jnp.asarray(cot))
@@ -120,7 +126,10 @@ def test_dot_general_with_precision_value_and_derivatives():
     a = rng.normal(size=(2, 3)).astype(np.float32)
     b = rng.normal(size=(3, 4)).astype(np.float32)
     dn = (((1,), (0,)), ((), ()))
-    f = lambda a, b: jnp.sum(jnp.sin(fp8_ops.dot_general_with_precision(a, b, dn)))
+
+    def f(a, b):
+        return jnp.sum(jnp.sin(fp8_ops.dot_general_with_precision(a, b, dn)))
+
     da, db = jax.grad(f, argnums=(0, 1))(jnp.asarray(a), jnp.asarray(b))
     c = np.cos(a @ b)
     assert_close(_f32(da), c @ b.T, family='matmul')

@@ -109,18 +109,28 @@ def test_fp32_max_grad_merges_gradients_with_max():
     x = jnp.array([[1.0, -4.0], [2.5, 0.5]])
 
     def used_twice(x, scale, history):
-        f = lambda v: fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, v, scale, history).sum()
+        def f(v):
+            return fp8_ops.in_qdq(jnp.float32, jnp.float8_e4m3fn, v, scale, history).sum()
+
         return f(x) + f(3 * x)
 
-    meta = lambda v: jax.lax.convert_element_type(v, fp8_ops.fp32_max_grad)
+    def meta(v):
+        return jax.lax.convert_element_type(v, fp8_ops.fp32_max_grad)
+
     scale, history = meta(jnp.ones((1,))), meta(jnp.zeros((3,)))
     assert scale.dtype == fp8_ops.fp32_max_grad
     assert fp8_ops.fm32 == fp8_ops.fp32_max_grad
     assert jnp.issubdtype(scale.dtype, fp8_ops.fp8_meta_dtype)
-    pullback = lambda *args: jax.vjp(used_twice, *args)[1](jnp.float32(1.0))
+
+    def pullback(*args):
+        return jax.vjp(used_twice, *args)[1](jnp.float32(1.0))
+
     dx, dscale, dhistory = jax.jit(pullback)(x, scale, history)
     assert dhistory.dtype == fp8_ops.fp32_max_grad
-    as_f32 = lambda v: np.asarray(jax.lax.convert_element_type(v, jnp.float32))
+
+    def as_f32(v):
+        return np.asarray(jax.lax.convert_element_type(v, jnp.float32))
+
     # max(4, 12) = 12 (a float32 history would get 4 + 12 = 16)
     assert_close(as_f32(dhistory), np.array([12.0, 0, 0], np.float32), family='exact')
     assert_close(as_f32(dscale), np.array([1.0], np.float32), family='exact')
