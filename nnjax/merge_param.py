@@ -1,37 +1,9 @@
-"""``merge_param``: a setting given either as a module field or as a call argument, never both.
+"""``nnjax.merge_param``: the backend's import path of :func:`shared_spec.merge_param.merge_param`.
 
-Layers such as Dropout take ``deterministic`` in the constructor (handy
-when a parent builds a preconfigured template) or at call time (handy when it
-depends on a ``train`` flag); exactly one of the two must be set, so that no
-silent default decides between training and evaluation behaviour.
-
->>> merge_param('deterministic', None, True)
+>>> merge_param('deterministic', True, None)
 True
->>> merge_param('deterministic', False, None)
-False
->>> merge_param('deterministic', None, None)
-Traceback (most recent call last):
-...
-ValueError: Parameter "deterministic" must be passed to the constructor or at call time. Fix: set it once, e.g. Layer(deterministic=...) or layer(x, deterministic=...).
 """
 
-from __future__ import annotations
+from shared_spec.merge_param import merge_param
 
-from typing import Any
-
-
-def merge_param(name: str, a: Any, b: Any, *, layer: str | None = None) -> Any:
-    """The one of ``a`` (the field) and ``b`` (the call argument) that is not ``None``.
-
-    Raises ``ValueError`` when both or neither are set; the message starts
-    with ``layer`` when given, so that it names the layer at fault.
-    """
-    where = f"{layer}: " if layer else ""
-    fix = f" Fix: set it once, e.g. Layer({name}=...) or layer(x, {name}=...)."
-    if a is None and b is None:
-        raise ValueError(f'{where}Parameter "{name}" must be passed to the constructor or at call time.{fix}')
-    if a is not None and b is not None:
-        raise ValueError(
-            f'{where}Parameter "{name}" was passed to the constructor and at call time. Should be passed just once.{fix}'
-        )
-    return b if a is None else a
+__all__ = ["merge_param"]

@@ -44,6 +44,7 @@ __all__ = [
     'non_empty_output',
     'padded_output_dims',
     'non_empty_batch',
+    'integer_ids',
 ]
 
 # dtype kinds that hold no numbers: objects, bytes, str.
@@ -316,6 +317,21 @@ def non_empty_batch(shape, reduction_axes, *, arg, layer, path=None):
                 f"{tuple(reduction_axes)}, so its batch statistics are undefined; pass at least one example, "
                 "or use_running_average=True to normalize with the stored statistics."
             )
+
+
+def integer_ids(is_integer: bool, dtype, *, layer, path=None) -> None:
+    """Refuses Embed ids whose ``dtype`` is not an integer type (the backend judges ``is_integer``: int4 differs).
+
+    >>> integer_ids(False, np.dtype('float64'), layer='Embed', path='/Embed_0')
+    Traceback (most recent call last):
+    ...
+    ValueError: Embed at module path '/Embed_0': inputs must be integer ids, got dtype float64. Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them.
+    """
+    if not is_integer:
+        raise ValueError(
+            f"{where(layer, path)}: inputs must be integer ids, got dtype {dtype}. "
+            "Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them."
+        )
 
 
 def canonicalize_padding(padding, rank: int):

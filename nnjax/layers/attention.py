@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
-import warnings
 from typing import Any, Callable
 
 import jax
@@ -28,33 +26,12 @@ from nnjax.dtypes import promote_dtype
 from nnjax.layers.linear_general import DenseGeneral, default_kernel_init
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact, nowrap
-from shared_spec import layer_args
-
-
-def _check_qkv(fn: str, query, key, value=None) -> None:
-    """Shapes ``[batch..., length, heads, depth]`` that agree where attention needs them to."""
-    arrays = (query, key) if value is None else (query, key, value)
-    if len({a.ndim for a in arrays}) != 1 or query.ndim < 3:
-        raise ValueError(
-            f"{fn}: query, key (and value) must have the same rank >= 3, "
-            f"[batch..., length, num_heads, depth]; got shapes {[a.shape for a in arrays]}."
-        )
-    if len({a.shape[:-3] for a in arrays}) != 1:
-        raise ValueError(f"{fn}: batch dimensions differ: {[a.shape for a in arrays]}.")
-    if len({a.shape[-2] for a in arrays}) != 1:
-        raise ValueError(f"{fn}: numbers of heads (axis -2) differ: {[a.shape for a in arrays]}.")
-    if query.shape[-1] != key.shape[-1]:
-        raise ValueError(f"{fn}: query and key depths differ: {query.shape} vs {key.shape}.")
-    if value is not None and key.shape[-3] != value.shape[-3]:
-        raise ValueError(f"{fn}: key and value lengths differ: {key.shape} vs {value.shape}.")
+from shared_spec import attention as attn_spec
 
 
 def _weights_einsum(precision, einsum_dot_general, einsum) -> Callable:
     """The einsum attention uses: the given one, else ``jnp.einsum`` with ``precision``/``einsum_dot_general``."""
-    if (precision or einsum_dot_general) and einsum:
-        raise ValueError(
-            "precision/einsum_dot_general and einsum are mutually exclusive. Please specify only one of them."
-        )
+    attn_spec.check_einsum_choice(precision, einsum_dot_general, einsum)
     if einsum:
         return einsum
     return functools.partial(jnp.einsum, precision=precision, _dot_general=einsum_dot_general or lax.dot_general)
@@ -104,7 +81,7 @@ def dot_product_attention_weights(
     einsum = _weights_einsum(precision, einsum_dot_general, einsum)
     query, key = promote_dtype(query, key, dtype=dtype)
     dtype = query.dtype
-    _check_qkv("dot_product_attention_weights", query, key)
+    attn_spec.check_qkv("dot_product_attention_weights", query, key)
     query = query / jnp.sqrt(query.shape[-1]).astype(dtype)
     weights = einsum("...qhd,...khd->...hqk", query, key)
     if bias is not None:
@@ -118,18 +95,9 @@ def dot_product_attention_weights(
     if module is not None:
         module.sow("intermediates", "attention_weights", weights)
     if not deterministic and dropout_rate > 0.0:
-        if dropout_rng is None:
-            raise ValueError(
-                "dot_product_attention_weights: dropout is on (deterministic=False, "
-                f"dropout_rate={dropout_rate}) but `dropout_rng` is None; pass a key, or "
-                "deterministic=True."
-            )
+        attn_spec.check_dropout_rng(dropout_rng, dropout_rate)
         keep_prob = 1.0 - dropout_rate
-        if broadcast_dropout:
-            # One mask per (query, key) pair, shared by every batch entry and head.
-            dropout_shape = (1,) * (key.ndim - 2) + weights.shape[-2:]
-        else:
-            dropout_shape = weights.shape
+        dropout_shape = attn_spec.dropout_shape(weights.shape, key.ndim, broadcast_dropout)
         keep = jax.random.bernoulli(dropout_rng, keep_prob, dropout_shape)
         multiplier = keep.astype(dtype) / jnp.asarray(keep_prob, dtype=dtype)
         weights = weights * multiplier
@@ -165,19 +133,10 @@ def dot_product_attention(
     >>> dot_product_attention(q, q, v)[0, :, 0, 0]  # equal logits: the mean of the values
     Array([1., 1., 1.], dtype=float32)
     """
-    if (qk_attn_weights_einsum is None) != (attn_weights_value_einsum is None):
-        raise ValueError(
-            "qk_attn_weights_einsum and attn_weights_value_einsum must be specified together; "
-            "pass both (or neither, for the default einsum)."
-        )
-    if (precision or einsum_dot_general) and (qk_attn_weights_einsum or attn_weights_value_einsum):
-        raise ValueError(
-            "precision/einsum_dot_general and qk_attn_weights_einsum/attn_weights_value_einsum are "
-            "mutually exclusive. Please specify only one of them."
-        )
+    attn_spec.check_einsum_pair(qk_attn_weights_einsum, attn_weights_value_einsum, precision, einsum_dot_general)
     query, key, value = promote_dtype(query, key, value, dtype=dtype)
     dtype = query.dtype
-    _check_qkv("dot_product_attention", query, key, value)
+    attn_spec.check_qkv("dot_product_attention", query, key, value)
     weights = dot_product_attention_weights(
         query,
         key,
@@ -246,11 +205,7 @@ def combine_masks(*masks, dtype=jnp.float32):
     masks = [m for m in masks if m is not None]
     if not masks:
         return None
-    if len({jnp.ndim(m) for m in masks}) != 1:
-        raise ValueError(
-            f"combine_masks: masks must have the same rank, got ranks {tuple(jnp.ndim(m) for m in masks)}; "
-            "add singleton axes (e.g. with expand_dims) so they line up."
-        )
+    attn_spec.check_mask_ranks(jnp.ndim(m) for m in masks)
     mask = masks[0]
     for other in masks[1:]:
         mask = jnp.logical_and(mask, other)
@@ -359,55 +314,11 @@ class MultiHeadDotProductAttention(Module):
         sow_weights: bool = False,
     ):
         name = type(self).__name__
-        if inputs_kv is not None:
-            if inputs_k is not None or inputs_v is not None:
-                raise ValueError(
-                    f"{name}: pass either `inputs_kv` or `inputs_k`/`inputs_v`, not both; "
-                    "`inputs_kv` is deprecated, prefer `inputs_k` and `inputs_v`."
-                )
-            warnings.warn(
-                f"{name}: `inputs_kv` is deprecated; pass `inputs_k` (and `inputs_v`) instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            inputs_k = inputs_v = inputs_kv
-        else:
-            if inputs_k is None:
-                if inputs_v is not None:
-                    raise ValueError(
-                        f"{name}: `inputs_v` is given without `inputs_k`; pass `inputs_k` too "
-                        "(or only `inputs_k`, which then serves as the values as well)."
-                    )
-                inputs_k = inputs_q
-            if inputs_v is None:
-                inputs_v = inputs_k
-
-        layer_args.positive_int(self.num_heads, field="num_heads", layer=self)
-        layer_args.optional_positive_int(self.out_features, field="out_features", layer=self)
-        layer_args.optional_positive_int(self.qkv_features, field="qkv_features", layer=self)
-        features = self.out_features or jnp.shape(inputs_q)[-1]
-        qkv_features = self.qkv_features or jnp.shape(inputs_q)[-1]
-        if qkv_features % self.num_heads != 0:
-            raise ValueError(
-                f"{layer_args.where(self)}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
-                f"({self.num_heads}); change one of them."
-            )
-        head_dim = qkv_features // self.num_heads
+        inputs_k, inputs_v = attn_spec.resolve_inputs(name, inputs_q, inputs_k, inputs_v, inputs_kv)
+        features, _, head_dim = attn_spec.head_sizes(self, jnp.shape(inputs_q)[-1])
 
         def projection(proj_name):
-            return DenseGeneral(
-                features=(self.num_heads, head_dim),
-                axis=-1,
-                dtype=self.dtype,
-                param_dtype=self.param_dtype,
-                kernel_init=self.kernel_init,
-                bias_init=self.bias_init,
-                use_bias=self.use_bias,
-                precision=self.precision,
-                dot_general=self.qkv_dot_general,
-                dot_general_cls=self.qkv_dot_general_cls,
-                name=proj_name,
-            )
+            return DenseGeneral(**attn_spec.projection_fields(self, head_dim), name=proj_name)
 
         query = projection("query")(inputs_q)
         key = projection("key")(inputs_k)
@@ -445,25 +356,12 @@ class MultiHeadDotProductAttention(Module):
             qk_attn_weights_einsum=qk_attn_weights_einsum,
             attn_weights_value_einsum=attn_weights_value_einsum,
         )
-        accepted = inspect.signature(self.attention_fn).parameters
-        attn_kwargs = {k: v for k, v in attn_kwargs.items() if k in accepted}
+        attn_kwargs = attn_spec.accepted_kwargs(self.attention_fn, attn_kwargs)
         if sow_weights:
             attn_kwargs["module"] = self
         x = self.attention_fn(query, key, value, **attn_kwargs)
 
-        return DenseGeneral(
-            features=features,
-            axis=(-2, -1),
-            kernel_init=self.out_kernel_init or self.kernel_init,
-            bias_init=self.out_bias_init or self.bias_init,
-            use_bias=self.use_bias,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-            precision=self.precision,
-            dot_general=self.out_dot_general,
-            dot_general_cls=self.out_dot_general_cls,
-            name="out",
-        )(x)
+        return DenseGeneral(**attn_spec.output_projection_fields(self, features), name="out")(x)
 
     @nowrap
     def _decode_step(self, query, key, value, mask):
@@ -474,14 +372,7 @@ class MultiHeadDotProductAttention(Module):
         cache_index = self.variable("cache", "cache_index", lambda: jnp.array(0, dtype=jnp.int32))
         if not initialized:
             return key, value, mask  # init: the cache is created, attention runs on the full input
-        *batch_dims, max_length, num_heads, depth = cached_key.value.shape
-        expected = tuple(batch_dims) + (1, num_heads, depth)
-        if expected != query.shape:
-            raise ValueError(
-                f"{type(self).__name__}: autoregressive cache shape error, expected query shape "
-                f"{expected} but got {query.shape}; decode one position at a time with the batch "
-                "shape used at init."
-            )
+        batch_dims, max_length = attn_spec.check_decode_query(type(self).__name__, cached_key.value.shape, query.shape)
         index = cache_index.value
         zero = jnp.array(0, dtype=index.dtype)
         start = (zero,) * len(batch_dims) + (index, zero, zero)
@@ -527,11 +418,7 @@ class SelfAttention(MultiHeadDotProductAttention):
     def __call__(
         self, inputs_q, mask=None, deterministic: bool | None = None, dropout_rng=None, sow_weights: bool = False
     ):
-        warnings.warn(
-            "SelfAttention is deprecated; use MultiHeadDotProductAttention()(inputs_q) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        attn_spec.warn_self_attention()
         return super().__call__(
             inputs_q, mask=mask, deterministic=deterministic, dropout_rng=dropout_rng, sow_weights=sow_weights
         )

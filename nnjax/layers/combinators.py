@@ -14,11 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, Sequence
 
 from nnjax.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import sequential
 
 
 class Sequential(Module):
@@ -52,26 +51,15 @@ class Sequential(Module):
     layers: Sequence[Callable[..., Any]]
 
     def __post_init__(self) -> None:
-        # Checked before the modules in ``layers`` are adopted as children.
-        if not isinstance(self.layers, _SequenceABC) or isinstance(self.layers, str):
-            raise ValueError(
-                f"Sequential: 'layers' must be a sequence (list or tuple) of modules or functions, "
-                f"got {type(self.layers).__name__!r}. Fix: pass Sequential([layer1, layer2, ...])."
-            )
+        sequential.check_layers_field(self.layers)  # before the members are adopted
         super().__post_init__()
 
     @compact
     def __call__(self, *args, **kwargs):
         """Runs the chain on ``args``/``kwargs`` (see the class docstring for how outputs feed inputs)."""
-        if not self.layers:
-            raise ValueError(f"Sequential: empty 'layers' in module {self.name!r}. Fix: give it at least one layer.")
-        layer_args.callable_members(self.layers, field="layers", layer=self)
-        outputs = self.layers[0](*args, **kwargs)
-        for layer in self.layers[1:]:
-            if isinstance(outputs, tuple):
-                outputs = layer(*outputs)
-            elif isinstance(outputs, dict):
-                outputs = layer(**outputs)
-            else:
-                outputs = layer(outputs)
+        sequential.check_chain(self.layers, module=self, name=self.name)
+        first, *rest = self.layers
+        outputs = first(*args, **kwargs)
+        for layer in rest:
+            outputs = sequential.feed(layer, outputs)
         return outputs

@@ -70,11 +70,7 @@ class Embed(Module):
     def __call__(self, inputs):
         """Looks up each id of ``inputs``; the output shape is ``inputs.shape + (features,)``."""
         inputs = jnp.asarray(layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self))
-        if not jnp.issubdtype(inputs.dtype, jnp.integer):
-            raise ValueError(
-                f"{layer_args.where(self)}: inputs must be integer ids, got dtype {inputs.dtype}. "
-                "Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them."
-            )
+        layer_args.integer_ids(jnp.issubdtype(inputs.dtype, jnp.integer), inputs.dtype, layer=self)
         (embedding,) = promote_dtype(self.embedding, dtype=self.dtype, inexact=False)
         if self.num_embeddings == 1:
             # A single row: a gather would be wasted work; id 0 reads it, anything else NaN.

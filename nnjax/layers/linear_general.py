@@ -14,8 +14,6 @@
 from __future__ import annotations
 
 import math
-import string
-from collections.abc import Iterable
 from typing import Any, Callable, Sequence
 
 import jax.numpy as jnp
@@ -25,34 +23,14 @@ from nnjax import initializers, meta
 from nnjax.dtypes import promote_dtype
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
-from shared_spec import einsum_plan, layer_args
+from shared_spec import einsum_plan, layer_args, linear_general
 
 default_kernel_init = initializers.lecun_normal()
 
 
-def _as_tuple(x) -> tuple:
-    return tuple(x) if isinstance(x, Iterable) else (x,)
-
-
-def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
-    """Non-negative, sorted axes (the seed contracts in sorted axis order)."""
-    for ax in axes:
-        if not -ndim <= ax < ndim:
-            raise ValueError(
-                f"{layer}: `{field}` {axes} names axis {ax}, out of range for an input of "
-                f"rank {ndim}; use axes in [-{ndim}, {ndim})."
-            )
-    return tuple(sorted(ax % ndim for ax in axes))
-
-
 def resolve_dot_general(module, default: Callable = lax.dot_general) -> Callable:
-    """The contraction a layer uses: ``dot_general_cls()`` (built now, so a module becomes a
-    submodule of ``module`` under its auto-name), else ``dot_general``, else ``default``."""
-    if module.dot_general_cls is not None:
-        return module.dot_general_cls()
-    if module.dot_general is not None:
-        return module.dot_general
-    return default
+    """The contraction ``module`` uses (``dot_general_cls()``, else ``dot_general``, else ``default``)."""
+    return linear_general.resolve_dot_general(module.dot_general_cls, module.dot_general, default)
 
 
 def einsum_via_dot_general(subscripts: str, lhs, rhs, dot_general, precision=None, preferred_element_type=None):
@@ -140,71 +118,23 @@ class DenseGeneral(Module):
     def __call__(self, inputs):
         inputs = layer_args.array_input(inputs, jnp.asarray, arg="inputs", layer=self)
         features = layer_args.kernel_dims(self.features, field="features", layer=self, per="output axis")
-        batch_dims = _as_tuple(self.batch_dims)
-        if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
-            raise ValueError(
-                f"DenseGeneral: `batch_dims` {batch_dims} must be the leading axes "
-                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose)."
-            )
         shape = jnp.shape(inputs)
-        ndim = len(shape)
-        axis = _normalize_axes("DenseGeneral", "axis", _as_tuple(self.axis), ndim)
-        batch_dims = _normalize_axes("DenseGeneral", "batch_dims", batch_dims, ndim)
-        if set(axis) & set(batch_dims):
-            raise ValueError(
-                f"DenseGeneral: `axis` {self.axis} and `batch_dims` {self.batch_dims} overlap; "
-                f"an input axis is either contracted or a batch axis."
-            )
-        n_batch, n_axis = len(batch_dims), len(axis)
+        plan = linear_general.dense_general_plan(shape, self.axis, self.batch_dims, features)
 
         def kernel_init(key, kshape, dtype=jnp.float32):
-            # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
-            flat = (math.prod(kshape[: n_batch + n_axis]), math.prod(kshape[n_batch + n_axis :]))
-            return _reshaped(self.kernel_init(key, flat, dtype), kshape)
+            # Drawn as the plan's matrix, so the initializer sees the true fan-in/out.
+            return _reshaped(self.kernel_init(key, plan.flat_kernel_shape, dtype), kshape)
 
         def bias_init(key, bshape, dtype=jnp.float32):
             return _reshaped(self.bias_init(key, (math.prod(bshape),), dtype), bshape)
 
-        batch_shape = tuple(shape[ax] for ax in batch_dims)
-        kernel_shape = batch_shape + tuple(shape[ax] for ax in axis) + features
-        kernel = self.param("kernel", kernel_init, kernel_shape, self.param_dtype)
-        bias = self.param("bias", bias_init, batch_shape + features, self.param_dtype) if self.use_bias else None
+        kernel = self.param("kernel", kernel_init, plan.kernel_shape, self.param_dtype)
+        bias = self.param("bias", bias_init, plan.bias_shape, self.param_dtype) if self.use_bias else None
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-
-        batch_ind = tuple(range(n_batch))
-        contract_ind = tuple(range(n_batch, n_batch + n_axis))
-        dot_general = resolve_dot_general(self)
-        y = dot_general(inputs, kernel, ((axis, contract_ind), (batch_dims, batch_ind)), precision=self.precision)
+        y = resolve_dot_general(self)(inputs, kernel, plan.dimension_numbers, precision=self.precision)
         if bias is not None:
-            # Output axes: batch axes, then the free input axes, then features.
-            free_axes = tuple(ax for ax in range(ndim) if ax not in axis)
-            expanded = tuple(shape[ax] if ax in batch_dims else 1 for ax in free_axes)
-            y = y + jnp.reshape(bias, expanded + features)
+            y = y + jnp.reshape(bias, plan.bias_broadcast_shape)
         return y
-
-
-def _einsum_terms(layer: str, einsum_str: str, lhs_ndim: int, rhs_ndim: int) -> tuple:
-    """``(lhs, rhs, out)`` subscripts of ``einsum_str`` with each ``...`` spelt out in letters.
-
-    Ellipsis axes broadcast right-aligned, as in NumPy: an operand with ``k``
-    of the ``n`` ellipsis axes gets the last ``k`` of the ``n`` letters.
-    """
-    operands, out = einsum_str.split("->")
-    terms = operands.split(",")
-    ndims = (lhs_ndim, rhs_ndim)
-    counts = [ndim - (len(t) - 3) if "..." in t else 0 for t, ndim in zip(terms, ndims)]
-    if any(c < 0 for c in counts):
-        raise ValueError(f"{layer}: `einsum_str` {einsum_str!r} has more subscripts than operand axes.")
-    n = max(counts)
-    letters = "".join([c for c in string.ascii_letters if c not in einsum_str][:n])
-    spelt = [t.replace("...", letters[n - c :]) for t, c in zip(terms, counts)]
-    for term, ndim in zip(spelt, ndims):
-        if len(term) != ndim:
-            raise ValueError(
-                f"{layer}: `einsum_str` {einsum_str!r} gives subscripts {term!r} to an operand "
-                f"of rank {ndim}; use one letter per axis."
-            )
-    return spelt[0], spelt[1], out.replace("...", letters)
 
 
 class Einsum(Module):
@@ -256,26 +186,13 @@ class Einsum(Module):
 
     @compact
     def __call__(self, inputs, einsum_str: str | None = None):
-        einsum_str = merge_param("einsum_str", self.einsum_str, einsum_str, layer="Einsum").replace(" ", "")
-        if "->" not in einsum_str:
-            raise ValueError(f"Einsum: `einsum_str` {einsum_str!r} must be explicit and include '->'.")
-        if einsum_str.count(",") != 1:
-            raise ValueError(
-                f"Einsum: `einsum_str` {einsum_str!r} must have exactly two operands (the input "
-                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}."
-            )
+        einsum_str = merge_param("einsum_str", self.einsum_str, einsum_str, layer="Einsum")
+        einsum_str = linear_general.check_einsum_str(einsum_str)
         shape = tuple(self.shape)
         kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
         bias = None
         if self.use_bias:
-            _, rhs, out = _einsum_terms("Einsum", einsum_str, jnp.ndim(inputs), len(shape))
-            if len(set(rhs)) != len(rhs):
-                raise ValueError(
-                    f"Einsum: the kernel subscripts {rhs!r} of `einsum_str` repeat a letter; "
-                    f"use a distinct letter per kernel axis."
-                )
-            bias_shape = [shape[rhs.index(c)] for c in out if c in rhs]
-            broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
+            bias_shape, broadcast_shape = linear_general.einsum_bias_shapes(einsum_str, jnp.ndim(inputs), shape)
             bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
         inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
         if self.dot_general_cls is None and self.dot_general is None:

@@ -13,7 +13,6 @@ True
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Sequence
 
 import jax.numpy as jnp
@@ -21,23 +20,7 @@ from jax import lax, random
 
 from nnjax.merge_param import merge_param
 from nnjax.module import Module, compact
-
-
-def check_dropout_fields(rate, broadcast_dims, ndim: int) -> list:
-    """Validates ``rate`` and ``broadcast_dims``; returns the dims as non-negative axes."""
-    if isinstance(rate, numbers.Real) and not 0.0 <= rate <= 1.0:
-        raise ValueError(
-            f"Dropout: rate must lie in [0, 1] (it is the drop probability), got {rate}. Fix: pass e.g. Dropout(rate=0.1)."
-        )
-    axes = []
-    for dim in broadcast_dims:
-        if not -ndim <= dim < ndim:
-            raise ValueError(
-                f"Dropout: broadcast_dims entry {dim} is out of range for inputs of rank {ndim}. "
-                f"Fix: name axes in [-{ndim}, {ndim}) that should share one mask value."
-            )
-        axes.append(dim % ndim)
-    return axes
+from shared_spec import dropout
 
 
 class Dropout(Module):
@@ -55,7 +38,7 @@ class Dropout(Module):
       rate: the drop probability (not the keep probability).
       broadcast_dims: axes along which the mask is shared.
       deterministic: set here or at call time, exactly once (see
-        :func:`nnjax.merge_param.merge_param`).
+        :func:`shared_spec.merge_param.merge_param`).
       rng_collection: the RNG stream the mask key comes from (default
         ``'dropout'``).
 
@@ -75,20 +58,16 @@ class Dropout(Module):
     def __call__(self, inputs, deterministic: Optional[bool] = None, rng: Any = None):
         """Applies dropout to ``inputs``; ``rng`` overrides the key from ``rng_collection``."""
         deterministic = merge_param("deterministic", self.deterministic, deterministic)
-        axes = check_dropout_fields(self.rate, self.broadcast_dims, jnp.ndim(inputs))
+        axes = dropout.check_fields(self.rate, self.broadcast_dims, jnp.ndim(inputs))
         if self.rate == 0.0 or deterministic:
             return inputs
         inputs = jnp.asarray(inputs)
         if self.rate == 1.0:
             return jnp.zeros_like(inputs)
-        if not jnp.issubdtype(inputs.dtype, jnp.inexact):
-            raise TypeError(
-                f"Dropout: inputs must be floating point to be rescaled by 1/(1 - rate), got {inputs.dtype}. "
-                "Fix: cast them to a float dtype first, or pass deterministic=True."
-            )
+        dropout.check_floating(jnp.issubdtype(inputs.dtype, jnp.inexact), inputs.dtype)
         keep_prob = 1.0 - self.rate
         if rng is None:
             rng = self.make_rng(self.rng_collection)
-        mask_shape = [1 if axis in axes else size for axis, size in enumerate(inputs.shape)]
+        mask_shape = dropout.mask_shape(inputs.shape, axes)
         mask = jnp.broadcast_to(random.bernoulli(rng, p=keep_prob, shape=mask_shape), inputs.shape)
         return lax.select(mask, inputs / keep_prob, jnp.zeros_like(inputs))

@@ -1,21 +1,34 @@
-"""Dot-product attention: the functions, the masks and the multi-head modules.
+"""Dot-product attention: the function, its masks, and the multi-head layer built on it.
+
+Attention lets every query position gather information from the key/value
+positions, weighted by how well query and key match. For one head, with
+``d`` the depth of a query or key vector::
+
+    logits[q, k]  = (query[q] / sqrt(d)) . key[k]        similarity of q and k
+    weights[q, :] = softmax(logits[q, :])               a distribution over the keys
+    output[q]     = sum_k weights[q, k] * value[k]      the mix of values q asked for
+
+Dividing by ``sqrt(d)`` keeps the logits of random unit-variance vectors
+at unit variance, so the softmax is not saturated from the start. A mask
+removes pairs (a decoder may not look ahead); dropout thins the weights.
+The multi-head layer projects its inputs into several heads, attends in
+each, and projects the heads back. Shapes and option conflicts are
+checked by :mod:`shared_spec.attention`, which nnjax follows too.
 
 >>> import nnref as nn
 >>> from nnref.layers.attention import MultiHeadDotProductAttention, make_causal_mask
->>> layer = MultiHeadDotProductAttention(num_heads=2, qkv_features=8)
->>> x = nn.random.normal(nn.random.PRNGKey(1), (3, 5, 6))
->>> variables = layer.init(nn.random.PRNGKey(0), x)
->>> sorted(variables['params'])
-['key', 'out', 'query', 'value']
->>> mask = make_causal_mask(nn.numpy.ones((3, 5)))
->>> layer.apply(variables, x, mask=mask).shape
-(3, 5, 6)
+>>> self_attention = MultiHeadDotProductAttention(num_heads=2, qkv_features=8)
+>>> tokens = nn.random.normal(nn.random.PRNGKey(1), (2, 5, 6))  # 2 sequences of 5 tokens
+>>> variables = self_attention.init(nn.random.PRNGKey(0), tokens)
+>>> list(variables['params'])  # three input projections and one output projection
+['query', 'key', 'value', 'out']
+>>> causal = make_causal_mask(nn.numpy.ones((2, 5)))  # token i sees tokens 0..i
+>>> self_attention.apply(variables, tokens, mask=causal).shape  # one updated vector per token
+(2, 5, 6)
 """
 
 from __future__ import annotations
 
-import inspect
-import warnings
 from typing import Any, Callable
 
 import ml_dtypes
@@ -29,42 +42,21 @@ from nnref.layers import _contract
 from nnref.layers.linear_general import DenseGeneral, default_kernel_init
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact, nowrap
-from shared_spec import layer_args
+from shared_spec import attention as attn_spec
 
 _FLOAT32 = np.dtype(np.float32)
 
 
-def _check_qkv(fn: str, query, key, value=None) -> None:
-    """Shapes ``[batch..., length, heads, depth]`` that agree where attention needs them to."""
-    arrays = (query, key) if value is None else (query, key, value)
-    if len({a.ndim for a in arrays}) != 1 or query.ndim < 3:
-        raise ValueError(
-            f"{fn}: query, key (and value) must have the same rank >= 3, "
-            f"[batch..., length, num_heads, depth]; got shapes {[a.shape for a in arrays]}."
-        )
-    if len({a.shape[:-3] for a in arrays}) != 1:
-        raise ValueError(f"{fn}: batch dimensions differ: {[a.shape for a in arrays]}.")
-    if len({a.shape[-2] for a in arrays}) != 1:
-        raise ValueError(f"{fn}: numbers of heads (axis -2) differ: {[a.shape for a in arrays]}.")
-    if query.shape[-1] != key.shape[-1]:
-        raise ValueError(f"{fn}: query and key depths differ: {query.shape} vs {key.shape}.")
-    if value is not None and key.shape[-3] != value.shape[-3]:
-        raise ValueError(f"{fn}: key and value lengths differ: {key.shape} vs {value.shape}.")
+def _einsum_for(precision, einsum_dot_general, einsum) -> Callable:
+    """The two-operand einsum to use: a given ``einsum``, else NumPy's (optionally through ``einsum_dot_general``)."""
+    attn_spec.check_einsum_choice(precision, einsum_dot_general, einsum)
+    if einsum_dot_general:  # (with a given einsum too, the check above has refused)
 
+        def through_dot_general(subscripts, a, b):
+            return _contract.einsum_via_dot_general(subscripts, a, b, einsum_dot_general, precision)
 
-def _weights_einsum(precision, einsum_dot_general, einsum) -> Callable:
-    """The einsum attention uses: the given one, else NumPy's (through ``einsum_dot_general`` if given)."""
-    if (precision or einsum_dot_general) and einsum:
-        raise ValueError(
-            "precision/einsum_dot_general and einsum are mutually exclusive. Please specify only one of them."
-        )
-    if einsum:
-        return einsum
-    if einsum_dot_general:
-        return lambda subscripts, a, b: _contract.einsum_via_dot_general(
-            subscripts, a, b, einsum_dot_general, precision
-        )
-    return lambda subscripts, a, b: _contract.einsum(subscripts, a, b)
+        return through_dot_general
+    return einsum or _contract.einsum
 
 
 def dot_product_attention_weights(
@@ -83,67 +75,73 @@ def dot_product_attention_weights(
     einsum_dot_general: Callable | None = None,
     einsum: Callable | None = None,
 ):
-    """Attention weights ``softmax(q k^T / sqrt(depth) + bias)``, masked and dropped out.
+    """The attention weights ``softmax(q k^T / sqrt(d) + bias)`` of every head, masked, then dropped out.
 
-    ``query`` is ``[batch..., q_length, num_heads, depth]``, ``key``
-    ``[batch..., kv_length, num_heads, depth]``; the weights are
-    ``[batch..., num_heads, q_length, kv_length]``. ``bias`` and ``mask``
-    broadcast to that shape; where ``mask`` is False the logit becomes the
-    dtype's most negative finite value. Dropout (unless ``deterministic`` or
-    ``dropout_rate == 0``) keeps each weight with probability ``1 - rate``,
-    drawn with ``bernoulli(dropout_rng, 1 - rate)`` over ``[q_length,
-    kv_length]`` shared by batch and heads if ``broadcast_dropout``, else over
-    the full shape, and rescales kept weights by ``1 / (1 - rate)``. With
-    ``module``, the weights (before dropout) are sown into its
-    'intermediates' collection as ``attention_weights``.
+    Shapes: ``query [batch..., q_len, heads, d]`` and ``key [batch...,
+    kv_len, heads, d]`` give weights ``[batch..., heads, q_len, kv_len]``.
+    The steps:
 
-    ``force_fp32_for_softmax`` computes the softmax in float32 (the weights
-    then stay float32). ``einsum_dot_general`` replaces the ``dot_general``
-    inside the default einsum; ``einsum`` replaces the einsum itself (called
-    as ``einsum('...qhd,...khd->...hqk', query, key)``) and excludes both
-    ``precision`` and ``einsum_dot_general``.
+    1. scale the queries by ``1 / sqrt(d)`` (the square root is rounded to
+       float32 first, as the seed does, except in a float64 run);
+    2. ``logits = einsum('...qhd,...khd->...hqk', query, key)``, plus ``bias``;
+    3. where ``mask`` is False, replace the logit by the most negative finite
+       number of its dtype, so its weight underflows to 0 (``-inf`` would
+       give NaN for a row that is masked entirely);
+    4. softmax over the keys, in float32 if ``force_fp32_for_softmax`` (the
+       weights then stay float32); otherwise in the computation dtype;
+    5. if ``module`` is given, sow the weights in its 'intermediates' as
+       ``attention_weights`` (before dropout);
+    6. dropout, unless ``deterministic`` or ``dropout_rate == 0``: keep each
+       weight with probability ``p = 1 - rate`` (one draw per query/key pair
+       shared by batch and heads when ``broadcast_dropout``) and divide the
+       kept ones by ``p``.
+
+    ``einsum`` replaces step 2's einsum (called exactly as above) and
+    excludes ``precision``/``einsum_dot_general``; ``einsum_dot_general``
+    computes the default einsum's contraction instead.
+
+    Two identical keys: the query cannot tell them apart, half the weight each.
 
     >>> import numpy as np
     >>> q = np.ones((1, 2, 1, 4), np.float32)
-    >>> dot_product_attention_weights(q, q).shape
-    (1, 1, 2, 2)
+    >>> dot_product_attention_weights(q, q)[0, 0]
+    array([[0.5, 0.5],
+           [0.5, 0.5]], dtype=float32)
     """
-    einsum = _weights_einsum(precision, einsum_dot_general, einsum)
+    einsum = _einsum_for(precision, einsum_dot_general, einsum)
     query, key = promote_dtype(query, key, dtype=dtype)
-    dtype = query.dtype
-    _check_qkv("dot_product_attention_weights", query, key)
-    # sqrt(depth) is rounded to float32 first, as the seed does, except in a float64 run.
-    scale_dtype = np.float64 if dtype == np.float64 else np.float32
-    query = query / np.sqrt(np.asarray(query.shape[-1], scale_dtype)).astype(dtype)
-    weights = einsum("...qhd,...khd->...hqk", query, key)
+    dtype = query.dtype  # the promoted dtype: the steps below compute in it
+    attn_spec.check_qkv("dot_product_attention_weights", query, key)
+
+    # 1. scale
+    depth_dtype = np.float64 if dtype == np.float64 else np.float32
+    query = query / np.sqrt(np.asarray(query.shape[-1], depth_dtype)).astype(dtype)
+    # 2. similarities, plus bias
+    logits = einsum("...qhd,...khd->...hqk", query, key)
     if bias is not None:
         bias = np.asarray(bias)
-        weights = weights.astype(result_type(weights, bias)) + bias.astype(result_type(weights, bias))
+        common = result_type(logits, bias)
+        logits = logits.astype(common) + bias.astype(common)
+    # 3. mask
     if mask is not None:
-        big_neg = np.asarray(ml_dtypes.finfo(weights.dtype).min, weights.dtype)
-        weights = np.where(np.asarray(mask), weights, big_neg)
+        most_negative = np.asarray(ml_dtypes.finfo(logits.dtype).min, logits.dtype)
+        logits = np.where(np.asarray(mask), logits, most_negative)
+    # 4. softmax over the keys
     if force_fp32_for_softmax and dtype != _FLOAT32:
-        weights = softmax(weights.astype(_FLOAT32))
+        weights = softmax(logits.astype(_FLOAT32))
     else:
-        weights = softmax(weights).astype(dtype)
+        weights = softmax(logits).astype(dtype)
+    # 5. sow
     if module is not None:
         module.sow("intermediates", "attention_weights", weights)
+    # 6. dropout
     if not deterministic and dropout_rate > 0.0:
-        if dropout_rng is None:
-            raise ValueError(
-                "dot_product_attention_weights: dropout is on (deterministic=False, "
-                f"dropout_rate={dropout_rate}) but `dropout_rng` is None; pass a key, or "
-                "deterministic=True."
-            )
-        keep_prob = 1.0 - dropout_rate
-        if broadcast_dropout:
-            # One mask per (query, key) pair, shared by every batch entry and head.
-            dropout_shape = (1,) * (key.ndim - 2) + weights.shape[-2:]
-        else:
-            dropout_shape = weights.shape
-        keep = _random.bernoulli(dropout_rng, keep_prob, dropout_shape)
-        multiplier = keep.astype(dtype) / np.asarray(keep_prob, dtype)
-        weights = weights * multiplier
+        attn_spec.check_dropout_rng(dropout_rng, dropout_rate)
+        keep_prob = 1.0 - dropout_rate  # p, the chance that a weight survives
+        keep = _random.bernoulli(
+            dropout_rng, keep_prob, attn_spec.dropout_shape(weights.shape, key.ndim, broadcast_dropout)
+        )
+        weights = weights * (keep.astype(dtype) / np.asarray(keep_prob, dtype))
     return weights
 
 
@@ -165,179 +163,186 @@ def dot_product_attention(
     qk_attn_weights_einsum: Callable | None = None,
     attn_weights_value_einsum: Callable | None = None,
 ):
-    """Attention ``weights @ value`` with the weights of :func:`dot_product_attention_weights`.
+    """``output[q] = sum_k weights[q, k] * value[k]`` for every head, with the weights above.
 
-    ``value`` is ``[batch..., kv_length, num_heads, v_depth]``; the result is
-    ``[batch..., q_length, num_heads, v_depth]``. The arrays need no batch
-    axes. ``precision`` is accepted for API parity with nnjax.
+    ``value`` is ``[batch..., kv_len, heads, d_v]`` and the result
+    ``[batch..., q_len, heads, d_v]``; batch axes are optional.
+    ``qk_attn_weights_einsum`` and ``attn_weights_value_einsum`` (both or
+    neither) replace the two einsums. ``precision`` is kept for nnjax's API.
+
+    With equal logits every query gets the plain mean of the values (0, 1, 2):
 
     >>> import numpy as np
     >>> q = np.ones((2, 3, 1, 4), np.float32)
-    >>> v = np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1) * np.ones((2, 3, 1, 4), np.float32)
-    >>> dot_product_attention(q, q, v)[0, :, 0, 0]  # equal logits: the mean of the values
+    >>> v = np.broadcast_to(np.arange(3, dtype=np.float32).reshape(1, 3, 1, 1), (2, 3, 1, 4))
+    >>> dot_product_attention(q, q, v)[0, :, 0, 0]
     array([1., 1., 1.], dtype=float32)
     """
-    if (qk_attn_weights_einsum is None) != (attn_weights_value_einsum is None):
-        raise ValueError(
-            "qk_attn_weights_einsum and attn_weights_value_einsum must be specified together; "
-            "pass both (or neither, for the default einsum)."
-        )
-    if (precision or einsum_dot_general) and (qk_attn_weights_einsum or attn_weights_value_einsum):
-        raise ValueError(
-            "precision/einsum_dot_general and qk_attn_weights_einsum/attn_weights_value_einsum are "
-            "mutually exclusive. Please specify only one of them."
-        )
+    attn_spec.check_einsum_pair(qk_attn_weights_einsum, attn_weights_value_einsum, precision, einsum_dot_general)
     query, key, value = promote_dtype(query, key, value, dtype=dtype)
-    dtype = query.dtype
-    _check_qkv("dot_product_attention", query, key, value)
+    attn_spec.check_qkv("dot_product_attention", query, key, value)
     weights = dot_product_attention_weights(
         query,
         key,
-        bias,
-        mask,
-        broadcast_dropout,
-        dropout_rng,
-        dropout_rate,
-        deterministic,
-        dtype,
-        precision,
-        module,
-        force_fp32_for_softmax,
+        bias=bias,
+        mask=mask,
+        broadcast_dropout=broadcast_dropout,
+        dropout_rng=dropout_rng,
+        dropout_rate=dropout_rate,
+        deterministic=deterministic,
+        dtype=query.dtype,
+        precision=precision,
+        module=module,
+        force_fp32_for_softmax=force_fp32_for_softmax,
         einsum_dot_general=einsum_dot_general,
         einsum=qk_attn_weights_einsum,
     )
-    einsum = _weights_einsum(precision, einsum_dot_general, attn_weights_value_einsum)
-    return einsum("...hqk,...khd->...qhd", weights, value)
+    mix = _einsum_for(precision, einsum_dot_general, attn_weights_value_einsum)
+    return mix("...hqk,...khd->...qhd", weights, value)
 
 
-# -- masks ---------------------------------------------------------------------------
+# -- masks: 1 where a query may attend to a key, 0 where not -----------------------------
 
 
 def make_attention_mask(
     query_input, key_input, pairwise_fn: Callable = np.multiply, extra_batch_dims: int = 0, dtype=np.float32
 ):
-    """A ``[batch..., 1, len_q, len_kv]`` mask from ``pairwise_fn(query_input[..., :, None], key_input[..., None, :])``.
+    """``mask[..., 0, q, k] = pairwise_fn(query_input[..., q], key_input[..., k])``, shape ``[batch..., 1, len_q, len_kv]``.
 
-    ``extra_batch_dims`` leading singleton axes are added in front.
+    The axis of length 1 stands for the heads (one mask for all of them).
+    With the default ``multiply`` and 0/1 padding flags as inputs, a pair is
+    allowed when both positions are real tokens. ``extra_batch_dims`` adds
+    that many leading axes of length 1.
 
-    >>> make_attention_mask(np.array([1, 1, 0]), np.array([1, 0]))[0]
-    array([[1., 0.],
-           [1., 0.],
-           [0., 0.]], dtype=float32)
+    >>> import numpy as np
+    >>> make_attention_mask(np.array([1, 0]), np.array([1, 1, 0]))[0]  # query 1 and key 2 are padding
+    array([[1., 1., 0.],
+           [0., 0., 0.]], dtype=float32)
     """
-    mask = pairwise_fn(np.expand_dims(np.asarray(query_input), -1), np.expand_dims(np.asarray(key_input), -2))
-    mask = np.expand_dims(mask, -3)
+    rows = np.expand_dims(np.asarray(query_input), -1)  # [..., len_q, 1]
+    columns = np.expand_dims(np.asarray(key_input), -2)  # [..., 1, len_kv]
+    pairs = pairwise_fn(rows, columns)
+    mask = np.expand_dims(pairs, -3)
     mask = np.expand_dims(mask, tuple(range(extra_batch_dims)))
     return np.asarray(mask).astype(dtype)
 
 
 def make_causal_mask(x, extra_batch_dims: int = 0, dtype=np.float32):
-    """A ``[batch..., 1, len, len]`` mask letting position ``i`` attend to positions ``<= i``.
+    """The mask of a decoder: position ``q`` may attend to keys ``k <= q`` (the past and itself).
 
-    Only the shape of ``x`` (``[batch..., len]``) is used.
+    Built as ``make_attention_mask(positions, positions, greater_equal)``;
+    only ``x``'s shape ``[batch..., len]`` matters.
 
-    >>> make_causal_mask(np.ones((1, 3)))[0, 0]
-    array([[1., 0., 0.],
-           [1., 1., 0.],
-           [1., 1., 1.]], dtype=float32)
+    >>> import numpy as np
+    >>> make_causal_mask(np.ones((1, 4)))[0, 0]  # the lower triangle, diagonal included
+    array([[1., 0., 0., 0.],
+           [1., 1., 0., 0.],
+           [1., 1., 1., 0.],
+           [1., 1., 1., 1.]], dtype=float32)
     """
     shape = np.shape(x)
-    idxs = np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
-    return make_attention_mask(idxs, idxs, np.greater_equal, extra_batch_dims=extra_batch_dims, dtype=dtype)
+    positions = np.broadcast_to(np.arange(shape[-1], dtype=np.int32), shape)
+    return make_attention_mask(positions, positions, np.greater_equal, extra_batch_dims=extra_batch_dims, dtype=dtype)
 
 
 def combine_masks(*masks, dtype=np.float32):
-    """The logical AND of the masks that are not None, as ``dtype``; None if all are None.
+    """A pair is allowed when every given mask allows it: the logical AND of the non-None masks (None if none).
 
+    >>> import numpy as np
     >>> combine_masks(None, np.array([1, 1, 0]), np.array([True, False, True]))
     array([1., 0., 0.], dtype=float32)
     """
-    masks = [np.asarray(m) for m in masks if m is not None]
-    if not masks:
-        return None
-    if len({m.ndim for m in masks}) != 1:
-        raise ValueError(
-            f"combine_masks: masks must have the same rank, got ranks {tuple(m.ndim for m in masks)}; "
-            "add singleton axes (e.g. with expand_dims) so they line up."
-        )
-    mask = masks[0]
-    for other in masks[1:]:
-        mask = np.logical_and(mask, other)
-    return mask.astype(dtype)
+    given = [np.asarray(m) for m in masks if m is not None]
+    if not given:
+        return None  # no mask given: every pair is allowed
+    attn_spec.check_mask_ranks(m.ndim for m in given)
+    allowed = given[0]
+    for m in given[1:]:
+        allowed = np.logical_and(allowed, m)
+    return allowed.astype(dtype)
 
 
-# -- modules ---------------------------------------------------------------------------
+# -- the multi-head layer ------------------------------------------------------------------
 
 
-def _update_slice(cache: np.ndarray, update: np.ndarray, index: int) -> np.ndarray:
-    """``cache`` with ``update`` written at ``index`` along the length axis (-3).
+def _write_at(cache: np.ndarray, update: np.ndarray, index: int) -> np.ndarray:
+    """A copy of ``cache`` with ``update`` written from position ``index`` of the length axis (-3).
 
-    As ``lax.dynamic_update_slice``, the start is clamped so the update fits.
+    ``index`` is clamped so that the update fits, as ``lax.dynamic_update_slice`` does.
     """
     start = int(np.clip(index, 0, cache.shape[-3] - update.shape[-3]))
-    out = np.array(cache, copy=True)
-    out[..., start : start + update.shape[-3], :, :] = update
-    return out
+    written = np.array(cache, copy=True)
+    written[..., start : start + update.shape[-3], :, :] = update
+    return written
 
 
 class MultiHeadDotProductAttention(Module):
-    """Multi-head dot-product attention.
+    """Multi-head attention (https://arxiv.org/abs/1706.03762): several attentions side by side.
 
-    Projects ``inputs_q``, ``inputs_k`` and ``inputs_v`` with ``DenseGeneral``
-    submodules ``query``, ``key``, ``value`` to ``[batch..., length,
-    num_heads, qkv_features // num_heads]``, applies ``attention_fn`` and
-    projects the heads back with ``out`` (a ``DenseGeneral`` over the last two
-    axes) to ``out_features`` (default: the input features).
+    With ``h = num_heads`` and ``d = qkv_features // h``, a call runs:
 
-    Call as ``layer(inputs_q, inputs_k=None, inputs_v=None, *, mask=None,
-    deterministic=None, dropout_rng=None, sow_weights=False)``: ``inputs_k``
-    defaults to ``inputs_q`` and ``inputs_v`` to ``inputs_k``. Dropout draws
-    from the 'dropout' stream unless ``dropout_rng`` is given. With
-    ``decode=True`` the layer keeps ``cached_key``, ``cached_value`` and
-    ``cache_index`` in the 'cache' collection: ``init`` with the full-length
-    input creates them, then each ``apply(..., mutable=['cache'])`` with a
-    length-1 query attends to every position decoded so far.
+    1. three projections (``DenseGeneral`` submodules ``query``, ``key``,
+       ``value``) map each input's last axis to ``[h, d]``;
+    2. optionally (``normalize_qk``) LayerNorm without bias on the projected
+       queries and keys (submodules ``query_ln``, ``key_ln``);
+    3. with ``decode``, the new key/value are written into a cache (below);
+    4. ``attention_fn`` (default :func:`dot_product_attention`) in every
+       head at once, each head free to look for something different;
+    5. the ``out`` projection maps ``[h, d]`` back to ``out_features``.
+
+    The call takes ``inputs_q`` and optionally ``inputs_k``, ``inputs_v``,
+    then keywords ``mask``, ``deterministic``, ``dropout_rng`` and
+    ``sow_weights`` (sow the weights, see above). Keys come
+    from ``inputs_q`` when ``inputs_k`` is not given (self-attention) and
+    values from the keys' input. Dropout on the weights draws its key from
+    the 'dropout' stream unless ``dropout_rng`` is given.
+
+    Decoding (``decode=True``) produces a sequence one token per call. ``init``
+    with a full-length input creates ``cached_key``, ``cached_value`` (zeros)
+    and ``cache_index`` (0) in the 'cache' collection; each later
+    ``apply(..., mutable=['cache'])`` with one query position writes its key
+    and value at ``cache_index``, advances the index, and attends to the
+    positions written so far (the zeros beyond them are masked).
 
     Attributes:
-      num_heads: number of heads; ``qkv_features`` must be divisible by it.
-      dtype: the computation dtype (default: promoted from inputs and params).
-      param_dtype: the dtype of the parameters (default float32).
-      qkv_features: size of the query/key/value projections (default: the
-        last axis of ``inputs_q``).
-      out_features: size of the output (default: the last axis of ``inputs_q``).
-      broadcast_dropout: share the dropout mask across batch and heads.
-      dropout_rate: dropout rate of the attention weights.
-      deterministic: disables dropout; may instead be given at call time.
-      precision: accepted for API parity with nnjax.
-      kernel_init: initializer of the projection kernels (default ``lecun_normal()``).
-      out_kernel_init: initializer of the ``out`` kernel (default ``kernel_init``).
-      bias_init: initializer of the projection biases (default zeros).
-      out_bias_init: initializer of the ``out`` bias (default ``bias_init``).
-      use_bias: whether the projections have biases.
-      attention_fn: ``dot_product_attention`` or a function with its signature
-        (keyword arguments it does not take are not passed).
-      decode: whether to keep and use an autoregressive cache.
-      normalize_qk: apply ``LayerNorm`` (no bias) to the projected queries and
-        keys, as submodules ``query_ln`` and ``key_ln``.
-      force_fp32_for_softmax: compute the softmax in float32.
-      qkv_dot_general: optional ``dot_general`` of the q/k/v projections.
-      out_dot_general: optional ``dot_general`` of the output projection.
-      qkv_dot_general_cls: optional ``dot_general_cls`` of the q/k/v projections
-        (instantiated inside each ``DenseGeneral``).
-      out_dot_general_cls: optional ``dot_general_cls`` of the output projection.
-      qk_attn_weights_einsum_cls: optional factory called with no arguments at
-        each call; the result is passed as ``qk_attn_weights_einsum`` to
-        ``attention_fn`` (a Module becomes an auto-named submodule).
-      attn_weights_value_einsum_cls: likewise for ``attn_weights_value_einsum``.
+      num_heads: ``h``; must divide ``qkv_features``.
+      dtype: the computation dtype (None: promoted from inputs and parameters).
+      param_dtype: the parameters' dtype (default float32).
+      qkv_features: ``h * d`` (None: the last axis of ``inputs_q``).
+      out_features: the output size (None: the last axis of ``inputs_q``).
+      broadcast_dropout: one dropout decision per query/key pair, shared by
+        batch and heads.
+      dropout_rate: the dropout rate of the weights.
+      deterministic: no dropout; a field or a call argument.
+      precision: kept for nnjax's API.
+      kernel_init: projection kernels (default ``lecun_normal()``);
+        out_kernel_init: the ``out`` kernel (default ``kernel_init``).
+      bias_init: projection biases (default zeros); out_bias_init: the
+        ``out`` bias (default ``bias_init``).
+      use_bias: biases in the projections.
+      attention_fn: a function with :func:`dot_product_attention`'s
+        signature; keyword arguments it does not name are not passed.
+      decode: keep and use the cache described above.
+      normalize_qk: step 2.
+      force_fp32_for_softmax: the softmax in float32.
+      qkv_dot_general, out_dot_general: contractions for the projections.
+      qkv_dot_general_cls, out_dot_general_cls: classes built in each
+        projection to serve as its ``dot_general``.
+      qk_attn_weights_einsum_cls, attn_weights_value_einsum_cls: factories
+        called at each call; their results go to ``attention_fn`` as
+        ``qk_attn_weights_einsum`` / ``attn_weights_value_einsum`` (a Module
+        becomes an auto-named submodule).
+
+    Queries of 2 tokens reading from 7 tokens with 4 features, in 3 heads of depth 2:
 
     >>> import nnref as nn
-    >>> layer = MultiHeadDotProductAttention(num_heads=2, qkv_features=4, out_features=3)
-    >>> q, kv = nn.numpy.ones((1, 2, 5)), nn.numpy.ones((1, 7, 6))
-    >>> variables = layer.init(nn.random.PRNGKey(0), q, kv)
-    >>> variables['params']['key']['kernel'].shape, variables['params']['out']['kernel'].shape
-    ((6, 2, 2), (2, 2, 3))
-    >>> layer.apply(variables, q, kv).shape
-    (1, 2, 3)
+    >>> cross = MultiHeadDotProductAttention(num_heads=3, qkv_features=6, out_features=5)
+    >>> q, kv = nn.numpy.ones((1, 2, 5)), nn.numpy.ones((1, 7, 4))
+    >>> params = cross.init(nn.random.PRNGKey(0), q, kv)['params']
+    >>> params['key']['kernel'].shape, params['out']['kernel'].shape  # (4 -> 3 x 2), (3 x 2 -> 5)
+    ((4, 3, 2), (3, 2, 5))
+    >>> cross.apply({'params': params}, q, kv).shape  # one output per query
+    (1, 2, 5)
     """
 
     num_heads: int
@@ -378,180 +383,116 @@ class MultiHeadDotProductAttention(Module):
         dropout_rng=None,
         sow_weights: bool = False,
     ):
-        name = type(self).__name__
+        layer = type(self).__name__
         inputs_q = np.asarray(inputs_q)
-        if inputs_kv is not None:
-            if inputs_k is not None or inputs_v is not None:
-                raise ValueError(
-                    f"{name}: pass either `inputs_kv` or `inputs_k`/`inputs_v`, not both; "
-                    "`inputs_kv` is deprecated, prefer `inputs_k` and `inputs_v`."
-                )
-            warnings.warn(
-                f"{name}: `inputs_kv` is deprecated; pass `inputs_k` (and `inputs_v`) instead.",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            inputs_k = inputs_v = inputs_kv
-        else:
-            if inputs_k is None:
-                if inputs_v is not None:
-                    raise ValueError(
-                        f"{name}: `inputs_v` is given without `inputs_k`; pass `inputs_k` too "
-                        "(or only `inputs_k`, which then serves as the values as well)."
-                    )
-                inputs_k = inputs_q
-            if inputs_v is None:
-                inputs_v = inputs_k
+        inputs_k, inputs_v = attn_spec.resolve_inputs(layer, inputs_q, inputs_k, inputs_v, inputs_kv)
         inputs_k, inputs_v = np.asarray(inputs_k), np.asarray(inputs_v)
+        out_features, _, depth = attn_spec.head_sizes(self, inputs_q.shape[-1])
 
-        layer_args.positive_int(self.num_heads, field="num_heads", layer=self)
-        layer_args.optional_positive_int(self.out_features, field="out_features", layer=self)
-        layer_args.optional_positive_int(self.qkv_features, field="qkv_features", layer=self)
-        features = self.out_features or inputs_q.shape[-1]
-        qkv_features = self.qkv_features or inputs_q.shape[-1]
-        if qkv_features % self.num_heads != 0:
-            raise ValueError(
-                f"{layer_args.where(self)}: `qkv_features` ({qkv_features}) must be divisible by `num_heads` "
-                f"({self.num_heads}); change one of them."
-            )
-        head_dim = qkv_features // self.num_heads
+        # 1. project each input to [..., length, heads, depth]
+        def project(role):
+            return DenseGeneral(**attn_spec.projection_fields(self, depth), name=role)
 
-        def projection(proj_name):
-            return DenseGeneral(
-                features=(self.num_heads, head_dim),
-                axis=-1,
-                dtype=self.dtype,
-                param_dtype=self.param_dtype,
-                kernel_init=self.kernel_init,
-                bias_init=self.bias_init,
-                use_bias=self.use_bias,
-                precision=self.precision,
-                dot_general=self.qkv_dot_general,
-                dot_general_cls=self.qkv_dot_general_cls,
-                name=proj_name,
-            )
+        q = project("query")(inputs_q)
+        k = project("key")(inputs_k)
+        v = project("value")(inputs_v)
 
-        query = projection("query")(inputs_q)
-        key = projection("key")(inputs_k)
-        value = projection("value")(inputs_v)
-
-        if self.normalize_qk:
+        if self.normalize_qk:  # 2. LayerNorm on the projected queries and keys
             from nnref.layers.normalization import LayerNorm  # the normalization family's module
 
-            query = LayerNorm(name="query_ln", use_bias=False, dtype=self.dtype, param_dtype=self.param_dtype)(query)
-            key = LayerNorm(name="key_ln", use_bias=False, dtype=self.dtype, param_dtype=self.param_dtype)(key)
+            q = LayerNorm(name="query_ln", use_bias=False, dtype=self.dtype, param_dtype=self.param_dtype)(q)
+            k = LayerNorm(name="key_ln", use_bias=False, dtype=self.dtype, param_dtype=self.param_dtype)(k)
 
-        if self.decode:
-            key, value, mask = self._decode_step(query, key, value, mask)
+        if self.decode:  # 3. the decoding cache
+            k, v, mask = self._decode_step(q, k, v, mask)
 
+        # Whether to drop: asked only when there is a rate to apply.
+        no_dropout = True
         if self.dropout_rate > 0.0:
-            # `deterministic` is only needed when there is dropout to switch off.
-            m_deterministic = merge_param("deterministic", self.deterministic, deterministic, layer=name)
-            if not m_deterministic and dropout_rng is None:
-                dropout_rng = self.make_rng("dropout")
-        else:
-            m_deterministic = True
+            no_dropout = merge_param("deterministic", self.deterministic, deterministic, layer=layer)
+            if not no_dropout and dropout_rng is None:
+                dropout_rng = self.make_rng("dropout")  # the next key of the 'dropout' stream
 
-        # Optional einsum factories (e.g. quantized einsums), built per call like the seed.
-        qk_attn_weights_einsum = self.qk_attn_weights_einsum_cls() if self.qk_attn_weights_einsum_cls else None
-        attn_weights_value_einsum = self.attn_weights_value_einsum_cls() if self.attn_weights_value_einsum_cls else None
-        attn_kwargs = dict(
-            mask=mask,
-            dropout_rng=dropout_rng,
-            dropout_rate=self.dropout_rate,
-            broadcast_dropout=self.broadcast_dropout,
-            deterministic=m_deterministic,
-            dtype=self.dtype,
-            precision=self.precision,
-            force_fp32_for_softmax=self.force_fp32_for_softmax,
-            qk_attn_weights_einsum=qk_attn_weights_einsum,
-            attn_weights_value_einsum=attn_weights_value_einsum,
-        )
-        accepted = inspect.signature(self.attention_fn).parameters
-        attn_kwargs = {k: v for k, v in attn_kwargs.items() if k in accepted}
-        if sow_weights:
-            attn_kwargs["module"] = self
-        x = self.attention_fn(query, key, value, **attn_kwargs)
+        # 4. attention in every head; the einsum factories are built per call, as in the seed.
+        options = {
+            "mask": mask,
+            "dropout_rng": dropout_rng,
+            "dropout_rate": self.dropout_rate,
+            "broadcast_dropout": self.broadcast_dropout,
+            "deterministic": no_dropout,
+            "dtype": self.dtype,
+            "precision": self.precision,
+            "force_fp32_for_softmax": self.force_fp32_for_softmax,
+            "qk_attn_weights_einsum": self.qk_attn_weights_einsum_cls() if self.qk_attn_weights_einsum_cls else None,
+            "attn_weights_value_einsum": (
+                self.attn_weights_value_einsum_cls() if self.attn_weights_value_einsum_cls else None
+            ),
+        }
+        options = attn_spec.accepted_kwargs(self.attention_fn, options)
+        if sow_weights:  # attention_fn sows the weights into this layer's 'intermediates'
+            options["module"] = self
+        heads = self.attention_fn(q, k, v, **options)
 
-        return DenseGeneral(
-            features=features,
-            axis=(-2, -1),
-            kernel_init=self.out_kernel_init or self.kernel_init,
-            bias_init=self.out_bias_init or self.bias_init,
-            use_bias=self.use_bias,
-            dtype=self.dtype,
-            param_dtype=self.param_dtype,
-            precision=self.precision,
-            dot_general=self.out_dot_general,
-            dot_general_cls=self.out_dot_general_cls,
-            name="out",
-        )(x)
+        # 5. merge the heads back into features
+        merge = DenseGeneral(**attn_spec.output_projection_fields(self, out_features), name="out")
+        return merge(heads)
 
     @nowrap
     def _decode_step(self, query, key, value, mask):
-        """Write this step's key/value into the cache; attend to every position cached so far."""
-        initialized = self.has_variable("cache", "cached_key")
+        """Append this position's key/value to the cache; return the whole cache and the mask of written positions."""
+        had_cache = self.has_variable("cache", "cached_key")
         cached_key = self.variable("cache", "cached_key", np.zeros, key.shape, key.dtype)
         cached_value = self.variable("cache", "cached_value", np.zeros, value.shape, value.dtype)
         cache_index = self.variable("cache", "cache_index", lambda: np.array(0, dtype=np.int32))
-        if not initialized:
-            return key, value, mask  # init: the cache is created, attention runs on the full input
-        *batch_dims, max_length, num_heads, depth = np.shape(cached_key.value)
-        expected = tuple(batch_dims) + (1, num_heads, depth)
-        if expected != query.shape:
-            raise ValueError(
-                f"{type(self).__name__}: autoregressive cache shape error, expected query shape "
-                f"{expected} but got {query.shape}; decode one position at a time with the batch "
-                "shape used at init."
-            )
-        index = np.asarray(cache_index.value)
-        key = _update_slice(cached_key.value, key, int(index))
-        value = _update_slice(cached_value.value, value, int(index))
-        cached_key.value = key
-        cached_value.value = value
-        cache_index.value = (index + np.int32(1)).astype(index.dtype)
-        # The single query may only see positions already written, not the zeros after them.
-        seen = np.broadcast_to(np.arange(max_length) <= index, tuple(batch_dims) + (1, 1, max_length))
-        return key, value, combine_masks(mask, seen)
+        if not had_cache:
+            return key, value, mask  # init: only create the cache; attend over the full input
+        batch_dims, max_length = attn_spec.check_decode_query(
+            type(self).__name__, np.shape(cached_key.value), query.shape
+        )
+        position = np.asarray(cache_index.value)
+        all_keys = _write_at(cached_key.value, key, int(position))
+        all_values = _write_at(cached_value.value, value, int(position))
+        cached_key.value, cached_value.value = all_keys, all_values
+        cache_index.value = (position + np.int32(1)).astype(position.dtype)
+        # Keys beyond `position` are still zeros: the one query may not see them.
+        written = np.arange(max_length) <= position
+        written = np.broadcast_to(written, batch_dims + (1, 1, max_length))
+        return all_keys, all_values, combine_masks(mask, written)
 
 
 class MultiHeadAttention(MultiHeadDotProductAttention):
-    """``MultiHeadDotProductAttention`` under another class name (auto-named ``MultiHeadAttention_{i}``).
+    """:class:`MultiHeadDotProductAttention` under the seed's other name (auto-named ``MultiHeadAttention_0``, ...).
 
     >>> import nnref as nn
-    >>> x = nn.numpy.ones((1, 3, 4))
-    >>> variables = MultiHeadAttention(num_heads=2).init(nn.random.PRNGKey(0), x)
-    >>> variables['params']['query']['kernel'].shape
-    (4, 2, 2)
+    >>> params = MultiHeadAttention(num_heads=3).init(nn.random.PRNGKey(0), nn.numpy.ones((1, 3, 6)))['params']
+    >>> params['query']['kernel'].shape  # 6 features -> 3 heads of depth 2
+    (6, 3, 2)
     """
 
 
 class SelfAttention(MultiHeadDotProductAttention):
-    """Self-attention: ``MultiHeadDotProductAttention`` with keys and values from ``inputs_q``.
+    """Self-attention only: keys and values come from ``inputs_q``. Deprecated, as in the seed.
 
-    Deprecated in the seed system (it warns with ``DeprecationWarning``) in
-    favour of ``MultiHeadDotProductAttention()(inputs_q)``.
+    Each call warns with ``DeprecationWarning``; write
+    ``MultiHeadDotProductAttention(...)(inputs_q)`` instead, which attends
+    to itself when given one input.
 
-    >>> import warnings
+    >>> import warnings  # to watch the deprecation happen
     >>> import nnref as nn
-    >>> x = nn.numpy.ones((1, 3, 4))
-    >>> with warnings.catch_warnings():
-    ...   warnings.simplefilter('ignore', DeprecationWarning)
-    ...   variables = SelfAttention(num_heads=2).init(nn.random.PRNGKey(0), x)
-    ...   y = SelfAttention(num_heads=2).apply(variables, x)
-    >>> y.shape
-    (1, 3, 4)
+    >>> tokens = nn.numpy.ones((1, 3, 4))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...   warnings.simplefilter('always')
+    ...   old_style = SelfAttention(num_heads=2)
+    ...   out = old_style.apply(old_style.init(nn.random.PRNGKey(0), tokens), tokens)
+    >>> out.shape, caught[-1].category.__name__
+    ((1, 3, 4), 'DeprecationWarning')
     """
 
     @compact
     def __call__(
         self, inputs_q, mask=None, deterministic: bool | None = None, dropout_rng=None, sow_weights: bool = False
     ):
-        warnings.warn(
-            "SelfAttention is deprecated; use MultiHeadDotProductAttention()(inputs_q) instead.",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        attn_spec.warn_self_attention()  # on every call, as the seed does
         return super().__call__(
             inputs_q, mask=mask, deterministic=deterministic, dropout_rng=dropout_rng, sow_weights=sow_weights
         )

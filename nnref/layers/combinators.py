@@ -1,75 +1,67 @@
-"""Combinators: modules built from other modules.
+"""Combinators: a module whose whole job is to call other modules in order.
+
+A two-layer perceptron as a chain. Only the two Dense layers own
+parameters, so only positions 0 and 2 appear in the tree:
 
 >>> import nnref as nn
 >>> from nnref.layers.combinators import Sequential
->>> model = Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
->>> x = nn.numpy.ones((1, 3))
->>> variables = model.init(nn.random.PRNGKey(0), x)
->>> sorted(variables['params'])
+>>> mlp = Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])
+>>> params = mlp.init(nn.random.PRNGKey(0), nn.numpy.ones((1, 3)))['params']
+>>> list(params)
 ['layers_0', 'layers_2']
->>> model.apply(variables, x).shape
-(1, 2)
+>>> mlp.apply({'params': params}, nn.numpy.ones((5, 3))).shape  # 5 rows in, 5 rows out
+(5, 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence as _SequenceABC
 from typing import Any, Callable, Sequence
 
 from nnref.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import sequential
 
 
 class Sequential(Module):
-    """Applies ``layers`` one after the other, each to the previous one's output.
+    """A pipeline: ``Sequential([f, g, h])(x)`` computes ``h(g(f(x)))``.
 
-    The first layer gets the call's arguments. After that, a tuple output is
-    spread as positional arguments of the next layer, a dict output as its
-    keyword arguments, anything else is passed as the single argument. The
-    last layer's output is returned. Layers may be modules or plain
-    functions (activations). Modules built outside any module (or in a
-    parent's ``setup``) are adopted under the field's name: ``layers_0``,
-    ``layers_1``, ... by their position in the list; modules built inside a
-    parent's ``compact`` method already belong to that parent and keep its
-    auto-names.
+    The first layer receives whatever the call received. Between two layers
+    the value is handed over by :func:`shared_spec.sequential.feed`: a tuple
+    becomes several positional arguments, a dict becomes keyword arguments,
+    any other value is one argument. So ``f`` may return ``(a, b)`` to call
+    ``g(a, b)``. The result of the last layer is the result of the chain.
+
+    Where the parameters land: a module that was built outside any parent
+    (or in a parent's ``setup``) becomes a child of this Sequential, named
+    after the field and its position (``layers_0``, ``layers_1``, ...).
+    Functions such as ``relu`` hold no parameters and take a position but no
+    name. A module built inside a parent's ``compact`` method already
+    belongs to that parent and keeps the name it got there.
 
     Attributes:
-      layers: the sequence of callables to chain (must not be empty).
+      layers: the callables to chain, a non-empty list or tuple.
 
     >>> import nnref as nn
-    >>> class Pair(nn.Module):
-    ...   def __call__(self, x):
-    ...     return x, 2 * x
-    >>> class Add(nn.Module):
-    ...   def __call__(self, a, b):
-    ...     return a + b
-    >>> Sequential([Pair(), Add()]).apply({}, nn.numpy.ones(2))
-    array([3., 3.], dtype=float32)
+    >>> class Summary(nn.Module):  # returns a dict: the next layer gets keywords
+    ...   def __call__(self, values):
+    ...     return {'total': values.sum(), 'count': values.size}
+    >>> class Mean(nn.Module):
+    ...   def __call__(self, total, count):
+    ...     return total / count
+    >>> float(Sequential([Summary(), Mean()]).apply({}, nn.numpy.arange(5.0)))
+    2.0
     """
 
     layers: Sequence[Callable[..., Any]]
 
     def __post_init__(self) -> None:
-        # Checked before the modules in ``layers`` are adopted as children.
-        if not isinstance(self.layers, _SequenceABC) or isinstance(self.layers, str):
-            raise ValueError(
-                f"Sequential: 'layers' must be a sequence (list or tuple) of modules or functions, "
-                f"got {type(self.layers).__name__!r}. Fix: pass Sequential([layer1, layer2, ...])."
-            )
+        sequential.check_layers_field(self.layers)  # refused before the members become children
         super().__post_init__()
 
     @compact
     def __call__(self, *args, **kwargs):
-        """Runs the chain on ``args``/``kwargs`` (see the class docstring for how outputs feed inputs)."""
-        if not self.layers:
-            raise ValueError(f"Sequential: empty 'layers' in module {self.name!r}. Fix: give it at least one layer.")
-        layer_args.callable_members(self.layers, field="layers", layer=self)
-        outputs = self.layers[0](*args, **kwargs)
-        for layer in self.layers[1:]:
-            if isinstance(outputs, tuple):
-                outputs = layer(*outputs)
-            elif isinstance(outputs, dict):
-                outputs = layer(**outputs)
-            else:
-                outputs = layer(outputs)
-        return outputs
+        """Calls each layer in turn on the previous one's output."""
+        sequential.check_chain(self.layers, module=self, name=self.name)
+        value = self.layers[0](*args, **kwargs)
+        for step in self.layers[1:]:
+            value = sequential.feed(step, value)
+        return value

@@ -1,14 +1,19 @@
-"""Embedding: a learned lookup table from token ids to vectors.
+"""Embedding: a learned table with one row per token id; looking a token up reads its row.
+
+An id ``i`` is the one-hot vector ``e_i``, and ``e_i @ table`` is row ``i``
+of the table, so an embedding is a Dense layer without bias on one-hot
+inputs, computed by indexing instead of multiplying by zeros.
 
 >>> import nnref as nn
 >>> from nnref.layers.embedding import Embed
->>> layer = Embed(num_embeddings=10, features=4)
->>> tokens = nn.numpy.array([[1, 2, 3]], dtype=nn.numpy.int32)
->>> variables = layer.init(nn.random.PRNGKey(0), tokens)
->>> variables['params']['embedding'].shape
+>>> vocab = Embed(num_embeddings=10, features=4)
+>>> sentence = nn.numpy.array([[1, 2, 3]], dtype=nn.numpy.int32)
+>>> table = vocab.init(nn.random.PRNGKey(0), sentence)['params']['embedding']
+>>> table.shape  # one row of 4 numbers per id 0..9
 (10, 4)
->>> layer.apply(variables, tokens).shape
-(1, 3, 4)
+>>> vectors = vocab.apply({'params': {'embedding': table}}, sentence)
+>>> vectors.shape, bool((vectors[0, 1] == table[2]).all())  # token 2 reads row 2
+((1, 3, 4), True)
 """
 
 from __future__ import annotations
@@ -23,13 +28,13 @@ from nnref.dtypes import canonicalize_dtype, promote_dtype
 from nnref.module import Module
 from shared_spec import layer_args
 
-# Rows are the embeddings: out_axis=0 makes fan_in the feature count, so each
-# vector has unit variance per entry divided by `features`.
+# The table's rows are the vectors, so out_axis=0: the "fan-in" is the row
+# length, and each entry has variance 1 / features (a vector of about unit norm).
 default_embed_init = initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
 
 
-def _fill_value(dtype: np.dtype):
-    """What an out-of-range id reads (JAX's ``take(mode='fill')``): NaN, or the type's extreme."""
+def _missing_row_value(dtype: np.dtype):
+    """What a row read with an id out of range holds (JAX's ``take(mode='fill')``): NaN, or the type's extreme."""
     if dtype == np.bool_:
         return True
     if np.issubdtype(dtype, np.signedinteger):
@@ -39,43 +44,44 @@ def _fill_value(dtype: np.dtype):
     return np.nan
 
 
-def _take_rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """``table[ids]`` with negative ids counted from the end and ids outside [-n, n) filled."""
+def _rows(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``table[ids]``: negative ids count from the end; ids outside ``[-n, n)`` read a filled row."""
     n = table.shape[0]
-    valid = (ids >= -n) & (ids < n)
-    safe = np.where(valid, ids, 0).astype(np.int64)
-    safe = np.where(safe < 0, safe + n, safe)
-    rows = table[safe]
-    if valid.all():
-        return rows
-    return np.where(valid[..., None], rows, np.asarray(_fill_value(table.dtype), dtype=table.dtype))
+    in_range = (ids >= -n) & (ids < n)
+    index = np.where(in_range, ids, 0).astype(np.int64)
+    index = np.where(index < 0, index + n, index)  # -1 is the last row
+    found = table[index]
+    if in_range.all():
+        return found
+    filler = np.asarray(_missing_row_value(table.dtype), dtype=table.dtype)
+    return np.where(in_range[..., None], found, filler)
 
 
 class Embed(Module):
-    """Maps integer ids in ``[0, num_embeddings)`` to ``features``-dimensional vectors.
+    """A table of ``num_embeddings`` vectors of length ``features``; ``Embed(...)(ids)[..., :] = table[ids]``.
 
-    The table is the parameter ``'embedding'`` of shape
-    ``(num_embeddings, features)``, created in ``setup`` so that
-    :meth:`attend` works without a prior ``__call__``.
+    The table is the parameter ``'embedding'``, shape
+    ``(num_embeddings, features)``. It is created in ``setup``, not in the
+    call, so that :meth:`attend` can use it even in a model that never looks
+    a token up. An id outside ``[-num_embeddings, num_embeddings)`` reads a
+    row of NaN (for a float table), as JAX does; negative ids count from
+    the end, as in Python.
 
     Attributes:
       num_embeddings: the number of rows (the vocabulary size).
-      features: the length of each embedding vector.
-      dtype: the dtype of the returned vectors (default: the table's dtype).
-      param_dtype: the dtype of the table (default float32).
-      embedding_init: initializer of the table (default
-        ``variance_scaling(1.0, 'fan_in', 'normal', out_axis=0)``).
-
-    Ids outside ``[-num_embeddings, num_embeddings)`` give NaN rows (for a
-    float table), as JAX's ``take`` does; negative ids count from the end.
+      features: the length of each vector.
+      dtype: the dtype of the vectors returned (None: the table's).
+      param_dtype: the table's dtype (default float32).
+      embedding_init: how the table is drawn (default ``variance_scaling(1.0,
+        'fan_in', 'normal', out_axis=0)``, variance ``1 / features``).
 
     >>> import nnref as nn
-    >>> layer = Embed(num_embeddings=3, features=2)
-    >>> tokens = nn.numpy.array([0, 2], dtype=nn.numpy.int32)
-    >>> variables = layer.init(nn.random.PRNGKey(0), tokens)
-    >>> layer.apply(variables, tokens).shape
+    >>> colours = Embed(num_embeddings=3, features=2)
+    >>> ids = nn.numpy.array([0, 2], dtype=nn.numpy.int32)
+    >>> variables = colours.init(nn.random.PRNGKey(0), ids)
+    >>> colours.apply(variables, ids).shape  # one vector per id
     (2, 2)
-    >>> layer.apply(variables, nn.numpy.ones((5, 2)), method=layer.attend).shape
+    >>> colours.apply(variables, nn.numpy.ones((5, 2)), method=colours.attend).shape  # one score per row
     (5, 3)
     """
 
@@ -88,31 +94,26 @@ class Embed(Module):
     def setup(self):
         layer_args.positive_int(self.num_embeddings, field="num_embeddings", layer=self)
         layer_args.positive_int(self.features, field="features", layer=self)
-        self.embedding = self.param(
-            "embedding", self.embedding_init, (self.num_embeddings, self.features), self.param_dtype
-        )
+        table_shape = (self.num_embeddings, self.features)
+        self.embedding = self.param("embedding", self.embedding_init, table_shape, self.param_dtype)
 
     def __call__(self, inputs):
-        """Looks up each id of ``inputs``; the output shape is ``inputs.shape + (features,)``."""
-        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
-        if not np.issubdtype(inputs.dtype, np.integer):
-            raise ValueError(
-                f"{layer_args.where(self)}: inputs must be integer ids, got dtype {inputs.dtype}. "
-                "Cast the token ids to an integer type (e.g. x.astype(int32)) before embedding them."
-            )
-        (embedding,) = promote_dtype(self.embedding, dtype=self.dtype, inexact=False)
+        """The row of each id: an array of shape ``inputs.shape + (features,)``."""
+        ids = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
+        layer_args.integer_ids(np.issubdtype(ids.dtype, np.integer), ids.dtype, layer=self)
+        (table,) = promote_dtype(self.embedding, dtype=self.dtype, inexact=False)
         if self.num_embeddings == 1:
-            # A single row: id 0 reads it, anything else reads NaN (a float result).
-            out_dtype = canonicalize_dtype(embedding)
-            hit = np.broadcast_to((inputs == 0)[..., None], inputs.shape + (self.features,))
-            return np.where(hit, embedding.astype(out_dtype), np.asarray(np.nan, dtype=out_dtype))
-        return _take_rows(embedding, inputs)
+            # One row: id 0 reads it and every other id is out of range, so NaN (a float result).
+            out_dtype = canonicalize_dtype(table)
+            hit = np.broadcast_to((ids == 0)[..., None], ids.shape + (self.features,))
+            return np.where(hit, table.astype(out_dtype), np.asarray(np.nan, dtype=out_dtype))
+        return _rows(table, ids)
 
     def attend(self, query):
-        """Scores ``query`` against every embedding: ``query @ embedding.T``.
+        """The score of ``query`` against every row: ``query @ table.T`` (the table reused as an output layer).
 
-        Useful to share the input table with an output projection (weight
-        tying); ``query``'s last axis must have length ``features``.
+        Reusing the input table to score outputs is weight tying; the last
+        axis of ``query`` must have length ``features``.
         """
-        query, embedding = promote_dtype(query, self.embedding, dtype=self.dtype)
-        return np.tensordot(query, embedding, axes=((query.ndim - 1,), (1,)))
+        query, table = promote_dtype(query, self.embedding, dtype=self.dtype)
+        return np.tensordot(query, table, axes=((query.ndim - 1,), (1,)))

@@ -1,20 +1,26 @@
-"""Linear layers over several axes: ``DenseGeneral`` and ``Einsum``.
+"""Linear maps over several axes at once: ``DenseGeneral`` and ``Einsum``.
+
+``Dense`` multiplies the last axis by a matrix. These two generalize it:
+``DenseGeneral`` contracts any chosen axes and produces any feature shape,
+``Einsum`` takes the contraction as an equation. Both are a sum of products,
+one output entry at a time; how the axes are matched up is the contract
+in :mod:`shared_spec.linear_general`, the sum is NumPy's.
+
+Turning a ``[5, 6]`` block of each row into a ``[2, 3]`` block:
 
 >>> import nnref as nn
 >>> from nnref.layers.linear_general import DenseGeneral
->>> layer = DenseGeneral(features=(2, 3), axis=(-2, -1))
->>> x = nn.numpy.ones((4, 5, 6))
->>> variables = layer.init(nn.random.PRNGKey(0), x)
->>> {name: v.shape for name, v in variables['params'].items()}
-{'kernel': (5, 6, 2, 3), 'bias': (2, 3)}
->>> layer.apply(variables, x).shape
+>>> block = DenseGeneral(features=(2, 3), axis=(-2, -1))
+>>> rows = nn.numpy.ones((4, 5, 6))
+>>> params = block.init(nn.random.PRNGKey(0), rows)['params']
+>>> params['kernel'].shape  # (contracted sizes) + (features)
+(5, 6, 2, 3)
+>>> block.apply({'params': params}, rows).shape
 (4, 2, 3)
 """
 
 from __future__ import annotations
 
-import string
-from collections.abc import Iterable
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -25,90 +31,75 @@ from nnref.dtypes import promote_dtype
 from nnref.layers import _contract
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact
-from shared_spec import layer_args
+from shared_spec import layer_args, linear_general
 
 default_kernel_init = initializers.lecun_normal()
 
 
-def _as_tuple(x) -> tuple:
-    return tuple(x) if isinstance(x, Iterable) else (x,)
-
-
-def _normalize_axes(layer: str, field: str, axes: tuple, ndim: int) -> tuple:
-    """Non-negative, sorted axes (the seed contracts in sorted axis order)."""
-    for ax in axes:
-        if not -ndim <= ax < ndim:
-            raise ValueError(
-                f"{layer}: `{field}` {axes} names axis {ax}, out of range for an input of "
-                f"rank {ndim}; use axes in [-{ndim}, {ndim})."
-            )
-    return tuple(sorted(ax % ndim for ax in axes))
-
-
-def _size(shape) -> int:
-    return int(np.prod(shape, dtype=np.int64))
-
-
 def resolve_dot_general(module, default: Callable | None = None) -> Callable:
-    """The contraction a layer uses: ``dot_general_cls()`` (built now, so a module becomes a
-    submodule of ``module`` under its auto-name), else ``dot_general``, else ``default``
-    (``nnref.lax.dot_general`` when not given)."""
-    if module.dot_general_cls is not None:
-        return module.dot_general_cls()
-    if module.dot_general is not None:
-        return module.dot_general
-    if default is None:
-        from nnref.lax import dot_general as default  # nnref.lax imports this package's helpers
-    return default
+    """Which function contracts for ``module``: its ``dot_general_cls()``, its ``dot_general``, or ``default``.
 
-
-def _reshaped(value, shape):
-    """An initializer's draw reshaped; a metadata box (``with_partitioning``) stays around it.
-
-    The box's axis names describe the final shape, so the value is taken out
-    without a sharding constraint, reshaped, and boxed again.
+    Without a ``default`` it is ``nnref.lax.dot_general``, imported here
+    rather than at the top because ``nnref.lax`` itself uses this package.
     """
-    if meta.is_axis_metadata(value):
-        inner = value.unbox(apply_constraint=False) if isinstance(value, meta.Partitioned) else value.unbox()
-        return value.replace_boxed(np.reshape(inner, shape))
-    return np.reshape(value, shape)
+    if default is None:
+        from nnref.lax import dot_general as default
+    cls, function = module.dot_general_cls, module.dot_general
+    return linear_general.resolve_dot_general(cls, function, default)
+
+
+def _reshape_draw(draw, shape):
+    """An initializer's result brought to ``shape``; a ``with_partitioning`` box is kept around the value.
+
+    The box's axis names are those of the final shape, so the value is
+    unboxed without a sharding constraint, reshaped, and boxed again.
+    """
+    if not meta.is_axis_metadata(draw):
+        return np.reshape(draw, shape)
+    value = draw.unbox(apply_constraint=False) if isinstance(draw, meta.Partitioned) else draw.unbox()
+    return draw.replace_boxed(np.reshape(value, shape))
 
 
 class DenseGeneral(Module):
-    """A linear transformation over any set of input axes, to any output shape.
+    """``y = x . W + b`` with ``x``'s ``axis`` contracted and ``features`` as the new trailing axes.
 
-    The kernel has shape ``batch shape + contracted axes' sizes + features``;
-    it is drawn by ``kernel_init`` as the 2-D matrix ``(prod(batch + contracted),
-    prod(features))`` and reshaped, so fan-in and fan-out are those of that
-    matrix. The output is ``batch axes + remaining input axes + features``.
+    In index notation, with ``B`` the batch axes, ``F`` the input's free axes
+    and ``C`` the contracted ones::
+
+        y[B, F, features] = sum over C of  x[B, F, C] * W[B, C, features]  +  b[B, features]
+
+    The kernel's axes are ``batch_dims`` sizes, then the sizes of ``axis``,
+    then ``features``. A batch axis keeps a separate kernel per entry
+    (like ``k`` different Dense layers side by side); ``batch_dims`` must
+    be the leading axes ``0..k-1``. The initializer draws the kernel as the
+    matrix ``(prod(B + C), prod(features))`` and the draw is reshaped, so
+    ``lecun_normal`` sees the true fan-in.
 
     Attributes:
-      features: an int or a tuple of ints, the output feature shape.
-      axis: an int or a tuple of ints, the input axes to contract (default -1).
-      batch_dims: input axes kept as batch axes of the kernel; they must be the
-        leading axes ``0, 1, ..., k-1``.
-      use_bias: whether to add a bias of shape ``batch shape + features``.
-      dtype: the computation dtype (default: promoted from input and params).
-      param_dtype: the dtype of the parameters (default float32).
-      kernel_init: initializer of the kernel (default ``lecun_normal()``).
-      bias_init: initializer of the bias (default zeros).
-      precision: accepted for API parity with nnjax; NumPy always computes at
-        full precision of ``dtype``.
-      dot_general: an optional ``dot_general(x, kernel, dimension_numbers,
-        precision=...)`` replacing the default ``nnref.lax.dot_general``.
-      dot_general_cls: a class (typically a Module) called with no arguments
-        at each call; the instance is used as ``dot_general``. A Module
-        instance becomes a submodule (auto-named, e.g. ``MyDot_0``), so its
-        variables live in this layer's tree. Takes precedence over
-        ``dot_general``.
+      features: the output feature shape (an int or a tuple).
+      axis: the input axes to contract (default -1, the last).
+      batch_dims: the leading input axes that get one kernel slice each.
+      use_bias: add ``b`` (default True).
+      dtype: the computation dtype (None: promoted from input and parameters).
+      param_dtype: the parameters' dtype (default float32).
+      kernel_init: ``lecun_normal()`` by default; bias_init: zeros.
+      precision: kept for nnjax's API; NumPy computes at the full precision
+        of the dtype.
+      dot_general: a function ``(x, W, dimension_numbers, precision=)`` to
+        use instead of ``nnref.lax.dot_general``.
+      dot_general_cls: a class instantiated at every call and used as
+        ``dot_general``; a Module instance becomes an auto-named submodule
+        (its variables live under this layer). Wins over ``dot_general``.
+
+    Three batch entries, each with its own ``(5, 4)`` matrix:
 
     >>> import nnref as nn
-    >>> layer = DenseGeneral(features=4, axis=-1, batch_dims=(0,))
+    >>> per_entry = DenseGeneral(features=4, batch_dims=(0,))
     >>> x = nn.numpy.ones((3, 2, 5))
-    >>> variables = layer.init(nn.random.PRNGKey(0), x)
-    >>> variables['params']['kernel'].shape, variables['params']['bias'].shape
+    >>> params = per_entry.init(nn.random.PRNGKey(0), x)['params']
+    >>> params['kernel'].shape, params['bias'].shape
     ((3, 5, 4), (3, 4))
-    >>> layer.apply(variables, x).shape
+    >>> per_entry.apply({'params': params}, x).shape  # batch, free axis, features
     (3, 2, 4)
     """
 
@@ -126,108 +117,59 @@ class DenseGeneral(Module):
 
     @compact
     def __call__(self, inputs):
-        inputs = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
+        x = np.asarray(layer_args.array_input(inputs, _rnp.asarray, arg="inputs", layer=self))
         features = layer_args.kernel_dims(self.features, field="features", layer=self, per="output axis")
-        batch_dims = _as_tuple(self.batch_dims)
-        if batch_dims and set(batch_dims) != set(range(max(batch_dims) + 1)):
-            raise ValueError(
-                f"DenseGeneral: `batch_dims` {batch_dims} must be the leading axes "
-                f"0..k-1 of the input; move batch axes to the front (e.g. with transpose)."
-            )
-        ndim = inputs.ndim
-        axis = _normalize_axes("DenseGeneral", "axis", _as_tuple(self.axis), ndim)
-        batch_dims = _normalize_axes("DenseGeneral", "batch_dims", batch_dims, ndim)
-        if set(axis) & set(batch_dims):
-            raise ValueError(
-                f"DenseGeneral: `axis` {self.axis} and `batch_dims` {self.batch_dims} overlap; "
-                f"an input axis is either contracted or a batch axis."
-            )
-        n_batch, n_axis = len(batch_dims), len(axis)
+        plan = linear_general.dense_general_plan(x.shape, self.axis, self.batch_dims, features)
 
-        def kernel_init(key, shape, dtype=np.float32):
-            # Draw the kernel as a matrix so the initializer sees the true fan-in/out.
-            flat = (_size(shape[: n_batch + n_axis]), _size(shape[n_batch + n_axis :]))
-            return _reshaped(self.kernel_init(key, flat, dtype), shape)
+        def draw_kernel(key, shape, dtype=np.float32):
+            return _reshape_draw(self.kernel_init(key, plan.flat_kernel_shape, dtype), shape)
 
-        def bias_init(key, shape, dtype=np.float32):
-            return _reshaped(self.bias_init(key, (_size(shape),), dtype), shape)
+        def draw_bias(key, shape, dtype=np.float32):
+            return _reshape_draw(self.bias_init(key, (int(np.prod(shape, dtype=np.int64)),), dtype), shape)
 
-        batch_shape = tuple(inputs.shape[ax] for ax in batch_dims)
-        kernel_shape = batch_shape + tuple(inputs.shape[ax] for ax in axis) + features
-        kernel = self.param("kernel", kernel_init, kernel_shape, self.param_dtype)
-        bias = self.param("bias", bias_init, batch_shape + features, self.param_dtype) if self.use_bias else None
-        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
-
-        batch_ind = tuple(range(n_batch))
-        contract_ind = tuple(range(n_batch, n_batch + n_axis))
-        dimension_numbers = ((axis, contract_ind), (batch_dims, batch_ind))
-        dot_general = resolve_dot_general(self, _contract.dot_general)
-        y = dot_general(inputs, kernel, dimension_numbers, precision=self.precision)
-        if bias is not None:
-            # Output axes: batch axes, then the free input axes, then features.
-            free_axes = tuple(ax for ax in range(ndim) if ax not in axis)
-            expanded = tuple(inputs.shape[ax] if ax in batch_dims else 1 for ax in free_axes)
-            y = y + np.reshape(bias, expanded + features)
+        W = self.param("kernel", draw_kernel, plan.kernel_shape, self.param_dtype)
+        b = self.param("bias", draw_bias, plan.bias_shape, self.param_dtype) if self.use_bias else None
+        x, W, b = promote_dtype(x, W, b, dtype=self.dtype)
+        contract = resolve_dot_general(self, _contract.dot_general)
+        y = contract(x, W, plan.dimension_numbers, precision=self.precision)
+        if b is not None:
+            # b has the batch and feature axes; 1s stand for the free axes it is the same along.
+            y = y + np.reshape(b, plan.bias_broadcast_shape)
         return y
 
 
-def _einsum_terms(layer: str, einsum_str: str, lhs_ndim: int, rhs_ndim: int) -> tuple:
-    """``(lhs, rhs, out)`` subscripts of ``einsum_str`` with each ``...`` spelt out in letters.
-
-    Ellipsis axes broadcast right-aligned, as in NumPy: an operand with ``k``
-    of the ``n`` ellipsis axes gets the last ``k`` of the ``n`` letters.
-    """
-    operands, out = einsum_str.split("->")
-    terms = operands.split(",")
-    ndims = (lhs_ndim, rhs_ndim)
-    counts = [ndim - (len(t) - 3) if "..." in t else 0 for t, ndim in zip(terms, ndims)]
-    if any(c < 0 for c in counts):
-        raise ValueError(f"{layer}: `einsum_str` {einsum_str!r} has more subscripts than operand axes.")
-    n = max(counts)
-    unused = [c for c in string.ascii_letters if c not in einsum_str]
-    letters = "".join(unused[:n])
-    spelt = [t.replace("...", letters[n - c :]) for t, c in zip(terms, counts)]
-    for term, ndim in zip(spelt, ndims):
-        if len(term) != ndim:
-            raise ValueError(
-                f"{layer}: `einsum_str` {einsum_str!r} gives subscripts {term!r} to an operand "
-                f"of rank {ndim}; use one letter per axis."
-            )
-    return spelt[0], spelt[1], out.replace("...", letters)
-
-
 class Einsum(Module):
-    """An einsum of the input with a learnable kernel of shape ``shape``, plus a bias.
+    """``y = einsum(einsum_str, x, W) + b``: a learned kernel ``W`` of shape ``shape``, axes named by letters.
 
-    ``einsum_str`` names exactly two operands, the input and the kernel, and
-    the output (``'...->...'`` form). The bias covers the kernel axes that
-    survive into the output, in output order, and is broadcast over the rest.
-    ``einsum_str`` is given either as a field or at call time, not both.
+    ``einsum_str`` has the form ``'<x letters>,<W letters>-><y letters>'``:
+    a letter in both operands and not in the output is summed over, a
+    letter in the output is kept. For example ``'abc,cde->abde'`` is
+    ``y[a, b, d, e] = sum_c x[a, b, c] * W[c, d, e]``. ``...`` stands for
+    any leading axes. The bias has the kernel axes that reach the output
+    (``d, e`` above), in output order, and is the same along the others.
+    ``einsum_str`` is a field or a call argument, exactly one of the two.
 
     Attributes:
-      shape: the kernel shape.
-      einsum_str: the equation, e.g. ``'abc,cde->abde'``.
-      use_bias: whether to add a bias (default True).
-      dtype: the computation dtype (default: promoted from input and params).
-      param_dtype: the dtype of the parameters (default float32).
-      precision: accepted for API parity with nnjax.
-      kernel_init: initializer of the kernel (default ``lecun_normal()``).
-      bias_init: initializer of the bias (default zeros).
-      preferred_element_type: the dtype of the einsum's result (default: the
-        computation dtype).
-      dot_general: a function replacing ``dot_general`` inside the einsum, as
-        ``jnp.einsum(..., _dot_general=)`` does in nnjax; default None.
-      dot_general_cls: a class called with no arguments at each call whose
-        instance serves as ``dot_general`` (a Module becomes an auto-named
-        submodule). Takes precedence over ``dot_general``.
+      shape: the kernel's shape.
+      einsum_str: the equation (``'abc,cde->abde'`` in the example).
+      use_bias: add ``b`` (default True).
+      dtype: the computation dtype (None: promoted from input and parameters).
+      param_dtype: the parameters' dtype (default float32).
+      precision: kept for nnjax's API.
+      kernel_init: ``lecun_normal()`` by default; bias_init: zeros.
+      preferred_element_type: the einsum's result dtype (None: that of the computation).
+      dot_general: a function that computes the einsum's one contraction in
+        its place (the plan of :mod:`shared_spec.einsum_plan`).
+      dot_general_cls: a class instantiated at every call and used as
+        ``dot_general`` (a Module becomes an auto-named submodule).
 
     >>> import nnref as nn
-    >>> layer = Einsum((5, 6, 7), 'abc,cde->abde')
+    >>> project = Einsum((5, 6, 7), 'abc,cde->abde')
     >>> x = nn.numpy.ones((3, 4, 5))
-    >>> variables = layer.init(nn.random.PRNGKey(0), x)
-    >>> {name: v.shape for name, v in variables['params'].items()}
-    {'kernel': (5, 6, 7), 'bias': (6, 7)}
-    >>> layer.apply(variables, x).shape
+    >>> params = project.init(nn.random.PRNGKey(0), x)['params']
+    >>> params['kernel'].shape, params['bias'].shape  # the bias has W's surviving axes d, e
+    ((5, 6, 7), (6, 7))
+    >>> project.apply({'params': params}, x).shape
     (3, 4, 6, 7)
     """
 
@@ -245,35 +187,19 @@ class Einsum(Module):
 
     @compact
     def __call__(self, inputs, einsum_str: str | None = None):
-        inputs = np.asarray(inputs)
-        einsum_str = merge_param("einsum_str", self.einsum_str, einsum_str, layer="Einsum").replace(" ", "")
-        if "->" not in einsum_str:
-            raise ValueError(f"Einsum: `einsum_str` {einsum_str!r} must be explicit and include '->'.")
-        if einsum_str.count(",") != 1:
-            raise ValueError(
-                f"Einsum: `einsum_str` {einsum_str!r} must have exactly two operands (the input "
-                f"and the kernel), so exactly one ',', not {einsum_str.count(',')}."
-            )
-        shape = tuple(self.shape)
-        kernel = self.param("kernel", self.kernel_init, shape, self.param_dtype)
-        bias = None
+        x = np.asarray(inputs)
+        equation = linear_general.check_einsum_str(
+            merge_param("einsum_str", self.einsum_str, einsum_str, layer="Einsum")
+        )
+        W = self.param("kernel", self.kernel_init, tuple(self.shape), self.param_dtype)
+        b = None
         if self.use_bias:
-            _, rhs, out = _einsum_terms("Einsum", einsum_str, inputs.ndim, len(shape))
-            if len(set(rhs)) != len(rhs):
-                raise ValueError(
-                    f"Einsum: the kernel subscripts {rhs!r} of `einsum_str` repeat a letter; "
-                    f"use a distinct letter per kernel axis."
-                )
-            bias_shape = [shape[rhs.index(c)] for c in out if c in rhs]
-            broadcast_shape = [shape[rhs.index(c)] if c in rhs else 1 for c in out]
-            bias = self.param("bias", self.bias_init, bias_shape, self.param_dtype)
-        inputs, kernel, bias = promote_dtype(inputs, kernel, bias, dtype=self.dtype)
+            b_shape, b_broadcast = linear_general.einsum_bias_shapes(equation, x.ndim, tuple(self.shape))
+            b = self.param("bias", self.bias_init, b_shape, self.param_dtype)
+        x, W, b = promote_dtype(x, W, b, dtype=self.dtype)
         if self.dot_general_cls is None and self.dot_general is None:
-            y = _contract.einsum(einsum_str, inputs, kernel, self.preferred_element_type)
+            y = _contract.einsum(equation, x, W, self.preferred_element_type)
         else:
-            y = _contract.einsum_via_dot_general(
-                einsum_str, inputs, kernel, resolve_dot_general(self), self.precision, self.preferred_element_type
-            )
-        if bias is not None:
-            y = y + np.reshape(bias, broadcast_shape)
-        return y
+            contract = resolve_dot_general(self)
+            y = _contract.einsum_via_dot_general(equation, x, W, contract, self.precision, self.preferred_element_type)
+        return y if b is None else y + np.reshape(b, b_broadcast)

@@ -1,89 +1,161 @@
-"""Normalization layers: BatchNorm, LayerNorm, RMSNorm, GroupNorm, InstanceNorm, SpectralNorm, WeightNorm.
+"""Statistics normalization: BatchNorm, LayerNorm, RMSNorm, GroupNorm, InstanceNorm.
 
-All but the two wrappers share one recipe (the seed system's): statistics
-over ``reduction_axes`` in at least float32, then
-``(x - mean) * rsqrt(var + epsilon) * scale + bias`` with ``scale`` and
-``bias`` shaped by ``feature_axes``. They differ only in which axes they
-reduce and where the statistics come from.
+Every layer here standardizes its input with statistics it measures, then
+gives it back a learned scale and offset. With ``R`` the reduction axes (the
+values that share one mean and one variance) and ``n`` their count::
+
+    mean   mu      = (1/n) * sum_R x
+    var    sigma^2 = (1/n) * sum_R (x - mu)^2          (= E[x^2] - mu^2)
+    norm   x_hat   = (x - mu) / sqrt(sigma^2 + epsilon)
+    affine y       = scale * x_hat + bias              (scale, bias over the feature axes)
+
+``epsilon`` keeps the division finite for a constant input. The layers
+differ only in ``R`` (see :mod:`shared_spec.normalization`, which both
+backends follow) and in where the statistics come from (BatchNorm may use
+running averages instead). The weight wrappers SpectralNorm and WeightNorm
+live in :mod:`nnref.layers.weight_normalization` and are importable here.
+
+A row of four values, standardized: mean 0, standard deviation 1.
 
 >>> import nnref as nn
 >>> from nnref.layers.normalization import LayerNorm
->>> x = nn.numpy.asarray([[1.0, 2.0, 3.0, 4.0]])
->>> variables = LayerNorm().init(nn.random.PRNGKey(0), x)
->>> nn.tree_util.tree_map(lambda a: a.shape, variables)
-{'params': {'bias': (4,), 'scale': (4,)}}
->>> y = LayerNorm().apply(variables, x)
->>> bool(abs(y.mean()) < 1e-6), bool(abs(y.std() - 1) < 1e-4)
-(True, True)
+>>> row = nn.numpy.asarray([[1.0, 2.0, 3.0, 4.0]])
+>>> variables = LayerNorm().init(nn.random.PRNGKey(0), row)
+>>> {name: p.shape for name, p in variables['params'].items()}  # one scale and bias per feature
+{'scale': (4,), 'bias': (4,)}
+>>> y = LayerNorm().apply(variables, row)
+>>> round(float(y.mean()), 6), round(float(y.std()), 4)
+(0.0, 1.0)
 
-nnref has no named mapped axes (no ``pmap``/``vmap``), so ``axis_name``
-cannot be honoured here: a layer that would reduce over one raises a
-``ValueError`` (BatchNorm ignores ``axis_name`` during ``init``, as the seed
-does). Statistics over the unsplit batch equal nnjax's ``pmean`` over
-equal-sized shards, which is how the conformance tests compare the two.
+Named mapped axes (``axis_name``, from ``pmap``/``vmap``) do not exist in a
+NumPy program: a layer asked to average its statistics over one refuses
+with a ``ValueError`` (BatchNorm only at ``apply``, as ``init`` ignores
+``axis_name``). The statistics of the whole unsplit batch are what nnjax's
+``pmean`` over equal shards computes, and the conformance tests compare so.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
 import numpy as np
 
-from nnref import initializers, meta
+from nnref import initializers
 from nnref import numpy as _rnp
-from nnref import random as nrandom
 from nnref.dtypes import canonicalize_dtype, result_type
-from nnref.layers._map_variables import call_on_mapped_variables
+from nnref.layers.weight_normalization import SpectralNorm, WeightNorm  # noqa: F401 (their public path)
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact
 from shared_spec import layer_args
+from shared_spec import normalization as norm_spec
 
 _F32 = np.dtype(np.float32)
 
 
-# -- shared numerics --------------------------------------------------------------
+# -- the arithmetic, one step at a time ----------------------------------------------
 
 
-def _canonicalize_axes(rank: int, axes) -> tuple:
-    """Axes as a sorted tuple of distinct non-negative ints."""
-    if not isinstance(axes, Iterable):
-        axes = (axes,)
-    return tuple(sorted({rank + axis if axis < 0 else axis for axis in axes}))
-
-
-def _cast(x, dtype) -> np.ndarray:
+def _as(x, dtype) -> np.ndarray:
     return np.asarray(x).astype(dtype, copy=False)
 
 
-def _binary(op, a, b):
-    """``op(a, b)`` computed and returned in JAX's promoted dtype of ``a`` and ``b`` (not NumPy's)."""
+def _promoted(op, a, b):
+    """``op(a, b)`` in JAX's result dtype of ``a`` and ``b``; NumPy's own promotion can differ (bfloat16, weak scalars)."""
     dtype = result_type(a, b)
-    return op(_cast(a, dtype), _cast(b, dtype))
+    return op(_as(a, dtype), _as(b, dtype))
 
 
-def _abs_sq(x):
-    """``|x|^2`` elementwise, real for complex ``x``."""
+def _squared_magnitude(x):
+    """``|x|^2``: ``x^2`` for reals, ``re^2 + im^2`` for complex numbers (so the variance is real)."""
     if np.iscomplexobj(x):
         return np.square(x.real) + np.square(x.imag)
     return np.square(x)
 
 
-def _mean(x, axes: tuple, where):
-    """Mean over ``axes`` of the entries ``where`` selects: their sum divided by their count.
+def _average(x, axes: tuple, where):
+    """``sum(x) / count`` over ``axes``, counting only the entries ``where`` selects.
 
-    Computed in ``x``'s dtype (half-precision floats accumulate in float32,
-    as XLA does). A group with nothing selected gives NaN (0 / 0), silently.
+    The sum runs in ``x``'s dtype, except that half-precision floats are
+    summed in float32 as XLA does. A group with nothing selected has count 0
+    and its average is NaN, without a warning.
     """
-    acc = _F32 if np.dtype(x.dtype).itemsize < 4 and not np.iscomplexobj(x) else x.dtype
-    total = np.sum(_cast(x, acc), axis=axes, where=where)
+    narrow = np.dtype(x.dtype).itemsize < 4 and not np.iscomplexobj(x)
+    total = np.sum(_as(x, _F32 if narrow else x.dtype), axis=axes, where=where)
     count = np.sum(np.broadcast_to(where, x.shape), axis=axes).astype(total.real.dtype)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(total / count).astype(x.dtype)
 
 
-def _no_axis_name(layer: str, axis_name) -> None:
+def _statistics(layer, x, axes, mask=None, centred: bool = True):
+    """Step 1: ``(mu, sigma^2)`` of ``x`` over ``axes``, in ``layer.dtype`` (or ``x``'s) widened to float32.
+
+    With ``layer.use_fast_variance`` the variance is ``E[|x|^2] - |mu|^2``
+    (one pass over the data, as the seed does by default), clipped at 0
+    because rounding can take it below; otherwise the two-pass textbook
+    formula ``E[|x - mu|^2]``. ``centred=False`` (RMSNorm) skips the mean:
+    ``mu = 0`` and ``sigma^2 = E[|x|^2]``. ``mask`` (broadcastable to ``x``)
+    keeps only the entries where it is True.
+    """
+    x = np.asarray(x)
+    dtype = x.dtype if layer.dtype is None else np.dtype(layer.dtype)
+    if layer.force_float32_reductions:
+        dtype = result_type(dtype, _F32)
+    x = _as(x, dtype)
+    axes = norm_spec.canonicalize_axes(x.ndim, axes)
+    where = True if mask is None else np.broadcast_to(np.asarray(mask, dtype=bool), x.shape)
+    if not centred:
+        mean_square = _average(_squared_magnitude(x), axes, where)
+        return np.zeros_like(mean_square), mean_square
+    mu = _average(x, axes, where)
+    if layer.use_fast_variance:
+        return mu, np.maximum(_average(_squared_magnitude(x), axes, where) - _squared_magnitude(mu), 0)
+    deviation = x - np.expand_dims(mu, axes)
+    return mu, _average(_squared_magnitude(deviation), axes, where)
+
+
+def _standardize_and_scale(layer, x, mu, var, reduction_axes, feature_axes):
+    """Steps 2 and 3: ``(x - mu) * (1 / sqrt(var + epsilon) * scale) + bias``; declares ``scale``/``bias``.
+
+    ``mu`` and ``var`` lack the ``reduction_axes``; they get them back as
+    axes of length 1 so they broadcast over ``x``. ``scale`` and ``bias``
+    are parameters of ``layer`` with the sizes of ``x`` on ``feature_axes``.
+    Every step rounds in JAX's promoted dtype of its two operands (the
+    scale multiplies the reciprocal square root before it meets ``x - mu``,
+    as in the seed), and the result is cast to ``layer.dtype`` or, when that
+    is None, to the dtype inferred from ``x`` and the parameters.
+    """
+    x = np.asarray(x)
+    rank = x.ndim
+    reduction_axes = norm_spec.canonicalize_axes(rank, reduction_axes)
+    broadcast_shape, param_shape = norm_spec.feature_shapes(x.shape, norm_spec.canonicalize_axes(rank, feature_axes))
+    mu = np.expand_dims(np.asarray(mu), reduction_axes)
+    var = np.asarray(np.expand_dims(np.asarray(var), reduction_axes))
+
+    centred = _promoted(np.subtract, x, mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_std = (1 / np.sqrt(var + layer.epsilon)).astype(var.dtype)
+    inferred_from = [x]
+    if layer.use_scale:
+        scale = layer.param("scale", layer.scale_init, param_shape, layer.param_dtype)
+        scale = np.reshape(scale, broadcast_shape)
+        inv_std = _promoted(np.multiply, inv_std, scale)
+        inferred_from.append(scale)
+    y = _promoted(np.multiply, centred, inv_std)
+    if getattr(layer, "use_bias", False):  # RMSNorm has no bias
+        bias = np.reshape(layer.param("bias", layer.bias_init, param_shape, layer.param_dtype), broadcast_shape)
+        y = _promoted(np.add, y, bias)
+        inferred_from.append(bias)
+    return _as(y, canonicalize_dtype(*inferred_from, dtype=layer.dtype))
+
+
+def _checked(layer, x) -> np.ndarray:
+    """The input as an array (rank >= 1), after the shared checks of ``x`` and ``epsilon``."""
+    x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=layer, min_ndim=1)
+    layer_args.non_negative(layer.epsilon, field="epsilon", layer=layer)
+    return np.asarray(x)
+
+
+def _refuse_axis_name(layer: str, axis_name) -> None:
     if axis_name is not None:
         raise ValueError(
             f"{layer}: axis_name={axis_name!r} asks for statistics averaged over a named mapped axis "
@@ -93,136 +165,58 @@ def _no_axis_name(layer: str, axis_name) -> None:
         )
 
 
-def _compute_stats(
-    x,
-    axes,
-    dtype,
-    *,
-    use_mean: bool = True,
-    use_fast_variance: bool = True,
-    mask=None,
-    force_float32_reductions: bool = True,
-):
-    """``(mean, var)`` of ``x`` over ``axes``.
-
-    Computed in ``dtype`` (default ``x``'s) promoted to at least float32
-    unless ``force_float32_reductions`` is off. ``use_fast_variance`` gives
-    ``E[|x|^2] - |E[x]|^2`` clipped at 0 (one pass, as the seed's default);
-    otherwise ``E[|x - E[x]|^2]``. ``use_mean=False`` gives a zero mean and
-    ``E[|x|^2]`` (RMSNorm). ``mask`` (broadcastable to ``x``) selects the
-    entries that count.
-    """
-    x = np.asarray(x)
-    dtype = x.dtype if dtype is None else np.dtype(dtype)
-    if force_float32_reductions:
-        dtype = result_type(dtype, _F32)
-    x = _cast(x, dtype)
-    axes = _canonicalize_axes(x.ndim, axes)
-    where = True if mask is None else np.broadcast_to(np.asarray(mask, dtype=bool), x.shape)
-    if not use_mean:
-        var = _mean(_abs_sq(x), axes, where)
-        return np.zeros_like(var), var
-    mu = _mean(x, axes, where)
-    if use_fast_variance:
-        # E[x^2] - E[x]^2 can round below zero; the clip keeps rsqrt finite.
-        var = np.maximum(_mean(_abs_sq(x), axes, where) - _abs_sq(mu), 0)
-    else:
-        var = _mean(_abs_sq(x - np.expand_dims(mu, axes)), axes, where)
-    return mu, var
+def _moving_average(momentum: float, old, new):
+    """``momentum * old + (1 - momentum) * new``, each product rounded to the result dtype first (JAX's weak floats)."""
+    old, new = np.asarray(old), np.asarray(new)
+    dtype = result_type(old, new)
+    return (_as(momentum * old, dtype) + _as((1 - momentum) * new, dtype)).astype(dtype)
 
 
-def _normalize(
-    module: Module,
-    x,
-    mean,
-    var,
-    reduction_axes,
-    feature_axes,
-    dtype,
-    param_dtype,
-    epsilon: float,
-    use_bias: bool,
-    use_scale: bool,
-    bias_init: Callable,
-    scale_init: Callable,
-):
-    """``(x - mean) * rsqrt(var + epsilon) * scale + bias``; declares ``scale``/``bias`` on ``module``.
-
-    ``mean``/``var`` lack ``reduction_axes``; ``scale``/``bias`` have the
-    shape of ``x`` on ``feature_axes``. Each step rounds in JAX's promoted
-    dtype of its operands, the result is cast to ``dtype`` (default: from
-    ``x`` and the parameters).
-    """
-    x = np.asarray(x)
-    reduction_axes = _canonicalize_axes(x.ndim, reduction_axes)
-    feature_axes = _canonicalize_axes(x.ndim, feature_axes)
-    feature_shape = [1] * x.ndim
-    for ax in feature_axes:
-        feature_shape[ax] = x.shape[ax]
-    param_shape = tuple(x.shape[ax] for ax in feature_axes)
-
-    mean = np.expand_dims(np.asarray(mean), reduction_axes)
-    var = np.asarray(np.expand_dims(np.asarray(var), reduction_axes))
-    y = _binary(np.subtract, x, mean)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mul = (1 / np.sqrt(var + epsilon)).astype(var.dtype)
-    args = [x]
-    if use_scale:
-        scale = np.reshape(module.param("scale", scale_init, param_shape, param_dtype), feature_shape)
-        mul = _binary(np.multiply, mul, scale)
-        args.append(scale)
-    y = _binary(np.multiply, y, mul)
-    if use_bias:
-        bias = np.reshape(module.param("bias", bias_init, param_shape, param_dtype), feature_shape)
-        y = _binary(np.add, y, bias)
-        args.append(bias)
-    return _cast(y, canonicalize_dtype(*args, dtype=dtype))
-
-
-def _l2_normalize(x, axis=None, eps: float = 1e-12):
-    """``x / sqrt(sum(x^2 over axis) + eps)`` (``axis=None``: over all of ``x``)."""
-    x = np.asarray(x)
-    total = np.sum(x * x, axis=axis, keepdims=True).astype(x.dtype)
-    return (x * (1 / np.sqrt(total + eps)).astype(x.dtype)).astype(x.dtype)
-
-
-# -- statistics layers ------------------------------------------------------------
+# -- the layers --------------------------------------------------------------------------
 
 
 class BatchNorm(Module):
-    """Normalizes over the batch: every axis but ``axis``, with running averages kept in 'batch_stats'.
+    """Batch normalization (https://arxiv.org/abs/1502.03167): statistics across the examples of a batch.
 
-    Training (``use_running_average=False``) normalizes with the statistics
-    of the current batch and, when 'batch_stats' is mutable, moves the
-    running averages: ``ra = momentum * ra + (1 - momentum) * batch_stat``.
-    Evaluation (``use_running_average=True``) uses the stored ``mean`` and
-    ``var`` (float32, initialized to zeros and ones). ``init`` never moves
-    them, and ignores ``axis_name``.
+    ``R`` is every axis except ``axis`` (the features): each feature is
+    standardized with the mean and variance it has over the batch (and any
+    spatial axes). A network must also run on single examples at test time,
+    so the layer keeps running averages in the 'batch_stats' collection:
+
+    * training (``use_running_average=False``): normalize with the batch's
+      ``mu`` and ``sigma^2``, and, when 'batch_stats' is mutable, update
+      ``mean <- momentum * mean + (1 - momentum) * mu`` and likewise ``var``;
+    * evaluation (``use_running_average=True``): normalize with the stored
+      ``mean`` and ``var`` (float32; zeros and ones when created).
+
+    ``init`` creates the averages but does not move them.
 
     Attributes:
-      use_running_average: set here or at call time, exactly once.
-      axis: the feature axis (or axes); the others are reduced (default -1).
-      momentum: decay of the running averages (default 0.99).
-      epsilon: added to the variance (default 1e-5).
-      dtype: the result dtype (default: from inputs and params).
-      param_dtype: dtype of ``scale``/``bias`` (default float32).
-      use_bias, use_scale: whether to learn ``bias`` / ``scale`` (default True).
-      bias_init, scale_init: their initializers (zeros / ones).
-      axis_name: a named mapped axis to average statistics over; not
+      use_running_average: evaluation mode; given here or at call time, once.
+      axis: the feature axis or axes (default -1).
+      momentum: how much of the old average survives an update (default 0.99).
+      epsilon: the variance's safety margin (default 1e-5).
+      dtype: the output dtype (None: inferred from the input and parameters).
+      param_dtype: the dtype of ``scale`` and ``bias`` (default float32).
+      use_bias, use_scale: learn ``bias`` (zeros) / ``scale`` (ones); default True.
+      bias_init, scale_init: their initializers.
+      axis_name, axis_index_groups: statistics over a named mapped axis; not
         available in nnref (see the module docstring).
-      axis_index_groups: subgroups of that axis (nnjax only).
-      use_fast_variance: ``E[x^2] - E[x]^2`` (default) instead of the two-pass variance.
-      force_float32_reductions: compute statistics in at least float32 (default True).
+      use_fast_variance: the one-pass variance ``E[x^2] - mu^2`` (default True).
+      force_float32_reductions: statistics in at least float32 (default True).
+
+    Two examples of two features; momentum 0.9 moves each average a tenth
+    of the way from its initial 0 to the batch mean (1, 3):
 
     >>> import nnref as nn
     >>> from nnref.layers.normalization import BatchNorm
-    >>> x = nn.numpy.asarray([[0.0, 1.0], [2.0, 5.0]])
-    >>> bn = BatchNorm(use_running_average=False, momentum=0.9)
-    >>> variables = bn.init(nn.random.PRNGKey(0), x)
-    >>> variables['batch_stats']
+    >>> batch = nn.numpy.asarray([[0.0, 1.0], [2.0, 5.0]])
+    >>> training = BatchNorm(use_running_average=False, momentum=0.9)
+    >>> variables = training.init(nn.random.PRNGKey(0), batch)
+    >>> variables['batch_stats']  # init creates the averages without moving them
     {'mean': array([0., 0.], dtype=float32), 'var': array([1., 1.], dtype=float32)}
-    >>> y, updates = bn.apply(variables, x, mutable=['batch_stats'])
-    >>> updates['batch_stats']['mean']
+    >>> _, updated = training.apply(variables, batch, mutable=['batch_stats'])
+    >>> updated['batch_stats']['mean']
     array([0.1, 0.3], dtype=float32)
     """
 
@@ -243,85 +237,60 @@ class BatchNorm(Module):
 
     @compact
     def __call__(self, x, use_running_average: Optional[bool] = None, *, mask=None):
-        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
-        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        use_running_average = merge_param("use_running_average", self.use_running_average, use_running_average)
+        x = _checked(self, x)
+        evaluating = merge_param("use_running_average", self.use_running_average, use_running_average)
         layer_args.in_unit_interval(self.momentum, field="momentum", layer=self)
-        x = np.asarray(x)
-        feature_axes = _canonicalize_axes(x.ndim, self.axis)
-        reduction_axes = tuple(i for i in range(x.ndim) if i not in feature_axes)
-        if not use_running_average:
+        feature_axes, reduction_axes = norm_spec.batch_norm_axes(x.ndim, self.axis)
+        if not evaluating:
             layer_args.non_empty_batch(x.shape, reduction_axes, arg="x", layer=self)
-        feature_shape = tuple(x.shape[ax] for ax in feature_axes)
-        stats_dtype = _F32 if self.force_float32_reductions else x.dtype
-        ra_mean = self.variable("batch_stats", "mean", lambda s: np.zeros(s, stats_dtype), feature_shape)
-        ra_mean.check_shape(feature_shape)  # statistics given to apply must match the features
-        ra_var = self.variable("batch_stats", "var", lambda s: np.ones(s, stats_dtype), feature_shape)
-        ra_var.check_shape(feature_shape)  # statistics given to apply must match the features
 
-        if use_running_average:
-            mean, var = ra_mean.value, ra_var.value
+        # The running averages: one entry per feature, checked against given variables.
+        n_features = tuple(x.shape[ax] for ax in feature_axes)
+        stats_dtype = _F32 if self.force_float32_reductions else x.dtype
+        running_mean = self.variable("batch_stats", "mean", lambda s: np.zeros(s, stats_dtype), n_features)
+        running_mean.check_shape(n_features)
+        running_var = self.variable("batch_stats", "var", lambda s: np.ones(s, stats_dtype), n_features)
+        running_var.check_shape(n_features)
+
+        if evaluating:
+            mu, var = running_mean.value, running_var.value
         else:
             initializing = self.is_initializing()
-            # The seed skips the cross-device average at init, so the axis need not exist yet.
-            _no_axis_name("BatchNorm", None if initializing else self.axis_name)
-            mean, var = _compute_stats(
-                x,
-                reduction_axes,
-                self.dtype,
-                use_fast_variance=self.use_fast_variance,
-                mask=mask,
-                force_float32_reductions=self.force_float32_reductions,
-            )
+            # init does not average across devices (the mapped axis may not exist yet).
+            _refuse_axis_name("BatchNorm", None if initializing else self.axis_name)
+            mu, var = _statistics(self, x, reduction_axes, mask)
             if not initializing:
-                ra_mean.value = _running_average(self.momentum, ra_mean.value, mean)
-                ra_var.value = _running_average(self.momentum, ra_var.value, var)
-
-        return _normalize(
-            self,
-            x,
-            mean,
-            var,
-            reduction_axes,
-            feature_axes,
-            self.dtype,
-            self.param_dtype,
-            self.epsilon,
-            self.use_bias,
-            self.use_scale,
-            self.bias_init,
-            self.scale_init,
-        )
-
-
-def _running_average(momentum: float, old, new):
-    """``momentum * old + (1 - momentum) * new``, rounding as JAX does (Python floats are weakly typed)."""
-    old, new = np.asarray(old), np.asarray(new)
-    dtype = result_type(old, new)
-    return (_cast(momentum * old, dtype) + _cast((1 - momentum) * new, dtype)).astype(dtype)
+                running_mean.value = _moving_average(self.momentum, running_mean.value, mu)
+                running_var.value = _moving_average(self.momentum, running_var.value, var)
+        return _standardize_and_scale(self, x, mu, var, reduction_axes, feature_axes)
 
 
 class LayerNorm(Module):
-    """Layer normalization (https://arxiv.org/abs/1607.06450): each example on its own.
+    """Layer normalization (https://arxiv.org/abs/1607.06450): each example standardized on its own.
 
-    Statistics over ``reduction_axes`` (default the last), ``scale``/``bias``
-    over ``feature_axes`` (default the last).
+    ``R`` is ``reduction_axes`` (default the last axis): the statistics
+    never mix examples, so the layer behaves the same in training and
+    evaluation and keeps no running state. ``scale``/``bias`` span
+    ``feature_axes`` (default the last axis).
 
     Attributes:
-      epsilon: added to the variance (default 1e-6).
-      dtype, param_dtype: result dtype (default inferred) and parameter dtype (float32).
-      use_bias, use_scale: whether to learn ``bias`` / ``scale`` (default True).
-      bias_init, scale_init: their initializers (zeros / ones).
-      reduction_axes: axes of the statistics (default -1).
-      feature_axes: axes of ``scale``/``bias`` (default -1).
-      axis_name, axis_index_groups: nnjax only (see the module docstring).
-      use_fast_variance: ``E[x^2] - E[x]^2`` (default) instead of the two-pass variance.
-      force_float32_reductions: compute statistics in at least float32 (default True).
+      epsilon: the variance's safety margin (default 1e-6).
+      dtype: the output dtype (None: inferred); param_dtype: float32.
+      use_bias, use_scale: learn ``bias`` / ``scale`` (default True).
+      bias_init, scale_init: zeros / ones.
+      reduction_axes: the axes ``R`` (default -1).
+      feature_axes: the axes of ``scale`` and ``bias`` (default -1).
+      axis_name, axis_index_groups: not available in nnref (module docstring).
+      use_fast_variance: the one-pass variance (default True).
+      force_float32_reductions: statistics in at least float32 (default True).
+
+    Row ``[1, 3]`` has mean 2 and variance 1; row ``[2, 2]`` is constant:
 
     >>> import nnref as nn
     >>> from nnref.layers.normalization import LayerNorm
-    >>> x = nn.numpy.asarray([[1.0, 3.0], [2.0, 2.0]])
-    >>> LayerNorm(use_bias=False, use_scale=False).apply({}, x).round(4).tolist()
+    >>> rows = nn.numpy.asarray([[1.0, 3.0], [2.0, 2.0]])
+    >>> standardize = LayerNorm(use_bias=False, use_scale=False)
+    >>> standardize.apply({}, rows).round(4).tolist()  # the constant row becomes 0 (epsilon avoids 0/0)
     [[-1.0, 1.0], [0.0, 0.0]]
     """
 
@@ -341,54 +310,35 @@ class LayerNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
-        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
-        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        _no_axis_name("LayerNorm", self.axis_name)
-        mean, var = _compute_stats(
-            x,
-            self.reduction_axes,
-            self.dtype,
-            use_fast_variance=self.use_fast_variance,
-            mask=mask,
-            force_float32_reductions=self.force_float32_reductions,
-        )
-        return _normalize(
-            self,
-            x,
-            mean,
-            var,
-            self.reduction_axes,
-            self.feature_axes,
-            self.dtype,
-            self.param_dtype,
-            self.epsilon,
-            self.use_bias,
-            self.use_scale,
-            self.bias_init,
-            self.scale_init,
-        )
+        x = _checked(self, x)
+        _refuse_axis_name("LayerNorm", self.axis_name)
+        mu, var = _statistics(self, x, self.reduction_axes, mask)
+        return _standardize_and_scale(self, x, mu, var, self.reduction_axes, self.feature_axes)
 
 
 class RMSNorm(Module):
-    """RMS normalization (https://arxiv.org/abs/1910.07467): ``x * rsqrt(mean(x^2) + epsilon) * scale``.
+    """Root-mean-square normalization (https://arxiv.org/abs/1910.07467): LayerNorm without centring.
 
-    No centring and no bias; otherwise as :class:`LayerNorm`.
+    ``y = scale * x / sqrt(mean(x^2 over R) + epsilon)``: the input is
+    divided by its root mean square and nothing is subtracted, so there is
+    no mean to compute and no ``bias`` to learn. Otherwise as LayerNorm.
 
     Attributes:
-      epsilon: added to the mean square (default 1e-6).
-      dtype, param_dtype: result dtype (default inferred) and parameter dtype (float32).
-      use_scale: whether to learn ``scale`` (default True); scale_init: ones.
-      reduction_axes, feature_axes: as LayerNorm (default -1 both).
-      axis_name, axis_index_groups: nnjax only (see the module docstring).
-      use_fast_variance: accepted for parity (the mean square has one formula).
-      force_float32_reductions: compute statistics in at least float32 (default True).
+      epsilon: the mean square's safety margin (default 1e-6).
+      dtype: the output dtype (None: inferred); param_dtype: float32.
+      use_scale: learn ``scale`` (default True); scale_init: ones.
+      reduction_axes: the axes ``R`` (default -1); feature_axes: those of ``scale`` (default -1).
+      axis_name, axis_index_groups: not available in nnref (module docstring).
+      use_fast_variance: accepted as in nnjax; the mean square has one formula.
+      force_float32_reductions: statistics in at least float32 (default True).
+
+    ``[3, -3, 3, -3]`` has root mean square 3 (and mean 0, which RMSNorm would not remove anyway):
 
     >>> import nnref as nn
     >>> from nnref.layers.normalization import RMSNorm
-    >>> x = nn.numpy.asarray([[2.0, -2.0]])
-    >>> variables = RMSNorm().init(nn.random.PRNGKey(0), x)
-    >>> RMSNorm().apply(variables, x).round(4).tolist()
-    [[1.0, -1.0]]
+    >>> v = nn.numpy.asarray([[3.0, -3.0, 3.0, -3.0]])
+    >>> RMSNorm().apply(RMSNorm().init(nn.random.PRNGKey(0), v), v).round(4).tolist()
+    [[1.0, -1.0, 1.0, -1.0]]
     """
 
     epsilon: float = 1e-6
@@ -405,84 +355,49 @@ class RMSNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
-        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
-        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        _no_axis_name("RMSNorm", self.axis_name)
-        mean, var = _compute_stats(
-            x,
-            self.reduction_axes,
-            self.dtype,
-            use_mean=False,
-            use_fast_variance=self.use_fast_variance,
-            mask=mask,
-            force_float32_reductions=self.force_float32_reductions,
-        )
-        return _normalize(
-            self,
-            x,
-            mean,
-            var,
-            self.reduction_axes,
-            self.feature_axes,
-            self.dtype,
-            self.param_dtype,
-            self.epsilon,
-            False,
-            self.use_scale,
-            initializers.zeros,
-            self.scale_init,
-        )
-
-
-def group_count(layer: str, num_groups, group_size, channels: int) -> int:
-    """The number of channel groups from exactly one of ``num_groups`` / ``group_size``."""
-    if (num_groups is None) == (group_size is None):
-        raise ValueError(
-            f"{layer}: give exactly one of num_groups and group_size (got num_groups={num_groups!r}, "
-            f"group_size={group_size!r}). Fix: to set group_size, also pass num_groups=None, which "
-            "overrides the default num_groups=32."
-        )
-    if group_size is not None:
-        if group_size <= 0 or channels % group_size != 0:
-            raise ValueError(
-                f"{layer}: group_size={group_size} does not divide the {channels} channels of the last axis. "
-                "Fix: pick a group_size that divides the channel count."
-            )
-        return channels // group_size
-    if num_groups <= 0 or channels % num_groups != 0:
-        raise ValueError(
-            f"{layer}: num_groups={num_groups} does not divide the {channels} channels of the last axis. "
-            "Fix: pick num_groups dividing the channel count (the default is 32), or pass "
-            "num_groups=None and a group_size."
-        )
-    return num_groups
+        x = _checked(self, x)
+        _refuse_axis_name("RMSNorm", self.axis_name)
+        zero, mean_square = _statistics(self, x, self.reduction_axes, mask, centred=False)
+        return _standardize_and_scale(self, x, zero, mean_square, self.reduction_axes, self.feature_axes)
 
 
 class GroupNorm(Module):
-    """Group normalization (https://arxiv.org/abs/1803.08494): statistics per example per group of channels.
+    """Group normalization (https://arxiv.org/abs/1803.08494): statistics per example and per group of channels.
 
-    The last axis holds the channels, split into ``num_groups`` groups (or
-    groups of ``group_size``; give exactly one). Statistics run over
-    ``reduction_axes`` (default: every axis but the first, the batch) within
-    each group; ``scale``/``bias`` have one entry per channel.
+    The channels (last axis) are cut into ``num_groups`` consecutive groups
+    (or groups of ``group_size`` channels; exactly one of the two is set).
+    The steps:
+
+    1. reshape ``[..., C]`` to ``[..., G, C // G]``;
+    2. take ``mu``/``sigma^2`` over ``reduction_axes`` (default: every axis
+       but the batch) with the channel axis replaced by the within-group
+       axis, which gives one pair per example and group;
+    3. repeat each pair for the ``C // G`` channels of its group and
+       normalize as LayerNorm does, with one ``scale``/``bias`` per channel.
+
+    One group is LayerNorm over all axes but the batch; ``C`` groups is
+    InstanceNorm.
 
     Attributes:
-      num_groups: the number of groups (default 32), or None with ``group_size``.
-      group_size: channels per group (default None).
-      epsilon: added to the variance (default 1e-6).
-      dtype, param_dtype: result dtype (default inferred) and parameter dtype (float32).
-      use_bias, use_scale: whether to learn ``bias`` / ``scale`` (default True).
-      bias_init, scale_init: their initializers (zeros / ones).
-      reduction_axes: axes of the statistics; must include the last axis.
-      axis_name, axis_index_groups: nnjax only (see the module docstring).
-      use_fast_variance: ``E[x^2] - E[x]^2`` (default) instead of the two-pass variance.
-      force_float32_reductions: compute statistics in at least float32 (default True).
+      num_groups: ``G`` (default 32); None when ``group_size`` is given.
+      group_size: ``C // G``, the channels of one group (default None).
+      epsilon: the variance's safety margin (default 1e-6).
+      dtype: the output dtype (None: inferred); param_dtype: float32.
+      use_bias, use_scale: learn ``bias`` / ``scale`` (default True).
+      bias_init, scale_init: zeros / ones.
+      reduction_axes: ``R``; must include the channel axis (default None: all but axis 0).
+      axis_name, axis_index_groups: not available in nnref (module docstring).
+      use_fast_variance: the one-pass variance (default True).
+      force_float32_reductions: statistics in at least float32 (default True).
+
+    Two groups of three channels, ``[0, 1, 2]`` and ``[10, 20, 30]``, each standardized alone:
 
     >>> import nnref as nn
     >>> from nnref.layers.normalization import GroupNorm
-    >>> x = nn.numpy.asarray([[0.0, 2.0, 10.0, 30.0]])
-    >>> GroupNorm(num_groups=2, use_bias=False, use_scale=False).apply({}, x).round(4).tolist()
-    [[-1.0, 1.0, -1.0, 1.0]]
+    >>> channels = nn.numpy.asarray([[0.0, 1.0, 2.0, 10.0, 20.0, 30.0]])
+    >>> pairs = GroupNorm(num_groups=2, use_bias=False, use_scale=False)
+    >>> (pairs.apply({}, channels) * 0.8165).round(3).tolist()  # sqrt(2/3) undoes the 1/std
+    [[-1.0, 0.0, 1.0, -1.0, 0.0, 1.0]]
     """
 
     num_groups: Optional[int] = 32
@@ -502,76 +417,51 @@ class GroupNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
-        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
-        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        _no_axis_name("GroupNorm", self.axis_name)
-        x = np.asarray(x)
-        if self.reduction_axes is None:
-            reduction_axes = list(range(1, x.ndim - 1)) + [-1]
-        else:
-            reduction_axes = self.reduction_axes
-        reduction_axes = _canonicalize_axes(x.ndim, reduction_axes)
-        if not reduction_axes or reduction_axes[-1] != x.ndim - 1:
-            raise ValueError(
-                f"GroupNorm: reduction_axes={self.reduction_axes!r} must include the last axis (the channels, "
-                "which the groups split). Fix: add -1 to reduction_axes."
-            )
+        x = _checked(self, x)
+        _refuse_axis_name("GroupNorm", self.axis_name)
+        reduce = norm_spec.group_norm_axes(x.ndim, self.reduction_axes)
         channels = x.shape[-1]
-        num_groups = group_count("GroupNorm", self.num_groups, self.group_size, channels)
-        group_size = channels // num_groups
-        grouped = x.reshape(x.shape[:-1] + (num_groups, group_size))
+        groups = norm_spec.group_count("GroupNorm", self.num_groups, self.group_size, channels)
+        per_group = channels // groups
+
+        # Step 1: a new last axis runs over the channels of one group.
+        grouped = x.reshape(x.shape[:-1] + (groups, per_group))
         if mask is not None:
             mask = np.asarray(mask)
-            mask = mask.reshape(mask.shape[:-1] + (num_groups, group_size))
-        # Reduce over the requested axes plus the within-group axis; one value per group.
-        mean, var = _compute_stats(
-            grouped,
-            list(reduction_axes[:-1]) + [-1],
-            self.dtype,
-            use_fast_variance=self.use_fast_variance,
-            mask=mask,
-            force_float32_reductions=self.force_float32_reductions,
-        )
-        mean = np.repeat(mean, group_size, axis=-1)
-        var = np.repeat(var, group_size, axis=-1)
-        return _normalize(
-            self,
-            x,
-            mean,
-            var,
-            reduction_axes[:-1],
-            (-1,),
-            self.dtype,
-            self.param_dtype,
-            self.epsilon,
-            self.use_bias,
-            self.use_scale,
-            self.bias_init,
-            self.scale_init,
-        )
+            mask = mask.reshape(mask.shape[:-1] + (groups, per_group))
+        # Step 2: the requested axes, with the channel axis swapped for the within-group one.
+        mu, var = _statistics(self, grouped, list(reduce[:-1]) + [-1], mask)
+        # Step 3: every channel reads the statistics of its group.
+        mu = np.repeat(mu, per_group, axis=-1)
+        var = np.repeat(var, per_group, axis=-1)
+        return _standardize_and_scale(self, x, mu, var, reduce[:-1], (-1,))
 
 
 class InstanceNorm(Module):
-    """Instance normalization (https://arxiv.org/abs/1607.08022): per example and per feature.
+    """Instance normalization (https://arxiv.org/abs/1607.08022): every example and feature standardized alone.
 
-    Statistics over every axis except the first (the batch) and
-    ``feature_axes``; ``scale``/``bias`` over ``feature_axes``.
+    ``R`` is every axis but the batch (axis 0) and ``feature_axes``: for an
+    image ``[batch, height, width, channels]`` each channel of each image
+    gets its own mean and variance over its pixels.
 
     Attributes:
-      epsilon: added to the variance (default 1e-6).
-      dtype, param_dtype: result dtype (default inferred) and parameter dtype (float32).
-      use_bias, use_scale: whether to learn ``bias`` / ``scale`` (default True).
-      bias_init, scale_init: their initializers (zeros / ones).
-      feature_axes: the feature axes (default -1); may not include axis 0.
-      axis_name, axis_index_groups: nnjax only (see the module docstring).
-      use_fast_variance: ``E[x^2] - E[x]^2`` (default) instead of the two-pass variance.
-      force_float32_reductions: compute statistics in at least float32 (default True).
+      epsilon: the variance's safety margin (default 1e-6).
+      dtype: the output dtype (None: inferred); param_dtype: float32.
+      use_bias, use_scale: learn ``bias`` / ``scale`` (default True).
+      bias_init, scale_init: zeros / ones.
+      feature_axes: the feature axes (default -1); axis 0 is refused.
+      axis_name, axis_index_groups: not available in nnref (module docstring).
+      use_fast_variance: the one-pass variance (default True).
+      force_float32_reductions: statistics in at least float32 (default True).
+
+    One image of three pixels and two channels; channel 0 holds 1, 3, 5 and channel 1 is constant:
 
     >>> import nnref as nn
     >>> from nnref.layers.normalization import InstanceNorm
-    >>> x = nn.numpy.asarray([[[1.0, 5.0], [3.0, 5.0]]])
-    >>> InstanceNorm(use_bias=False, use_scale=False).apply({}, x)[..., 0].round(4).tolist()
-    [[-1.0, 1.0]]
+    >>> image = nn.numpy.asarray([[[1.0, 7.0], [3.0, 7.0], [5.0, 7.0]]])
+    >>> per_channel = InstanceNorm(use_bias=False, use_scale=False).apply({}, image)
+    >>> (per_channel[0, :, 0] * 0.8165).round(3).tolist(), per_channel[0, :, 1].tolist()
+    ([-1.0, 0.0, 1.0], [0.0, 0.0, 0.0])
     """
 
     epsilon: float = 1e-6
@@ -589,222 +479,8 @@ class InstanceNorm(Module):
 
     @compact
     def __call__(self, x, *, mask=None):
-        x = layer_args.array_input(x, _rnp.asarray, arg="x", layer=self, min_ndim=1)
-        layer_args.non_negative(self.epsilon, field="epsilon", layer=self)
-        _no_axis_name("InstanceNorm", self.axis_name)
-        x = np.asarray(x)
-        feature_axes = _canonicalize_axes(x.ndim, self.feature_axes)
-        if 0 in feature_axes:
-            raise ValueError(
-                f"InstanceNorm: feature_axes={self.feature_axes!r} includes axis 0, which is the batch axis. "
-                "Fix: name feature axes among 1..ndim-1 (default -1)."
-            )
-        reduction_axes = [i for i in range(1, x.ndim) if i not in feature_axes]
-        mean, var = _compute_stats(
-            x,
-            reduction_axes,
-            self.dtype,
-            use_fast_variance=self.use_fast_variance,
-            mask=mask,
-            force_float32_reductions=self.force_float32_reductions,
-        )
-        return _normalize(
-            self,
-            x,
-            mean,
-            var,
-            reduction_axes,
-            feature_axes,
-            self.dtype,
-            self.param_dtype,
-            self.epsilon,
-            self.use_bias,
-            self.use_scale,
-            self.bias_init,
-            self.scale_init,
-        )
-
-
-# -- weight wrappers -----------------------------------------------------------------
-
-
-def _map_leaves_with_path(fn: Callable, tree, path: tuple = ()):
-    """``fn(path, leaf)`` over a dict tree, visiting keys in sorted order (JAX's order for dicts)."""
-    if isinstance(tree, dict):
-        return {key: _map_leaves_with_path(fn, tree[key], path + (key,)) for key in sorted(tree)}
-    if meta.is_axis_metadata(tree):  # a boxed weight (with_partitioning): map the value, keep the box
-        inner = tree.unbox(apply_constraint=False) if isinstance(tree, meta.Partitioned) else tree.unbox()
-        return tree.replace_boxed(fn(path, inner))
-    return fn(path, tree)
-
-
-def _variable_path(layer: Module, path: tuple) -> str:
-    """``'<layer name>/<path below the collection>'``: the name stem of the wrappers' variables."""
-    return layer.name + "/" + "/".join(path[1:])
-
-
-class SpectralNorm(Module):
-    """Spectral normalization (https://arxiv.org/abs/1802.05957) of a wrapped layer's weights.
-
-    Before the layer runs, each weight of two or more dimensions (others
-    pass unchanged) is divided by an estimate of its largest singular value
-    ``sigma``, from ``n_steps`` of power iteration started at the stored
-    vector ``u``. Higher-rank weights are seen as ``(-1, last_dim)``
-    matrices. ``u`` (``(1, last_dim)``, standard normal at init) and
-    ``sigma`` (ones at init) live in ``collection_name`` under
-    ``'<layer>/<weight path>/u'`` and ``'.../sigma'``; with
-    ``update_stats=True`` they are overwritten with this call's values (make
-    the collection mutable). As in the seed, ``init`` stores the normalized
-    weights of the wrapped layer.
-
-    Attributes:
-      layer_instance: the wrapped module.
-      n_steps: power-iteration steps per call (default 1; 0 disables).
-      epsilon: added inside the l2 norms (default 1e-12).
-      dtype: the normalized weights' dtype (default: inferred).
-      param_dtype: dtype of ``u`` and ``sigma`` (default float32).
-      error_on_non_matrix: raise on weights of rank > 2 instead of flattening.
-      collection_name: where ``u`` and ``sigma`` live (default 'batch_stats').
-
-    >>> import nnref as nn
-    >>> from nnref.layers.normalization import SpectralNorm
-    >>> x = nn.numpy.ones((1, 3))
-    >>> layer = SpectralNorm(nn.Dense(4))
-    >>> variables = layer.init(nn.random.PRNGKey(0), x, update_stats=False)
-    >>> nn.tree_util.tree_map(lambda a: a.shape, variables['batch_stats'])
-    {'layer_instance/kernel/sigma': (), 'layer_instance/kernel/u': (1, 4)}
-    >>> y, updates = layer.apply(variables, x, update_stats=True, mutable=['batch_stats'])
-    >>> y.shape
-    (1, 4)
-    """
-
-    layer_instance: Module
-    n_steps: int = 1
-    epsilon: float = 1e-12
-    dtype: Any = None
-    param_dtype: Any = np.float32
-    error_on_non_matrix: bool = False
-    collection_name: str = "batch_stats"
-
-    @compact
-    def __call__(self, *args, update_stats: bool, **kwargs):
-        def normalize_all(variables):
-            return _map_leaves_with_path(
-                lambda path, leaf: self._spectral_normalize(path, leaf, update_stats), variables
-            )
-
-        return call_on_mapped_variables(
-            self.layer_instance,
-            lambda layer: layer(*args, **kwargs),
-            normalize_all,
-            init=self.is_initializing(),
-            mutable=True,
-        )
-
-    def _spectral_normalize(self, path: tuple, leaf, update_stats: bool):
-        value = np.asarray(leaf)
-        value_shape = value.shape
-        if value.ndim <= 1 or self.n_steps < 1:
-            return value
-        if value.ndim > 2:
-            if self.error_on_non_matrix:
-                raise ValueError(
-                    f"SpectralNorm: weight '{_variable_path(self.layer_instance, path)}' is {value.ndim}-D but "
-                    "error_on_non_matrix=True. Fix: set error_on_non_matrix=False to normalize it as a "
-                    "(-1, last_dim) matrix."
-                )
-            value = value.reshape(-1, value.shape[-1])
-
-        stem = _variable_path(self.layer_instance, path)
-        u_name, sigma_name = stem + "/u", stem + "/sigma"
-        # Draw a key only when u is created, as the seed does (the 'params' counter moves only then).
-        key = self.make_rng("params") if not self.has_variable(self.collection_name, u_name) else None
-        u_var = self.variable(self.collection_name, u_name, nrandom.normal, key, (1, value.shape[-1]), self.param_dtype)
-        sigma_var = self.variable(self.collection_name, sigma_name, np.ones, (), self.param_dtype)
-
-        u0 = np.asarray(u_var.value)
-        for _ in range(self.n_steps):
-            v0 = _l2_normalize(_binary(np.matmul, u0, value.T), eps=self.epsilon)
-            u0 = _l2_normalize(_binary(np.matmul, v0, value), eps=self.epsilon)
-        sigma = _binary(np.matmul, _binary(np.matmul, v0, value), u0.T)[0, 0]
-        value_bar = _binary(np.divide, value, np.where(sigma != 0, sigma, np.ones_like(sigma))).reshape(value_shape)
-        if update_stats:
-            u_var.value = u0
-            sigma_var.value = sigma
-        return _cast(value_bar, canonicalize_dtype(leaf, u0, v0, sigma, dtype=self.dtype))
-
-
-class WeightNorm(Module):
-    """Weight normalization (https://arxiv.org/abs/1602.07868) of a wrapped layer's weights.
-
-    Each selected weight is divided by its l2 norm over the non-feature axes
-    (all axes if ``feature_axes`` is None) and, with ``use_scale``, times a
-    learned ``scale`` of the feature axes' shape, a parameter of this module
-    named ``'<layer>/<weight path>/scale'``. A weight is selected when one of
-    the ``variable_filter`` strings occurs in its ``'<layer>/<path>'`` (all
-    weights when the filter is None or empty). As in the seed, ``init``
-    stores the normalized weights of the wrapped layer.
-
-    Attributes:
-      layer_instance: the wrapped module.
-      epsilon: added inside the l2 norm (default 1e-12).
-      dtype: the normalized weights' dtype (default: inferred).
-      param_dtype: dtype of ``scale`` (default float32).
-      use_scale: learn a ``scale`` per feature (default True); scale_init: ones.
-      feature_axes: axes kept by the norm (default -1), or None.
-      variable_filter: substrings selecting weights (default ``{'kernel'}``).
-
-    >>> import nnref as nn
-    >>> from nnref.layers.normalization import WeightNorm
-    >>> x = nn.numpy.ones((1, 3))
-    >>> variables = WeightNorm(nn.Dense(2)).init(nn.random.PRNGKey(0), x)
-    >>> nn.tree_util.tree_map(lambda a: a.shape, variables['params'])
-    {'layer_instance': {'bias': (2,), 'kernel': (3, 2)}, 'layer_instance/kernel/scale': (2,)}
-    """
-
-    layer_instance: Module
-    epsilon: float = 1e-12
-    dtype: Any = None
-    param_dtype: Any = np.float32
-    use_scale: bool = True
-    scale_init: Callable = initializers.ones
-    feature_axes: Any = -1
-    variable_filter: Optional[Iterable] = dataclasses.field(default_factory=lambda: {"kernel"})
-
-    @compact
-    def __call__(self, *args, **kwargs):
-        def normalize_all(variables):
-            return _map_leaves_with_path(self._l2_normalize, variables)
-
-        return call_on_mapped_variables(
-            self.layer_instance,
-            lambda layer: layer(*args, **kwargs),
-            normalize_all,
-            init=self.is_initializing(),
-            mutable=False,
-        )
-
-    def _l2_normalize(self, path: tuple, leaf):
-        value = np.asarray(leaf)
-        stem = _variable_path(self.layer_instance, path)
-        if self.variable_filter and not any(name in stem for name in self.variable_filter):
-            return value
-        if self.feature_axes is None:
-            feature_axes = ()
-        else:
-            feature_axes = _canonicalize_axes(value.ndim, self.feature_axes)
-        reduction_axes = tuple(i for i in range(value.ndim) if i not in feature_axes)
-        feature_shape = [1] * value.ndim
-        for ax in feature_axes:
-            feature_shape[ax] = value.shape[ax]
-        param_shape = tuple(value.shape[ax] for ax in feature_axes)
-
-        value_bar = _l2_normalize(value, axis=reduction_axes, eps=self.epsilon)
-        args = [leaf]
-        if self.use_scale:
-            scale = np.reshape(
-                self.param(stem + "/scale", self.scale_init, param_shape, self.param_dtype), feature_shape
-            )
-            value_bar = _binary(np.multiply, value_bar, scale)
-            args.append(scale)
-        return _cast(value_bar, canonicalize_dtype(*args, dtype=self.dtype))
+        x = _checked(self, x)
+        _refuse_axis_name("InstanceNorm", self.axis_name)
+        feature_axes, reduction_axes = norm_spec.instance_norm_axes(x.ndim, self.feature_axes)
+        mu, var = _statistics(self, x, reduction_axes, mask)
+        return _standardize_and_scale(self, x, mu, var, reduction_axes, feature_axes)

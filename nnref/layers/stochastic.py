@@ -1,19 +1,22 @@
-"""Stochastic layers: dropout.
+"""Stochastic layers: dropout, the regulariser that trains on randomly thinned activations.
+
+In training, each activation is kept with probability ``p = 1 - rate`` and
+the survivors are divided by ``p``, so that the expected value of every
+entry is unchanged (``E[y] = p * x / p = x``); at evaluation the layer is
+the identity. Half the entries survive a rate of 0.5, each doubled:
 
 >>> import nnref as nn
 >>> from nnref.layers.stochastic import Dropout
->>> layer = Dropout(rate=0.5)
->>> x = nn.numpy.ones((2, 3))
->>> bool((layer.apply({}, x, deterministic=True) == x).all())
+>>> ones = nn.numpy.ones((2, 3))
+>>> y = Dropout(rate=0.5).apply({}, ones, deterministic=False, rngs={'dropout': nn.random.PRNGKey(0)})
+>>> set(y.ravel().tolist()) <= {0.0, 2.0}
 True
->>> y = layer.apply({}, x, deterministic=False, rngs={'dropout': nn.random.PRNGKey(0)})
->>> sorted(set(y.ravel().tolist())) in ([0.0, 2.0], [0.0], [2.0])
+>>> bool((Dropout(rate=0.5).apply({}, ones, deterministic=True) == ones).all())  # evaluation
 True
 """
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Optional, Sequence
 
 import ml_dtypes
@@ -22,27 +25,11 @@ import numpy as np
 from nnref import random
 from nnref.merge_param import merge_param
 from nnref.module import Module, compact
+from shared_spec import dropout
 
 
-def check_dropout_fields(rate, broadcast_dims, ndim: int) -> list:
-    """Validates ``rate`` and ``broadcast_dims``; returns the dims as non-negative axes."""
-    if isinstance(rate, numbers.Real) and not 0.0 <= rate <= 1.0:
-        raise ValueError(
-            f"Dropout: rate must lie in [0, 1] (it is the drop probability), got {rate}. Fix: pass e.g. Dropout(rate=0.1)."
-        )
-    axes = []
-    for dim in broadcast_dims:
-        if not -ndim <= dim < ndim:
-            raise ValueError(
-                f"Dropout: broadcast_dims entry {dim} is out of range for inputs of rank {ndim}. "
-                f"Fix: name axes in [-{ndim}, {ndim}) that should share one mask value."
-            )
-        axes.append(dim % ndim)
-    return axes
-
-
-def _is_inexact(dtype: np.dtype) -> bool:
-    # ml_dtypes' bfloat16 is not a NumPy `inexact` subtype, but has a finfo.
+def _is_float(dtype: np.dtype) -> bool:
+    """Whether ``dtype`` holds fractions; bfloat16 (ml_dtypes) is no NumPy ``inexact`` yet has a ``finfo``."""
     if np.issubdtype(dtype, np.inexact):
         return True
     try:
@@ -53,28 +40,34 @@ def _is_inexact(dtype: np.dtype) -> bool:
 
 
 class Dropout(Module):
-    """Zeroes each input with probability ``rate`` and scales the rest by ``1 / (1 - rate)``.
+    """Inverted dropout: ``y = where(keep, x / (1 - rate), 0)`` with ``keep ~ Bernoulli(1 - rate)``.
 
-    The keep mask is ``bernoulli(key, 1 - rate, shape)``, where ``shape`` is
-    the input shape with the ``broadcast_dims`` axes set to 1 (those axes
-    share one mask value), and the key comes from ``make_rng(rng_collection)``
-    unless one is passed as ``rng``. The mask is drawn in float32 whatever the
-    input dtype, so a float64 run drops exactly the entries a float32 run
-    drops. With ``deterministic=True`` or ``rate == 0`` the inputs come back
-    unchanged and no key is drawn; ``rate == 1`` gives zeros (without a key).
+    The steps of one training call:
+
+    1. ``key``: the ``rng`` argument, else the next key of the
+       ``rng_collection`` stream (``make_rng``);
+    2. ``keep``: a boolean draw ``bernoulli(key, 1 - rate)`` in the input's
+       shape with each ``broadcast_dims`` axis shrunk to 1, then broadcast
+       back, so those axes share one decision (for instance a whole channel
+       dropped at once);
+    3. the kept entries divided by ``1 - rate``, the others set to 0.
+
+    The probability is a float32 number whatever the input dtype, so a
+    float64 run drops exactly the entries a float32 run drops.
+    ``deterministic=True`` (evaluation) or ``rate == 0`` returns the input
+    as is and draws no key; ``rate == 1`` returns zeros, also without a key.
 
     Attributes:
-      rate: the drop probability (not the keep probability).
-      broadcast_dims: axes along which the mask is shared.
-      deterministic: set here or at call time, exactly once (see
-        :func:`nnref.merge_param.merge_param`).
-      rng_collection: the RNG stream the mask key comes from (default
-        ``'dropout'``).
+      rate: the probability of dropping an entry.
+      broadcast_dims: axes that share one keep/drop decision.
+      deterministic: given here or at call time, exactly once (the rule of
+        :mod:`nnref.merge_param`).
+      rng_collection: the RNG stream of the keys (default ``'dropout'``).
 
     >>> import nnref as nn
-    >>> layer = Dropout(rate=0.5, broadcast_dims=(0,), deterministic=False)
-    >>> y = layer.apply({}, nn.numpy.ones((4, 3)), rngs={'dropout': nn.random.PRNGKey(1)})
-    >>> bool((y == y[0]).all())  # every row shares the mask
+    >>> shared_rows = Dropout(rate=0.5, broadcast_dims=(0,), deterministic=False)
+    >>> y = shared_rows.apply({}, nn.numpy.ones((4, 3)), rngs={'dropout': nn.random.PRNGKey(1)})
+    >>> bool((y == y[0]).all())  # axis 0 shares the decision: all rows alike
     True
     """
 
@@ -85,25 +78,20 @@ class Dropout(Module):
 
     @compact
     def __call__(self, inputs, deterministic: Optional[bool] = None, rng: Any = None):
-        """Applies dropout to ``inputs``; ``rng`` overrides the key from ``rng_collection``."""
+        """``inputs`` with dropout applied (unless deterministic); ``rng`` replaces the stream's key."""
         deterministic = merge_param("deterministic", self.deterministic, deterministic)
-        axes = check_dropout_fields(self.rate, self.broadcast_dims, np.ndim(inputs))
+        shared_axes = dropout.check_fields(self.rate, self.broadcast_dims, np.ndim(inputs))
         if self.rate == 0.0 or deterministic:
             return inputs
-        inputs = np.asarray(inputs)
+        x = np.asarray(inputs)
         if self.rate == 1.0:
-            return np.zeros_like(inputs)
-        if not _is_inexact(inputs.dtype):
-            raise TypeError(
-                f"Dropout: inputs must be floating point to be rescaled by 1/(1 - rate), got {inputs.dtype}. "
-                "Fix: cast them to a float dtype first, or pass deterministic=True."
-            )
+            return np.zeros_like(x)  # nothing survives; no key is needed
+        dropout.check_floating(_is_float(x.dtype), x.dtype)
+
         keep_prob = 1.0 - self.rate
-        if rng is None:
-            rng = self.make_rng(self.rng_collection)
-        mask_shape = tuple(1 if axis in axes else size for axis, size in enumerate(inputs.shape))
-        # A Python float probability is float32 to the sampler, as in JAX.
-        mask = np.broadcast_to(random.bernoulli(rng, p=keep_prob, shape=mask_shape), inputs.shape)
-        # The Python scalar takes the input's dtype before dividing (JAX's weak typing).
-        scaled = inputs / np.asarray(keep_prob, dtype=inputs.dtype)
-        return np.where(mask, scaled, np.zeros_like(inputs))
+        key = self.make_rng(self.rng_collection) if rng is None else rng
+        keep = random.bernoulli(key, p=keep_prob, shape=dropout.mask_shape(x.shape, shared_axes))
+        keep = np.broadcast_to(keep, x.shape)
+        # 1 - rate takes the input's dtype before the division, as a weakly typed JAX scalar does.
+        survivors = x / np.asarray(keep_prob, dtype=x.dtype)
+        return np.where(keep, survivors, np.zeros_like(x))

@@ -198,3 +198,9 @@ def test_where_reads_a_module_lazily():
 
     assert la.where(Fake()) == "Fake at module path '/a/b'"
     assert la.where("max_pool") == "max_pool"
+
+
+def test_integer_ids_takes_the_backends_judgement():
+    la.integer_ids(True, np.dtype("int8"), layer="Embed", path="/e")
+    with pytest.raises(ValueError, match=r"Embed at module path '/e': inputs must be integer ids, got dtype float32\."):
+        la.integer_ids(False, np.dtype("float32"), layer="Embed", path="/e")
