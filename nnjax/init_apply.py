@@ -20,7 +20,6 @@ compose with ``jax.jit``, ``jax.grad``, ``jax.vmap`` and ``jax.eval_shape``.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Callable
 
@@ -29,31 +28,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from nnjax.config import config
-from nnjax.scope import NON_NUMERIC_KINDS, Scope
+from nnjax.module_context import per_thread
+from nnjax.scope import Scope
 from shared_spec import errors
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
 from shared_spec.frozen_dict import freeze
-
-# The capture_intermediates filter of each apply in progress, innermost last.
-capture_stack: list = []
-
-
-def should_capture(module, method_name: str) -> bool:
-    capture = capture_stack[-1]
-    return bool(capture and capture(module, method_name))
-
-
-def _capture_filter(capture_intermediates):
-    if capture_intermediates is True:
-        return lambda _module, method_name: method_name == "__call__"
-    if capture_intermediates is False or capture_intermediates is None:
-        return None
-    if callable(capture_intermediates):
-        return capture_intermediates
-    raise TypeError(
-        "capture_intermediates must be a bool or a function (module, method_name) -> bool, "
-        f"got {capture_intermediates!r}."
-    )
+from shared_spec.init_apply_args import (
+    BadLeaf,
+    bad_leaf,
+    capture_filter,
+    init_rngs,
+    validated_rngs,
+    validated_variables,
+)
+from shared_spec.variable_rules import NON_NUMERIC_KINDS
 
 
 def is_prng_key(x) -> bool:
@@ -72,119 +60,40 @@ def _copy_collections(tree):
     return tree
 
 
-def validated_variables(variables) -> dict:
-    """A private copy of the variable dict's structure, after checking its shape."""
-    if not isinstance(variables, Mapping):
-        raise errors.ApplyScopeInvalidVariablesTypeError(got_type=type(variables).__name__)
-    params = variables.get("params")
-    if isinstance(params, Mapping) and "params" in params:
-        raise errors.ApplyScopeInvalidVariablesStructureError(variables)
-    out = {}
-    for col, tree in variables.items():
-        if not isinstance(tree, Mapping):
-            raise errors.ApplyScopeInvalidVariablesTypeError(got_type=f"{type(tree).__name__} in collection '{col}'")
-        try:
-            out[col] = _copy_checked(tree, col == "params")
-        except _BadLeaf:
-            raise _bad_leaf_error(col, tree) from None
-    return out
-
-
-class _BadLeaf(Exception):
-    """Raised inside the copy; the error that names the leaf is built by a second, slower walk."""
-
-
-def _bad_leaf(leaf, is_params: bool) -> bool:
-    """Text, bytes or object NumPy arrays anywhere; ``None`` or a Python string as a parameter."""
-    if isinstance(leaf, np.ndarray):
-        return leaf.dtype.kind in NON_NUMERIC_KINDS
-    return is_params and (leaf is None or isinstance(leaf, (str, bytes)))
-
-
 def _copy_checked(tree, is_params: bool):
     """``_copy_collections`` that also checks each leaf (in the walk apply makes anyway: no extra pass)."""
     if isinstance(tree, Mapping):
         return {key: _copy_checked(value, is_params) for key, value in tree.items()}
     if isinstance(tree, np.ndarray):
         if tree.dtype.kind in NON_NUMERIC_KINDS:
-            raise _BadLeaf
+            raise BadLeaf
     elif is_params and (tree is None or isinstance(tree, (str, bytes))):
-        raise _BadLeaf
+        raise BadLeaf
     return tree
 
 
-def _bad_leaf_error(col: str, tree) -> TypeError:
-    def find(node, path):
-        if isinstance(node, Mapping):
-            for key, value in node.items():
-                found = find(value, path + (str(key),))
-                if found is not None:
-                    return found
-        elif _bad_leaf(node, col == "params"):
-            return path, node
-        return None
-
-    path, leaf = find(tree, ())
-    where = "/" + "/".join(path[:-1])
-    if isinstance(leaf, np.ndarray):
-        what = f"has dtype {leaf.dtype} (shape {leaf.shape}); variables must hold numbers (bool, int, float or complex)"
-    else:
-        what = f"is {leaf!r} ({type(leaf).__name__}); a parameter must be an array of numbers"
-    return TypeError(
-        f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
-        "Fix: apply() the variables that init() returned (or that a checkpoint restored)."
-    )
-
-
-def validated_rngs(rngs) -> dict:
-    """``None`` -> no streams; one key -> the 'params' stream; a dict -> checked per stream."""
-    if rngs is None:
-        return {}
-    if is_prng_key(rngs):
-        return {"params": rngs}
-    if not isinstance(rngs, Mapping):
-        raise errors.InvalidRngError(
-            f"rngs must be one PRNG key or a dict mapping stream names to keys, got {describe_key(rngs)}; "
-            f"{KEY_FORMS}. Pass e.g. rngs={{'params': jax.random.PRNGKey(0), 'dropout': jax.random.PRNGKey(1)}}."
-        )
-    for stream, key in rngs.items():
-        if not is_prng_key(key):
-            raise errors.InvalidRngError(f"rngs['{stream}'] is not a PRNG key: got {describe_key(key)}; {KEY_FORMS}.")
-    return dict(rngs)
-
-
-# What a key must look like, in every message about a bad key (nnref says the same of nn.random).
-KEY_FORMS = (
-    "a key is jax.random.key(0) (a typed key of shape ()) or jax.random.PRNGKey(0) "
-    "(a uint32 array of shape (2,)), one per stream"
-)
-
-
-def describe_key(x) -> str:
-    """What was given where a key belongs: its dtype and shape, or its type and value."""
-    dtype, shape = getattr(x, "dtype", None), getattr(x, "shape", None)
-    if dtype is not None and shape is not None:
-        return f"{type(x).__name__} of dtype {dtype} and shape {tuple(shape)}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
+def _is_mapping(node) -> bool:
+    return isinstance(node, Mapping)
 
 
 def root_scope(variables, rngs, mutable, flags=None) -> Scope:
     in_filter(mutable, "params")  # reject a malformed filter before anything runs
-    return Scope.root(validated_variables(variables), validated_rngs(rngs), mutable, flags)
+    variables = validated_variables(variables, _copy_checked, bad_leaf, _is_mapping)
+    return Scope.root(variables, validated_rngs(rngs, is_prng_key, "jax.random"), mutable, flags)
 
 
 def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, args, kwargs):
-    capture = _capture_filter(capture_intermediates)
+    capture = capture_filter(capture_intermediates)
     if capture is not None:
         mutable = union_filters(mutable, "intermediates")  # capturing means storing the captures
     scope = root_scope(variables, rngs, mutable, flags)
     bound = module.clone(parent=scope, _deep_clone=True)
-    capture_stack.append(capture)
+    ctx = per_thread.context
+    outer_capture, ctx.capture = ctx.capture, capture  # the innermost apply's filter decides
     try:
         y = fn(bound, *args, **kwargs)
     finally:
-        capture_stack.pop()
+        ctx.capture = outer_capture
         scope.invalidate()  # a module leaked out of this call can no longer touch its variables
     frame = scope.frame
     mutated = {col: _copy_collections(tree) for col, tree in frame.variables.items() if frame.is_mutable(col)}
@@ -207,17 +116,6 @@ def apply(fn: Callable, module, mutable=False, capture_intermediates=False) -> C
     return apply_fn
 
 
-def _init_rngs(rngs) -> dict:
-    if is_prng_key(rngs):
-        return {"params": rngs}
-    if isinstance(rngs, Mapping):
-        return rngs
-    raise errors.InvalidRngError(
-        f"init needs one PRNG key or a dict of keys per stream, got {describe_key(rngs)}; {KEY_FORMS}. "
-        "Pass e.g. jax.random.PRNGKey(0), or {'params': key, 'dropout': key2}."
-    )
-
-
 _INITIALIZING = {"initializing": True}
 
 
@@ -225,7 +123,17 @@ def init_with_output(fn: Callable, module, mutable=DenyList("intermediates"), ca
     """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> (output, variables)``."""
 
     def init_fn(rngs, *args, **kwargs):
-        return _run(fn, module, {}, _init_rngs(rngs), mutable, capture_intermediates, _INITIALIZING, args, kwargs)
+        return _run(
+            fn,
+            module,
+            {},
+            init_rngs(rngs, is_prng_key, "jax.random"),
+            mutable,
+            capture_intermediates,
+            _INITIALIZING,
+            args,
+            kwargs,
+        )
 
     return init_fn
 
@@ -238,38 +146,6 @@ def init(fn: Callable, module, mutable=DenyList("intermediates"), capture_interm
         return with_output(rngs, *args, **kwargs)[1]
 
     return init_fn
-
-
-def resolve_method(module, method) -> Callable:
-    """The function ``apply`` calls with the bound module first."""
-    if method is None:
-        method = "__call__"
-    if isinstance(method, str):
-        name = method
-        attr = getattr(type(module), name, None)
-        if callable(attr):
-            return attr
-        if name not in module._field_names:
-            raise errors.ApplyModuleInvalidMethodError(name)
-        return lambda bound, *args, **kwargs: getattr(bound, name)(*args, **kwargs)
-    if inspect.ismethod(method):
-        return method.__func__
-    if callable(method) and _takes_a_positional_argument(method):
-        return method
-    raise errors.ApplyModuleInvalidMethodError(method)
-
-
-def _takes_a_positional_argument(fn) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return True
-    kinds = (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.VAR_POSITIONAL,
-    )
-    return any(p.kind in kinds for p in params)
 
 
 # -- lazy init -------------------------------------------------------------------------

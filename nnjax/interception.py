@@ -2,7 +2,9 @@
 
 An interceptor is ``interceptor(next_fun, args, kwargs, context)``. Several
 run in the order their ``with`` blocks were entered; ``context.orig_method``
-calls the method itself, skipping the interceptors further in.
+calls the method itself, skipping the interceptors further in. They are
+per thread (:mod:`nnjax.module_context`): a ``with`` block on one thread
+does not intercept calls on another.
 
 >>> import nnjax as nn
 >>> class Foo(nn.Module):
@@ -20,8 +22,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, NamedTuple
 
-_stack: list[Callable] = []
-active = False  # read on every method call: cheaper than testing the list
+from nnjax.module_context import per_thread
 
 
 class InterceptorContext(NamedTuple):
@@ -35,23 +36,27 @@ class InterceptorContext(NamedTuple):
 @contextlib.contextmanager
 def intercept_methods(interceptor: Callable):
     """Registers ``interceptor`` for every module method called inside the ``with`` block."""
-    global active
-    _stack.append(interceptor)
-    active = True
+    ctx = per_thread.context
+    outer = ctx.interceptors
+    ctx.interceptors = outer + (interceptor,)
     try:
         yield
     finally:
-        _stack.pop()
-        active = bool(_stack)
+        ctx.interceptors = outer
 
 
-def run(method: Callable, module, method_name: str, args: tuple, kwargs: dict) -> Any:
-    """Call ``method`` (bound to ``module``) through the active interceptors, outermost first."""
+def active_interceptors() -> tuple:
+    """The interceptors active on this thread, outermost first (``()`` when none)."""
+    return per_thread.context.interceptors
+
+
+def run_intercepted(interceptors: tuple, method: Callable, module, method_name: str, args: tuple, kwargs: dict) -> Any:
+    """Call ``method`` (bound to ``module``) through ``interceptors``, outermost first."""
     context = InterceptorContext(module, method_name, method)
-    interceptors = tuple(_stack)
+    last = len(interceptors)
 
     def call(level: int, *a, **kw):
-        if level == len(interceptors):
+        if level == last:
             return method(*a, **kw)
         return interceptors[level](lambda *a2, **kw2: call(level + 1, *a2, **kw2), a, kw, context)
 

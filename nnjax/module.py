@@ -12,7 +12,9 @@ Every user method is wrapped. The wrapper is the hot path of the whole
 library (it runs once per submodule call, eagerly and while tracing), so
 it does only what the semantics need: run ``setup`` if due, mark compact
 calls, keep the stack of running modules, and consult interceptors and
-the intermediates filter only when some are active.
+the intermediates filter only when some are active. That state is per
+thread (:mod:`nnjax.module_context`); class creation and method wrapping
+are :mod:`nnjax.module_class`.
 
 >>> import jax, jax.numpy as jnp
 >>> import nnjax as nn
@@ -30,7 +32,6 @@ the intermediates filter only when some are active.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import inspect
 import itertools
@@ -43,36 +44,17 @@ import jax.numpy as jnp
 from nnjax import config as _config
 from nnjax import init_apply as _entry
 from nnjax import interception, meta, named_call
+from nnjax.module_class import compact, nowrap, prepare_subclass, unspecified_parent  # noqa: F401 (nn.compact, nn.nowrap)
+from nnjax.module_context import per_thread
 from nnjax.scope import Scope
 from nnjax.variables import Variable
 from shared_spec import errors, module_graph
 from shared_spec.attribute_names import freeze_attr, map_modules
 from shared_spec.collection_filters import DenyList
+from shared_spec.init_apply_args import resolve_method
+from shared_spec.module_fields import bad_parent_error, missing_attribute_error, preserves_adopted_names
 
-
-class _Unspecified:
-    def __repr__(self) -> str:
-        return "<unspecified parent>"
-
-
-_unspecified_parent = _Unspecified()
 _module_ids = itertools.count()
-_pending_attach: list | None = None  # adopted modules still to attach (see _register_submodules)
-
-# The module whose method is running (None at top level): a new module's default parent.
-_module_stack: list = [None]
-
-
-def compact(fun: Callable) -> Callable:
-    """Marks the one method of a class that may define submodules and variables inline."""
-    fun.compact = True
-    return fun
-
-
-def nowrap(fun: Callable) -> Callable:
-    """Marks a method as a plain helper: no setup, naming or interception around it."""
-    fun.nowrap = True
-    return fun
 
 
 def _append(xs: tuple, x) -> tuple:
@@ -87,7 +69,7 @@ def _is_module(x) -> bool:
     return isinstance(x, Module)
 
 
-class _State:
+class _ModuleState:
     """Per-instance lifecycle bookkeeping (kept out of the dataclass fields)."""
 
     __slots__ = (
@@ -115,114 +97,32 @@ class _State:
         self.autoname_cursor = {}
 
 
-# -- class creation ----------------------------------------------------------------
-
-
-_MODULE_API: frozenset = frozenset()
-
-
-def _module_api() -> frozenset:
-    """The public attributes of Module (and ``scope``), which a field may not shadow; computed once."""
-    global _MODULE_API
-    if not _MODULE_API:
-        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {
-            "scope"
-        }
-    return _MODULE_API
-
-
-def _add_parent_and_name_fields(cls) -> None:
-    own = cls.__dict__.get("__annotations__", {})
-    if "parent" in own or "name" in own:
-        raise errors.ReservedModuleAttributeError(dict(own))
-    shadowing = [name for name in own if name in _module_api()]
-    if shadowing:
-        raise TypeError(
-            f"Module {cls.__name__} declares field(s) {shadowing} that shadow the Module API "
-            f"(Module.{shadowing[0]} is used by the module system). Fix: rename these fields."
-        )
-    if "__annotations__" not in cls.__dict__:
-        cls.__annotations__ = {}
-    inherited = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-    if "parent" not in inherited:
-        cls.__annotations__["parent"] = Any
-        cls.parent = dataclasses.field(default=_unspecified_parent, kw_only=True, repr=False)
-    if "name" not in inherited:
-        cls.__annotations__["name"] = Optional[str]
-        cls.name = dataclasses.field(default=None, kw_only=True)
-
-
-def _wrap_method(fun: Callable) -> Callable:
-    name = fun.__name__
-    if name == "setup":
-
-        @functools.wraps(fun)
-        def wrapped_setup(self):
-            return self._call_setup(fun)
-
-        wrapped_setup.method_handler_wrapped = True
-        return wrapped_setup
-    is_compact = getattr(fun, "compact", False)
-
-    @functools.wraps(fun)
-    def wrapped(self, *args, **kwargs):
-        return self._call_method(fun, name, is_compact, args, kwargs)
-
-    wrapped.method_handler_wrapped = True
-    if is_compact:
-        wrapped.compact = True
-    return wrapped
-
-
-def _wrap_methods(cls) -> None:
-    for name, value in list(cls.__dict__.items()):
-        if name.startswith("__") and name != "__call__":
-            continue
-        if name != "setup" and name in Module.__dict__:
-            continue  # an override of the Module API itself (init, apply, param, ...)
-        if not inspect.isfunction(value) or getattr(value, "nowrap", False):
-            continue
-        if getattr(value, "method_handler_wrapped", False):
-            continue
-        setattr(cls, name, _wrap_method(value))
-
-
 class Module:
     """Base class of all modules; subclasses are dataclasses (see the module docstring)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _add_parent_and_name_fields(cls)
-        # == and hash are Module's own (shared_spec/module_graph.py): no recursion per level or per sharing path
-        dataclasses.dataclass(cls, eq=False, repr=False)
-        compact_methods = sorted(n for n in dir(cls) if getattr(getattr(cls, n, None), "compact", False))
-        if len(compact_methods) > 1:
-            raise errors.MultipleMethodsCompactError(module_cls=cls.__name__, methods=compact_methods)
-        _wrap_methods(cls)
-        fields = dataclasses.fields(cls)
-        cls._field_names = frozenset(f.name for f in fields)
-        cls._init_field_names = tuple(f.name for f in fields if f.init and f.name not in ("parent", "name"))
-        cls._compare_field_names = cls._init_field_names + ("parent", "name")
-        cls._repr_field_names = tuple(f.name for f in fields if f.repr and f.name not in ("parent", "name"))
-        cls._compact_name_scope_methods = tuple(
-            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False)
-        )
+        prepare_subclass(cls, Module)
 
     # -- construction and attachment ---------------------------------------------------
 
     def __post_init__(self) -> None:
         d = self.__dict__
         d["_id"] = next(_module_ids)
-        state = d["_state"] = _State()
+        state = d["_state"] = _ModuleState()
         d["scope"] = None
         parent = d["parent"]
-        if parent is _unspecified_parent:
-            parent = d["parent"] = _module_stack[-1]
+        if parent is unspecified_parent:  # the module whose method is running on this thread
+            parent = d["parent"] = per_thread.context.module_stack[-1]
         if isinstance(parent, Module):
             pstate = parent._state
             if pstate.in_setup and d["name"] is None:
                 return  # named when assigned to an attribute of the parent
-            if pstate.is_initialized and not (pstate.in_setup or pstate.in_compact_method) and _pending_attach is None:
+            if (
+                pstate.is_initialized
+                and not (pstate.in_setup or pstate.in_compact_method)
+                and per_thread.context.pending_attach is None
+            ):
                 raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
             name = d["name"]
             if name is None:
@@ -239,7 +139,7 @@ class Module:
         elif isinstance(parent, Scope):
             d["scope"] = parent
         elif parent is not None:
-            raise TypeError(f"parent must be None, a Module or a Scope, got {type(parent).__name__}")
+            raise bad_parent_error(parent)
         if d["scope"] is not None:
             for field_name in self._init_field_names:
                 self._register_submodules(field_name, d[field_name])
@@ -253,14 +153,13 @@ class Module:
         ``flax_preserve_adopted_names`` (or the class attribute
         ``preserve_adopted_names``) is true.
         """
-        global _pending_attach
         adopted = self.scope.frame.adopted
         queue = []
 
         def adopt(suffix: str, sub: "Module") -> "Module":
             own_name = None
             if sub.parent is None:  # built outside any module: cloned once per call
-                own_name = sub.__dict__["name"] if _preserves_adopted_names(self) else None
+                own_name = sub.__dict__["name"] if preserves_adopted_names(type(self), _config.config) else None
                 if sub._id not in adopted:
                     adopted[sub._id] = sub.clone(name=None)
                 sub = adopted[sub._id]
@@ -275,17 +174,20 @@ class Module:
         self.__dict__[attr] = value
         # Attaching a child attaches its own fields' modules: done by one loop at the outermost
         # call instead of recursively, so that a chain of 500 adopted modules needs no deep stack.
-        if _pending_attach is not None:
-            _pending_attach.extend(queue)
+        if not queue:
+            return  # (most fields hold no module: skip the thread-local lookup)
+        ctx = per_thread.context
+        if ctx.pending_attach is not None:
+            ctx.pending_attach.extend(queue)
             return
-        _pending_attach = queue
+        ctx.pending_attach = queue
         try:
             i = 0
             while i < len(queue):
                 queue[i].__post_init__()
                 i += 1
         finally:
-            _pending_attach = None
+            ctx.pending_attach = None
 
     def __setattr__(self, name: str, value: Any) -> None:
         state = self.__dict__.get("_state")
@@ -311,10 +213,8 @@ class Module:
         descriptor = inspect.getattr_static(type(self), name, None)
         if descriptor is not None and hasattr(descriptor, "__get__"):
             raise errors.DescriptorAttributeError(module_cls=type(self).__name__, attr_name=name)
-        hint = ""
-        if d.get("scope") is None and type(self).setup is not Module.setup:
-            hint = " Attributes assigned in setup() exist only on a bound module (inside init/apply or after bind)."
-        raise AttributeError(f'"{type(self).__name__}" object has no attribute "{name}".{hint}')
+        only_after_setup = d.get("scope") is None and type(self).setup is not Module.setup
+        raise missing_attribute_error(type(self).__name__, name, only_after_setup)
 
     def __repr__(self) -> str:
         """The seed's layout: ``# attributes`` (fields) and, once bound, ``# children`` (submodules).
@@ -361,14 +261,17 @@ class Module:
             raise errors.CallSetupUnboundModuleError(module_cls=type(self).__name__)
         recurrent = state.in_setup
         state.in_setup = True
-        _module_stack.append(self)
+        ctx = per_thread.context
+        stack = ctx.module_stack
+        stack.append(self)
         try:
             y = fun(self)
-            if _entry.capture_stack and _entry.should_capture(self, "setup"):
+            capture = ctx.capture
+            if capture is not None and capture(self, "setup"):
                 self.sow("intermediates", "setup", y)
             return y
         finally:
-            _module_stack.pop()
+            stack.pop()
             if not recurrent:
                 state.end_of_call()
 
@@ -386,20 +289,24 @@ class Module:
                 raise errors.CallCompactUnboundModuleError(module_cls=type(self).__name__, method=name)
             recurrent = state.in_compact_method
             state.in_compact_method = True
-        _module_stack.append(self)
+        ctx = per_thread.context  # one thread-local lookup per call; the rest are plain attributes
+        stack = ctx.module_stack
+        stack.append(self)
         try:
-            if interception.active:
-                y = interception.run(functools.partial(fun, self), self, name, args, kwargs)
+            interceptors = ctx.interceptors
+            if interceptors:
+                y = interception.run_intercepted(interceptors, functools.partial(fun, self), self, name, args, kwargs)
             elif named_call.enabled and scope is not None:
                 with jax.named_scope(f"{scope.name or type(self).__name__}.{name}"):
                     y = fun(self, *args, **kwargs)
             else:
                 y = fun(self, *args, **kwargs)
-            if _entry.capture_stack and scope is not None and _entry.should_capture(self, name):
+            capture = ctx.capture
+            if capture is not None and scope is not None and capture(self, name):
                 self.sow("intermediates", name, y)
             return y
         finally:
-            _module_stack.pop()
+            stack.pop()
             if is_compact and not recurrent:
                 if state.shares_scope:  # the other module keeps this call's reservations
                     d["scope"] = d["scope"].rewound()  # (setup may have moved it: not `scope`)
@@ -460,7 +367,7 @@ class Module:
             return clone_one(self, {k: v for k, v in attrs.items() if k not in self._init_field_names or k in updates})
         return type(self)(**attrs)
 
-    def copy(self, *, parent=_unspecified_parent, name: str | None = None, **updates) -> "Module":
+    def copy(self, *, parent=unspecified_parent, name: str | None = None, **updates) -> "Module":
         """A copy with updated fields; by default a child of the module whose method is running."""
         return self.clone(parent=parent, name=name, _deep_clone=True, **updates)
 
@@ -590,7 +497,7 @@ class Module:
     ):
         """Runs ``method`` with every collection but 'intermediates' mutable: ``(output, variables)``."""
         _check_instance(self)
-        fn = _entry.resolve_method(self, method)
+        fn = resolve_method(self, method)
         return _entry.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
             rngs, *args, **kwargs
         )
@@ -604,7 +511,7 @@ class Module:
         stream. Works eagerly and under ``jax.jit`` / ``jax.eval_shape``.
         """
         _check_instance(self)
-        fn = _entry.resolve_method(self, method)
+        fn = resolve_method(self, method)
         return _entry.init(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
             rngs, *args, **kwargs
         )
@@ -616,7 +523,7 @@ class Module:
         depend on the values of abstract arguments raise ``LazyInitError``.
         """
         _check_instance(self)
-        fn = _entry.resolve_method(self, method)
+        fn = resolve_method(self, method)
         return _entry.lazy_init(fn, self, mutable, rngs, args, kwargs)
 
     def apply(self, variables, *args, rngs=None, method=None, mutable=False, capture_intermediates=False, **kwargs):
@@ -627,7 +534,7 @@ class Module:
         or any callable taking the module first.
         """
         _check_instance(self)
-        fn = _entry.resolve_method(self, method)
+        fn = resolve_method(self, method)
         return _entry.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
             variables, *args, rngs=rngs, **kwargs
         )
@@ -688,14 +595,6 @@ class Module:
             compute_vjp_flops=compute_vjp_flops,
         )
         return tabulate_fn(*args, **kwargs)
-
-
-def _preserves_adopted_names(module) -> bool:
-    """The class attribute ``preserve_adopted_names`` if set, else the flag ``flax_preserve_adopted_names``."""
-    preserve = getattr(type(module), "preserve_adopted_names", None)
-    if preserve is None:
-        preserve = getattr(_config.config, "flax_preserve_adopted_names", False)
-    return bool(preserve)
 
 
 def _init_fields(m) -> tuple:

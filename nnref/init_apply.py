@@ -1,165 +1,100 @@
-"""``init`` and ``apply``: running a function of a bound module as a pure function.
+"""``init`` and ``apply``: a method of a module, run as a pure function of the variables.
 
-``apply(fn, module)(variables, *args, rngs=...)`` copies the variable dict,
-binds a clone of ``module`` to a fresh root scope over that copy, calls
-``fn(bound_module, *args)`` and returns the output (and the mutable
-collections). ``init`` is ``apply`` on ``{}`` with a 'params' key and every
-collection but 'intermediates' mutable. The caller's dict is never written,
-so a call that raises leaves it as it was.
+A module object holds no numbers; its parameters and state live in a plain
+dict of collections (``{'params': {...}, 'batch_stats': {...}}``) that the
+caller owns. ``apply(fn, module)(variables, *args, rngs=...)`` lends them to
+one call, in six steps:
+
+1. check the arguments (the rules of :mod:`shared_spec.init_apply_args`)
+   and copy the variables' dict structure, so the call can add and replace
+   entries without touching the caller's dict;
+2. make a root :class:`~nnref.scope.Scope` over that copy, with the key
+   streams (``rngs``) and the ``mutable`` filter: which collections the
+   call may write;
+3. clone ``module`` with that scope as its parent: the clone is *bound*
+   (submodules attach to it, ``setup`` may run, ``self.param`` works),
+   while the caller's module stays an unbound description;
+4. call ``fn(bound_module, *args)``;
+5. invalidate the scope, so that a bound module kept past the call can no
+   longer read or write the variables;
+6. return the output and, if ``mutable`` allows any, copies of the mutable
+   collections as they are at the end of the call.
+
+``init`` is ``apply`` on an empty dict, with every collection but
+'intermediates' mutable and the flag ``initializing`` set, so
+``self.param`` runs the initializers; it returns the variables.
+
+The functional forms take any function of the module; here one that
+reads a sub-result. Step 6 is visible with ``mutable=``: the call hands
+back what it wrote, and the caller's dict is unchanged.
 
 >>> import nnref as nn
->>> model = nn.Dense(2)
->>> def double_then_dense(m, x):
-...   return m(2 * x)
->>> x = nn.numpy.ones((1, 3))
->>> variables = nn.init(double_then_dense, model)(nn.random.PRNGKey(0), x)
->>> y = nn.apply(double_then_dense, model)(variables, x)
->>> y.shape
-(1, 2)
+>>> class Scale(nn.Module):
+...   @nn.compact
+...   def __call__(self, x):
+...     calls = self.variable('counts', 'calls', lambda: 0)
+...     calls.value += 1
+...     return x * self.param('w', nn.initializers.ones, ())
+>>> variables = nn.init(lambda m, x: m(x), Scale())(nn.random.PRNGKey(0), 2.0)
+>>> variables['counts']
+{'calls': 1}
+>>> y, state = nn.apply(lambda m, x: m(x), Scale(), mutable=['counts'])(variables, 2.0)
+>>> float(y), state, variables['counts']
+(2.0, {'counts': {'calls': 2}}, {'calls': 1})
 """
 
 from __future__ import annotations
 
 import copy as _copy
-import inspect
 from collections.abc import Mapping
 from typing import Callable
 
 import numpy as np
 
 from nnref.config import config
+from nnref.module_context import context as _context
 from nnref.rng_streams import is_prng_key
-from nnref.scope import NON_NUMERIC_KINDS, Scope, copy_tree
-from nnref.tree_util import tree_flatten, tree_unflatten
+from nnref.scope import Scope, copy_tree
+from nnref.tree_util import tree_flatten, tree_map, tree_unflatten
 from shared_spec import errors
+from shared_spec import init_apply_args as rules  # argument checks both backends share
 from shared_spec.collection_filters import DenyList, in_filter, union_filters
 from shared_spec.frozen_dict import freeze
+from shared_spec.variable_rules import NON_NUMERIC_KINDS
 
-# The capture_intermediates filter of each apply in progress, innermost last.
-_capture_stack: list = []
-
-
-def should_capture(module, method_name: str) -> bool:
-    if not _capture_stack:
-        return False
-    capture = _capture_stack[-1]
-    return bool(capture and capture(module, method_name))
+# Named in the messages about a bad key: where this backend's users make keys.
+_KEY_API = "nn.random"
 
 
-def _capture_filter(capture_intermediates) -> Callable | None:
-    if capture_intermediates is True:
-        return lambda _module, method_name: method_name == "__call__"
-    if capture_intermediates is False or capture_intermediates is None:
-        return None
-    if callable(capture_intermediates):
-        return capture_intermediates
-    raise TypeError(
-        "capture_intermediates must be a bool or a function (module, method_name) -> bool, "
-        f"got {capture_intermediates!r}."
-    )
-
-
-def validated_variables(variables) -> dict:
-    """A private, plain-dict copy of the caller's variables, after checking their shape."""
-    if not isinstance(variables, Mapping):
-        raise errors.ApplyScopeInvalidVariablesTypeError(got_type=type(variables).__name__)
-    params = variables.get("params")
-    if isinstance(params, Mapping) and "params" in params:
-        raise errors.ApplyScopeInvalidVariablesStructureError(variables)
-    out = {}
-    for col, tree in variables.items():
-        if not isinstance(tree, Mapping):
-            raise errors.ApplyScopeInvalidVariablesTypeError(got_type=f"{type(tree).__name__} in collection '{col}'")
-        try:
-            out[col] = _copy_checked(tree, col == "params")
-        except _BadLeaf:
-            raise _bad_leaf_error(col, tree) from None
-    return out
-
-
-class _BadLeaf(Exception):
-    """Raised inside the copy; the error that names the leaf is built by a second, slower walk."""
-
-
-def _bad_leaf(leaf, is_params: bool) -> bool:
-    """Text, bytes or object arrays anywhere; ``None`` or a Python string as a parameter."""
-    if isinstance(leaf, np.ndarray):
-        return leaf.dtype.kind in NON_NUMERIC_KINDS
-    return is_params and (leaf is None or isinstance(leaf, (str, bytes)))
+def _is_dict_like(node) -> bool:
+    # FrozenDicts and other mappings that are not registered as Mapping still count as nodes.
+    return isinstance(node, Mapping) or (hasattr(node, "items") and hasattr(node, "keys"))
 
 
 def _copy_checked(tree, is_params: bool):
-    """``copy_tree`` that also checks each leaf (in the walk apply makes anyway: no extra pass)."""
+    """Step 1's copy of one collection: new dicts all the way down, the same arrays at the leaves.
+
+    The arrays can be shared because no step writes into an array: a write
+    to a variable replaces the leaf in the copied dict. Lists are copied too
+    (a model may append to a list it finds in its state). Each leaf is
+    checked on the way, so a bad one costs no extra walk when there is none.
+    """
     if isinstance(tree, np.ndarray):  # the common leaf first
         if tree.dtype.kind in NON_NUMERIC_KINDS:
-            raise _BadLeaf
+            raise rules.BadLeaf
         return tree
-    if isinstance(tree, dict) or (hasattr(tree, "items") and hasattr(tree, "keys")):
+    if isinstance(tree, dict) or _is_dict_like(tree):
         return {key: _copy_checked(value, is_params) for key, value in tree.items()}
     if is_params and (tree is None or isinstance(tree, (str, bytes))):
-        raise _BadLeaf
+        raise rules.BadLeaf
     return _copy.copy(tree) if isinstance(tree, list) else tree
 
 
-def _bad_leaf_error(col: str, tree) -> TypeError:
-    def find(node, path):
-        if isinstance(node, Mapping) or (hasattr(node, "items") and hasattr(node, "keys")):
-            for key, value in node.items():
-                found = find(value, path + (str(key),))
-                if found is not None:
-                    return found
-        elif _bad_leaf(node, col == "params"):
-            return path, node
-        return None
-
-    path, leaf = find(tree, ())
-    where = "/" + "/".join(path[:-1])
-    if isinstance(leaf, np.ndarray):
-        what = f"has dtype {leaf.dtype} (shape {leaf.shape}); variables must hold numbers (bool, int, float or complex)"
-    else:
-        what = f"is {leaf!r} ({type(leaf).__name__}); a parameter must be an array of numbers"
-    return TypeError(
-        f"Variable '{path[-1]}' in collection '{col}' at module path '{where}' {what}. "
-        "Fix: apply() the variables that init() returned (or that a checkpoint restored)."
-    )
-
-
-def validated_rngs(rngs) -> dict:
-    """``None`` -> no streams; one key -> the 'params' stream; a dict -> checked per stream."""
-    if rngs is None:
-        return {}
-    if is_prng_key(rngs):
-        return {"params": rngs}
-    if not isinstance(rngs, Mapping):
-        raise errors.InvalidRngError(
-            f"rngs must be one PRNG key or a dict mapping stream names to keys, got {describe_key(rngs)}; "
-            f"{KEY_FORMS}. Pass e.g. rngs={{'params': nn.random.PRNGKey(0), 'dropout': nn.random.PRNGKey(1)}}."
-        )
-    for stream, key in rngs.items():
-        if not is_prng_key(key):
-            raise errors.InvalidRngError(f"rngs['{stream}'] is not a PRNG key: got {describe_key(key)}; {KEY_FORMS}.")
-    return dict(rngs)
-
-
-# What a key must look like, in every message about a bad key (nnjax says the same of jax.random).
-KEY_FORMS = (
-    "a key is nn.random.key(0) (a typed key of shape ()) or nn.random.PRNGKey(0) "
-    "(a uint32 array of shape (2,)), one per stream"
-)
-
-
-def describe_key(x) -> str:
-    """What was given where a key belongs: its dtype and shape, or its type and value."""
-    dtype, shape = getattr(x, "dtype", None), getattr(x, "shape", None)
-    if dtype is not None and shape is not None:
-        return f"{type(x).__name__} of dtype {dtype} and shape {tuple(shape)}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
 def root_scope(variables, rngs, mutable, flags=None) -> Scope:
-    in_filter(mutable, "params")  # reject a malformed filter before anything runs
-    return Scope.create_root(validated_variables(variables), validated_rngs(rngs), mutable, flags)
+    """Steps 1 and 2: the checked, copied variables under a new root scope."""
+    in_filter(mutable, "params")  # a malformed filter fails here, before any model code runs
+    variables = rules.validated_variables(variables, _copy_checked, rules.bad_leaf, _is_dict_like)
+    return Scope.root(variables, rules.validated_rngs(rngs, is_prng_key, _KEY_API), mutable, flags)
 
 
 def fresh_arrays(tree):
@@ -196,30 +131,33 @@ def fresh_arrays(tree):
 
 
 def _run(fn, module, variables, rngs, mutable, capture_intermediates, flags, args, kwargs):
-    # Copies, not the caller's arrays: see fresh_arrays.
-    args, kwargs = fresh_arrays(args), fresh_arrays(kwargs)
-    capture = _capture_filter(capture_intermediates)
+    """Steps 1 to 6 of the module docstring; returns ``(output, mutated collections)``."""
+    args, kwargs = fresh_arrays(args), fresh_arrays(kwargs)  # the caller's arrays stay untouched
+    capture = rules.capture_filter(capture_intermediates)
     if capture is not None:
-        mutable = union_filters(mutable, "intermediates")  # capturing means storing the captures
+        # A captured output is stored with sow() in 'intermediates', which must be writable for that.
+        mutable = union_filters(mutable, "intermediates")
     scope = root_scope(variables, rngs, mutable, flags)
-    bound = module.clone(parent=scope, _deep_clone=True)
-    _capture_stack.append(capture)
+    bound = module.clone(parent=scope, _deep_clone=True)  # step 3: the caller's module stays unbound
+    enclosing_capture = _context.capture
+    _context.capture = capture  # an apply nested in a module's method captures by its own filter
     try:
         y = fn(bound, *args, **kwargs)
     finally:
-        _capture_stack.pop()
-        scope.invalidate()  # a module leaked out of this call can no longer touch its variables
-    mutated = {col: copy_tree(tree) for col, tree in scope.root.variables.items() if in_filter(mutable, col)}
+        _context.capture = enclosing_capture
+        scope.invalidate()  # step 5, even when fn raised
+    # Step 6: copies, so that the caller may change what it gets without reaching this call's dicts.
+    mutated = {col: copy_tree(tree) for col, tree in scope.frame.variables.items() if in_filter(mutable, col)}
     if config.nnref_return_frozendict:  # the seed's flag: hand back FrozenDicts, as older releases did
         mutated = freeze(mutated)
     return y, mutated
 
 
 def apply(fn: Callable, module, mutable=False, capture_intermediates=False) -> Callable:
-    """``fn(bound_module, *args)`` as a function of ``(variables, *args, rngs=None, **kwargs)``.
+    """A pure function ``(variables, *args, rngs=None, **kwargs) -> output`` running ``fn(bound_module, *args)``.
 
-    Returns the output, or ``(output, mutated_collections)`` when ``mutable``
-    is not False.
+    With ``mutable`` other than False (or with captures) the output comes
+    with the collections the call was allowed to change: ``(output, state)``.
     """
 
     def apply_fn(variables, *args, rngs=None, **kwargs):
@@ -229,67 +167,24 @@ def apply(fn: Callable, module, mutable=False, capture_intermediates=False) -> C
     return apply_fn
 
 
-def _init_rngs(rngs) -> dict:
-    if is_prng_key(rngs):
-        return {"params": rngs}
-    if isinstance(rngs, Mapping):
-        return rngs
-    raise errors.InvalidRngError(
-        f"init needs one PRNG key or a dict of keys per stream, got {describe_key(rngs)}; {KEY_FORMS}. "
-        "Pass e.g. nn.random.PRNGKey(0), or {'params': key, 'dropout': key2}."
-    )
-
-
 def init_with_output(fn: Callable, module, mutable=DenyList("intermediates"), capture_intermediates=False) -> Callable:
-    """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> (output, variables)``."""
+    """``apply`` on no variables, in initializing mode: ``(rngs, *args, **kwargs) -> (output, variables)``."""
 
     def init_fn(rngs, *args, **kwargs):
-        return _run(
-            fn, module, {}, _init_rngs(rngs), mutable, capture_intermediates, {"initializing": True}, args, kwargs
-        )
+        rngs = rules.init_rngs(rngs, is_prng_key, _KEY_API)
+        return _run(fn, module, {}, rngs, mutable, capture_intermediates, {"initializing": True}, args, kwargs)
 
     return init_fn
 
 
 def init(fn: Callable, module, mutable=DenyList("intermediates"), capture_intermediates=False) -> Callable:
-    """``fn(bound_module, *args)`` as ``(rngs, *args, **kwargs) -> variables``."""
+    """``init_with_output`` without the output: ``(rngs, *args, **kwargs) -> variables``."""
     with_output = init_with_output(fn, module, mutable, capture_intermediates)
 
     def init_fn(rngs, *args, **kwargs):
         return with_output(rngs, *args, **kwargs)[1]
 
     return init_fn
-
-
-def resolve_method(module, method) -> Callable:
-    """The function ``apply`` calls with the bound module first."""
-    if method is None:
-        method = "__call__"
-    if isinstance(method, str):
-        name = method
-        if not callable(getattr(type(module), name, None)) and name not in module._field_names:
-            raise errors.ApplyModuleInvalidMethodError(name)
-        if callable(getattr(type(module), name, None)):
-            return getattr(type(module), name)
-        return lambda bound, *args, **kwargs: getattr(bound, name)(*args, **kwargs)
-    if inspect.ismethod(method):
-        return method.__func__
-    if callable(method) and _takes_a_positional_argument(method):
-        return method
-    raise errors.ApplyModuleInvalidMethodError(method)
-
-
-def _takes_a_positional_argument(fn) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return True  # builtins without a signature: let the call decide
-    kinds = (
-        inspect.Parameter.POSITIONAL_ONLY,
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.VAR_POSITIONAL,
-    )
-    return any(p.kind in kinds for p in params)
 
 
 # -- lazy init ---------------------------------------------------------------------------
@@ -300,7 +195,12 @@ def _is_abstract(x) -> bool:
 
 
 def _materialize(tree, fill: str):
-    from nnref.tree_util import tree_map
+    """``tree`` with each abstract leaf replaced by a concrete array of its shape and dtype.
+
+    ``fill="zeros"`` gives zeros; ``fill="pattern"`` gives 1..7 repeating, so
+    that a variable computed from these inputs (even one that only sums or
+    multiplies them) comes out different in the two runs of :func:`lazy_init`.
+    """
 
     def leaf(x):
         if not _is_abstract(x):
@@ -315,8 +215,6 @@ def _materialize(tree, fill: str):
 
 
 def _same_tree(a, b) -> bool:
-    from nnref.tree_util import tree_flatten
-
     leaves_a, tree_a = tree_flatten(a)
     leaves_b, tree_b = tree_flatten(b)
     if tree_a != tree_b:
@@ -325,11 +223,14 @@ def _same_tree(a, b) -> bool:
 
 
 def lazy_init(fn, module, mutable, rngs, args, kwargs) -> dict:
-    """``init`` where ``ShapeDtypeStruct`` arguments stand for arrays.
+    """``init`` where ``ShapeDtypeStruct`` arguments stand for arrays, with the variables checked not to need them.
 
-    An eager reference cannot trace, so it initializes twice with two
-    different fillings of the abstract arguments; the variables must not
-    depend on them (``LazyInitError`` otherwise).
+    The production backend traces the init function and follows the data
+    flow from the abstract arguments. A reference that runs eagerly finds
+    the same answer by experiment: initialize twice, with two different
+    fillings of the abstract arguments (same keys both times). Variables
+    that come out equal did not depend on the fillings; any difference
+    raises ``LazyInitError``.
     """
     run = init(fn, module, mutable)
     first = run(rngs, *_materialize(args, "zeros"), **_materialize(kwargs, "zeros"))

@@ -1,39 +1,57 @@
-"""``Module``: dataclass modules with the seed system's lifecycle.
+"""``Module``: a layer described by dataclass fields, bound to variables only while it runs.
 
-A module instance is a frozen description (its dataclass fields) plus, once
-bound, a :class:`~nnref.scope.Scope`. Binding happens in ``init``/``apply``/
-``bind`` (which clone the root module onto a new scope) and, for submodules,
-when they are attached to a bound parent:
+A module goes through four stages; each explains a rule of the API.
 
-* inside a ``@compact`` method, at construction: an unnamed submodule is named
-  ``{ClassName}_{i}``, ``i`` counting per class per parent per call;
-* inside ``setup``, when assigned to an attribute: ``self.out = Dense(1)`` is
-  named ``out``, a list ``layers_0``, ``layers_1``, a dict ``{attr}_{key}``;
-* modules passed as fields from outside are adopted under the field's name.
+1. **Construct.** ``nn.Dense(3)`` only stores its fields (``features=3``)
+   and remembers its *parent*: by default the module whose method is running
+   at that moment (:mod:`nnref.module_context`), else ``None``. It holds no
+   parameters, so the same instance can serve many variable sets.
+2. **Bind.** ``init``/``apply``/``bind`` clone the top module onto a root
+   :class:`~nnref.scope.Scope`, the view of the variables at one path.
+   A submodule is bound when it attaches to a bound parent: it gets the
+   child scope ``parent_scope.push(name)``, so its variables live under
+   its name: ``{'params': {'Dense_0': {'kernel': ...}}}``.
+3. **Setup, lazily.** ``setup()`` runs once per bound instance, just before
+   the first wrapped method call or the first lookup of an attribute that
+   only setup defines. Modules assigned to ``self`` there are named after
+   the attribute: ``self.out`` -> ``out``, a list -> ``layers_0``,
+   ``layers_1``, a dict -> ``{attr}_{key}``.
+4. **Compact naming.** Inside the ``@compact`` method, a submodule built
+   without a name is named ``{ClassName}_{i}``, ``i`` counting per class
+   in this parent during this call. The counts restart with every call, so
+   calling the module again finds the same names, hence the same variables.
 
-``setup`` runs lazily, once per bound instance: before the first wrapped
-method call or the first access to an attribute it defines.
+Modules passed in as fields from outside any module are *adopted* (cloned
+for the call, named after the field). Class definition (fields ``parent``/
+``name``, method wrapping) is :mod:`nnref.module_class`. In one model:
 
 >>> import nnref as nn
->>> class MLP(nn.Module):
-...   features: tuple = (4, 2)
+>>> class Block(nn.Module):
+...   def setup(self):
+...     self.proj = nn.Dense(4)             # stage 3: named 'proj'
+...   def __call__(self, x):
+...     return nn.relu(self.proj(x))
+>>> class Model(nn.Module):
 ...   @nn.compact
 ...   def __call__(self, x):
-...     for f in self.features[:-1]:
-...       x = nn.relu(nn.Dense(f)(x))
-...     return nn.Dense(self.features[-1])(x)
->>> x = nn.numpy.ones((1, 3))
->>> variables = MLP().init(nn.random.PRNGKey(0), x)
->>> nn.tree_util.tree_map(lambda a: a.shape, variables)
-{'params': {'Dense_0': {'bias': (4,), 'kernel': (3, 4)}, 'Dense_1': {'bias': (2,), 'kernel': (4, 2)}}}
+...     x = Block()(x)                      # stage 4: 'Block_0'
+...     return nn.Dense(2)(x)               # 'Dense_0': counted per class
+>>> model = Model()                         # stage 1: fields only, unbound
+>>> variables = model.init(nn.random.PRNGKey(0), nn.numpy.ones((1, 3)))  # stage 2 inside
+>>> nn.tree_util.tree_map(lambda a: a.shape, variables)['params']
+{'Block_0': {'proj': {'bias': (4,), 'kernel': (3, 4)}}, 'Dense_0': {'bias': (2,), 'kernel': (4, 2)}}
+>>> model.scope is None                     # the caller's instance was never bound
+True
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import inspect
 import itertools
+import operator
 from types import MappingProxyType
 from typing import Any, Callable, Optional
 
@@ -43,299 +61,223 @@ from nnref import config as _config
 from nnref import init_apply as _apply
 from nnref import meta
 from nnref.interception import run_intercepted
+from nnref.module_class import compact, nowrap, prepare_subclass, unspecified_parent  # noqa: F401 (nn.compact)
+from nnref.module_context import context as _context
+from nnref.module_context import current_module
 from nnref.scope import Scope
 from nnref.variables import Variable
 from shared_spec import errors, module_graph
+from shared_spec import module_fields as rules  # naming rules both backends follow
 from shared_spec.attribute_names import freeze_attr, map_modules
 from shared_spec.collection_filters import DenyList
 from shared_spec.frozen_dict import FrozenDict
+from shared_spec.init_apply_args import resolve_method
 
-
-class _Unspecified:
-    def __repr__(self) -> str:
-        return "<unspecified parent>"
-
-
-_unspecified_parent = _Unspecified()
 _module_ids = itertools.count()
-_pending_attach: list | None = None  # adopted modules still to attach (see _register_submodules)
-
-# The module whose method is running now (None at top level): a new module's
-# default parent.
-_module_stack: list = [None]
 
 
-def compact(fun: Callable) -> Callable:
-    """Marks the one method of a class that may define submodules and variables inline."""
-    fun.compact = True
-    return fun
+def tuple_init() -> tuple:
+    """``sow``'s default first record: nothing recorded yet."""
+    return tuple()
 
 
-def nowrap(fun: Callable) -> Callable:
-    """Marks a method as a plain helper: no binding, setup, naming or interception around it."""
-    fun.nowrap = True
-    return fun
-
-
-def _append(xs: tuple, x) -> tuple:
-    return xs + (x,)
-
-
-def _empty_tuple() -> tuple:
-    return ()
+def tuple_reduce(record: tuple, value) -> tuple:
+    """``sow``'s default way to add a value: append it, so a module called twice records two values."""
+    return record + (value,)
 
 
 def is_module(x) -> bool:
     return isinstance(x, Module)
 
 
+@dataclasses.dataclass
 class _ModuleState:
-    """Per-instance lifecycle bookkeeping (not a dataclass field)."""
+    """Where one module instance is in its lifecycle (kept apart from the dataclass fields)."""
 
-    __slots__ = (
-        "in_compact_method",
-        "in_setup",
-        "setup_called",
-        "is_initialized",
-        "autoname_cursor",
-        "children",
-        "shares_scope",
-    )
-
-    def __init__(self):
-        self.in_compact_method = False
-        self.in_setup = False
-        self.setup_called = False
-        self.is_initialized = False
-        self.autoname_cursor: dict[str, int] = {}
-        self.children: dict[str, Any] = {}  # name -> submodule, or collection of a variable
-        self.shares_scope = False  # nn.share_scope: the scope is another module's too
+    # A setup / compact call of this module is running: it may create submodules and variables.
+    in_setup: bool = False
+    in_compact_method: bool = False
+    setup_called: bool = False  # setup runs at most once per instance
+    is_initialized: bool = False  # __post_init__ is done: from now on the fields are frozen
+    # The next i of {ClassName}_{i}, per class, in the current call.
+    autoname_cursor: dict = dataclasses.field(default_factory=dict)
+    children: dict = dataclasses.field(default_factory=dict)  # name -> submodule, or a variable's collection
+    shares_scope: bool = False  # nn.share_scope made this module's scope another module's too
 
     def end_of_call(self) -> None:
-        self.in_compact_method = False
-        self.in_setup = False
+        """The outermost setup/compact call is over: the next call names its submodules from 0 again."""
+        self.in_setup = self.in_compact_method = False
         self.autoname_cursor = {}
 
 
-# -- class creation --------------------------------------------------------------
-
-_DUNDER_WRAPPED = ("__call__",)
-
-
-_MODULE_API: frozenset = frozenset()
-
-
-def _module_api() -> frozenset:
-    """The public attributes of Module (and ``scope``), which a field may not shadow; computed once."""
-    global _MODULE_API
-    if not _MODULE_API:
-        _MODULE_API = frozenset(n for n in dir(Module) if not n.startswith("_") and n not in ("parent", "name")) | {
-            "scope"
-        }
-    return _MODULE_API
-
-
-def _add_parent_and_name_fields(cls) -> None:
-    own = cls.__dict__.get("__annotations__", {})
-    reserved = [name for name in ("parent", "name") if name in own]
-    if reserved:
-        raise errors.ReservedModuleAttributeError(dict(own))
-    shadowing = [name for name in own if name in _module_api()]
-    if shadowing:
-        raise TypeError(
-            f"Module {cls.__name__} declares field(s) {shadowing} that shadow the Module API "
-            f"(Module.{shadowing[0]} is used by the module system). Fix: rename these fields."
-        )
-    if "__annotations__" not in cls.__dict__:
-        cls.__annotations__ = {}
-    inherited = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
-    if "parent" not in inherited:
-        cls.__annotations__["parent"] = Any
-        cls.parent = dataclasses.field(default=_unspecified_parent, kw_only=True, repr=False)
-    if "name" not in inherited:
-        cls.__annotations__["name"] = Optional[str]
-        cls.name = dataclasses.field(default=None, kw_only=True)
-
-
-def _verify_single_compact(cls) -> None:
-    compact_methods = sorted(name for name in dir(cls) if getattr(getattr(cls, name, None), "compact", False))
-    if len(compact_methods) > 1:
-        raise errors.MultipleMethodsCompactError(module_cls=cls.__name__, methods=compact_methods)
-
-
-def _wrap_methods(cls) -> None:
-    for name, value in list(cls.__dict__.items()):
-        if name.startswith("__") and name not in _DUNDER_WRAPPED:
-            continue
-        if name != "setup" and name in Module.__dict__:
-            continue  # an override of the Module API itself (init, apply, param, ...)
-        if not inspect.isfunction(value) or getattr(value, "nowrap", False):
-            continue
-        if getattr(value, "method_handler_wrapped", False):
-            continue
-        setattr(cls, name, _wrap_method(value))
-
-
-def _wrap_method(fun: Callable) -> Callable:
-    @functools.wraps(fun)
-    def wrapped(self, *args, **kwargs):
-        return self._call_wrapped_method(fun, args, kwargs)
-
-    wrapped.method_handler_wrapped = True
-    return wrapped
-
-
 class Module:
-    """Base class of all modules; subclasses are dataclasses (see the module docstring)."""
+    """The base class of every layer and model: subclass it and declare fields (stages in the module docstring)."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        _add_parent_and_name_fields(cls)
-        # == and hash are Module's own (shared_spec/module_graph.py): no recursion per level or per sharing path
-        dataclasses.dataclass(cls, eq=False, repr=False)
-        _verify_single_compact(cls)
-        _wrap_methods(cls)
-        cls._field_names = frozenset(f.name for f in dataclasses.fields(cls))
-        # The fields a bound instance attaches submodules from (see __post_init__).
-        cls._attribute_fields = tuple(
-            f.name for f in dataclasses.fields(cls) if f.init and f.name not in ("parent", "name")
-        )
-        cls._compare_field_names = cls._attribute_fields + ("parent", "name")
-        cls._repr_field_names = tuple(
-            f.name for f in dataclasses.fields(cls) if f.repr and f.name not in ("parent", "name")
-        )
-        cls._compact_name_scope_methods = tuple(
-            n for n in dir(cls) if getattr(getattr(cls, n, None), "compact_name_scope", False)
-        )
+        prepare_subclass(cls, Module)  # fields parent/name, dataclass, method wrappers (nnref/module_class.py)
 
     # -- construction and attachment ---------------------------------------------
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_id", next(_module_ids))
+        """Stage 1 (construct), and stage 2 (bind) when the parent is bound.
+
+        Runs after the dataclass ``__init__`` stored the fields; writes go
+        through ``object.__setattr__`` (``Module.__setattr__`` refuses them).
+        """
+        object.__setattr__(self, "_id", next(_module_ids))  # identity for adoption and deep clones
         object.__setattr__(self, "_state", _ModuleState())
         object.__setattr__(self, "scope", None)
-        if self.parent is _unspecified_parent:
-            object.__setattr__(self, "parent", _module_stack[-1])
+        if self.parent is unspecified_parent:
+            object.__setattr__(self, "parent", current_module())
         parent = self.parent
-        if isinstance(parent, Module):
+        if isinstance(parent, Module):  # built inside a module method, or given parent=
             if parent._state.in_setup and self.name is None:
-                return  # named when assigned to an attribute of the parent (__setattr__)
-            if not parent._initialization_allowed and _pending_attach is None:  # (adopted: attached by a loop)
-                raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
-            if self.name is None:
-                prefix = type(self).__name__
-                cursor = parent._state.autoname_cursor.get(prefix, 0)
-                object.__setattr__(self, "name", f"{prefix}_{cursor}")
-                parent._state.autoname_cursor[prefix] = cursor + 1
-            if parent.scope is not None:
-                if parent.scope.name_reserved(self.name):
-                    raise errors.NameInUseError("submodule", self.name, parent._describe())
-                parent._state.children[self.name] = self
-                object.__setattr__(self, "scope", parent.scope.push(self.name))
-        elif isinstance(parent, Scope):
+                # Stage 3: setup is building it; __setattr__ names and binds it once it is assigned
+                # to an attribute. Until then it is not initialized: setup may still assign it.
+                return
+            self._attach_to(parent)
+        elif isinstance(parent, Scope):  # the top module of init/apply/bind
             object.__setattr__(self, "scope", parent)
         elif parent is not None:
-            raise TypeError(f"parent must be None, a Module or a Scope, got {type(parent).__name__}")
+            raise rules.bad_parent_error(parent)
         if self.scope is not None:
-            for attr in self._attribute_fields:
+            # A bound module binds the modules among its fields, named after the field.
+            for attr in self._init_field_names:
                 value = getattr(self, attr)
-                # Only a module or a container can hold a submodule or need freezing;
-                # skipping the rest (numbers, functions, dtypes) saves a walk per field.
+                # Only a module or a container can hold one (or need freezing): numbers,
+                # functions and dtypes are skipped without a walk.
                 if isinstance(value, (Module, dict, FrozenDict, list, tuple)):
                     self._register_submodules(attr, value)
         self._state.is_initialized = True
 
-    def _register_submodules(self, attr: str, value: Any) -> None:
-        """Attach the modules inside ``value`` as children named after ``attr``, then store it frozen.
+    def _attach_to(self, parent: "Module") -> None:
+        """Takes a name in ``parent`` (stage 4 when it has none) and, if ``parent`` is bound, binds (stage 2)."""
+        if not parent._initialization_allowed and _context.pending_attach is None:
+            # Submodules are declared in setup or the compact method only: elsewhere a call
+            # could create names the next call does not, and the variables would not match.
+            # (Adopted modules are attached by the loop in _register_submodules: allowed.)
+            raise errors.AssignSubModuleError(type(self).__name__, parent_path=parent._path_text_or_none())
+        if self.name is None:
+            object.__setattr__(self, "name", parent._next_auto_name(type(self).__name__))
+        if parent.scope is None:
+            return  # an unbound parent: its clone, bound in init/apply, re-creates this child
+        if parent.scope.name_reserved(self.name):
+            raise errors.NameInUseError("submodule", self.name, parent._describe())
+        parent._state.children[self.name] = self
+        object.__setattr__(self, "scope", parent.scope.push(self.name))  # variables under the name
 
-        An adopted module (built outside any module) is cloned once per call
-        and named after the attribute, or keeps its own name when the flag
-        ``flax_preserve_adopted_names`` (or the class attribute
-        ``preserve_adopted_names``) is true.
+    def _next_auto_name(self, class_name: str) -> str:
+        """``{class_name}_{i}``, ``i`` counting the ``class_name`` submodules this call of ``self`` made."""
+        i = self._state.autoname_cursor.get(class_name, 0)
+        self._state.autoname_cursor[class_name] = i + 1
+        return f"{class_name}_{i}"
+
+    def _register_submodules(self, attr: str, value: Any) -> None:
+        """Store ``value`` as attribute ``attr``, its modules bound as children named after ``attr``.
+
+        For fields (at construction) and assignments in setup. Names follow
+        the container: ``attr``, ``attr_0``/``attr_1`` in a list, ``attr_key``
+        in a dict; lists and dicts are stored frozen. A module built outside
+        any module is *adopted*: the call binds a clone of it (one per call,
+        so the caller's instance stays unbound), named after the attribute
+        unless ``preserve_adopted_names`` keeps its own name.
         """
-        global _pending_attach
-        adopted = self.scope.root.adopted  # outside module id -> its clone in this call
-        queue = []
+        clones = self.scope.frame.adopted  # id of an outside module -> its clone in this call
+        keep_own_names = rules.preserves_adopted_names(type(self), _config.config)
+        newly_named = []
 
         def adopt(suffix: str, sub: "Module") -> "Module":
-            own_name = None
-            if sub.parent is None:  # built outside any module: clone it, once per call
-                own_name = sub.__dict__["name"] if _preserves_adopted_names(self) else None
-                if sub._id not in adopted:
-                    adopted[sub._id] = sub.clone(name=None)
-                sub = adopted[sub._id]
-            if sub.name is None:
+            given_name = None
+            if sub.parent is None:  # built outside any module: use (and bind) its clone instead
+                if keep_own_names:
+                    given_name = sub.name
+                if sub._id not in clones:
+                    clones[sub._id] = sub.clone(name=None)
+                sub = clones[sub._id]
+            if sub.name is None:  # not attached anywhere yet: this attribute names it
                 object.__setattr__(sub, "parent", self)
-                object.__setattr__(sub, "name", own_name or f"{attr}{suffix}")
-                queue.append(sub)
+                object.__setattr__(sub, "name", given_name or f"{attr}{suffix}")
+                newly_named.append(sub)
             return sub
 
         object.__setattr__(self, attr, freeze_attr(map_modules(adopt, value, is_module)))
-        # Attaching a child attaches its own fields' modules: done by one loop at the outermost
-        # call instead of recursively, so that a chain of 500 adopted modules needs no deep stack.
-        if _pending_attach is not None:
-            _pending_attach.extend(queue)
+        # Binding a child (its __post_init__ again, now that it has a parent and a name) registers
+        # its own fields' modules, which may be adopted too. Instead of recursing, every child joins
+        # one first-in-first-out queue run by the outermost call: a chain of 500 adopted modules
+        # then needs no deep Python stack.
+        if _context.pending_attach is not None:
+            _context.pending_attach.extend(newly_named)  # an outer call's loop will bind them
             return
-        _pending_attach = queue
+        pending = _context.pending_attach = collections.deque(newly_named)
         try:
-            i = 0
-            while i < len(queue):
-                queue[i].__post_init__()
-                i += 1
+            while pending:
+                pending.popleft().__post_init__()
         finally:
-            _pending_attach = None
+            _context.pending_attach = None
 
     @property
     def _initialization_allowed(self) -> bool:
+        """Whether this module may declare submodules and variables now: during construction, setup or compact."""
         state = self._state
         return not state.is_initialized or state.in_setup or state.in_compact_method
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # A module is frozen once constructed: the only writes allowed are setup's new attributes.
         state = self.__dict__.get("_state")
-        if state is None or (not state.is_initialized and not state.in_setup):
-            object.__setattr__(self, name, value)  # dataclass __init__ / __post_init__
-            return
-        if not state.in_setup:
+        constructing = state is None or not (state.is_initialized or state.in_setup)
+        if constructing:  # the dataclass __init__ storing the fields
+            object.__setattr__(self, name, value)
+        elif not state.in_setup:
             raise errors.SetAttributeFrozenModuleError(type(self).__name__, name, value)
-        if name in self._field_names:
+        elif name in self._field_names:  # setup adds to the description; it may not rewrite it
             raise errors.SetAttributeInModuleSetupError(module_cls=type(self).__name__, attr_name=name)
-        self._register_submodules(name, value)
+        else:
+            self._register_submodules(name, value)  # stage 3: `self.proj = Dense(4)` names it 'proj'
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup failed.
+        # Python calls this only when normal lookup failed: the attribute may be one that setup
+        # defines and setup has not run yet (stage 3 is lazy).
         if name.startswith("__") or name in ("_state", "scope", "_id"):
-            raise AttributeError(name)
-        state = self.__dict__.get("_state")
-        if (
-            state is not None
-            and self.__dict__.get("scope") is not None
-            and not state.setup_called
-            and not state.in_setup
-        ):
-            self._try_setup()  # the attribute may be one that setup defines
-            if name in self.__dict__:
-                return self.__dict__[name]
+            raise AttributeError(name)  # dunders (copy, pickle probe them) and state not yet made
+        own = self.__dict__
+        state = own.get("_state")
+        setup_pending = state is not None and own.get("scope") is not None
+        if setup_pending and not (state.setup_called or state.in_setup):
+            self._try_setup()  # may define the attribute asked for
+            if name in own:
+                return own[name]
         descriptor = inspect.getattr_static(type(self), name, None)
         if descriptor is not None and hasattr(descriptor, "__get__"):
+            # A property whose getter raised AttributeError lands here too: say so, not "no attribute".
             raise errors.DescriptorAttributeError(module_cls=type(self).__name__, attr_name=name)
-        hint = ""
-        if self.__dict__.get("scope") is None and type(self).setup is not Module.setup:
-            hint = " Attributes assigned in setup() exist only on a bound module (inside init/apply or after bind)."
-        raise AttributeError(f'"{type(self).__name__}" object has no attribute "{name}".{hint}')
+        unbound_with_setup = own.get("scope") is None and type(self).setup is not Module.setup
+        raise rules.missing_attribute_error(type(self).__name__, name, unbound_with_setup)
 
     def __repr__(self) -> str:
-        """The seed's layout: ``# attributes`` (fields) and, once bound, ``# children`` (submodules).
+        """The fields under ``# attributes``; once bound and set up, the submodules under ``# children``.
+
+        The children exist only on a bound module, after setup:
 
         >>> import nnref as nn
-        >>> print(nn.Dense(3, use_bias=False, name='out').__repr__().splitlines()[:4])
-        ['Dense(', '    # attributes', '    features = 3', '    use_bias = False']
+        >>> class Block(nn.Module):
+        ...   def setup(self):
+        ...     self.proj = nn.Dense(2)
+        >>> Block()
+        Block()
+        >>> bound = Block().bind({})
+        >>> bound.proj.features  # looking up `proj` runs setup
+        2
+        >>> print(repr(bound).splitlines()[:4])
+        ['Block(', '    # children', '    proj = Dense(', '        # attributes']
         """
         return module_graph.module_repr(self, is_module, _repr_fields)
 
+    # Two modules are equal when they are of one class with equal fields, parent and name included,
+    # comparing submodule fields as modules; the hash agrees with it (shared_spec/module_graph.py).
     def __eq__(self, other: Any) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return module_graph.modules_equal(self, other, is_module, _compare_fields)
+        same_class = other.__class__ is self.__class__
+        return module_graph.modules_equal(self, other, is_module, _compare_fields) if same_class else NotImplemented
 
     def __hash__(self) -> int:
         return module_graph.module_hash(self, is_module, _hash_fields)
@@ -347,143 +289,177 @@ class Module:
             raise errors.IncorrectPostInitOverrideError(module_cls=type(self).__name__)
 
     def _try_setup(self) -> None:
+        """Stage 3: run ``setup`` now if the module is bound and it has not run (nor is running)."""
         state = self._state
-        if self.scope is None or state.in_setup or state.setup_called:
-            return
-        state.in_setup = True
+        if self.scope is None:
+            return  # unbound: setup's submodules and variables would have nowhere to live
+        if state.setup_called or state.in_setup:
+            return  # once per instance; and an attribute lookup inside setup must not restart it
+        state.in_setup = True  # setup may assign submodules and declare variables from here
         try:
             self.setup()
             if self._compact_name_scope_methods:
-                from nnref.name_scopes import attach_compact_name_scopes
+                from nnref.name_scopes import attach_compact_name_scopes  # (name_scopes imports this module)
 
                 attach_compact_name_scopes(self)
         finally:
-            state.in_setup = False
-        state.setup_called = True
+            state.in_setup = False  # even if setup raised: the module is not left half in setup
+        state.setup_called = True  # not in `finally`: a setup that raised runs again on the next access
 
     def setup(self) -> None:
-        """Define submodules and variables here; runs lazily once the module is bound."""
+        """Override to declare submodules (assigned to ``self``) and variables; runs lazily once bound."""
 
     def _call_wrapped_method(self, fun: Callable, args: tuple, kwargs: dict) -> Any:
+        """Every call of a user method of a module lands here (wrappers from nnref/module_class.py).
+
+        In order: make sure setup has run; note that this module may declare
+        submodules and variables (in setup or compact); push the module on
+        the stack, so that modules built during the call get it as parent;
+        run the method through the interceptors; store the output in
+        'intermediates' if ``capture_intermediates`` asks for it; undo.
+        """
         self._check_post_init()
         state = self._state
         method_name = fun.__name__
         is_setup = method_name == "setup"
         is_compact = getattr(fun, "compact", False)
+        # ``outermost``: no other setup/compact call of this same module is running around this
+        # one. It is False when the compact method calls itself or another method of its module,
+        # or when setup calls super().setup(). Only the outermost call may end the call's
+        # bookkeeping (below); an inner call resetting the name counters would make the outer
+        # call name its next submodule Dense_0 a second time.
+        outermost = True
+        unbound = self.scope is None  # setup and compact methods declare variables: they need a scope
         if is_setup:
-            if self.scope is None:
+            if unbound:
                 raise errors.CallSetupUnboundModuleError(module_cls=type(self).__name__)
-            recurrent = state.in_setup
-            state.in_setup = True
+            outermost = not state.in_setup
+            state.in_setup = True  # (setup called by name, e.g. super().setup(); not via _try_setup)
         else:
-            self._try_setup()
-            recurrent = False
+            self._try_setup()  # stage 3, before any other method
         if is_compact:
-            if self.scope is None:
+            if unbound:
                 raise errors.CallCompactUnboundModuleError(module_cls=type(self).__name__, method=method_name)
-            recurrent = state.in_compact_method
-            state.in_compact_method = True
-        _module_stack.append(self)
+            outermost = not state.in_compact_method
+            state.in_compact_method = True  # inline declarations allowed until the outermost call ends
+        _context.module_stack.append(self)  # modules built during the call get self as parent
         try:
-            y = run_intercepted(functools.partial(fun, self), self, method_name, args, kwargs)
-            if self.scope is not None and _apply.should_capture(self, method_name):
-                self.sow("intermediates", method_name, y)
-            return y
+            output = run_intercepted(functools.partial(fun, self), self, method_name, args, kwargs)
+            capture = _context.capture  # capture_intermediates of the innermost apply, if any
+            if capture is not None and self.scope is not None and capture(self, method_name):
+                self.sow("intermediates", method_name, output)
+            return output
         finally:
-            _module_stack.pop()
-            if is_compact and not recurrent:
-                if state.shares_scope:  # the other module keeps this call's reservations
+            _context.module_stack.pop()
+            if outermost and is_compact:
+                # Release the names this call reserved, so that the next call may create Dense_0
+                # again and, finding its variables, reuse them.
+                if state.shares_scope:  # nn.share_scope: the other module keeps this call's names
                     object.__setattr__(self, "scope", self.scope.rewound())
                 else:
                     self.scope.rewind()
-            if (is_compact or is_setup) and not recurrent:
-                state.end_of_call()
+            if outermost and (is_compact or is_setup):
+                state.end_of_call()  # the next call names its submodules from 0 again
 
     # -- identity ----------------------------------------------------------------------
 
     @property
     def path(self) -> tuple:
-        """Names from the root module to this one; ``()`` for the root."""
+        """The submodule names from the top module to this one: where its variables sit in each collection."""
         self._require_scope("path")
         return self.scope.path
 
     def _path_text_or_none(self) -> str | None:
-        return self.scope.path_text if self.scope is not None else None
+        """The path as messages print it (``/Block_0/proj``), or None while unbound."""
+        return None if self.scope is None else self.scope.path_text
 
     def _describe(self) -> str:
-        where = self._path_text_or_none()
-        return type(self).__name__ if where is None else f"{type(self).__name__} at {where}"
+        """How messages name this module: its class, and where it sits once bound."""
+        cls_name = type(self).__name__
+        return cls_name if self.scope is None else f"{cls_name} at {self.scope.path_text}"
 
     def _require_scope(self, what: str) -> None:
+        """Variables exist only for a bound module; an unbound one gets an error naming ``what`` it tried."""
         self._check_post_init()
         if self.scope is None:
             raise errors.CallCompactUnboundModuleError(module_cls=type(self).__name__, method=what)
 
     def clone(self, *, parent=None, _deep_clone=False, _reset_names=False, **updates) -> "Module":
-        """A copy with the same fields, ``updates`` applied, attached to ``parent`` (default: none)."""
-        attrs = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-        attrs.update(parent=parent, **updates)
-        if _deep_clone is not False:
-            cache = {} if _deep_clone is True else _deep_clone
+        """A new instance with the same fields, ``updates`` applied, attached to ``parent`` (default: none).
 
-            def swap(_suffix: str, sub: "Module") -> "Module":
-                return cache[sub._id]
+        A plain clone shares its submodule fields with the original. A deep
+        clone (``_deep_clone``, used by init/apply/bind) clones those too, so
+        that binding the clone never binds a module the caller still holds;
+        a submodule shared by several fields is cloned once and stays shared.
+        """
+        if _deep_clone is False:
+            fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+            fields.update(parent=parent, **updates)
+            return type(self)(**fields)
+        clones = {} if _deep_clone is True else _deep_clone  # id of an original -> its clone
 
-            def clone_one(m: "Module", extra: dict) -> "Module":
-                fields = {f.name: getattr(m, f.name) for f in dataclasses.fields(m) if f.init}
-                for key, value in fields.items():
-                    if key != "parent":
-                        fields[key] = map_modules(swap, value, is_module)
-                fields.update(extra)
-                return type(m)(**fields)
+        def rebuilt(m: "Module", overrides: dict) -> "Module":
+            """``m`` built anew from its fields, submodules replaced by their clones."""
+            fields = {}
+            for f in dataclasses.fields(m):
+                if f.init:
+                    value = getattr(m, f.name)
+                    if f.name != "parent":
+                        value = map_modules(lambda _suffix, sub: clones[sub._id], value, is_module)
+                    fields[f.name] = value
+            fields.update(overrides)
+            return type(m)(**fields)
 
-            # innermost first, each shared submodule once: no recursion per level
-            reset = {"name": None} if _reset_names else {}
-            module_graph.deep_clone_submodules(
-                self, is_module, _init_fields, cache, lambda m: clone_one(m, {"parent": None, **reset})
-            )
-            return clone_one(self, {"parent": parent, **updates})
-        return type(self)(**attrs)
+        # Submodules are cloned innermost first, so that each finds its own submodules' clones
+        # in ``clones``; module_graph walks with a work list, not recursion, so deep chains fit.
+        overrides = {"parent": None, "name": None} if _reset_names else {"parent": None}
+        module_graph.deep_clone_submodules(self, is_module, _init_fields, clones, lambda m: rebuilt(m, overrides))
+        return rebuilt(self, {"parent": parent, **updates})
 
-    def copy(self, *, parent=_unspecified_parent, name: str | None = None, **updates) -> "Module":
-        """A copy with updated fields; by default a child of the module whose method is running."""
+    def copy(self, *, parent=unspecified_parent, name: str | None = None, **updates) -> "Module":
+        """A deep clone with updated fields that, like a newly built module, attaches to the running module."""
         return self.clone(parent=parent, name=name, _deep_clone=True, **updates)
 
     # -- variables ------------------------------------------------------------------
 
     def _require_declaration_allowed(self, kind: str, name: str) -> None:
+        # Variables, like submodules, are declared in setup or the compact method only (see __post_init__).
         self._require_scope(kind)
         if not self._initialization_allowed:
             raise errors.AssignSubModuleError(f"{kind} '{name}'", parent_path=self.scope.path_text)
 
     def param(self, name: str, init_fn: Callable, *init_args, unbox: bool = True, **init_kwargs) -> Any:
-        """Declares (at init) or reads (at apply) the parameter ``name`` of collection 'params'.
+        """The parameter ``name`` of this module (collection 'params'), created on first use.
 
-        ``init_fn(key, *init_args, **init_kwargs)`` gets a key from the
-        'params' stream; it only runs when the parameter does not exist yet.
+        The same line serves both calls: under ``init`` the parameter does
+        not exist, so ``init_fn(key, *init_args, **init_kwargs)`` makes it,
+        with a key drawn from the 'params' stream; under ``apply`` it exists
+        and is read, and ``init_fn`` is not called.
         """
         self._require_declaration_allowed("param", name)
         if self.scope.name_reserved(name, "params"):
             raise errors.NameInUseError("param", name, self._describe())
         value = self.scope.param(name, init_fn, *init_args, **init_kwargs)
-        self._state.children[name] = "params"
+        self._state.children[name] = "params"  # everything declared is listed by name (repr shows the modules)
         if unbox and not isinstance(value, np.ndarray):
-            value = meta.unbox(value)  # AxisMetadata boxes hand out their value
+            value = meta.unbox(value)  # a value boxed with metadata (nn.Partitioned, ...) is used unboxed
         return value
 
     def variable(
         self, col: str, name: str, init_fn: Callable | None = None, *init_args, unbox: bool = True, **init_kwargs
     ) -> Variable:
-        """Declares a variable of collection ``col``; read and write it through ``.value``.
+        """A handle on variable ``name`` of collection ``col``: read and write ``.value``.
 
-        ``init_fn(*init_args, **init_kwargs)`` (no key is passed) runs only if
-        the variable does not exist and ``col`` is mutable.
+        Like :meth:`param`, created on first use: ``init_fn(*init_args,
+        **init_kwargs)`` (no key: state such as batch statistics starts from
+        a fixed value) runs when the variable does not exist yet. Writes
+        need ``col`` to be mutable in this call.
         """
         self._require_declaration_allowed("variable", name)
         if self.scope.name_reserved(name, col):
             raise errors.NameInUseError("variable", name, self._describe())
         variable = self.scope.variable(col, name, init_fn, *init_args, **init_kwargs)
-        self._state.children[name] = col
+        self._state.children[name] = col  # (as in param)
         variable.unbox = unbox
         return variable
 
@@ -501,7 +477,7 @@ class Module:
 
     @property
     def variables(self) -> dict:
-        """This module's variables in every collection (a copy of the structure)."""
+        """This module's variables in every collection, as a new dict (writing to it changes nothing)."""
         self._require_scope("variables")
         return self.scope.variables()
 
@@ -510,45 +486,60 @@ class Module:
         return self.scope.is_mutable_collection(col)
 
     def is_initializing(self) -> bool:
-        """True inside ``init`` / ``init_with_output`` / ``nn.init``."""
+        """True inside ``init``: lets a module skip work that only matters once parameters exist."""
         self._require_scope("is_initializing")
         return bool(self.scope.get_flag("initializing", False))
 
     def sow(
-        self, col: str, name: str, value: Any, reduce_fn: Callable = _append, init_fn: Callable = _empty_tuple
+        self, col: str, name: str, value: Any, reduce_fn: Callable = tuple_reduce, init_fn: Callable = tuple_init
     ) -> bool:
-        """Stores ``value`` in ``col`` if it is mutable (default: appended to a tuple); returns whether it did.
+        """Records ``value`` in collection ``col`` if the call may write it; returns whether it did.
+
+        The record starts as ``init_fn()`` (an empty tuple) and each call adds
+        ``reduce_fn(record, value)`` (appends): a module called twice records
+        two values. When ``col`` is not mutable the value is dropped, so a
+        model can sow unconditionally and the caller chooses with ``mutable=``.
 
         >>> import nnref as nn
-        >>> class Foo(nn.Module):
-        ...   def __call__(self, x):
-        ...     self.sow('intermediates', 'h', 2 * x)
-        ...     return x
-        >>> Foo().apply({}, 1, mutable=['intermediates'])
-        (1, {'intermediates': {'h': (2,)}})
+        >>> class Twice(nn.Module):
+        ...   def __call__(self, v):
+        ...     self.sow('intermediates', 'seen', v)
+        ...     self.sow('intermediates', 'seen', 2 * v)
+        ...     return v
+        >>> Twice().apply({}, 1, mutable=['intermediates'])
+        (1, {'intermediates': {'seen': (1, 2)}})
+        >>> Twice().apply({}, 1)  # 'intermediates' not mutable: nothing is recorded
+        1
         """
         self._require_scope("sow")
-        if not self.scope.is_mutable_collection(col):
-            return False
-        if self.scope.has_variable(col, name):
-            xs = self.scope.get_variable(col, name)
+        scope = self.scope
+        if not scope.is_mutable_collection(col):
+            return False  # the caller did not ask for this collection: the value is dropped
+        if scope.has_variable(col, name):
+            record = scope.get_variable(col, name)
         else:
-            self.scope.reserve(name, col)
-            self._state.children[name] = col
-            xs = init_fn()
-        self.scope.put_variable(col, name, reduce_fn(xs, value))
+            scope.reserve(name, col)  # the name is now taken in this call, as a param's would be
+            self._state.children[name] = col  # (as in param)
+            record = init_fn()
+        scope.put_variable(col, name, reduce_fn(record, value))
         return True
 
     def perturb(self, name: str, value: Any, collection: str = "perturbations") -> Any:
-        """Adds a zero variable to ``value`` so that its gradient can be read (a no-op without it)."""
+        """``value`` plus a zero variable, so that the gradient with respect to ``value`` can be read.
+
+        Differentiating the loss with respect to the variables then gives, in
+        ``grads['perturbations'][name]``, the gradient at this intermediate
+        value. Where the collection was not passed in, ``value`` is returned
+        unchanged.
+        """
         from nnref.tree_util import tree_map
 
         self._require_scope("perturb")
         if self.scope.is_mutable_collection(collection) and not self.scope.has_variable(collection, name):
             self.scope.reserve(name, collection)
-            self._state.children[name] = collection
+            self._state.children[name] = collection  # (as in param)
             self.scope.put_variable(collection, name, tree_map(np.zeros_like, value))
-        if collection in self.scope.root.variables:
+        if collection in self.scope.frame.variables:
             if not self.scope.has_variable(collection, name):
                 raise errors.ScopeVariableNotFoundError(name, collection, self.scope.path_text)
             value = tree_map(np.add, value, self.scope.get_variable(collection, name))
@@ -557,7 +548,12 @@ class Module:
     # -- randomness -----------------------------------------------------------------
 
     def make_rng(self, name: str = "params"):
-        """A fresh key from stream ``name`` (falling back to 'params' when ``name`` was not given)."""
+        """A new key from stream ``name``: each call at a module path gets a different one, the same each run.
+
+        The key is derived from the stream's root key, this module's path and
+        a per-path call counter (:mod:`nnref.rng_streams`), so it does not
+        depend on what other modules drew before.
+        """
         self._require_scope("make_rng")
         return self.scope.make_rng(name)
 
@@ -567,22 +563,26 @@ class Module:
 
     # -- entry points -----------------------------------------------------------------
 
+    def _entry_function(self, method) -> Callable:
+        """What every entry point does first: check ``self`` is a constructed module, find the function."""
+        _check_instance(self)
+        return resolve_method(self, method)  # the shared rule: None, a name, a method or a function
+
     def init_with_output(
         self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
     ):
-        """Runs ``method`` with all collections (but 'intermediates') mutable: ``(output, variables)``."""
-        _check_instance(self)
-        fn = _apply.resolve_method(self, method)
-        return _apply.init_with_output(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
-            rngs, *args, **kwargs
-        )
+        """``init`` that also returns the output: ``(output, variables)``."""
+        init_fn = _apply.init_with_output(self._entry_function(method), self, mutable, capture_intermediates)
+        return init_fn(rngs, *args, **kwargs)
 
     def init(
         self, rngs, *args, method=None, mutable=DenyList("intermediates"), capture_intermediates=False, **kwargs
     ) -> dict:
-        """The variables that running ``method`` (default ``__call__``) creates.
+        """The variables that running ``method`` (default ``__call__``) on ``args`` creates.
 
-        ``rngs`` is one key (the 'params' stream) or a dict of keys per stream.
+        Every collection but 'intermediates' may be written, so each
+        ``param``/``variable`` runs its initializer. ``rngs`` is one key (the
+        'params' stream) or a dict with a key per stream (e.g. 'dropout').
         """
         _check_instance(self)
         _, variables = self.init_with_output(
@@ -591,40 +591,35 @@ class Module:
         return variables
 
     def lazy_init(self, rngs, *args, method=None, mutable=DenyList("intermediates"), **kwargs) -> dict:
-        """``init`` from shapes: ``ShapeDtypeStruct`` arguments stand for arrays.
-
-        The variables must not depend on the values of those arguments
-        (``LazyInitError`` otherwise).
-        """
-        _check_instance(self)
-        fn = _apply.resolve_method(self, method)
-        return _apply.lazy_init(fn, self, mutable, rngs, args, kwargs)
+        """``init`` from shapes: ``ShapeDtypeStruct`` arguments stand for arrays (see ``init_apply.lazy_init``)."""
+        return _apply.lazy_init(self._entry_function(method), self, mutable, rngs, args, kwargs)
 
     def apply(self, variables, *args, rngs=None, method=None, mutable=False, capture_intermediates=False, **kwargs):
-        """Runs ``method`` (default ``__call__``) with ``variables``.
+        """Runs ``method`` (default ``__call__``) on ``args`` with ``variables``: the steps of nnref/init_apply.py.
 
-        Returns the output, or ``(output, mutated_collections)`` when
-        ``mutable`` is not False. ``method`` may be a function, a method name
-        or any callable taking the module first.
+        The output comes alone, or as ``(output, state)`` when ``mutable``
+        names collections the call may change (e.g. ``['batch_stats']``).
+        ``method`` may be a method name, a method, or any function taking
+        the module first.
         """
-        _check_instance(self)
-        fn = _apply.resolve_method(self, method)
-        return _apply.apply(fn, self, mutable=mutable, capture_intermediates=capture_intermediates)(
-            variables, *args, rngs=rngs, **kwargs
-        )
+        apply_fn = _apply.apply(self._entry_function(method), self, mutable, capture_intermediates)
+        return apply_fn(variables, *args, rngs=rngs, **kwargs)
 
     def bind(self, variables, *args, rngs=None, mutable=False) -> "Module":
-        """An interactive copy of this module bound to ``variables`` (and ``rngs``)."""
+        """A clone bound to ``variables`` outside any call, to explore interactively (``bound.Dense_0.variables``).
+
+        Unlike apply's binding, this one does not end: the scope stays valid.
+        """
         _check_instance(self)
         scope = _apply.root_scope(variables, rngs, mutable)
         return self.clone(parent=scope, _deep_clone=True)
 
     def unbind(self) -> tuple:
-        """``(unbound copy, its variables)`` of a bound module."""
+        """The opposite of :meth:`bind`: ``(an unbound clone, this module's variables)``."""
         self._check_post_init()
         if self.scope is None:
             raise errors.CallUnbindOnUnboundModuleError(module_cls=type(self).__name__)
-        self._try_setup()
+        self._try_setup()  # so that self.variables below includes what setup declares
         module = self.clone(_deep_clone=True, _reset_names=True, name=None)
         return module, self.variables
 
@@ -642,56 +637,41 @@ class Module:
         compute_vjp_flops: bool = False,
         **kwargs,
     ) -> str:
-        """A table summarizing this module: one row per method call of ``init``, its shapes and variables.
+        """The module as a table: one row per module method called by ``init`` on ``args``.
 
-        Takes ``init``'s arguments (``rngs``, the forward ``args``/``kwargs``,
-        ``method=``) and runs it eagerly; see :func:`nnref.summary.tabulate`
-        for the other options (nnref cannot count FLOPs).
+        Each row names the module path, its class and method, the shapes of
+        the inputs and outputs, and the variables the module owns; the
+        bottom line sums the parameters. ``init`` runs for real (nnref has
+        no abstract evaluation), and nnref counts no FLOPs. The options are
+        those of :func:`nnref.summary.tabulate`.
 
         >>> import nnref as nn
         >>> text = nn.Dense(2).tabulate(nn.random.PRNGKey(0), nn.numpy.ones((1, 3)))
         >>> 'Total Parameters: 8 (32 B)' in text
         True
         """
-        from nnref.summary import tabulate
+        from nnref.summary import tabulate  # (summary imports this module)
 
-        tabulate_fn = tabulate(
-            self,
-            rngs,
-            depth=depth,
-            show_repeated=show_repeated,
-            mutable=mutable,
-            console_kwargs=console_kwargs,
-            table_kwargs=table_kwargs,
-            column_kwargs=column_kwargs,
-            compute_flops=compute_flops,
-            compute_vjp_flops=compute_vjp_flops,
-        )
-        return tabulate_fn(*args, **kwargs)
+        options = {  # passed on unchanged
+            "depth": depth,
+            "show_repeated": show_repeated,
+            "mutable": mutable,
+            "console_kwargs": console_kwargs,
+            "table_kwargs": table_kwargs,
+            "column_kwargs": column_kwargs,
+            "compute_flops": compute_flops,
+            "compute_vjp_flops": compute_vjp_flops,
+        }
+        return tabulate(self, rngs, **options)(*args, **kwargs)
 
 
-def _preserves_adopted_names(module) -> bool:
-    """The class attribute ``preserve_adopted_names`` if set, else the flag ``flax_preserve_adopted_names``."""
-    preserve = getattr(type(module), "preserve_adopted_names", None)
-    if preserve is None:
-        preserve = getattr(_config.config, "flax_preserve_adopted_names", False)
-    return bool(preserve)
-
-
-def _init_fields(m) -> tuple:
-    return m._attribute_fields
-
-
-def _compare_fields(m) -> tuple:
-    return m._compare_field_names
-
-
-def _hash_fields(m) -> tuple:
-    return m._attribute_fields
+# Which fields module_graph reads for clone, ==, hash and repr (lists made in nnref/module_class.py).
+_init_fields = _hash_fields = operator.attrgetter("_init_field_names")
+_compare_fields = operator.attrgetter("_compare_field_names")
 
 
 def _repr_fields(m):
-    return getattr(type(m), "_repr_field_names", None)
+    return getattr(type(m), "_repr_field_names", None)  # None: a class that skipped prepare_subclass
 
 
 def _check_instance(module) -> None:
@@ -714,6 +694,3 @@ from shared_spec.type_aliases import (  # noqa: E402,F401
     RNGSequences,
     VariableDict,
 )
-
-tuple_init = _empty_tuple  # the seed's names of sow's default init_fn / reduce_fn
-tuple_reduce = _append
