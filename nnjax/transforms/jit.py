@@ -30,9 +30,10 @@ from typing import Callable, Iterable
 import jax
 
 from nnjax import interception
-from nnjax.lift import Lift, rng_counts, set_rng_counts
-from nnjax.scope import RngStream
-from nnjax.transforms.lifting import _argnums, check_argnums_in_range, lift_transform
+from nnjax.lift import Lift
+from nnjax.rng_streams import RngStream
+from nnjax.transforms.module_forms import lift_transform
+from shared_spec.transform_args import _argnums, check_argnums_in_range
 
 
 class _Context(threading.local):
@@ -50,6 +51,22 @@ def _hashable_filter(f):
     return f
 
 
+def _lifted_filters(variables, rngs):
+    """The ``variables=``/``rngs=`` filters as a cache-key part (a fresh token if one is unhashable).
+
+    They decide which collections and streams cross into the trace and
+    which writes come back out, and one ``jax.jit`` serves every ``nn.jit``
+    with the same compile options, so two lifts that differ only in them
+    must not share a trace.
+    """
+    filters = (_hashable_filter(variables), _hashable_filter(rngs))
+    try:
+        hash(filters)
+    except TypeError:
+        return object()
+    return filters
+
+
 def _fingerprint(lift: Lift, fn) -> tuple:
     """What the trace depends on besides the arrays: who is called, where, with which mutability.
 
@@ -59,7 +76,7 @@ def _fingerprint(lift: Lift, fn) -> tuple:
     So are the active method interceptors: they run at trace time, and a
     cache hit would hide the calls inside from them (``tabulate`` rows).
     """
-    interceptors = tuple(interception._stack) if interception.active else ()
+    interceptors = interception.active_interceptors()
     return (
         getattr(fn, "cache_key", fn),
         tuple(
@@ -68,7 +85,7 @@ def _fingerprint(lift: Lift, fn) -> tuple:
                 _hashable_filter(s.frame.mutable),
                 tuple(sorted(s.frame.flags.items())),
                 tuple(sorted(s.rngs)),
-                tuple(sorted(rng_counts(s).items())),
+                tuple(sorted(s.rng_counters.snapshot().items())),
             )
             for s in lift.outer
         ),
@@ -97,6 +114,7 @@ def jit_core(
     donate_argnums = (donate_argnums,) if isinstance(donate_argnums, int) else tuple(donate_argnums)
     static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     compiled = _compiled(static_argnums, static_argnames, donate_argnums, device, backend)
+    filters = _lifted_filters(variables, rngs)
 
     def lifted(scopes, *args, **kwargs):
         if static_argnums or donate_argnums:
@@ -109,8 +127,8 @@ def jit_core(
         finally:
             for scope, streams in zip(scopes, saved):
                 scope.rngs = streams
-        key = (_fingerprint(lift, fn), _StaticArgs(args, static_argnums))
-        before = [rng_counts(s) for s in lift.roots]
+        key = (_fingerprint(lift, fn), filters, _StaticArgs(args, static_argnums))
+        before = [s.rng_counters.snapshot() for s in lift.roots]
         _context.stack.append((lift, fn))
         try:
             y, out_groups = compiled(key, lift.variable_groups, lift.rng_groups, *args, **kwargs)
@@ -175,14 +193,14 @@ def _jitted(key, variable_groups, rng_groups, *args, **kwargs):
 
 def _replay_counts(key, roots, before) -> None:
     """Counters move as if every call traced: the first call records the increments, later ones replay them."""
-    after = [rng_counts(s) for s in roots]
+    after = [s.rng_counters.snapshot() for s in roots]
     if key not in _count_deltas:
         _count_deltas[key] = [
             {k: v - b.get(k, 0) for k, v in a.items() if v != b.get(k, 0)} for a, b in zip(after, before)
         ]
         return
     for scope, b, delta in zip(roots, before, _count_deltas[key]):
-        set_rng_counts(scope, {k: b.get(k, 0) + d for k, d in delta.items()})
+        scope.rng_counters.restore({**b, **{k: b.get(k, 0) + d for k, d in delta.items()}})
 
 
 def jit(

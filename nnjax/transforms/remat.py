@@ -2,9 +2,8 @@
 
 ``jax.checkpoint`` around the lifted call: the forward values inside are
 not kept for the gradient but recomputed from the inputs, trading compute
-for memory. ``nn.remat_scan`` nests ``nn.scan`` loops with ``nn.remat``
-around each level, for deep stacks of identical layers with constant
-compile time and memory that grows like ``n ** (1 / len(lengths))``.
+for memory. (``nn.remat_scan``, in :mod:`nnjax.transforms.remat_scan`,
+nests ``nn.scan`` loops with ``nn.remat`` around each level.)
 
 >>> import jax, jax.numpy as jnp
 >>> import nnjax as nn
@@ -22,24 +21,21 @@ compile time and memory that grows like ``n ** (1 / len(lengths))``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import jax
 
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import _argnums, check_argnums_in_range, lift_transform
-from nnjax.transforms.scan import scan_core
+from nnjax.transforms.module_forms import lift_transform
+from shared_spec import remat_args
+from shared_spec.transform_args import _argnums, check_argnums_in_range
 
 
 def remat_core(
     fn: Callable, variables=True, rngs=True, concrete=False, prevent_cse=True, static_argnums=(), policy=None
 ):
     """Scope-level remat: ``lifted(scopes, *args)`` runs ``fn(inner_scopes, *args)`` under ``jax.checkpoint``."""
-    if concrete:
-        raise NotImplementedError(
-            "nn.remat(concrete=True) is gone from JAX's checkpoint; mark the arguments that drive Python "
-            "control flow with static_argnums instead."
-        )
+    remat_args.check_concrete(concrete)
     static_argnums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
 
     def lifted(scopes, *args, **kwargs):
@@ -107,75 +103,3 @@ def checkpoint(
 
 
 remat = checkpoint
-
-
-def remat_scan_core(
-    body_fn: Callable,
-    lengths: Sequence[int] = (),
-    policy=None,
-    variable_broadcast=False,
-    variable_carry=False,
-    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
-    split_rngs={True: True},  # noqa: B006
-):
-    """Scope-level remat_scan: ``lifted(scopes, carry)`` applies ``body_fn`` ``prod(lengths)`` times."""
-    if not lengths:
-        raise ValueError("nn.remat_scan needs at least one loop length, e.g. lengths=(10,).")
-    scan_options = dict(
-        variable_broadcast=variable_broadcast,
-        variable_carry=variable_carry,
-        variable_axes=variable_axes,
-        split_rngs=split_rngs,
-    )
-
-    if len(lengths) == 1:
-
-        def step(scopes, carry):
-            return body_fn(scopes, carry), ()
-    else:
-        inner_loop = remat_scan_core(body_fn, lengths[1:], policy, **scan_options)
-
-        def plain_step(scopes, carry):
-            return inner_loop(scopes, carry), ()
-
-        step = remat_core(plain_step, policy=policy, prevent_cse=False)
-    loop = scan_core(step, length=lengths[0], **scan_options)
-
-    def lifted(scopes, carry):
-        return loop(scopes, carry)[0]
-
-    return lifted
-
-
-def remat_scan(
-    target,
-    lengths: Sequence[int] = (),
-    policy=None,
-    variable_broadcast=False,
-    variable_carry=False,
-    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
-    split_rngs={True: True},  # noqa: B006
-):
-    """Applies a module ``prod(lengths)`` times as nested, rematerialized scans (``(x) -> x`` modules).
-
-    Every collection is stacked along new leading axes, one per level
-    (``variable_axes={True: 0}``), with fresh keys per step.
-
-    >>> import jax, jax.numpy as jnp
-    >>> import nnjax as nn
-    >>> DenseStack = nn.remat_scan(nn.Dense, lengths=(2, 3))
-    >>> variables = DenseStack(4).init(jax.random.PRNGKey(0), jnp.ones((1, 4)))
-    >>> variables['params']['kernel'].shape  # 2 x 3 = 6 layers
-    (2, 3, 4, 4)
-    """
-    return lift_transform(
-        "remat_scan",
-        remat_scan_core,
-        target,
-        lengths=tuple(lengths),
-        policy=policy,
-        variable_broadcast=variable_broadcast,
-        variable_carry=variable_carry,
-        variable_axes=variable_axes,
-        split_rngs=split_rngs,
-    )

@@ -36,13 +36,14 @@ from typing import Callable, Mapping
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jax._src.interpreters import partial_eval as pe
+from jax.extend import core as jax_core
 
 from nnjax import meta
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform, validate_options
-from shared_spec import errors
+from nnjax.transforms.module_forms import lift_transform
+from shared_spec import errors, scan_args
 from shared_spec.in_out_axes import split_in_out
+from shared_spec.transform_args import validate_options
 
 
 class _Broadcast:
@@ -110,6 +111,63 @@ def _scan_length(axes, args, path) -> set:
     return lengths
 
 
+# Primitives whose outputs depend on their inputs exactly as the outputs of their inner jaxpr do
+# (JAX's partial evaluation, which the seed system uses here, looks inside them too).
+_CALL_PRIMITIVES = frozenset({"jit", "pjit", "closed_call", "core_call", "remat2", "checkpoint", "custom_jvp_call"})
+
+
+def _dependent_outputs(jaxpr, dependent: list) -> list:
+    """For each output of ``jaxpr``: does it depend on an input marked True in ``dependent``?
+
+    A forward walk over the data flow: an equation's outputs depend on the
+    marked inputs if one of its operands does; inside jit, remat, cond,
+    while and scan it follows the inner jaxprs (loops to a fixed point over
+    the carry), so a value computed there from constants stays independent.
+    Any other primitive with a dependent operand makes all its outputs
+    dependent.
+    """
+    marked = {v for v, d in zip(jaxpr.invars, dependent) if d}
+    for eqn in jaxpr.eqns:
+        operands = [isinstance(v, jax_core.Var) and v in marked for v in eqn.invars]
+        if any(operands):
+            marked.update(v for v, d in zip(eqn.outvars, _equation_outputs(eqn, operands)) if d)
+    return [isinstance(v, jax_core.Var) and v in marked for v in jaxpr.outvars]
+
+
+def _equation_outputs(eqn, operands: list) -> list:
+    """Which outputs of one equation depend on its operands marked True."""
+    name, params = eqn.primitive.name, eqn.params
+    if name in _CALL_PRIMITIVES:
+        inner = params.get("jaxpr", params.get("call_jaxpr"))
+        return _dependent_outputs(getattr(inner, "jaxpr", inner), operands)
+    if name == "cond" and not operands[0]:  # a dependent branch index makes every output dependent
+        per_branch = [_dependent_outputs(b.jaxpr, operands[1:]) for b in params["branches"]]
+        return [any(outs) for outs in zip(*per_branch)]
+    if name == "while":
+        n_cond, n_body = params["cond_nconsts"], params["body_nconsts"]
+        cond_consts, body_consts = operands[:n_cond], operands[n_cond : n_cond + n_body]
+        carry = _fixed_point(params["body_jaxpr"].jaxpr, body_consts, operands[n_cond + n_body :], [])
+        if _dependent_outputs(params["cond_jaxpr"].jaxpr, cond_consts + carry)[0]:
+            return [True] * len(eqn.outvars)
+        return carry
+    if name == "scan":
+        n_consts, n_carry = params["num_consts"], params["num_carry"]
+        consts, xs = operands[:n_consts], operands[n_consts + n_carry :]
+        carry = _fixed_point(params["jaxpr"].jaxpr, consts, operands[n_consts : n_consts + n_carry], xs)
+        return carry + _dependent_outputs(params["jaxpr"].jaxpr, consts + carry + xs)[n_carry:]
+    return [True] * len(eqn.outvars)
+
+
+def _fixed_point(body, consts: list, carry: list, xs: list) -> list:
+    """The carry entries of a loop that depend on the marked operands after any number of iterations."""
+    while True:
+        out = _dependent_outputs(body, consts + carry + xs)[: len(carry)]
+        grown = [a or b for a, b in zip(carry, out)]
+        if grown == carry:
+            return carry
+        carry = grown
+
+
 def _evaluate_independent(closed, out_tree):
     """Values of a traced function's outputs that depend on none of its inputs.
 
@@ -117,16 +175,9 @@ def _evaluate_independent(closed, out_tree):
     from the loop's values cannot be hoisted out of the loop).
     """
     jaxpr = closed.jaxpr
-    # JAX's partial evaluation (as the seed system does) follows data flow into
-    # remat, jit, cond, ... bodies; every input (carry, scanned slices) is unknown.
-    _, _, out_unknowns, _ = pe.partial_eval_jaxpr_nounits(closed, [True] * len(jaxpr.invars), instantiate=False)
-    if any(out_unknowns):
-        raise ValueError(
-            "broadcasted variable has a data dependency on the scan body. "
-            "nn.scan: a broadcast variable (variable_broadcast) or broadcast output has a data dependency on "
-            "the loop (the carry or the scanned inputs). Broadcast variables are created once for all steps; "
-            "make them independent of the loop's values, or scan them with variable_axes instead."
-        )
+    # every input (carry, scanned slices, split keys) varies from step to step
+    if any(_dependent_outputs(jaxpr, [True] * len(jaxpr.invars))):
+        raise ValueError(scan_args.DATA_DEPENDENCY)
     needed = {v for v in jaxpr.outvars if not hasattr(v, "val")}
     kept = []
     for eqn in reversed(jaxpr.eqns):
@@ -174,16 +225,8 @@ def scan_core(
                 "single int/nn.broadcast for all)."
             )
         if not check_constancy_invariants and _has_broadcast(out_axes):
-            raise ValueError(no_broadcast_outputs_message(out_axes, path))
-        lengths = _scan_length(arg_axes, args, path)
-        if length is not None:
-            n = length
-        elif len(lengths) == 1:
-            (n,) = lengths
-        elif lengths:
-            raise ValueError(f"nn.scan: inconsistent lengths {sorted(lengths)} of the scanned axes of the inputs.")
-        else:
-            raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
+            raise ValueError(scan_args.unchecked_broadcast_outputs(out_axes, path))
+        n = scan_args.step_count(length, _scan_length(arg_axes, args, path))
         if n == 0:
             raise ValueError(
                 f"nn.scan at module {errors.format_path(path)}: the scanned axis has size 0 (length 0), so "
@@ -198,11 +241,7 @@ def scan_core(
                 for group, axis in zip(lift.variable_groups[2:], variable_scan_axes)
             )
         except ValueError as error:
-            raise ValueError(
-                f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {errors.format_path(path)}: "
-                f"an axis does not fit the variables it describes ({error}); expected an axis in "
-                "[-ndim, ndim) of each variable of the collection."
-            ) from None
+            raise ValueError(scan_args.variable_axes_misfit(variable_axes, path, error)) from None
         rng_steps = tuple(
             tuple({s: jax.random.split(k, n) for s, k in streams.items()} for streams in group) if split else None
             for group, split in zip(lift.rng_groups, rng_splits)
@@ -259,24 +298,11 @@ def scan_core(
                 for group, axis in zip(scan_out, variable_out_axes)
             )
         except ValueError as error:
-            raise ValueError(
-                f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
-                f"{errors.format_path(path)}: an output or variable axis does not fit the value it "
-                f"describes ({error}); expected axes in [-ndim-1, ndim] of each stacked output "
-                "(one per output, or a single int/nn.broadcast for all)."
-            ) from None
+            raise ValueError(scan_args.output_axes_misfit(out_axes, variable_axes, path, error)) from None
         lift.publish((broadcast_consts, carry_vars) + scan_out)
         return c, ys
 
     return lifted
-
-
-def no_broadcast_outputs_message(out_axes, path) -> str:
-    return (
-        f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
-        f"outputs. out_axes was given as {out_axes!r} (module {errors.format_path(path)}); mark no output "
-        "nn.broadcast, or pass check_constancy_invariants=True."
-    )
 
 
 def _merge_broadcast(out_axes, ys, y_consts):

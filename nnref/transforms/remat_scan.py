@@ -1,5 +1,20 @@
 """``nn.remat_scan`` in nnref: nested scans, one per entry of ``lengths``.
 
+``remat_scan(Layer, lengths=(a, b))`` applies a ``(x) -> x`` layer
+``a * b`` times. It is built by recursion on ``lengths``:
+
+* one length ``(a,)``: a scan of ``a`` steps whose body calls the layer
+  (the body returns no per-step output, only the carry ``x``);
+* several ``(a, *rest)``: a scan of ``a`` steps whose body is ``nn.remat``
+  of the ``remat_scan`` over ``rest``.
+
+Every level scans the collections along a new leading axis
+(``variable_axes={True: 0}`` by default), so a parameter of the layer gets
+shape ``(a, b, *shape)``, and splits the random streams per step.
+``remat`` saves memory only in a compiled backward pass; here it is the
+plain lifted call of :mod:`nnref.transforms.remat`, kept so that the
+nesting of scopes is the production backend's.
+
 >>> import nnref as nn
 >>> import numpy as np
 >>> DenseStack = nn.remat_scan(nn.Dense, lengths=(2, 3))
@@ -12,41 +27,31 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from nnref.transforms.jit import remat_core
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms.module_forms import lift_transform
+from nnref.transforms.remat import remat_core
 from nnref.transforms.scan import scan_core
+from shared_spec import remat_args
 
 
-def remat_scan_core(
-    body_fn: Callable,
-    lengths: Sequence[int] = (),
-    policy=None,
-    variable_broadcast=False,
-    variable_carry=False,
-    variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
-    split_rngs={True: True},  # noqa: B006
-):
-    if not lengths:
-        raise ValueError("nn.remat_scan needs at least one loop length, e.g. lengths=(10,).")
-    options = dict(
-        variable_broadcast=variable_broadcast,
-        variable_carry=variable_carry,
-        variable_axes=variable_axes,
-        split_rngs=split_rngs,
-    )
-    if len(lengths) == 1:
+def remat_scan_core(body_fn: Callable, lengths: Sequence[int], policy=None, **level):
+    """``lifted(scopes, x)``: ``body_fn`` applied ``prod(lengths)`` times (the recursion of the module docstring).
 
-        def step(scopes, carry):
-            return body_fn(scopes, carry), ()
+    ``level`` holds the scan options (``variable_axes``, ``variable_broadcast``,
+    ``variable_carry``, ``split_rngs``): every level shares, threads and
+    slices the collections, and splits the streams, the same way.
+    """
+    remat_args.check_lengths(lengths)
+    outer, rest = lengths[0], lengths[1:]
+    if rest:
+        deeper = remat_scan_core(body_fn, rest, policy, **level)
+        body = remat_core(lambda scopes, x: (deeper(scopes, x), ()), policy=policy, prevent_cse=False)
     else:
-        inner_loop = remat_scan_core(body_fn, lengths[1:], policy, **options)
-        step = remat_core(lambda scopes, carry: (inner_loop(scopes, carry), ()), policy=policy, prevent_cse=False)
-    loop = scan_core(step, length=lengths[0], **options)
 
-    def lifted(scopes, carry):
-        return loop(scopes, carry)[0]
+        def body(scopes, x):
+            return body_fn(scopes, x), ()  # (carry, no per-step output)
 
-    return lifted
+    loop = scan_core(body, length=outer, **level)
+    return lambda scopes, x: loop(scopes, x)[0]  # keep the carry, drop the empty outputs
 
 
 def remat_scan(
@@ -58,15 +63,7 @@ def remat_scan(
     variable_axes={True: 0},  # noqa: B006 (the seed's default; never mutated)
     split_rngs={True: True},  # noqa: B006
 ):
-    """Applies a ``(x) -> x`` module ``prod(lengths)`` times as nested scans (see the production backend)."""
-    return lift_transform(
-        "remat_scan",
-        remat_scan_core,
-        target,
-        lengths=tuple(lengths),
-        policy=policy,
-        variable_broadcast=variable_broadcast,
-        variable_carry=variable_carry,
-        variable_axes=variable_axes,
-        split_rngs=split_rngs,
-    )
+    """Stack ``target`` (a ``(x) -> x`` Module class) ``prod(lengths)`` times; see the module docstring."""
+    level = dict(variable_axes=variable_axes, variable_broadcast=variable_broadcast, variable_carry=variable_carry)
+    level["split_rngs"] = split_rngs
+    return lift_transform("remat_scan", remat_scan_core, target, lengths=tuple(lengths), policy=policy, **level)

@@ -1,17 +1,8 @@
 """``nn.scan`` in nnref: a Python loop over the scanned axis.
 
-The steps follow the production backend's ``lax.scan`` exactly:
-
-1. a first pass runs the body on step 0 to create the *broadcast* variables
-   (``variable_broadcast``), which then stay fixed for the whole loop
-   (writes to them inside the loop are dropped);
-2. every step then starts from the same ``make_rng`` counters (JAX traces
-   the body once), with its own keys for split streams (row ``i`` of
-   ``split(key, length)``), its slice of the scanned variables and inputs,
-   and the carry and carry variables of the previous step (a collection
-   scanned ``In(axis)`` is read-only in the steps; one scanned ``Out(axis)``
-   starts absent in every step);
-3. scanned outputs and variables are stacked along their axes.
+The production backend compiles the body once with ``lax.scan``; nnref runs
+it once per step, arranged so that every step sees what a step of the
+compiled loop sees (the list is in :func:`scan`'s docstring).
 
 nnref cannot see data flow. With ``check_constancy_invariants=True`` it
 detects a broadcast variable (or broadcast output) computed from the loop's
@@ -22,19 +13,24 @@ which the production backend, following the data flow, would report.
 
 >>> import nnref as nn
 >>> import numpy as np
->>> LSTM = nn.scan(nn.LSTMCell, variable_broadcast='params', split_rngs={'params': False},
-...                in_axes=1, out_axes=1)
->>> xs = np.ones((2, 5, 3), np.float32)
->>> carry = nn.LSTMCell(4).initialize_carry(nn.random.PRNGKey(0), xs[:, 0].shape)
->>> variables = LSTM(4).init(nn.random.PRNGKey(1), carry, xs)
->>> (c, h), ys = LSTM(4).apply(variables, carry, xs)
->>> ys.shape
-(2, 5, 4)
+>>> class Accumulate(nn.Module):
+...   @nn.compact
+...   def __call__(self, total, x):
+...     total = total + nn.Dense(2)(x)
+...     return total, total
+>>> Loop = nn.scan(Accumulate, variable_broadcast='params', split_rngs={'params': False})
+>>> xs = np.ones((5, 3), np.float32)
+>>> variables = Loop().init(nn.random.PRNGKey(0), np.zeros(2, np.float32), xs)
+>>> variables['params']['Dense_0']['kernel'].shape  # one Dense, shared by the 5 steps
+(3, 2)
+>>> total, running = Loop().apply(variables, np.zeros(2, np.float32), xs)
+>>> running.shape, bool(np.allclose(running[-1], total))
+((5, 2), True)
 """
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -53,21 +49,32 @@ from nnref.transforms._axes import (
     take,
     take_keys,
 )
-from nnref.transforms.lifting import lift_transform, validate_options
+from nnref.transforms.module_forms import lift_transform
 from nnref.tree_util import tree_flatten, tree_map
-from shared_spec.errors import format_path as path_text
+from shared_spec import scan_args
 from shared_spec.in_out_axes import split_in_out
+from shared_spec.transform_args import validate_options
 
 
 class _Broadcast:
-    """The ``in_axes``/``out_axes`` marker for a value that is not scanned."""
+    """Marker type: a scan argument or output that every step shares whole (not sliced, not stacked)."""
 
     def __repr__(self) -> str:
         return "nn.broadcast"
 
 
-#: Marks an argument (``in_axes``) or output (``out_axes``) of ``nn.scan`` as passed whole to every step.
+#: Put in ``in_axes`` / ``out_axes`` of ``nn.scan``: pass this argument whole / return this output once.
 broadcast = _Broadcast()
+
+
+class StepResult(NamedTuple):
+    """What one run of the scan body hands back to the loop."""
+
+    broadcast: tuple  # the broadcast collections: what the step read, overlaid with what it wrote
+    carry_vars: tuple  # the variable_carry collections, input of the next step
+    carry: Any  # the carry, input of the next step
+    y: Any  # this step's output, stacked along out_axes after the loop
+    scanned: tuple  # this step's slice of each collection scanned out (variable_axes)
 
 
 def scan_core(
@@ -86,124 +93,121 @@ def scan_core(
     _split_transpose=False,
     check_constancy_invariants=True,
 ):
-    # In(axis) / Out(axis) put a collection on one side only (shared_spec.in_out_axes)
-    sides = split_in_out(variable_axes)
-    scan_axes, out_scan_axes = sides.in_axes, sides.out_axes
-    in_filters = (variable_broadcast, variable_carry) + sides.in_filters
-    out_filters = (variable_broadcast, variable_carry) + sides.out_filters
-    rng_filters = tuple(split_rngs.keys())
-    rng_splits = tuple(bool(s) for s in split_rngs.values())
+    """``lifted(scopes, init, *xs) -> (carry, ys)``: the loop of :func:`scan` over the given scopes.
+
+    ``unroll`` and ``_split_transpose`` only shape compiled code, so a
+    Python loop ignores them.
+    """
+    sides = split_in_out(variable_axes)  # In(axis) / Out(axis): a collection scanned on one side only
+    # the Lift hands collections over in groups: broadcast, carry, then one group per scanned filter
+    groups_in = (variable_broadcast, variable_carry) + sides.in_filters
+    groups_out = (variable_broadcast, variable_carry) + sides.out_filters
+    split_flags = tuple(bool(flag) for flag in split_rngs.values())
 
     def lifted(scopes, init, *args):
-        lift = Lift(scopes, in_filters, out_filters, rng_filters)
+        lift = Lift(scopes, groups_in, groups_out, tuple(split_rngs))
         path = scopes[-1].path
         check_length("scan", "in_axes", in_axes, args, path)
         if not check_constancy_invariants and _has_broadcast(out_axes):
-            raise ValueError(
-                f"nn.scan run with check_constancy_invariants=False does not support broadcast non-carry function "
-                f"outputs. out_axes was given as {out_axes!r} (module {path_text(path)}); mark no output "
-                "nn.broadcast, or pass check_constancy_invariants=True."
-            )
+            raise ValueError(scan_args.unchecked_broadcast_outputs(out_axes, path))
         arg_axes = per_arg(in_axes, args)
-        lengths = axis_sizes(arg_axes, args, skip=(broadcast,), what="nn.scan(in_axes=...)", path=path)
-        if length is not None:
-            if lengths - {length}:  # lax.scan's check
-                raise ValueError(
-                    f"nn.scan: length={length} disagrees with the lengths {sorted(lengths)} of the "
-                    "scanned axes of the inputs."
-                )
-            n = length
-        elif len(lengths) == 1:
-            (n,) = lengths
-        elif lengths:
-            raise ValueError(f"nn.scan: inconsistent lengths {sorted(lengths)} of the scanned axes of the inputs.")
-        else:
-            raise ValueError("nn.scan: nothing is scanned over, so the number of steps is unknown; pass length=.")
+        sizes = axis_sizes(arg_axes, args, skip=(broadcast,), what="nn.scan(in_axes=...)", path=path)
+        if length is not None and sizes - {length}:  # lax.scan makes this check in the production backend
+            raise ValueError(
+                f"nn.scan: length={length} disagrees with the lengths {sorted(sizes)} of the "
+                "scanned axes of the inputs."
+            )
+        n = scan_args.step_count(length, sizes)
         check_not_empty("scan", n, path)
         broadcast_vars, carry_vars = lift.variable_groups[:2]
-        scan_vars = tuple(meta.remove_axis(g, a, metadata_params) for g, a in zip(lift.variable_groups[2:], scan_axes))
-        split_keys = tuple(
-            tuple({s: nrandom.split(k, n) for s, k in streams.items()} for streams in group) if split else None
-            for group, split in zip(lift.rng_groups, rng_splits)
+        # the scanned axis leaves the variables' metadata (boxed variables record their axes)
+        scan_vars = tuple(
+            meta.remove_axis(group, axis, metadata_params)
+            for group, axis in zip(lift.variable_groups[2:], sides.in_axes)
+        )
+        # a split stream gets n keys, row i for step i; the key of a stream that is not split is shared
+        step_keys = tuple(
+            tuple({name: nrandom.split(key, n) for name, key in streams.items()} for streams in group)
+            if split
+            else None
+            for group, split in zip(lift.rng_groups, split_flags)
         )
 
-        def step(i, broadcast_in, carry_vars, c, shift=False):
+        def run_step(i, broadcast_in, carry_vars, carry, probe=False) -> StepResult:
+            """Step ``i``; ``probe`` replaces every value the loop varies (the constancy check)."""
             rngs = tuple(
                 take_keys(keys, i) if split else group
-                for keys, group, split in zip(split_keys, lift.rng_groups, rng_splits)
+                for keys, group, split in zip(step_keys, lift.rng_groups, split_flags)
             )
             try:
-                groups = (broadcast_in, carry_vars) + tuple(take(g, a, i) for g, a in zip(scan_vars, scan_axes))
+                slices = tuple(take(group, axis, i) for group, axis in zip(scan_vars, sides.in_axes))
             except np.exceptions.AxisError as error:
-                raise ValueError(
-                    f"nn.scan(variable_axes={dict(variable_axes)!r}) at module {path_text(path)}: an "
-                    f"axis does not fit the variables it describes ({error}); expected an axis in "
-                    "[-ndim, ndim) of each variable of the collection."
-                ) from None
+                raise ValueError(scan_args.variable_axes_misfit(variable_axes, path, error)) from None
+            groups = (broadcast_in, carry_vars) + slices
             if data_transform is not None:
                 groups, rngs = data_transform(groups, rngs)
-            step_args = map_prefix(lambda a, x: x if a is broadcast else take(x, a, i), arg_axes, args)
-            if shift:  # the probe of the constancy check: other values for everything the loop varies
+            xs = map_prefix(lambda axis, x: x if axis is broadcast else take(x, axis, i), arg_axes, args)
+            if probe:  # everything but the broadcast collections gets other values
                 groups = (groups[0],) + _shifted(groups[1:])
-                c = _shifted(c)
-                step_args = map_prefix(lambda a, x: x if a is broadcast else _shifted(x), arg_axes, step_args)
+                carry = _shifted(carry)
+                xs = map_prefix(lambda axis, x: x if axis is broadcast else _shifted(x), arg_axes, xs)
             inner = lift.scopes(groups, rngs)
-            c, y = fn(inner, c, *step_args)
-            out = lift.repack(inner)
-            merged = tuple({**g_in, **g_out} for g_in, g_out in zip(broadcast_in, out[0]))
-            return merged, out[1], c, y, out[2:]
+            carry, y = fn(inner, carry, *xs)
+            written = lift.repack(inner)
+            # variables the body created in a broadcast collection join the ones it read
+            broadcast_out = tuple({**read, **wrote} for read, wrote in zip(broadcast_in, written[0]))
+            return StepResult(broadcast_out, written[1], carry, y, written[2:])
 
-        # 1. the broadcast pass (its make_rng draws count, as the production backend's first trace does)
+        # Pass 1 (the production backend's first trace): the first step creates the broadcast variables.
+        # Its make_rng draws count, as that trace's do.
         first = n - 1 if reverse else 0
-        y_first = None
+        first_y = None
         if check_constancy_invariants:
-            before = lift.counts()
+            counts_before = lift.snapshot_counters()
             with trace_only_pass():
-                new_broadcast, _, _, y_first, _ = step(first, broadcast_vars, carry_vars, init)
-            after = lift.counts()
-            lift.set_counts(before)  # the probe draws the same keys
+                first_pass = run_step(first, broadcast_vars, carry_vars, init)
+            counts_after = lift.snapshot_counters()
+            lift.restore_counters(counts_before)  # the probe must draw the same keys as the first pass
             try:
                 with trace_only_pass():
-                    probe = step((first + 1) % n, broadcast_vars, carry_vars, init, shift=True)
+                    probe = run_step((first + 1) % n, broadcast_vars, carry_vars, init, probe=True)
             except Exception:  # the shifted values broke the body (not the user's inputs): no verdict
                 probe = None
-            lift.set_counts(after)
+            lift.restore_counters(counts_after)
             if probe is not None and not (
-                _same(new_broadcast, probe[0])
-                and _same(_broadcast_part(out_axes, y_first), _broadcast_part(out_axes, probe[3]))
+                _same(first_pass.broadcast, probe.broadcast)
+                and _same(_broadcast_part(out_axes, first_pass.y), _broadcast_part(out_axes, probe.y))
             ):
-                raise ValueError(
-                    "broadcasted variable has a data dependency on the scan body. nn.scan: a broadcast variable "
-                    "(variable_broadcast) or broadcast output has a data dependency on the loop (the carry or "
-                    "the scanned inputs). Broadcast variables are created once for all steps; make them "
-                    "independent of the loop's values, or scan them with variable_axes instead."
-                )
-            broadcast_vars = new_broadcast
-        # (without the check, the loop reads the broadcast variables as given and drops what it writes to them)
-        # 2. the loop, every step from the same counters
-        counts = lift.counts()
-        c = init
+                raise ValueError(scan_args.DATA_DEPENDENCY)
+            broadcast_vars, first_y = first_pass.broadcast, first_pass.y
+        # (without pass 1 the steps read the broadcast collections as given; their writes are dropped)
+
+        # Pass 2: the loop. lax.scan traces the body once, so every compiled step folds the same
+        # make_rng counter values into its keys. Resetting the counters before each step gives each
+        # step those values too (split streams still differ: their keys are different rows), and
+        # leaves the counters after the loop where one traced step leaves them.
+        loop_counts = lift.snapshot_counters()
+        carry = init
         ys, scanned = [None] * n, [None] * n
         for i in reversed(range(n)) if reverse else range(n):
-            lift.set_counts(counts)
-            before = (carry_vars, c)
-            _, carry_vars, c, ys[i], scanned[i] = step(i, broadcast_vars, carry_vars, c)
-            check_carry(before, (carry_vars, c), "nn.scan: the carry and the variable_carry collections")
+            lift.restore_counters(loop_counts)
+            before = (carry_vars, carry)
+            step = run_step(i, broadcast_vars, carry_vars, carry)
+            carry_vars, carry, ys[i], scanned[i] = step.carry_vars, step.carry, step.y, step.scanned
+            # lax.scan needs a carry of fixed structure and shapes; nnref enforces the same rule
+            check_carry(before, (carry_vars, carry), "nn.scan: the carry and the variable_carry collections")
+
+        # Stack the per-step outputs and out-scanned collections along their axes.
         try:
-            ys = _stack_outputs(out_axes, ys, y_first if y_first is not None else ys[first])
+            ys = _stack_outputs(out_axes, ys, first_y if first_y is not None else ys[first])
             scan_out = tuple(
-                meta.add_axis(stack([s[g] for s in scanned], a), a, metadata_params)
-                for g, a in enumerate(out_scan_axes)
+                meta.add_axis(stack([s[g] for s in scanned], axis), axis, metadata_params)
+                for g, axis in enumerate(sides.out_axes)
             )
         except (ValueError, IndexError, KeyError, TypeError) as error:  # numpy's AxisError is both
-            raise ValueError(
-                f"nn.scan(out_axes={out_axes!r}, variable_axes={dict(variable_axes)!r}) at module "
-                f"{path_text(path)}: an output or variable axis does not fit the value it describes "
-                f"({error}); expected axes in [-ndim-1, ndim] of each stacked output (one per "
-                "output, or a single int/nn.broadcast for all)."
-            ) from None
+            raise ValueError(scan_args.output_axes_misfit(out_axes, variable_axes, path, error)) from None
         lift.publish((broadcast_vars, carry_vars) + scan_out)
-        return c, ys
+        return carry, ys
 
     return lifted
 
@@ -272,31 +276,72 @@ def scan(
     _split_transpose=False,
     check_constancy_invariants: bool = True,
 ):
-    """A lifted scan of a Module class or of a function ``body(module, carry, *xs)``.
+    """Run ``target`` (a Module class, or ``body(module, carry, *xs)``) once per step, threading a carry.
 
-    Same arguments and semantics as the production backend's ``nn.scan``
-    (``unroll`` changes nothing in a Python loop).
+    The scanned method maps ``(carry, *xs)`` to ``(carry, y)``. Its
+    collections are split three ways by filters: ``variable_broadcast`` (one
+    copy shared by all steps), ``variable_carry`` (threaded from step to
+    step like the carry) and ``variable_axes`` (one slice per step, stacked
+    along an axis). A call goes like this:
+
+    1. **Number of steps** ``n``: ``length``, or the size of the scanned
+       axis (``in_axes``) of the inputs after the carry.
+    2. **Keys**: a stream in ``split_rngs`` with ``True`` is split into
+       ``n`` keys, row ``i`` for step ``i``; other streams give every step
+       the same key.
+    3. **Broadcast pass** (``check_constancy_invariants=True``): the first
+       step (the last one if ``reverse``) runs once to create the broadcast
+       variables; they must not depend on the loop's values (ValueError
+       otherwise), and are then fixed: later writes to them are dropped.
+       Outputs marked ``nn.broadcast`` in ``out_axes`` come from this pass.
+    4. **The loop**: step ``i`` gets the fixed broadcast variables, the
+       carry and carried collections of the step before, slice ``i`` of the
+       scanned collections and inputs (``nn.broadcast`` inputs whole), and
+       its keys. Its ``make_rng`` counters are reset to the same values
+       before every step: the production backend traces the body once, so
+       all its steps draw from one set of counters. A collection scanned
+       ``In(axis)`` is read-only; one scanned ``Out(axis)`` starts absent.
+    5. **Stacking**: the outputs and the scanned collections of all steps
+       are stacked along ``out_axes`` / ``variable_axes``.
+
+    ``unroll`` changes nothing in a Python loop; ``metadata_params`` goes
+    to boxed variables' ``add_axis``/``remove_axis``; ``data_transform``
+    may rewrite each step's collections and keys.
+
+    A recurrent cell run backwards over 6 time steps (axis 0 of ``xs``),
+    its parameters shared by all steps (step 3 creates them from step 0's
+    slice, then the loop runs steps 5, 4, ..., 0):
+
+    >>> import nnref as nn
+    >>> import numpy as np
+    >>> Backwards = nn.scan(nn.SimpleCell, variable_broadcast='params', split_rngs={'params': False},
+    ...                     reverse=True)
+    >>> xs = np.ones((6, 2, 3), np.float32)  # (time, batch, features)
+    >>> h0 = np.zeros((2, 5), np.float32)
+    >>> variables = Backwards(5).init(nn.random.PRNGKey(0), h0, xs)
+    >>> h, hs = Backwards(5).apply(variables, h0, xs)
+    >>> hs.shape, bool(np.allclose(hs[0], h))  # the last step run is step 0
+    ((6, 2, 5), True)
     """
     validate_options(
         "scan",
         dict(variable_axes=variable_axes, split_rngs=split_rngs, in_axes=in_axes, out_axes=out_axes, length=length),
         axis_markers=(broadcast,),
     )
+    # the options in the groups of the docstring: collections, loop, keys, and the rest
+    collections = dict(
+        variable_axes=variable_axes, variable_broadcast=variable_broadcast, variable_carry=variable_carry
+    )
+    loop = dict(in_axes=in_axes, out_axes=out_axes, length=length, reverse=reverse, unroll=unroll)
+    more = dict(data_transform=data_transform, metadata_params=metadata_params)
     return lift_transform(
         "scan",
         scan_core,
         target,
         methods=methods,
-        variable_axes=variable_axes,
-        variable_broadcast=variable_broadcast,
-        variable_carry=variable_carry,
         split_rngs=split_rngs,
-        in_axes=in_axes,
-        out_axes=out_axes,
-        length=length,
-        reverse=reverse,
-        unroll=unroll,
-        data_transform=data_transform,
-        metadata_params=metadata_params,
         check_constancy_invariants=check_constancy_invariants,
+        **collections,
+        **loop,
+        **more,
     )
