@@ -22,11 +22,12 @@ With no argument of ``num_dims`` or more dimensions it is a ``ValueError``.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+
+from shared_spec import leading_dims
 
 
 def ndim_at_least(x: Any, num_dims: int) -> bool:
@@ -45,12 +46,12 @@ def merge_leading_dims(x: Any, num_dims: int):
     """``x`` with its first ``num_dims`` dimensions merged into one (unchanged if it has fewer)."""
     if not ndim_at_least(x, num_dims):
         return x
-    return x.reshape((math.prod(x.shape[:num_dims]),) + tuple(x.shape[num_dims:]))
+    return x.reshape(leading_dims.merged_shape(x.shape, num_dims))
 
 
 def split_leading_dim(x: Any, to_dim: tuple):
     """``x`` with its first dimension split into ``to_dim``."""
-    return x.reshape(tuple(to_dim) + tuple(x.shape[1:]))
+    return x.reshape(leading_dims.split_shape(x.shape, to_dim))
 
 
 class BatchApply:
@@ -63,10 +64,7 @@ class BatchApply:
     def __call__(self, *args, **kwargs):
         example = arbitrary_mergeable_leaf(self.num_dims, args, kwargs)
         if example is None:
-            raise ValueError(
-                f"BatchApply requires at least one input with ndim >= {self.num_dims}. "
-                "Fix: pass an array with the dimensions to merge, or lower num_dims."
-            )
+            raise leading_dims.no_mergeable_input_error(self.num_dims)
         leading = tuple(example.shape[: self.num_dims])
         merge = lambda x: merge_leading_dims(x, self.num_dims)  # noqa: E731
         outputs = self._f(*jax.tree_util.tree_map(merge, args), **jax.tree_util.tree_map(merge, kwargs))

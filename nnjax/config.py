@@ -55,19 +55,7 @@ True
 from shared_spec import config_flags
 from shared_spec.config_flags import SEED_PREFIX, UnknownFlagError, static_bool_env, static_int_env  # noqa: F401
 
-__all__ = [
-    'Config',
-    'FlagHolder',
-    'config',
-    'update',
-    'override',
-    'temp_flip_flag',
-    'define_bool_state',
-    'bool_flag',
-    'int_flag',
-    'static_bool_env',
-    'static_int_env',
-]
+__all__ = list(config_flags.MODULE_API)
 
 #: Flag names start with this; their environment variables with its upper case.
 PREFIX = 'nnjax_'
@@ -119,7 +107,7 @@ def define_bool_state(name, default, help):  # noqa: A002 -- the seed's name
     >>> flag.value, config.nnjax_doctest_demo
     (True, True)
     """
-    return FlagHolder(config.define(PREFIX + name, bool(default), help).name)
+    return FlagHolder(config_flags.define_prefixed_bool(config, name, default, help))
 
 
 def bool_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
@@ -129,7 +117,7 @@ def bool_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
     >>> holder.name, config.flax_doctest_bool
     ('nnjax_doctest_bool', True)
     """
-    return FlagHolder(config.define(name, bool(default), help).name)
+    return FlagHolder(config_flags.define_named(config, name, default, help, 'bool'))
 
 
 def int_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
@@ -140,7 +128,7 @@ def int_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
     >>> holder.value
     4
     """
-    return FlagHolder(config.define(name, default, help, kind='int').name)
+    return FlagHolder(config_flags.define_named(config, name, default, help, 'int'))
 
 
 def update(name, value):
@@ -154,12 +142,8 @@ override = config.override
 temp_flip_flag = config.temp_flip_flag
 
 
-def __getattr__(name):
-    # nnjax.config.<flag> reads the flag, like the seed's flax.config.<flag>.
-    if name.startswith((PREFIX, SEED_PREFIX, 'nnx_')):
-        return getattr(config, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
+# nnjax.config.<flag> reads the flag, like the seed's flax.config.<flag>.
+__getattr__ = config_flags.module_flag_reader(config, __name__)
 
 _holders = config_flags.define_seed_flags(config)
 # One holder per flag, by the flag's name without prefix (``return_frozendict.value``).

@@ -39,7 +39,8 @@ from typing import Any, Callable
 import jax
 
 from nnjax import struct
-from shared_spec import errors
+from shared_spec import partition_names
+from shared_spec.partition_names import PARTITION_NAME
 
 __all__ = [
     'AxisMetadata',
@@ -55,10 +56,6 @@ __all__ = [
     'get_sharding',
     'global_mesh_defined',
 ]
-
-#: The key of ``metadata_params`` (the dict a lifted ``vmap``/``scan`` passes to
-#: :meth:`AxisMetadata.add_axis`) that names the mesh axis of the new axis.
-PARTITION_NAME = 'partition_name'
 
 
 class AxisMetadata(abc.ABC):
@@ -203,22 +200,6 @@ def global_mesh_defined() -> bool:
     return not jax.sharding.get_abstract_mesh().empty
 
 
-def _check_names(names: Any, what: str) -> tuple:
-    if isinstance(names, str):
-        raise TypeError(
-            f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, got the string {names!r}. Fix: write ({names!r},) '
-            'for a 1-d value.'
-        )
-    try:
-        return tuple(names)
-    except TypeError:
-        raise TypeError(
-            f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, e.g. (None, "model"); got {names!r}.'
-        ) from None
-
-
 class Partitioned(struct.PyTreeNode, AxisMetadata):
     """A value and, per dimension, the mesh axis it is sharded over.
 
@@ -251,7 +232,7 @@ class Partitioned(struct.PyTreeNode, AxisMetadata):
 
     def __post_init__(self):
         # Static fields must be hashable for JAX's tree definitions.
-        object.__setattr__(self, 'names', _check_names(self.names, type(self).__name__))
+        object.__setattr__(self, 'names', partition_names.check_names(self.names, type(self).__name__))
 
     def unbox(self, apply_constraint: bool = True) -> Any:
         """The value, under a sharding constraint if a mesh is known.
@@ -280,11 +261,6 @@ class Partitioned(struct.PyTreeNode, AxisMetadata):
         """
         return self.replace(value=val)
 
-    def _axis_name(self, params: dict) -> Any:
-        if PARTITION_NAME not in params:
-            raise errors.PartitioningUnspecifiedError(self)
-        return params[PARTITION_NAME]
-
     def add_axis(self, index: int, params: dict) -> 'Partitioned':
         """Inserts ``params[PARTITION_NAME]`` into ``names`` at ``index``.
 
@@ -299,12 +275,8 @@ class Partitioned(struct.PyTreeNode, AxisMetadata):
         >>> box.add_axis(3, {meta.PARTITION_NAME: 'c'}).names
         ('a', 'b', None, 'c')
         """
-        name = self._axis_name(params)
-        names = list(self.names)
-        while len(names) < index:
-            names.append(None)
-        names.insert(index, name)
-        return self.replace(names=tuple(names))
+        name = partition_names.axis_name(params, self)
+        return self.replace(names=partition_names.names_with_axis(self.names, index, name))
 
     def remove_axis(self, index: int, params: dict) -> 'Partitioned':
         """Deletes entry ``index`` of ``names``, which must be ``params[PARTITION_NAME]``.
@@ -313,20 +285,8 @@ class Partitioned(struct.PyTreeNode, AxisMetadata):
         >>> meta.Partitioned(0.0, ('layers', 'data')).remove_axis(0, {meta.PARTITION_NAME: 'layers'}).names
         ('data',)
         """
-        name = self._axis_name(params)
-        present = -len(self.names) <= index < len(self.names)
-        if not present or self.names[index] != name:
-            found = repr(self.names[index]) if present else '<no such axis>'
-            raise ValueError(
-                f'remove_axis({index}): axis {index} of names={self.names} is '
-                f'{found}, but the transform removes the axis it added as '
-                f'{name!r}. Fix: pass the same metadata_params '
-                f'({PARTITION_NAME}) and axis to the transform that adds and '
-                'removes this axis.'
-            )
-        names = list(self.names)
-        del names[index]
-        return self.replace(names=tuple(names))
+        name = partition_names.axis_name(params, self)
+        return self.replace(names=partition_names.names_without_axis(self.names, index, name))
 
     def get_partition_spec(self) -> jax.sharding.PartitionSpec:
         """``PartitionSpec(*names)``.
@@ -359,7 +319,7 @@ def with_partitioning(fn: Callable[..., Any], names, mesh=None) -> Callable[...,
     >>> type(box).__name__, box.names, box.value.shape
     ('Partitioned', (None, 'model'), (2, 3))
     """
-    names = _check_names(names, 'with_partitioning')
+    names = partition_names.check_names(names, 'with_partitioning')
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

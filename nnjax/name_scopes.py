@@ -37,7 +37,7 @@ import functools
 from typing import Any, Callable
 
 from nnjax.module import Module, compact
-from shared_spec import errors
+from shared_spec import errors, name_scope_rules
 
 
 class CompactNameScope(Module):
@@ -60,11 +60,7 @@ def compact_name_scope(fun: Callable) -> Callable:
         self._try_setup()  # creates the scopes (after the user's setup)
         scopes = self.__dict__.get("_compact_name_scope_modules")
         if scopes is None:
-            raise ValueError(
-                f"Cannot call compact_name_scope method {name!r} on a Module that has not been setup. "
-                f"This is likely because you are calling {name!r} from outside of init or apply. Fix: call "
-                f"it through init/apply (method={name!r}) or on a module returned by bind()."
-            )
+            raise name_scope_rules.not_set_up_error(name)
         return scopes[name](*args, **kwargs)
 
     compact_name_scope_wrapper.compact_name_scope = True
@@ -107,10 +103,7 @@ def share_scope(module: Module, other: Module, /) -> None:
     """
     if module.scope is None or other.scope is None:
         raise _unbound_error()
-    if other.scope.is_within(module.scope):
-        moved, new_scope = other, module.scope
-    else:
-        moved, new_scope = module, other.scope
+    moved, new_scope = name_scope_rules.moves_into(module, other)
     old_path = moved.scope.path
     moved.__dict__["scope"] = new_scope
     module._state.shares_scope = other._state.shares_scope = True

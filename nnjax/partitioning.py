@@ -43,62 +43,37 @@ from typing import Any, Callable, Mapping
 import jax
 
 from nnjax import errors, struct
-from nnjax import module as _module
-from nnjax.spmd import (  # noqa: F401  (the seed re-exports these here)
-    get_logical_axis_rules as get_axis_rules,
-)
-from nnjax.spmd import (
-    logical_axis_rules as axis_rules,
-)
-from nnjax.spmd import (
-    logical_to_mesh,
-    logical_to_mesh_axes,
-)
-from nnjax.spmd import (
-    set_logical_axis_rules as set_axis_rules,
-)
-from nnjax.spmd import (
-    with_logical_constraint as with_sharding_constraint,
-)
-from nnjax.transforms.lifting import _argnums, lift_transform
+from nnjax.module_context import current_module
+from nnjax.spmd import get_logical_axis_rules as get_axis_rules  # noqa: F401
+from nnjax.spmd import logical_axis_rules as axis_rules  # noqa: F401
+from nnjax.spmd import logical_to_mesh, logical_to_mesh_axes  # noqa: F401
+from nnjax.spmd import set_logical_axis_rules as set_axis_rules  # noqa: F401
+from nnjax.spmd import with_logical_constraint as with_sharding_constraint
 from nnjax.transforms.map_variables import map_variables
+from nnjax.transforms.module_forms import lift_transform
 from nnjax.transforms.remat import remat_core
 from nnjax.transforms.scan import scan
 from nnjax.transforms.vmap import vmap
 from nnjax.variables import Variable
-from shared_spec.collection_filters import union_filters
+from shared_spec import axes_records, logical_axes
 from shared_spec.frozen_dict import FrozenDict
 from shared_spec.in_out_axes import In as ScanIn  # noqa: F401
-from shared_spec.in_out_axes import Out as ScanOut
+from shared_spec.in_out_axes import Out as ScanOut  # noqa: F401
 from shared_spec.logical_axes import RulesFallback
-from shared_spec.type_aliases import Array, CollectionFilter, InOutScanAxis, PRNGSequenceFilter  # noqa: F401
+from shared_spec.transform_args import _argnums
+from shared_spec.type_aliases import (  # noqa: F401  (the seed's module exports these for annotations)
+    Array,
+    ArrayPytree,
+    CollectionFilter,
+    InOutScanAxis,
+    LogicalPartitionSpec,
+    LogicalPartitionSpecPytree,
+    LogicalRules,
+    PartitionSpecPytree,
+    PRNGSequenceFilter,
+)
 
-__all__ = [
-    'AxisMetadata',
-    'PartitionedVariable',
-    'RulesFallback',
-    'ScanIn',
-    'ScanOut',
-    'axis_rules',
-    'get_axis_rules',
-    'set_axis_rules',
-    'get_axis_names',
-    'logical_to_mesh',
-    'logical_to_mesh_axes',
-    'with_sharding_constraint',
-    'param_with_axes',
-    'variable_with_axes',
-    'scan_with_axes',
-    'vmap_with_axes',
-    'remat',
-]
-
-# Typing aliases the seed's module exports (annotations only).
-LogicalRules = Any  # a sequence of (logical_name, mesh_axes) pairs
-ArrayPytree = Any
-LogicalPartitionSpec = Any  # a PartitionSpec (or tuple) of logical names
-LogicalPartitionSpecPytree = Any
-PartitionSpecPytree = Any
+__all__ = list(axes_records.PARTITIONING_API)
 
 
 # --- recorded axis names -------------------------------------------------------------
@@ -124,26 +99,15 @@ class AxisMetadata:
 
 def _record_axes(x, y):
     """``sow`` reduction for axis names: the first record wins, a different second one is an error."""
-    if not isinstance(y, AxisMetadata):
-        raise TypeError(f'Expected newly sown value to be an AxisMetadata, got {type(y).__name__}.')
-    if isinstance(x, AxisMetadata) and x != y:
-        raise ValueError(
-            f'If axis names are sown twice, expected them to match. Got {x} and {y}. '
-            'Fix: declare the variable with the same axes= every time.'
-        )
-    return y
+    return axes_records.check_resown(x, y, AxisMetadata)
 
 
 def _current_module(module, what: str):
     if module is None:
-        module = _module._module_stack[-1]
+        module = current_module()
     if module is None:
-        raise ValueError(f'{what} needs a Module: call it inside a compact method or setup(), or pass module=.')
+        raise axes_records.no_module_error(what)
     return module
-
-
-def _as_names(axes):
-    return tuple(axes) if isinstance(axes, list) else axes
 
 
 def param_with_axes(name: str, init_fn: Callable[..., Any], *init_args, axes=None, module=None, **init_kwargs):
@@ -170,9 +134,9 @@ def param_with_axes(name: str, init_fn: Callable[..., Any], *init_args, axes=Non
     module = _current_module(module, 'param_with_axes')
     value = module.param(name, init_fn, *init_args, **init_kwargs)
     if axes is not None:
-        axes = _as_names(axes)
+        axes = axes_records.as_names(axes)
         value = with_sharding_constraint(value, jax.sharding.PartitionSpec(*axes))
-        module.sow('params_axes', f'{name}_axes', AxisMetadata(axes), reduce_fn=_record_axes)
+        module.sow('params_axes', axes_records.axes_key(name), AxisMetadata(axes), reduce_fn=_record_axes)
     return value
 
 
@@ -241,7 +205,7 @@ def variable_with_axes(
     {'count_axes': AxisMetadata(names=('mlp',))}
     """
     module = _current_module(module, 'variable_with_axes')
-    axes = _as_names(axes)
+    axes = axes_records.as_names(axes)
 
     def constrained_init(*args, **kwargs):
         value = init_fn(*args, **kwargs)
@@ -256,23 +220,17 @@ def variable_with_axes(
         collection, name, constrained_init if init_fn is not None else None, *init_args, unbox=False, **init_kwargs
     )
     if axes is not None:
-        module.sow(f'{collection}_axes', f'{name}_axes', AxisMetadata(axes), reduce_fn=_record_axes)
+        module.sow(
+            axes_records.axes_collection(collection),
+            axes_records.axes_key(name),
+            AxisMetadata(axes),
+            reduce_fn=_record_axes,
+        )
     return PartitionedVariable(plain.scope, collection, name, axes, fallback)
 
 
 def _is_logical_spec(x) -> bool:
-    return x is None or (
-        isinstance(x, tuple)
-        and all(e is None or isinstance(e, str) or e is jax.sharding.PartitionSpec.UNCONSTRAINED for e in x)
-    )
-
-
-def _flatten(tree, prefix=()):
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            yield from _flatten(value, prefix + (key,))
-        else:
-            yield prefix + (key,), value
+    return logical_axes.is_logical_names(x, jax.sharding.PartitionSpec.UNCONSTRAINED)
 
 
 def get_axis_names(axes_metadata) -> FrozenDict:
@@ -291,14 +249,10 @@ def get_axis_names(axes_metadata) -> FrozenDict:
     def to_spec(names):
         return None if names is None else jax.sharding.PartitionSpec(*names)
 
-    result: dict = {}
-    for path, metadata in _flatten(axes_metadata):
-        leaf = path[-1][: -len('_axes')] if path[-1].endswith('_axes') else path[-1]
-        node = result
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[leaf] = jax.tree_util.tree_map(to_spec, metadata.names, is_leaf=_is_logical_spec)
-    return FrozenDict(result)
+    def leaf(metadata):
+        return jax.tree_util.tree_map(to_spec, metadata.names, is_leaf=_is_logical_spec)
+
+    return FrozenDict(axes_records.nest_records(axes_metadata, leaf))
 
 
 # --- lifted transforms that keep the recorded names in step --------------------------
@@ -310,49 +264,32 @@ def _map_axis_metadata(fn, tree):
     )
 
 
-def _add_axis_to_metadata(target, axis_pos, axis_name: str, axis_col: str):
-    """``target`` with ``axis_name`` inserted at ``axis_pos`` of every name tuple in ``axis_col``
-    on the way out (and checked and removed on the way in)."""
-    pos = _logical_axes_pos(axis_pos)
+def _add_axis_to_metadata(target, insertion: axes_records.AxisInsertion):
+    """``target`` with ``insertion.axis_name`` inserted at ``insertion.pos`` of every name tuple in
+    ``insertion.axes_col`` on the way out (and checked and removed on the way in)."""
+    axes_col, pos, axis_name = insertion
 
     def insert(md):
         def leaf(names):
-            if names is None:
-                return None
-            names = list(names)
-            names.insert(pos, axis_name)
-            return tuple(names)
+            return axes_records.insert_axis_name(names, pos, axis_name)
 
         return md.replace(names=jax.tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
 
     def remove(md):
         def leaf(names):
-            if names is None:
-                return None
-            names = list(names)
-            if names[pos] != axis_name:
-                raise ValueError(
-                    f'Expected axis {axis_name} at position {pos} in axis metadata {names}. '
-                    f'Fix: pass the {axis_col} collection that this transform produced.'
-                )
-            del names[pos]
-            return tuple(names)
+            return axes_records.remove_axis_name(names, pos, axis_name, axes_col)
 
         return md.replace(names=jax.tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
 
-    parent = _module._module_stack[-1]
-    mutable = parent.is_mutable_collection(axis_col) if parent is not None else True
+    parent = current_module()
+    mutable = parent.is_mutable_collection(axes_col) if parent is not None else True
     return map_variables(
         target,
-        axis_col,
+        axes_col,
         mutable=mutable,
         trans_in_fn=lambda tree: _map_axis_metadata(remove, tree),
         trans_out_fn=lambda tree: _map_axis_metadata(insert, tree),
     )
-
-
-def _logical_axes_pos(axis_pos):
-    return axis_pos.axis if isinstance(axis_pos, (ScanIn, ScanOut)) else axis_pos
 
 
 def scan_with_axes(
@@ -393,11 +330,11 @@ def scan_with_axes(
     >>> v['params']['w'].shape, v['params_axes']['w_axes'].names
     ((4, 3, 3), ('layers', 'embed', 'mlp'))
     """
-    axes_filters = tuple(f'{col}_axes' for col in axes_collections)
+    broadcast, insertions = axes_records.scan_plan(variable_axes, variable_broadcast, axes_collections, axis_name)
     scanned = scan(
         target,
         variable_axes=variable_axes,
-        variable_broadcast=union_filters(variable_broadcast, axes_filters),
+        variable_broadcast=broadcast,
         variable_carry=variable_carry,
         split_rngs=split_rngs,
         in_axes=in_axes,
@@ -408,9 +345,8 @@ def scan_with_axes(
         data_transform=data_transform,
         methods=methods,
     )
-    for col in axes_collections:
-        if col in variable_axes:
-            scanned = _add_axis_to_metadata(scanned, variable_axes[col], axis_name, f'{col}_axes')
+    for insertion in insertions:
+        scanned = _add_axis_to_metadata(scanned, insertion)
     return scanned
 
 
@@ -447,9 +383,7 @@ def vmap_with_axes(
     >>> v['params']['w'].shape, v['params_axes']['w_axes'].names
     ((3, 5, 2), ('embed', 'heads', 'kv'))
     """
-    variable_axes = dict(variable_axes)
-    for col in partitioning_axis_names:
-        variable_axes[f'{col}_axes'] = None
+    variable_axes, insertions = axes_records.vmap_plan(variable_axes, partitioning_axis_names)
     mapped = vmap(
         target,
         variable_axes=variable_axes,
@@ -461,9 +395,8 @@ def vmap_with_axes(
         spmd_axis_name=spmd_axis_name,
         methods=methods,
     )
-    for col, axis in variable_axes.items():
-        if col in partitioning_axis_names:
-            mapped = _add_axis_to_metadata(mapped, axis, partitioning_axis_names[col], f'{col}_axes')
+    for insertion in insertions:
+        mapped = _add_axis_to_metadata(mapped, insertion)
     return mapped
 
 

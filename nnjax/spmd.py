@@ -35,21 +35,10 @@ from typing import Any, Callable
 import jax
 
 from nnjax import meta, struct
-from shared_spec import logical_axes
+from shared_spec import logical_axes, partition_names
 from shared_spec.logical_axes import RulesFallback
 
-__all__ = [
-    'LogicallyPartitioned',
-    'with_logical_partitioning',
-    'logical_axis_rules',
-    'set_logical_axis_rules',
-    'get_logical_axis_rules',
-    'logical_to_mesh_axes',
-    'logical_to_mesh',
-    'logical_to_mesh_sharding',
-    'with_logical_constraint',
-    'RulesFallback',
-]
+__all__ = [*logical_axes.SPMD_API, 'logical_to_mesh_sharding']
 
 
 # --- the current rules, per thread -------------------------------------------
@@ -173,9 +162,7 @@ def logical_to_mesh_sharding(tree, mesh: jax.sharding.Mesh, rules=None):
 def _is_logical_spec(x) -> bool:
     if x is None or isinstance(x, jax.sharding.PartitionSpec):
         return True
-    return isinstance(x, tuple) and all(
-        e is None or isinstance(e, str) or e is jax.sharding.PartitionSpec.UNCONSTRAINED for e in x
-    )
+    return logical_axes.is_logical_names(x, jax.sharding.PartitionSpec.UNCONSTRAINED)
 
 
 def _constrain_one(spec, x, *, rules, mesh, fallback):
@@ -241,8 +228,7 @@ class LogicallyPartitioned(meta.Partitioned):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.rules is not None and not isinstance(self.rules, tuple):
-            object.__setattr__(self, 'rules', tuple(tuple(r) for r in self.rules))
+        object.__setattr__(self, 'rules', logical_axes.freeze_rules(self.rules))
 
     def unbox(self, apply_constraint: bool = True) -> Any:
         """The value, under the logical sharding constraint if a mesh is known.
@@ -269,7 +255,7 @@ def with_logical_partitioning(
     >>> type(box).__name__, box.names, box.rules
     ('LogicallyPartitioned', ('embed', 'hidden'), None)
     """
-    names = meta._check_names(names, 'with_logical_partitioning')
+    names = partition_names.check_names(names, 'with_logical_partitioning')
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):

@@ -53,18 +53,13 @@ import numpy as np
 
 from nnjax import interception, meta
 from shared_spec.collection_filters import DenyList
-from shared_spec.summary_table import CallRecord, SummaryTable, build_summary_table
+from shared_spec.summary_table import CallRecord, SummaryTable, box_view, build_summary_table
 
 __all__ = ['tabulate', 'summary_table', 'render_table']
 
 
-def _box(x: Any):
-    """``describe_value``'s view of nnjax's metadata boxes."""
-    if isinstance(x, meta.Partitioned):
-        return x.value, x.names
-    if isinstance(x, meta.AxisMetadata):
-        return x.unbox(), None
-    return None
+# ``describe_value``'s view of nnjax's metadata boxes.
+_box = box_view(meta.Partitioned, meta.AxisMetadata)
 
 
 def _abstract(tree: Any) -> Any:

@@ -1,35 +1,42 @@
-"""nnref: the NumPy reference backend of the Linen Module system.
+"""nnref: the Linen Module system, written in NumPy to be read.
 
-Eager, slow on purpose and written to be read; it never imports JAX. The same
-model code runs here and on ``nnjax``: write it against ``nn.numpy`` and
-``nn.random`` and a model and a key give the same variables in both.
+nnref is the reference twin of ``nnjax``: the same API and the same
+numbers, computed eagerly and step by step, with no JAX at all. Use it to
+learn what a module does, or as an oracle that a fast backend is checked
+against. A model written against ``nn`` -- arrays from ``nn.numpy``, keys
+from ``nn.random`` -- runs unchanged on both backends, and the same key
+gives the same variables.
+
+What is exported below, by theme: the module system (``Module``,
+``compact``, ``init``/``apply``, variables and scopes); layers (dense,
+convolution, attention, normalization, recurrent, pooling, dropout);
+lifted transforms (``vmap``, ``scan``, ``remat``, ``jit`` ...); metadata and
+sharding annotations (``Partitioned``, logical axis rules); and the
+stand-ins for JAX's namespaces (``numpy``, ``random``, ``lax``,
+``tree_util``).
 
 >>> import nnref as nn
->>> class MLP(nn.Module):
-...   @nn.compact
-...   def __call__(self, x):
-...     return nn.Dense(3)(nn.relu(nn.Dense(8)(x)))
->>> variables = MLP().init(nn.random.PRNGKey(0), nn.numpy.ones((2, 4)))
->>> sorted(variables['params'])
-['Dense_0', 'Dense_1']
+>>> class Classifier(nn.Module):
+...     classes: int = 3
+...
+...     @nn.compact
+...     def __call__(self, x):
+...         h = nn.gelu(nn.Dense(16)(x))
+...         return nn.log_softmax(nn.Dense(self.classes)(h))
+>>> params = Classifier().init(nn.random.PRNGKey(0), nn.numpy.zeros((1, 8)))['params']
+>>> nn.tree_util.tree_map(lambda w: w.shape, params)['Dense_1']
+{'bias': (3,), 'kernel': (16, 3)}
 """
 
-from nnref import (  # noqa: F401
-    activation,
-    core,
-    errors,
-    initializers,
-    lax,  # jax.lax's common subset, for model code rebuilt on nnref
-    meta,
-    numpy,
-    random,
-    spmd,
-    traverse_util,
-    tree_util,
-)
+# The stand-ins for jax.numpy / jax.random / jax.lax / jax.tree_util, and the other namespaces.
+from nnref import activation, core, errors, initializers, lax, meta, numpy, random, spmd, traverse_util, tree_util  # noqa: F401
 from nnref.activation import *  # noqa: F401,F403  (the seed exports every activation at top level)
+
+# The module system: define a Module, then init/apply it; intercept its method calls.
 from nnref.init_apply import apply, init, init_with_output
 from nnref.interception import InterceptorContext, intercept_methods
+
+# Layers.
 from nnref.layers.attention import (  # noqa: F401
     MultiHeadAttention,
     MultiHeadDotProductAttention,
@@ -45,28 +52,14 @@ from nnref.layers.conv import Conv, ConvLocal, ConvTranspose  # noqa: F401
 from nnref.layers.embedding import Embed  # noqa: F401
 from nnref.layers.linear import Dense
 from nnref.layers.linear_general import DenseGeneral, Einsum  # noqa: F401
-from nnref.layers.normalization import (  # noqa: F401
-    BatchNorm,
-    GroupNorm,
-    InstanceNorm,
-    LayerNorm,
-    RMSNorm,
-    SpectralNorm,
-    WeightNorm,
-)
+from nnref.layers.normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm, SpectralNorm, WeightNorm  # noqa: F401
 from nnref.layers.pooling import avg_pool, max_pool, min_pool, pool  # noqa: F401
-from nnref.layers.recurrent import (  # noqa: F401
-    ConvLSTMCell,
-    GRUCell,
-    LSTMCell,
-    MGUCell,
-    OptimizedLSTMCell,
-    RNNCellBase,
-    SimpleCell,
-)
+from nnref.layers.recurrent import ConvLSTMCell, GRUCell, LSTMCell, MGUCell, OptimizedLSTMCell, RNNCellBase, SimpleCell  # noqa: F401
 from nnref.layers.rnn import RNN, Bidirectional  # noqa: F401
 from nnref.layers.stochastic import Dropout  # noqa: F401
 from nnref.merge_param import merge_param  # noqa: F401
+
+# Metadata boxes and sharding annotations (computed here, never applied: one host).
 from nnref.meta import PARTITION_NAME, AxisMetadata, Partitioned, get_partition_spec, unbox, with_partitioning  # noqa: F401
 from nnref.module import Module, compact, nowrap
 from nnref.scope import Scope
@@ -82,6 +75,8 @@ from nnref.spmd import (  # noqa: F401
     with_logical_partitioning,
 )
 from nnref.summary import tabulate
+
+# Lifted transforms: JAX-style transformations that also thread module variables and RNGs.
 from nnref.transforms import (  # noqa: F401
     broadcast,
     checkpoint,

@@ -1,85 +1,78 @@
-"""``nnref.config``: the reference backend's global flags, readable and settable at run time.
+"""``nnref.config``: named switches that change library behaviour for the whole program.
 
-The same flags as ``nnjax.config`` (the table is
-``shared_spec.config_flags.SEED_FLAGS``), under the two spellings that name
-one flag: ``nnref_<name>`` and the seed's ``flax_<name>`` (the NNX flags
-keep their one name, ``nnx_<name>``). A flag starts from the environment
-variable ``NNREF_<NAME>`` when that is set, else from its default, and
-``update('nnref_<name>', value)`` changes it while the program runs. Each
-backend has its own table: setting a flag in one leaves the other alone.
+A *flag* is a global setting with a name, a default and a help text. Each
+flag answers to two names, ``nnref_<name>`` and the seed's
+``flax_<name>`` (NNX flags have the one name ``nnx_<name>``), and its value
+is decided in this order:
 
-Flags with an effect in nnref, as in nnjax: ``return_frozendict``,
-``preserve_adopted_names``; ``fix_rng_separator`` is
-supported at its default ``False`` only (``True`` raises ``ValueError``).
+1. at import, the environment variable ``NNREF_<NAME>`` if it is set
+   (``1``/``true``/``yes``/``on`` and their opposites);
+2. otherwise the flag's default;
+3. later, ``update(name, value)`` or, for one ``with`` block only,
+   ``override(name, value)``.
 
-Flags accepted with no effect: ``max_repr_depth`` (only the seed's NNX
-repr reads it), ``use_orbax_checkpointing`` (nnref has no
-checkpoints), ``filter_frames`` (tracebacks are never rewritten),
-``profile`` (nnref has no profiler; ``nn.enable_named_call`` is what switches
-named calls on nnjax), ``use_flaxlib``, ``array_ref``, ``pytree_module``,
-``always_shard_variable``, ``hijax_variable``, ``nnx_graph_mode`` and
-``nnx_graph_updates`` (NNX and its C++ helper library are not part of a
-Linen-only library).
+The list of flags and the machinery are shared with ``nnjax.config``
+(:mod:`shared_spec.config_flags`), but the two tables are separate objects:
+a flag set in nnref leaves nnjax's copy alone.
 
->>> config.nnref_return_frozendict
+What the flags do here: ``return_frozendict`` (``init``/``apply`` return
+a ``FrozenDict``) and ``preserve_adopted_names`` act as in nnjax;
+``fix_rng_separator`` exists at its default ``False`` only (``True``
+raises). The rest are accepted and read back but change nothing, because
+what they switch is absent from nnref: checkpoints
+(``use_orbax_checkpointing``), traceback filtering (``filter_frames``),
+profiling (``profile``), NNX and its helpers (``max_repr_depth``,
+``use_flaxlib``, ``array_ref``, ``pytree_module``,
+``always_shard_variable``, ``hijax_variable``, ``nnx_graph_mode``,
+``nnx_graph_updates``).
+
+>>> import nnref
+>>> nnref.config.flax_return_frozendict                  # step 2: the default
 False
->>> with config.override('nnref_return_frozendict', True):
-...     config.nnref_return_frozendict
-True
->>> update('nnref_return_frozendict', False)
->>> with config.override('flax_use_orbax_checkpointing', True):
-...     config.nnref_use_orbax_checkpointing
-True
->>> config.flax_max_repr_depth is None
-True
+>>> import numpy as np
+>>> with nnref.config.override('nnref_return_frozendict', True):   # step 3, for a block
+...     type(nnref.Dense(2).init(nnref.random.PRNGKey(0), np.ones((1, 2)))).__name__
+'FrozenDict'
+>>> nnref.config.nnref_return_frozendict
+False
 """
 
 from shared_spec import config_flags
 from shared_spec.config_flags import SEED_PREFIX, UnknownFlagError, static_bool_env, static_int_env  # noqa: F401
 
-__all__ = [
-    'Config',
-    'FlagHolder',
-    'config',
-    'update',
-    'override',
-    'temp_flip_flag',
-    'define_bool_state',
-    'bool_flag',
-    'int_flag',
-    'static_bool_env',
-    'static_int_env',
-]
+__all__ = list(config_flags.MODULE_API)
 
-#: Flag names start with this; their environment variables with its upper case.
+#: This table's spelling of flag names; upper-cased, the start of their environment variables.
 PREFIX = 'nnref_'
 
 
 class Config(config_flags.Config):
-    """The table of flags: ``config.<flag>`` reads one, :meth:`update` sets one.
+    """nnref's table of flags. Read a flag as an attribute; change it with :meth:`update`.
 
-    >>> config.update('nnref_return_frozendict', True)
-    >>> config.nnref_return_frozendict
+    >>> from nnref.config import config
+    >>> config.update('flax_preserve_adopted_names', True)     # the seed's spelling...
+    >>> config.nnref_preserve_adopted_names                    # ...names the same flag
     True
-    >>> config.update('nnref_return_frozendict', False)
-    >>> config.help('nnref_return_frozendict').startswith('Whether')
-    True
+    >>> config.update('nnref_preserve_adopted_names', False)
     """
 
     def __init__(self):
         super().__init__(PREFIX)
 
 
-#: The one flag table of the library.
+#: The table every part of nnref reads.
 config = Config()
 
 
 class FlagHolder(config_flags.FlagHolder):
-    """A handle on one flag; ``.value`` (or ``bool(holder)``) reads it now.
+    """A reference to one flag; its ``.value`` is read at the moment you ask.
 
-    >>> holder = FlagHolder('nnref_return_frozendict')
-    >>> holder.name, holder.value
-    ('nnref_return_frozendict', False)
+    >>> from nnref.config import FlagHolder, config
+    >>> holder = FlagHolder('flax_preserve_adopted_names')
+    >>> with config.override('nnref_preserve_adopted_names', True):
+    ...     inside = holder.value
+    >>> inside, holder.value
+    (True, False)
     """
 
     def __init__(self, name, table=None):
@@ -87,74 +80,64 @@ class FlagHolder(config_flags.FlagHolder):
 
 
 def define_bool_state(name, default, help):  # noqa: A002 -- the seed's name
-    """Define flag ``'nnref_' + name``; its start value may come from the environment.
+    """Add a boolean flag ``nnref_<name>`` to the table (name given without prefix).
 
-    The environment variable ``'NNREF_' + name.upper()`` overrides
-    ``default`` when set. Returns a :class:`FlagHolder`. Defining a flag again
-    with the same default and help returns a holder on the existing flag;
-    any other redefinition is a ``ValueError``.
+    As for the built-in flags, ``NNREF_<NAME>`` in the environment beats
+    ``default``. Defining the same flag twice, identically, is harmless;
+    with another default or help it is a ``ValueError``.
 
-    >>> import os
-    >>> os.environ['NNREF_DOCTEST_DEMO'] = 'on'
-    >>> flag = define_bool_state('doctest_demo', False, 'An example flag.')
-    >>> del os.environ['NNREF_DOCTEST_DEMO']
-    >>> flag.value, config.nnref_doctest_demo
-    (True, True)
+    >>> from nnref.config import config, define_bool_state
+    >>> define_bool_state('trace_shapes', False, 'Print shapes.').name
+    'nnref_trace_shapes'
+    >>> config.flax_trace_shapes
+    False
     """
-    return FlagHolder(config.define(PREFIX + name, bool(default), help).name)
+    return FlagHolder(config_flags.define_prefixed_bool(config, name, default, help))
 
 
 def bool_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
-    """Define boolean flag ``name`` (``'flax_x'`` or ``'nnref_x'``, the same flag).
+    """Add a boolean flag, named with either prefix (``'flax_x'`` and ``'nnref_x'`` are one flag).
 
-    >>> holder = bool_flag('flax_doctest_bool', default=True, help='An example.')
-    >>> holder.name, config.flax_doctest_bool
-    ('nnref_doctest_bool', True)
+    >>> from nnref.config import bool_flag, config
+    >>> bool_flag('flax_check_finite', default=False, help='Check for NaN.').value
+    False
     """
-    return FlagHolder(config.define(name, bool(default), help).name)
+    return FlagHolder(config_flags.define_named(config, name, default, help, 'bool'))
 
 
 def int_flag(name, *, default, help):  # noqa: A002 -- the seed's signature
-    """Define integer flag ``name`` (an int or ``None``); env ``NNREF_<NAME>`` gives its start.
+    """Add an integer flag (an ``int`` or ``None``), named with either prefix.
 
-    >>> holder = int_flag('nnref_doctest_int', default=None, help='An example.')
-    >>> update('flax_doctest_int', 4)
-    >>> holder.value
-    4
+    >>> from nnref.config import config, int_flag
+    >>> depth = int_flag('nnref_print_depth', default=2, help='Levels to print.')
+    >>> config.update('flax_print_depth', None)
+    >>> depth.value is None
+    True
     """
-    return FlagHolder(config.define(name, default, help, kind='int').name)
+    return FlagHolder(config_flags.define_named(config, name, default, help, 'int'))
 
 
 def update(name, value):
-    """Set flag ``name`` to ``value``: ``update('nnref_return_frozendict', True)``."""
+    """Set flag ``name`` (either spelling) to ``value`` for the rest of the program.
+
+    >>> from nnref import config
+    >>> config.update('nnref_return_frozendict', False)
+    """
     config.update(name, value)
 
 
-#: ``with override('nnref_return_frozendict', True): ...`` (either spelling).
+#: ``with override(name, value):`` sets a flag inside the block and restores it after.
 override = config.override
-#: The seed's ``temp_flip_flag('return_frozendict', True)``: ``override`` by the name without prefix.
+#: The seed's spelling of :data:`override`, by the flag name without prefix (``'return_frozendict'``).
 temp_flip_flag = config.temp_flip_flag
 
-
-def __getattr__(name):
-    # nnref.config.<flag> reads the flag, like the seed's flax.config.<flag>.
-    if name.startswith((PREFIX, SEED_PREFIX, 'nnx_')):
-        return getattr(config, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
-
+# Reading nnref.config.<flag> as a module attribute asks the table.
+__getattr__ = config_flags.module_flag_reader(config, __name__)
 
 _holders = config_flags.define_seed_flags(config)
-# One holder per flag, by the flag's name without prefix (``return_frozendict.value``).
-filter_frames = _holders['filter_frames']
-profile = _holders['profile']
-use_orbax_checkpointing = _holders['use_orbax_checkpointing']
-preserve_adopted_names = _holders['preserve_adopted_names']
-return_frozendict = _holders['return_frozendict']
-fix_rng_separator = _holders['fix_rng_separator']
-max_repr_depth = _holders['max_repr_depth']
-use_flaxlib = _holders['use_flaxlib']
-array_ref = _holders['array_ref']
-pytree_module = _holders['pytree_module']
-always_shard_variable = _holders['always_shard_variable']
-hijax_variable = _holders['hijax_variable']
-# (The nnx_ flags have no holder here: nnref.config.nnx_graph_mode reads the value.)
+# Each seed flag also gets a FlagHolder attribute under its bare name
+# (nnref.config.return_frozendict.value); nnx_ flags are read by value only.
+for _bare_name, _holder in _holders.items():
+    if not _bare_name.startswith('nnx_'):
+        globals()[_bare_name] = _holder
+del _bare_name, _holder

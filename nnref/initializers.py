@@ -104,7 +104,7 @@ def match(name, dtype=np.float32, distribution=None):
     return "exact"
 
 
-def _dtype(dtype):
+def _dtype_or_default(dtype):
     return np.dtype(np.float32 if dtype is None else dtype)
 
 
@@ -181,7 +181,7 @@ def zeros(key, shape, dtype=np.float32):
     array([[0., 0., 0.],
            [0., 0., 0.]], dtype=float32)
     """
-    return np.zeros(shape, _dtype(dtype))
+    return np.zeros(shape, _dtype_or_default(dtype))
 
 
 @_returns_shape_argument
@@ -193,7 +193,7 @@ def ones(key, shape, dtype=np.float32):
            [1., 1.],
            [1., 1.]], dtype=float32)
     """
-    return np.ones(shape, _dtype(dtype))
+    return np.ones(shape, _dtype_or_default(dtype))
 
 
 def zeros_init():
@@ -224,7 +224,7 @@ def constant(value, dtype=np.float32):
 
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
-        return np.full(shape, value, dtype=_dtype(dtype))
+        return np.full(shape, value, dtype=_dtype_or_default(dtype))
 
     return init
 
@@ -240,7 +240,7 @@ def uniform(scale=1e-2, dtype=np.float32):
 
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         return _random.uniform(key, shape, dtype) * np.array(scale, dtype)
 
     return init
@@ -257,7 +257,7 @@ def normal(stddev=1e-2, dtype=np.float32):
 
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         return _random.normal(key, shape, dtype) * np.array(stddev, dtype)
 
     return init
@@ -275,7 +275,7 @@ def truncated_normal(stddev=1e-2, dtype=np.float32, lower=-2.0, upper=2.0):
 
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         draws = _random.truncated_normal(key, lower, upper, shape, dtype)
         return draws * np.array(stddev, dtype)
 
@@ -343,7 +343,7 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         fan_in, fan_out = _compute_fans(shape, in_axis, out_axis, batch_axis)
         if mode == "fan_in":
             denominator = fan_in
@@ -491,7 +491,7 @@ def orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         if len(shape) < 2:
             raise ValueError("orthogonal initializer requires at least a 2D shape")
         if any(d == 0 for d in shape):
@@ -521,7 +521,7 @@ def delta_orthogonal(scale=1.0, column_axis=-1, dtype=np.float32):
     @_returns_shape_argument
     def init(key, shape, dtype=dtype):
         shape = tuple(int(d) for d in shape)
-        dtype = _dtype(dtype)
+        dtype = _dtype_or_default(dtype)
         if len(shape) not in (3, 4, 5):
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
         if shape[-1] < shape[-2]:

@@ -1,27 +1,34 @@
-"""Variable metadata: boxes that carry per-axis information beside a value.
+"""Metadata boxes: a variable's value travelling together with facts about its axes.
 
-An initializer may return its array wrapped in an :class:`AxisMetadata` box;
-:class:`Partitioned` records, per dimension, the mesh axis the value would be
-sharded over. nnref has no devices, so here the metadata is only carried,
-transformed and reported -- never applied -- but it is carried exactly as
-``nnjax`` carries it:
+An initializer may return, instead of a bare array, a *box* -- an
+:class:`AxisMetadata` -- holding the array plus something about each of its
+dimensions. The one used in practice is :class:`Partitioned`: for dimension
+``i``, the mesh axis the array is split over on many devices.
 
-* a box is a container of ``nnref.tree_util`` whose only child is the boxed
-  value, so ``tree_map`` maps the value and keeps the metadata;
-* lifted ``vmap``/``scan`` call :func:`add_axis` / :func:`remove_axis` on
-  the variable collections they stack or unstack;
-* :func:`get_partition_spec` reports a tree of :class:`PartitionSpec`, the
-  same entries as ``jax.sharding.PartitionSpec`` in ``nnjax``.
+What makes a box useful is that the rest of the library treats it as a
+container with exactly one child, the value:
+
+* ``tree_util.tree_map(f, box)`` applies ``f`` to the value and rebuilds the
+  box with the same metadata (a box defines ``_tree_children`` and
+  ``_tree_rebuild``, the two hooks :mod:`nnref.tree_util` asks for);
+* module code normally sees the plain value: ``self.param`` unboxes it
+  (:func:`unbox`), and :func:`replace_boxed` puts a new value back in;
+* when a lifted ``vmap``/``scan`` stacks a variable along a new axis, the
+  metadata must grow with it: the transform calls :func:`add_axis` (and
+  :func:`remove_axis` on the way back) on every box of the collection.
+
+The rules for editing a ``Partitioned`` box's names are shared with
+``nnjax`` (:mod:`shared_spec.partition_names`). nnref has no devices: specs
+are computed and reported, never applied.
 
 >>> import numpy as np
 >>> from nnref import meta, tree_util
->>> params = {'w': meta.Partitioned(np.ones((4, 2)), ('data', None)), 'b': np.zeros(2)}
->>> tree_util.tree_map(lambda x: x * 2, params)['w'].names
-('data', None)
->>> meta.get_partition_spec(params)
-{'b': PartitionSpec(), 'w': PartitionSpec('data', None)}
->>> meta.add_axis(params, 0, {meta.PARTITION_NAME: 'layers'})['w'].names
-('layers', 'data', None)
+>>> box = meta.Partitioned(np.zeros((3, 5)), ('data', 'model'))
+>>> shifted = tree_util.tree_map(lambda v: v + 1, box)        # maps the value...
+>>> type(shifted).__name__, shifted.names, shifted.value.sum()  # ...keeps the box
+('Partitioned', ('data', 'model'), np.float64(15.0))
+>>> meta.add_axis({'w': box}, 0, {meta.PARTITION_NAME: None})['w'].names
+(None, 'data', 'model')
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ from typing import Any, Callable
 
 from nnref import tree_util
 from nnref.initializers import declare_output_shapes, output_shapes_fn
-from shared_spec import errors
+from shared_spec import partition_names
+from shared_spec.partition_names import PARTITION_NAME
 
 __all__ = [
     'PartitionSpec',
@@ -49,9 +57,8 @@ __all__ = [
     'get_partition_spec',
 ]
 
-#: The key of ``metadata_params`` (the dict a lifted ``vmap``/``scan`` passes to
-#: :meth:`AxisMetadata.add_axis`) that names the mesh axis of the new axis.
-PARTITION_NAME = 'partition_name'
+
+# --- PartitionSpec ----------------------------------------------------------------
 
 
 class _Unconstrained:
@@ -61,7 +68,7 @@ class _Unconstrained:
         return 'UNCONSTRAINED'
 
     def __reduce__(self):
-        return (_unconstrained, ())
+        return (_unconstrained, ())  # unpickles to the one marker, so `is` keeps working
 
 
 def _unconstrained():
@@ -69,31 +76,27 @@ def _unconstrained():
 
 
 def _canonical_entry(entry):
-    # As in JAX: a list of mesh axes is a tuple, a 0- or 1-tuple collapses.
-    if isinstance(entry, (list, tuple)):
-        entry = tuple(entry)
-        if len(entry) == 0:
-            return None
-        if len(entry) == 1:
-            return entry[0]
-    return entry
+    # JAX's normal form: a list of mesh axes is a tuple; () means None and (a,) means a.
+    if not isinstance(entry, (list, tuple)):
+        return entry
+    entry = tuple(entry)
+    return None if not entry else entry[0] if len(entry) == 1 else entry
 
 
 class PartitionSpec(tuple):
-    """Per dimension of an array: the mesh axis (or axes, or ``None``) it is sharded over.
+    """One entry per array dimension: the mesh axis (or axes, or ``None``) it is split over.
 
-    nnref's stand-in for ``jax.sharding.PartitionSpec``: a tuple of the
-    entries (so it compares equal to the plain tuple), but a leaf for
-    ``nnref.tree_util``, as JAX's is for ``jax.tree_util``.
+    nnref's version of ``jax.sharding.PartitionSpec``. It is a tuple, so it
+    compares equal to the plain tuple of its entries, but it is a *leaf* for
+    :mod:`nnref.tree_util` (``_tree_leaf``), because a spec describes one
+    array rather than containing several.
 
-    >>> spec = PartitionSpec('data', None)
-    >>> spec
-    PartitionSpec('data', None)
-    >>> spec == ('data', None), PartitionSpec(['x', 'y']), PartitionSpec()
-    (True, PartitionSpec(('x', 'y'),), PartitionSpec())
+    >>> spec = PartitionSpec(('data', 'fsdp'), None, ['model'])
+    >>> spec, spec == (('data', 'fsdp'), None, 'model')
+    (PartitionSpec(('data', 'fsdp'), None, 'model'), True)
     >>> from nnref import tree_util
-    >>> tree_util.tree_leaves({'a': spec})
-    [PartitionSpec('data', None)]
+    >>> tree_util.tree_map(len, {'w': PartitionSpec('a', 'b'), 'b': PartitionSpec()})
+    {'b': 0, 'w': 2}
     """
 
     _tree_leaf = True
@@ -109,58 +112,65 @@ class PartitionSpec(tuple):
         return tuple(self)
 
 
-class AxisMetadata(abc.ABC):
-    """Abstract base of metadata boxes around a variable's value.
+# --- the box protocol ---------------------------------------------------------------
 
-    A subclass wraps one value and implements :meth:`unbox` (the value, one
-    level only), :meth:`replace_boxed` (the same box around a new value) and
-    :meth:`add_axis` / :meth:`remove_axis` (its metadata updated when a lifted
-    transform stacks or unstacks the value along axis ``index``; they must
-    undo each other). To be a container of ``nnref.tree_util`` it defines
-    ``_tree_children()`` -> ``([value], static)`` and a classmethod
-    ``_tree_rebuild(static, children)``; this base class provides both for
-    subclasses that are dataclasses with a ``value`` field (the other fields
-    being the static metadata).
+
+class AxisMetadata(abc.ABC):
+    """What every metadata box must do: four methods, plus being a one-child tree node.
+
+    * :meth:`unbox` -- the wrapped value (one level: a box in a box gives the inner box);
+    * :meth:`replace_boxed` -- a box of the same kind and metadata around another value;
+    * :meth:`add_axis` / :meth:`remove_axis` -- the metadata after a transform
+      inserts, or deletes, dimension ``index`` of the value; applying one and
+      then the other must give back the original.
+
+    For the tree hooks, this base class assumes the subclass is a dataclass
+    with a field ``value``: that field is the single child and every other
+    field is static metadata.
 
     >>> import dataclasses, numpy as np
     >>> from nnref import meta, tree_util
     >>> @dataclasses.dataclass(frozen=True)
-    ... class Units(meta.AxisMetadata):
+    ... class Described(meta.AxisMetadata):
     ...     value: object
-    ...     units: tuple
-    ...     def unbox(self): return self.value
-    ...     def replace_boxed(self, val): return dataclasses.replace(self, value=val)
+    ...     labels: tuple
+    ...
+    ...     def unbox(self):
+    ...         return self.value
+    ...
+    ...     def replace_boxed(self, val):
+    ...         return dataclasses.replace(self, value=val)
+    ...
     ...     def add_axis(self, index, params):
-    ...         units = list(self.units); units.insert(index, 'step')
-    ...         return dataclasses.replace(self, units=tuple(units))
+    ...         return dataclasses.replace(self, labels=self.labels[:index] + ('stacked',) + self.labels[index:])
+    ...
     ...     def remove_axis(self, index, params):
-    ...         units = list(self.units); del units[index]
-    ...         return dataclasses.replace(self, units=tuple(units))
-    >>> box = Units(np.ones(3), ('m',))
-    >>> tree_util.tree_map(np.shape, box)
-    Units(value=(3,), units=('m',))
-    >>> meta.add_axis({'x': box}, 0, {})['x'].units
-    ('step', 'm')
+    ...         return dataclasses.replace(self, labels=self.labels[:index] + self.labels[index + 1:])
+    >>> box = Described(np.arange(4.0), ('time',))
+    >>> tree_util.tree_leaves(box)              # the value is the only leaf
+    [array([0., 1., 2., 3.])]
+    >>> meta.remove_axis(meta.add_axis(box, 1, {}), 1, {}) == box
+    True
     """
 
     @abc.abstractmethod
     def unbox(self) -> Any:
-        """The wrapped value, without recursing into nested boxes."""
+        """Return the value inside this box (not recursing into a box inside it)."""
 
     @abc.abstractmethod
     def replace_boxed(self, val: Any) -> 'AxisMetadata':
-        """A box of the same type and metadata around ``val``."""
+        """Return a box with this box's type and metadata, holding ``val``."""
 
     @abc.abstractmethod
     def add_axis(self, index: int, params: dict) -> 'AxisMetadata':
-        """The same box, its metadata updated for a new axis at ``index``."""
+        """Return this box with metadata for a value that gained dimension ``index``."""
 
     @abc.abstractmethod
     def remove_axis(self, index: int, params: dict) -> 'AxisMetadata':
-        """The same box, its metadata updated for removing axis ``index``."""
+        """Return this box with metadata for a value that lost dimension ``index``."""
 
-    # nnref.tree_util hooks, for dataclass boxes with a ``value`` field.
     def _tree_children(self):
+        # children: [value]; static part: every other init field, as (name, value) pairs.
         static = tuple(
             (f.name, getattr(self, f.name)) for f in dataclasses.fields(self) if f.init and f.name != 'value'
         )
@@ -173,33 +183,44 @@ class AxisMetadata(abc.ABC):
 
 
 def is_axis_metadata(x: Any) -> bool:
-    """Whether ``x`` is an :class:`AxisMetadata` box.
+    """True for a metadata box (used as ``is_leaf`` to stop tree walks at boxes).
 
+    >>> import numpy as np
     >>> from nnref import meta
-    >>> meta.is_axis_metadata(meta.Partitioned(1.0, ())), meta.is_axis_metadata(1.0)
-    (True, False)
+    >>> [meta.is_axis_metadata(x) for x in (meta.Partitioned(np.ones(2), ('a',)), np.ones(2))]
+    [True, False]
     """
     return isinstance(x, AxisMetadata)
 
 
 def _map_boxes(fn: Callable[[AxisMetadata], Any], tree: Any) -> Any:
     """``fn`` applied to every outermost box of ``tree``; other leaves kept."""
-    return tree_util.tree_map(lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree, is_leaf=is_axis_metadata)
+
+    def visit(x):
+        return fn(x) if isinstance(x, AxisMetadata) else x
+
+    return tree_util.tree_map(visit, tree, is_leaf=is_axis_metadata)
 
 
 def unbox(tree: Any) -> Any:
-    """``tree`` with every box replaced by its value (nested boxes too).
+    """Replace every box in ``tree`` by its value, opening boxes inside boxes too.
 
     >>> import numpy as np
     >>> from nnref import meta
-    >>> meta.unbox({'w': meta.Partitioned(np.arange(2), ('data',)), 'n': 3})
-    {'n': 3, 'w': array([0, 1])}
+    >>> nested = meta.Partitioned(meta.Partitioned(np.zeros(1), ('a',)), ('b',))
+    >>> meta.unbox({'w': nested, 'count': 0})
+    {'count': 0, 'w': array([0.])}
     """
     return _map_boxes(lambda box: unbox(box.unbox()), tree)
 
 
 def _flatten_up_to(treedef: tree_util.TreeDef, tree: Any) -> list:
-    """The subtrees of ``tree`` at the leaf positions of ``treedef``."""
+    """Cut ``tree`` at the leaf positions of ``treedef``: one subtree per leaf of ``treedef``.
+
+    Walks ``treedef`` and ``tree`` together; where ``treedef`` has a leaf,
+    whatever ``tree`` has there (a value, or a whole subtree) is taken as is.
+    Where the two disagree (other dict keys, another length) it is an error.
+    """
     if treedef.kind == 'leaf':
         return [tree]
     if treedef.kind in ('dict', 'frozendict'):
@@ -216,22 +237,26 @@ def _flatten_up_to(treedef: tree_util.TreeDef, tree: Any) -> list:
         children = list(tree)
     if len(children) != len(treedef.children):
         raise ValueError(f'replace_boxed: updates {tree!r} do not match the structure of the boxed tree.')
-    out = []
+    pieces = []
     for child_def, child in zip(treedef.children, children):
-        out.extend(_flatten_up_to(child_def, child))
-    return out
+        pieces.extend(_flatten_up_to(child_def, child))
+    return pieces
 
 
 def replace_boxed(tree: Any, updates: Any) -> Any:
-    """``tree`` with the values of ``updates`` put inside its boxes.
+    """The inverse of :func:`unbox`: put the values of ``updates`` back into ``tree``'s boxes.
 
-    ``updates`` has the structure of ``unbox(tree)``; a box keeps its type
-    and metadata and gets the new value, a plain leaf is replaced.
+    ``updates`` is shaped like ``unbox(tree)``. Steps: flatten ``tree``
+    stopping at boxes; cut ``updates`` at the same places; where the old leaf
+    was a box, keep the box and replace what is inside (recursively, for
+    nested boxes); elsewhere take the update as is.
 
+    >>> import numpy as np
     >>> from nnref import meta
-    >>> new = meta.replace_boxed({'w': meta.Partitioned(1.0, ()), 'n': 3}, {'w': 2.0, 'n': 4})
-    >>> new['w'], new['n']
-    (Partitioned(value=2.0, names=(), mesh=None), 4)
+    >>> boxed = {'w': meta.Partitioned(np.zeros(2), ('model',)), 'step': 0}
+    >>> fresh = meta.replace_boxed(boxed, {'w': np.ones(2), 'step': 1})
+    >>> fresh['w'].names, fresh['w'].value, fresh['step']
+    (('model',), array([1., 1.]), 1)
     """
     olds, treedef = tree_util.tree_flatten(tree, is_leaf=is_axis_metadata)
     news = _flatten_up_to(treedef, updates)
@@ -245,65 +270,54 @@ def replace_boxed(tree: Any, updates: Any) -> Any:
 
 
 def add_axis(tree: Any, index: int, params: dict) -> Any:
-    """Calls ``add_axis(index, params)`` on every box of ``tree``; arrays are left alone.
+    """Tell every box in ``tree`` that its value gained dimension ``index``; plain arrays are untouched.
+
+    ``params`` is the ``metadata_params`` of the transform that stacks (for
+    ``Partitioned``: the new dimension's mesh axis, under ``PARTITION_NAME``).
 
     >>> import numpy as np
     >>> from nnref import meta
-    >>> tree = {'a': {'w': meta.Partitioned(np.ones((2, 3)), ('data', None))}, 'b': np.ones(1)}
-    >>> out = meta.add_axis(tree, 1, {meta.PARTITION_NAME: 'layers'})
-    >>> out['a']['w'].names, out['b'].shape
-    (('data', 'layers', None), (1,))
+    >>> tree = {'w': meta.Partitioned(np.ones((5,)), ('model',)), 'step': np.int32(0)}
+    >>> stacked = meta.add_axis(tree, 0, {meta.PARTITION_NAME: 'layers'})
+    >>> stacked['w'].names, stacked['step']
+    (('layers', 'model'), np.int32(0))
     """
     return _map_boxes(lambda box: box.add_axis(index, params), tree)
 
 
 def remove_axis(tree: Any, index: int, params: dict) -> Any:
-    """Calls ``remove_axis(index, params)`` on every box of ``tree``.
+    """Tell every box in ``tree`` that its value lost dimension ``index`` (undoes :func:`add_axis`).
 
     >>> import numpy as np
     >>> from nnref import meta
-    >>> tree = {'w': meta.Partitioned(np.ones((2, 3)), ('layers', 'data'))}
-    >>> meta.remove_axis(tree, 0, {meta.PARTITION_NAME: 'layers'})['w'].names
-    ('data',)
+    >>> stacked = {'w': meta.Partitioned(np.ones((4, 5)), ('layers', 'model'))}
+    >>> meta.remove_axis(stacked, 0, {meta.PARTITION_NAME: 'layers'})['w'].names
+    ('model',)
     """
     return _map_boxes(lambda box: box.remove_axis(index, params), tree)
 
 
-def _check_names(names: Any, what: str) -> tuple:
-    if isinstance(names, str):
-        raise TypeError(
-            f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, got the string {names!r}. Fix: write ({names!r},) '
-            'for a 1-d value.'
-        )
-    try:
-        return tuple(names)
-    except TypeError:
-        raise TypeError(
-            f'{what}: names must be a sequence with one axis name (or None) '
-            f'per dimension, e.g. (None, "model"); got {names!r}.'
-        ) from None
+# --- Partitioned ------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class Partitioned(AxisMetadata):
-    """A value and, per dimension, the mesh axis it would be sharded over.
+    """An array and, per dimension, the mesh axis it is split over.
 
-    ``names[i]`` is a mesh axis name, a tuple of them, or ``None`` for
-    dimension ``i``. ``mesh`` is kept for parity with ``nnjax`` and unused.
-    A frozen dataclass: change it with ``.replace(**updates)``. A lifted
-    ``vmap``/``scan`` that stacks a ``Partitioned`` variable needs
-    ``metadata_params={PARTITION_NAME: name}`` to name the new axis.
+    ``names`` has one entry per dimension of ``value``: a mesh axis name, a
+    tuple of names (split over several mesh axes at once), or ``None`` (not
+    split). ``mesh`` is carried for nnjax's sake and unused here. The box is
+    frozen; make changed copies with ``.replace(**updates)``. A lifted
+    ``vmap``/``scan`` that stacks a ``Partitioned`` variable must be given
+    ``metadata_params={PARTITION_NAME: name}``, the new dimension's entry.
 
     >>> import numpy as np
     >>> from nnref import meta, tree_util
-    >>> box = meta.Partitioned(np.ones((4, 8)), (None, 'model'))
-    >>> box.get_partition_spec()
-    PartitionSpec(None, 'model')
-    >>> tree_util.tree_map(np.shape, box)
-    Partitioned(value=(4, 8), names=(None, 'model'), mesh=None)
-    >>> box.add_axis(0, {meta.PARTITION_NAME: 'layers'}).names
-    ('layers', None, 'model')
+    >>> kernel = meta.Partitioned(np.ones((16, 64)), ('embed', 'mlp'))
+    >>> kernel.get_partition_spec()
+    PartitionSpec('embed', 'mlp')
+    >>> tree_util.tree_map(lambda v: v.dtype.name, kernel)
+    Partitioned(value='float64', names=('embed', 'mlp'), mesh=None)
     """
 
     value: Any
@@ -311,104 +325,80 @@ class Partitioned(AxisMetadata):
     mesh: Any = None
 
     def __post_init__(self):
-        object.__setattr__(self, 'names', _check_names(self.names, type(self).__name__))
+        # names must be hashable: it is static tree data.
+        object.__setattr__(self, 'names', partition_names.check_names(self.names, type(self).__name__))
 
     def replace(self, **updates) -> 'Partitioned':
-        """A copy with the given fields replaced.
+        """A copy with some fields changed.
 
         >>> from nnref import meta
-        >>> meta.Partitioned(1.0, ('a',)).replace(names=('b',)).names
-        ('b',)
+        >>> meta.Partitioned(0.0, ('data',)).replace(value=1.0)
+        Partitioned(value=1.0, names=('data',), mesh=None)
         """
         return dataclasses.replace(self, **updates)
 
     def unbox(self, apply_constraint: bool = True) -> Any:
-        """The value (nnref has no devices, so no constraint is ever applied).
+        """The array. (With devices, this is where the sharding would be imposed; here there are none.)
 
-        >>> import numpy as np
         >>> from nnref import meta
-        >>> meta.Partitioned(np.arange(3), ('data',)).unbox()
-        array([0, 1, 2])
+        >>> meta.Partitioned([1, 2], ('data',)).unbox()
+        [1, 2]
         """
         return self.value
 
     def replace_boxed(self, val: Any) -> 'Partitioned':
-        """This box around ``val``, names and mesh unchanged.
+        """The same names and mesh, around ``val``.
 
         >>> from nnref import meta
-        >>> meta.Partitioned(1.0, ()).replace_boxed(2.0)
-        Partitioned(value=2.0, names=(), mesh=None)
+        >>> meta.Partitioned(0.0, (None,)).replace_boxed([5.0]).value
+        [5.0]
         """
         return self.replace(value=val)
 
-    def _axis_name(self, params: dict) -> Any:
-        if PARTITION_NAME not in params:
-            raise errors.PartitioningUnspecifiedError(self)
-        return params[PARTITION_NAME]
-
     def add_axis(self, index: int, params: dict) -> 'Partitioned':
-        """Inserts ``params[PARTITION_NAME]`` into ``names`` at ``index``.
+        """``names`` with ``params[PARTITION_NAME]`` inserted at ``index``.
 
-        ``names`` shorter than ``index`` is first padded with ``None``.
-        Raises ``PartitioningUnspecifiedError`` if ``params`` has no
-        ``PARTITION_NAME`` key (its value may be ``None``: not sharded).
+        If ``names`` is shorter than ``index`` it is padded with ``None``
+        first. Without a ``PARTITION_NAME`` key in ``params`` the transform did
+        not say how to name the new axis: ``PartitioningUnspecifiedError``.
 
         >>> from nnref import meta
-        >>> box = meta.Partitioned(0.0, ('a', 'b'))
-        >>> box.add_axis(1, {meta.PARTITION_NAME: None}).names
-        ('a', None, 'b')
-        >>> box.add_axis(3, {meta.PARTITION_NAME: 'c'}).names
-        ('a', 'b', None, 'c')
+        >>> meta.Partitioned(0.0, ('embed',)).add_axis(2, {meta.PARTITION_NAME: 'stage'}).names
+        ('embed', None, 'stage')
         """
-        name = self._axis_name(params)
-        names = list(self.names)
-        while len(names) < index:
-            names.append(None)
-        names.insert(index, name)
-        return self.replace(names=tuple(names))
+        new_name = partition_names.axis_name(params, self)
+        return self.replace(names=partition_names.names_with_axis(self.names, index, new_name))
 
     def remove_axis(self, index: int, params: dict) -> 'Partitioned':
-        """Deletes entry ``index`` of ``names``, which must be ``params[PARTITION_NAME]``.
+        """``names`` without entry ``index``, after checking it is the name the transform added.
 
         >>> from nnref import meta
-        >>> meta.Partitioned(0.0, ('layers', 'data')).remove_axis(0, {meta.PARTITION_NAME: 'layers'}).names
-        ('data',)
+        >>> meta.Partitioned(0.0, ('embed', None, 'stage')).remove_axis(2, {meta.PARTITION_NAME: 'stage'}).names
+        ('embed', None)
         """
-        name = self._axis_name(params)
-        present = -len(self.names) <= index < len(self.names)
-        if not present or self.names[index] != name:
-            found = repr(self.names[index]) if present else '<no such axis>'
-            raise ValueError(
-                f'remove_axis({index}): axis {index} of names={self.names} is '
-                f'{found}, but the transform removes the axis it added as '
-                f'{name!r}. Fix: pass the same metadata_params '
-                f'({PARTITION_NAME}) and axis to the transform that adds and '
-                'removes this axis.'
-            )
-        names = list(self.names)
-        del names[index]
-        return self.replace(names=tuple(names))
+        added_name = partition_names.axis_name(params, self)
+        return self.replace(names=partition_names.names_without_axis(self.names, index, added_name))
 
     def get_partition_spec(self) -> PartitionSpec:
-        """``PartitionSpec(*names)``.
+        """The names as a :class:`PartitionSpec`.
 
         >>> from nnref import meta
-        >>> meta.Partitioned(0.0, ('data', None)).get_partition_spec()
-        PartitionSpec('data', None)
+        >>> meta.Partitioned(0.0, (('data', 'fsdp'), 'model')).get_partition_spec()
+        PartitionSpec(('data', 'fsdp'), 'model')
         """
         return PartitionSpec(*self.names)
 
 
 def with_partitioning(fn: Callable[..., Any], names, mesh=None) -> Callable[..., Partitioned]:
-    """Wraps ``fn`` (typically an initializer) to return a :class:`Partitioned`.
+    """Wrap initializer ``fn`` so that the array it makes comes boxed in a :class:`Partitioned`.
 
     >>> from nnref import initializers, meta, random
-    >>> init = meta.with_partitioning(initializers.zeros_init(), (None, 'model'))
-    >>> box = init(random.PRNGKey(0), (2, 3))
-    >>> type(box).__name__, box.names, box.value.shape
-    ('Partitioned', (None, 'model'), (2, 3))
+    >>> init = meta.with_partitioning(initializers.ones_init(), ('embed', None))
+    >>> box = init(random.PRNGKey(0), (4, 2))
+    >>> box.names, box.value.sum()
+    (('embed', None), np.float32(8.0))
     """
-    names = _check_names(names, 'with_partitioning')
+    names = partition_names.check_names(names, 'with_partitioning')
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -418,39 +408,37 @@ def with_partitioning(fn: Callable[..., Any], names, mesh=None) -> Callable[...,
 
 
 def _declare_boxed_output(wrapper: Callable, fn: Callable) -> Callable:
-    """Declares that ``wrapper`` boxes ``fn``'s output, when ``fn`` declares its output's shapes.
+    """Let ``apply`` know ``wrapper``'s output shapes without running it, when ``fn`` declares them.
 
-    A box is a container whose only child is the value, so the leaf shapes
-    are ``fn``'s; ``apply`` then checks a boxed parameter's shape without
-    running its initializer (see :func:`nnref.initializers.declare_output_shapes`).
+    A box's only leaf is its value, so the wrapped initializer has exactly
+    ``fn``'s leaf shapes (see :func:`nnref.initializers.declare_output_shapes`).
 
     >>> from nnref import initializers, meta
-    >>> init = meta.with_partitioning(initializers.lecun_normal(), (None, 'model'))
-    >>> initializers.output_shapes_fn(init)((3, 4))
-    [(3, 4)]
+    >>> init = meta.with_partitioning(initializers.normal(), ('vocab', 'embed'))
+    >>> initializers.output_shapes_fn(init)((100, 8))
+    [(100, 8)]
     """
     shapes_fn = output_shapes_fn(fn)
     return wrapper if shapes_fn is None else declare_output_shapes(wrapper, shapes_fn)
 
 
 def _leaf_spec(x: Any):
+    # A box reports its own spec (None if it has none); an array is replicated; anything else has no spec.
     if isinstance(x, AxisMetadata):
         return x.get_partition_spec() if hasattr(x, 'get_partition_spec') else None
-    if hasattr(x, 'shape'):  # a plain array: replicated
-        return PartitionSpec()
-    return None
+    return PartitionSpec() if hasattr(x, 'shape') else None
 
 
 def get_partition_spec(tree: Any) -> Any:
-    """The tree of :class:`PartitionSpec` for a tree of boxes and arrays.
+    """A tree shaped like ``tree`` with each variable's :class:`PartitionSpec`.
 
-    A box gives its own spec, an array (anything with a ``shape``) gives
-    ``PartitionSpec()`` (replicated), other leaves give ``None``.
+    A box gives its own spec; a bare array is replicated on every device
+    (``PartitionSpec()``); a leaf that is not an array (a Python number) gets ``None``.
 
     >>> import numpy as np
     >>> from nnref import meta
-    >>> meta.get_partition_spec({'w': meta.Partitioned(np.ones((2, 2)), ('data', 'model')),
-    ...                          'b': np.ones(2), 'step': 1})
-    {'b': PartitionSpec(), 'step': None, 'w': PartitionSpec('data', 'model')}
+    >>> meta.get_partition_spec({'kernel': meta.Partitioned(np.ones((2, 3)), (None, 'mlp')),
+    ...                          'bias': np.zeros(3), 'scale': 0.5})
+    {'bias': PartitionSpec(), 'kernel': PartitionSpec(None, 'mlp'), 'scale': None}
     """
     return tree_util.tree_map(_leaf_spec, tree, is_leaf=is_axis_metadata)

@@ -1,25 +1,32 @@
-"""``add_metadata_axis``: a lifted transform that adds an axis to boxed metadata only.
+"""``add_metadata_axis``: make boxed metadata describe an axis that the values got elsewhere.
 
-A lifted ``vmap``/``scan`` that stacks a collection also inserts the new
-axis into the names of its boxed variables (``nn.Partitioned`` ...). Code
-that stacks the *values* by other means (a ``jax.vmap`` of its own, or
-values built already stacked) uses this transform to make the *metadata*
-agree: on the way out of ``target`` each box of the given collections gets
-``add_axis(axis, metadata_params)``, on the way in ``remove_axis``. The
-values are not touched. Built on ``nn.map_variables``.
+Normally an axis is added to a variable and to its metadata together: a
+lifted ``vmap``/``scan`` stacks the values of a collection *and* calls
+``add_axis`` on each metadata box (``nn.Partitioned`` ...), so the box's
+names stay one per dimension. Code that stacks the values by some other
+route (a vectorising map of its own, or values created already stacked)
+leaves the boxes one name short. This transform repairs only that half:
+
+* leaving ``target``, every box in the chosen collections gets
+  ``add_axis(axis, metadata_params)``;
+* entering ``target`` again (e.g. in ``apply``), ``remove_axis``, so the
+  code inside sees the boxes it created.
+
+The values themselves are never reshaped. It is ``nn.map_variables``
+with those two functions, once per collection.
 
 >>> import numpy as np
 >>> import nnref as nn
->>> class Layer(nn.Module):
-...   @nn.compact
-...   def __call__(self, x):
-...     init = nn.with_partitioning(nn.initializers.ones_init(), ('embed', 'mlp'))
-...     return x @ self.param('w', init, (3, 4))
->>> Tagged = nn.add_metadata_axis(Layer, variable_axes={'params': 0},
-...                               metadata_params={nn.PARTITION_NAME: 'layers'})
->>> v = Tagged().init(nn.random.PRNGKey(0), np.ones((2, 3)))
->>> v['params']['w'].names, v['params']['w'].value.shape
-(('layers', 'embed', 'mlp'), (3, 4))
+>>> class Proj(nn.Module):
+...     @nn.compact
+...     def __call__(self, x):
+...         init = nn.with_partitioning(nn.initializers.zeros_init(), ('embed', None))
+...         return x @ self.param('w', init, (x.shape[-1], 2))
+>>> Marked = nn.add_metadata_axis(Proj, variable_axes={'params': 1},
+...                               metadata_params={nn.PARTITION_NAME: 'model'})
+>>> w = Marked().init(nn.random.PRNGKey(0), np.ones((1, 6)))['params']['w']
+>>> w.value.shape, w.names                 # values unchanged, one more name
+((6, 2), ('embed', 'model', None))
 """
 
 from __future__ import annotations
@@ -34,31 +41,32 @@ __all__ = ['add_metadata_axis']
 
 
 def add_metadata_axis(target, variable_axes: Mapping = FrozenDict(), metadata_params: dict[Any, Any] = {}):  # noqa: B006 (the seed's default; never mutated)
-    """``target`` (a Module class or a function of a module) with an axis added to the metadata of
-    each collection of ``variable_axes`` (collection -> axis index) on the way out.
+    """Wrap ``target`` (a Module class, or a function of a module) as the module docstring describes.
 
-    ``metadata_params`` is passed to every box's ``add_axis``/``remove_axis``
-    (``nn.Partitioned`` needs ``{nn.PARTITION_NAME: name}``). The collections
-    are mutable inside the transform.
+    ``variable_axes`` maps each collection to the position of the axis to
+    add to its boxes' metadata; ``metadata_params`` is handed to every
+    ``add_axis`` / ``remove_axis`` call (a ``Partitioned`` box reads the new
+    axis's name from ``{nn.PARTITION_NAME: name}``). Inside the transform
+    the collections are mutable.
 
     >>> import numpy as np
     >>> import nnref as nn
-    >>> box = nn.Partitioned(np.ones(2), ('mlp',))
-    >>> class Holder(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self):
-    ...     return self.variable('state', 'x', lambda: box).value
-    >>> Tagged = nn.add_metadata_axis(Holder, {'state': 1}, {nn.PARTITION_NAME: 'heads'})
-    >>> nn.init(lambda m: m(), Tagged())(nn.random.PRNGKey(0))['state']['x'].names
-    ('mlp', 'heads')
+    >>> class Cache(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self):
+    ...         make = lambda: nn.Partitioned(np.zeros((4, 8)), ('batch', 'kv'))
+    ...         return self.variable('cache', 'k', make).value.shape
+    >>> Stacked = nn.add_metadata_axis(Cache, {'cache': 0}, {nn.PARTITION_NAME: None})
+    >>> nn.init(lambda m: m(), Stacked())(nn.random.PRNGKey(0))['cache']['k'].names
+    (None, 'batch', 'kv')
     """
-
-    def add(axis):
-        return lambda tree: meta.add_axis(tree, axis, metadata_params)
-
-    def remove(axis):
-        return lambda tree: meta.remove_axis(tree, axis, metadata_params)
-
     for collection, axis in variable_axes.items():
-        target = map_variables(target, collection, trans_in_fn=remove(axis), trans_out_fn=add(axis), mutable=True)
+
+        def on_exit(tree, axis=axis):
+            return meta.add_axis(tree, axis, metadata_params)
+
+        def on_entry(tree, axis=axis):
+            return meta.remove_axis(tree, axis, metadata_params)
+
+        target = map_variables(target, collection, trans_in_fn=on_entry, trans_out_fn=on_exit, mutable=True)
     return target

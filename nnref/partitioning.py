@@ -1,40 +1,47 @@
-"""The older (T5X-style) logical-axis API: axis names kept beside the variables.
+"""Logical axis names recorded next to the variables (the T5X-style API).
 
-Large-model code written before boxed metadata (:mod:`nnref.spmd`'s
-``LogicallyPartitioned``) annotates plain arrays instead:
+The idea: a weight matrix of shape ``(d_model, d_ff)`` is easier to shard by
+*meaning* than by position, so model code names its dimensions
+(``('embed', 'mlp')``) and a table of rules (:func:`axis_rules`) says which
+device-mesh axis each name is split along. This module is the older way of
+attaching such names, from before metadata boxes (:mod:`nnref.spmd`'s
+``LogicallyPartitioned``). Instead of wrapping the array, it writes the
+names into a *sibling collection*:
 
-* :func:`param_with_axes` / :func:`variable_with_axes` declare a variable
-  and record its logical axis names as an :class:`AxisMetadata` in the
-  collection ``'<collection>_axes'`` under ``'<name>_axes'`` -- so
-  ``init`` returns ``params`` and, beside it, ``params_axes``;
-* :func:`get_axis_names` turns such a collection into a tree of logical
-  ``PartitionSpec``\\ s shaped like the variables, ready for
-  :func:`logical_to_mesh` (nnref has no devices: the specs are computed as
-  in ``nnjax`` and no constraint is ever applied);
-* :func:`with_sharding_constraint` constrains an activation by logical
-  names, through the rules of :func:`axis_rules` (the same rules as
-  ``nn.logical_axis_rules``), with a :class:`RulesFallback`;
-* :func:`scan_with_axes` / :func:`vmap_with_axes` are ``nn.scan`` /
-  ``nn.vmap`` that also insert the new axis name into the recorded names;
-  :func:`remat` is ``nn.remat`` whose ``static_argnums`` count the method's
-  arguments (not the module) from 0.
+1. :func:`param_with_axes` creates ``params/<name>`` as ``module.param``
+   does, then sows ``AxisMetadata(names)`` into ``params_axes/<name>_axes``;
+   :func:`variable_with_axes` does the same for any collection ``c``
+   (records in ``c_axes``);
+2. after ``init``, :func:`get_axis_names` reads a ``*_axes`` collection back
+   as a tree of ``PartitionSpec`` shaped like the variables;
+3. :func:`logical_to_mesh` maps those specs through the rules to mesh axes.
+
+A layer stacked by :func:`scan_with_axes` or :func:`vmap_with_axes` gains a
+dimension in every variable, so its records gain a name at the same
+position: the wrappers rewrite records as they leave the transform and undo
+that as they enter it. :func:`remat` is ``nn.remat`` with the older
+``static_argnums`` count. The naming and rewriting rules are shared with
+``nnjax`` (:mod:`shared_spec.axes_records`).
+
+nnref runs on one host, so a sharding constraint here computes its mesh spec
+and returns the array unchanged: names and specs are the observable result.
 
 >>> import numpy as np
 >>> import nnref as nn
->>> from nnref import partitioning as nn_partitioning
->>> class MLP(nn.Module):
-...   @nn.compact
-...   def __call__(self, x):
-...     wi = nn_partitioning.param_with_axes(
-...         'wi', nn.initializers.ones_init(), (x.shape[-1], 8), axes=('embed', 'mlp'))
-...     h = nn_partitioning.with_sharding_constraint(x @ wi, ('batch', 'mlp'))
-...     return h
->>> with nn_partitioning.axis_rules((('batch', 'data'), ('mlp', 'model'))):
-...   variables = MLP().init(nn.random.PRNGKey(0), np.ones((2, 4)))
->>> variables['params_axes']
-{'wi_axes': AxisMetadata(names=('embed', 'mlp'))}
->>> nn_partitioning.get_axis_names(variables['params_axes'])['wi']
+>>> from nnref import partitioning
+>>> class Proj(nn.Module):
+...     @nn.compact
+...     def __call__(self, x):
+...         w = partitioning.param_with_axes('w', nn.initializers.zeros_init(), (3, 6), axes=('embed', 'mlp'))
+...         return x @ w
+>>> variables = Proj().init(nn.random.PRNGKey(0), np.ones((1, 3)))
+>>> sorted(variables)                                   # step 1: values and records
+['params', 'params_axes']
+>>> specs = partitioning.get_axis_names(variables['params_axes'])
+>>> specs['w']                                          # step 2
 PartitionSpec('embed', 'mlp')
+>>> partitioning.logical_to_mesh(specs, (('mlp', 'model'),))['w']   # step 3
+PartitionSpec(None, 'model')
 """
 
 from __future__ import annotations
@@ -43,80 +50,58 @@ import dataclasses
 from typing import Any, Callable, Mapping
 
 from nnref import errors, tree_util
-from nnref import module as _module
 from nnref.meta import PartitionSpec
-from nnref.spmd import (  # noqa: F401  (the seed re-exports these here)
-    get_logical_axis_rules as get_axis_rules,
-)
-from nnref.spmd import (
-    logical_axis_rules as axis_rules,
-)
-from nnref.spmd import (
-    logical_to_mesh,
-    logical_to_mesh_axes,
-)
-from nnref.spmd import (
-    set_logical_axis_rules as set_axis_rules,
-)
-from nnref.spmd import (
-    with_logical_constraint as with_sharding_constraint,
-)
-from nnref.transforms.jit import remat_core
-from nnref.transforms.lifting import _argnums, lift_transform
+from nnref.module_context import current_module
+from nnref.spmd import get_logical_axis_rules as get_axis_rules  # noqa: F401
+from nnref.spmd import logical_axis_rules as axis_rules  # noqa: F401
+from nnref.spmd import logical_to_mesh, logical_to_mesh_axes  # noqa: F401
+from nnref.spmd import set_logical_axis_rules as set_axis_rules  # noqa: F401
+from nnref.spmd import with_logical_constraint as with_sharding_constraint
 from nnref.transforms.map_variables import map_variables
+from nnref.transforms.module_forms import lift_transform
+from nnref.transforms.remat import remat_core
 from nnref.transforms.scan import scan
 from nnref.transforms.vmap import vmap
 from nnref.variables import Variable
-from shared_spec.collection_filters import union_filters
+from shared_spec import axes_records, logical_axes
 from shared_spec.frozen_dict import FrozenDict
 from shared_spec.in_out_axes import In as ScanIn  # noqa: F401
-from shared_spec.in_out_axes import Out as ScanOut
+from shared_spec.in_out_axes import Out as ScanOut  # noqa: F401
 from shared_spec.logical_axes import RulesFallback
-from shared_spec.type_aliases import Array, CollectionFilter, InOutScanAxis, PRNGSequenceFilter  # noqa: F401
+from shared_spec.transform_args import _argnums
+from shared_spec.type_aliases import (  # noqa: F401  (the seed's module exports these for annotations)
+    Array,
+    ArrayPytree,
+    CollectionFilter,
+    InOutScanAxis,
+    LogicalPartitionSpec,
+    LogicalPartitionSpecPytree,
+    LogicalRules,
+    PartitionSpecPytree,
+    PRNGSequenceFilter,
+)
 
-__all__ = [
-    'AxisMetadata',
-    'PartitionedVariable',
-    'RulesFallback',
-    'ScanIn',
-    'ScanOut',
-    'axis_rules',
-    'get_axis_rules',
-    'set_axis_rules',
-    'get_axis_names',
-    'logical_to_mesh',
-    'logical_to_mesh_axes',
-    'with_sharding_constraint',
-    'param_with_axes',
-    'variable_with_axes',
-    'scan_with_axes',
-    'vmap_with_axes',
-    'remat',
-]
-
-# Typing aliases the seed's module exports (annotations only).
-LogicalRules = Any  # a sequence of (logical_name, mesh_axes) pairs
-ArrayPytree = Any
-LogicalPartitionSpec = Any  # a PartitionSpec (or tuple) of logical names
-LogicalPartitionSpecPytree = Any
-PartitionSpecPytree = Any
+__all__ = list(axes_records.PARTITIONING_API)
 
 
-# --- recorded axis names -------------------------------------------------------------
+# --- step 1: recording the names -----------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class AxisMetadata:
-    """The logical axis names of one variable, as stored in ``'<collection>_axes'``.
+    """One variable's logical axis names: the record that sits in a ``*_axes`` collection.
 
-    ``names`` is static data, not a tree leaf, so the metadata passes the
-    lifted transforms untouched (as the ``nnjax`` pytree does). Not the boxed
-    ``nn.meta.AxisMetadata`` base class: this one holds no value.
+    It carries names only, never the value (unlike the boxes of
+    :mod:`nnref.meta`). For tree traversal it is a node with no children and
+    the names as static data, so ``tree_map`` over a collection of records
+    visits nothing inside them and the lifted transforms copy them whole.
 
     >>> from nnref import partitioning, tree_util
-    >>> md = partitioning.AxisMetadata(('embed', 'mlp'))
-    >>> tree_util.tree_leaves(md), md.names
-    ([], ('embed', 'mlp'))
+    >>> record = partitioning.AxisMetadata(('vocab', 'embed'))
+    >>> tree_util.tree_leaves({'table_axes': record})
+    []
+    >>> record.replace(names=('embed',))
+    AxisMetadata(names=('embed',))
     """
 
     names: Any
@@ -124,6 +109,7 @@ class AxisMetadata:
     def replace(self, **updates) -> 'AxisMetadata':
         return dataclasses.replace(self, **updates)
 
+    # The tree_util hooks: no children, the names are the static part.
     def _tree_children(self):
         return (), self.names
 
@@ -132,75 +118,70 @@ class AxisMetadata:
         return cls(static)
 
 
-def _record_axes(x, y):
-    """``sow`` reduction for axis names: the first record wins, a different second one is an error."""
-    if not isinstance(y, AxisMetadata):
-        raise TypeError(f'Expected newly sown value to be an AxisMetadata, got {type(y).__name__}.')
-    if isinstance(x, AxisMetadata) and x != y:
-        raise ValueError(
-            f'If axis names are sown twice, expected them to match. Got {x} and {y}. '
-            'Fix: declare the variable with the same axes= every time.'
-        )
-    return y
+def _record_axes(old, new):
+    # A module called twice sows its record twice; both must say the same thing.
+    return axes_records.check_resown(old, new, AxisMetadata)
 
 
 def _current_module(module, what: str):
+    """The module to declare the variable in: the one given, else the one whose method runs now."""
+    module = current_module() if module is None else module
     if module is None:
-        module = _module._module_stack[-1]
-    if module is None:
-        raise ValueError(f'{what} needs a Module: call it inside a compact method or setup(), or pass module=.')
+        raise axes_records.no_module_error(what)
     return module
 
 
-def _as_names(axes):
-    return tuple(axes) if isinstance(axes, list) else axes
-
-
 def param_with_axes(name: str, init_fn: Callable[..., Any], *init_args, axes=None, module=None, **init_kwargs):
-    """``module.param(name, init_fn, ...)`` that also records its logical ``axes``.
+    """Declare parameter ``name`` and record its logical ``axes``.
 
-    The names go to ``params_axes`` as ``{name}_axes: AxisMetadata(axes)``
-    (when that collection is mutable, as in ``init``), and the value is
-    returned under :func:`with_sharding_constraint` by those names.
-    ``module`` defaults to the module whose method is running.
+    Three steps: (1) ``module.param(name, init_fn, *init_args)`` gives the
+    value; (2) the value passes :func:`with_sharding_constraint` with
+    ``axes`` (which, on one host, only checks the names against the rules);
+    (3) ``AxisMetadata(axes)`` is sown into ``params_axes`` under
+    ``'<name>_axes'`` -- only where that collection is mutable, i.e. during
+    ``init``; in ``apply`` the record is already there.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Embed(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self, ids):
-    ...     table = partitioning.param_with_axes(
-    ...         'embedding', nn.initializers.normal(), (10, 4), axes=('vocab', 'embed'))
-    ...     return table[ids]
-    >>> v = Embed().init(nn.random.PRNGKey(0), np.array([1, 2]))
-    >>> v['params']['embedding'].shape, v['params_axes']['embedding_axes'].names
-    ((10, 4), ('vocab', 'embed'))
+    >>> class Bias(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, x):
+    ...         b = partitioning.param_with_axes('b', nn.initializers.zeros_init(), (x.shape[-1],), axes=['mlp'])
+    ...         return x + b
+    >>> v = Bias().init(nn.random.PRNGKey(1), np.ones((2, 5)))
+    >>> v['params_axes']                # the list was stored as a tuple
+    {'b_axes': AxisMetadata(names=('mlp',))}
     """
     module = _current_module(module, 'param_with_axes')
     value = module.param(name, init_fn, *init_args, **init_kwargs)
-    if axes is not None:
-        axes = _as_names(axes)
-        value = with_sharding_constraint(value, PartitionSpec(*axes))
-        module.sow('params_axes', f'{name}_axes', AxisMetadata(axes), reduce_fn=_record_axes)
+    if axes is None:
+        return value  # nothing to record
+    axes = axes_records.as_names(axes)
+    value = with_sharding_constraint(value, PartitionSpec(*axes))
+    module.sow('params_axes', axes_records.axes_key(name), AxisMetadata(axes), reduce_fn=_record_axes)
     return value
 
 
 class PartitionedVariable(Variable):
-    """A :class:`~nnref.variables.Variable` whose reads and writes are constrained by logical ``axes``.
+    """A variable whose every read and write passes a logical sharding constraint.
+
+    ``variable_with_axes`` returns one. ``value`` reads the stored array and
+    constrains it by ``axes`` (with ``fallback`` for names no rule places);
+    assigning to ``value`` constrains first and then stores.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Cache(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self, x):
-    ...     cache = partitioning.variable_with_axes('cache', 'k', np.zeros, x.shape,
-    ...                                             axes=('batch', 'embed'))
-    ...     cache.value = cache.value + x
-    ...     return type(cache).__name__
-    >>> Cache().apply({}, np.ones((2, 3)), mutable=True)[0]
-    'PartitionedVariable'
+    >>> class Accumulate(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, x):
+    ...         total = partitioning.variable_with_axes('state', 'total', np.zeros, x.shape[-1:], axes=('embed',))
+    ...         total.value = total.value + x.sum(0)
+    ...         return total
+    >>> var, state = Accumulate().apply({}, np.ones((3, 2)), mutable=True)
+    >>> isinstance(var, partitioning.PartitionedVariable), state['state']['total']
+    (True, array([3., 3.]))
     """
 
     def __init__(
@@ -210,18 +191,18 @@ class PartitionedVariable(Variable):
         self.axes = axes
         self.fallback = fallback
 
+    def _constrained(self, array):
+        if self.axes is None:
+            return array
+        return with_sharding_constraint(array, self.axes, fallback=self.fallback)
+
     @property
     def value(self) -> Any:
-        value = self.scope.get_variable(self.collection, self.name)
-        if self.axes is not None:
-            value = with_sharding_constraint(value, self.axes, fallback=self.fallback)
-        return value
+        return self._constrained(self.scope.get_variable(self.collection, self.name))
 
     @value.setter
     def value(self, new_value: Any) -> None:
-        if self.axes is not None:
-            new_value = with_sharding_constraint(new_value, self.axes, fallback=self.fallback)
-        self.scope.put_variable(self.collection, self.name, new_value)
+        self.scope.put_variable(self.collection, self.name, self._constrained(new_value))
 
 
 def variable_with_axes(
@@ -234,134 +215,116 @@ def variable_with_axes(
     fallback: RulesFallback = RulesFallback.AXIS_IS_UNSHARDED,
     **init_kwargs,
 ) -> PartitionedVariable:
-    """``module.variable(collection, name, init_fn, ...)`` that also records its logical ``axes``.
+    """Declare variable ``collection/name`` and record its logical ``axes`` in ``'<collection>_axes'``.
 
-    Returns a :class:`PartitionedVariable`; the initial value and every read
-    and write go through :func:`with_sharding_constraint` with ``fallback``.
-    The names go to ``'{collection}_axes'`` under ``'{name}_axes'``.
+    The same steps as :func:`param_with_axes` for any collection, with two
+    differences: the result is a :class:`PartitionedVariable` (constrained
+    on every read and write, not just once), and ``fallback`` says what to do
+    with names no rule places. Asking for a variable that does not exist in
+    an immutable collection fails as ``module.variable`` would.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Counter(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self):
-    ...     partitioning.variable_with_axes('stats', 'count', np.zeros, (3,), axes=('mlp',))
-    >>> nn.init(lambda m: m(), Counter())(nn.random.PRNGKey(0))['stats_axes']
-    {'count_axes': AxisMetadata(names=('mlp',))}
+    >>> class Memory(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self):
+    ...         partitioning.variable_with_axes('cache', 'keys', np.zeros, (4, 2), axes=('length', 'kv'))
+    >>> records = nn.init(lambda m: m(), Memory())(nn.random.PRNGKey(2))['cache_axes']
+    >>> records['keys_axes'].names
+    ('length', 'kv')
     """
     module = _current_module(module, 'variable_with_axes')
-    axes = _as_names(axes)
+    axes = axes_records.as_names(axes)
 
     def constrained_init(*args, **kwargs):
-        value = init_fn(*args, **kwargs)
-        if axes is not None:
-            value = with_sharding_constraint(value, axes, fallback=fallback)
-        return value
+        initial = init_fn(*args, **kwargs)
+        return initial if axes is None else with_sharding_constraint(initial, axes, fallback=fallback)
 
     if not module.has_variable(collection, name) and not module.is_mutable_collection(collection):
-        # The seed reports the variable (not the collection) missing, empty collection or not.
+        # Reported as a missing variable (as the seed does), whether or not the collection is empty.
         raise errors.ScopeVariableNotFoundError(name, collection, module.scope.path_text)
-    plain = module.variable(
-        collection, name, constrained_init if init_fn is not None else None, *init_args, unbox=False, **init_kwargs
-    )
+    init = None if init_fn is None else constrained_init
+    stored = module.variable(collection, name, init, *init_args, unbox=False, **init_kwargs)
     if axes is not None:
-        module.sow(f'{collection}_axes', f'{name}_axes', AxisMetadata(axes), reduce_fn=_record_axes)
-    return PartitionedVariable(plain.scope, collection, name, axes, fallback)
+        record = AxisMetadata(axes)
+        col_axes = axes_records.axes_collection(collection)
+        module.sow(col_axes, axes_records.axes_key(name), record, reduce_fn=_record_axes)
+    return PartitionedVariable(stored.scope, collection, name, axes, fallback)
+
+
+# --- step 2: reading the names back ---------------------------------------------------
 
 
 def _is_logical_spec(x) -> bool:
-    return x is None or (
-        isinstance(x, tuple) and all(e is None or isinstance(e, str) or e is PartitionSpec.UNCONSTRAINED for e in x)
-    )
-
-
-def _flatten(tree, prefix=()):
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            yield from _flatten(value, prefix + (key,))
-        else:
-            yield prefix + (key,), value
+    # A tuple of logical names is one spec, not a container to walk into.
+    return logical_axes.is_logical_names(x, PartitionSpec.UNCONSTRAINED)
 
 
 def get_axis_names(axes_metadata) -> FrozenDict:
-    """The logical ``PartitionSpec`` of every variable recorded in one ``*_axes`` collection.
+    """Turn a ``*_axes`` collection into logical ``PartitionSpec``\\ s shaped like its variables.
 
-    Keys lose their ``_axes`` suffix, so the result is shaped like the
-    variables' own collection (variables declared without axes are absent).
+    Walk the nested dict; at each record, drop the ``_axes`` suffix from its
+    key and replace ``AxisMetadata(names)`` by ``PartitionSpec(*names)``.
+    A variable declared without ``axes=`` has no record, so it is absent here.
 
     >>> from nnref import partitioning
-    >>> names = partitioning.get_axis_names(
-    ...     {'Dense_0': {'kernel_axes': partitioning.AxisMetadata(('embed', 'mlp'))}})
-    >>> names['Dense_0']['kernel']
-    PartitionSpec('embed', 'mlp')
+    >>> records = {'attn': {'query_axes': partitioning.AxisMetadata(('embed', 'heads', 'kv'))}}
+    >>> dict(partitioning.get_axis_names(records)['attn'])
+    {'query': PartitionSpec('embed', 'heads', 'kv')}
     """
 
-    def to_spec(names):
-        return None if names is None else PartitionSpec(*names)
+    def spec_of(record):
+        return tree_util.tree_map(
+            lambda names: None if names is None else PartitionSpec(*names), record.names, is_leaf=_is_logical_spec
+        )
 
-    result: dict = {}
-    for path, metadata in _flatten(axes_metadata):
-        leaf = path[-1][: -len('_axes')] if path[-1].endswith('_axes') else path[-1]
-        node = result
-        for key in path[:-1]:
-            node = node.setdefault(key, {})
-        node[leaf] = tree_util.tree_map(to_spec, metadata.names, is_leaf=_is_logical_spec)
-    return FrozenDict(result)
+    return FrozenDict(axes_records.nest_records(axes_metadata, spec_of))
 
 
-# --- lifted transforms that keep the recorded names in step --------------------------
+# --- step 3: keeping the names in step with scan and vmap ----------------------------
 
 
 def _map_axis_metadata(fn, tree):
+    """``fn`` applied to every record (``AxisMetadata``) of a collection; other leaves kept."""
     return tree_util.tree_map(
         lambda x: fn(x) if isinstance(x, AxisMetadata) else x, tree, is_leaf=lambda x: isinstance(x, AxisMetadata)
     )
 
 
-def _add_axis_to_metadata(target, axis_pos, axis_name: str, axis_col: str):
-    """``target`` with ``axis_name`` inserted at ``axis_pos`` of every name tuple in ``axis_col``
-    on the way out (and checked and removed on the way in)."""
-    pos = _logical_axes_pos(axis_pos)
+def _add_axis_to_metadata(target, insertion: axes_records.AxisInsertion):
+    """Wrap ``target`` so the records in ``insertion.axes_col`` carry the transform's new axis.
 
-    def insert(md):
-        def leaf(names):
-            if names is None:
-                return None
-            names = list(names)
-            names.insert(pos, axis_name)
-            return tuple(names)
+    Leaving the transform (``trans_out_fn``), every record gains
+    ``axis_name`` at ``pos``, matching the stacked variables; entering it
+    again (``trans_in_fn``, e.g. on ``apply``) the name is checked and
+    removed, so the body sees the per-step records it wrote. A record's
+    names may be a tree of specs, so each spec in it is rewritten.
+    """
+    axes_col, pos, axis_name = insertion
 
-        return md.replace(names=tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
+    def with_axis(record):
+        def grow(names):
+            return axes_records.insert_axis_name(names, pos, axis_name)
 
-    def remove(md):
-        def leaf(names):
-            if names is None:
-                return None
-            names = list(names)
-            if names[pos] != axis_name:
-                raise ValueError(
-                    f'Expected axis {axis_name} at position {pos} in axis metadata {names}. '
-                    f'Fix: pass the {axis_col} collection that this transform produced.'
-                )
-            del names[pos]
-            return tuple(names)
+        return record.replace(names=tree_util.tree_map(grow, record.names, is_leaf=_is_logical_spec))
 
-        return md.replace(names=tree_util.tree_map(leaf, md.names, is_leaf=_is_logical_spec))
+    def without_axis(record):
+        def shrink(names):
+            return axes_records.remove_axis_name(names, pos, axis_name, axes_col)
 
-    parent = _module._module_stack[-1]
-    mutable = parent.is_mutable_collection(axis_col) if parent is not None else True
+        return record.replace(names=tree_util.tree_map(shrink, record.names, is_leaf=_is_logical_spec))
+
+    parent = current_module()
+    # Outside any module (a top-level transform) the records may always be written.
+    writable = True if parent is None else parent.is_mutable_collection(axes_col)
     return map_variables(
         target,
-        axis_col,
-        mutable=mutable,
-        trans_in_fn=lambda tree: _map_axis_metadata(remove, tree),
-        trans_out_fn=lambda tree: _map_axis_metadata(insert, tree),
+        axes_col,
+        mutable=writable,
+        trans_in_fn=lambda tree: _map_axis_metadata(without_axis, tree),
+        trans_out_fn=lambda tree: _map_axis_metadata(with_axis, tree),
     )
-
-
-def _logical_axes_pos(axis_pos):
-    return axis_pos.axis if isinstance(axis_pos, (ScanIn, ScanOut)) else axis_pos
 
 
 def scan_with_axes(
@@ -380,33 +343,33 @@ def scan_with_axes(
     data_transform=None,
     methods=None,
 ):
-    """``nn.scan`` that also puts ``axis_name`` into the recorded axis names.
+    """``nn.scan`` over ``target`` whose records also name the stacked axis ``axis_name``.
 
-    For each collection of ``axes_collections`` stacked by ``variable_axes``,
-    the names in ``'<collection>_axes'`` gain ``axis_name`` at the stacked
-    position; those ``*_axes`` collections are broadcast (one record for all
-    steps).
+    Scanning stacks each step's variables along a new axis. The records must
+    follow, so: (1) the ``*_axes`` collections of ``axes_collections`` are
+    broadcast -- one record describes every step -- rather than stacked;
+    (2) for each of those collections that ``variable_axes`` stacks, the
+    records gain ``axis_name`` at the stacked position.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Layer(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self, x, _):
-    ...     w = partitioning.param_with_axes('w', nn.initializers.ones_init(), (3, 3),
-    ...                                      axes=('embed', 'mlp'))
-    ...     return x @ w, None
-    >>> Stack = partitioning.scan_with_axes(Layer, variable_axes={'params': 0},
-    ...                                     split_rngs={'params': True}, length=4)
-    >>> v = Stack().init(nn.random.PRNGKey(0), np.ones((2, 3)), None)
-    >>> v['params']['w'].shape, v['params_axes']['w_axes'].names
-    ((4, 3, 3), ('layers', 'embed', 'mlp'))
+    >>> class Step(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, h, x):
+    ...         u = partitioning.param_with_axes('u', nn.initializers.zeros_init(), (2, 2), axes=('embed', 'hidden'))
+    ...         return h @ u + x, h
+    >>> Rnn = partitioning.scan_with_axes(Step, variable_axes={'params': 1}, split_rngs={'params': True},
+    ...                                   in_axes=0, out_axes=0, axis_name='time')
+    >>> v = Rnn().init(nn.random.PRNGKey(3), np.zeros(2), np.ones((5, 2)))
+    >>> v['params']['u'].shape, v['params_axes']['u_axes'].names
+    ((2, 5, 2), ('embed', 'time', 'hidden'))
     """
-    axes_filters = tuple(f'{col}_axes' for col in axes_collections)
+    broadcast, insertions = axes_records.scan_plan(variable_axes, variable_broadcast, axes_collections, axis_name)
     scanned = scan(
         target,
         variable_axes=variable_axes,
-        variable_broadcast=union_filters(variable_broadcast, axes_filters),
+        variable_broadcast=broadcast,
         variable_carry=variable_carry,
         split_rngs=split_rngs,
         in_axes=in_axes,
@@ -417,9 +380,8 @@ def scan_with_axes(
         data_transform=data_transform,
         methods=methods,
     )
-    for col in axes_collections:
-        if col in variable_axes:
-            scanned = _add_axis_to_metadata(scanned, variable_axes[col], axis_name, f'{col}_axes')
+    for insertion in insertions:
+        scanned = _add_axis_to_metadata(scanned, insertion)
     return scanned
 
 
@@ -435,30 +397,29 @@ def vmap_with_axes(
     spmd_axis_name=None,
     methods=None,
 ):
-    """``nn.vmap`` that also puts the mapped axis's name into the recorded axis names.
+    """``nn.vmap`` over ``target`` whose records also name the mapped axis.
 
-    ``partitioning_axis_names`` maps a collection to the logical name of its
-    new axis; its ``'<collection>_axes'`` collection is broadcast and its
-    names gain that name at the collection's ``variable_axes`` position.
+    ``partitioning_axis_names`` says, per collection, the logical name of
+    the axis ``vmap`` adds to its variables. As in :func:`scan_with_axes`:
+    (1) that collection's ``*_axes`` records are broadcast (``variable_axes``
+    gets ``'<col>_axes': None``); (2) they gain the name at the collection's
+    ``variable_axes`` position.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Head(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self, x):
-    ...     return x @ partitioning.param_with_axes('w', nn.initializers.ones_init(), (3, 2),
-    ...                                             axes=('embed', 'kv'))
-    >>> Heads = partitioning.vmap_with_axes(Head, variable_axes={'params': 1},
-    ...                                     split_rngs={'params': True},
-    ...                                     partitioning_axis_names={'params': 'heads'})
-    >>> v = Heads().init(nn.random.PRNGKey(0), np.ones((5, 4, 3)))
+    >>> class Expert(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, x):
+    ...         w = partitioning.param_with_axes('w', nn.initializers.zeros_init(), (4, 3), axes=('embed', 'mlp'))
+    ...         return x @ w
+    >>> Experts = partitioning.vmap_with_axes(Expert, variable_axes={'params': 0}, split_rngs={'params': True},
+    ...                                       partitioning_axis_names={'params': 'expert'})
+    >>> v = Experts().init(nn.random.PRNGKey(4), np.ones((8, 1, 4)))
     >>> v['params']['w'].shape, v['params_axes']['w_axes'].names
-    ((3, 5, 2), ('embed', 'heads', 'kv'))
+    ((8, 4, 3), ('expert', 'embed', 'mlp'))
     """
-    variable_axes = dict(variable_axes)
-    for col in partitioning_axis_names:
-        variable_axes[f'{col}_axes'] = None
+    variable_axes, insertions = axes_records.vmap_plan(variable_axes, partitioning_axis_names)
     mapped = vmap(
         target,
         variable_axes=variable_axes,
@@ -470,9 +431,8 @@ def vmap_with_axes(
         spmd_axis_name=spmd_axis_name,
         methods=methods,
     )
-    for col, axis in variable_axes.items():
-        if col in partitioning_axis_names:
-            mapped = _add_axis_to_metadata(mapped, axis, partitioning_axis_names[col], f'{col}_axes')
+    for insertion in insertions:
+        mapped = _add_axis_to_metadata(mapped, insertion)
     return mapped
 
 
@@ -486,22 +446,23 @@ def remat(
     policy=None,
     methods=None,
 ):
-    """``nn.remat`` whose ``static_argnums`` index the method's arguments after the module.
+    """Rematerialisation (``nn.remat``) with ``static_argnums`` counted from the first argument after ``self``.
 
-    ``static_argnums=(0,)`` marks the first argument after ``self`` static
-    (with ``nn.remat`` it would be ``(1,)``), as in the seed's
-    ``partitioning.remat``.
+    ``nn.remat`` counts the module itself as argument 0; this older spelling
+    does not, so ``static_argnums=(0,)`` here means ``x`` in
+    ``__call__(self, x, ...)``. In nnref nothing is recomputed -- there is
+    no backward pass to save memory for -- so the result is the plain call.
 
     >>> import numpy as np
     >>> import nnref as nn
     >>> from nnref import partitioning
-    >>> class Block(nn.Module):
-    ...   @nn.compact
-    ...   def __call__(self, x, deterministic: bool):
-    ...     return x if deterministic else nn.Dense(2)(x)
-    >>> Checked = partitioning.remat(Block, static_argnums=(1,))
-    >>> sorted(Checked().init(nn.random.PRNGKey(0), np.ones((1, 2)), False)['params'])
-    ['Dense_0']
+    >>> class Gate(nn.Module):
+    ...     @nn.compact
+    ...     def __call__(self, x, use_bias: bool):
+    ...         return nn.Dense(3, use_bias=use_bias)(x)
+    >>> v = partitioning.remat(Gate, static_argnums=(1,))().init(nn.random.PRNGKey(5), np.ones((1, 2)), False)
+    >>> sorted(v['params']['Dense_0'])
+    ['kernel']
     """
     static_argnums = _argnums('remat', 'static_argnums', static_argnums)
     return lift_transform(

@@ -1,40 +1,52 @@
-"""``tabulate``: a module's calls, shapes and variables as a plain-text table.
+"""``tabulate``: a printed overview of a model -- every module call, its shapes, its variables.
 
-``init`` runs eagerly while an interceptor records every module method
-call; the records and the variables become the same
-:class:`~shared_spec.summary_table.SummaryTable` that nnjax builds, drawn
-here as plain text (:mod:`nnref.summary_render`). nnref has no compiler to
-ask for FLOPs, so ``compute_flops`` / ``compute_vjp_flops`` are refused.
+How the table is made, in three steps:
 
+1. **record** -- run ``module.init`` eagerly with an interceptor installed
+   (:func:`nnref.interception.intercept_methods`); every method call of a
+   bound module becomes a ``CallRecord`` (path, module type, described
+   inputs and outputs), in the order the calls start, so parents come first;
+2. **build** -- combine the records with the variables ``init`` returned
+   into a ``SummaryTable`` of text cells (which rows to keep at a given
+   ``depth``, whose variables a row counts, the totals). Steps 1 and 2 are
+   shared with ``nnjax`` (:mod:`shared_spec.summary_table`), so the two
+   backends fill the same cells;
+3. **draw** -- nnref draws the table as plain text
+   (:mod:`nnref.summary_render`); nnjax uses ``rich``.
+
+FLOP counts come from a compiler's cost analysis, which nnref does not
+have, so asking for them is an error here.
+
+>>> import numpy as np
 >>> import nnref as nn
->>> from nnref.summary import tabulate
->>> class Foo(nn.Module):
-...   @nn.compact
-...   def __call__(self, x):
-...     h = nn.Dense(4)(x)
-...     return nn.Dense(2)(h)
->>> print(tabulate(Foo(), nn.random.PRNGKey(0))(nn.numpy.ones((16, 9))))  # doctest: +NORMALIZE_WHITESPACE
+>>> class TwoLayer(nn.Module):
+...     @nn.compact
+...     def __call__(self, x):
+...         h = nn.relu(nn.Dense(3)(x))
+...         return nn.Dense(1)(h)
+>>> print(nn.tabulate(TwoLayer(), nn.random.PRNGKey(0), console_kwargs={'width': 80})(np.ones((2, 5), np.float32)))
+... # doctest: +NORMALIZE_WHITESPACE
 <BLANKLINE>
-                                Foo Summary
-┏━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
-┃ path    ┃ module ┃ inputs        ┃ outputs       ┃ params               ┃
-┡━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
-│         │ Foo    │ float32[16,9] │ float32[16,2] │                      │
-├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-│ Dense_0 │ Dense  │ float32[16,9] │ float32[16,4] │ bias: float32[4]     │
-│         │        │               │               │ kernel: float32[9,4] │
-│         │        │               │               │                      │
-│         │        │               │               │ 40 (160 B)           │
-├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-│ Dense_1 │ Dense  │ float32[16,4] │ float32[16,2] │ bias: float32[2]     │
-│         │        │               │               │ kernel: float32[4,2] │
-│         │        │               │               │                      │
-│         │        │               │               │ 10 (40 B)            │
-├─────────┼────────┼───────────────┼───────────────┼──────────────────────┤
-│         │        │               │         Total │ 50 (200 B)           │
-└─────────┴────────┴───────────────┴───────────────┴──────────────────────┘
+                              TwoLayer Summary
+┏━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━┓
+┃ path    ┃ module   ┃ inputs       ┃ outputs      ┃ params               ┃
+┡━━━━━━━━━╇━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━┩
+│         │ TwoLayer │ float32[2,5] │ float32[2,1] │                      │
+├─────────┼──────────┼──────────────┼──────────────┼──────────────────────┤
+│ Dense_0 │ Dense    │ float32[2,5] │ float32[2,3] │ bias: float32[3]     │
+│         │          │              │              │ kernel: float32[5,3] │
+│         │          │              │              │                      │
+│         │          │              │              │ 18 (72 B)            │
+├─────────┼──────────┼──────────────┼──────────────┼──────────────────────┤
+│ Dense_1 │ Dense    │ float32[2,3] │ float32[2,1] │ bias: float32[1]     │
+│         │          │              │              │ kernel: float32[3,1] │
+│         │          │              │              │                      │
+│         │          │              │              │ 4 (16 B)             │
+├─────────┼──────────┼──────────────┼──────────────┼──────────────────────┤
+│         │          │              │        Total │ 22 (88 B)            │
+└─────────┴──────────┴──────────────┴──────────────┴──────────────────────┘
 <BLANKLINE>
-                       Total Parameters: 50 (200 B)
+                        Total Parameters: 22 (88 B)
 <BLANKLINE>
 <BLANKLINE>
 """
@@ -48,7 +60,7 @@ from nnref import meta
 from nnref.interception import intercept_methods
 from nnref.summary_render import render_table
 from shared_spec.collection_filters import DenyList
-from shared_spec.summary_table import CallRecord, SummaryTable, build_summary_table
+from shared_spec.summary_table import CallRecord, SummaryTable, box_view, build_summary_table
 
 __all__ = ['tabulate', 'summary_table']
 
@@ -60,17 +72,19 @@ _NO_FLOPS = (
 )
 
 
-def _box(x: Any):
-    """``describe_value``'s view of nnref's metadata boxes."""
-    if isinstance(x, meta.Partitioned):
-        return x.value, x.names
-    if isinstance(x, meta.AxisMetadata):
-        return x.unbox(), None
-    return None
+# How describe_value sees nnref's metadata boxes: a Partitioned shows its names too.
+_box = box_view(meta.Partitioned, meta.AxisMetadata)
 
 
 class _CallRecorder:
-    """An interceptor that records the calls of bound modules (not ``setup``), in start order."""
+    """Step 1's interceptor: one ``CallRecord`` per method call of a bound module.
+
+    ``intercept_methods`` calls it in place of every module method;
+    ``next_fun`` runs the real method. ``setup`` (not a call a user makes)
+    and unbound modules are skipped. The slot in ``records`` is reserved
+    *before* running the method, so a parent's row comes before the rows of
+    the children it calls, even though it finishes after them.
+    """
 
     def __init__(self):
         self.records: list = []
@@ -79,12 +93,11 @@ class _CallRecorder:
         module = context.module
         if context.method_name == 'setup' or module.scope is None:
             return next_fun(*args, **kwargs)
-        index = len(self.records)
-        self.records.append(None)  # the index is taken when the call starts
+        slot = len(self.records)
+        self.records.append(None)
         out = next_fun(*args, **kwargs)
-        self.records[index] = CallRecord.of(
-            module.scope.path, type(module).__name__, context.method_name, args, kwargs, out, _box
-        )
+        name = type(module).__name__
+        self.records[slot] = CallRecord.of(module.scope.path, name, context.method_name, args, kwargs, out, _box)
         return out
 
 
@@ -98,17 +111,18 @@ def summary_table(
     show_repeated: bool = False,
     mutable: Any = DenyList('intermediates'),
 ) -> SummaryTable:
-    """The :class:`~shared_spec.summary_table.SummaryTable` of ``module.init(rngs, *args, **kwargs)``.
+    """Steps 1 and 2 of the module docstring: the table's cells, before drawing.
 
+    >>> import numpy as np
     >>> import nnref as nn
-    >>> table = summary_table(nn.Dense(3), nn.random.PRNGKey(0), (nn.numpy.ones((2, 4)),))
-    >>> table.plain_rows()[0][:4], table.footer[-1]
-    (('', 'Dense', 'float32[2,4]', 'float32[2,3]'), '15 (60 B)')
+    >>> table = summary_table(nn.Embed(10, 4), nn.random.PRNGKey(0), (np.array([1, 2]),))
+    >>> table.columns, table.plain_rows()[0][2:4]
+    (('path', 'module', 'inputs', 'outputs', 'params'), ('int64[2]', 'float32[2,4]'))
     """
-    recorder = _CallRecorder()
+    recorder = _CallRecorder()  # step 1: every call of init, in start order
     with intercept_methods(recorder):
         variables = module.init(rngs, *args, mutable=mutable, **dict(kwargs or {}))
-    return build_summary_table(
+    return build_summary_table(  # step 2
         type(module).__name__, recorder.records, variables, depth=depth, show_repeated=show_repeated, box=_box
     )
 
@@ -126,21 +140,23 @@ def tabulate(
     compute_vjp_flops: bool = False,
     **kwargs,
 ) -> Callable[..., str]:
-    """A function ``(*args, **kwargs) -> str`` that summarizes ``module`` as a table.
+    """Return a function that, called with ``init``'s arguments, returns the table as a string.
 
-    The returned function runs ``module.init(rngs, *args, **kwargs)``
-    eagerly; the ``kwargs`` given here (e.g. ``method=``) go to ``init`` as
-    well. ``depth`` and ``show_repeated`` are as in ``nnjax.tabulate``.
-    Only ``console_kwargs['width']`` is read (default 100): the other
-    console, table and column options style ``rich`` output and are
-    accepted for the same signature only. ``compute_flops`` and
-    ``compute_vjp_flops`` raise ``ValueError``: use nnjax for FLOPs.
+    Nothing runs until that function is called; then it performs the three
+    steps of the module docstring. ``kwargs`` given here (such as
+    ``method=``) are passed to ``init`` too. ``depth`` limits how deep rows
+    go (a row at the limit counts everything under it); ``show_repeated``
+    also lists a module called again. Of the drawing options only
+    ``console_kwargs['width']`` means something in plain text (default
+    100); the rest belong to ``rich`` and are accepted so that nnjax calls
+    run here unchanged. ``compute_flops`` / ``compute_vjp_flops`` raise.
 
+    >>> import numpy as np
     >>> import nnref as nn
-    >>> fn = tabulate(nn.Dense(2), nn.random.PRNGKey(0))
-    >>> 'Total Parameters: 8 (32 B)' in fn(nn.numpy.ones((1, 3)))
+    >>> table_of = tabulate(nn.LayerNorm(), nn.random.PRNGKey(0))
+    >>> 'Total Parameters: 12 (48 B)' in table_of(np.ones((2, 6), np.float32))
     True
-    >>> tabulate(nn.Dense(2), nn.random.PRNGKey(0), compute_flops=True)
+    >>> tabulate(nn.LayerNorm(), nn.random.PRNGKey(0), compute_vjp_flops=True)
     Traceback (most recent call last):
     ...
     ValueError: nnref cannot compute FLOPs: ...

@@ -43,6 +43,11 @@ __all__ = [
     'UnknownFlagError',
     'static_bool_env',
     'static_int_env',
+    'define_seed_flags',
+    'MODULE_API',
+    'define_prefixed_bool',
+    'define_named',
+    'module_flag_reader',
 ]
 
 TRUE_WORDS = ('y', 'yes', 't', 'true', 'on', '1')
@@ -346,3 +351,66 @@ def define_seed_flags(config: Config) -> dict:
             name, flag.default, flag.help, kind=flag.kind, default_only=flag.default_only
         )
     return holders
+
+
+#: The public names of a backend's ``config`` module (``nnjax.config``, ``nnref.config``).
+MODULE_API = (
+    'Config',
+    'FlagHolder',
+    'config',
+    'update',
+    'override',
+    'temp_flip_flag',
+    'define_bool_state',
+    'bool_flag',
+    'int_flag',
+    'static_bool_env',
+    'static_int_env',
+)
+
+
+def define_prefixed_bool(config: Config, name: str, default, help_text: str) -> str:
+    """``define_bool_state``: define ``<prefix><name>`` as a bool flag; returns the flag's name.
+
+    >>> cfg = Config('demo_')
+    >>> define_prefixed_bool(cfg, 'fast', 1, 'Go fast.'), cfg.flax_fast
+    ('demo_fast', True)
+    """
+    return config.define(config._prefix + name, bool(default), help_text).name
+
+
+def define_named(config: Config, name: str, default, help_text: str, kind: str) -> str:
+    """``bool_flag`` / ``int_flag``: define flag ``name`` (either spelling); returns the table's spelling.
+
+    A bool flag's default is made a ``bool``; an int flag's is an int or ``None``.
+
+    >>> cfg = Config('demo_')
+    >>> define_named(cfg, 'flax_depth', None, 'How deep.', 'int'), cfg.demo_depth
+    ('demo_depth', None)
+    """
+    return config.define(name, bool(default) if kind == 'bool' else default, help_text, kind=kind).name
+
+
+def module_flag_reader(config: Config, module_name: str):
+    """A module ``__getattr__`` so that ``<backend>.config.<flag>`` reads a flag, as ``flax.config.<flag>`` does.
+
+    Names with the table's prefix, the seed's ``flax_`` or ``nnx_`` are flags;
+    anything else is the usual missing-attribute error.
+
+    >>> cfg = Config('demo_')
+    >>> _ = cfg.define('demo_on', True, 'On.')
+    >>> read = module_flag_reader(cfg, 'demo.config')
+    >>> read('flax_on')
+    True
+    >>> read('other')
+    Traceback (most recent call last):
+    ...
+    AttributeError: module 'demo.config' has no attribute 'other'
+    """
+
+    def __getattr__(name):
+        if name.startswith((config._prefix, SEED_PREFIX, 'nnx_')):
+            return getattr(config, name)
+        raise AttributeError(f'module {module_name!r} has no attribute {name!r}')
+
+    return __getattr__

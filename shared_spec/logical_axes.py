@@ -24,7 +24,31 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ['UNASSIGNED', 'RulesFallback', 'place', 'mesh_axes', 'apply_fallback', 'check_rules', 'unmatched_error']
+__all__ = [
+    'UNASSIGNED',
+    'RulesFallback',
+    'place',
+    'mesh_axes',
+    'apply_fallback',
+    'check_rules',
+    'unmatched_error',
+    'is_logical_names',
+    'freeze_rules',
+    'SPMD_API',
+]
+
+#: The public names both backends' ``spmd`` modules share (nnjax adds device-only ones).
+SPMD_API = (
+    'LogicallyPartitioned',
+    'with_logical_partitioning',
+    'logical_axis_rules',
+    'set_logical_axis_rules',
+    'get_logical_axis_rules',
+    'logical_to_mesh_axes',
+    'logical_to_mesh',
+    'with_logical_constraint',
+    'RulesFallback',
+)
 
 
 class _Unassigned:
@@ -186,3 +210,26 @@ def apply_fallback(array_dim_names, rules, fallback) -> list | None | _Unassigne
             raise unmatched_error(array_dim_names, rules)
         return UNASSIGNED
     return [None if p is UNASSIGNED else p for p in placed]
+
+
+def is_logical_names(x, unconstrained) -> bool:
+    """Whether ``x`` is one array's logical names: ``None``, or a tuple of names, ``None`` and ``unconstrained``.
+
+    Tree maps over specs stop at such tuples instead of descending into them.
+
+    >>> marker = object()
+    >>> is_logical_names(('embed', None, marker), marker), is_logical_names(('embed', 3), marker)
+    (True, False)
+    """
+    return x is None or (isinstance(x, tuple) and all(e is None or isinstance(e, str) or e is unconstrained for e in x))
+
+
+def freeze_rules(rules):
+    """Rules as a tuple of tuples (hashable, so a box can keep them as static data); ``None`` and tuples stay.
+
+    >>> freeze_rules([['batch', 'data']]), freeze_rules(None)
+    ((('batch', 'data'),), None)
+    """
+    if rules is not None and not isinstance(rules, tuple):
+        return tuple(tuple(r) for r in rules)
+    return rules

@@ -54,7 +54,7 @@ from shared_spec.summary_values import (
     yaml_block,
 )
 
-__all__ = ['CallRecord', 'SummaryTable', 'call_inputs', 'build_summary_table']
+__all__ = ['CallRecord', 'SummaryTable', 'call_inputs', 'build_summary_table', 'box_view']
 
 # Methods whose name the module cell leaves out.
 _UNNAMED_METHODS = frozenset({'__call__', '<lambda>'})
@@ -271,3 +271,27 @@ def build_summary_table(
         caption=f'\nTotal Parameters: {size_and_bytes_repr(*grand_total)}',
         total_column=total_column,
     )
+
+
+def box_view(partitioned_type: type, box_type: type) -> Callable[[Any], Any]:
+    """``describe_value``'s ``box`` argument for a backend's metadata classes.
+
+    A ``Partitioned`` shows its value with its names; another box its
+    unboxed value without names; anything else is not a box (``None``).
+
+    >>> class Box:
+    ...     def __init__(self, value): self.value, self.names = value, ('data',)
+    ...     def unbox(self): return self.value
+    >>> view = box_view(Box, Box)
+    >>> view(Box(1.0)), view(1.0)
+    ((1.0, ('data',)), None)
+    """
+
+    def box(x: Any):
+        if isinstance(x, partitioned_type):
+            return x.value, x.names
+        if isinstance(x, box_type):
+            return x.unbox(), None
+        return None
+
+    return box

@@ -54,6 +54,11 @@ __all__ = [
     'CollectionFilter',
     'PRNGSequenceFilter',
     'LogicalNames',
+    'LogicalRules',
+    'ArrayPytree',
+    'LogicalPartitionSpec',
+    'LogicalPartitionSpecPytree',
+    'PartitionSpecPytree',
     'Carry',
     'CarryHistory',
     'Output',
@@ -107,6 +112,13 @@ Filter = Union[bool, str, typing.Collection[str], DenyList]
 CollectionFilter = Filter
 PRNGSequenceFilter = Filter
 LogicalNames = tuple[Optional[str], ...]
+
+# --- partitioning (``nn.partitioning``) ------------------------------------
+LogicalRules = Any  # a sequence of (logical_name, mesh_axes) pairs
+ArrayPytree = Any
+LogicalPartitionSpec = Any  # a PartitionSpec (or tuple) of logical names
+LogicalPartitionSpecPytree = Any
+PartitionSpecPytree = Any
 
 # --- recurrent -----------------------------------------------------------
 Carry = Any
