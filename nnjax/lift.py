@@ -35,19 +35,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from nnjax.scope import Frame, RngStream, Scope, copy_structure
-from shared_spec.collection_filters import in_filter, intersect_filters, union_filters
-
-
-def _group(names: Sequence[str], filters: Sequence) -> list[list[str]]:
-    """Names split by filters: each goes to the first filter that selects it (or nowhere)."""
-    groups: list[list[str]] = [[] for _ in filters]
-    for name in names:
-        for group, filter_like in zip(groups, filters):
-            if in_filter(filter_like, name):
-                group.append(name)
-                break
-    return groups
+from nnjax.rng_streams import RngStream
+from nnjax.scope import Frame, Scope, copy_structure
+from shared_spec import errors
+from shared_spec.collection_filters import first_match_groups, intersect_filters, union_filters
 
 
 def _is_ancestor(a: Scope, b: Scope) -> bool:
@@ -111,12 +102,12 @@ class Lift:
         self._suffixes: list[dict] = []
         for root in self.roots:
             cols = [col for col in root.frame.variables if _subtree(root.frame.variables, col, root.path) is not None]
-            for g, names in enumerate(_group(cols, in_filters)):
+            for g, names in enumerate(first_match_groups(cols, in_filters)):
                 variable_groups[g].append(
                     {col: copy_structure(_subtree(root.frame.variables, col, root.path)) for col in names}
                 )
             streams = list(root.rngs)
-            for g, names in enumerate(_group(streams, rng_filters)):
+            for g, names in enumerate(first_match_groups(streams, rng_filters)):
                 rng_groups[g].append({stream: root.rngs[stream].root_key for stream in names})
             self._suffixes.append({stream: root.rngs[stream].suffix for stream in streams})
         self.variable_groups = tuple(tuple(g) for g in variable_groups)
@@ -148,8 +139,8 @@ class Lift:
                     rngs[stream] = RngStream(key, self._suffixes[r][stream])
             mutable = intersect_filters(intersect_filters(root.frame.mutable, self._mutable_out), mutable_filter)
             frame = Frame(variables, mutable, root.frame.flags)
-            # the same counter node: make_rng numbering continues across the boundary
-            inner_roots.append(Scope(frame, root.path, rngs, root._rng_node))
+            # the same counters: make_rng numbering continues across the boundary
+            inner_roots.append(Scope(frame, root.path, rngs, root.rng_counters))
         out = []
         for root_index, rel_path in self._rebuild:
             scope = inner_roots[root_index]
@@ -171,14 +162,10 @@ class Lift:
                 for col in frame.variables
                 if frame.is_mutable(col) and _subtree(frame.variables, col, root.path) is not None
             ]
-            grouped = _group(cols, self.out_filters)
+            grouped = first_match_groups(cols, self.out_filters)
             unmapped = set(cols) - {c for names in grouped for c in names}
             if unmapped:
-                raise ValueError(
-                    f"Module {root.path_text}: collections {sorted(unmapped)} were written inside a lifted "
-                    "transform that does not pass them back out; add them to the transform's variable "
-                    "filters (e.g. variable_axes / variable_broadcast / variables=)."
-                )
+                raise errors.lifted_write_error(root.path, unmapped)
             for g, names in enumerate(grouped):
                 groups[g].append({col: copy_structure(_subtree(frame.variables, col, root.path)) for col in names})
         return tuple(tuple(g) for g in groups)
@@ -199,26 +186,3 @@ class Lift:
                     if not root.is_mutable_collection(col):
                         continue  # e.g. scan hands back broadcast variables unchanged
                     merge_into(root._node_for_write(col), tree)
-
-
-def rng_counts(scope: Scope) -> dict:
-    """A snapshot of the ``make_rng`` counters at and below ``scope``: {(path..., stream): count}."""
-    flat: dict = {}
-
-    def walk(node, prefix):
-        for stream, count in node["counts"].items():
-            flat[prefix + (stream,)] = count
-        for name, child in node["children"].items():
-            walk(child, prefix + (name,))
-
-    walk(scope._rng_node, ())
-    return flat
-
-
-def set_rng_counts(scope: Scope, flat: dict) -> None:
-    """Sets counters from a :func:`rng_counts` snapshot (creating nodes as needed)."""
-    for key, count in flat.items():
-        node = scope._rng_node
-        for name in key[:-1]:
-            node = node["children"].setdefault(name, {"counts": {}, "children": {}})
-        node["counts"][key[-1]] = count

@@ -27,15 +27,21 @@ import jax
 import numpy as np
 from jax.extend.core import get_opaque_trace_state
 
+from nnjax.rng_streams import RngCounters, RngStream
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
-from shared_spec.rng_rules import suffix_hash
-
-_SUBMODULE = None  # the "collection" of a child-scope reservation
-
-
-def path_text(path: tuple) -> str:
-    return "/" + "/".join(path)
+from shared_spec.errors import format_path
+from shared_spec.variable_rules import (
+    SUBMODULE,
+    bad_name_error,
+    check_state_value,
+    init_not_callable_error,
+    init_output_shape_error,
+    init_output_type_error,
+    is_non_numeric,
+    param_structure_error,
+    requested_shape,
+)
 
 
 class Frame:
@@ -62,59 +68,29 @@ class Frame:
             return result
 
 
-class RngStream:
-    """A root key and the path below it; ``key(n)`` is the n-th ``make_rng`` key at that path."""
-
-    __slots__ = ("root_key", "suffix")
-
-    def __init__(self, root_key, suffix: tuple = ()):
-        self.root_key = root_key
-        self.suffix = suffix
-
-    def child(self, name: str) -> "RngStream":
-        return RngStream(self.root_key, self.suffix + (name,))
-
-    def key(self, counter: int):
-        return _fold_in(self.root_key, self.data(counter))
-
-    def data(self, counter: int):
-        """What ``key(counter)`` folds into the root key."""
-        return np.uint32(suffix_hash(self.suffix + (counter,)))
-
-
-# One compiled call instead of the ~6 eager dispatches of ``jax.random.fold_in``
-# (wrap, convert, fold, unwrap); the same bits, for raw and typed keys alike.
-_fold_in = jax.jit(jax.random.fold_in)
-
-
 def _trace_state():
     return get_opaque_trace_state(convention="flax")
-
-
-def _new_rng_node() -> dict:
-    return {"counts": {}, "children": {}}
 
 
 class Scope:
     """Variables and RNG streams at one path of the module tree."""
 
-    __slots__ = ("frame", "path", "rngs", "_rng_node", "reservations", "_nodes", "path_text")
+    __slots__ = ("frame", "path", "rngs", "rng_counters", "reservations", "_nodes", "path_text")
 
-    def __init__(self, frame: Frame, path: tuple, rngs: dict, rng_node: dict):
+    def __init__(self, frame: Frame, path: tuple, rngs: dict, rng_counters: RngCounters):
         self.frame = frame
         self.path = path
-        self.path_text = path_text(path)
+        self.path_text = format_path(path)
         self.rngs = rngs
-        # counts per stream and per-child nodes: kept by the parent so that a
-        # child scope made again at the same path continues its counts.
-        self._rng_node = rng_node
+        # kept by the parent's node, so a child scope made again at this path continues its counts
+        self.rng_counters = rng_counters
         self.reservations: dict[str, set] = {}
         self._nodes: dict[str, dict] = {}  # collection -> this scope's dict in it (once it exists)
 
     @classmethod
     def root(cls, variables: dict, rngs: dict, mutable, flags=None) -> "Scope":
         streams = {name: RngStream(key) for name, key in rngs.items()}
-        return cls(Frame(variables, mutable, flags), (), streams, _new_rng_node())
+        return cls(Frame(variables, mutable, flags), (), streams, RngCounters())
 
     @property
     def name(self) -> str | None:
@@ -123,12 +99,9 @@ class Scope:
     def push(self, name: str, reuse: bool = False) -> "Scope":
         """The child scope ``name``, reserving the name (unless ``reuse`` and already reserved)."""
         if not (reuse and name in self.reservations):
-            self.reserve(name, _SUBMODULE)
+            self.reserve(name, SUBMODULE)
         rngs = {stream: rng.child(name) for stream, rng in self.rngs.items()}
-        node = self._rng_node["children"].get(name)
-        if node is None:
-            node = self._rng_node["children"][name] = _new_rng_node()
-        return Scope(self.frame, self.path + (name,), rngs, node)
+        return Scope(self.frame, self.path + (name,), rngs, self.rng_counters.child(name))
 
     def rewind(self) -> None:
         """Forget this call's name reservations (a compact method is about to run again)."""
@@ -136,7 +109,7 @@ class Scope:
 
     def rewound(self) -> "Scope":
         """A new scope at the same path without reservations (the old object keeps its own)."""
-        return Scope(self.frame, self.path, self.rngs, self._rng_node)
+        return Scope(self.frame, self.path, self.rngs, self.rng_counters)
 
     def is_within(self, other: "Scope") -> bool:
         """Whether this scope is ``other`` or below it, in the same call."""
@@ -151,21 +124,21 @@ class Scope:
 
     # -- names --------------------------------------------------------------------
 
-    def name_reserved(self, name: str, col: str | None = _SUBMODULE) -> bool:
+    def name_reserved(self, name: str, col: str | None = SUBMODULE) -> bool:
         cols = self.reservations.get(name)
         if cols is None:
             return False
-        return col is _SUBMODULE or _SUBMODULE in cols or col in cols
+        return col is SUBMODULE or SUBMODULE in cols or col in cols
 
-    def reserve(self, name: str, col: str | None = _SUBMODULE) -> None:
-        if not isinstance(name, str) or not name or ("/" in name and col is _SUBMODULE):
+    def reserve(self, name: str, col: str | None = SUBMODULE) -> None:
+        if not isinstance(name, str) or not name or ("/" in name and col is SUBMODULE):
             raise bad_name_error(name, col, self.path_text)
         cols = self.reservations.get(name)
         if cols is None:
             self.reservations[name] = {col}
             return
-        if col is _SUBMODULE or _SUBMODULE in cols or col in cols:
-            kind = "submodule" if col is _SUBMODULE else f"variable in collection '{col}'"
+        if col is SUBMODULE or SUBMODULE in cols or col in cols:
+            kind = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
             raise errors.NameInUseError(kind, name, self.path_text)
         cols.add(col)
 
@@ -272,7 +245,7 @@ class Scope:
         value = node.get(name) if node is not None else None
         if not isinstance(value, jax.Array):
             value = _unbox(value)
-        check_state_shape(col, name, self.path_text, value, shape)
+        check_state_value(col, name, self.path_text, value, shape)
 
     # -- randomness -----------------------------------------------------------------
 
@@ -288,15 +261,9 @@ class Scope:
         self._check_valid()
         if stream not in self.rngs:
             if "params" not in self.rngs:
-                raise errors.InvalidRngError(
-                    f"Module {self.path_text} needs a PRNG key for stream '{stream}' "
-                    f"but none was given (neither '{stream}' nor the 'params' fallback). "
-                    f"Pass it to init/apply, e.g. rngs={{'{stream}': nn.random.PRNGKey(0)}}."
-                )
+                raise errors.missing_rng_error(self.path, stream)
             stream = "params"
-        counts = self._rng_node["counts"]
-        count = counts[stream] = counts.get(stream, 0) + 1
-        return self.rngs[stream], count
+        return self.rngs[stream], self.rng_counters.next(stream)
 
     def get_flag(self, name: str, default: Any = None) -> Any:
         return self.frame.flags.get(name, default)
@@ -324,7 +291,7 @@ class Scope:
             else:
                 nested[col] = copy_structure(tree)
         streams = {name: RngStream(key, suffix) for name, (key, suffix) in rngs.items()}
-        return cls(Frame(nested, mutable, flags), path, streams, _new_rng_node())
+        return cls(Frame(nested, mutable, flags), path, streams, RngCounters())
 
     def import_variables(self, variables: dict) -> None:
         """Write collections returned from a transform back at this path."""
@@ -383,10 +350,7 @@ def check_param_shape(name: str, where: str, value, init_fn, init_args: tuple, i
             raise errors.ScopeParamShapeError(name, where, value_shape, init_shape)
 
 
-# -- what a variable must look like (the same words in nnref/scope.py) ------------------------------
-
-# Array kinds no layer can compute with: Python objects, bytes and text.
-NON_NUMERIC_KINDS = "OSU"
+# -- what a variable must look like: the rules and words are shared_spec/variable_rules.py ------------
 
 
 def _unbox(value):
@@ -395,109 +359,15 @@ def _unbox(value):
     return meta.unbox(value)
 
 
-def bad_name_error(name, col, where: str) -> Exception:
-    """A name that is not a str or is empty, or a submodule (``col`` None) name that contains '/'.
-
-    Variable names may contain '/': the seed's own SpectralNorm and
-    WeightNorm name their variables after the wrapped layer's parameter
-    paths (``'layer_instance/kernel/u'``).
-    """
-    what = "submodule" if col is _SUBMODULE else f"variable in collection '{col}'"
-    if not isinstance(name, str):
-        return TypeError(
-            f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__})."
-        )
-    problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
-    return ValueError(
-        f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
-        "Fix: use a non-empty name without '/'."
-    )
-
-
-def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
-    return TypeError(
-        f"The initializer of parameter '{name}' at module path '{where}' must be callable "
-        f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
-        "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal()."
-    )
-
-
-def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
-    return TypeError(
-        f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
-        f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned."
-    )
-
-
-def _is_shape(x) -> bool:
-    return isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) for d in x)
-
-
-def _is_dtype_like(x) -> bool:
-    return isinstance(x, (type, np.dtype, str))
-
-
-def _non_numeric(leaf) -> bool:
-    return (
-        leaf is None
-        or isinstance(leaf, (str, bytes))
-        or (isinstance(leaf, np.ndarray) and leaf.dtype.kind in NON_NUMERIC_KINDS)
-    )
-
-
 def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
-    """What ``init_fn(key, shape, dtype)`` returned must be an array of numbers of exactly ``shape``.
-
-    The shape is only compared when the call follows the initializer
-    protocol of the layers (a shape tuple, then a dtype): other ``param``
-    calls may pass any arguments.
-    """
-    requested = (
-        init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
-    )
-    leaves = [value] if isinstance(value, jax.Array) else jax.tree_util.tree_leaves(value, is_leaf=_non_numeric)
-    bad = [leaf for leaf in leaves if _non_numeric(leaf)]
+    """What ``init_fn(key, shape, dtype)`` returned must be an array of numbers (of exactly ``shape``)."""
+    requested = requested_shape(init_args)
+    leaves = [value] if isinstance(value, jax.Array) else jax.tree_util.tree_leaves(value, is_leaf=is_non_numeric)
+    bad = [leaf for leaf in leaves if is_non_numeric(leaf)]
     if bad or value is None:
-        wanted = f" of shape {tuple(requested)}" if requested is not None else ""
-        raise TypeError(
-            f"The initializer of parameter '{name}' at module path '{where}' returned "
-            f"{_describe(bad[0] if bad else value)}; expected an array of numbers{wanted}."
-        )
+        raise init_output_type_error(name, where, bad[0] if bad else value, requested)
     if requested is not None and len(leaves) == 1 and tuple(np.shape(leaves[0])) != tuple(requested):
-        raise ValueError(
-            f"The initializer of parameter '{name}' at module path '{where}' returned shape "
-            f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
-            "initializer init_fn(key, shape, dtype) must return an array of exactly that shape."
-        )
-
-
-def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
-    """A variable a layer reads must be an array of the shape the layer needs."""
-    shape = tuple(shape)
-    if _non_numeric(value) or not hasattr(value, "shape") and not isinstance(value, (int, float, complex)):
-        raise TypeError(
-            f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
-            f"this layer needs an array of shape {shape}."
-        )
-    got = tuple(np.shape(value))
-    if got != shape:
-        raise ValueError(
-            f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
-            f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
-            "the same configuration, or init() again."
-        )
-
-
-def _describe(value) -> str:
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and hasattr(value, "shape"):
-        return f"an array of dtype {dtype} and shape {tuple(value.shape)}"
-    return f"{_short(value)} ({type(value).__name__})" if value is not None else "None"
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        raise init_output_shape_error(name, where, np.shape(leaves[0]), requested)
 
 
 # -- fused parameter initialization ---------------------------------------------------

@@ -1,10 +1,12 @@
 """Scopes: a module's window onto the variables and random streams of one apply.
 
-One ``init``/``apply``/``bind`` creates a root :class:`Scope`; every bound
-submodule gets a child scope at its path. All scopes of one call share a
-:class:`RootState` that owns the variable dict (``collection -> nested dict
-following the module tree``), the mutability filter and the flags. A scope
-only ever reads and writes below its own path.
+Picture the variables of a model as one dict per collection, nested like
+the module tree: ``{'params': {'Dense_0': {'kernel': ...}}}``. A scope is a
+*cursor* into it: a path (``('Dense_0',)``) plus the state of the call that
+all cursors share, a :class:`Frame` (the variable dict, which collections
+may be written, the flags). One ``init``/``apply``/``bind`` makes the root
+scope; every bound submodule gets a child scope one name further down. A
+scope only ever reads and writes below its own path.
 
 The rules enforced here are the seed system's:
 
@@ -28,47 +30,59 @@ import numpy as np
 from nnref import tree_util
 from nnref.initializers import output_shapes_fn
 from nnref.meta import unbox as meta_unbox
-from nnref.rng_streams import RngStream
+from nnref.rng_streams import RngCounters, RngStream
 from nnref.variables import Variable
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
+from shared_spec.errors import format_path
+from shared_spec.variable_rules import (
+    SUBMODULE,
+    bad_name_error,
+    check_state_value,
+    init_not_callable_error,
+    init_output_shape_error,
+    init_output_type_error,
+    is_non_numeric,
+    param_structure_error,
+    requested_shape,
+)
 
-SUBMODULE = None  # the "collection" of a reservation made by a child scope
 
+class Frame:
+    """The state of one ``init``/``apply``/``bind`` call, shared by every scope made during it.
 
-def path_text(path: tuple) -> str:
-    return "/" + "/".join(path)
-
-
-class RootState:
-    """What all scopes of one call share."""
+    ``valid`` turns False when the call ends, so a module that escaped it
+    (stored in a global, say) fails loudly instead of writing into a dict
+    nobody reads any more.
+    """
 
     def __init__(self, variables: dict, mutable, flags: dict | None = None):
-        self.variables = variables
-        self.mutable = mutable
+        self.variables = variables  # collection -> nested dict following the module tree
+        self.mutable = mutable  # a collection filter: what this call may write
         self.flags = dict(flags or {})
         self.valid = True
         self.adopted: dict = {}  # id of a module passed in from outside -> its clone in this call
 
 
 class Scope:
-    """The variables and RNG streams visible at one path of the module tree."""
+    """A cursor at one path of the module tree: its variables, its random streams, its reserved names."""
 
-    def __init__(self, root: RootState, path: tuple, rngs: dict, rng_node: dict):
-        self.root = root
+    def __init__(self, frame: Frame, path: tuple, rngs: dict, rng_counters: RngCounters):
+        self.frame = frame
         self.path = path
-        self.rngs = rngs  # stream name -> RngStream
-        # {'counts': {stream: calls so far}, 'children': {name: node}}: one node per
-        # path, kept by the parent, so a child scope made again shares its counts.
-        self._rng_node = rng_node
-        self.reservations: dict[str, set] = {}
+        self.rngs = rngs  # stream name -> RngStream (root key + this path as suffix)
+        # Not owned by this object but by the parent's counters (under our name):
+        # a second scope made for the same path must continue the same counts.
+        self.rng_counters = rng_counters
+        self.reservations: dict[str, set] = {}  # name -> the collections it is taken in (SUBMODULE: all)
 
     # -- construction -------------------------------------------------------
 
     @classmethod
-    def create_root(cls, variables: dict, rngs: dict, mutable, flags=None) -> "Scope":
+    def root(cls, variables: dict, rngs: dict, mutable, flags=None) -> "Scope":
+        """The scope of the top-level module: path ``()``, a fresh frame and fresh counters."""
         streams = {name: RngStream(key) for name, key in rngs.items()}
-        return cls(RootState(variables, mutable, flags), (), streams, _new_rng_node())
+        return cls(Frame(variables, mutable, flags), (), streams, RngCounters())
 
     @property
     def name(self) -> str | None:
@@ -76,7 +90,7 @@ class Scope:
 
     @property
     def path_text(self) -> str:
-        return path_text(self.path)
+        return format_path(self.path)
 
     def push(self, name: str, reuse: bool = False) -> "Scope":
         """The child scope ``name``; reserves the name unless ``reuse`` and already reserved."""
@@ -84,8 +98,7 @@ class Scope:
         if not (reuse and name in self.reservations):
             self.reserve(name, SUBMODULE)
         rngs = {stream: rng.child(name) for stream, rng in self.rngs.items()}
-        node = self._rng_node["children"].setdefault(name, _new_rng_node())
-        return Scope(self.root, self.path + (name,), rngs, node)
+        return Scope(self.frame, self.path + (name,), rngs, self.rng_counters.child(name))
 
     def rewind(self) -> None:
         """Forget this call's name reservations (a compact method is about to run again)."""
@@ -93,17 +106,17 @@ class Scope:
 
     def rewound(self) -> "Scope":
         """A new scope at the same path without reservations (the old object keeps its own)."""
-        return Scope(self.root, self.path, self.rngs, self._rng_node)
+        return Scope(self.frame, self.path, self.rngs, self.rng_counters)
 
     def is_within(self, other: "Scope") -> bool:
         """Whether this scope is ``other`` or below it, in the same call."""
-        return self.root is other.root and self.path[: len(other.path)] == other.path
+        return self.frame is other.frame and self.path[: len(other.path)] == other.path
 
     def invalidate(self) -> None:
-        self.root.valid = False
+        self.frame.valid = False
 
     def _check_valid(self) -> None:
-        if not self.root.valid:
+        if not self.frame.valid:
             raise errors.InvalidScopeError(self.path_text)
 
     # -- names ----------------------------------------------------------------
@@ -125,18 +138,18 @@ class Scope:
     # -- collections -------------------------------------------------------
 
     def is_mutable_collection(self, col: str) -> bool:
-        return in_filter(self.root.mutable, col)
+        return in_filter(self.frame.mutable, col)
 
     def is_collection_empty(self, col: str) -> bool:
-        return not self.root.variables.get(col)
+        return not self.frame.variables.get(col)
 
     def _node(self, col: str, create: bool) -> dict | None:
         """This scope's dict inside collection ``col`` (created on demand when writing)."""
-        node = self.root.variables.get(col)
+        node = self.frame.variables.get(col)
         if node is None:
             if not create:
                 return None
-            node = self.root.variables[col] = {}
+            node = self.frame.variables[col] = {}
         for part in self.path:
             child = node.get(part)
             if child is None:
@@ -168,7 +181,7 @@ class Scope:
         """Every collection's subtree at this path (a copy of the structure)."""
         self._check_valid()
         out = {}
-        for col in self.root.variables:
+        for col in self.frame.variables:
             node = self._node(col, create=False)
             if node:
                 out[col] = private_copy(node)
@@ -219,7 +232,7 @@ class Scope:
         value = node.get(name) if node is not None else None
         if not isinstance(value, np.ndarray):
             value = meta_unbox(value)
-        check_state_shape(col, name, self.path_text, value, shape)
+        check_state_value(col, name, self.path_text, value, shape)
 
     # -- randomness ------------------------------------------------------------
 
@@ -227,25 +240,32 @@ class Scope:
         return stream in self.rngs
 
     def make_rng(self, stream: str = "params"):
+        """A new key from ``stream``, different from every other key this call hands out.
+
+        The derivation rule (the seed system's, ``shared_spec.rng_rules``):
+
+        1. a stream the caller did not pass falls back to ``'params'``;
+        2. the counter of (this path, stream) goes up by one: ``n``;
+        3. the key is ``fold_in(root_key, H(path + (n,)))`` where ``H`` is
+           the first 32 bits of SHA-1 over the path names and ``n``.
+
+        So Dense_0's first key is ``fold_in(root, H(('Dense_0', 1)))``; it
+        depends on the path and the count, never on the order in which
+        sibling modules ran. Known limit: ``H`` has only 2**32 values, so two
+        different (path, n) can collide and then get the *same* key. With
+        k draws per call the chance is about k**2 / 2**33 -- negligible for
+        models, but it is a hash, not a guarantee of distinct keys.
+        """
         self._check_valid()
         if stream not in self.rngs:
             if "params" not in self.rngs:
-                raise errors.InvalidRngError(
-                    f"Module {self.path_text} needs a PRNG key for stream '{stream}' "
-                    f"but none was given (neither '{stream}' nor the 'params' fallback). "
-                    f"Pass it to init/apply, e.g. rngs={{'{stream}': nn.random.PRNGKey(0)}}."
-                )
+                raise errors.missing_rng_error(self.path, stream)
             stream = "params"
-        counts = self._rng_node["counts"]
-        count = counts[stream] = counts.get(stream, 0) + 1
-        return self.rngs[stream].key(count)
+        n = self.rng_counters.next(stream)
+        return self.rngs[stream].key(n)
 
     def get_flag(self, name: str, default: Any = None) -> Any:
-        return self.root.flags.get(name, default)
-
-
-def _new_rng_node() -> dict:
-    return {"counts": {}, "children": {}}
+        return self.frame.flags.get(name, default)
 
 
 def _check_param_shape(scope: Scope, name, value, init_fn, init_args, init_kwargs) -> None:
@@ -274,125 +294,27 @@ def _check_param_shape(scope: Scope, name, value, init_fn, init_args, init_kwarg
             raise errors.ScopeParamShapeError(name, scope.path_text, got, want)
 
 
-# -- what a variable must look like (the same words in nnjax/scope.py) ------------------------------
-
-# Array kinds no layer can compute with: Python objects, bytes and text.
-NON_NUMERIC_KINDS = "OSU"
-
-
-def bad_name_error(name, col, where: str) -> Exception:
-    """A name that is not a str or is empty, or a submodule (``col`` None) name that contains '/'.
-
-    Variable names may contain '/': the seed's own SpectralNorm and
-    WeightNorm name their variables after the wrapped layer's parameter
-    paths (``'layer_instance/kernel/u'``).
-    """
-    what = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
-    if not isinstance(name, str):
-        return TypeError(
-            f"The name of a {what} in module '{where}' must be a str, got {name!r} ({type(name).__name__})."
-        )
-    problem = "is empty" if not name else "contains '/', which separates the parts of module paths and checkpoint keys"
-    return ValueError(
-        f"Invalid name {name!r} for a {what} in module '{where}': the name {problem}. "
-        "Fix: use a non-empty name without '/'."
-    )
-
-
-def init_not_callable_error(name: str, where: str, init_fn) -> TypeError:
-    return TypeError(
-        f"The initializer of parameter '{name}' at module path '{where}' must be callable "
-        f"as init_fn(key, *args), got {_short(init_fn)} ({type(init_fn).__name__}). "
-        "Fix: pass a function such as nn.initializers.zeros or nn.initializers.lecun_normal()."
-    )
-
-
-def param_structure_error(name: str, where: str, value, n_expected: int) -> TypeError:
-    return TypeError(
-        f"Parameter '{name}' in collection 'params' at module path '{where}' is {_short(value)}, "
-        f"but its initializer makes {n_expected} array(s). Fix: apply() the variables init() returned."
-    )
-
-
-def _is_shape(x) -> bool:
-    return isinstance(x, tuple) and all(isinstance(d, (int, np.integer)) for d in x)
-
-
-def _is_dtype_like(x) -> bool:
-    return isinstance(x, (type, np.dtype, str))
+# -- what a variable must look like: the rules and words are shared_spec/variable_rules.py ------------
 
 
 def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
-    """What ``init_fn(key, shape, dtype)`` returned must be an array of numbers of exactly ``shape``.
+    """An initializer called as ``init_fn(key, shape, dtype)`` must return numbers, in exactly that shape.
 
-    The shape is only compared when the call follows the initializer
-    protocol of the layers (a shape tuple, then a dtype): other ``param``
-    calls may pass any arguments.
+    Every leaf of what it returned is looked at: one that is not numeric
+    (None, text, an object array) is an error; so is a single array whose
+    shape differs from the one asked for. An empty container passes.
     """
-    requested = (
-        init_args[0] if len(init_args) >= 2 and _is_shape(init_args[0]) and _is_dtype_like(init_args[1]) else None
-    )
+    requested = requested_shape(init_args)
     leaves = [value] if isinstance(value, np.ndarray) else tree_util.tree_leaves(value)
     for leaf in leaves:
-        if (
-            leaf is None
-            or isinstance(leaf, (str, bytes))
-            or getattr(getattr(leaf, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
-        ):
-            break
-    else:
-        if not leaves:
-            if value is not None:
-                return  # an empty container: nothing to check
-            leaf = value
-        elif requested is None or len(leaves) != 1 or tuple(np.shape(leaves[0])) == tuple(requested):
-            return
-        else:
-            raise ValueError(
-                f"The initializer of parameter '{name}' at module path '{where}' returned shape "
-                f"{tuple(np.shape(leaves[0]))} but was asked for {tuple(requested)}. Fix: an "
-                "initializer init_fn(key, shape, dtype) must return an array of exactly that shape."
-            )
-    wanted = f" of shape {tuple(requested)}" if requested is not None else ""
-    raise TypeError(
-        f"The initializer of parameter '{name}' at module path '{where}' returned {_describe(leaf)}; "
-        f"expected an array of numbers{wanted}."
-    )
-
-
-def check_state_shape(col: str, name: str, where: str, value, shape) -> None:
-    """A variable a layer reads must be an array of the shape the layer needs."""
-    shape = tuple(shape)
-    if (
-        value is None
-        or isinstance(value, (str, bytes))
-        or getattr(getattr(value, "dtype", None), "kind", "f") in NON_NUMERIC_KINDS
-        or not hasattr(value, "shape")
-        and not isinstance(value, (int, float, complex))
-    ):
-        raise TypeError(
-            f"Variable '{name}' in collection '{col}' at module path '{where}' is {_describe(value)}; "
-            f"this layer needs an array of shape {shape}."
-        )
-    got = tuple(np.shape(value))
-    if got != shape:
-        raise ValueError(
-            f"Variable '{name}' in collection '{col}' at module path '{where}' has shape {got} but "
-            f"this layer needs {shape}. Fix: apply() the variables that init() made for a model of "
-            "the same configuration, or init() again."
-        )
-
-
-def _describe(value) -> str:
-    dtype = getattr(value, "dtype", None)
-    if dtype is not None and hasattr(value, "shape"):
-        return f"an array of dtype {dtype} and shape {tuple(value.shape)}"
-    return f"{_short(value)} ({type(value).__name__})" if value is not None else "None"
-
-
-def _short(value, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        if is_non_numeric(leaf):
+            raise init_output_type_error(name, where, leaf, requested)
+    if not leaves and value is None:  # None itself, not an empty container
+        raise init_output_type_error(name, where, None, requested)
+    if requested is not None and len(leaves) == 1:
+        got = tuple(np.shape(leaves[0]))
+        if got != tuple(requested):
+            raise init_output_shape_error(name, where, got, requested)
 
 
 def _leaf_shapes(tree) -> list:

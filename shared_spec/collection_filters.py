@@ -23,7 +23,7 @@ import dataclasses
 
 from shared_spec.errors import InvalidFilterError
 
-__all__ = ['DenyList', 'in_filter', 'union_filters', 'intersect_filters', 'subtract_filters']
+__all__ = ['DenyList', 'in_filter', 'union_filters', 'intersect_filters', 'subtract_filters', 'first_match_groups']
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,3 +174,26 @@ def subtract_filters(a, b):
     """
     allow_b, names_b = _normal_form(b)
     return intersect_filters(a, _from_normal_form(not allow_b, names_b))
+
+
+def first_match_groups(names, filters):
+    """``names`` split among ``filters``: each name joins the group of the first filter that selects it.
+
+    This is how a lifted transform hands out collections (``variable_axes``,
+    ``variable_broadcast``, ...) and RNG streams (``split_rngs``): a name
+    claimed by an earlier filter is not seen by later ones, and a name no
+    filter selects joins no group (it stays outside the transform). Group
+    ``i`` keeps the order of ``names``.
+
+    >>> first_match_groups(['params', 'batch_stats', 'cache'], ['params', True])
+    [['params'], ['batch_stats', 'cache']]
+    >>> first_match_groups(['params', 'cache'], [DenyList(deny='cache')])
+    [['params']]
+    """
+    groups = [[] for _ in filters]
+    for name in names:
+        for group, filter_like in zip(groups, filters):
+            if in_filter(filter_like, name):
+                group.append(name)
+                break
+    return groups

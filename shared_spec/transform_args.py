@@ -1,7 +1,7 @@
 """Checking the arguments of lifted transforms, and explaining errors raised inside them.
 
 The rules and texts both backends share (nnjax's and nnref's
-``transforms/lifting.py`` import them): which axes, argnums, ``methods=``
+``transforms/module_forms.py`` import them): which axes, argnums, ``methods=``
 and filter options a transform accepts, checked once at decoration or at the
 first call, and how a missing stream or collection inside a transform is
 explained (the stream or collection exists outside but the transform does
@@ -12,6 +12,8 @@ scope tells whether it holds a collection).
 from __future__ import annotations
 
 import copy
+
+import numpy as np
 
 from shared_spec import errors
 from shared_spec.collection_filters import in_filter
@@ -271,3 +273,78 @@ def _explain_one_sided(error, transform: str, path: str, col: str, key, marker):
     )
     better._lift_explained = True
     return better
+
+
+def check_scalar_output(shape, path) -> None:
+    """``nn.grad`` / ``nn.value_and_grad`` differentiate a scalar: the output's ``shape`` must be ``()``.
+
+    >>> check_scalar_output((), '/')
+    >>> check_scalar_output((2,), '/m')
+    Traceback (most recent call last):
+    ...
+    ValueError: grad can only work on functions with scalar-valued outputs. out shape=(2,) (nn.grad / nn.value_and_grad at module /m); reduce the output to a scalar (e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs.
+    """
+    if shape != ():
+        raise ValueError(
+            f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
+            f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
+            "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs."
+        )
+
+
+# -- control flow: what a condition, a predicate and the branches must be ----------------
+
+
+def check_loop_condition(type_name: str, shape, dtype, path) -> None:
+    """``lax.while_loop``'s rule, with the transform named: ``cond_fn`` returns a boolean scalar.
+
+    The backend passes what it sees of the value: its type name, shape and dtype.
+
+    >>> import numpy as np
+    >>> check_loop_condition('bool', (), np.dtype(bool), ())
+    >>> check_loop_condition('ndarray', (2,), np.dtype(bool), ('m',))
+    Traceback (most recent call last):
+    ...
+    TypeError: nn.while_loop at module /m: cond_fn must return a boolean scalar; got ndarray of shape (2,) and dtype bool. Fix: reduce it, e.g. jnp.all(...), and compare (x < n).
+    """
+    if tuple(shape) != () or np.dtype(dtype) != np.dtype(np.bool_):
+        raise TypeError(
+            f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
+            f"scalar; got {type_name} of shape {tuple(shape)} and dtype "
+            f"{dtype}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n)."
+        )
+
+
+def check_predicate(transform: str, argument: str, shape, path) -> None:
+    """``nn.cond``'s ``pred`` and ``nn.switch``'s ``index`` are scalars (``shape`` is theirs).
+
+    >>> check_predicate('cond', 'pred', (3,), ())
+    Traceback (most recent call last):
+    ...
+    TypeError: nn.cond(pred=...) at module /: pred must be a scalar; got shape (3,).
+    """
+    if tuple(shape) != ():
+        raise TypeError(
+            f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
+            f"a scalar; got shape {tuple(shape)}."
+        )
+
+
+def branch_mismatch_error(transform: str, path, per_branch: list) -> TypeError:
+    """The error of ``nn.cond``/``nn.switch`` whose branches disagree; ``per_branch``: what each returned (shapes).
+
+    >>> str(branch_mismatch_error('cond', (), [(2,), (3,)])).split(':')[0]
+    'nn.cond at module /'
+    """
+
+    def clip(value) -> str:
+        text = repr(value)
+        return text if len(text) <= 300 else text[:297] + "..."
+
+    return TypeError(
+        f"nn.{transform} at module {errors.format_path(path)}: the branches return different output "
+        "structures, shapes or dtypes (outputs, then updated variables): "
+        + "; ".join(f"branch {i}: {clip(s)}" for i, s in enumerate(per_branch))
+        + ". Every branch is traced, so each must return the same shapes and dtypes and create or update "
+        "the same variables."
+    )

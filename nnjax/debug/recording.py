@@ -28,6 +28,7 @@ import jax
 import numpy as np
 
 from nnref.interception import in_trace_only_pass
+from shared_spec.errors import format_path as path_text
 
 Key = tuple  # (path, method, class name, index)
 
@@ -51,10 +52,6 @@ class Call:
     @property
     def key(self) -> Key:
         return (self.path, self.method, self.kind, self.index)
-
-
-def path_text(path: tuple) -> str:
-    return '/' + '/'.join(path)
 
 
 def is_numeric_array(x) -> bool:

@@ -60,9 +60,9 @@ def call_on_mapped_variables(layer, fn: Callable, map_in_fn: Callable, *, init: 
     mapped = map_in_fn(scope.variables())
     view_mutable = scope.frame.mutable if writable else False
     nested = {col: _nest_at(scope.path, copy_structure(tree)) for col, tree in mapped.items()}
-    # Shares the layer's RNG streams and counters (private ``_rng_node``): a
-    # key drawn in the view is the key the layer itself would have drawn.
-    view_scope = Scope(Frame(nested, view_mutable, scope.frame.flags), scope.path, scope.rngs, scope._rng_node)
+    # Shares the layer's RNG streams and counters: a key drawn in the view is
+    # the key the layer itself would have drawn.
+    view_scope = Scope(Frame(nested, view_mutable, scope.frame.flags), scope.path, scope.rngs, scope.rng_counters)
     try:
         y = fn(layer.clone(parent=view_scope))
         results = view_scope.variables()

@@ -31,7 +31,8 @@ from typing import Callable
 import jax
 
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import single_scope, transform_direct
+from nnjax.transforms.module_forms import single_scope, transform_direct
+from shared_spec.transform_args import check_scalar_output
 
 
 def _per_scope(tree, n: int) -> tuple:
@@ -205,16 +206,6 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
     return call
 
 
-def _check_scalar(y, path) -> None:
-    shape = jax.numpy.shape(y)
-    if shape != ():
-        raise ValueError(
-            f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
-            f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
-            "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs."
-        )
-
-
 def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=True, rngs=True):
     """Scope-level value_and_grad: ``lifted(scopes, *primals)`` -> ``(y, grads)`` or ``(y, aux, grads)``."""
     if reduce_axes:
@@ -236,7 +227,7 @@ def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=T
             return y, (aux, lift.repack(inner))
 
         y, bwd, (aux, out_groups) = jax.vjp(wrapper, *primals, has_aux=True)
-        _check_scalar(y, scopes[-1].path_text if scopes else "/")
+        check_scalar_output(jax.numpy.shape(y), scopes[-1].path_text if scopes else "/")
         grads = bwd(jax.numpy.ones_like(y))
         lift.publish(out_groups)
         return (y, aux, grads) if has_aux else (y, grads)

@@ -37,8 +37,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import transform_direct
-from shared_spec import errors
+from nnjax.transforms.module_forms import transform_direct
+from shared_spec.transform_args import branch_mismatch_error, check_loop_condition, check_predicate
 
 
 def while_loop_core(
@@ -63,7 +63,7 @@ def while_loop_core(
             i, carry_vars, carry = state
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(-i), mutable_filter=False)
             go = cond_body(inner, carry)
-            check_loop_condition(go, scopes[-1].path)
+            check_loop_condition(type(go).__name__, jnp.shape(go), jnp.result_type(go), scopes[-1].path)
             return go
 
         def body(state):
@@ -78,24 +78,6 @@ def while_loop_core(
         return carry
 
     return lifted
-
-
-def check_loop_condition(go, path) -> None:
-    """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
-    if jnp.shape(go) != () or jnp.result_type(go) != jnp.bool_:
-        raise TypeError(
-            f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
-            f"scalar; got {type(go).__name__} of shape {tuple(jnp.shape(go))} and dtype "
-            f"{jnp.result_type(go)}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n)."
-        )
-
-
-def check_predicate(transform: str, argument: str, value, path) -> None:
-    if jnp.shape(value) != ():
-        raise TypeError(
-            f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
-            f"a scalar; got shape {tuple(jnp.shape(value))}."
-        )
 
 
 def _checked_select(select, transform: str, path, bodies, *operands):
@@ -115,18 +97,7 @@ def _checked_select(select, transform: str, path, bodies, *operands):
     except TypeError:
         if len(shapes) < 2 or all(s == shapes[0] for s in shapes):
             raise
-        raise TypeError(
-            f"nn.{transform} at module {errors.format_path(path)}: the branches return different output "
-            f"structures, shapes or dtypes (outputs, then updated variables): "
-            + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
-            + ". Every branch is traced, so each must return the same shapes and dtypes and create or update "
-            "the same variables."
-        ) from None
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 300 else text[:297] + "..."
+        raise branch_mismatch_error(transform, path, shapes) from None
 
 
 def while_loop(
@@ -166,7 +137,7 @@ def _branch(lift: Lift, body: Callable, *operands):
 def switch_core(*bodies: Callable, index=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        check_predicate("switch", "index", index, scopes[-1].path)
+        check_predicate("switch", "index", jnp.shape(index), scopes[-1].path)
         y, out_groups = _checked_select(
             lambda fns, *ops: lax.switch(index, fns, *ops),
             "switch",
@@ -197,7 +168,7 @@ def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variable
 def _cond_core(true_body: Callable, false_body: Callable, pred=None, variables=True, rngs=True):
     def lifted(scopes, *operands):
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        check_predicate("cond", "pred", pred, scopes[-1].path)
+        check_predicate("cond", "pred", jnp.shape(pred), scopes[-1].path)
         y, out_groups = _checked_select(
             lambda fns, *ops: lax.cond(pred, *fns, *ops),
             "cond",

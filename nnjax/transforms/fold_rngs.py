@@ -29,9 +29,9 @@ import contextlib
 from typing import Callable
 
 from nnjax.lift import Lift
-from nnjax.scope import RngStream
+from nnjax.rng_streams import RngStream
 from nnjax.transforms.jit import _fork_rngs, _unique
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.module_forms import lift_transform
 
 
 def fold_rngs_core(fn: Callable, variables=True, rngs=True):

@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Callable
 
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform
+from nnjax.transforms.module_forms import lift_transform
 from shared_spec.collection_filters import subtract_filters
 
 

@@ -29,9 +29,10 @@ import jax.numpy as jnp
 
 from nnjax import meta
 from nnjax.lift import Lift
-from nnjax.transforms.lifting import lift_transform, validate_options
+from nnjax.transforms.module_forms import lift_transform
 from shared_spec import errors
 from shared_spec.in_out_axes import split_in_out
+from shared_spec.transform_args import validate_options
 
 
 def _axis_sizes(axes, tree, argument: str, path) -> set:

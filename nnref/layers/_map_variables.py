@@ -30,45 +30,53 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from nnref.scope import RootState, Scope, private_copy
+from nnref.scope import Frame, Scope, private_copy
 
 
-def _filter_is_empty(col_filter) -> bool:
-    return col_filter is False or (isinstance(col_filter, (list, tuple, set, frozenset)) and not col_filter)
+def _selects_nothing(col_filter) -> bool:
+    """True for the filters that select no collection: ``False`` and an empty container."""
+    if col_filter is False:
+        return True
+    return isinstance(col_filter, (list, tuple, set, frozenset)) and len(col_filter) == 0
 
 
-def _nest_at(path: tuple, tree: dict) -> dict:
-    """``tree`` placed at ``path`` inside empty parent dicts."""
-    for name in reversed(path):
-        tree = {name: tree}
-    return tree
+def _at_path(path: tuple, tree: dict) -> dict:
+    """``tree`` wrapped in one dict per path name: ``_at_path(('a', 'b'), t) == {'a': {'b': t}}``."""
+    nested = tree
+    for name in path[::-1]:
+        nested = {name: nested}
+    return nested
 
 
 def call_on_mapped_variables(layer, fn: Callable, map_in_fn: Callable, *, init: bool, mutable: bool) -> Any:
-    """``fn(view)`` where ``view`` is ``layer`` bound to ``map_in_fn(layer's variables)``.
+    """Returns ``fn(view)``: ``view`` is a clone of the bound ``layer`` that reads ``map_in_fn(its variables)``.
 
-    ``layer`` must be bound; ``init`` says whether the layer may first create
-    its variables; ``mutable`` whether the view's writes (beyond init) reach
-    the caller's collections.
+    ``init``: the layer may create its variables first (step 1 of the module
+    docstring); ``mutable``: what the view writes reaches the caller's
+    mutable collections (step 4) even outside init.
     """
     scope = layer.scope
-    writable = init or mutable
-    if init and not _filter_is_empty(scope.root.mutable):
-        fn(layer)  # creates the layer's variables; the output is not used
+    # Step 1: a normal run creates whatever is missing; its output is thrown away.
+    if init and not _selects_nothing(scope.frame.mutable):
+        fn(layer)
+    # Step 2: the mapped copy of the layer's variables, re-nested at the layer's path.
     mapped = map_in_fn(scope.variables())
-    view_mutable = scope.root.mutable if writable else False
-    nested = {col: _nest_at(scope.path, private_copy(tree)) for col, tree in mapped.items()}
-    # Shares the layer's RNG streams and counters (private ``_rng_node``): a
-    # key drawn in the view is the key the layer itself would have drawn.
-    view_scope = Scope(RootState(nested, view_mutable, scope.root.flags), scope.path, scope.rngs, scope._rng_node)
+    view_variables = {col: _at_path(scope.path, private_copy(subtree)) for col, subtree in mapped.items()}
+    # Step 3: a private frame for the view. It shares the layer's RNG streams
+    # and counters, so the view draws exactly the keys the layer would.
+    can_write = init or mutable
+    view_frame = Frame(view_variables, scope.frame.mutable if can_write else False, scope.frame.flags)
+    view_scope = Scope(view_frame, scope.path, scope.rngs, scope.rng_counters)
     try:
         y = fn(layer.clone(parent=view_scope))
-        results = view_scope.variables()
+        written = view_scope.variables()
     finally:
-        view_scope.invalidate()
-    if writable:
-        for col, tree in results.items():
-            if scope.is_mutable_collection(col):
-                for name, value in tree.items():
-                    scope.put_variable(col, name, value)
+        view_scope.invalidate()  # the view must not outlive this call
+    # Step 4: copy back into the collections the caller lets us write.
+    if can_write:
+        for col, subtree in written.items():
+            if not scope.is_mutable_collection(col):
+                continue
+            for name, value in subtree.items():
+                scope.put_variable(col, name, value)
     return y

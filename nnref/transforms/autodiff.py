@@ -40,8 +40,9 @@ from typing import Callable
 import numpy as np
 
 from nnref.lift import Lift
-from nnref.transforms.lifting import single_scope, transform_direct
+from nnref.transforms.module_forms import single_scope, transform_direct
 from nnref.tree_util import tree_flatten, tree_unflatten
+from shared_spec.transform_args import check_scalar_output
 
 _STEP = np.finfo(np.float64).eps ** (1 / 3)
 
@@ -117,23 +118,23 @@ def jvp_core(fn: Callable, variable_tangents=None, variables=True, rngs=True):
         target = tuple(sorted(var_tangents[0]))
         lift = Lift(scopes, (target, variables), (variables,), (rngs,))
         jvp_vars, others = lift.variable_groups
-        counts = lift.counts()
+        counts = lift.snapshot_counters()
 
         def evaluate(inputs):
-            lift.set_counts(counts)
+            lift.restore_counters(counts)
             var_primals, args = inputs
             inner = lift.scopes((var_primals, others), lift.rng_groups)
             y = fn(inner, *args)
             return y, lift.repack(inner)
 
         y, out_groups = evaluate((jvp_vars, tuple(primals)))
-        after = lift.counts()
+        after = lift.snapshot_counters()
         _, y_tangent = numeric_jvp(
             lambda inputs: evaluate(inputs)[0],
             (jvp_vars, tuple(primals)),
             (_fill_tangents(jvp_vars, var_tangents), tuple(tangents)),
         )
-        lift.set_counts(after)
+        lift.restore_counters(after)
         lift.publish(out_groups)
         return y, y_tangent
 
@@ -165,11 +166,11 @@ def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params"
     def lifted(scopes, *primals):
         lift = Lift(scopes, (vjp_variables, variables), (variables,), (rngs,))
         vjp_vars, others = lift.variable_groups
-        counts = lift.counts()
+        counts = lift.snapshot_counters()
         single = len(lift.roots) == 1
 
         def evaluate(inputs):
-            lift.set_counts(counts)
+            lift.restore_counters(counts)
             var_primals, args = inputs
             inner = lift.scopes((var_primals, others), lift.rng_groups)
             out = fn(inner, *args)
@@ -177,12 +178,12 @@ def vjp_core(fn: Callable, has_aux=False, reduce_axes=(), vjp_variables="params"
             return y, aux, lift.repack(inner)
 
         y, aux, out_groups = evaluate((vjp_vars, primals))
-        after = lift.counts()
+        after = lift.snapshot_counters()
         lift.publish(out_groups)
 
         def vjp_fn(cotangent):
             var_grads, input_grads = numeric_vjp(lambda inputs: evaluate(inputs)[0], (vjp_vars, primals), cotangent)
-            lift.set_counts(after)
+            lift.restore_counters(after)
             return (var_grads[0] if single else var_grads, *input_grads)
 
         return (y, vjp_fn, aux) if has_aux else (y, vjp_fn)
@@ -230,16 +231,6 @@ def custom_vjp(fn: Callable, forward_fn: Callable, backward_fn: Callable, grad_v
     return call
 
 
-def _check_scalar(y, path) -> None:
-    shape = np.shape(y)
-    if shape != ():
-        raise ValueError(
-            f"grad can only work on functions with scalar-valued outputs. out shape={shape} "
-            f"(nn.grad / nn.value_and_grad at module {path}); reduce the output to a scalar "
-            "(e.g. with .sum() or .mean()), or use nn.vjp for non-scalar outputs."
-        )
-
-
 def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=True, rngs=True):
     if reduce_axes:
         raise ValueError(
@@ -250,20 +241,20 @@ def value_and_grad_core(fn: Callable, has_aux=False, reduce_axes=(), variables=T
     def lifted(scopes, *primals):
         # Only the primals are differentiated: the variables are constants here.
         lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        counts = lift.counts()
+        counts = lift.snapshot_counters()
 
         def evaluate(args):
-            lift.set_counts(counts)
+            lift.restore_counters(counts)
             inner = lift.scopes(lift.variable_groups, lift.rng_groups)
             out = fn(inner, *args)
             y, aux = out if has_aux else (out, ())
             return y, aux, lift.repack(inner)
 
         y, aux, out_groups = evaluate(primals)
-        after = lift.counts()
-        _check_scalar(y, scopes[-1].path_text if scopes else "/")
+        after = lift.snapshot_counters()
+        check_scalar_output(np.shape(y), scopes[-1].path_text if scopes else "/")
         grads = numeric_vjp(lambda args: evaluate(args)[0], tuple(primals), np.ones((), np.float64))
-        lift.set_counts(after)
+        lift.restore_counters(after)
         lift.publish(out_groups)
         return (y, aux, tuple(grads)) if has_aux else (y, tuple(grads))
 

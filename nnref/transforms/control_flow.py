@@ -28,9 +28,9 @@ import numpy as np
 from nnref import random as nrandom
 from nnref.lift import Lift
 from nnref.transforms._axes import check_carry
-from nnref.transforms.lifting import transform_direct
+from nnref.transforms.module_forms import transform_direct
 from nnref.tree_util import tree_flatten, tree_map
-from shared_spec import errors
+from shared_spec.transform_args import branch_mismatch_error, check_loop_condition, check_predicate
 
 
 def while_loop_core(
@@ -63,57 +63,34 @@ def while_loop_core(
             )
             return new_vars, new_carry
 
-        start = lift.counts()
+        start = lift.snapshot_counters()
         after_body = None
         carry, i = init, 0
         while True:
-            lift.set_counts(start)
+            lift.restore_counters(start)
             inner = lift.scopes((carry_vars, broadcast_vars), step_rngs(-i), mutable_filter=False)
             go = cond_body(inner, carry)
-            check_loop_condition(go, scopes[-1].path)
+            check_loop_condition(type(go).__name__, np.shape(go), np.asarray(go).dtype, scopes[-1].path)
             if not bool(go):
                 break
             carry_vars, carry = run_body(carry_vars, carry, i)
-            after_body = lift.counts()
+            after_body = lift.snapshot_counters()
             i += 1
         if after_body is None:
             # lax traces the body even when it never runs: its make_rng draws
             # still count and its carry is still checked; its results are dropped.
             run_body(carry_vars, carry, 0)
-            after_body = lift.counts()
-        lift.set_counts(after_body)
+            after_body = lift.snapshot_counters()
+        lift.restore_counters(after_body)
         lift.publish((carry_vars,))
         return carry
 
     return lifted
 
 
-def check_loop_condition(go, path) -> None:
-    """``lax.while_loop``'s rule, with the transform named: the condition is a boolean scalar."""
-    if np.shape(go) != () or np.asarray(go).dtype != np.bool_:
-        raise TypeError(
-            f"nn.while_loop at module {errors.format_path(path)}: cond_fn must return a boolean "
-            f"scalar; got {type(go).__name__} of shape {tuple(np.shape(go))} and dtype "
-            f"{np.asarray(go).dtype}. Fix: reduce it, e.g. jnp.all(...), and compare (x < n)."
-        )
-
-
-def check_predicate(transform: str, argument: str, value, path) -> None:
-    if np.shape(value) != ():
-        raise TypeError(
-            f"nn.{transform}({argument}=...) at module {errors.format_path(path)}: {argument} must be "
-            f"a scalar; got shape {tuple(np.shape(value))}."
-        )
-
-
 def _signature(result):
     leaves, treedef = tree_flatten(result)
     return treedef, [np.shape(x) for x in leaves]
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def while_loop(
@@ -149,13 +126,7 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, trans
         signatures = [_signature(r) for r in results]
         if any(s != signatures[0] for s in signatures[1:]):
             shapes = [tree_map(np.shape, r) for r in results]
-            raise TypeError(
-                f"nn.{transform} at module {errors.format_path(scopes[-1].path)}: the branches return different "
-                "output structures, shapes or dtypes (outputs, then updated variables): "
-                + "; ".join(f"branch {i}: {_short(s)}" for i, s in enumerate(shapes))
-                + ". Every branch is traced, so each must return the same shapes and dtypes and create or "
-                "update the same variables."
-            )
+            raise branch_mismatch_error(transform, scopes[-1].path, shapes)
         y, out_groups = results[index]
         lift.publish(out_groups)
         return y
@@ -165,7 +136,7 @@ def _select_core(*bodies: Callable, index=None, variables=True, rngs=True, trans
 
 def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variables=True, rngs=True):
     """``true_fun(mdl, *operands)`` if ``pred`` else ``false_fun(mdl, *operands)``."""
-    check_predicate("cond", "pred", pred, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
+    check_predicate("cond", "pred", np.shape(pred), getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
     return transform_direct(
         _select_core,
         (true_fun, false_fun),
@@ -181,7 +152,7 @@ def cond(pred, true_fun: Callable, false_fun: Callable, mdl, *operands, variable
 
 def switch(index, branches: Sequence[Callable], mdl, *operands, variables=True, rngs=True):
     """``branches[index](mdl, *operands)``, ``index`` clamped to the valid range like ``lax.switch``."""
-    check_predicate("switch", "index", index, getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
+    check_predicate("switch", "index", np.shape(index), getattr(mdl.scope, "path", ()) if hasattr(mdl, "scope") else ())
     chosen = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
     return transform_direct(
         _select_core,

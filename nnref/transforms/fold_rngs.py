@@ -27,21 +27,23 @@ from typing import Callable
 
 from nnref.lift import Lift
 from nnref.rng_streams import RngStream
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms.jit import _fork_rngs
+from nnref.transforms.module_forms import lift_transform
 
 
 def fold_rngs_core(fn: Callable, variables=True, rngs=True):
+    """The scope-level form: fork the streams, lift with them, restore the caller's streams at once."""
+
     def lifted(scopes, *args, **kwargs):
-        saved = [dict(s.rngs) for s in scopes]
-        seen = set()
-        for scope in scopes:  # fork: each stream re-seeded from one make_rng of it
-            if id(scope) not in seen:
-                seen.add(id(scope))
-                scope.rngs = {stream: RngStream(scope.make_rng(stream)) for stream in list(scope.rngs)}
+        # The fork advances each outer counter by one (that make_rng is the
+        # caller's draw); the forked streams exist only long enough for Lift
+        # to copy their root keys, then the outer scopes get theirs back.
+        outer_streams = [dict(scope.rngs) for scope in scopes]
+        _fork_rngs(scopes)
         try:
             lift = Lift(scopes, (variables,), (variables,), (rngs,))
         finally:
-            for scope, streams in zip(scopes, saved):
+            for scope, streams in zip(scopes, outer_streams):
                 scope.rngs = streams
         inner = lift.scopes(lift.variable_groups, lift.rng_groups)
         y = fn(inner, *args, **kwargs)
@@ -52,25 +54,30 @@ def fold_rngs_core(fn: Callable, variables=True, rngs=True):
 
 
 def fold_rngs(target, variables=True, rngs=True, methods=None):
-    """A Module class or a method whose every call forks its random streams (see the module docstring)."""
+    """A Module class or a method whose every call forks its random streams (see the module docstring).
+
+    ``variables`` and ``rngs`` filter what is visible inside; ``methods``
+    names the methods of a class to wrap (``__call__`` unless given).
+    """
     return lift_transform("fold_rngs", fold_rngs_core, target, methods=methods, variables=variables, rngs=rngs)
 
 
 @contextlib.contextmanager
 def fork_rngs(module):
-    """Inside the ``with`` block, every stream of ``module`` is re-seeded from one ``make_rng`` of it.
+    """A ``with`` block in which ``module`` draws from freshly forked streams.
 
-    The forking ``fold_rngs`` and ``jit`` do on entry, for code that is not a
-    method; the module's own streams are restored on exit (their counters
-    have advanced by one per stream). An unbound module is left as it is.
+    What ``fold_rngs`` does around a method, for any block of code: on
+    entry each stream is replaced by a new root key drawn from it (one
+    ``make_rng`` per stream), on exit the original streams come back with
+    their counters one further. Nothing happens for an unbound module.
     """
     scope = module.scope
     if scope is None:
         yield
         return
-    saved = dict(scope.rngs)
-    scope.rngs = {stream: RngStream(module.make_rng(stream)) for stream in list(saved)}
+    before = dict(scope.rngs)
+    scope.rngs = {name: RngStream(module.make_rng(name)) for name in before}
     try:
         yield
     finally:
-        scope.rngs = saved
+        scope.rngs = before

@@ -1,27 +1,26 @@
-"""``nn.map_variables`` (nnref): a module that sees its variables through a function.
+"""``nn.map_variables`` in nnref: run a module on a *transformed view* of its variables.
 
-``trans_in_fn`` maps the selected collections before the module reads them
-(e.g. masking or tying weights); ``trans_out_fn`` maps what the module
-wrote back before it is stored (only with ``init=True`` or
-``mutable=True``; otherwise the mapped collections are read-only inside).
+The module never sees the stored arrays themselves, only what
+``trans_in_fn`` makes of them (a masked kernel, a tied weight, ...). When
+it may write (``init=True`` or ``mutable=True``), what it wrote goes
+through ``trans_out_fn`` on its way back into storage; otherwise the mapped
+collections are read-only inside. In lifting terms (:mod:`nnref.lift`):
+two variable groups -- the mapped collections and the rest -- and the
+"transform" of stage 3 is simply ``trans_in_fn`` on the first group.
+
+The smallest example: a Dense layer that computes with half its weights
+while storing them unchanged (so ``y`` is exactly half of the plain layer's
+output on the same variables).
 
 >>> import numpy as np
 >>> import nnref as nn
->>> class CausalDense(nn.Module):
-...   features: int
-...   def apply_mask(self, variables):
-...     if self.is_initializing():
-...       return variables
-...     return nn.tree_util.tree_map(np.triu, variables)
-...   def setup(self):
-...     Masked = nn.map_variables(nn.Dense, 'params', self.apply_mask, init=self.is_initializing())
-...     self.dense = Masked(features=self.features, use_bias=False)
-...   def __call__(self, x):
-...     return self.dense(x)
->>> module = CausalDense(features=3)
->>> variables = module.init(nn.random.PRNGKey(0), np.ones((1, 3), np.float32))
->>> y = module.apply(variables, np.array([[0., 0., 1.]], np.float32))  # the last input reaches only the last output
->>> bool(y[0, 0] == 0 and y[0, 1] == 0)
+>>> def halve(variables):
+...     return nn.tree_util.tree_map(lambda a: a / 2, variables)
+>>> HalfDense = nn.map_variables(nn.Dense, 'params', trans_in_fn=halve)
+>>> x = np.ones((1, 3), np.float32)
+>>> variables = nn.Dense(2).init(nn.random.PRNGKey(0), x)
+>>> y = HalfDense(2).apply(variables, x)
+>>> bool(np.allclose(y, nn.Dense(2).apply(variables, x) / 2))
 True
 """
 
@@ -30,7 +29,7 @@ from __future__ import annotations
 from typing import Callable
 
 from nnref.lift import Lift
-from nnref.transforms.lifting import lift_transform
+from nnref.transforms.module_forms import lift_transform
 from shared_spec.collection_filters import subtract_filters
 
 
@@ -48,28 +47,37 @@ def map_variables_core(
     rngs=True,
     variables=True,
 ):
-    """Scope-level map_variables: ``lifted(scopes, *args)`` runs ``fn`` over mapped views of the variables."""
-    writes_target = bool(mutable or init)
+    """The scope-level form: ``lifted(scopes, *args)`` calls ``fn`` on scopes that hold the mapped view."""
+    may_write_mapped = bool(mutable or init)
+    # Group 0: the mapped collections; group 1: every other visible collection
+    # (first match wins, so a mapped collection never lands in group 1).
     in_filters = (mapped_collections, variables)
-    out_filters = in_filters if writes_target else (False, subtract_filters(variables, mapped_collections))
+    if may_write_mapped:
+        out_filters = in_filters
+    else:  # nothing of group 0 comes back; group 1 comes back minus the mapped names
+        out_filters = (False, subtract_filters(variables, mapped_collections))
 
     def lifted(scopes, *args, **kwargs):
         lift = Lift(scopes, in_filters, out_filters, (rngs,))
-        target, others = lift.variable_groups
+        mapped, rest = lift.variable_groups
         if init:
-            inner = lift.scopes((target, others), lift.rng_groups)
-            if any(s.root.mutable is not False for s in inner):
-                fn(inner, *args, **kwargs)  # create the variables first, then view them
-                target, _ = lift.repack(inner)
-                target = tuple(trans_out_fn(t) for t in target)
-        target = tuple(trans_in_fn(t) for t in target)
-        mutable_filter = True if writes_target else subtract_filters(True, mapped_collections)
-        inner = lift.scopes((target, others), lift.rng_groups, mutable_filter=mutable_filter)
+            # Creating variables must happen on the *stored* form: run fn once on
+            # unmapped variables (it creates what is missing), then view the result.
+            first = lift.scopes((mapped, rest), lift.rng_groups)
+            can_create = any(scope.frame.mutable is not False for scope in first)
+            if can_create:
+                fn(first, *args, **kwargs)
+                created, _ = lift.repack(first)
+                mapped = tuple(trans_out_fn(group) for group in created)
+        view = tuple(trans_in_fn(group) for group in mapped)
+        # Read-only view unless writes may go back: then every collection stays writable.
+        inside_mutable = True if may_write_mapped else subtract_filters(True, mapped_collections)
+        inner = lift.scopes((view, rest), lift.rng_groups, mutable_filter=inside_mutable)
         y = fn(inner, *args, **kwargs)
-        out_target, out_others = lift.repack(inner)
-        if writes_target:
-            out_target = tuple(trans_out_fn(t) for t in out_target)
-        lift.publish((out_target, out_others))
+        written_mapped, written_rest = lift.repack(inner)
+        if may_write_mapped:
+            written_mapped = tuple(trans_out_fn(group) for group in written_mapped)
+        lift.publish((written_mapped, written_rest))
         return y
 
     return lifted
@@ -86,15 +94,14 @@ def map_variables(
     variables=True,
     methods=None,
 ):
-    """Maps the collections ``mapped_collections`` of a Module class (or function of a module).
+    """``target`` (a Module class or a function of a module) seeing ``mapped_collections`` through functions.
 
-    ``trans_in_fn``/``trans_out_fn`` receive and return a dict
-    ``collection -> variables``; ``init``: create the variables (unmapped)
-    before viewing them; ``mutable``: let the module write the mapped
-    collections (through ``trans_out_fn``); ``rngs``/``variables``: the
-    streams and other collections visible inside (default all).
-
-    See the module docstring for a masked (causal) Dense layer.
+    Both functions take and return one dict ``collection -> variables``.
+    ``init=True`` lets the module create its variables (stored unmapped)
+    before the view is made; ``mutable=True`` lets it write the mapped
+    collections, stored after ``trans_out_fn``. ``rngs`` and ``variables``
+    filter the streams and the other collections visible inside (all by
+    default). The module docstring has an example.
     """
     return lift_transform(
         "map_variables",

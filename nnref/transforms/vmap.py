@@ -40,10 +40,11 @@ from nnref.transforms._axes import (
     take,
     take_keys,
 )
-from nnref.transforms.lifting import lift_transform, validate_options
+from nnref.transforms.module_forms import lift_transform
 from nnref.tree_util import tree_flatten
 from shared_spec.errors import format_path as path_text
 from shared_spec.in_out_axes import split_in_out
+from shared_spec.transform_args import validate_options
 
 
 def vmap_core(
@@ -101,10 +102,15 @@ def vmap_core(
             group if axis is None else meta.remove_axis(group, axis, metadata_params)
             for group, axis in zip(lift.variable_groups, var_axes)
         )
-        counts = lift.counts()
+        # jax.vmap traces the body once, so make_rng runs once per call site and
+        # every index gets keys derived from the *same* counter values (an
+        # unsplit stream gives all indices the same key). Looping, nnref would
+        # advance the counters at each index; resetting them before each index
+        # reproduces the single trace, and leaves them where that trace ends.
+        counts = lift.snapshot_counters()
         ys, outs = [], []
         for i in range(n):
-            lift.set_counts(counts)  # one trace: every index draws with the same counters
+            lift.restore_counters(counts)
             groups_i = tuple(g if a is None else take(g, a, i) for g, a in zip(var_groups, var_axes))
             rngs_i = tuple(
                 take_keys(keys, i) if split else group

@@ -3,8 +3,10 @@
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared_spec.collection_filters import DenyList, in_filter
+from shared_spec.collection_filters import DenyList, first_match_groups, in_filter, union_filters
 from shared_spec.errors import InvalidFilterError
 
 COLS = ['params', 'batch_stats', 'intermediates', 'cache']
@@ -57,11 +59,6 @@ def test_invalid_filters_raise(bad):
     assert info.value.filter_like is inner
 
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from shared_spec.collection_filters import union_filters
-
 _NAMES = st.sampled_from(['params', 'intermediates', 'cache', 'batch_stats'])
 _SIMPLE = st.one_of(st.booleans(), _NAMES, st.lists(_NAMES, max_size=3), st.frozensets(_NAMES, max_size=3))
 _FILTERS = st.one_of(_SIMPLE, st.builds(DenyList, _SIMPLE))
@@ -70,3 +67,31 @@ _FILTERS = st.one_of(_SIMPLE, st.builds(DenyList, _SIMPLE))
 @given(_FILTERS, _FILTERS, _NAMES)
 def test_union_selects_what_either_selects(a, b, col):
     assert in_filter(union_filters(a, b), col) == (in_filter(a, col) or in_filter(b, col))
+
+
+# --- first-match grouping (lifted transforms' variable and RNG filters) ---
+
+
+def test_first_match_groups_known_answer():
+    names = ['params', 'batch_stats', 'cache', 'intermediates']
+    filters = ['batch_stats', DenyList(deny='cache'), 'cache']
+    assert first_match_groups(names, filters) == [['batch_stats'], ['params', 'intermediates'], ['cache']]
+
+
+def test_first_match_groups_leaves_unmatched_names_out_and_handles_no_filters():
+    assert first_match_groups(['params', 'cache'], ['params']) == [['params']]
+    assert first_match_groups(['params'], []) == []
+    assert first_match_groups([], [True, False]) == [[], []]
+
+
+@given(st.lists(st.sampled_from(COLS), unique=True), st.lists(st.sampled_from([True, False] + COLS), max_size=4))
+def test_first_match_groups_is_a_partition_of_the_selected_names(names, filters):
+    groups = first_match_groups(names, filters)
+    assert len(groups) == len(filters)
+    placed = [name for group in groups for name in group]
+    assert sorted(placed) == sorted(n for n in names if any(in_filter(f, n) for f in filters))
+    for i, group in enumerate(groups):
+        for name in group:
+            assert in_filter(filters[i], name)
+            assert not any(in_filter(f, name) for f in filters[:i])
+        assert group == [n for n in names if n in group]

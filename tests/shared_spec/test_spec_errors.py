@@ -341,3 +341,32 @@ def test_share_scope_error_starts_with_the_seed_system_wording():
     # Not in 003's reference (newer than that text); the seed system's flax.errors says this.
     message = str(errors.CallShareScopeOnUnboundModuleError())
     assert message.startswith("Can't call `share_scope` on unbound modules. Fix:")
+
+
+# --- messages of generic errors both backends raise with the same words ------
+
+
+def test_missing_rng_message_is_the_catalogued_text():
+    err = errors.missing_rng_error(('enc', 'Dropout_0'), 'dropout')
+    assert type(err) is errors.InvalidRngError
+    assert err.msg == (
+        "Module /enc/Dropout_0 needs a PRNG key for stream 'dropout' but none was given (neither "
+        "'dropout' nor the 'params' fallback). Pass it to init/apply, e.g. rngs={'dropout': nn.random.PRNGKey(0)}."
+    )
+    assert 'Fix:' in str(err)
+
+
+def test_lifted_write_message_is_the_catalogued_text():
+    err = errors.lifted_write_error((), {'b', 'a'})
+    assert type(err) is ValueError
+    assert str(err) == (
+        "Module /: collections ['a', 'b'] were written inside a lifted transform that does not pass them "
+        "back out; add them to the transform's variable filters (e.g. variable_axes / variable_broadcast / "
+        "variables=)."
+    )
+
+
+def test_split_parts_keep_the_public_module_name():
+    for entry in CATALOGUE:
+        assert entry.error.__module__ == 'shared_spec.errors'
+        assert getattr(errors, entry.error.__name__) is entry.error
