@@ -1,20 +1,45 @@
-"""From scope-level lifted transforms to Module classes, methods and functions (nnref).
+"""How a lifted transform reaches modules: the class, method/function and direct forms.
 
-Every transform in this package has a *core*: ``core(fn, **options)``
-returns ``lifted(scopes, *args, **kwargs)``, which runs ``fn(inner_scopes,
-*args, **kwargs)`` under a JAX transform (see :mod:`nnref.lift`). This
-module turns such a core into the three forms the seed system offers:
+Each transform file (``vmap.py``, ``scan.py``, ...) writes a *core* that
+knows only scopes: ``core(fn, **options)`` gives ``lifted(scopes, *args)``,
+which runs ``fn(inner_scopes, *args)`` on copies of the scopes' state (the
+stages of that copy are in :mod:`nnref.lift`). A user, though, holds
+modules. This file is the bridge, in three forms:
 
-* a transformed **class** (``nn.vmap(nn.Dense, ...)``): a subclass named
-  ``{Transform}{Class}`` (``VmapDense``) whose methods run a clone of the
-  instance, of the original class, bound to the lifted scope;
-* a transformed **method or function** (``@nn.remat`` on ``__call__``, or
-  ``nn.scan(body_fn, ...)`` where ``body_fn(module, ...)``), whose first
-  argument is the module to lift;
-* a **direct** call (``nn.cond(pred, f, g, module, x)``).
+* the **class** form, ``nn.vmap(nn.Dense, ...)``: a subclass ``VmapDense``
+  whose methods lift the instance and run the *original* ``Dense`` method
+  on a clone bound to the lifted scope;
+* the **method/function** form, ``@nn.remat`` or ``nn.scan(body_fn, ...)``:
+  ``body_fn(module, *args)`` with the module to lift first;
+* the **direct** form, ``nn.cond(pred, f, g, module, x)``: the core runs once,
+  right now, with one body per branch.
 
-Besides the module itself, bound modules passed as arguments or held in
-fields, and :class:`~nnref.variables.Variable` arguments, are lifted too.
+A module rarely crosses alone. Whatever carries variables must cross with
+it, or writes made inside would be lost: bound modules and ``Variable``
+objects passed as arguments, and bound modules kept in the module's fields.
+Every call follows the same five steps (the order of the scopes is the
+contract in :mod:`shared_spec.module_forms`, which both backends follow):
+
+1. find the scopes: arguments first, then field modules, then the module;
+2. replace the objects in the arguments by placeholders (the core copies
+   arguments, it cannot copy a module);
+3. run the transform's core on the scopes;
+4. inside, rebuild the same objects over the inner scopes and call the
+   method on a clone of the module bound there;
+5. carry the naming state (auto-name counters, compact flags) back out, so
+   the next ``Dense(...)`` after the transform is numbered on from there.
+
+nnref runs every body eagerly, each time; there is nothing to compile, so
+no body carries a cache key.
+
+>>> import numpy as np
+>>> import nnref as nn
+>>> Twice = lift_transform('vmap', lambda fn, **options: lambda scopes, x: fn(scopes, x) * 2, nn.Dense)
+>>> Twice.__name__
+'VmapDense'
+>>> y, variables = Twice(1).init_with_output(nn.random.PRNGKey(0), np.ones((1, 2)))
+>>> bool(np.allclose(y, 2 * nn.Dense(1).apply(variables, np.ones((1, 2)))))
+True
 """
 
 from __future__ import annotations
@@ -22,377 +47,304 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-from typing import Callable
 
-from nnref import module as _module
 from nnref.module import Module
+from nnref.module_class import wrap_method
 from nnref.tree_util import tree_leaves
 from nnref.variables import Variable
 from shared_spec import errors
-from shared_spec import transform_args as _transform_args
 from shared_spec.attribute_names import map_modules
-from shared_spec.transform_args import (  # noqa: F401  (shared rules; other transform files import them from here)
-    _RNG_OPTIONS,
-    _VARIABLE_OPTIONS,
-    _argnums,
-    _check_axes_spec,
-    _check_mapping,
-    _is_axis_or_none,
-    _method_of,
-    _short,
-    _what,
-    check_argnums_in_range,
-    validate_options,
-)
+from shared_spec.module_forms import method_options, single_scope
+from shared_spec.transform_args import _explain_hidden, _method_of
 
-# -- collecting and re-binding scopes ----------------------------------------------------
+__all__ = ["lift_transform", "single_scope", "transform_direct"]
 
 
-class _ModuleArg:
-    """Stands for a bound module passed as an argument while it crosses the transform."""
-
-    def __init__(self, cls, attrs: dict, name):
-        self.cls, self.attrs, self.name = cls, attrs, name
+# -- step 2's placeholders ----------------------------------------------------------------
 
 
-class _VariableArg:
-    def __init__(self, collection: str, name: str):
-        self.collection, self.name = collection, name
+class _ModuleStandIn:
+    """What an argument module leaves behind: enough to build it again (class, fields, name)."""
+
+    def __init__(self, module: Module):
+        self.cls = type(module)
+        self.fields = {f: module.__dict__[f] for f in _clone_fields(module)}
+        self.name = module.name
+
+    def bind(self, scope) -> Module:
+        return self.cls(parent=scope, name=self.name, **self.fields)
 
 
-def _is_module(x) -> bool:
-    return isinstance(x, Module)
+class _VariableStandIn:
+    """What an argument ``Variable`` leaves behind: its collection and name (its scope crosses apart)."""
+
+    def __init__(self, variable: Variable):
+        self.collection = variable.collection
+        self.name = variable.name
+
+    def bind(self, scope) -> Variable:
+        return Variable(scope, self.collection, self.name)
 
 
-def _field_names(m) -> tuple:
-    return tuple(f.name for f in dataclasses.fields(m) if f.init and f.name not in ("parent", "name"))
+def _clone_fields(module: Module) -> list:
+    """The dataclass fields a clone is built from: every ``__init__`` field but ``parent`` and ``name``."""
+    return [f.name for f in dataclasses.fields(module) if f.init and f.name not in ("parent", "name")]
 
 
-def _container(value) -> bool:
-    return isinstance(value, (list, tuple, dict)) or hasattr(value, "items")
-
-
-def _bound_module(x) -> bool:
+def _is_bound(x) -> bool:
     return isinstance(x, Module) and x.scope is not None
 
 
-def _map_args(fn, tree):
-    """``fn`` applied to every module/variable inside nested lists, tuples and dicts."""
-    if isinstance(tree, (Module, Variable)):
-        return fn(tree)
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-        return type(tree)(*(_map_args(fn, x) for x in tree))
-    if isinstance(tree, (list, tuple)):
-        return type(tree)(_map_args(fn, x) for x in tree)
+def _may_hold_modules(value) -> bool:
+    """A field worth searching for modules: a module itself or a container (list, tuple, dict, mapping)."""
+    return isinstance(value, (Module, list, tuple, dict)) or hasattr(value, "items")
+
+
+def _swap(tree, kinds: tuple, swap):
+    """A copy of ``tree`` (nested lists, tuples, namedtuples, dicts) in which each ``kinds`` item is ``swap(item)``.
+
+    Items are visited left to right, so the order of ``swap`` calls is the
+    order of the arguments; steps 1 and 4 rely on it.
+    """
+    if isinstance(tree, kinds):
+        return swap(tree)
     if isinstance(tree, dict):
-        return {k: _map_args(fn, v) for k, v in tree.items()}
+        return {key: _swap(value, kinds, swap) for key, value in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        parts = [_swap(item, kinds, swap) for item in tree]
+        if hasattr(tree, "_fields"):  # a namedtuple is rebuilt from positional fields
+            return type(tree)(*parts)
+        return type(tree)(parts)
     return tree
 
 
-def module_scopes(module: Module, args: tuple, kwargs: dict):
-    """The scopes to lift for calling ``module`` with ``args``: ``(scopes, args, kwargs)``.
+# -- steps 1 and 2: what crosses, and in which order --------------------------------------
 
-    Bound modules and variables in the arguments are replaced by placeholders
-    (JAX cannot carry them); their scopes come first, then those of bound
-    modules held in fields, then the module's own.
-    """
+
+def _collect(module: Module, args: tuple, kwargs: dict):
+    """Steps 1-2: ``(scopes, args, kwargs)`` with argument modules/variables swapped for placeholders."""
+    if module.scope is None:
+        # Only a bound module has variables to lift.
+        raise errors.CallCompactUnboundModuleError(module_cls=type(module).__name__, method="a lifted transform")
     scopes = []
 
-    def take_arg(x):
-        if isinstance(x, Variable):
-            scopes.append(x.scope)
-            return _VariableArg(x.collection, x.name)
-        if _bound_module(x):
-            scopes.append(x.scope)
-            return _ModuleArg(type(x), {f: x.__dict__[f] for f in _field_names(x)}, x.name)
-        return x
+    def leave_stand_in(obj):
+        if isinstance(obj, Variable):
+            scopes.append(obj.scope)
+            return _VariableStandIn(obj)
+        if obj.scope is None:  # an unbound module is plain configuration: it crosses as it is
+            return obj
+        scopes.append(obj.scope)
+        return _ModuleStandIn(obj)
 
-    args, kwargs = _map_args(take_arg, (args, kwargs))
-    seen = set()
+    # 1a. Arguments first, in argument order.
+    args, kwargs = _swap((args, kwargs), (Module, Variable), leave_stand_in)
 
-    def take_fields(m: Module):
-        if id(m) in seen:
+    # 1b. Then the modules in fields, depth first, each once, and the module itself last.
+    visited = set()
+
+    def visit(owner: Module):
+        if id(owner) in visited:
             return
-        seen.add(id(m))
-        for field in _field_names(m):
-            value = m.__dict__[field]
-            if isinstance(value, Module) or _container(value):
-                map_modules(
-                    lambda _s, sub: take_fields(sub) if _bound_module(sub) and sub.parent is not m else sub,
-                    value,
-                    _is_module,
-                )
-        scopes.append(m.scope)
+        visited.add(id(owner))
+        for field in _clone_fields(owner):
+            value = owner.__dict__[field]
+            if not _may_hold_modules(value):
+                continue
 
-    if module.scope is None:
-        raise errors.CallCompactUnboundModuleError(module_cls=type(module).__name__, method="a lifted transform")
-    take_fields(module)
+            def visit_field_module(_suffix, sub, owner=owner):
+                # A child the owner adopted is rebuilt with it inside; it has no scope of its own to lift.
+                if _is_bound(sub) and sub.parent is not owner:
+                    visit(sub)
+                return sub
+
+            map_modules(visit_field_module, value, lambda x: isinstance(x, Module))
+        scopes.append(owner.scope)
+
+    visit(module)
     return scopes, args, kwargs
 
 
-def bind_scopes(module: Module, args: tuple, kwargs: dict, scopes: list, cls=None):
-    """``module`` (as ``cls``), its field modules and the argument placeholders bound to ``scopes``."""
-    scopes = list(scopes)
-    position = [0]
+# -- step 4: the same objects again, over the inner scopes --------------------------------
 
-    def next_scope():
-        scope = scopes[position[0]]
-        position[0] += 1
-        return scope
 
-    def put_arg(x):
-        if isinstance(x, _VariableArg):
-            return Variable(next_scope(), x.collection, x.name)
-        if isinstance(x, _ModuleArg):
-            return x.cls(parent=next_scope(), name=x.name, **x.attrs)
-        return x
+def _rebuild(module: Module, inner_scopes, args: tuple, kwargs: dict, as_cls=None):
+    """Step 4: ``(clone, args, kwargs)`` bound to ``inner_scopes``, taken in the order :func:`_collect` gave."""
+    scopes = iter(inner_scopes)
 
-    def map_placeholders(tree):
-        if isinstance(tree, (_VariableArg, _ModuleArg)):
-            return put_arg(tree)
-        if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-            return type(tree)(*(map_placeholders(x) for x in tree))
-        if isinstance(tree, (list, tuple)):
-            return type(tree)(map_placeholders(x) for x in tree)
-        if isinstance(tree, dict):
-            return {k: map_placeholders(v) for k, v in tree.items()}
-        return tree
+    # Argument placeholders first (they took the first scopes).
+    args, kwargs = _swap((args, kwargs), (_ModuleStandIn, _VariableStandIn), lambda s: s.bind(next(scopes)))
 
-    args, kwargs = map_placeholders((args, kwargs))
-    rebound: dict = {}
+    # Then the module tree, depth first, the same walk as in _collect; a module
+    # met twice (shared by two fields) is rebuilt once.
+    clones = {}
 
-    def rebind(m: Module, as_cls=None) -> Module:
-        if id(m) in rebound:
-            return rebound[id(m)]
-        attrs = {}
-        for field in _field_names(m):
-            value = m.__dict__[field]
-            if isinstance(value, Module) or _container(value):
-                value = map_modules(lambda _s, sub: _rebind_field(m, sub), value, _is_module)
-            attrs[field] = value
-        new = (as_cls or type(m))(parent=next_scope(), name=m.name, **attrs)
-        rebound[id(m)] = new
-        return new
+    def clone(owner: Module, cls=None) -> Module:
+        if id(owner) not in clones:
+            fields = {}
+            for field in _clone_fields(owner):
+                value = owner.__dict__[field]
+                if _may_hold_modules(value):
+                    value = map_modules(
+                        lambda _suffix, sub, owner=owner: field_module(owner, sub),
+                        value,
+                        lambda x: isinstance(x, Module),
+                    )
+                fields[field] = value
+            clones[id(owner)] = (cls or type(owner))(parent=next(scopes), name=owner.name, **fields)
+        return clones[id(owner)]
 
-    def _rebind_field(owner: Module, sub: Module) -> Module:
-        if not _bound_module(sub):
+    def field_module(owner: Module, sub: Module) -> Module:
+        if not _is_bound(sub):
             return sub
-        if sub.parent is owner:  # adopted child: lifted with the owner, adopted again inside
-            return sub.clone(parent=None)
-        return rebind(sub)
+        if sub.parent is owner:
+            return sub.clone(parent=None)  # adopted again by the clone of its owner
+        return clone(sub)
 
-    return rebind(module, cls), args, kwargs
-
-
-# -- module state across the boundary ----------------------------------------------------
+    return clone(module, as_cls), args, kwargs
 
 
-def _snapshot_state(outer: Module) -> tuple:
-    """What crosses into the transform, taken once per transformed call, before any body runs.
+# -- steps 4 and 5 for one body --------------------------------------------------------
 
-    A body may run more than once (``cond``/``switch`` trace every branch,
-    nnref loops over ``while_loop`` iterations): each run starts from this
-    snapshot, as one trace does, so auto-names (``Dense_0``) are the same in
-    every run instead of counting on from the previous run's reimported cursor.
+
+def _naming_state(module: Module) -> tuple:
+    """The naming state a body starts from, read once per transformed call.
+
+    ``cond`` runs every branch and ``while_loop`` runs its body many times:
+    each run must start from the same counters, or ``Dense_0`` in one branch
+    would be ``Dense_1`` in the next.
     """
-    return outer._state.in_compact_method, dict(outer._state.autoname_cursor)
+    return module._state.in_compact_method, dict(module._state.autoname_cursor)
 
 
-def _export_state(start: tuple, inner: Module) -> None:
-    in_compact_method, autoname_cursor = start
-    dst = inner._state
-    dst.in_compact_method = in_compact_method
-    dst.autoname_cursor = dict(autoname_cursor)
+def _inside(outer: Module, fn, fn_name: str, start: tuple, transform: tuple, cls=None):
+    """The body the core runs: rebuild (step 4), call ``fn``, carry the naming state out (step 5)."""
+
+    def body(inner_scopes, *args, **kwargs):
+        inner, args, kwargs = _rebuild(outer, inner_scopes, args, kwargs, cls)
+        inner._state.in_compact_method, cursor = start
+        inner._state.autoname_cursor = dict(cursor)
+        try:
+            result = fn(inner, *args, **kwargs)
+        except errors.NNError as error:
+            # An error about a collection or RNG stream the transform's filters hid
+            # is re-raised naming the filter, which is where the fix belongs.
+            clearer = _explain_hidden(error, transform[0], transform[1], outer.scope, inner.scope, _visible)
+            if clearer is None:
+                raise
+            raise clearer from error
+        # 5. The next submodule made outside is numbered on from the inner clone's counters.
+        outer._state.in_compact_method = inner._state.in_compact_method
+        outer._state.in_setup = inner._state.in_setup
+        outer._state.autoname_cursor = dict(inner._state.autoname_cursor)
+        # A module or variable returned would outlive its inner scope.
+        if any(isinstance(leaf, (Module, Variable)) for leaf in tree_leaves(result, is_leaf=_crosses)):
+            raise errors.TransformedMethodReturnValueError(fn_name)
+        return result
+
+    return body
 
 
-def _reimport_state(outer: Module, inner: Module) -> None:
-    src, dst = inner._state, outer._state
-    dst.in_compact_method = src.in_compact_method
-    dst.in_setup = src.in_setup
-    dst.autoname_cursor = dict(src.autoname_cursor)
+def _crosses(x) -> bool:
+    return isinstance(x, (Module, Variable))
 
 
-def _check_return(value, method_name) -> None:
-    leaves = tree_leaves(value, is_leaf=lambda x: isinstance(x, (Module, Variable)))
-    if any(isinstance(x, (Module, Variable)) for x in leaves):
-        raise errors.TransformedMethodReturnValueError(method_name)
+def _visible(scope, collection: str) -> bool:
+    """Whether ``collection`` exists in ``scope`` (stored, or writable there)."""
+    return collection in scope.frame.variables or scope.is_mutable_collection(collection)
 
 
-def _run_inner(
-    outer: Module,
-    fn: Callable,
-    method_name: str,
-    scopes,
-    args,
-    kwargs,
-    cls=None,
-    start=None,
-    transform=("lifted transform", {}),
-):
-    inner, args, kwargs = bind_scopes(outer, args, kwargs, scopes, cls)
-    _export_state(_snapshot_state(outer) if start is None else start, inner)
-    try:
-        y = fn(inner, *args, **kwargs)
-    except errors.NNError as error:
-        better = _explain_hidden(error, transform[0], transform[1], outer.scope, inner.scope)
-        if better is None:
-            raise
-        raise better from error
-    _reimport_state(outer, inner)
-    _check_return(y, method_name)
-    return y
+def _as_method(fn):
+    """``fn`` wrapped as a module method (once: a method of a Module class already is)."""
+    if getattr(fn, "method_handler_wrapped", False):
+        return fn
+    return wrap_method(fn)
 
 
-class _Identity:
-    """A key equal only to itself (for a module whose fields cannot be hashed)."""
+# -- the three forms -------------------------------------------------------------------------
 
 
-def _module_key(module: Module):
-    """A hashable key equal for modules of one class with equal fields (compiled code may be reused)."""
-    items = tuple((f, module.__dict__[f]) for f in _field_names(module)) + (("name", module.name),)
-    try:
-        hash(items)
-    except TypeError:
-        return _Identity()
-    return items
-
-
-# -- checking transform arguments: the rules are shared_spec/transform_args.py -----------
-
-
-def _explain_hidden(error, transform: str, options: dict, outer, inner):
-    return _transform_args._explain_hidden(error, transform, options, outer, inner, _has_collection)
-
-
-def _has_collection(scope, col: str) -> bool:
-    return col in scope.root.variables or scope.is_mutable_collection(col)
-
-
-# -- the three forms ---------------------------------------------------------------------
-
-
-def _method_options(transform: str, methods, options: dict) -> dict:
-    if methods is None:
-        return {"__call__": options}
-    if isinstance(methods, (list, tuple)):
-        return {name: options for name in methods}
-    if isinstance(methods, dict):
-        return {name: dict(per_method) for name, per_method in methods.items()}
-    raise TypeError(
-        f"{_what(transform)}(methods={_short(methods)}): expected None, a list/tuple of method names "
-        f"or a dict of per-method options; got {type(methods).__name__}."
-    )
-
-
-def transform_class(name: str, core: Callable, cls, methods=None, **options):
-    """A subclass of ``cls`` whose ``methods`` run under the lifted transform ``core``."""
-    partial = None
-    if isinstance(cls, functools.partial):
-        partial, cls = cls, cls.func
-
-    def make(method_name: str, method_options: dict):
-        fn = _method_of(name, cls, method_name)
-        transform = (name, method_options)
-
-        @functools.wraps(fn)
-        def transformed(self, *args, **kwargs):
-            start = _snapshot_state(self)
-
-            def body(scopes, *args, **kwargs):
-                return _run_inner(
-                    self, fn, method_name, scopes, args, kwargs, cls=cls, start=start, transform=transform
-                )
-
-            body.cache_key = (fn, cls, _module_key(self))
-
-            lifted = core(body, **method_options)
-            scopes, args, kwargs = module_scopes(self, args, kwargs)
-            return lifted(scopes, *args, **kwargs)
-
-        transformed.method_handler_wrapped = True
-        return transformed
-
-    methods_dict = {m: make(m, o) for m, o in _method_options(name, methods, options).items()}
-    new_cls = type(name.capitalize() + cls.__name__, (cls,), methods_dict)
-    new_cls.__module__ = cls.__module__
+def _lift_class(name: str, core, cls, methods=None, **options):
+    """The class form: a subclass of ``cls`` whose chosen methods run under ``core``."""
+    partial = cls if isinstance(cls, functools.partial) else None
     if partial is not None:
-        return functools.partial(new_cls, *partial.args, **partial.keywords)
-    return new_cls
+        cls = partial.func
+
+    def lifted_method(method_name: str, its_options: dict):
+        original = _method_of(name, cls, method_name)
+
+        @functools.wraps(original)
+        def method(self, *args, **kwargs):
+            body = _inside(self, original, method_name, _naming_state(self), (name, its_options), cls)
+            run = core(body, **its_options)
+            scopes, args, kwargs = _collect(self, args, kwargs)  # steps 1-2
+            return run(scopes, *args, **kwargs)  # step 3
+
+        method.method_handler_wrapped = True
+        return method
+
+    table = method_options(name, methods, options)
+    subclass = type(name.capitalize() + cls.__name__, (cls,), {m: lifted_method(m, o) for m, o in table.items()})
+    subclass.__module__ = cls.__module__
+    if partial is None:
+        return subclass
+    return functools.partial(subclass, *partial.args, **partial.keywords)
 
 
-def transform_method(core: Callable, fn: Callable, transform_name: str = "lifted transform", **options) -> Callable:
-    """``fn(module, *args)`` (a method or a function) running under the lifted transform ``core``."""
-    transform = (transform_name, options)
-    prewrapped = fn if getattr(fn, "method_handler_wrapped", False) else _module._wrap_method(fn)
-    name = getattr(fn, "__name__", "<lifted function>")
+def _lift_function(core, fn, transform_name: str = "lifted transform", **options):
+    """The method/function form: ``fn(module, *args)`` running under ``core``."""
+    as_method = _as_method(fn)
+    fn_name = getattr(fn, "__name__", "<lifted function>")
 
     @functools.wraps(fn)
-    def transformed(self, *args, **kwargs):
-        if not isinstance(self, Module):
+    def lifted(module, *args, **kwargs):
+        if not isinstance(module, Module):
             raise errors.TransformTargetError(fn)
+        body = _inside(module, as_method, fn_name, _naming_state(module), (transform_name, options))
+        run = core(body, **options)
+        scopes, args, kwargs = _collect(module, args, kwargs)  # steps 1-2
+        return run(scopes, *args, **kwargs)  # step 3
 
-        start = _snapshot_state(self)
-
-        def body(scopes, *args, **kwargs):
-            return _run_inner(self, prewrapped, name, scopes, args, kwargs, start=start, transform=transform)
-
-        body.cache_key = (prewrapped, type(self), _module_key(self))
-
-        lifted = core(body, **options)
-        scopes, args, kwargs = module_scopes(self, args, kwargs)
-        return lifted(scopes, *args, **kwargs)
-
-    transformed.method_handler_wrapped = True
-    if getattr(fn, "compact", False):
-        transformed.compact = True
-    return transformed
-
-
-def transform_direct(
-    core: Callable, fns: tuple, module: Module, *args, transform_name: str = "lifted transform", **options
-):
-    """Calls ``core(*bodies, **options)`` once, where body ``i`` runs ``fns[i](module, ...)`` on lifted scopes."""
-    transform = (transform_name, options)
-    if not isinstance(module, Module):
-        raise errors.TransformTargetError(module)
-    bodies = []
-    start = _snapshot_state(module)
-    for fn in fns:
-        if _is_module_class(fn) or not callable(fn):
-            raise errors.TransformTargetError(fn)
-        fn = getattr(fn, "__func__", fn)  # a bound method self.f is called as f(module, ...)
-        prewrapped = fn if getattr(fn, "method_handler_wrapped", False) else _module._wrap_method(fn)
-        name = getattr(fn, "__name__", "<lifted function>")
-
-        def body(scopes, *call_args, _fn=prewrapped, _name=name, **call_kwargs):
-            return _run_inner(module, _fn, _name, scopes, call_args, call_kwargs, start=start, transform=transform)
-
-        bodies.append(body)
-    lifted = core(*bodies, **options)
-    scopes, args, kwargs = module_scopes(module, args, {})
-    return lifted(scopes, *args)
+    lifted.method_handler_wrapped = True
+    if getattr(fn, "compact", False):  # keeps ``@nn.compact`` visible through the decorator
+        lifted.compact = True
+    return lifted
 
 
 def _is_module_class(target) -> bool:
-    if isinstance(target, functools.partial):
-        target = target.func
-    return inspect.isclass(target) and issubclass(target, Module)
+    """A Module subclass, or a ``functools.partial`` of one."""
+    cls = target.func if isinstance(target, functools.partial) else target
+    return inspect.isclass(cls) and issubclass(cls, Module)
 
 
-def lift_transform(name: str, core: Callable, target, methods=None, **options):
-    """``target`` (a Module class or a function of a module) under the lifted transform ``core``."""
+def transform_direct(core, fns: tuple, module: Module, *args, transform_name: str = "lifted transform", **options):
+    """The direct form: ``core(*bodies, **options)`` called once, now; body ``i`` runs ``fns[i](module, ...)``.
+
+    Every body starts from the same naming state (see :func:`_naming_state`).
+    """
+    if not isinstance(module, Module):
+        raise errors.TransformTargetError(module)
+    start = _naming_state(module)
+    bodies = []
+    for fn in fns:
+        if not callable(fn) or _is_module_class(fn):
+            raise errors.TransformTargetError(fn)
+        fn = getattr(fn, "__func__", fn)  # ``self.branch`` is called as ``branch(module, ...)``
+        fn_name = getattr(fn, "__name__", "<lifted function>")
+        bodies.append(_inside(module, _as_method(fn), fn_name, start, (transform_name, options)))
+    run = core(*bodies, **options)  # the core checks its options before any scope is looked at
+    scopes, args, _ = _collect(module, args, {})  # steps 1-2
+    return run(scopes, *args)  # step 3
+
+
+def lift_transform(name: str, core, target, methods=None, **options):
+    """``target``, a Module class or a function whose first argument is a module, lifted through ``core``.
+
+    ``methods`` (class form only) picks the methods to lift; see
+    :func:`shared_spec.module_forms.method_options`.
+    """
     if _is_module_class(target):
-        return transform_class(name, core, target, methods=methods, **options)
+        return _lift_class(name, core, target, methods=methods, **options)
     if callable(target) and not isinstance(target, Module):
-        return transform_method(core, target, transform_name=name, **options)
+        return _lift_function(core, target, transform_name=name, **options)
     raise errors.TransformTargetError(target)
-
-
-def single_scope(scopes):
-    """The one scope of a lifted module (transforms whose options follow one scope's structure)."""
-    if len(scopes) != 1:
-        raise NotImplementedError(
-            "This lifted transform supports one module only; modules passed as arguments or held in "
-            "fields cannot be lifted with it."
-        )
-    return scopes
