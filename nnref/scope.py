@@ -10,13 +10,18 @@ scope only ever reads and writes below its own path.
 
 The rules enforced here are the seed system's:
 
-* a name is reserved once per scope per call: a submodule name clashes with
-  anything, a variable name only with the same collection or a submodule;
+* a name is reserved once per scope per call. Names live in one table per
+  scope: a submodule's name blocks that name for everything, a variable's
+  name blocks it for its own collection and for submodules;
 * writing a collection the caller did not make mutable is an error, and so
   is creating a variable in it;
 * ``make_rng`` advances a counter that belongs to the scope's *path*, so a
   submodule created again under the same name (a second call of a compact
   parent) continues where it left off instead of repeating its keys.
+
+What a stored variable must look like (numeric leaves, the shapes its
+initializer promises) and the words of those errors are shared with the
+production backend in ``shared_spec.variable_rules``.
 """
 
 from __future__ import annotations
@@ -33,19 +38,12 @@ from nnref.meta import unbox as meta_unbox
 from nnref.rng_streams import RngCounters, RngStream
 from nnref.variables import Variable
 from shared_spec import errors
+from shared_spec import variable_rules as rules
 from shared_spec.collection_filters import in_filter
 from shared_spec.errors import format_path
-from shared_spec.variable_rules import (
-    SUBMODULE,
-    bad_name_error,
-    check_state_value,
-    init_not_callable_error,
-    init_output_shape_error,
-    init_output_type_error,
-    is_non_numeric,
-    param_structure_error,
-    requested_shape,
-)
+
+# The reservation that stands for "a submodule has this name" (it blocks every collection).
+SUBMODULE = rules.SUBMODULE
 
 
 class Frame:
@@ -61,78 +59,105 @@ class Frame:
         self.mutable = mutable  # a collection filter: what this call may write
         self.flags = dict(flags or {})
         self.valid = True
-        self.adopted: dict = {}  # id of a module passed in from outside -> its clone in this call
+        # A module passed in from outside the call is cloned once per call;
+        # this maps id(original) to that clone.
+        self.adopted: dict = {}
 
 
 class Scope:
     """A cursor at one path of the module tree: its variables, its random streams, its reserved names."""
 
     def __init__(self, frame: Frame, path: tuple, rngs: dict, rng_counters: RngCounters):
-        self.frame = frame
-        self.path = path
+        self.frame, self.path = frame, path
         self.rngs = rngs  # stream name -> RngStream (root key + this path as suffix)
         # Not owned by this object but by the parent's counters (under our name):
         # a second scope made for the same path must continue the same counts.
         self.rng_counters = rng_counters
-        self.reservations: dict[str, set] = {}  # name -> the collections it is taken in (SUBMODULE: all)
+        # name -> the collections it is taken in (SUBMODULE stands for all of them)
+        self.reservations: dict[str, set] = {}
 
     # -- construction -------------------------------------------------------
 
     @classmethod
     def root(cls, variables: dict, rngs: dict, mutable, flags=None) -> "Scope":
         """The scope of the top-level module: path ``()``, a fresh frame and fresh counters."""
-        streams = {name: RngStream(key) for name, key in rngs.items()}
-        return cls(Frame(variables, mutable, flags), (), streams, RngCounters())
+        frame = Frame(variables, mutable, flags)
+        streams = {}
+        for stream, root_key in rngs.items():
+            streams[stream] = RngStream(root_key)
+        return cls(frame, (), streams, RngCounters())
 
     @property
     def name(self) -> str | None:
-        return self.path[-1] if self.path else None
+        """The last name of the path (``None`` at the root)."""
+        if not self.path:
+            return None
+        return self.path[-1]
 
     @property
     def path_text(self) -> str:
         return format_path(self.path)
 
     def push(self, name: str, reuse: bool = False) -> "Scope":
-        """The child scope ``name``; reserves the name unless ``reuse`` and already reserved."""
+        """The scope of submodule ``name``, one level down.
+
+        The name is reserved here first. ``reuse=True`` lets a caller come
+        back for a child it already made in this call (the name is then
+        already taken by that same child, which is not a clash). The child's
+        streams and counters are this scope's, extended by ``name``.
+        """
         self._check_valid()
-        if not (reuse and name in self.reservations):
+        coming_back = reuse and name in self.reservations
+        if not coming_back:
             self.reserve(name, SUBMODULE)
-        rngs = {stream: rng.child(name) for stream, rng in self.rngs.items()}
-        return Scope(self.frame, self.path + (name,), rngs, self.rng_counters.child(name))
+        child_streams = {stream: rng.child(name) for stream, rng in self.rngs.items()}
+        return Scope(self.frame, (*self.path, name), child_streams, self.rng_counters.child(name))
 
     def rewind(self) -> None:
-        """Forget this call's name reservations (a compact method is about to run again)."""
+        """Clear the name table: the compact method of this scope runs again and will re-declare its names."""
         self.reservations = {}
 
     def rewound(self) -> "Scope":
-        """A new scope at the same path without reservations (the old object keeps its own)."""
+        """Like :meth:`rewind`, but on a new object at the same path, leaving this one's names as they are."""
         return Scope(self.frame, self.path, self.rngs, self.rng_counters)
 
     def is_within(self, other: "Scope") -> bool:
-        """Whether this scope is ``other`` or below it, in the same call."""
-        return self.frame is other.frame and self.path[: len(other.path)] == other.path
+        """True when this scope's path starts with ``other``'s (or equals it) and both belong to one call."""
+        if self.frame is not other.frame:
+            return False
+        depth = len(other.path)
+        return self.path[:depth] == other.path
 
     def invalidate(self) -> None:
+        """Mark the call as over (every scope of it shares the frame, so all become unusable)."""
         self.frame.valid = False
 
     def _check_valid(self) -> None:
-        if not self.frame.valid:
-            raise errors.InvalidScopeError(self.path_text)
+        if self.frame.valid:
+            return
+        raise errors.InvalidScopeError(self.path_text)
 
     # -- names ----------------------------------------------------------------
 
     def name_reserved(self, name: str, col: str | None = SUBMODULE) -> bool:
-        cols = self.reservations.get(name)
-        if cols is None:
+        """Whether declaring ``name`` (a submodule, or a variable of ``col``) would clash."""
+        taken_in = self.reservations.get(name)
+        if taken_in is None:
             return False
-        return col is SUBMODULE or SUBMODULE in cols or col in cols
+        if col is SUBMODULE or SUBMODULE in taken_in:
+            return True  # a submodule name clashes with anything
+        return col in taken_in  # two variables clash only within one collection
 
     def reserve(self, name: str, col: str | None = SUBMODULE) -> None:
-        if not isinstance(name, str) or not name or ("/" in name and col is SUBMODULE):
-            raise bad_name_error(name, col, self.path_text)
+        """Take ``name`` for a submodule (``col`` = SUBMODULE) or a variable of ``col``, or raise."""
+        where = self.path_text
+        # Submodule names become path entries, so they may not contain '/'.
+        well_formed = isinstance(name, str) and bool(name) and not ("/" in name and col is SUBMODULE)
+        if not well_formed:
+            raise rules.bad_name_error(name, col, where)
         if self.name_reserved(name, col):
-            kind = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
-            raise errors.NameInUseError(kind, name, self.path_text)
+            what = "submodule" if col is SUBMODULE else f"variable in collection '{col}'"
+            raise errors.NameInUseError(what, name, where)
         self.reservations.setdefault(name, set()).add(col)
 
     # -- collections -------------------------------------------------------
@@ -141,98 +166,122 @@ class Scope:
         return in_filter(self.frame.mutable, col)
 
     def is_collection_empty(self, col: str) -> bool:
-        return not self.frame.variables.get(col)
+        """True when the call has no variable at all in ``col`` (at any path)."""
+        stored = self.frame.variables.get(col)
+        return not stored
 
     def _node(self, col: str, create: bool) -> dict | None:
-        """This scope's dict inside collection ``col`` (created on demand when writing)."""
-        node = self.frame.variables.get(col)
-        if node is None:
+        """This scope's dict inside collection ``col``: walk the path from the collection's top.
+
+        Reading (``create=False``) stops with ``None`` at the first missing
+        level; writing makes the missing levels as empty dicts.
+        """
+        variables = self.frame.variables
+        if col not in variables or variables[col] is None:
             if not create:
                 return None
-            node = self.frame.variables[col] = {}
+            variables[col] = {}
+        node = variables[col]
         for part in self.path:
-            child = node.get(part)
-            if child is None:
+            if node.get(part) is None:
                 if not create:
                     return None
-                child = node[part] = {}
-            node = child
+                node[part] = {}
+            node = node[part]
         return node
 
     def has_variable(self, col: str, name: str) -> bool:
         self._check_valid()
-        node = self._node(col, create=False)
-        return node is not None and name in node
+        here = self._node(col, create=False)
+        return here is not None and name in here
 
     def get_variable(self, col: str, name: str, default: Any = None) -> Any:
+        """A private copy of ``col/name`` (see :func:`private_copy`), or ``default`` when it does not exist."""
         self._check_valid()
-        node = self._node(col, create=False)
-        if node is None or name not in node:
-            return default
-        return private_copy(node[name])
+        here = self._node(col, create=False)
+        if here is not None and name in here:
+            return private_copy(here[name])
+        return default
 
     def put_variable(self, col: str, name: str, value: Any) -> None:
+        """Store a private copy of ``value`` as ``col/name``; only a mutable collection may be written."""
         self._check_valid()
         if not self.is_mutable_collection(col):
             raise errors.ModifyScopeVariableError(col, name, self.path_text)
-        self._node(col, create=True)[name] = private_copy(value)
+        here = self._node(col, create=True)
+        here[name] = private_copy(value)
 
     def variables(self) -> dict:
         """Every collection's subtree at this path (a copy of the structure)."""
         self._check_valid()
-        out = {}
+        found = {}
         for col in self.frame.variables:
-            node = self._node(col, create=False)
-            if node:
-                out[col] = private_copy(node)
-        return out
+            here = self._node(col, create=False)
+            if here:  # collections with nothing at this path are left out
+                found[col] = private_copy(here)
+        return found
 
     # -- declaring variables -------------------------------------------------
 
     def param(self, name: str, init_fn: Callable, *init_args, **init_kwargs) -> Any:
         """The parameter ``name``, made by ``init_fn(key, *init_args, **init_kwargs)`` if it does not exist.
 
-        An existing parameter is checked against the shape its initializer
-        would give now. While 'params' is immutable (a plain ``apply``) it is
+        In order: reserve the name; if the parameter is stored, check its
+        shape against what the initializer would make now and return it;
+        otherwise, when 'params' may not be written, say what is missing;
+        otherwise draw a 'params' key, run the initializer, check what it
+        returned and store it.
+
+        While 'params' is immutable (a plain ``apply``) the stored value is
         handed out as a read-only :class:`ImmutableArray` view, not copied:
         copying every parameter on every call costs as much as the forward
         pass itself, and the view protects the caller's arrays just as well.
         """
         self.reserve(name, "params")
         self._check_valid()
-        node = self._node("params", create=False)
-        if node is not None and name in node:
-            value = node[name]
-            _check_param_shape(self, name, value, init_fn, init_args, init_kwargs)
-            return private_copy(value) if self.is_mutable_collection("params") else read_only(value)
-        if not self.is_mutable_collection("params"):
+        where = self.path_text
+        stored = self._node("params", create=False)
+        may_write = self.is_mutable_collection("params")
+        if stored is not None and name in stored:
+            existing = stored[name]
+            _check_param_shape(self, name, existing, init_fn, init_args, init_kwargs)
+            return private_copy(existing) if may_write else read_only(existing)
+        if not may_write:
             if self.is_collection_empty("params"):
-                raise errors.ScopeCollectionNotFound("params", name, self.path_text)
-            raise errors.ScopeParamNotFoundError(name, self.path_text)
+                raise errors.ScopeCollectionNotFound("params", name, where)
+            raise errors.ScopeParamNotFoundError(name, where)
         if not callable(init_fn):
-            raise init_not_callable_error(name, self.path_text, init_fn)
-        value = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
-        check_init_output(name, self.path_text, value, init_args)
-        self.put_variable("params", name, value)
-        return value
+            raise rules.init_not_callable_error(name, where, init_fn)
+        created = init_fn(self.make_rng("params"), *init_args, **init_kwargs)
+        check_init_output(name, where, created, init_args)
+        self.put_variable("params", name, created)
+        return created
 
     def variable(self, col: str, name: str, init_fn: Callable | None = None, *init_args, **init_kwargs) -> Variable:
+        """A :class:`Variable` handle to ``col/name``, created with ``init_fn(*init_args)`` when missing.
+
+        Creating needs both an ``init_fn`` and a mutable ``col``; a missing
+        variable that cannot be created is an error naming what is missing
+        (the whole collection, or this one variable).
+        """
         self.reserve(name, col)
-        if not self.has_variable(col, name):
-            if not self.is_mutable_collection(col) or init_fn is None:
-                if self.is_collection_empty(col):
-                    raise errors.ScopeCollectionNotFound(col, name, self.path_text)
-                raise errors.ScopeVariableNotFoundError(name, col, self.path_text)
-            self.put_variable(col, name, init_fn(*init_args, **init_kwargs))
+        if self.has_variable(col, name):
+            return Variable(self, col, name)
+        where = self.path_text
+        if init_fn is None or not self.is_mutable_collection(col):
+            if self.is_collection_empty(col):
+                raise errors.ScopeCollectionNotFound(col, name, where)
+            raise errors.ScopeVariableNotFoundError(name, col, where)
+        self.put_variable(col, name, init_fn(*init_args, **init_kwargs))
         return Variable(self, col, name)
 
     def check_variable_shape(self, col: str, name: str, shape: tuple) -> None:
         """The stored ``col/name`` must be an array of ``shape`` (see ``Variable.check_shape``); nothing is copied."""
-        node = self._node(col, create=False)
-        value = node.get(name) if node is not None else None
-        if not isinstance(value, np.ndarray):
-            value = meta_unbox(value)
-        check_state_value(col, name, self.path_text, value, shape)
+        here = self._node(col, create=False)
+        stored = None if here is None else here.get(name)
+        if not isinstance(stored, np.ndarray):
+            stored = meta_unbox(stored)  # a metadata box is checked by what it holds
+        rules.check_state_value(col, name, self.path_text, stored, shape)
 
     # -- randomness ------------------------------------------------------------
 
@@ -257,14 +306,15 @@ class Scope:
         models, but it is a hash, not a guarantee of distinct keys.
         """
         self._check_valid()
-        if stream not in self.rngs:
+        if stream not in self.rngs:  # step 1
             if "params" not in self.rngs:
                 raise errors.missing_rng_error(self.path, stream)
             stream = "params"
-        n = self.rng_counters.next(stream)
-        return self.rngs[stream].key(n)
+        n = self.rng_counters.next(stream)  # step 2
+        return self.rngs[stream].key(n)  # step 3
 
     def get_flag(self, name: str, default: Any = None) -> Any:
+        """A flag of this call (``'initializing'`` during ``init``), or ``default``."""
         return self.frame.flags.get(name, default)
 
 
@@ -284,11 +334,11 @@ def _check_param_shape(scope: Scope, name, value, init_fn, init_args, init_kwarg
         expected = shapes_fn(*init_args, **init_kwargs)
     else:
         if not callable(init_fn):
-            raise init_not_callable_error(name, scope.path_text, init_fn)
+            raise rules.init_not_callable_error(name, scope.path_text, init_fn)
         expected = _shapes_of_a_run(init_fn, init_args, init_kwargs)
     got_shapes = _leaf_shapes(value)
     if len(got_shapes) != len(expected):
-        raise param_structure_error(name, scope.path_text, value, len(expected))
+        raise rules.param_structure_error(name, scope.path_text, value, len(expected))
     for got, want in zip(got_shapes, expected):
         if got != want:
             raise errors.ScopeParamShapeError(name, scope.path_text, got, want)
@@ -304,17 +354,17 @@ def check_init_output(name: str, where: str, value, init_args: tuple) -> None:
     (None, text, an object array) is an error; so is a single array whose
     shape differs from the one asked for. An empty container passes.
     """
-    requested = requested_shape(init_args)
+    requested = rules.requested_shape(init_args)
     leaves = [value] if isinstance(value, np.ndarray) else tree_util.tree_leaves(value)
     for leaf in leaves:
-        if is_non_numeric(leaf):
-            raise init_output_type_error(name, where, leaf, requested)
+        if rules.is_non_numeric(leaf):
+            raise rules.init_output_type_error(name, where, leaf, requested)
     if not leaves and value is None:  # None itself, not an empty container
-        raise init_output_type_error(name, where, None, requested)
+        raise rules.init_output_type_error(name, where, None, requested)
     if requested is not None and len(leaves) == 1:
         got = tuple(np.shape(leaves[0]))
         if got != tuple(requested):
-            raise init_output_shape_error(name, where, got, requested)
+            raise rules.init_output_shape_error(name, where, got, requested)
 
 
 def _leaf_shapes(tree) -> list:

@@ -1,28 +1,40 @@
-"""``nn.fold_rngs`` in nnref: every call of a method draws from freshly forked random streams.
+"""``nn.fold_rngs`` in nnref: each call of a wrapped method gets its own random streams.
 
-As in the production backend (and ``nn.jit``'s rule), each visible stream
-is re-seeded on entry from one ``make_rng`` of the caller's stream, so each
-call sees new keys and the caller's counter advances once per call.
+What happens on every call, step by step:
+
+1. For each stream the method can see (say ``'dropout'``), the caller draws
+   one key with ``make_rng('dropout')``. That draw moves the caller's
+   counter on by exactly one, whatever the method does inside.
+2. The drawn key becomes the root of a brand-new stream for the method,
+   with its counter at zero.
+3. The method runs on those new streams. Its variables are the caller's
+   (the collections ``variables`` lets through), and what it writes is
+   committed back to the caller afterwards.
+4. The caller's streams are put back, so the next call draws the next key.
+
+So two calls of the same method see different keys, and how many keys the
+method draws never shifts the caller's later draws. ``nn.jit`` forks the
+streams in exactly this way.
 
 >>> import numpy as np
 >>> import nnref as nn
->>> class Noise(nn.Module):
+>>> class Jitter(nn.Module):
 ...   @nn.fold_rngs
-...   def __call__(self, x):
-...     return x + nn.random.normal(self.make_rng('noise'), x.shape)
->>> class Twice(nn.Module):
+...   def __call__(self, v):
+...     return v + nn.random.uniform(self.make_rng('jitter'), v.shape)
+>>> class CallTwice(nn.Module):
 ...   @nn.compact
-...   def __call__(self, x):
-...     noise = Noise()
-...     return noise(x), noise(x)
->>> a, b = Twice().apply({}, np.zeros(2, np.float32), rngs={'noise': nn.random.PRNGKey(0)})
->>> bool(np.any(a != b))  # each call gets fresh keys
-True
+...   def __call__(self, v):
+...     layer = Jitter()
+...     return layer(v) - layer(v)
+>>> gap = CallTwice().apply({}, np.ones(3, np.float32), rngs={'jitter': nn.random.PRNGKey(3)})
+>>> bool(np.all(gap == 0))  # zero only if both calls had drawn the same keys
+False
 """
 
 from __future__ import annotations
 
-import contextlib
+from contextlib import contextmanager
 from typing import Callable
 
 from nnref.lift import Lift
@@ -31,53 +43,60 @@ from nnref.transforms.jit import _fork_rngs
 from nnref.transforms.module_forms import lift_transform
 
 
+def _lift_with_forked_streams(scopes, variables, rngs) -> Lift:
+    """Steps 1 and 2 for every scope, then hand the scopes back their own streams (step 4 early).
+
+    ``Lift`` copies the root keys it needs when it is built, so the forked
+    streams only have to exist while it is being constructed.
+    """
+    callers_streams = [dict(scope.rngs) for scope in scopes]
+    _fork_rngs(scopes)  # one make_rng per stream of each scope
+    try:
+        return Lift(scopes, (variables,), (variables,), (rngs,))
+    finally:
+        for scope, own in zip(scopes, callers_streams):
+            scope.rngs = own
+
+
 def fold_rngs_core(fn: Callable, variables=True, rngs=True):
-    """The scope-level form: fork the streams, lift with them, restore the caller's streams at once."""
+    """Scope-level ``fold_rngs``: the returned function runs ``fn`` on inner scopes with forked streams."""
 
-    def lifted(scopes, *args, **kwargs):
-        # The fork advances each outer counter by one (that make_rng is the
-        # caller's draw); the forked streams exist only long enough for Lift
-        # to copy their root keys, then the outer scopes get theirs back.
-        outer_streams = [dict(scope.rngs) for scope in scopes]
-        _fork_rngs(scopes)
-        try:
-            lift = Lift(scopes, (variables,), (variables,), (rngs,))
-        finally:
-            for scope, streams in zip(scopes, outer_streams):
-                scope.rngs = streams
-        inner = lift.scopes(lift.variable_groups, lift.rng_groups)
-        y = fn(inner, *args, **kwargs)
-        lift.publish(lift.repack(inner))
-        return y
+    def run_with_fresh_streams(scopes, *args, **kwargs):
+        lift = _lift_with_forked_streams(scopes, variables, rngs)
+        inner_scopes = lift.scopes(lift.variable_groups, lift.rng_groups)
+        result = fn(inner_scopes, *args, **kwargs)  # step 3
+        # Whatever the method wrote goes back to the caller's variables.
+        lift.publish(lift.repack(inner_scopes))
+        return result
 
-    return lifted
+    return run_with_fresh_streams
 
 
 def fold_rngs(target, variables=True, rngs=True, methods=None):
-    """A Module class or a method whose every call forks its random streams (see the module docstring).
+    """Wrap a Module class (its ``methods``, by default ``__call__``) or one method so each call forks its streams.
 
-    ``variables`` and ``rngs`` filter what is visible inside; ``methods``
-    names the methods of a class to wrap (``__call__`` unless given).
+    ``variables`` chooses which collections the method sees, ``rngs`` which
+    streams are forked and visible. The steps are in the module docstring.
     """
     return lift_transform("fold_rngs", fold_rngs_core, target, methods=methods, variables=variables, rngs=rngs)
 
 
-@contextlib.contextmanager
+@contextmanager
 def fork_rngs(module):
-    """A ``with`` block in which ``module`` draws from freshly forked streams.
+    """Steps 1, 2 and 4 of the module docstring for a ``with`` block instead of a method.
 
-    What ``fold_rngs`` does around a method, for any block of code: on
-    entry each stream is replaced by a new root key drawn from it (one
-    ``make_rng`` per stream), on exit the original streams come back with
-    their counters one further. Nothing happens for an unbound module.
+    Inside the block ``module`` draws from new streams, each rooted at one
+    key drawn from the module's own stream of that name; leaving the block
+    restores the module's streams, each counter advanced by one. A module
+    that is not bound to a scope has no streams, so nothing changes.
     """
-    scope = module.scope
-    if scope is None:
+    if module.scope is None:
         yield
-        return
-    before = dict(scope.rngs)
-    scope.rngs = {name: RngStream(module.make_rng(name)) for name in before}
-    try:
-        yield
-    finally:
-        scope.rngs = before
+    else:
+        scope = module.scope
+        own_streams = dict(scope.rngs)
+        scope.rngs = {name: RngStream(module.make_rng(name)) for name in own_streams}
+        try:
+            yield
+        finally:
+            scope.rngs = own_streams

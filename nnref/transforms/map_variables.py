@@ -8,6 +8,18 @@ collections are read-only inside. In lifting terms (:mod:`nnref.lift`):
 two variable groups -- the mapped collections and the rest -- and the
 "transform" of stage 3 is simply ``trans_in_fn`` on the first group.
 
+One call, in order:
+
+1. split the visible variables into *mapped* (``mapped_collections``) and
+   *rest* (the other collections ``variables`` lets in);
+2. with ``init=True``, first run the module on the stored, unmapped form so
+   it can create what is missing, and take what it created as the stored
+   form (passed through ``trans_out_fn``);
+3. build the view: ``trans_in_fn`` of the mapped group, the rest as is;
+4. run the module on the view;
+5. on the way out, the mapped group goes through ``trans_out_fn`` (only when
+   writes may go back) and both groups are committed.
+
 The smallest example: a Dense layer that computes with half its weights
 while storing them unchanged (so ``y`` is exactly half of the plain layer's
 output on the same variables).
@@ -33,8 +45,14 @@ from nnref.transforms.module_forms import lift_transform
 from shared_spec.collection_filters import subtract_filters
 
 
-def _identity(x):
-    return x
+def _identity(tree):
+    """The default of both functions: the view is the stored value itself."""
+    return tree
+
+
+def _each(function: Callable, groups: tuple) -> tuple:
+    """``function`` applied to each lifted root's ``{collection: subtree}`` of one group."""
+    return tuple(function(per_root) for per_root in groups)
 
 
 def map_variables_core(
@@ -47,40 +65,39 @@ def map_variables_core(
     rngs=True,
     variables=True,
 ):
-    """The scope-level form: ``lifted(scopes, *args)`` calls ``fn`` on scopes that hold the mapped view."""
-    may_write_mapped = bool(mutable or init)
-    # Group 0: the mapped collections; group 1: every other visible collection
-    # (first match wins, so a mapped collection never lands in group 1).
+    """The scope-level form: the returned function calls ``fn`` on scopes holding the mapped view (steps 1-5)."""
+    writes_go_back = bool(mutable or init)
+    # Step 1. Group 0 is the mapped collections, group 1 every other visible
+    # collection (the first filter that matches wins, so a mapped collection
+    # never lands in group 1).
     in_filters = (mapped_collections, variables)
-    if may_write_mapped:
+    if writes_go_back:
         out_filters = in_filters
-    else:  # nothing of group 0 comes back; group 1 comes back minus the mapped names
+    else:
+        # Nothing of group 0 comes back; group 1 comes back minus the mapped names.
         out_filters = (False, subtract_filters(variables, mapped_collections))
+    # Inside, the mapped collections are read-only unless writes may go back.
+    writable_inside = True if writes_go_back else subtract_filters(True, mapped_collections)
 
-    def lifted(scopes, *args, **kwargs):
+    def run_on_view(scopes, *args, **kwargs):
         lift = Lift(scopes, in_filters, out_filters, (rngs,))
-        mapped, rest = lift.variable_groups
-        if init:
-            # Creating variables must happen on the *stored* form: run fn once on
-            # unmapped variables (it creates what is missing), then view the result.
-            first = lift.scopes((mapped, rest), lift.rng_groups)
-            can_create = any(scope.frame.mutable is not False for scope in first)
-            if can_create:
-                fn(first, *args, **kwargs)
-                created, _ = lift.repack(first)
-                mapped = tuple(trans_out_fn(group) for group in created)
-        view = tuple(trans_in_fn(group) for group in mapped)
-        # Read-only view unless writes may go back: then every collection stays writable.
-        inside_mutable = True if may_write_mapped else subtract_filters(True, mapped_collections)
-        inner = lift.scopes((view, rest), lift.rng_groups, mutable_filter=inside_mutable)
-        y = fn(inner, *args, **kwargs)
-        written_mapped, written_rest = lift.repack(inner)
-        if may_write_mapped:
-            written_mapped = tuple(trans_out_fn(group) for group in written_mapped)
-        lift.publish((written_mapped, written_rest))
-        return y
+        stored, rest = lift.variable_groups
+        if init:  # step 2: creation has to happen on the stored form
+            unmapped_scopes = lift.scopes((stored, rest), lift.rng_groups)
+            if any(scope.frame.mutable is not False for scope in unmapped_scopes):
+                fn(unmapped_scopes, *args, **kwargs)
+                created, _ = lift.repack(unmapped_scopes)
+                stored = _each(trans_out_fn, created)
+        view = _each(trans_in_fn, stored)  # step 3
+        view_scopes = lift.scopes((view, rest), lift.rng_groups, mutable_filter=writable_inside)
+        result = fn(view_scopes, *args, **kwargs)  # step 4
+        wrote_mapped, wrote_rest = lift.repack(view_scopes)  # step 5
+        if writes_go_back:
+            wrote_mapped = _each(trans_out_fn, wrote_mapped)
+        lift.publish((wrote_mapped, wrote_rest))
+        return result
 
-    return lifted
+    return run_on_view
 
 
 def map_variables(
@@ -94,25 +111,17 @@ def map_variables(
     variables=True,
     methods=None,
 ):
-    """``target`` (a Module class or a function of a module) seeing ``mapped_collections`` through functions.
+    """``target`` (a Module class, or a function whose first argument is a module) on a mapped view.
 
-    Both functions take and return one dict ``collection -> variables``.
-    ``init=True`` lets the module create its variables (stored unmapped)
-    before the view is made; ``mutable=True`` lets it write the mapped
-    collections, stored after ``trans_out_fn``. ``rngs`` and ``variables``
-    filter the streams and the other collections visible inside (all by
-    default). The module docstring has an example.
+    Each of the two functions receives one dict ``collection -> variables``
+    for one lifted module and returns a dict of the same shape:
+    ``trans_in_fn`` what the module reads, ``trans_out_fn`` what is stored
+    of what it wrote. ``init`` and ``mutable`` decide whether anything is
+    written back (steps 2 and 5 of the module docstring); ``rngs`` and
+    ``variables`` are filters of the streams and of the other collections
+    the module can see (by default, all of them).
     """
-    return lift_transform(
-        "map_variables",
-        map_variables_core,
-        target,
-        methods=methods,
-        mapped_collections=mapped_collections,
-        trans_in_fn=trans_in_fn,
-        trans_out_fn=trans_out_fn,
-        init=init,
-        mutable=mutable,
-        rngs=rngs,
-        variables=variables,
-    )
+    # Every option except ``target`` and ``methods`` is for the scope-level form.
+    core_options = dict(mapped_collections=mapped_collections, trans_in_fn=trans_in_fn, trans_out_fn=trans_out_fn)
+    core_options.update(init=init, mutable=mutable, rngs=rngs, variables=variables)
+    return lift_transform("map_variables", map_variables_core, target, methods=methods, **core_options)
